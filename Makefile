@@ -1,0 +1,47 @@
+# Two commands on a fresh Debian/Ubuntu machine, as root:
+#   make run    the TUI (until it lands: the article's first example, end to end)
+#   make test   lint, types and the tests on real containers
+# Each installs on first use what it needs: apt packages, then the venv.
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux
+STAMP := $(VENV)/.installed
+
+.PHONY: run test deps venv lint pytest bench clean-venv
+
+run: deps $(STAMP)
+	bash scripts/article-demo.sh
+
+test: deps $(STAMP) lint pytest
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff format --check app tests bench
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+bench: deps $(STAMP)
+	$(PY) bench/bench_run.py
+
+clean-venv:
+	rm -rf $(VENV)

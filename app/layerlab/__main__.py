@@ -1,0 +1,3 @@
+from layerlab.cli import main
+
+raise SystemExit(main())
