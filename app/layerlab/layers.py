@@ -1,0 +1,388 @@
+"""Layer tars: overlay directories in and out of the OCI image-layer format.
+
+The store keeps every image layer as an overlay lower directory and every
+container's writable layer as an upperdir. Sharing a layer (save, push, the
+diff_id in an image config) needs it as a tar; loading one needs the reverse.
+The two formats mark deletions differently, so the conversion happens here:
+
+    overlay upperdir                      OCI layer tar
+    char device 0/0 `name`         <->    empty file `.wh.name`
+    dir with trusted.overlay.opaque=y <->  dir + empty file `dir/.wh..wh..opq`
+
+Written tars are canonical - the same tree always gives the same bytes - so a
+layer's diff_id is a pure function of its contents. Read tars are untrusted,
+so extraction resolves every path one component at a time inside `dest` and
+never follows a symlink that is already there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+OPAQUE_XATTR = "trusted.overlay.opaque"
+WHITEOUT_PREFIX = ".wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
+
+_CHUNK = 1 << 20  # file data moves in 1 MiB pieces: flat memory, few syscalls
+_END_OF_ARCHIVE = tarfile.NUL * (2 * tarfile.BLOCKSIZE)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class UnsafeTarError(ValueError):
+    """A layer tar that is corrupt or would write outside its destination."""
+
+
+def _unsafe(member: str, reason: str) -> UnsafeTarError:
+    # repr() keeps the message on one line whatever bytes the name holds.
+    return UnsafeTarError(f"layer tar member {member!r}: {reason}")
+
+
+# --- writing ---------------------------------------------------------------
+
+
+class _HashingWriter:
+    """Hash bytes on their way to `out`: the diff_id without reading the tar twice."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._sha = hashlib.sha256()
+
+    def write(self, data: bytes) -> None:
+        self._sha.update(data)
+        self._out.write(data)
+
+    def digest(self) -> str:
+        return "sha256:" + self._sha.hexdigest()
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry below `root` as (relative path, entry), never following symlinks.
+
+    Names are sorted bytewise within each directory and a directory comes just
+    before its children, so the order depends only on the tree, not on the
+    file system's directory order.
+    """
+
+    def children(prefix: str, path: str) -> list[tuple[str, os.DirEntry[str]]]:
+        with os.scandir(path) as it:
+            entries = sorted(it, key=lambda e: os.fsencode(e.name), reverse=True)
+        return [(prefix + e.name, e) for e in entries]
+
+    stack = children("", str(root))  # reversed, so pop() yields the smallest name
+    while stack:
+        rel, entry = stack.pop()
+        yield rel, entry
+        if entry.is_dir(follow_symlinks=False):
+            stack.extend(children(rel + "/", entry.path))
+
+
+def _is_opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:  # no such xattr, or a file system without xattrs
+        return False
+
+
+def _header(
+    name: str, path: str, st: os.stat_result, first_paths: dict[tuple[int, int], str]
+) -> tarfile.TarInfo | None:
+    """The tar header for one entry, or None for what a tar can't hold (sockets).
+
+    Only what defines the layer goes in: no atime/ctime, no sub-second mtime,
+    no user/group names, no xattrs - so equal trees give equal bytes.
+    """
+    mode = st.st_mode
+    info = tarfile.TarInfo(name)
+    info.mode = stat.S_IMODE(mode)
+    info.uid, info.gid = st.st_uid, st.st_gid
+    info.mtime = st.st_mtime_ns // 1_000_000_000
+    if stat.S_ISREG(mode):
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in first_paths:
+            info.type, info.linkname = tarfile.LNKTYPE, first_paths[key]
+        else:
+            if st.st_nlink > 1:
+                first_paths[key] = name
+            info.size = st.st_size
+    elif stat.S_ISDIR(mode):
+        info.type = tarfile.DIRTYPE  # tarfile writes the name with a trailing '/'
+    elif stat.S_ISLNK(mode):
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+    elif stat.S_ISCHR(mode) and st.st_rdev == 0:  # overlay whiteout -> OCI whiteout file
+        head, slash, base = name.rpartition("/")
+        info.name = head + slash + WHITEOUT_PREFIX + base
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        info.type = tarfile.CHRTYPE if stat.S_ISCHR(mode) else tarfile.BLKTYPE
+        info.devmajor, info.devminor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    elif stat.S_ISFIFO(mode):
+        info.type = tarfile.FIFOTYPE
+    else:
+        return None
+    return info
+
+
+def _write_header(sink: _HashingWriter, info: tarfile.TarInfo) -> None:
+    # tobuf adds pax records only when a value doesn't fit ustar (long or
+    # non-ASCII names, huge ids or sizes); undecodable names keep their bytes.
+    sink.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
+
+
+def _write_data(sink: _HashingWriter, path: str, size: int) -> None:
+    with open(path, "rb", buffering=0) as f:
+        remaining = size
+        while remaining:
+            chunk = f.read(min(remaining, _CHUNK))
+            if not chunk:
+                raise OSError(f"{path}: file shrank while it was being archived")
+            sink.write(chunk)
+            remaining -= len(chunk)
+    sink.write(tarfile.NUL * (-size % tarfile.BLOCKSIZE))
+
+
+def write_layer_tar(src: Path, out: BinaryIO) -> str:
+    """Stream a canonical, uncompressed layer tar of directory `src` into `out`.
+
+    Returns 'sha256:<hex>' of the bytes written: the layer's diff_id. Nothing
+    but one file chunk is ever held in memory, so layer size doesn't matter.
+    """
+    sink = _HashingWriter(out)
+    first_paths: dict[tuple[int, int], str] = {}  # hardlinked inode -> its first path
+    for name, entry in _walk(src):
+        info = _header(name, entry.path, entry.stat(follow_symlinks=False), first_paths)
+        if info is None:
+            continue
+        _write_header(sink, info)
+        if info.size:
+            _write_data(sink, entry.path, info.size)
+        if info.isdir() and _is_opaque(entry.path):
+            marker = tarfile.TarInfo(f"{name}/{WHITEOUT_OPAQUE}")
+            marker.mode = info.mode & 0o777
+            marker.uid, marker.gid, marker.mtime = info.uid, info.gid, info.mtime
+            _write_header(sink, marker)
+    # Two zero blocks end the archive; unlike tarfile we don't pad to 10 KiB (nor does Go).
+    sink.write(_END_OF_ARCHIVE)
+    return sink.digest()
+
+
+def layer_diff_id(src: Path) -> str:
+    """diff_id of `src` without keeping the tar: stream write_layer_tar into a hashing sink."""
+    with open(os.devnull, "wb") as null:
+        return write_layer_tar(src, null)
+
+
+def chain_id(parent_chain_id: str | None, diff_id: str) -> str:
+    """OCI: ChainID(L0)=DiffID(L0); ChainID(Ln)=sha256(ChainID(Ln-1) + ' ' + DiffID(Ln)).
+
+    Names a layer *with everything below it*, which is what a store directory holds.
+    """
+    if parent_chain_id is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent_chain_id} {diff_id}".encode()).hexdigest()
+
+
+def dir_size(path: Path) -> tuple[int, int]:
+    """(total bytes of regular files, number of entries) of a directory tree.
+
+    Symlinks are not followed and a hardlinked file's bytes count once, as on
+    disk; every name below `path` counts as an entry.
+    """
+    seen: set[tuple[int, int]] = set()
+    size = entries = 0
+    for _, entry in _walk(path):
+        entries += 1
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            if key not in seen:
+                seen.add(key)
+                size += st.st_size
+    return size, entries
+
+
+# --- extracting ------------------------------------------------------------
+
+
+def _safe_parts(path: str, member: str) -> list[str]:
+    """Docker's normalisation: drop '/', '.' and empty components; refuse '..' outright."""
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        where = "name" if path == member else f"link target {path!r}"
+        raise _unsafe(member, f"'..' in its {where}; layers may not reach outside")
+    return parts
+
+
+def _open_dir(root: int, parts: Sequence[str], *, create: bool) -> int:
+    """Open root/<parts> one component at a time; O_NOFOLLOW refuses every symlink.
+
+    Missing directories are made (0o755, like Docker) when `create` is set and
+    raise FileNotFoundError otherwise. A symlink or non-directory on the way
+    raises NotADirectoryError: the tar may not write through what it planted.
+    """
+    fd = os.dup(root)
+    try:
+        for i, part in enumerate(parts):
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                os.mkdir(part, 0o755, dir_fd=fd)
+                child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except NotADirectoryError as e:
+                where = "/".join(parts[: i + 1])
+                raise NotADirectoryError(
+                    e.errno, f"{where!r} is a symlink or not a directory; not following it"
+                ) from e
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove(parent: int, name: str, *, keep_dir: bool = False) -> None:
+    """Clear `name` for a new entry; a directory becoming a directory is kept (and merged)."""
+    try:
+        st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=parent)
+    elif not keep_dir:
+        shutil.rmtree(name, dir_fd=parent)  # fd-based: safe against symlinks inside
+
+
+def _set_metadata(parent: int, name: str, m: tarfile.TarInfo, *, mtime: bool = True) -> None:
+    """Owner, then mode (chown clears setuid/setgid), then mtime - never through a symlink."""
+    os.chown(name, m.uid, m.gid, dir_fd=parent, follow_symlinks=False)
+    if not m.issym():  # Linux can't chmod a symlink; entries we just made aren't symlinks
+        os.chmod(name, m.mode & 0o7777, dir_fd=parent)
+    if mtime:
+        os.utime(name, (m.mtime, m.mtime), dir_fd=parent, follow_symlinks=False)
+
+
+def _hardlink(root: int, parent: int, name: str, m: tarfile.TarInfo) -> None:
+    """Link to a regular file this layer already holds, found as carefully as any other path."""
+    parts = _safe_parts(m.linkname, m.name)
+    if parts:
+        *dirs, target = parts
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            target_dir = _open_dir(root, dirs, create=False)
+            try:
+                st = os.stat(target, dir_fd=target_dir, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    os.link(
+                        target,
+                        name,
+                        src_dir_fd=target_dir,
+                        dst_dir_fd=parent,
+                        follow_symlinks=False,
+                    )
+                    return
+            finally:
+                os.close(target_dir)
+    raise _unsafe(m.name, f"hardlink target {m.linkname!r} is not a regular file in the layer")
+
+
+def _extract_member(
+    tar: tarfile.TarFile, m: tarfile.TarInfo, root: int, dir_mtimes: dict[tuple[str, ...], float]
+) -> None:
+    if "\0" in m.name or "\0" in m.linkname:
+        raise _unsafe(m.name, "contains a NUL byte")
+    parts = _safe_parts(m.name, m.name)
+    if not parts:
+        if m.isdir():
+            return  # './' is dest itself, which belongs to the caller
+        raise _unsafe(m.name, "names the extraction root")
+    if m.ischr() or m.isblk():
+        raise _unsafe(m.name, "device nodes are not allowed in a layer")
+    if not (m.isreg() or m.isdir() or m.issym() or m.islnk() or m.isfifo()):
+        raise _unsafe(m.name, f"unsupported member type {m.type!r}")
+
+    *dirs, name = parts
+    parent = _open_dir(root, dirs, create=True)
+    try:
+        if name == WHITEOUT_OPAQUE:
+            os.setxattr(parent, OPAQUE_XATTR, b"y")
+        elif name.startswith(WHITEOUT_PREFIX):
+            hidden = name.removeprefix(WHITEOUT_PREFIX)
+            if hidden in ("", ".", ".."):
+                raise _unsafe(m.name, "whiteout of an invalid name")
+            _remove(parent, hidden)
+            os.mknod(hidden, stat.S_IFCHR | 0o600, os.makedev(0, 0), dir_fd=parent)
+            _set_metadata(parent, hidden, m)
+        elif m.isdir():
+            _remove(parent, name, keep_dir=True)
+            with contextlib.suppress(FileExistsError):  # an existing directory is kept
+                os.mkdir(name, 0o700, dir_fd=parent)
+            _set_metadata(parent, name, m, mtime=False)
+            dir_mtimes[tuple(parts)] = m.mtime
+        else:
+            _remove(parent, name)
+            if m.isreg():
+                data = tar.extractfile(m)
+                assert data is not None  # a regular member always has a data stream
+                with open(os.open(name, _NEW_FILE_FLAGS, 0o600, dir_fd=parent), "wb") as f:
+                    shutil.copyfileobj(data, f, _CHUNK)
+                _set_metadata(parent, name, m)
+            elif m.issym():
+                os.symlink(m.linkname, name, dir_fd=parent)  # the target may point anywhere
+                _set_metadata(parent, name, m)
+            elif m.islnk():
+                _hardlink(root, parent, name, m)
+            else:
+                os.mkfifo(name, 0o600, dir_fd=parent)
+                _set_metadata(parent, name, m)
+    finally:
+        os.close(parent)
+
+
+def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> None:
+    """Last and deepest first: creating each child bumped its directory's mtime."""
+    for parts in sorted(dir_mtimes, key=len, reverse=True):
+        try:
+            fd = _open_dir(root, parts, create=False)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # a later member replaced this directory
+        try:
+            os.utime(fd, (dir_mtimes[parts], dir_mtimes[parts]))
+        finally:
+            os.close(fd)
+
+
+def extract_layer_tar(src: BinaryIO, dest: Path) -> None:
+    """Safely extract an untrusted layer tar (plain or gzip, told apart by magic) into `dest`.
+
+    `dest` becomes an overlay lower/upper dir: OCI whiteouts turn into overlay
+    ones, ownership, setuid/setgid and mtimes are kept, symlinks are stored
+    as-is. Nothing is ever created outside `dest`; anything that would be, or
+    any corrupt input, raises UnsafeTarError. A partial extraction is left
+    behind on error - callers extract into a temporary directory.
+    """
+    root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    dir_mtimes: dict[tuple[str, ...], float] = {}
+    try:
+        with tarfile.open(fileobj=src, mode="r|*") as tar:
+            while (member := tar.next()) is not None:
+                try:
+                    _extract_member(tar, member, root, dir_mtimes)
+                except OSError as e:
+                    raise _unsafe(member.name, e.strerror or str(e)) from e
+                # tarfile keeps every member it has read; an untrusted stream
+                # of millions of tiny members must not grow memory with it.
+                tar.members.clear()  # type: ignore[attr-defined]
+        _restore_dir_mtimes(root, dir_mtimes)
+    except tarfile.TarError as e:
+        raise UnsafeTarError(f"not a valid tar archive: {e}") from e
+    finally:
+        os.close(root)
