@@ -1,0 +1,327 @@
+"""Images: OCI image configs, their layer chains, tags, and the busybox base image.
+
+An image is a config (`rootfs.diff_ids`, `history`, `config`) whose id is the
+sha256 of its bytes as stored; its layers are the store's `layers/<chain-id>`
+folders, each with a `json` that points to its parent - the article's model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layerlab import layers
+from layerlab.errors import NotFound
+from layerlab.humanize import parse_rfc3339, rfc3339_nano
+from layerlab.store import Store, normalize_ref, read_json, strip_digest, write_bytes_atomic
+
+BASE_IMAGE = "busybox:latest"
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOST_BUSYBOX = Path("/bin/busybox")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One read-only layer: `layers/<chain_id>/{json,diff/}`."""
+
+    chain_id: str
+    diff_id: str
+    parent: str | None
+    created: str
+    created_by: str
+    size: int
+    path: Path
+
+    @property
+    def diff_path(self) -> Path:
+        return self.path / "diff"
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    config: dict[str, Any]
+    layers: list[Layer]  # bottom first
+
+    @property
+    def created(self) -> float:
+        return parse_rfc3339(self.config.get("created") or "1970-01-01T00:00:00Z")
+
+    @property
+    def size(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        cfg: dict[str, Any] = self.config.get("config") or {}
+        return cfg
+
+
+def docker_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+
+
+def read_layer(store: Store, chain_id: str) -> Layer:
+    path = store.layer_dir(chain_id)
+    try:
+        meta = read_json(path / "json")
+    except FileNotFoundError:
+        raise NotFound(f"layer {chain_id} is missing from the store") from None
+    return Layer(
+        chain_id="sha256:" + meta["id"],
+        diff_id=meta["diff_id"],
+        parent=("sha256:" + meta["parent"]) if meta.get("parent") else None,
+        created=meta.get("created", ""),
+        created_by=meta.get("created_by", ""),
+        size=meta.get("size", 0),
+        path=path,
+    )
+
+
+def read_image(store: Store, image_id: str) -> Image:
+    try:
+        config = read_json(store.image_path(image_id))
+    except FileNotFoundError:
+        raise NotFound(f"No such image: {image_id}") from None
+    chain: list[Layer] = []
+    parent: str | None = None
+    for diff_id in config["rootfs"]["diff_ids"]:
+        parent = layers.chain_id(parent, diff_id)
+        chain.append(read_layer(store, parent))
+    return Image(id="sha256:" + strip_digest(image_id), config=config, layers=chain)
+
+
+def resolve_image(store: Store, ref: str) -> Image:
+    """Find an image by tag or id; `busybox` is made on first use, as `docker run` pulls."""
+    image_id = store.find_image(ref)
+    if image_id is None and normalize_ref(ref) == BASE_IMAGE:
+        image_id = ensure_base_image(store)
+    if image_id is None:
+        raise NotFound(f"No such image: {normalize_ref(ref) if ':' not in ref else ref}")
+    return read_image(store, image_id)
+
+
+def add_layer(
+    store: Store,
+    staged: Path,
+    parent: str | None,
+    created_by: str,
+    created: str,
+    diff_id: str | None = None,
+) -> Layer:
+    """Turn a staged folder `staged/diff` into a content-addressed layer.
+
+    The folder is renamed into `layers/<chain-id>` only once complete, so a
+    half-made layer is never visible under its final name. If that layer
+    already exists (same content, same parent) the staged copy is dropped.
+    """
+    diff = staged / "diff"
+    diff_id = diff_id or layers.layer_diff_id(diff)
+    chain = layers.chain_id(parent, diff_id)
+    final = store.layer_dir(chain)
+    if not final.exists():
+        size, _ = layers.dir_size(diff)
+        meta = {
+            "id": strip_digest(chain),
+            "parent": strip_digest(parent) if parent else None,
+            "diff_id": diff_id,
+            "created": created,
+            "created_by": created_by,
+            "size": size,
+        }
+        write_bytes_atomic(staged / "json", json.dumps(meta, indent=2).encode() + b"\n")
+        store.layers_dir.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, final)
+    else:
+        store.discard(staged)
+    return read_layer(store, chain)
+
+
+def write_image(store: Store, config: dict[str, Any]) -> str:
+    """Store an image config; its id is the sha256 of exactly the bytes written."""
+    payload = json.dumps(config, separators=(",", ":")).encode()
+    image_id = "sha256:" + hashlib.sha256(payload).hexdigest()
+    store.images_dir.mkdir(parents=True, exist_ok=True)
+    path = store.image_path(image_id)
+    if not path.exists():
+        write_bytes_atomic(path, payload)
+    return image_id
+
+
+def tag_image(store: Store, image_id: str, ref: str) -> None:
+    tags = store.read_repositories()
+    tags[normalize_ref(ref)] = image_id
+    store.write_repositories(tags)
+
+
+def busybox_applets() -> list[str]:
+    """Install paths of every applet the host's static busybox provides (`bin/sh`, ...)."""
+    out = subprocess.run(
+        [str(HOST_BUSYBOX), "--list-full"], capture_output=True, text=True, check=True
+    ).stdout
+    return sorted({line.strip() for line in out.splitlines() if line.strip()})
+
+
+def _populate_busybox_rootfs(root: Path, mtime: float) -> None:
+    for d, mode in (
+        ("bin", 0o755), ("dev", 0o755), ("etc", 0o755), ("home", 0o755), ("proc", 0o555),
+        ("root", 0o700), ("sbin", 0o755), ("sys", 0o555), ("tmp", 0o1777), ("usr", 0o755),
+        ("usr/bin", 0o755), ("usr/sbin", 0o755), ("var", 0o755), ("var/spool", 0o755),
+        ("var/spool/mail", 0o755), ("var/www", 0o755),
+    ):  # fmt: skip
+        (root / d).mkdir(parents=True, exist_ok=True)
+        os.chmod(root / d, mode)
+    shutil.copy2(HOST_BUSYBOX, root / "bin/busybox")
+    os.chmod(root / "bin/busybox", 0o755)
+    for applet in busybox_applets():
+        target = root / applet
+        if applet == "bin/busybox" or target.exists() or target.is_symlink():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink("/bin/busybox", target)
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/sh\n"
+        "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
+        "nobody:x:65534:65534:nobody:/home:/bin/false\n"
+    )
+    (root / "etc/group").write_text("root:x:0:\ndaemon:x:1:\ntty:x:5:\nnogroup:x:65534:\n")
+    # A fixed mtime makes the layer - and so the image id - the same on every
+    # store built from the same busybox binary.
+    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames + dirnames:
+            os.utime(os.path.join(dirpath, name), (mtime, mtime), follow_symlinks=False)
+    os.utime(root, (mtime, mtime))
+
+
+def ensure_base_image(store: Store) -> str:
+    """Make `busybox:latest` from the host's static busybox: one real layer, one config."""
+    if not HOST_BUSYBOX.exists():
+        raise NotFound(
+            "No such image: busybox:latest (install Debian's busybox-static to create it)"
+        )
+    with store.lock():
+        existing = store.find_image(BASE_IMAGE)
+        if existing:
+            return existing
+        mtime = float(int(HOST_BUSYBOX.stat().st_mtime))
+        binary_digest = hashlib.sha256(HOST_BUSYBOX.read_bytes()).hexdigest()
+        add_by = f"/bin/sh -c #(nop) ADD file:{binary_digest} in / "
+        created = rfc3339_nano(mtime)
+        staged = store.make_tmp_dir("layer-")
+        try:
+            _populate_busybox_rootfs(staged / "diff", mtime)
+            layer = add_layer(store, staged, None, add_by, created)
+        except BaseException:
+            store.discard(staged)
+            raise
+        config = {
+            "architecture": docker_arch(),
+            "os": "linux",
+            "created": created,
+            "config": {"Env": [DEFAULT_PATH], "Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
+            "history": [
+                {"created": created, "created_by": add_by},
+                {
+                    "created": created,
+                    "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
+                    "empty_layer": True,
+                },
+            ],
+        }
+        image_id = write_image(store, config)
+        tag_image(store, image_id, BASE_IMAGE)
+        return image_id
+
+
+def copy_into_layer(
+    store: Store, upper: Path, parent: str | None, created_by: str, created: str
+) -> Layer:
+    """A container's writable layer -> a new read-only layer, in one streaming pass.
+
+    The upper dir is written as a canonical layer tar into a pipe and extracted
+    from it at once: only whiteouts and opaque markers cross (no overlay
+    bookkeeping xattrs), and the diff_id falls out of the same pass.
+    """
+    staged = store.make_tmp_dir("layer-")
+    (staged / "diff").mkdir()
+    read_fd, write_fd = os.pipe()
+    produced: dict[str, str | BaseException] = {}
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as out:
+                produced["diff_id"] = layers.write_layer_tar(upper, out)
+        except BaseException as exc:  # reported below, in the caller's thread
+            produced["error"] = exc
+
+    writer = threading.Thread(target=produce, daemon=True)
+    writer.start()
+    try:
+        with os.fdopen(read_fd, "rb") as source:
+            layers.extract_layer_tar(source, staged / "diff")
+            while source.read(1 << 16):  # drain the end-of-archive padding
+                pass
+        writer.join()
+        if "error" in produced:
+            raise produced["error"]  # type: ignore[misc]
+        diff_id = str(produced["diff_id"])
+        return add_layer(store, staged, parent, created_by, created, diff_id)
+    except BaseException:
+        writer.join(timeout=5)
+        store.discard(staged)
+        raise
+
+
+def image_parent(store: Store, image_id: str) -> str | None:
+    """The local image this one was made from (commit, build); None for a base image."""
+    try:
+        return store.image_parent_path(image_id).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def set_image_parent(store: Store, image_id: str, parent: str) -> None:
+    write_bytes_atomic(store.image_parent_path(image_id), parent.encode() + b"\n")
+
+
+def image_children(store: Store, image_id: str) -> list[str]:
+    return [i for i in store.image_ids() if image_parent(store, i) == image_id]
+
+
+def tags_of(store: Store, image_id: str) -> list[str]:
+    return sorted(t for t, i in store.read_repositories().items() if i == image_id)
+
+
+def delete_image(store: Store, image_id: str) -> list[str]:
+    """Remove an image config and every layer no other image still uses.
+
+    Returns what was deleted (image id, then layer chain ids), as `rmi` prints it.
+    """
+    doomed = read_image(store, image_id)
+    store.image_path(image_id).unlink()
+    with contextlib.suppress(FileNotFoundError):
+        store.image_parent_path(image_id).unlink()
+    in_use: set[str] = set()
+    for other in store.image_ids():
+        with contextlib.suppress(NotFound):
+            in_use.update(layer.chain_id for layer in read_image(store, other).layers)
+    deleted = [doomed.id]
+    for layer in reversed(doomed.layers):
+        if layer.chain_id in in_use:
+            break
+        trash = store.make_tmp_dir("removing-")
+        os.rename(layer.path, trash / "layer")
+        store.discard(trash)
+        deleted.append(layer.chain_id)
+    return deleted

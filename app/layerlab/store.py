@@ -1,0 +1,224 @@
+"""The on-disk store: layout, atomic JSON writes, the store lock, name and id resolution.
+
+Everything the engine knows lives here as plain files (see DESIGN.md), so any
+process - the CLI, the TUI, a shim - sees the same state by reading it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from layerlab.errors import Conflict, LayerlabError, NotFound
+
+DEFAULT_ROOT = "/var/lib/layerlab"
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("LAYERLAB_ROOT") or DEFAULT_ROOT)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so readers see the old file or the new one, never half of one."""
+    write_bytes_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
+
+
+def write_bytes_atomic(path: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return json.load(f)
+
+
+def strip_digest(ref: str) -> str:
+    return ref.removeprefix("sha256:")
+
+
+class Store:
+    """Paths and primitives for one store root (`/var/lib/layerlab` or `LAYERLAB_ROOT`)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_root()
+        self._lock_depth = 0
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.RLock()
+
+    # --- layout -----------------------------------------------------------
+    @property
+    def layers_dir(self) -> Path:
+        return self.root / "layers"
+
+    @property
+    def images_dir(self) -> Path:
+        return self.root / "images"
+
+    @property
+    def containers_dir(self) -> Path:
+        return self.root / "containers"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
+    @property
+    def repositories_path(self) -> Path:
+        return self.root / "repositories.json"
+
+    def layer_dir(self, chain_id: str) -> Path:
+        return self.layers_dir / strip_digest(chain_id)
+
+    def image_path(self, image_id: str) -> Path:
+        return self.images_dir / f"{strip_digest(image_id)}.json"
+
+    def image_parent_path(self, image_id: str) -> Path:
+        return self.images_dir / f"{strip_digest(image_id)}.parent"
+
+    def container_dir(self, container_id: str) -> Path:
+        return self.containers_dir / container_id
+
+    def ensure(self) -> None:
+        """Create the top-level folders; called before the first mutation."""
+        for d in (self.layers_dir, self.images_dir, self.containers_dir, self.tmp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def make_tmp_dir(self, prefix: str) -> Path:
+        """A scratch folder on the store's filesystem, so the finished thing can be renamed in."""
+        self.ensure()
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+
+    def discard(self, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    # --- locking ----------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The store lock: every read-modify-write of the store happens inside it.
+
+        Re-entrant within a process so engine methods can compose.
+        """
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._lock_fd = fd
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0 and self._lock_fd is not None:
+                    os.close(self._lock_fd)
+                    self._lock_fd = None
+
+    # --- repositories (name:tag -> image id), Docker's repositories.json shape
+    def read_repositories(self) -> dict[str, str]:
+        """Flat map `name:tag` -> `sha256:<image id>`."""
+        try:
+            data = read_json(self.repositories_path)
+        except FileNotFoundError:
+            return {}
+        flat: dict[str, str] = {}
+        for tags in data.get("Repositories", {}).values():
+            flat.update(tags)
+        return flat
+
+    def write_repositories(self, tags: dict[str, str]) -> None:
+        repos: dict[str, dict[str, str]] = {}
+        for ref in sorted(tags):
+            repos.setdefault(split_ref(ref)[0], {})[ref] = tags[ref]
+        self.root.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.repositories_path, {"Repositories": repos})
+
+    # --- listing ----------------------------------------------------------
+    def container_ids(self) -> list[str]:
+        try:
+            return sorted(
+                e.name
+                for e in os.scandir(self.containers_dir)
+                if e.is_dir() and (Path(e.path) / "config.json").exists()
+            )
+        except FileNotFoundError:
+            return []
+
+    def image_ids(self) -> list[str]:
+        try:
+            return sorted(
+                "sha256:" + e.name[:-5]
+                for e in os.scandir(self.images_dir)
+                if e.name.endswith(".json") and not e.name.startswith(".")
+            )
+        except FileNotFoundError:
+            return []
+
+    def read_container(self, container_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = read_json(self.container_dir(container_id) / "config.json")
+        return data
+
+    def write_container(self, data: dict[str, Any]) -> None:
+        write_json_atomic(self.container_dir(data["Id"]) / "config.json", data)
+
+    # --- resolution -------------------------------------------------------
+    def resolve_container(self, ref: str) -> str:
+        """Full id, then exact name, then a unique id prefix - Docker's order."""
+        ids = self.container_ids()
+        if ref in ids:
+            return ref
+        name = "/" + ref.lstrip("/")
+        for cid in ids:
+            with contextlib.suppress(FileNotFoundError):
+                if self.read_container(cid).get("Name") == name:
+                    return cid
+        matches = [cid for cid in ids if ref and cid.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise LayerlabError(f"multiple IDs found with provided prefix: {ref}")
+        raise NotFound(f"No such container: {ref}")
+
+    def find_image(self, ref: str) -> str | None:
+        """`name[:tag]`, `sha256:<id>`, or a unique id prefix -> image id, or None."""
+        tags = self.read_repositories()
+        normal = normalize_ref(ref)
+        if normal in tags:
+            return tags[normal]
+        hexpart = strip_digest(ref)
+        if not hexpart or any(c not in "0123456789abcdef" for c in hexpart):
+            return None
+        matches = [i for i in self.image_ids() if strip_digest(i).startswith(hexpart)]
+        if len(matches) > 1:
+            raise Conflict(f"multiple IDs found with provided prefix: {ref}")
+        return matches[0] if matches else None
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`name[:tag]` -> (name, tag); a colon inside a registry host:port is not a tag."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return ref, "latest"
+    return name, tag
+
+
+def normalize_ref(ref: str) -> str:
+    name, tag = split_ref(ref)
+    return f"{name}:{tag}"
