@@ -1,0 +1,176 @@
+"""The OCI runtime adapter: runc (or crun) driven through its command line.
+
+We never write a namespace runtime of our own: every container operation is
+one invocation of the runtime binary, with its state kept under the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from layerlab.errors import LayerlabError
+
+RUNTIMES = ("runc", "crun")
+
+
+def find_runtime() -> str:
+    """`LAYERLAB_RUNTIME` (a name or path), else runc, else crun.
+
+    runc comes first: crun refuses hosts with hybrid (v1 + v2) cgroups.
+    """
+    wanted = os.environ.get("LAYERLAB_RUNTIME")
+    for name in (wanted,) if wanted else RUNTIMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    raise LayerlabError(
+        "no OCI runtime found: install runc (apt-get install runc)"
+        + (f"; LAYERLAB_RUNTIME={wanted} is not an executable" if wanted else "")
+    )
+
+
+def runtime_message(stderr: str) -> str:
+    """runc's error as one line: its last `msg` (json log) or last non-empty line."""
+    last = ""
+    for line in stderr.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            last = json.loads(line).get("msg", line)
+        except (ValueError, AttributeError):
+            last = line
+    for prefix in ("runc create failed: ", "runc run failed: ", "crun: "):
+        last = last.removeprefix(prefix)
+    return last
+
+
+def exec_failure_code(message: str) -> int:
+    """Docker's codes for a command that cannot be started: 127 not found, 126 otherwise."""
+    lowered = message.lower()
+    if "not found" in lowered or "no such file" in lowered:
+        return 127
+    return 126
+
+
+@dataclass
+class Runtime:
+    binary: str
+    state_root: Path
+
+    @classmethod
+    def for_store(cls, root: Path) -> Runtime:
+        return cls(find_runtime(), root / "runtime")
+
+    @property
+    def name(self) -> str:
+        return Path(self.binary).name
+
+    def command(self, *args: str) -> list[str]:
+        return [self.binary, "--root", str(self.state_root), *args]
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            self.command(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL
+        )
+        if check and proc.returncode != 0:
+            raise LayerlabError(f"{self.name} {args[0]}: {runtime_message(proc.stderr)}")
+        return proc
+
+    def create(
+        self,
+        container_id: str,
+        bundle: Path,
+        pid_file: Path,
+        stdio: tuple[int, int, int],
+        log: Path,
+        console_socket: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start `runc create`; the caller may need to serve the console socket meanwhile.
+
+        The container inherits `stdio`, so runc's own errors are read from `log`.
+        """
+        args = ["create", "--bundle", str(bundle), "--pid-file", str(pid_file)]
+        if console_socket is not None:
+            args += ["--console-socket", str(console_socket)]
+        return subprocess.Popen(
+            [
+                self.binary,
+                "--root",
+                str(self.state_root),
+                "--log",
+                str(log),
+                "--log-format",
+                "json",
+                *args,
+                container_id,
+            ],
+            stdin=stdio[0],
+            stdout=stdio[1],
+            stderr=stdio[2],
+            close_fds=True,
+        )
+
+    def start(self, container_id: str) -> None:
+        self._run("start", container_id)
+
+    def kill(self, container_id: str, signal: int) -> None:
+        self._run("kill", container_id, str(signal))
+
+    def pause(self, container_id: str) -> None:
+        self._run("pause", container_id)
+
+    def resume(self, container_id: str) -> None:
+        self._run("resume", container_id)
+
+    def delete(self, container_id: str) -> None:
+        self._run("delete", "--force", container_id, check=False)
+
+    def state(self, container_id: str) -> dict[str, Any] | None:
+        proc = self._run("state", container_id, check=False)
+        if proc.returncode != 0:
+            return None
+        data: dict[str, Any] = json.loads(proc.stdout)
+        return data
+
+    def pids(self, container_id: str) -> list[int]:
+        """Every process in the container's cgroup, `exec`'d ones included."""
+        proc = self._run("ps", "--format", "json", container_id)
+        return [int(p) for p in json.loads(proc.stdout or "[]") or []]
+
+    def exec(
+        self,
+        container_id: str,
+        args: list[str],
+        *,
+        env: list[str],
+        cwd: str | None,
+        tty: bool,
+        detach: bool,
+        stdin: int | IO[Any] | None,
+        stderr: int | IO[Any] | None = None,
+        stdout: int | IO[Any] | None = None,
+        log: Path,
+    ) -> subprocess.Popen[bytes]:
+        """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`."""
+        cmd = ["--log", str(log), "--log-format", "json", "exec"]
+        if detach:
+            cmd.append("--detach")
+        if tty:
+            cmd.append("--tty")
+        if cwd:
+            cmd += ["--cwd", cwd]
+        for item in env:
+            cmd += ["--env", item]
+        return subprocess.Popen(
+            [*self.command(*cmd), container_id, *args],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+        )

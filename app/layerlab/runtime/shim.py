@@ -1,0 +1,304 @@
+"""The per-container shim: `python -m layerlab.runtime.shim ROOT ID READY_FD [--attach]`.
+
+One detached shim per running container. It outlives the CLI that started it
+(like containerd-shim): it creates the container with the runtime, becomes the
+parent of the container's first process (a child subreaper), writes what the
+container prints to Docker's json-file log, records the exit code and times
+when the process ends, and takes the union mount down again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+from layerlab import libc, unionfs
+from layerlab.humanize import rfc3339_nano
+from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
+from layerlab.store import Store
+
+PR_SET_CHILD_SUBREAPER = 36
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+CHUNK = 65536
+
+
+def bring_up_loopback() -> None:
+    """`ip link set lo up` in the current network namespace, with one ioctl."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def make_netns(path: Path) -> None:
+    """A private network namespace with only `lo` (up), pinned at `path` for the runtime."""
+    libc.unshare(libc.CLONE_NEWNET)
+    bring_up_loopback()
+    path.touch()
+    libc.mount("/proc/self/ns/net", str(path), "none", libc.MS_BIND)
+
+
+class JsonLog:
+    """Docker's json-file log driver: one `{"log","stream","time"}` object per line."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the shim
+        self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def write(self, stream: str, data: bytes) -> None:
+        buf = self.partial[stream] + data
+        *lines, rest = buf.split(b"\n")
+        self.partial[stream] = rest
+        out = b"".join(self._record(stream, line + b"\n") for line in lines)
+        if len(rest) > 16384:  # Docker flushes long partial lines too
+            out += self._record(stream, rest)
+            self.partial[stream] = b""
+        if out:
+            self.file.write(out)
+
+    def close(self) -> None:
+        for stream, rest in self.partial.items():
+            if rest:
+                self.file.write(self._record(stream, rest))
+        self.file.close()
+
+    @staticmethod
+    def _record(stream: str, data: bytes) -> bytes:
+        log = data.decode("utf-8", "replace")
+        return (
+            json.dumps({"log": log, "stream": stream, "time": rfc3339_nano(time.time())}).encode()
+            + b"\n"
+        )
+
+
+class Shim:
+    def __init__(self, store: Store, container_id: str, ready_fd: int, attach: bool) -> None:
+        self.store = store
+        self.id = container_id
+        self.dir = store.container_dir(container_id)
+        self.ready_fd = ready_fd
+        self.attach = attach
+        self.config = store.read_container(container_id)
+        self.runtime = Runtime.for_store(store.root)
+        self.bundle = self.dir / "bundle"
+        self.master = -1  # the pty's master end, for a container with a terminal
+
+    # --- state ------------------------------------------------------------
+    def update_state(self, **state: Any) -> dict[str, Any]:
+        with self.store.lock():
+            data = self.store.read_container(self.id)
+            data["State"].update(state)
+            self.store.write_container(data)
+            return data
+
+    def report(self, message: str) -> None:
+        """Tell the waiting `start` how it went; after this the shim is on its own."""
+        if self.ready_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self.ready_fd, message.encode() + b"\n")
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    # --- life -------------------------------------------------------------
+    def run(self) -> int:
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        (self.dir / "shim.pid").write_text(f"{os.getpid()}\n")
+        cfg = self.config["Config"]
+        tty = bool(cfg.get("Tty"))
+        try:
+            make_netns(self.dir / "netns")
+            stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
+            pid = self.create(stdio, console)
+            for fd in stdio:
+                if fd > 2:
+                    os.close(fd)
+        except Exception as exc:  # the start failed: tell the CLI, undo the mount
+            message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
+            self.cleanup()
+            self.update_state(Status=self.config["State"]["Status"], Error=message)
+            self.report(f"error {exec_failure_code(message)} {message}")
+            return 1
+        started = rfc3339_nano(time.time())
+        self.update_state(
+            Status="running", Running=True, Paused=False, Pid=pid, StartedAt=started,
+            ExitCode=0, Error="", FinishedAt="0001-01-01T00:00:00Z",
+        )  # fmt: skip
+        try:
+            self.runtime.start(self.id)
+        except Exception as exc:
+            os.kill(pid, signal.SIGKILL)
+            self.report(f"error 126 {exc}")
+        else:
+            self.report(f"ok {pid}")
+        code = self.pump(pid, ours, tty)
+        self.cleanup()
+        data = self.update_state(
+            Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
+            FinishedAt=rfc3339_nano(time.time()),
+        )  # fmt: skip
+        if data.get("HostConfig", {}).get("AutoRemove"):
+            with self.store.lock():
+                self.store.discard(self.dir)
+        return code
+
+    def make_stdio(
+        self, tty: bool, open_stdin: bool
+    ) -> tuple[tuple[int, int, int], dict[str, int], Path | None]:
+        """The container's stdin/stdout/stderr, and our ends of them."""
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        if tty:
+            return (null, null, null), {}, self.bundle / "console.sock"
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ours = {"stdout": out_r, "stderr": err_r}
+        stdin = null
+        if open_stdin:
+            stdin, ours["stdin"] = os.pipe()
+        return (stdin, out_w, err_w), ours, None
+
+    def create(self, stdio: tuple[int, int, int], console: Path | None) -> int:
+        pid_file = self.bundle / "pid"
+        server = None
+        if console is not None:
+            with contextlib.suppress(FileNotFoundError):
+                console.unlink()
+            server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            server.bind(str(console))
+            server.listen(1)
+        log = self.bundle / "runtime.log"
+        log.unlink(missing_ok=True)
+        proc = self.runtime.create(self.id, self.bundle, pid_file, stdio, log, console)
+        if server is not None:
+            server.settimeout(10)
+            try:
+                conn, _ = server.accept()
+                _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+                conn.close()
+                self.master = fds[0]
+            except OSError:
+                self.master = -1
+            finally:
+                server.close()
+        if proc.wait() != 0:
+            text = log.read_text(errors="replace") if log.exists() else "runtime create failed"
+            raise RuntimeError(runtime_message(text))
+        return int(pid_file.read_text())
+
+    def pump(self, pid: int, ours: dict[str, int], tty: bool) -> int:
+        """Copy output to the log (and the attached terminal) until the process ends."""
+        log = JsonLog(Path(self.config["LogPath"]))
+        sel = selectors.DefaultSelector()
+        sinks = {"stdout": 1, "stderr": 2}
+        attached = self.attach
+        if tty:
+            ours = {"stdout": self.master}
+            if attached:
+                self.size_pty(self.master)
+                if self.config["Config"].get("OpenStdin"):
+                    ours["stdin"] = self.master
+        for stream in ("stdout", "stderr"):
+            if stream in ours:
+                sel.register(ours[stream], selectors.EVENT_READ, stream)
+        stdin_target = ours.get("stdin")
+        if attached and stdin_target is not None:
+            sel.register(0, selectors.EVENT_READ, "attach-stdin")
+        pidfd = os.pidfd_open(pid)
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
+        code: int | None = None
+        open_streams = sum(1 for s in ("stdout", "stderr") if s in ours)
+        while open_streams or code is None:
+            for key, _ in sel.select():
+                what = key.data
+                if what == "exit":
+                    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+                    code = 128 - code if code < 0 else code
+                    sel.unregister(pidfd)
+                    os.close(pidfd)
+                    continue
+                if what == "attach-stdin":
+                    data = self._read(0)
+                    if data:
+                        self._write_all(stdin_target, data)  # type: ignore[arg-type]
+                    else:
+                        sel.unregister(0)
+                        if stdin_target != self.master:
+                            os.close(stdin_target)  # type: ignore[arg-type]
+                    continue
+                data = self._read(key.fd)
+                if not data:
+                    sel.unregister(key.fd)
+                    open_streams -= 1
+                    continue
+                log.write(what, data)
+                if attached and not self._write_all(sinks[what], data):
+                    attached = False
+        log.close()
+        self._reap_orphans()
+        return code
+
+    @staticmethod
+    def _read(fd: int) -> bytes:
+        try:
+            return os.read(fd, CHUNK)
+        except OSError:  # EIO: the pty's last user is gone
+            return b""
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> bool:
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            return True
+        except OSError:  # the attached CLI went away; the container goes on
+            return False
+
+    @staticmethod
+    def size_pty(master: int) -> None:
+        with contextlib.suppress(OSError):
+            size = fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+
+    @staticmethod
+    def _reap_orphans() -> None:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+
+    def cleanup(self) -> None:
+        """Delete the runtime's record, take down the union and the network namespace."""
+        self.runtime.delete(self.id)
+        unionfs.unmount(self.dir / "merged")
+        netns = self.dir / "netns"
+        with contextlib.suppress(OSError):
+            libc.umount(str(netns), libc.MNT_DETACH)
+        with contextlib.suppress(FileNotFoundError):
+            netns.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "shim.pid").unlink()
+
+
+def main(argv: list[str]) -> int:
+    root, container_id, ready_fd = argv[0], argv[1], int(argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    shim = Shim(Store(Path(root)), container_id, ready_fd, attach="--attach" in argv[3:])
+    return shim.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,177 @@
+"""The OCI runtime spec (`bundle/config.json`) for a container, with Docker's defaults.
+
+Docker's defaults are the security baseline a student's container should have:
+its capability set, masked and read-only /proc paths, a private pid, ipc, uts,
+mount and network namespace, and its own cgroup.
+"""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+from typing import Any
+
+# moby/oci/caps/defaults.go
+DEFAULT_CAPS = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+]
+
+# moby/oci/defaults.go
+MASKED_PATHS = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+]
+READONLY_PATHS = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+]
+
+DOCKER_NOFILE = 1048576
+
+
+def _nofile_limit() -> int:
+    """Docker's 1048576 open files, or the most this host allows us to hand on."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return DOCKER_NOFILE if hard == resource.RLIM_INFINITY else min(DOCKER_NOFILE, hard)
+
+
+def _user(image_user: str) -> dict[str, int]:
+    """Numeric `uid[:gid]` only for now; names need the image's /etc/passwd."""
+    uid_s, _, gid_s = (image_user or "0").partition(":")
+    try:
+        uid = int(uid_s)
+        gid = int(gid_s) if gid_s else (0 if uid == 0 else uid)
+    except ValueError:
+        uid, gid = 0, 0
+    return {"uid": uid, "gid": gid}
+
+
+def build_spec(
+    *,
+    args: list[str],
+    env: list[str],
+    cwd: str,
+    user: str,
+    hostname: str,
+    tty: bool,
+    rootfs: Path,
+    container_dir: Path,
+    netns: Path,
+    cgroup: str,
+) -> dict[str, Any]:
+    """The runtime spec runc is handed; pure data, so tests and the TUI can read it."""
+    caps = list(DEFAULT_CAPS)
+    nofile = _nofile_limit()
+    return {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": tty,
+            "user": _user(user),
+            "args": args,
+            "env": env,
+            "cwd": cwd or "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": str(rootfs), "readonly": False},
+        "hostname": hostname,
+        "mounts": [
+            {
+                "destination": "/proc",
+                "type": "proc",
+                "source": "proc",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+            },
+            {
+                "destination": "/dev/pts",
+                "type": "devpts",
+                "source": "devpts",
+                "options": [
+                    "nosuid",
+                    "noexec",
+                    "newinstance",
+                    "ptmxmode=0666",
+                    "mode=0620",
+                    "gid=5",
+                ],
+            },
+            {
+                "destination": "/sys",
+                "type": "sysfs",
+                "source": "sysfs",
+                "options": ["nosuid", "noexec", "nodev", "ro"],
+            },
+            {
+                "destination": "/sys/fs/cgroup",
+                "type": "cgroup",
+                "source": "cgroup",
+                "options": ["ro", "nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev/mqueue",
+                "type": "mqueue",
+                "source": "mqueue",
+                "options": ["nosuid", "noexec", "nodev"],
+            },
+            {
+                "destination": "/dev/shm",
+                "type": "tmpfs",
+                "source": "shm",
+                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            },
+            *(
+                {
+                    "destination": f"/etc/{name}",
+                    "type": "bind",
+                    "source": str(container_dir / name),
+                    "options": ["rbind", "rprivate"],
+                }
+                for name in ("resolv.conf", "hostname", "hosts")
+            ),
+        ],
+        "linux": {
+            "namespaces": [
+                {"type": "pid"},
+                {"type": "ipc"},
+                {"type": "uts"},
+                {"type": "mount"},
+                {"type": "network", "path": str(netns)},
+            ],
+            "cgroupsPath": cgroup,
+            "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+            "maskedPaths": MASKED_PATHS,
+            "readonlyPaths": READONLY_PATHS,
+        },
+    }
