@@ -1,0 +1,100 @@
+"""`layerlab run --rm busybox true` against its physical limit and against Docker.
+
+The limit is a bare `runc run` of an equivalent bundle (the same busybox
+rootfs, the same namespaces): what any runc-based engine must pay. Docker is
+timed too when a daemon answers. The commands run interleaved, A B C A B C,
+so drift in the machine's speed touches all of them alike; medians and
+ratios are printed side by side. Not a test: nothing here passes or fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from layerlab.engine import Engine
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode().strip()}")
+    return elapsed
+
+
+def bare_runc_bundle(engine: Engine, workdir: Path) -> Path:
+    """A bundle with busybox's layer copied as rootfs and layerlab's own spec, minus the shim."""
+    image = engine.image("busybox")
+    bundle = workdir / "bundle"
+    shutil.copytree(image.layers[0].diff_path, bundle / "rootfs", symlinks=True)
+    subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"].update(terminal=False, args=["true"])
+    spec["root"] = {"path": "rootfs", "readonly": False}
+    (bundle / "config.json").write_text(json.dumps(spec))
+    return bundle
+
+
+def docker_reachable() -> bool:
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
+    return probe.returncode == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", "--runs", type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="layerlab-bench-") as tmp:
+        work = Path(tmp)
+        root = work / "store"
+        engine = Engine(root)
+        bundle = bare_runc_bundle(engine, work)
+        env = dict(os.environ, LAYERLAB_ROOT=str(root))
+        layerlab = [sys.executable, "-m", "layerlab", "run", "--rm", "busybox", "true"]
+        commands: dict[str, list[str]] = {
+            "layerlab run --rm busybox true": layerlab,
+            "runc run (bare bundle)": [
+                "runc", "--root", str(work / "runc"), "run", "--bundle", str(bundle), "bench",
+            ],
+        }  # fmt: skip
+        if docker_reachable():
+            subprocess.run(["docker", "pull", "-q", "busybox"], capture_output=True)
+            commands["docker run --rm busybox true"] = [
+                "docker", "run", "--rm", "busybox", "true",
+            ]  # fmt: skip
+        samples: dict[str, list[float]] = {name: [] for name in commands}
+        for cmd in commands.values():  # warm-up
+            timed(cmd, env)
+        for _ in range(args.runs):
+            for name, cmd in commands.items():
+                samples[name].append(timed(cmd, env))
+    medians = {name: statistics.median(s) for name, s in samples.items()}
+    base = medians["runc run (bare bundle)"]
+    print(f"{'command':34} {'median':>9} {'min':>9} {'max':>9}  vs runc  ({args.runs} runs each)")
+    for name, s in samples.items():
+        print(
+            f"{name:34} {medians[name] * 1000:7.1f}ms {min(s) * 1000:7.1f}ms "
+            f"{max(s) * 1000:7.1f}ms  {medians[name] / base:5.2f}x"
+        )
+    ours = medians["layerlab run --rm busybox true"]
+    if "docker run --rm busybox true" in medians:
+        print(f"layerlab / docker: {ours / medians['docker run --rm busybox true']:.2f}x")
+    else:
+        print("docker: no daemon reachable, not compared")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Every test gets its own store root; containers it started are stopped and removed after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from layerlab.engine import Engine
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def engine(root: Path) -> Iterator[Engine]:
+    eng = Engine(root)
+    yield eng
+    for container in eng.containers(all=True):
+        eng.rm(container.id, force=True)
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class CLI:
+    """The real command line, as a user runs it, against the test's store."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 60) -> Result:
+        env = dict(os.environ, LAYERLAB_ROOT=str(self.root))
+        proc = subprocess.run(
+            [sys.executable, "-m", "layerlab", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            env=env,
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli(root: Path, engine: Engine) -> CLI:
+    return CLI(root)

@@ -1,0 +1,268 @@
+"""The article's claims about containers, proved on real containers (runc, overlayfs)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from layerlab.engine import CreateOptions, Engine
+from layerlab.errors import LayerlabError
+
+from .conftest import CLI
+
+
+def _run_d(engine: Engine, *cmd: str, name: str | None = None) -> str:
+    container, _ = engine.run("busybox", CreateOptions(command=list(cmd), name=name))
+    return container.id
+
+
+def test_create_adds_an_empty_writable_layer_and_no_process(engine: Engine) -> None:
+    c = engine.create("busybox", CreateOptions(command=["sleep", "60"], name="web"))
+    assert c.status == "created"
+    assert c.data["State"]["Pid"] == 0
+    upper = Path(c.upper_dir)
+    assert upper.is_dir() and list(upper.iterdir()) == []
+    assert not os.path.ismount(c.data["GraphDriver"]["Data"]["MergedDir"])
+    lowers = c.data["GraphDriver"]["Data"]["LowerDir"].split(":")
+    image = engine.image("busybox")
+    assert lowers[1:] == [str(layer.diff_path) for layer in reversed(image.layers)]
+
+
+def test_happiness_persists_in_the_writable_layer_until_rm(engine: Engine, cli: CLI) -> None:
+    r = cli("run", "--name", "happy", "busybox", "touch", "happiness.txt")
+    assert r.code == 0, r.err
+    c = engine.container("happy")
+    assert c.status == "exited" and c.state["ExitCode"] == 0
+    found = Path(c.upper_dir) / "happiness.txt"
+    assert found.is_file()
+    assert not os.path.ismount(c.data["GraphDriver"]["Data"]["MergedDir"])
+    # nothing but the file itself: mount points live in the init layer, not the diff
+    assert sorted(p.name for p in Path(c.upper_dir).iterdir()) == ["happiness.txt"]
+    assert cli("rm", "happy").code == 0
+    assert not found.exists()
+    assert not Path(c.upper_dir).parent.exists()
+
+
+def test_foreground_run_streams_output_and_returns_the_exit_code(cli: CLI) -> None:
+    r = cli("run", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (r.code, r.out, r.err) == (3, "out\n", "err\n")
+    logs = cli("logs", cli("ps", "-aq").out.split()[0])
+    assert logs.out == "out\n" and logs.err == "err\n"
+
+
+def test_run_rm_leaves_nothing(cli: CLI, engine: Engine) -> None:
+    r = cli("run", "--rm", "busybox", "true")
+    assert r.code == 0, r.err
+    assert engine.containers(all=True) == []
+
+
+def test_interactive_stdin_reaches_the_container(cli: CLI) -> None:
+    r = cli("run", "-i", "--rm", "busybox", "sh", "-c", "read x; echo got $x", input="hello\n")
+    assert (r.code, r.out) == (0, "got hello\n")
+
+
+def test_ps_shows_running_and_ps_a_shows_all(engine: Engine, cli: CLI) -> None:
+    engine.create("busybox", CreateOptions(command=["true"], name="made"))
+    _run_d(engine, "sleep", "60", name="up")
+    ps = cli("ps").out.splitlines()
+    assert ps[0].split() == [
+        "CONTAINER",
+        "ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    assert len(ps) == 2 and ps[1].endswith("up") and "Up " in ps[1]
+    assert '"sleep 60"' in ps[1]
+    psa = cli("ps", "-a").out
+    assert "made" in psa and "Created" in psa
+    assert len(cli("ps", "-aq").out.split()) == 2
+
+
+def test_start_creates_a_process_space(engine: Engine) -> None:
+    c = engine.create("busybox", CreateOptions(command=["sleep", "60"]))
+    c = engine.start(c.id)
+    assert c.status == "running" and c.state["Pid"] > 0
+    proc = psutil.Process(c.state["Pid"])
+    assert proc.cmdline() == ["sleep", "60"]
+    assert os.readlink(f"/proc/{proc.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    assert os.path.ismount(c.data["GraphDriver"]["Data"]["MergedDir"])
+    with pytest.raises(LayerlabError, match="already running"):
+        engine.start(c.id)
+
+
+def test_stop_waits_the_grace_time_for_a_pid1_without_handler(engine: Engine) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    t0 = time.monotonic()
+    c = engine.stop(cid, timeout=1)
+    assert time.monotonic() - t0 >= 1
+    assert c.status == "exited" and c.state["ExitCode"] == 137
+    assert "Exited (137)" in c.status_text()
+
+
+def test_stop_lets_a_trapping_pid1_exit_with_its_own_code(engine: Engine) -> None:
+    cid = _run_d(engine, "sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done")
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    c = engine.stop(cid, timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert c.state["ExitCode"] == 7
+
+
+def test_kill_exits_137_at_once(engine: Engine) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    t0 = time.monotonic()
+    c = engine.kill(cid)
+    assert time.monotonic() - t0 < 5
+    assert c.state["ExitCode"] == 137 and not c.running
+
+
+def test_pause_freezes_without_a_signal(engine: Engine, cli: CLI) -> None:
+    cid = _run_d(engine, "sleep", "60", name="frozen")
+    pid = engine.container(cid).state["Pid"]
+    engine.pause(cid)
+    assert "(Paused)" in cli("ps").out
+    assert psutil.Process(pid).status() != psutil.STATUS_STOPPED  # not SIGSTOP/SIGTSTP
+    cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+    freezer = next(
+        line.split(":")[2]
+        for line in cgroup.splitlines()
+        if "freezer" in line or line.startswith("0::")
+    )
+    state_file = next(
+        p
+        for p in (
+            Path("/sys/fs/cgroup/freezer") / freezer.lstrip("/") / "freezer.state",
+            Path("/sys/fs/cgroup") / freezer.lstrip("/") / "cgroup.freeze",
+        )
+        if p.exists()
+    )
+    assert state_file.read_text().strip() in ("FROZEN", "1")
+    with pytest.raises(LayerlabError, match="paused"):
+        engine.rm(cid)
+    engine.unpause(cid)
+    assert engine.container(cid).status == "running"
+
+
+def test_exec_runs_in_the_containers_pid_namespace_and_cgroup(engine: Engine, cli: CLI) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    r = cli("exec", cid, "ps")
+    assert r.code == 0
+    assert "sleep 60" in r.out and " ps" in r.out
+    pids = r.out.split()
+    assert "1" in pids  # PID 1 is the container's sleep: its own pid namespace
+    cli("exec", "-d", cid, "sleep", "30")
+    top = cli("top", cid)
+    assert top.code == 0 and "sleep 30" in top.out and "sleep 60" in top.out
+    assert cli("exec", cid, "touch", "/from-exec").code == 0
+    assert (Path(engine.container(cid).upper_dir) / "from-exec").exists()
+    assert cli("exec", cid, "sh", "-c", "exit 4").code == 4
+    assert cli("exec", cid, "nosuchcmd").code in (126, 127)
+
+
+def test_rm_refuses_a_running_container_without_force(engine: Engine, cli: CLI) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    r = cli("rm", cid)
+    assert r.code == 125 and "You cannot remove a running container" in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert engine.container(cid).running
+    assert cli("rm", "-f", cid).code == 0
+    assert engine.containers(all=True) == []
+
+
+def test_names_prefixes_and_rename(engine: Engine, cli: CLI) -> None:
+    c = engine.create("busybox", CreateOptions(command=["true"]))
+    assert "_" in c.name
+    assert engine.container(c.id[:6]).id == c.id
+    assert cli("rename", c.name, "renamed").code == 0
+    assert engine.container("renamed").id == c.id
+    dup = cli("create", "--name", "renamed", "busybox")
+    assert dup.code == 125 and "already in use" in dup.err
+
+
+def test_inspect_fields_and_templates(engine: Engine, cli: CLI) -> None:
+    cid = _run_d(engine, "sleep", "60", name="insp")
+    c = engine.container(cid)
+    assert cli("inspect", "-f", "{{.State.Pid}}", "insp").out.strip() == str(c.state["Pid"])
+    assert cli("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "insp").out.strip() == c.upper_dir
+    assert cli("inspect", "-f", "{{.State.Status}} {{.Config.Hostname}}", "insp").out.split() == [
+        "running",
+        cid[:12],
+    ]
+    cfg = cli("inspect", "-f", "{{json .Config}}", "insp").out
+    assert '"Cmd":["sleep","60"]' in cfg
+    image = cli("inspect", "busybox")
+    assert '"RootFS"' in image.out and image.code == 0
+    assert cli("exec", "insp", "hostname").out.strip() == cid[:12]
+
+
+def test_logs_follow_and_wait(engine: Engine, cli: CLI) -> None:
+    cid = _run_d(engine, "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.1; done; exit 5")
+    r = cli("logs", "-f", cid)
+    assert r.out == "line1\nline2\nline3\n"
+    assert cli("wait", cid).out.strip() == "5"
+    ts = cli("logs", "-t", cid).out.splitlines()[0]
+    assert ts.endswith(" line1") and ts[:4].isdigit() and "T" in ts.split()[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["start", "nosuch"], "No such container: nosuch"),
+        (["run", "nosuchimage"], "No such image: nosuchimage:latest"),
+        (["run", "--bogus", "busybox"], "unrecognized arguments"),
+        (["kill", "-s", "NOPE", "x"], "No such container: x"),
+        (["run", "busybox", "/no/such/binary"], "no such file"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_the_store(
+    cli: CLI, root: Path, args: list[str], message: str
+) -> None:
+    cli("create", "--name", "keep", "busybox")
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "tmp" not in p.parts)
+    r = cli(*args)
+    assert r.code in (125, 126, 127), r
+    assert len(r.err.strip().splitlines()) == 1, r.err
+    assert message.lower() in r.err.lower()
+    assert "Traceback" not in r.err
+    if args[0] != "run" or args[1] == "--bogus" or args[1] == "nosuchimage":
+        after = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "tmp" not in p.parts)
+        assert after == before
+
+
+def test_ambiguous_prefix(engine: Engine) -> None:
+    ids = [engine.create("busybox", CreateOptions(command=["true"])).id for _ in range(20)]
+    firsts = [i[0] for i in ids]
+    dup = next(ch for ch in firsts if firsts.count(ch) > 1)
+    with pytest.raises(LayerlabError, match="multiple IDs found"):
+        engine.container(dup)
+
+
+def test_not_root_is_refused(root: Path) -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-m",
+            "layerlab",
+            "ps",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, LAYERLAB_ROOT=str(root)),
+    )
+    assert r.returncode == 125 and "must run as root" in r.stderr

@@ -1,0 +1,116 @@
+"""The article's second half on real containers: commit, history, images, tag, rmi, diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layerlab.engine import CreateOptions, Engine
+from layerlab.errors import LayerlabError
+
+from .conftest import CLI
+
+
+def test_base_image_is_a_real_one_layer_image(engine: Engine, root: Path) -> None:
+    image = engine.image("busybox")
+    assert len(image.layers) == 1
+    layer = image.layers[0]
+    assert layer.parent is None  # the bottom layer: no parent pointer
+    assert (layer.diff_path / "bin/busybox").is_file()
+    assert (layer.diff_path / "bin/sh").is_symlink()
+    assert "root:x:0:0" in (layer.diff_path / "etc/passwd").read_text()
+    assert image.config["config"]["Cmd"] == ["sh"]
+    assert image.config["rootfs"]["diff_ids"] == [layer.diff_id]
+    # the same busybox gives the same image id in any store
+    assert Engine(root.parent / "other").image("busybox").id == image.id
+
+
+def test_diff_reports_added_changed_deleted(engine: Engine, cli: CLI) -> None:
+    r = cli(
+        "run", "--name", "dd", "busybox", "sh", "-c",
+        "mkdir /newdir && touch /newdir/f /tmp/x && rm /etc/group && echo hi >> /etc/passwd",
+    )  # fmt: skip
+    assert r.code == 0, r.err
+    assert cli("diff", "dd").out.splitlines() == [
+        "C /etc",
+        "D /etc/group",
+        "C /etc/passwd",
+        "A /newdir",
+        "A /newdir/f",
+        "C /tmp",
+        "A /tmp/x",
+    ]
+
+
+def test_commit_turns_the_writable_layer_into_a_read_only_layer(engine: Engine, cli: CLI) -> None:
+    assert cli("run", "--name", "c1", "busybox", "touch", "/happiness.txt").code == 0
+    base = engine.image("busybox")
+    out = cli("commit", "-m", "be happy", "c1", "happy:v1")
+    assert out.code == 0, out.err
+    image_id = out.out.strip()
+    assert image_id.startswith("sha256:") and len(image_id) == 71
+    image = engine.image("happy:v1")
+    assert image.id == image_id
+    assert len(image.layers) == len(base.layers) + 1
+    top = image.layers[-1]
+    assert top.parent == base.layers[-1].chain_id  # each layer points to its parent
+    assert (top.diff_path / "happiness.txt").is_file()
+    assert image.config["config"]["Cmd"] == ["touch", "/happiness.txt"]
+    # the container keeps its writable layer
+    assert (Path(engine.container("c1").upper_dir) / "happiness.txt").exists()
+    # the new image runs, and sees the file through its read-only layer
+    assert cli("run", "--rm", "happy:v1", "ls", "/happiness.txt").out.strip() == "/happiness.txt"
+    history = cli("history", "happy:v1").out.splitlines()
+    assert history[0].split()[:2] == ["IMAGE", "CREATED"]
+    assert history[1].startswith(image_id[7:19]) and "be happy" in history[1]
+    assert history[2].startswith(base.id[7:19])
+    assert history[3].startswith("<missing>")
+    assert cli("inspect", "-f", "{{.Parent}}", "happy:v1").out.strip() == base.id
+
+
+def test_commit_of_a_running_container_with_changes(engine: Engine, cli: CLI) -> None:
+    engine.run("busybox", CreateOptions(command=["sleep", "60"], name="live"))
+    assert cli("exec", "live", "sh", "-c", "echo data > /state").code == 0
+    r = cli("commit", "-c", 'CMD ["cat", "/state"]', "-c", "ENV GREETING=hi", "live", "snap")
+    assert r.code == 0, r.err
+    assert engine.container("live").running and not engine.container("live").paused
+    assert cli("run", "--rm", "snap").out == "data\n"
+    env = cli("run", "--rm", "snap", "sh", "-c", "echo $GREETING").out
+    assert env == "hi\n"
+
+
+def test_images_hides_intermediate_images_and_tag_rmi(engine: Engine, cli: CLI) -> None:
+    cli("run", "--name", "aa", "busybox", "touch", "/a")
+    mid = cli("commit", "aa").out.strip()
+    c = engine.create(mid, CreateOptions(command=["touch", "/b"], name="bb"))
+    engine.start_attached(c.id)
+    top = cli("commit", "bb", "top:1").out.strip()
+    cli("rm", "aa", "bb")
+    listing = cli("images").out
+    assert "top" in listing and "busybox" in listing
+    assert mid[7:19] not in listing  # untagged with a child: intermediate, hidden
+    assert mid[7:19] in cli("images", "-a").out
+    assert cli("tag", "top:1", "again:2").code == 0
+    assert cli("rmi", "again:2").out == "Untagged: again:2\n"
+    child = cli("rmi", mid)
+    assert child.code == 125 and "dependent child images" in child.err
+    r = cli("rmi", "top:1")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "Untagged: top:1"
+    assert f"Deleted: {top}" in lines and f"Deleted: {mid}" in lines  # the parent chain goes too
+    assert engine.image("busybox")  # still used as a base... and still there
+
+
+def test_rmi_refuses_an_image_in_use(engine: Engine, cli: CLI) -> None:
+    engine.create("busybox", CreateOptions(command=["true"]))
+    r = cli("rmi", "busybox")
+    assert r.code == 125 and "is using its referenced image" in r.err
+    with pytest.raises(LayerlabError, match="must be forced"):
+        engine.rmi(engine.image("busybox").id)
+
+
+def test_bad_tag_is_refused(cli: CLI) -> None:
+    r = cli("tag", "busybox", "UPPER:case")
+    assert r.code == 125 and "invalid reference format" in r.err
