@@ -11,8 +11,10 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import termios
+import threading
 import tty
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from typing import NoReturn, TextIO
 
 from layerlab import __version__
 from layerlab.containers import Container
-from layerlab.engine import CreateOptions, Engine
+from layerlab.engine import CreateOptions, Engine, Stdio
 from layerlab.errors import LayerlabError
 from layerlab.gotemplate import TemplateError, render
 from layerlab.humanize import ago, human_size, parse_rfc3339
@@ -197,8 +199,8 @@ def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
         print(container.id, file=io.out)
         return 0
     container = engine.create(ns.image, opts)
-    with _attached(engine, container.id, raw=ns.tty and ns.interactive):
-        return engine.start_attached(container.id)
+    with _attached(engine, container.id, io, raw=ns.tty and ns.interactive), _stdio(io) as stdio:
+        return engine.start_attached(container.id, stdio)
 
 
 @command("start", "Start one or more stopped containers")
@@ -211,8 +213,8 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
         raw = bool(cfg.get("Tty") and cfg.get("OpenStdin") and ns.interactive)
         if raw:
             _require_terminal(io)
-        with _attached(engine, container.id, raw=raw):
-            return engine.start_attached(container.id)
+        with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
+            return engine.start_attached(container.id, stdio)
     return _each(ns.containers, io, lambda ref: engine.start(ref))
 
 
@@ -295,15 +297,17 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
         command = command[1:]
     if ns.tty and not ns.detach:
         _require_terminal(io)
-    return engine.exec(
-        ns.container,
-        command,
-        detach=ns.detach,
-        interactive=ns.interactive,
-        tty=ns.tty,
-        env=ns.env,
-        workdir=ns.workdir,
-    )
+    with _stdio(io) as stdio:
+        return engine.exec(
+            ns.container,
+            command,
+            detach=ns.detach,
+            interactive=ns.interactive,
+            tty=ns.tty,
+            env=ns.env,
+            workdir=ns.workdir,
+            stdio=stdio,
+        )
 
 
 @command("logs", "Fetch the logs of a container")
@@ -461,8 +465,44 @@ def _require_terminal(io: IO) -> None:
 
 
 @contextlib.contextmanager
-def _attached(engine: Engine, container_id: str, raw: bool) -> Iterator[None]:
+def _stdio(io: IO) -> Iterator[Stdio]:
+    """File descriptors for a container's attached stdio.
+
+    A real terminal or file is handed over as is; a stream without one (the
+    TUI's output log) gets a pipe whose far end is copied into it.
+    """
+    if io.interactive:
+        yield (None, None, None)
+        return
+    pumps: list[threading.Thread] = []
+    fds: list[int] = []
+    for stream in (io.out, io.err):
+        read_fd, write_fd = os.pipe()
+        fds.append(write_fd)
+        pump = threading.Thread(target=_copy_into, args=(read_fd, stream), daemon=True)
+        pump.start()
+        pumps.append(pump)
+    try:
+        yield (subprocess.DEVNULL, fds[0], fds[1])
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for pump in pumps:
+            pump.join()
+
+
+def _copy_into(read_fd: int, stream: TextIO) -> None:
+    with os.fdopen(read_fd, "rb") as source:
+        for chunk in iter(lambda: source.read1(65536), b""):
+            stream.write(chunk.decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[None]:
     """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy."""
+    if not io.interactive:  # the TUI: no terminal of ours, no signals to proxy
+        yield
+        return
     if raw:
         saved = termios.tcgetattr(0)
         tty.setraw(0)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from layerlab import images as imagelib
 from layerlab import unionfs
@@ -37,6 +37,10 @@ from layerlab.store import Store, normalize_ref, strip_digest, write_json_atomic
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
+
+
+Stream = int | IO[Any] | None
+Stdio = tuple[Stream, Stream, Stream]
 
 
 @dataclass
@@ -309,22 +313,27 @@ class Engine:
     def start(self, ref: str) -> Container:
         """Mount the union, hand the bundle to a detached shim, return once it runs."""
         cid = self.store.resolve_container(ref)
-        self._launch(cid, attach=False)
+        self._launch(cid, attach=None)
         return self._load(cid)
 
-    def start_attached(self, ref: str) -> int:
-        """`start -a` / foreground `run`: stream output here and return the exit code."""
+    def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int:
+        """`start -a` / foreground `run`: stream output to `stdio` and return the exit code.
+
+        `stdio` are the attach targets (file descriptors or files; None = ours).
+        """
         cid = self.store.resolve_container(ref)
-        shim = self._launch(cid, attach=True)
+        shim = self._launch(cid, attach=stdio)
         return shim.wait()
 
-    def run(self, image_ref: str, opts: CreateOptions) -> tuple[Container, int | None]:
+    def run(
+        self, image_ref: str, opts: CreateOptions, stdio: Stdio = (None, None, None)
+    ) -> tuple[Container, int | None]:
         container = self.create(image_ref, opts)
         if opts.attach:
-            return container, self.start_attached(container.id)
+            return container, self.start_attached(container.id, stdio)
         return self.start(container.id), None
 
-    def _launch(self, cid: str, attach: bool) -> subprocess.Popen[bytes]:
+    def _launch(self, cid: str, attach: Stdio | None) -> subprocess.Popen[bytes]:
         with self.store.lock():
             container = self._load(cid)
             if container.paused:
@@ -337,16 +346,16 @@ class Engine:
         ready_r, ready_w = os.pipe()
         cdir = self.store.container_dir(cid)
         argv = [sys.executable, "-m", "layerlab.runtime.shim", str(self.store.root), cid]
-        argv += [str(ready_w)] + (["--attach"] if attach else [])
-        io = None if attach else subprocess.DEVNULL
+        argv += [str(ready_w)] + (["--attach"] if attach is not None else [])
+        stdin, stdout, stderr = attach or (subprocess.DEVNULL,) * 3
         try:
             shim = subprocess.Popen(
                 argv,
                 pass_fds=(ready_w,),
                 start_new_session=True,
-                stdin=io,
-                stdout=io,
-                stderr=io,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
                 cwd=cdir,
             )
         except BaseException:
@@ -529,6 +538,7 @@ class Engine:
         tty: bool = False,
         env: list[str] | None = None,
         workdir: str | None = None,
+        stdio: Stdio = (None, None, None),
     ) -> int:
         """Run one more process in the container's namespaces and cgroup."""
         cid = self.store.resolve_container(ref)
@@ -539,7 +549,6 @@ class Engine:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
             raise LayerlabError("exec -d with -t is not supported: attach needs a terminal")
-        io = subprocess.DEVNULL if detach else None
         log = Path(
             tempfile.mkstemp(prefix="exec-", suffix=".log", dir=self.store.container_dir(cid))[1]
         )
@@ -550,9 +559,9 @@ class Engine:
             cwd=workdir,
             tty=tty,
             detach=detach,
-            stdin=None if interactive and not detach else subprocess.DEVNULL,
-            stdout=io,
-            stderr=io,
+            stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL if detach else stdio[1],
+            stderr=subprocess.DEVNULL if detach else stdio[2],
             log=log,
         )
         code = proc.wait()
