@@ -8,15 +8,16 @@ message worded as Docker words it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import re
-import secrets
 import select
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -134,6 +135,69 @@ def merge_env(base: list[str], extra: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
+class Shim:
+    """The detached per-container shim we started; `wait()` gives the container's exit code."""
+
+    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self.popen = popen
+
+    def wait(self) -> int:
+        if self.popen is not None:
+            return self.popen.wait()
+        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+
+
+def _fileno(stream: Stream) -> int:
+    if stream is None:
+        return -1
+    return stream if isinstance(stream, int) else stream.fileno()
+
+
+def spawn_shim(root: Path, cid: str, ready_fd: int, attach: Stdio | None) -> Shim:
+    """Start `layerlab.runtime.shim` in its own session.
+
+    A single-threaded CLI forks it: the child already has every module loaded,
+    which saves a whole interpreter start on each `run`. A threaded process
+    (the TUI) must not fork, so it starts a fresh interpreter instead.
+    """
+    stdin, stdout, stderr = attach or (subprocess.DEVNULL,) * 3
+    if threading.active_count() > 1:
+        argv = [sys.executable, "-m", "layerlab.runtime.shim", str(root), cid, str(ready_fd)]
+        argv += ["--attach"] if attach is not None else []
+        popen = subprocess.Popen(
+            argv,
+            pass_fds=(ready_fd,),
+            start_new_session=True,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=root,
+        )
+        return Shim(popen.pid, popen)
+    from layerlab.runtime import shim
+
+    targets = [
+        subprocess.DEVNULL if s is None and attach is None else s for s in (stdin, stdout, stderr)
+    ]
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid:
+        return Shim(pid)
+    code = 1
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for target_fd, stream in enumerate(targets):
+            fd = null if stream == subprocess.DEVNULL else _fileno(stream)
+            if fd >= 0 and fd != target_fd:
+                os.dup2(fd, target_fd)
+        code = shim.serve(root, cid, ready_fd, attach is not None)
+    finally:
+        os._exit(code)
+
+
 class Engine:
     def __init__(self, root: Path | None = None) -> None:
         self.store = Store(root)
@@ -170,13 +234,18 @@ class Engine:
             return None
 
     def _shim_alive(self, cid: str) -> bool:
-        pid = self._shim_pid(cid)
-        if pid is None:
+        """The shim holds `shim.lock` for its whole life; if we can take it, no shim lives."""
+        try:
+            fd = os.open(self.store.container_dir(cid) / "shim.lock", os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
             return False
         try:
-            return b"layerlab.runtime.shim" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return False
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
 
     def image(self, ref: str) -> imagelib.Image:
         return imagelib.resolve_image(self.store, ref)
@@ -199,7 +268,7 @@ class Engine:
         if not entrypoint + cmd:
             raise LayerlabError("No command specified")
         env = merge_env(list(cfg.get("Env") or []), opts.env)
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         with self.store.lock():
             self.store.ensure()
             names = {c.name for c in self.containers(all=True)}
@@ -333,7 +402,7 @@ class Engine:
             return container, self.start_attached(container.id, stdio)
         return self.start(container.id), None
 
-    def _launch(self, cid: str, attach: Stdio | None) -> subprocess.Popen[bytes]:
+    def _launch(self, cid: str, attach: Stdio | None) -> Shim:
         with self.store.lock():
             container = self._load(cid)
             if container.paused:
@@ -344,20 +413,8 @@ class Engine:
             image = imagelib.read_image(self.store, container.data["Image"])
             self._prepare(container, image)
         ready_r, ready_w = os.pipe()
-        cdir = self.store.container_dir(cid)
-        argv = [sys.executable, "-m", "layerlab.runtime.shim", str(self.store.root), cid]
-        argv += [str(ready_w)] + (["--attach"] if attach is not None else [])
-        stdin, stdout, stderr = attach or (subprocess.DEVNULL,) * 3
         try:
-            shim = subprocess.Popen(
-                argv,
-                pass_fds=(ready_w,),
-                start_new_session=True,
-                stdin=stdin,
-                stdout=stdout,
-                stderr=stderr,
-                cwd=cdir,
-            )
+            shim = spawn_shim(self.store.root, cid, ready_w, attach)
         except BaseException:
             unionfs.unmount(merged)
             raise

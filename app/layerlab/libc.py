@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 MS_RDONLY = 0x1
@@ -12,7 +11,9 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 0x2
 CLONE_NEWNET = 0x40000000
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library the interpreter already links: no `ldconfig -p` lookup at start-up.
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_CHILD_SUBREAPER = 36
 
 
 def _check(ret: int, what: str) -> None:
@@ -38,3 +39,8 @@ def unshare(flags: int) -> None:
 
 def setns(fd: int, nstype: int) -> None:
     _check(_libc.setns(fd, nstype), "setns")
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants (a container's first process) are re-parented to us."""
+    _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")

@@ -83,7 +83,7 @@ class Runtime:
             raise LayerlabError(f"{self.name} {args[0]}: {runtime_message(proc.stderr)}")
         return proc
 
-    def create(
+    def run_detached(
         self,
         container_id: str,
         bundle: Path,
@@ -92,11 +92,12 @@ class Runtime:
         log: Path,
         console_socket: Path | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start `runc create`; the caller may need to serve the console socket meanwhile.
+        """Start `runc run --detach` (create and start in one call, to save a runtime start-up).
 
-        The container inherits `stdio`, so runc's own errors are read from `log`.
+        The caller may need to serve the console socket meanwhile. The container
+        inherits `stdio`, so runc's own errors are read from `log`.
         """
-        args = ["create", "--bundle", str(bundle), "--pid-file", str(pid_file)]
+        args = ["run", "--detach", "--bundle", str(bundle), "--pid-file", str(pid_file)]
         if console_socket is not None:
             args += ["--console-socket", str(console_socket)]
         return subprocess.Popen(
@@ -116,9 +117,6 @@ class Runtime:
             stderr=stdio[2],
             close_fds=True,
         )
-
-    def start(self, container_id: str) -> None:
-        self._run("start", container_id)
 
     def kill(self, container_id: str, signal: int) -> None:
         self._run("kill", container_id, str(signal))

@@ -10,7 +10,6 @@ when the process ends, and takes the union mount down again.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import os
@@ -29,7 +28,6 @@ from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.store import Store
 
-PR_SET_CHILD_SUBREAPER = 36
 SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
@@ -115,7 +113,10 @@ class Shim:
 
     # --- life -------------------------------------------------------------
     def run(self) -> int:
-        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        libc.become_subreaper()
+        # Held until this process ends, however it ends: readers test it to know we live.
+        self._alive = os.open(self.dir / "shim.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+        fcntl.flock(self._alive, fcntl.LOCK_EX)
         (self.dir / "shim.pid").write_text(f"{os.getpid()}\n")
         cfg = self.config["Config"]
         tty = bool(cfg.get("Tty"))
@@ -123,7 +124,7 @@ class Shim:
             make_netns(self.dir / "netns")
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             pid = self.create(stdio, console)
-            for fd in stdio:
+            for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
                     os.close(fd)
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
@@ -137,13 +138,7 @@ class Shim:
             Status="running", Running=True, Paused=False, Pid=pid, StartedAt=started,
             ExitCode=0, Error="", FinishedAt="0001-01-01T00:00:00Z",
         )  # fmt: skip
-        try:
-            self.runtime.start(self.id)
-        except Exception as exc:
-            os.kill(pid, signal.SIGKILL)
-            self.report(f"error 126 {exc}")
-        else:
-            self.report(f"ok {pid}")
+        self.report(f"ok {pid}")
         code = self.pump(pid, ours, tty)
         self.cleanup()
         data = self.update_state(
@@ -171,6 +166,7 @@ class Shim:
         return (stdin, out_w, err_w), ours, None
 
     def create(self, stdio: tuple[int, int, int], console: Path | None) -> int:
+        """`runc run --detach`: the process starts, runc exits, and we inherit the process."""
         pid_file = self.bundle / "pid"
         server = None
         if console is not None:
@@ -181,7 +177,7 @@ class Shim:
             server.listen(1)
         log = self.bundle / "runtime.log"
         log.unlink(missing_ok=True)
-        proc = self.runtime.create(self.id, self.bundle, pid_file, stdio, log, console)
+        proc = self.runtime.run_detached(self.id, self.bundle, pid_file, stdio, log, console)
         if server is not None:
             server.settimeout(10)
             try:
@@ -291,13 +287,18 @@ class Shim:
             (self.dir / "shim.pid").unlink()
 
 
-def main(argv: list[str]) -> int:
-    root, container_id, ready_fd = argv[0], argv[1], int(argv[2])
+def serve(root: Path, container_id: str, ready_fd: int, attach: bool) -> int:
+    """The shim's life, in a process of its own (exec'd, or forked from a single-threaded CLI)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    shim = Shim(Store(Path(root)), container_id, ready_fd, attach="--attach" in argv[3:])
-    return shim.run()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return Shim(Store(root), container_id, ready_fd, attach).run()
+
+
+def main(argv: list[str]) -> int:
+    root, container_id, ready_fd = argv[0], argv[1], int(argv[2])
+    return serve(Path(root), container_id, ready_fd, attach="--attach" in argv[3:])
 
 
 if __name__ == "__main__":
