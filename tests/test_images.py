@@ -114,3 +114,18 @@ def test_rmi_refuses_an_image_in_use(engine: Engine, cli: CLI) -> None:
 def test_bad_tag_is_refused(cli: CLI) -> None:
     r = cli("tag", "busybox", "UPPER:case")
     assert r.code == 125 and "invalid reference format" in r.err
+
+
+def test_export_is_the_merged_view_without_metadata(
+    engine: Engine, cli: CLI, tmp_path: Path
+) -> None:
+    import tarfile
+
+    cli("run", "--name", "ex", "busybox", "sh", "-c", "echo hi > /hello && rm /etc/group")
+    out = tmp_path / "ex.tar"
+    assert cli("export", "-o", str(out), "ex").code == 0
+    with tarfile.open(out) as tar:
+        names = set(tar.getnames())
+        assert tar.extractfile("hello").read() == b"hi\n"  # type: ignore[union-attr]
+    assert "etc/group" not in names and "etc/passwd" in names and "bin/busybox" in names
+    assert not any(".wh." in n for n in names)  # deletions are applied, not recorded

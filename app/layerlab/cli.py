@@ -19,7 +19,7 @@ import tty
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import BinaryIO, NoReturn, TextIO
 
 from layerlab import __version__
 from layerlab.containers import Container
@@ -127,6 +127,9 @@ def build_parser() -> Parser:
     p.add_argument("container")
     p.add_argument("new_name")
     add("diff").add_argument("container")
+    p = add("export")
+    p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
+    p.add_argument("container")
     p = add("commit")
     p.add_argument("-m", "--message", default="", help="commit message")
     p.add_argument("-a", "--author", default="", help="author")
@@ -337,6 +340,26 @@ def cmd_diff(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     for change in engine.diff(ns.container):
         print(change, file=io.out)
     return 0
+
+
+@command("export", "Export a container's merged filesystem as a tar archive (no metadata)")
+def cmd_export(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    with _binary_output(ns.output, io) as out:
+        engine.export(ns.container, out)
+    return 0
+
+
+@contextlib.contextmanager
+def _binary_output(path: str | None, io: IO) -> Iterator[BinaryIO]:
+    """`-o FILE`, else STDOUT - never a terminal, as Docker refuses too."""
+    if path:
+        with open(path, "wb") as f:
+            yield f
+        return
+    if not io.interactive or io.out.isatty():
+        raise LayerlabError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    io.out.flush()
+    yield io.out.buffer
 
 
 @command("commit", "Turn a container's writable layer into a new image's read-only layer")

@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from layerlab import images as imagelib
-from layerlab import unionfs
+from layerlab import layers, unionfs
 from layerlab.containers import ZERO_TIME, Container
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.humanize import rfc3339_nano
@@ -554,8 +554,7 @@ class Engine:
             self.kill(cid, signal.SIGKILL)
         with self.store.lock():
             cdir = self.store.container_dir(cid)
-            unionfs.unmount(cdir / "merged")
-            self.runtime.delete(cid)
+            self.runtime.release(cid, cdir)
             # Rename first so no reader ever sees half a container.
             doomed = self.store.make_tmp_dir("removing-")
             os.rename(cdir, doomed / cid)
@@ -848,6 +847,28 @@ class Engine:
             ):
                 break
         return deleted
+
+    def export(self, ref: str, out: BinaryIO) -> None:
+        """The merged view as one tar, no metadata: what the container sees as `/`.
+
+        A running container's union is already mounted; otherwise the writable
+        layer is stacked read-only on the others for the length of the export.
+        """
+        container = self.container(ref)
+        merged = Path(container.data["GraphDriver"]["Data"]["MergedDir"])
+        if os.path.ismount(merged):
+            layers.write_layer_tar(merged, out)
+            return
+        view = self.store.make_tmp_dir("export-")
+        lowers = [Path(container.upper_dir), *self.lower_dirs(container)]
+        try:
+            unionfs.mount_readonly(lowers, view)
+            try:
+                layers.write_layer_tar(view, out)
+            finally:
+                unionfs.unmount(view)
+        finally:
+            self.store.discard(view)
 
     # --- inspect ----------------------------------------------------------------
     def inspect(self, ref: str) -> dict[str, Any]:

@@ -47,6 +47,12 @@ def mount_overlay(lowers: Sequence[Path], upper: Path, work: Path, merged: Path)
     libc.mount("overlay", str(merged), "overlay", 0, options)
 
 
+def mount_readonly(layers: Sequence[Path], target: Path) -> None:
+    """A read-only union of `layers` (top first): overlay with lower dirs only."""
+    libc.mount("overlay", str(target), "overlay", libc.MS_RDONLY,
+               "lowerdir=" + ":".join(str(p) for p in layers))  # fmt: skip
+
+
 def unmount(merged: Path) -> None:
     """Detach the union if it is mounted; a missing or unmounted path is fine."""
     if os.path.ismount(merged):

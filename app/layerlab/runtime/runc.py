@@ -6,6 +6,7 @@ one invocation of the runtime binary, with its state kept under the store.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from layerlab import libc, unionfs
 from layerlab.errors import LayerlabError
 
 RUNTIMES = ("runc", "crun")
@@ -129,6 +131,20 @@ class Runtime:
 
     def delete(self, container_id: str) -> None:
         self._run("delete", "--force", container_id, check=False)
+
+    def release(self, container_id: str, container_dir: Path) -> None:
+        """Everything a run leaves behind: runc's record, the union, the network namespace.
+
+        Called by the shim when the process ends, and by `rm` for a container
+        whose shim died without cleaning up. Idempotent.
+        """
+        self.delete(container_id)
+        unionfs.unmount(container_dir / "merged")
+        netns = container_dir / "netns"
+        with contextlib.suppress(OSError):
+            libc.umount(str(netns), libc.MNT_DETACH)
+        netns.unlink(missing_ok=True)
+        (container_dir / "shim.pid").unlink(missing_ok=True)
 
     def state(self, container_id: str) -> dict[str, Any] | None:
         proc = self._run("state", container_id, check=False)

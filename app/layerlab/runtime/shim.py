@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from layerlab import libc, unionfs
+from layerlab import libc
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.store import Store
@@ -275,16 +275,7 @@ class Shim:
                 pass
 
     def cleanup(self) -> None:
-        """Delete the runtime's record, take down the union and the network namespace."""
-        self.runtime.delete(self.id)
-        unionfs.unmount(self.dir / "merged")
-        netns = self.dir / "netns"
-        with contextlib.suppress(OSError):
-            libc.umount(str(netns), libc.MNT_DETACH)
-        with contextlib.suppress(FileNotFoundError):
-            netns.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / "shim.pid").unlink()
+        self.runtime.release(self.id, self.dir)
 
 
 def serve(root: Path, container_id: str, ready_fd: int, attach: bool) -> int:
