@@ -266,3 +266,45 @@ def test_not_root_is_refused(root: Path) -> None:
         env=dict(os.environ, LAYERLAB_ROOT=str(root)),
     )
     assert r.returncode == 125 and "must run as root" in r.stderr
+
+
+def test_run_it_hands_the_terminal_to_the_container(root: Path, engine: Engine) -> None:
+    """`run -it` in a real pseudo-terminal: a prompt, typed input, Ctrl-C, the exit code."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, LAYERLAB_ROOT=str(root), TERM="xterm")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "run", "-it", "--rm", "busybox", "sh"],
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 10) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+        assert marker in seen, seen
+
+    read_until(b"# ")
+    os.write(master, b"echo in-$((6*7))-tty; tty\r")
+    read_until(b"in-42-tty")
+    read_until(b"/dev/pts/")
+    os.write(master, b"sleep 30\r")
+    time.sleep(0.5)
+    os.write(master, b"\x03")  # Ctrl-C reaches the container's foreground job, not us
+    read_until(b"# ", timeout=5)
+    os.write(master, b"exit 5\r")
+    assert proc.wait(timeout=10) == 5
+    os.close(master)
+    assert engine.containers(all=True) == []  # --rm

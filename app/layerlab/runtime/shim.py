@@ -114,6 +114,7 @@ class Shim:
     # --- life -------------------------------------------------------------
     def run(self) -> int:
         libc.become_subreaper()
+        os.chdir(self.bundle)
         # Held until this process ends, however it ends: readers test it to know we live.
         self._alive = os.open(self.dir / "shim.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
         fcntl.flock(self._alive, fcntl.LOCK_EX)
@@ -156,7 +157,8 @@ class Shim:
         """The container's stdin/stdout/stderr, and our ends of them."""
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
         if tty:
-            return (null, null, null), {}, self.bundle / "console.sock"
+            # Relative to our cwd (the bundle): a unix socket path must fit in 108 bytes.
+            return (null, null, null), {}, Path("console.sock")
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ours = {"stdout": out_r, "stderr": err_r}
