@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -209,6 +210,22 @@ class Store:
         if len(matches) > 1:
             raise Conflict(f"multiple IDs found with provided prefix: {ref}")
         return matches[0] if matches else None
+
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REFERENCE_RE = re.compile(
+    rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*:[\w][\w.-]{{0,127}}"
+)
+
+
+def is_valid_reference(ref: object) -> bool:
+    """Docker's reference grammar: `[host[:port]/]name[:tag]`, lower-case name, tag <= 128."""
+    return isinstance(ref, str) and REFERENCE_RE.fullmatch(normalize_ref(ref)) is not None
+
+
+def validate_reference(ref: str) -> None:
+    if not is_valid_reference(ref):
+        raise LayerlabError(f'invalid reference format: "{ref}"')
 
 
 def split_ref(ref: str) -> tuple[str, str]:
