@@ -127,6 +127,17 @@ def build_parser() -> Parser:
     p.add_argument("container")
     p.add_argument("new_name")
     add("diff").add_argument("container")
+    p = add("save")
+    p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
+    p.add_argument("images", nargs="+")
+    p = add("load")
+    p.add_argument("-i", "--input", help="read from a tar archive file instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    p = add("import")
+    p.add_argument("-m", "--message", default="", help="commit message for the image")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
+    p.add_argument("file", help="a tar archive, or - for STDIN")
+    p.add_argument("repository", nargs="?")
     p = add("export")
     p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
     p.add_argument("container")
@@ -155,6 +166,18 @@ def build_parser() -> Parser:
     p = add("inspect")
     p.add_argument("-f", "--format", help="format output using a Go template")
     p.add_argument("names", nargs="+")
+    add("tui")
+    p = add("build")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
+    p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
+    p.add_argument("--no-cache", action="store_true", help="don't use the build cache")
+    p.add_argument("--build-arg", action="append", default=[], help="set a build-time ARG: K=V")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    p.add_argument("--rm", "--rm=true", "--rm=false", dest="rm", action=_RmFlag, nargs=0,
+                   default=True, help="remove intermediate containers (default true)")  # fmt: skip
+    p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
+    p.add_argument("--target", help="build up to this stage")
+    p.add_argument("context", help="the build context: a directory")
     return parser
 
 
@@ -246,7 +269,7 @@ def ps_rows(containers: Sequence[Container], no_trunc: bool = False) -> list[lis
             [
                 c.id if no_trunc else c.short_id,
                 c.image_ref,
-                f'"{cmd}"',
+                json.dumps(cmd, ensure_ascii=False),  # Go's strconv.Quote, as Docker prints it
                 ago(c.created),
                 c.status_text(),
                 "",
@@ -337,8 +360,48 @@ def cmd_rename(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
 
 @command("diff", "Show the changes in a container's writable layer (A added, C changed, D deleted)")
 def cmd_diff(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
-    for change in engine.diff(ns.container):
-        print(change, file=io.out)
+    io.out.write("".join(f"{change}\n" for change in engine.diff(ns.container)))
+    return 0
+
+
+@command("save", "Save images to a tar archive (docker-archive and OCI layout in one)")
+def cmd_save(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    with _binary_output(ns.output, io) as out:
+        engine.save(ns.images, out)
+    return 0
+
+
+@command("load", "Load images from a tar archive or an OCI layout")
+def cmd_load(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    if ns.input:
+        lines = engine.load(Path(ns.input))
+    elif not io.interactive or sys.stdin.isatty():
+        raise LayerlabError("requested load from stdin, but stdin is empty")
+    else:
+        lines = engine.load(sys.stdin.buffer)
+    if not ns.quiet:
+        for line in lines:
+            print(line, file=io.out)
+    return 0
+
+
+@command("import", "Import a tar archive as a one-layer image")
+def cmd_import(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    if ns.file == "-":
+        if not io.interactive:
+            raise LayerlabError("import from STDIN needs a shell; give a file instead")
+        image_id = engine.import_image(
+            sys.stdin.buffer, message=ns.message, changes=ns.change, repo_tag=ns.repository
+        )
+    else:
+        try:
+            with open(ns.file, "rb") as f:
+                image_id = engine.import_image(
+                    f, message=ns.message, changes=ns.change, repo_tag=ns.repository
+                )
+        except FileNotFoundError:
+            raise LayerlabError(f"open {ns.file}: no such file or directory") from None
+    print(image_id, file=io.out)
     return 0
 
 
@@ -396,7 +459,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
         repo, _, tag = ref.rpartition(":")
         table.append(
             [repo, tag, short_image_id(image.id, ns.no_trunc), ago(image.created),
-             human_size(image.size)]
+             human_size(image.size, precision=3)]
         )  # fmt: skip
     io.out.write(format_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], table))
     return 0
@@ -420,7 +483,8 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
             else short_image_id(row.image_id, ns.no_trunc)
         )
         created = ago(parse_rfc3339(row.created)) if row.created else "N/A"
-        table.append([image_id, created, created_by, human_size(row.size), row.comment])
+        size = human_size(row.size, precision=3)
+        table.append([image_id, created, created_by, size, row.comment])
     io.out.write(format_table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], table))
     return 0
 
@@ -446,6 +510,13 @@ def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     return code
 
 
+@command("tui", "Open the terminal UI (what a bare `layerlab` does on a terminal)")
+def cmd_tui(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    from layerlab.tui.app import run_tui  # Textual only for the TUI: CLI start-up is benchmarked
+
+    return run_tui(engine)
+
+
 @command("inspect", "Show the metadata of containers or images")
 def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     found, code = [], 0
@@ -464,6 +535,50 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     elif found or not code:
         print(json.dumps(found, indent=4), file=io.out)
     return code
+
+
+class _RmFlag(argparse.Action):
+    """Docker's boolean `--rm`: `--rm`, `--rm=true`, `--rm=false` (never the next word)."""
+
+    def __call__(
+        self,
+        parser: object,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, option_string != "--rm=false")
+
+
+@command("build", "Build an image from a Dockerfile: each step run, modified and committed")
+def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
+    from layerlab.build import BuildOptions  # on use: dockerfile-parse loads for builds only
+
+    text = sys.stdin.buffer.read() if ns.file == "-" else None
+    with _stdio(io) as stdio:
+        options = BuildOptions(
+            tags=ns.tag,
+            dockerfile=None if text is not None else ns.file,
+            dockerfile_text=text,
+            no_cache=ns.no_cache,
+            build_args=ns.build_arg,
+            quiet=ns.quiet,
+            remove=ns.rm,
+            force_remove=ns.force_rm,
+            target=ns.target,
+            out=io.out,
+            err=io.err,
+            run_output=stdio[1],
+        )
+        try:
+            image_id = engine.build(Path(ns.context), options)
+        except LayerlabError as exc:  # Docker prints a failed build's message bare
+            io.out.flush()
+            print(exc, file=io.err)
+            return exc.exit_code
+    if ns.quiet:
+        print(image_id, file=io.out)
+    return 0
 
 
 # --- helpers -------------------------------------------------------------------
@@ -558,8 +673,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         ns = parse(words)
         if ns.cmd is None:
-            build_parser().print_help(io.out)
-            return 0
+            if not sys.stdout.isatty():
+                build_parser().print_help(io.out)
+                return 0
+            ns.cmd = "tui"  # a bare `layerlab` on a terminal opens the TUI
         if os.geteuid() != 0:
             raise LayerlabError("layerlab must run as root: it mounts overlayfs and starts runc")
         engine = Engine(Path(ns.root) if ns.root else None)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
@@ -34,7 +34,16 @@ from layerlab.instructions import apply_change
 from layerlab.names import generate_name
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.runtime.spec import build_spec
-from layerlab.store import Store, normalize_ref, strip_digest, write_json_atomic
+from layerlab.store import (
+    Store,
+    normalize_ref,
+    strip_digest,
+    validate_reference,
+    write_json_atomic,
+)
+
+if TYPE_CHECKING:
+    from layerlab.build import BuildOptions
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
@@ -67,18 +76,6 @@ class HistoryRow:
     created_by: str
     size: int
     comment: str
-
-
-REFERENCE_RE = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$"
-)
-
-
-def validate_reference(ref: str) -> None:
-    """Docker's reference grammar for `name[:tag]` (lower-case name, tag up to 128 chars)."""
-    if not REFERENCE_RE.match(ref):
-        raise LayerlabError(f'invalid reference format: "{ref}"')
 
 
 def commit_config(
@@ -694,28 +691,46 @@ class Engine:
         author: str = "",
         changes: list[str] | None = None,
         pause: bool = True,
+        run_config: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        empty_layer_if_unchanged: bool = False,
     ) -> str:
-        """The writable layer becomes a read-only layer of a new image; the container keeps it."""
+        """The writable layer becomes a read-only layer of a new image; the container keeps it.
+
+        For `build`'s steps: `run_config` is the new image's config as is (not the
+        container's), `created_by` its history line, and `empty_layer_if_unchanged`
+        turns an untouched writable layer into an `empty_layer` history entry
+        instead of an empty layer - as Docker's builder commits its steps.
+        """
         cid = self.store.resolve_container(ref)
         container = self._load(cid)
         if repo_tag is not None:
             validate_reference(repo_tag)
         parent = imagelib.read_image(self.store, container.data["Image"])
         config = commit_config(parent, container, changes or [])
+        if run_config is not None:
+            config["config"] = json.loads(json.dumps(run_config))
+        created_by = container.command if created_by is None else created_by
         created = rfc3339_nano(time.time())
+        upper = Path(container.upper_dir)
+        empty = empty_layer_if_unchanged and not os.listdir(upper)
         freeze = pause and container.running and not container.paused
         if freeze:
             self.runtime.pause(cid)
         try:
             with self.store.lock():
                 parent_chain = parent.layers[-1].chain_id if parent.layers else None
-                layer = imagelib.copy_into_layer(
-                    self.store, Path(container.upper_dir), parent_chain, container.command, created
-                )
+                layer: imagelib.Layer | None = None
+                if not empty:
+                    layer = imagelib.copy_into_layer(
+                        self.store, upper, parent_chain, created_by, created
+                    )
         finally:
             if freeze:
                 self.runtime.resume(cid)
-        history = {"created": created, "created_by": container.command}
+        history: dict[str, Any] = {"created": created, "created_by": created_by}
+        if layer is None:
+            history["empty_layer"] = True
         if message:
             history["comment"] = message
         if author:
@@ -723,7 +738,8 @@ class Engine:
             config["author"] = author
         config["created"] = created
         config["container"] = cid
-        config["rootfs"]["diff_ids"].append(layer.diff_id)
+        if layer is not None:
+            config["rootfs"]["diff_ids"].append(layer.diff_id)
         config["history"].append(history)
         with self.store.lock():
             image_id = imagelib.write_image(self.store, config)
@@ -731,6 +747,12 @@ class Engine:
             if repo_tag:
                 imagelib.tag_image(self.store, image_id, repo_tag)
         return image_id
+
+    def build(self, context: Path, options: BuildOptions) -> str:
+        """`docker build` with the legacy builder: each step run, modified, committed (build.py)."""
+        from layerlab.build import Builder  # on use: dockerfile-parse stays out of other commands
+
+        return Builder(self, context, options).run()
 
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`."""
@@ -847,6 +869,29 @@ class Engine:
             ):
                 break
         return deleted
+
+    def save(self, refs: list[str], out: BinaryIO) -> None:
+        """Images with their metadata, as one tar Docker and OCI tools both read."""
+        from layerlab import archive  # tar and gzip machinery only for the commands using it
+
+        archive.save(self.store, refs, out)
+
+    def load(self, src: BinaryIO | Path) -> list[str]:
+        """Images from a `docker save` tarball or an OCI layout; every digest verified."""
+        from layerlab import archive
+
+        return archive.load(self.store, src)
+
+    def import_image(
+        self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,
+        repo_tag: str | None = None,
+    ) -> str:  # fmt: skip
+        """One tar as a one-layer image (`docker import`)."""
+        from layerlab import archive
+
+        return archive.import_tar(
+            self.store, src, message=message, changes=changes or [], repo_tag=repo_tag
+        )
 
     def export(self, ref: str, out: BinaryIO) -> None:
         """The merged view as one tar, no metadata: what the container sees as `/`.
