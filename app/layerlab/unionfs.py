@@ -84,16 +84,18 @@ def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
             continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            st = entry.stat(follow_symlinks=False)
-            opaque = False
-            if is_whiteout(st):
+            # The directory entry's type answers most questions without a stat call;
+            # only devices - possible whiteouts - need one.
+            is_dir = entry.is_dir(follow_symlinks=False)
+            plain = is_dir or entry.is_file(follow_symlinks=False) or entry.is_symlink()
+            if not plain and is_whiteout(entry.stat(follow_symlinks=False)):
                 kind = "D"
             elif new_subtree or not _exists_below(rel, lowers):
                 kind = "A"
             else:
                 kind = "C"
-            if stat.S_ISDIR(st.st_mode):
-                opaque = is_opaque(entry.path)
+            opaque = is_dir and is_opaque(entry.path)
+            if is_dir:
                 stack.append((rel, kind == "A"))
             yield Change(kind, "/" + rel, opaque)
 
@@ -120,3 +122,53 @@ def write_etc_files(container_dir: Path, hostname: str) -> None:
     )
     # No network beyond loopback yet: an empty resolver config, not the host's.
     (container_dir / "resolv.conf").write_text("")
+
+
+def _entry_kind(path: Path, st: os.stat_result) -> str:
+    if is_whiteout(st):
+        return "whiteout"
+    if stat.S_ISDIR(st.st_mode):
+        return "opaque" if is_opaque(path) else "dir"
+    if stat.S_ISLNK(st.st_mode):
+        return "symlink"
+    return "file" if stat.S_ISREG(st.st_mode) else "other"
+
+
+def provenance(upper: Path, lowers: Sequence[Path], path: str) -> list[tuple[Path, str]]:
+    """Which layers hold `path` of the merged view, top-down, as (layer dir, kind).
+
+    The first entry supplies what the container sees; the ones below are the
+    lower copies it shadows (directories merge instead). Kinds: `file`, `dir`,
+    `symlink`, `other`, `whiteout` (deleted from here down), `opaque` (a
+    directory hiding everything below it). The walk stops where overlay stops
+    looking: at a whiteout, below an opaque directory, and where an ancestor is
+    not a directory (a whiteout or a file replaced the whole subtree).
+    """
+    parts = [p for p in path.split("/") if p]
+    found: list[tuple[Path, str]] = []
+    for layer in [upper, *lowers]:
+        hides_below = False
+        for depth in range(1, len(parts)):
+            ancestor = layer.joinpath(*parts[:depth])
+            try:
+                st = os.lstat(ancestor)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            kind = _entry_kind(ancestor, st)
+            if kind not in ("dir", "opaque"):
+                return found
+            hides_below = hides_below or kind == "opaque"
+        else:  # every ancestor is a directory in this layer: look at the path itself
+            target = layer.joinpath(*parts)
+            try:
+                st = os.lstat(target)
+            except (FileNotFoundError, NotADirectoryError):
+                pass
+            else:
+                kind = _entry_kind(target, st)
+                found.append((layer, kind))
+                if kind in ("whiteout", "opaque"):
+                    return found
+        if hides_below:
+            return found
+    return found
