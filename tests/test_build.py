@@ -17,11 +17,11 @@ from layerlab import images as imagelib
 from layerlab.build import (
     BuildError,
     BuildOptions,
-    IgnoreMatcher,
     Lexer,
     parse_dockerfile,
     scoped_resolve,
 )
+from layerlab.dockerignore import IgnoreMatcher
 from layerlab.engine import Engine
 from layerlab.errors import NotFound
 

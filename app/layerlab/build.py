@@ -57,8 +57,9 @@ from dockerfile_parse import DockerfileParser
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
+from layerlab.dockerignore import IgnoreMatcher
 from layerlab.engine import CreateOptions, parse_signal, validate_reference
-from layerlab.errors import LayerlabError
+from layerlab.errors import BuildError, LayerlabError
 from layerlab.instructions import DEFAULT_SHELL, apply_change, parse_command
 from layerlab.store import normalize_ref, read_json, strip_digest
 
@@ -81,13 +82,6 @@ STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 _CHUNK = 1 << 20
 _WILDCARD = re.compile(r"(?<!\\)[*?\[]")
-
-
-class BuildError(LayerlabError):
-    """A build that cannot go on: one line, and Docker's exit code (1, or the RUN's own)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message, exit_code)
 
 
 @dataclass
@@ -507,107 +501,6 @@ class _Scan:
         if not ch:
             raise BuildError("syntax error: missing '}'")
         raise BuildError("missing ':' in substitution")
-
-
-# --- .dockerignore: Docker's pattern matcher ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Pattern:
-    text: str
-    exclusion: bool
-    regex: re.Pattern[str]
-
-
-def _compile(pattern: str) -> re.Pattern[str]:
-    """moby/patternmatcher: `*` and `?` stay within a name, `**` crosses any number of them."""
-    out = ["^"]
-    i = 0
-    in_class = False
-    while i < len(pattern):
-        ch = pattern[i]
-        if in_class:
-            if ch == "]":
-                in_class = False
-            if ch == "\\" and i + 1 < len(pattern):
-                out.append("\\" + pattern[i + 1])
-                i += 2
-                continue
-            out.append(ch)
-        elif ch == "*":
-            if pattern[i + 1 : i + 2] == "*":
-                i += 1
-                if pattern[i + 1 : i + 2] == "/":
-                    i += 1
-                out.append(".*" if i + 1 >= len(pattern) else "(.*/)?")
-            else:
-                out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            in_class = True
-            out.append("[")
-        elif ch == "\\":
-            out.append("\\" + pattern[i + 1] if i + 1 < len(pattern) else "\\\\")
-            i += 1
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    out.append("$")
-    return re.compile("".join(out), re.S)
-
-
-class IgnoreMatcher:
-    """Which context paths .dockerignore leaves out; the last matching pattern wins."""
-
-    def __init__(self, patterns: list[str]) -> None:
-        self.patterns: list[_Pattern] = []
-        for raw in patterns:
-            text = raw.strip()
-            if not text:
-                continue
-            exclusion = text.startswith("!")
-            if exclusion:
-                text = text[1:].strip()
-                if not text:
-                    raise BuildError('illegal exclusion pattern: "!"')
-            text = posixpath.normpath(text)
-            if len(text) > 1 and text.startswith("/"):
-                text = text.lstrip("/") or "/"
-            try:
-                regex = _compile(text)
-            except re.error:
-                raise BuildError(f"syntax error in .dockerignore pattern: {raw.strip()}") from None
-            self.patterns.append(_Pattern(text, exclusion, regex))
-
-    @classmethod
-    def read(cls, path: Path) -> IgnoreMatcher:
-        try:
-            text = path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace")
-        except FileNotFoundError:
-            return cls([])
-        except OSError as exc:
-            raise BuildError(f"Error reading .dockerignore: {exc.strerror}") from None
-        return cls([line for line in text.splitlines() if not line.startswith("#")])
-
-    @property
-    def has_exceptions(self) -> bool:
-        return any(p.exclusion for p in self.patterns)
-
-    def excluded(self, rel: str) -> bool:
-        """`rel` (slash-separated, relative to the context) is left out of the context."""
-        if not rel or rel == ".":
-            return False
-        parts = rel.split("/")
-        parents = ["/".join(parts[: i + 1]) for i in range(len(parts) - 1)]
-        matched = False
-        for pattern in self.patterns:
-            if pattern.exclusion != matched:
-                continue
-            hit = bool(pattern.regex.match(rel)) or any(pattern.regex.match(p) for p in parents)
-            if hit:
-                matched = not pattern.exclusion
-        return matched
 
 
 # --- paths inside a root: the context, an image, a container's merged view ------------------------

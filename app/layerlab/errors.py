@@ -21,3 +21,10 @@ class NotFound(LayerlabError):
 
 class Conflict(LayerlabError):
     """The request contradicts the current state (e.g. removing a running container)."""
+
+
+class BuildError(LayerlabError):
+    """A build that cannot go on: one line, and Docker's exit code (1, or the RUN's own)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message, exit_code)
