@@ -1,0 +1,551 @@
+"""The layerlab TUI: run Docker's commands and watch what they do to the union filesystem.
+
+The app owns the subject and the wiring; each panel is a widget of its own.
+Everything that touches the disk, the engine or runc runs in a thread worker
+and comes back as a message; watchdog and the process poll do the same.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import shlex
+import sys
+import threading
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.timer import Timer
+from textual.widgets import Footer, TabbedContent, TabPane, Tree
+
+from layerlab import cli, procs
+from layerlab.engine import Engine
+from layerlab.errors import LayerlabError, NotFound
+from layerlab.tui import model
+from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.event_log import EventLog
+from layerlab.tui.explain import Outcome, explain
+from layerlab.tui.explainer import Explainer
+from layerlab.tui.help_screen import HelpScreen
+from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.metadata import MetadataPanel
+from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
+from layerlab.tui.output_log import LogStream, OutputLog
+from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
+from layerlab.tui.provenance_view import ProvenanceView
+from layerlab.tui.subject_bar import SubjectBar
+from layerlab.tui.subject_list import SubjectList
+from layerlab.unionfs import Change
+from layerlab.watch import StoreWatch, UpperWatch
+
+PROC_POLL_SECONDS = 0.4
+STORE_SETTLE_SECONDS = 0.1
+EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
+# Commands that change a container's record: after them the inspect tab comes forward.
+LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
+
+
+# --- what workers and watchers report ------------------------------------------------
+class StoreLoaded(Message):
+    def __init__(self, summary: StoreSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+
+class StoreChanged(Message):
+    """Something in the store's index changed on disk (any process may have done it)."""
+
+
+class SubjectLoaded(Message):
+    def __init__(self, subject: Subject, view: SubjectView | None) -> None:
+        super().__init__()
+        self.subject = subject
+        self.view = view
+
+
+class FilesLoaded(Message):
+    def __init__(self, row: LayerRow, changes: list[Change]) -> None:
+        super().__init__()
+        self.row = row
+        self.changes = changes
+
+
+class UpperChanged(Message):
+    """Paths of the watched writable layer, re-read after watchdog saw them change."""
+
+    def __init__(self, upper: Path, updates: dict[str, Change | None]) -> None:
+        super().__init__()
+        self.upper = upper
+        self.updates = updates
+
+
+class ProcsLoaded(Message):
+    def __init__(self, pid: int, procs: list[procs.Proc]) -> None:
+        super().__init__()
+        self.pid = pid
+        self.procs = procs
+
+
+class ProvenanceLoaded(Message):
+    def __init__(self, provenance: model.Provenance) -> None:
+        super().__init__()
+        self.provenance = provenance
+
+
+class CommandDone(Message):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+def needs_terminal(ns: argparse.Namespace) -> bool:
+    """`run -it`, `exec -it`, `start -ai`: the container reads the keyboard, so it gets it."""
+    if ns.cmd not in ("run", "exec", "start") or getattr(ns, "detach", False):
+        return False
+    return bool(ns.interactive)
+
+
+class LayerlabApp(App[None]):
+    """Panels that follow one subject (a container or an image) and a command bar driving them."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "layerlab"
+    # Textual types these as instance variables: no ClassVar here, or mypy objects.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help"),
+        Binding("f2", "toggle_subjects", "List"),
+        Binding("f3", "focus('layers')", "Layers"),
+        Binding("f4", "focus('files')", "Files"),
+        Binding("f5", "focus('metadata-tabs')", "JSON"),
+        Binding("f6", "focus('procs-tree')", "Procs"),
+        Binding("escape", "focus('command')", "Command", show=False),
+        Binding("ctrl+t", "toggle_dark", "Theme"),
+        Binding("ctrl+l", "clear_output", "Clear", show=False),
+        Binding("ctrl+q", "quit", "Quit"),
+    ]
+
+    subject: reactive[Subject | None] = reactive(None, init=False)
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.view: SubjectView | None = None
+        self.summary: StoreSummary | None = None
+        self._files_row: LayerRow | None = None
+        self._upper_watch: UpperWatch | None = None
+        self._watch_lock = threading.Lock()
+        self._store_watch = StoreWatch(engine.store.root, self._store_changed)
+        self._store_timer: Timer | None = None
+        self._after_command: str | None = None  # the command whose effect is being shown
+        self.commands_done = 0  # how many commands have finished: what a script driving us waits on
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: workers and late messages reach them without querying the DOM.
+        self.subject_bar = SubjectBar(id="subject")
+        self.subject_list = SubjectList(id="subjects")
+        self.layer_stack = LayerStack(id="layers")
+        self.files_tree = ChangeTree(id="files")
+        self.provenance_view = ProvenanceView(id="provenance")
+        self.metadata_panel = MetadataPanel(id="metadata")
+        self.process_panel = ProcessPanel(id="procs")
+        self.explainer = Explainer(id="explainer")
+        self.output_log = OutputLog(id="output")
+        self.event_log = EventLog(id="events")
+        self.command_bar = CommandBar(id="command")
+        yield self.subject_bar
+        with Horizontal(id="main"):
+            yield self.subject_list
+            with Vertical(id="centre"):
+                yield self.layer_stack
+                yield self.files_tree
+                yield self.provenance_view
+            with Vertical(id="right"):
+                yield self.metadata_panel
+                yield self.process_panel
+        yield self.explainer
+        with TabbedContent(id="logs"):
+            with TabPane("output", id="tab-output"):
+                yield self.output_log
+            with TabPane("events", id="tab-events"):
+                yield self.event_log
+        yield self.command_bar
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.layer_stack.border_title = "layers · top first"
+        self.files_tree.border_title = "files"
+        self.subject_list.border_title = "subjects"
+        self.command_bar.focus()
+        self.output_log.note("what each command prints shows here, as the CLI prints it")
+        self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
+        self.watch_store(start=True)
+        self.load_store()
+
+    def on_unmount(self) -> None:
+        self._store_watch.stop()
+        self._swap_upper_watch(None, ())
+
+    # --- actions ---------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_toggle_subjects(self) -> None:
+        """Show the list and go to it, or hide it (it starts hidden on narrow screens)."""
+        self.subject_list.toggle_class("-toggled")
+        self.call_after_refresh(self._focus_subjects)
+
+    def _focus_subjects(self) -> None:
+        if self.subject_list.display:
+            self.subject_list.focus()
+        else:
+            self.command_bar.focus()
+
+    def action_clear_output(self) -> None:
+        self.output_log.clear()
+
+    # --- the command bar ----------------------------------------------------------------
+    def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
+        log = self.output_log
+        log.command(message.line)
+        self.query_one("#logs", TabbedContent).active = "tab-output"
+        try:
+            words = shlex.split(message.line)
+        except ValueError as exc:
+            log.write(f"Error: {exc}")
+            return
+        parsed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
+                ns = cli.parse(words)
+        except LayerlabError as exc:
+            log.write(f"Error: {exc}")
+            return
+        except SystemExit:  # --help / --version print and exit, as argparse does
+            log.write(parsed.getvalue().rstrip("\n"))
+            return
+        if ns.cmd is None or ns.cmd == "tui":
+            log.write(cli.build_parser().format_help().rstrip("\n"))
+            return
+        self.metadata_panel.mark()
+        if needs_terminal(ns):
+            self._run_in_terminal(message.line, ns)
+        else:
+            self.run_command(message.line, ns)
+
+    def _execute(self, line: str, ns: argparse.Namespace, cio: cli.IO) -> Outcome:
+        """Run one command through the CLI's own dispatch, and read the store around it."""
+        before = model.summarize(self.engine)
+        focus = next((s for s in map(self._resolve, model.command_refs(ns)) if s is not None), None)
+        changes_before = self._changes(focus)
+        error = ""
+        try:
+            code = cli.dispatch(self.engine, ns, cio)
+        except LayerlabError as exc:
+            error, code = str(exc), exc.exit_code
+        except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
+            error, code = f"{type(exc).__name__}: {exc}", 125
+        output = cio.out.getvalue() if isinstance(cio.out, LogStream) else ""
+        after = model.summarize(self.engine)
+        subject = model.touched(self.engine, ns, before, after, output) if not error else None
+        return Outcome(
+            line=line,
+            ns=ns,
+            code=code,
+            error=error,
+            output=output,
+            before=before,
+            after=after,
+            subject=subject,
+            changes_before=changes_before if subject == focus else (),
+            changes_after=self._changes(subject),
+        )
+
+    def _resolve(self, ref: str) -> Subject | None:
+        return model.resolve(self.engine, ref)
+
+    def _changes(self, subject: Subject | None) -> tuple[Change, ...]:
+        if subject is None or subject.kind != "container":
+            return ()
+        try:
+            return tuple(self.engine.diff(subject.id))
+        except LayerlabError:
+            return ()
+
+    @work(thread=True, group="command")
+    def run_command(self, line: str, ns: argparse.Namespace) -> None:
+        log = self.output_log
+        out, err = LogStream(log), LogStream(log, err=True)
+        outcome = self._execute(line, ns, cli.IO(out, err, interactive=False))
+        out.flush()
+        if outcome.error:
+            err.write(f"Error: {outcome.error}\n")
+        err.flush()
+        self.post_message(CommandDone(outcome))
+
+    def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> None:
+        """Hand the real terminal to the container (`-it`), then come back and catch up.
+
+        This blocks the UI thread on purpose: the app is suspended and the
+        terminal belongs to the container until it exits.
+        """
+        log = self.output_log
+        try:
+            with self.suspend():
+                outcome = self._execute(line, ns, cli.IO(sys.stdout, sys.stderr, interactive=True))
+        except SuspendNotSupported:
+            log.write("Error: this terminal cannot be handed to a container (run -it needs a tty)")
+            return
+        if outcome.error:
+            log.write(f"Error: {outcome.error}")
+        log.note(f"the terminal is back from the container (exit code {outcome.code})")
+        self.post_message(CommandDone(outcome))
+
+    def on_command_done(self, message: CommandDone) -> None:
+        outcome = message.outcome
+        self.commands_done += 1
+        events = self.event_log
+        events.add(f"$ {outcome.line}  → exit {outcome.code}", "bold")
+        self.explainer.text = explain(outcome)
+        self._apply_summary(outcome.after)
+        self._after_command = outcome.ns.cmd
+        if outcome.subject is not None and outcome.subject != self.subject:
+            self.subject = outcome.subject
+        elif self.subject is not None:
+            self.load_subject(self.subject)
+        self.watch_store()
+
+    # --- the store ----------------------------------------------------------------------
+    @work(thread=True, group="watch")
+    def watch_store(self, start: bool = False) -> None:
+        """Begin the store watch, or catch it up: a command may have just made the store root."""
+        if start:
+            self._store_watch.start()
+        else:
+            self._store_watch.sync()
+
+    def _store_changed(self) -> None:  # on watchdog's thread
+        self.post_message(StoreChanged())
+
+    def on_store_changed(self, _: StoreChanged) -> None:
+        """Let a burst of writes settle (one command writes several files), then read once."""
+        if self._store_timer is None:
+            self._store_timer = self.set_timer(STORE_SETTLE_SECONDS, self._store_settled)
+
+    def _store_settled(self) -> None:
+        self._store_timer = None
+        self.load_store()
+
+    @work(thread=True, exclusive=True, group="store")
+    def load_store(self) -> None:
+        self.post_message(StoreLoaded(model.summarize(self.engine)))
+
+    def on_store_loaded(self, message: StoreLoaded) -> None:
+        self._apply_summary(message.summary)
+
+    def _apply_summary(self, summary: StoreSummary) -> None:
+        previous, self.summary = self.summary, summary
+        if previous is not None:
+            self._log_store_changes(previous, summary)
+        self.subject_list.show(summary, self.subject)
+        self.command_bar.set_names(summary.names())
+        subject = self.subject
+        if subject is None:
+            return
+        if subject.kind == "container":
+            old = previous.container(subject.id) if previous else None
+            new = summary.container(subject.id)
+            if new is None or old is None or old.data != new.data:
+                self.load_subject(subject)
+        elif summary.image(subject.id) is None:
+            self.load_subject(subject)
+
+    def _log_store_changes(self, old: StoreSummary, new: StoreSummary) -> None:
+        events = self.event_log
+        before = {c.id: c for c in old.containers}
+        for c in new.containers:
+            was = before.pop(c.id, None)
+            if was is None:
+                events.add(f"container {c.name}: created, a writable layer on {c.image_ref}")
+            elif was.status != c.status:
+                events.add(f"container {c.name}: {was.status} → {c.status}")
+        for c in before.values():
+            events.add(f"container {c.name}: removed with its writable layer", "red")
+        old_images = {i.id: i for _, i in old.images}
+        new_images = {i.id: i for _, i in new.images}
+        for image_id, image in new_images.items():
+            if image_id not in old_images:
+                n = len(image.layers)
+                events.add(f"image {new.image_name(image_id)}: added, {n} read-only layers")
+        for image_id in old_images.keys() - new_images.keys():
+            events.add(f"image {old.image_name(image_id)}: removed", "red")
+
+    # --- the subject --------------------------------------------------------------------
+    def on_subject_list_picked(self, message: SubjectList.Picked) -> None:
+        self.subject = message.subject
+        self.metadata_panel.mark()
+
+    def watch_subject(self, subject: Subject | None) -> None:
+        if subject is None:
+            self._show(None)
+        else:
+            self.load_subject(subject)
+
+    @work(thread=True, exclusive=True, group="subject")
+    def load_subject(self, subject: Subject) -> None:
+        try:
+            view: SubjectView | None = model.load(self.engine, subject)
+        except NotFound:
+            view = None
+        self.post_message(SubjectLoaded(subject, view))
+
+    def on_subject_loaded(self, message: SubjectLoaded) -> None:
+        if message.subject != self.subject:
+            return  # a subject the user has since moved away from
+        if message.view is None:
+            self.subject = None
+            return
+        self._show(message.view)
+
+    def _show(self, view: SubjectView | None) -> None:
+        """Render a subject snapshot into every panel."""
+        self.view = view
+        self.subject_bar.view = view
+        layers = self.layer_stack
+        metadata = self.metadata_panel
+        procs_panel = self.process_panel
+        if view is None:
+            layers.show(())
+            self.files_tree.begin("files", None)
+            self.files_tree.load([])
+            for key in ("image", "container", "oci", "layer"):
+                metadata.show(key, None, None)
+            self._swap_upper_watch(None, ())
+            return
+        sid = view.subject.id
+        metadata.show("image", view.inspect.get("Image", sid), view.image_config)
+        is_container = view.subject.kind == "container"
+        metadata.show("container", sid, view.inspect)
+        metadata.show("oci", sid, view.bundle)
+        layers.show(view.layers)
+        if not is_container:
+            procs_panel.say(IMAGE)
+            self._swap_upper_watch(None, ())
+        elif not view.running:
+            procs_panel.say(NOT_RUNNING)
+        else:
+            self._poll_procs()
+        if self.summary is not None:
+            self.subject_list.show(self.summary, view.subject)
+        self._bring_up_news(view)
+
+    def _bring_up_news(self, view: SubjectView) -> None:
+        """After a command, show the document it changed: a new layer's json, or inspect."""
+        command, self._after_command = self._after_command, None
+        metadata = self.metadata_panel
+        if command == "commit" and view.subject.kind == "image":
+            metadata.bring_up("layer")  # the new layer, and its pointer to its parent
+        elif command in LIFECYCLE and metadata.view("container").changed:
+            metadata.bring_up("container")
+
+    # --- layers and files ---------------------------------------------------------------
+    def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
+        row = message.row
+        self.metadata_panel.show("layer", row.key + str(row.path), row.meta)
+        title = (
+            f"writable layer (live) · {row.path}"
+            if row.writable
+            else f"layer {row.short_id} · {row.created_by}"
+        )
+        self.files_tree.begin(title, row.path if row.writable else None)
+        self._files_row = row
+        self.load_files(row)
+
+    @work(thread=True, exclusive=True, group="files")
+    def load_files(self, row: LayerRow) -> None:
+        """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
+        if row.writable:
+            self._swap_upper_watch(row.path, row.beneath)
+        self.post_message(FilesLoaded(row, model.layer_changes(row)))
+
+    def _swap_upper_watch(self, upper: Path | None, lowers: tuple[Path, ...]) -> None:
+        with self._watch_lock:
+            current = self._upper_watch
+            if current is not None and current.upper == upper:
+                return
+            if current is not None:
+                current.stop()
+                self._upper_watch = None
+            if upper is None:
+                return
+
+            def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
+                self.post_message(UpperChanged(upper, model.changes_at(upper, lowers, paths)))
+
+            watch = UpperWatch(upper, changed)
+            try:
+                watch.start()
+            except OSError:  # the container went away meanwhile
+                return
+            self._upper_watch = watch
+
+    def on_files_loaded(self, message: FilesLoaded) -> None:
+        if message.row is self._files_row:
+            self.files_tree.load(message.changes)
+
+    def on_upper_changed(self, message: UpperChanged) -> None:
+        tree = self.files_tree
+        if tree.live != message.upper:
+            return
+        name = self.view.name if self.view else "?"
+        news = tree.apply(message.updates)
+        for change in news[:EVENTS_PER_BATCH]:
+            self.event_log.add(f"{name}: {change}", "green")
+        if len(news) > EVENTS_PER_BATCH:
+            self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "green")
+
+    def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
+        if self.files_tree.live is not None:
+            self.layer_stack.set_writable_files(message.count)
+
+    @on(Tree.NodeHighlighted, "#files")
+    def _file_highlighted(self, message: Tree.NodeHighlighted[Change]) -> None:
+        change = message.node.data
+        if change is not None and self.view is not None:
+            self.load_provenance(self.view, change.path)
+
+    @work(thread=True, exclusive=True, group="provenance")
+    def load_provenance(self, view: SubjectView, path: str) -> None:
+        self.post_message(ProvenanceLoaded(model.provenance_of(view, path)))
+
+    def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
+        self.provenance_view.show(message.provenance)
+
+    # --- processes ----------------------------------------------------------------------
+    def _poll_procs(self) -> None:
+        view = self.view
+        if view is not None and view.running and view.pid:
+            self.read_procs(view.pid)
+
+    @work(thread=True, exclusive=True, group="procs")
+    def read_procs(self, pid: int) -> None:
+        self.post_message(ProcsLoaded(pid, procs.processes(pid)))
+
+    def on_procs_loaded(self, message: ProcsLoaded) -> None:
+        if self.view is not None and self.view.running and self.view.pid == message.pid:
+            self.process_panel.show(message.procs)
+
+
+def run_tui(engine: Engine) -> int:
+    """Open the TUI on `engine`'s store; returns the exit code for the CLI."""
+    LayerlabApp(engine).run()
+    return 0

@@ -1,0 +1,81 @@
+"""The layer stack: the writable layer on top, the read-only layers below it, down to the base."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from layerlab.humanize import human_size
+from layerlab.tui.model import LayerRow
+
+CREATED_BY_WIDTH = 42
+
+
+def _created_by(row: LayerRow) -> str:
+    text = row.created_by
+    if len(text) <= CREATED_BY_WIDTH:
+        return text
+    if row.writable:  # a host path: its end says the most
+        return "…" + text[-(CREATED_BY_WIDTH - 1) :]
+    return text[: CREATED_BY_WIDTH - 1] + "…"
+
+
+class LayerStack(DataTable[Text | str]):
+    """One row per layer; moving the cursor picks the layer whose files and json are shown."""
+
+    class Picked(Message):
+        def __init__(self, row: LayerRow) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        self.stack: tuple[LayerRow, ...] = ()
+        self._picked: LayerRow | None = None
+
+    def on_mount(self) -> None:
+        self.add_column("", key="mode")
+        self.add_column("layer", key="id")
+        self.add_column("size", key="size")
+        self.add_column("files", key="files")
+        self.add_column("created by · host path", key="created_by")
+
+    def show(self, layers: tuple[LayerRow, ...]) -> None:
+        """Replace the rows, keeping the cursor on the same layer when it is still there."""
+        if layers == self.stack:
+            return  # a re-read that found nothing new: leave the table (and cursor) alone
+        keep = self._picked.key if self._picked else None
+        self.stack = layers
+        self.clear()
+        for row in layers:
+            mode = Text("RW", style="bold green") if row.writable else Text("RO", style="dim")
+            self.add_row(
+                mode,
+                row.short_id,
+                Text(human_size(row.size), justify="right"),
+                Text(str(row.files), justify="right"),
+                _created_by(row),
+                key=row.key,
+            )
+        keys = [row.key for row in layers]
+        index = keys.index(keep) if keep in keys else 0
+        if layers:
+            self.move_cursor(row=index)
+            self._pick(layers[index])
+
+    def set_writable_files(self, count: int) -> None:
+        """The writable layer's file count, kept live from the diff panel."""
+        if self.stack and self.stack[0].writable:
+            self.update_cell("rw", "files", Text(str(count), justify="right"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if 0 <= event.cursor_row < len(self.stack):
+            self._pick(self.stack[event.cursor_row])
+
+    def _pick(self, row: LayerRow) -> None:
+        """Announce a different layer (by identity: a re-read of the same one is not news)."""
+        if self._picked is None or (row.key, row.path) != (self._picked.key, self._picked.path):
+            self._picked = row
+            self.post_message(self.Picked(row))

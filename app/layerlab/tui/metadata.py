@@ -1,0 +1,42 @@
+"""The metadata panel: the layer's json, the image config, inspect, and the OCI config.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import ScrollableContainer, Vertical
+from textual.widgets import TabbedContent, TabPane
+
+from layerlab.tui.json_view import JsonView
+
+TABS = {
+    "layer": ("layer", "pick a layer to see its json (with its parent pointer)"),
+    "image": ("image", "the image config shows here"),
+    "container": ("inspect", "what docker inspect prints shows here"),
+    "oci": ("oci", "no OCI runtime config.json yet: start writes it for runc"),
+}
+
+
+class MetadataPanel(Vertical):
+    """One tab per document; a tab whose values changed with the last command can be brought up."""
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="metadata-tabs"):
+            for key, (title, empty) in TABS.items():
+                with TabPane(title, id=f"tab-{key}"), ScrollableContainer():
+                    yield JsonView(empty, id=f"json-{key}")
+
+    def view(self, key: str) -> JsonView:
+        return self.query_one(f"#json-{key}", JsonView)
+
+    def show(self, key: str, identity: str | None, data: Any) -> None:
+        self.view(key).show(identity, data)
+
+    def mark(self) -> None:
+        """Before a command: remember every document, so what it changes is highlighted."""
+        for key in TABS:
+            self.view(key).mark()
+
+    def bring_up(self, key: str) -> None:
+        self.query_one("#metadata-tabs", TabbedContent).active = f"tab-{key}"

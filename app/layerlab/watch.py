@@ -1,0 +1,172 @@
+"""watchdog observers: on a container's writable layer, and on the store's index.
+
+The faces show what is on disk and in the kernel, so a change made by any
+process - a container writing a file, the CLI in a second terminal - has to
+reach them without polling. Both watchers call back from watchdog's threads;
+the caller turns that into a message for its own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
+
+# Opened/closed/attrib events say nothing about what a layer holds.
+CONTENT_EVENTS = [
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+]
+BATCH_SECONDS = 0.02
+
+
+def _paths(event: FileSystemEvent) -> list[str]:
+    paths = [os.fsdecode(event.src_path)]
+    if event.dest_path:
+        paths.append(os.fsdecode(event.dest_path))
+    return paths
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, on_event: Callable[[FileSystemEvent], None]) -> None:
+        self.on_event = on_event
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        self.on_event(event)
+
+
+class UpperWatch:
+    """A recursive watch on one writable layer (overlay upperdir).
+
+    Reports the paths that changed, relative to the layer (`etc/passwd`), in
+    batches: a burst of writes becomes one callback a few ms later, so the
+    receiver re-stats each changed path once instead of rescanning the layer.
+    """
+
+    def __init__(self, upper: Path, on_paths: Callable[[set[str]], None]) -> None:
+        self.upper = upper
+        self.on_paths = on_paths
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._observer = Observer()
+        self._observer.daemon = True
+
+    def start(self) -> None:
+        """Watch from now on; raises OSError if the layer is gone."""
+        self._observer.schedule(
+            _Handler(self._collect), str(self.upper), recursive=True, event_filter=CONTENT_EVENTS
+        )
+        self._observer.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+        self._observer.stop()
+
+    def _collect(self, event: FileSystemEvent) -> None:
+        with self._lock:
+            for path in _paths(event):
+                rel = os.path.relpath(path, self.upper)
+                if rel != "." and not rel.startswith(".."):
+                    self._pending.add(rel)
+            if self._timer is None and self._pending:
+                self._timer = threading.Timer(BATCH_SECONDS, self._flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush(self) -> None:
+        with self._lock:
+            batch, self._pending, self._timer = self._pending, set(), None
+        if batch:
+            self.on_paths(batch)
+
+
+class StoreWatch:
+    """Watches on the store's index: containers (each `config.json`), images, tags.
+
+    Non-recursive on purpose: a recursive watch on `containers/` would descend
+    into every writable layer and every mounted root filesystem. Container
+    folders come and go, so `sync()` adds and drops their watches. A store
+    root that does not exist yet is waited for from its parent folder.
+    """
+
+    RELEVANT = frozenset({"config.json", "repositories.json"})
+
+    def __init__(self, root: Path, on_change: Callable[[], None]) -> None:
+        self.root = root
+        self.on_change = on_change
+        self._watches: dict[Path, ObservedWatch] = {}
+        self._lock = threading.RLock()
+        self._observer = Observer()
+        self._observer.daemon = True
+
+    def start(self) -> None:
+        self._observer.start()
+        self.sync()
+
+    def stop(self) -> None:
+        self._observer.stop()
+
+    def _wanted(self) -> set[Path]:
+        if not self.root.is_dir():
+            return {self.root.parent} if self.root.parent.is_dir() else set()
+        wanted = {self.root}
+        for sub in ("images", "containers"):
+            if (self.root / sub).is_dir():
+                wanted.add(self.root / sub)
+        containers = self.root / "containers"
+        if containers.is_dir():
+            wanted.update(Path(e.path) for e in os.scandir(containers) if e.is_dir())
+        return wanted
+
+    def sync(self) -> None:
+        """Watch exactly the folders that exist now (thread-safe, cheap)."""
+        with self._lock:
+            wanted = self._wanted()
+            for path in set(self._watches) - wanted:
+                self._observer.unschedule(self._watches.pop(path))
+            for path in wanted - set(self._watches):
+                try:
+                    self._watches[path] = self._observer.schedule(
+                        _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
+                    )
+                except OSError:  # removed between the scan and the watch
+                    continue
+
+    def _event(self, event: FileSystemEvent) -> None:
+        paths = [Path(p) for p in _paths(event)]
+        if any(p == self.root or p.parent in (self.root, self.root / "containers") for p in paths):
+            self.sync()  # the root, a top folder or a container folder came or went
+        if any(self._relevant(p) for p in paths):
+            self.on_change()
+
+    def _relevant(self, path: Path) -> bool:
+        if path == self.root:
+            return True
+        if path.parent == self.root / "containers":
+            return True
+        if path.parent == self.root / "images":
+            return path.suffix in (".json", ".parent") and not path.name.startswith(".")
+        return path.name in self.RELEVANT and self.root in path.parents

@@ -1,0 +1,88 @@
+"""Render the TUI's key screens as SVG into screenshots/, on a scratch store with real containers.
+
+Run as root (it starts real containers): `.venv/bin/python scripts/screenshots.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from layerlab.engine import Engine
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.command_bar import CommandBar
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+SIZES = [(100, 32), (80, 24)]
+# (screen name, the commands typed before it is captured)
+SCENES = [
+    ("welcome", []),
+    ("created", ["docker create --name demo busybox sleep 600"]),
+    ("running", ["docker start demo", "docker exec demo touch /happiness.txt"]),
+    ("paused", ["docker pause demo"]),
+    ("committed", ["docker unpause demo", "docker stop -t 1 demo", "docker commit demo demo:v1"]),
+]
+
+
+async def type_line(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
+    """Enter a command in the command bar and wait until the app has shown its effect."""
+    app = pilot.app
+    assert isinstance(app, LayerlabApp)
+    done = app.commands_done
+    bar = app.query_one(CommandBar)
+    bar.focus()
+    bar.value = line
+    await pilot.press("enter")
+    deadline = time.monotonic() + timeout
+    while app.commands_done == done:
+        if time.monotonic() > deadline:
+            raise TimeoutError(line)
+        await pilot.pause(0.05)
+    while any(not w.is_finished for w in app.workers if w.group != "procs"):
+        await pilot.pause(0.05)
+
+
+async def render(size: tuple[int, int], root: Path) -> None:
+    engine = Engine(root)
+    app = LayerlabApp(engine)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.5)
+            for name, lines in SCENES:
+                for line in lines:
+                    await type_line(pilot, line)
+                await pilot.pause(1.6)
+                app.save_screenshot(f"{name}-{size[0]}x{size[1]}.svg", str(OUT))
+                if name == "running":  # the same screen in the light theme, for projectors
+                    app.action_toggle_dark()
+                    await pilot.pause(0.3)
+                    app.save_screenshot(f"{name}-light-{size[0]}x{size[1]}.svg", str(OUT))
+                    app.action_toggle_dark()
+            app.action_help()
+            await pilot.pause(0.3)
+            app.save_screenshot(f"help-{size[0]}x{size[1]}.svg", str(OUT))
+    finally:
+        for container in engine.containers(all=True):
+            engine.rm(container.id, force=True)
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    for size in SIZES:
+        root = Path(tempfile.mkdtemp(prefix="layerlab-shots-"))
+        try:
+            asyncio.run(render(size, root))
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    print(f"wrote {len(SIZES) * (len(SCENES) + 2)} screenshots to {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The TUI on real containers: type the article's commands and check what the panels show."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import TabbedContent
+
+from layerlab.engine import Engine
+from layerlab.procs import Proc
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.event_log import EventLog
+from layerlab.tui.explainer import Explainer
+from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.metadata import MetadataPanel
+from layerlab.tui.output_log import OutputLog
+from layerlab.tui.process_tree import ProcessPanel
+from layerlab.tui.provenance_view import ProvenanceView
+from layerlab.tui.subject_bar import SubjectBar
+from layerlab.tui.subject_list import SubjectList
+
+from .conftest import CLI
+
+Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
+
+
+def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
+    async def main() -> None:
+        app = LayerlabApp(engine)
+        async with app.run_test(size=size) as pilot:
+            await scenario(app, pilot)
+
+    asyncio.run(main())
+
+
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        await pilot.pause(0.02)
+
+
+async def enter(pilot: Pilot[None], line: str, timeout: float = 30) -> None:
+    """Type a command key by key, press Enter, wait until it ran and the panels caught up."""
+    app = pilot.app
+    assert isinstance(app, LayerlabApp)
+    done = app.commands_done
+    await pilot.press(*line, "enter")
+    await until(pilot, lambda: app.commands_done > done, timeout)
+    busy = [w for w in app.workers if w.group != "procs"]
+    await until(pilot, lambda: all(w.is_finished for w in busy), timeout)
+    await pilot.pause(0.05)
+
+
+def changes(app: LayerlabApp) -> list[str]:
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        for child in node.children:
+            found.append(str(child.data))
+            walk(child)
+
+    walk(app.query_one(ChangeTree).root)
+    return found
+
+
+def processes(app: LayerlabApp) -> list[Proc]:
+    def flat(procs: list[Proc]) -> Iterator[Proc]:
+        for p in procs:
+            yield p
+            yield from flat(p.children)
+
+    return list(flat(app.query_one(ProcessPanel).procs or []))
+
+
+def explained(app: LayerlabApp) -> str:
+    return app.query_one(Explainer).text
+
+
+def test_starts_in_the_command_bar_with_a_welcome(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        assert isinstance(app.focused, CommandBar)
+        assert "docker create busybox" in str(app.query_one(Explainer).render())
+        assert "no subject yet" in str(app.query_one(SubjectBar).render())
+        await pilot.press("question_mark")
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        assert isinstance(app.focused, CommandBar)
+
+    drive(engine, scenario, size=(80, 24))
+
+
+def test_the_article_in_the_command_bar(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name t1 busybox sleep 60")
+        stack = app.query_one(LayerStack).stack
+        assert [row.writable for row in stack] == [True, False]
+        assert str(stack[0].path).endswith("/diff")
+        assert "writable layer" in explained(app)
+        assert "container t1 created" in str(app.query_one(SubjectBar).render())
+        assert changes(app) == []
+
+        await enter(pilot, "docker start t1")
+        await until(pilot, lambda: any(p.command == "sleep 60" for p in processes(app)))
+        init = next(p for p in processes(app) if p.command == "sleep 60")
+        assert init.ns_pid == 1 and init.host_pid != 1
+        assert ("State", "Status") in app.query_one(MetadataPanel).view("container").changed
+        assert app.query_one(MetadataPanel).view("oci").data["process"]["args"] == ["sleep", "60"]
+
+        await enter(pilot, "exec t1 touch /happiness.txt")
+        await until(pilot, lambda: "A /happiness.txt" in changes(app))
+        assert "A /happiness.txt" in explained(app)
+
+        await enter(pilot, "pause t1")
+        await until(pilot, lambda: {p.state for p in processes(app)} == {"frozen"})
+
+        app.query_one("#logs", TabbedContent).active = "tab-events"  # as a click on its tab
+        await pilot.pause(0.1)
+        events = [line.text for line in app.query_one(EventLog).lines]
+        assert any("t1: running → paused" in line for line in events)
+        assert any("t1: A /happiness.txt" in line for line in events)
+        await enter(pilot, "stop -t 1 t1")
+        await until(pilot, lambda: app.query_one(ProcessPanel).procs is None)
+        assert "stopped container is still a container" in explained(app)
+        assert "A /happiness.txt" in changes(app)  # the writable layer outlives the processes
+
+        await enter(pilot, "commit t1")
+        view = app.view
+        assert view is not None and view.subject.kind == "image"
+        assert len(view.layers) == 2  # busybox's one, plus the writable layer made read-only
+        assert not any(row.writable for row in app.query_one(LayerStack).stack)
+        assert "one more" in explained(app)
+
+    drive(engine, scenario)
+
+
+def test_a_write_from_another_process_shows_up_live(engine: Engine, cli: CLI) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "run -d --name live busybox sleep 60")
+        await until(pilot, lambda: bool(processes(app)))
+        script = "mkdir -p /d/e && touch /d/e/f /live.txt"
+        writer = await asyncio.to_thread(cli, "exec", "live", "sh", "-c", script)
+        assert writer.code == 0, writer.err
+        await until(pilot, lambda: "A /live.txt" in changes(app))  # nothing typed in the TUI
+        assert {"A /d", "A /d/e", "A /d/e/f"} <= set(changes(app))
+        deleted = await asyncio.to_thread(cli, "exec", "live", "rm", "/bin/ls")
+        assert deleted.code == 0, deleted.err
+        await until(pilot, lambda: "D /bin/ls" in changes(app))
+        assert "C /bin" in changes(app)
+
+    drive(engine, scenario)
+
+
+def test_a_container_made_from_a_second_terminal_appears(engine: Engine, cli: CLI) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name first busybox true")
+        made = await asyncio.to_thread(cli, "create", "--name", "second", "busybox", "true")
+        assert made.code == 0, made.err
+        listed = app.query_one(SubjectList)
+
+        def ids() -> list[str | None]:
+            return [listed.get_option_at_index(i).id for i in range(listed.option_count)]
+
+        await until(pilot, lambda: made.out.strip() in ids(), timeout=3)
+
+    drive(engine, scenario)
+
+
+def test_selecting_a_file_shows_its_provenance(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "run --name prov busybox sh -c 'echo x >> /etc/passwd'")
+        tree = app.query_one(ChangeTree)
+        await until(pilot, lambda: "C /etc/passwd" in changes(app))
+        tree.focus()
+        node = next(n for n in tree.root.children[0].children if str(n.data) == "C /etc/passwd")
+        tree.move_cursor(node)
+        provenance = app.query_one(ProvenanceView)
+        await until(pilot, lambda: "/etc/passwd" in str(provenance.render()))
+        text = str(provenance.render())
+        assert "the writable layer (file)" in text and "shadows layer" in text
+        assert "\n+x" in text  # the content diff against the copy below
+
+    drive(engine, scenario)
+
+
+def test_errors_and_output_go_to_the_output_log(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "start nosuch")
+        assert "failed" in explained(app)
+        await enter(pilot, "ps -a")
+        lines = [line.text for line in app.query_one(OutputLog).lines]
+        assert "Error: No such container: nosuch" in lines
+        assert any(line.startswith("CONTAINER ID") for line in lines)
+
+    drive(engine, scenario)
+
+
+def test_history_and_completion(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        bar = app.query_one(CommandBar)
+        await enter(pilot, "create --name histo busybox true")
+        await pilot.press("up")
+        assert bar.value == "create --name histo busybox true"
+        await pilot.press("down")
+        assert bar.value == ""
+        await pilot.press(*"docker sta", "tab")
+        assert bar.value == "docker start"
+        await pilot.press(*" hi", "tab")
+        assert bar.value == "docker start histo"
+
+    drive(engine, scenario)
+
+
+def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "tag busybox mine:v1")
+        view = app.view
+        assert view is not None and view.subject.kind == "image"
+        await until(pilot, lambda: "A /bin/sh" in changes(app))
+        layer = app.query_one(MetadataPanel).view("layer").data
+        assert layer["parent"] is None  # the bottom layer points to no parent
+        assert view.layers[0].files == len(changes(app))
+
+    drive(engine, scenario)
+
+
+def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_textual(
+    root: Path,
+) -> None:
+    env = {"LAYERLAB_ROOT": str(root), "PATH": "/usr/bin:/bin"}
+    bare = subprocess.run(
+        [sys.executable, "-m", "layerlab"], capture_output=True, text=True, env=env, timeout=30
+    )
+    assert bare.returncode == 0 and "usage: layerlab" in bare.stdout
+    assert "tui" in bare.stdout
+    probe = "import sys, layerlab.cli; sys.exit('textual' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], env=env, timeout=30).returncode == 0
