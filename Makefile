@@ -1,5 +1,5 @@
 # Two commands on a fresh Debian/Ubuntu machine, as root:
-#   make run    the TUI (until it lands: the article's first example, end to end)
+#   make run    the TUI: type the article's commands and watch the union filesystem
 #   make test   lint, types and the tests on real containers
 # Each installs on first use what it needs: apt packages, then the venv.
 
@@ -9,9 +9,12 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux
 STAMP := $(VENV)/.installed
 
-.PHONY: run test deps venv lint pytest bench clean-venv
+.PHONY: run demo test deps venv lint pytest bench screenshots clean-venv
 
 run: deps $(STAMP)
+	$(VENV)/bin/layerlab tui
+
+demo: deps $(STAMP)
 	bash scripts/article-demo.sh
 
 test: deps $(STAMP) lint pytest
@@ -36,8 +39,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check app tests bench
-	$(VENV)/bin/ruff format --check app tests bench
+	$(VENV)/bin/ruff check app tests bench scripts
+	$(VENV)/bin/ruff format --check app tests bench scripts
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
@@ -45,6 +48,11 @@ pytest: $(STAMP)
 
 bench: deps $(STAMP)
 	$(PY) bench/bench_run.py
+	$(PY) bench/bench_layers.py
+	$(PY) bench/bench_build.py
+
+screenshots: deps $(STAMP)
+	$(PY) scripts/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)
