@@ -106,7 +106,12 @@ def resolve_image(store: Store, ref: str) -> Image:
     if image_id is None and normalize_ref(ref) == BASE_IMAGE:
         image_id = ensure_base_image(store)
     if image_id is None:
-        raise NotFound(f"No such image: {normalize_ref(ref) if ':' not in ref else ref}")
+        name = ref if ref.startswith("sha256:") else normalize_ref(ref)
+        # There is no registry to pull from: say what to do instead (the article uses ubuntu).
+        raise NotFound(
+            f"No such image: {name} (layerlab pulls nothing: use busybox, made locally,"
+            " or load/import/build an image)"
+        )
     return read_image(store, image_id)
 
 
