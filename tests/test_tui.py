@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
@@ -144,6 +145,7 @@ def test_the_article_in_the_command_bar(engine: Engine) -> None:
     drive(engine, scenario)
 
 
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")  # see test_watch.py
 def test_a_write_from_another_process_shows_up_live(engine: Engine, cli: CLI) -> None:
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await enter(pilot, "run -d --name live busybox sleep 60")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +39,10 @@ CONTENT_EVENTS = [
     FileMovedEvent,
 ]
 BATCH_SECONDS = 0.02
+
+# watchdog warns when a directory made with its parent (`mkdir -p a/b`) is watched by both the
+# parent's recursive scan and its own create event; the second watch is the same watch.
+warnings.filterwarnings("ignore", "Callback with id", RuntimeWarning, r"watchdog\.")
 
 
 def _paths(event: FileSystemEvent) -> list[str]:
@@ -108,8 +113,10 @@ class StoreWatch:
 
     Non-recursive on purpose: a recursive watch on `containers/` would descend
     into every writable layer and every mounted root filesystem. Container
-    folders come and go, so `sync()` adds and drops their watches. A store
-    root that does not exist yet is waited for from its parent folder.
+    folders come and go, so each event in a folder above them re-scans and
+    adds or drops watches. A store root that does not exist yet is waited for
+    from its parent folder. Only watchdog's dispatch thread changes the watches
+    (it holds the observer's lock meanwhile), so no lock of ours can deadlock.
     """
 
     RELEVANT = frozenset({"config.json", "repositories.json"})
@@ -118,13 +125,12 @@ class StoreWatch:
         self.root = root
         self.on_change = on_change
         self._watches: dict[Path, ObservedWatch] = {}
-        self._lock = threading.RLock()
         self._observer = Observer()
         self._observer.daemon = True
 
     def start(self) -> None:
+        self._sync()
         self._observer.start()
-        self.sync()
 
     def stop(self) -> None:
         self._observer.stop()
@@ -141,24 +147,23 @@ class StoreWatch:
             wanted.update(Path(e.path) for e in os.scandir(containers) if e.is_dir())
         return wanted
 
-    def sync(self) -> None:
-        """Watch exactly the folders that exist now (thread-safe, cheap)."""
-        with self._lock:
-            wanted = self._wanted()
-            for path in set(self._watches) - wanted:
-                self._observer.unschedule(self._watches.pop(path))
-            for path in wanted - set(self._watches):
-                try:
-                    self._watches[path] = self._observer.schedule(
-                        _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
-                    )
-                except OSError:  # removed between the scan and the watch
-                    continue
+    def _sync(self) -> None:
+        """Watch exactly the folders there are now: a full scan, so nothing new is missed."""
+        wanted = self._wanted()
+        for path in set(self._watches) - wanted:
+            self._observer.unschedule(self._watches.pop(path))
+        for path in wanted - set(self._watches):
+            try:
+                self._watches[path] = self._observer.schedule(
+                    _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
+                )
+            except OSError:  # removed between the scan and the watch
+                continue
 
     def _event(self, event: FileSystemEvent) -> None:
         paths = [Path(p) for p in _paths(event)]
         if any(p == self.root or p.parent in (self.root, self.root / "containers") for p in paths):
-            self.sync()  # the root, a top folder or a container folder came or went
+            self._sync()  # the root, a top folder or a container folder came or went
         if any(self._relevant(p) for p in paths):
             self.on_change()
 

@@ -188,7 +188,7 @@ class LayerlabApp(App[None]):
         self.command_bar.focus()
         self.output_log.note("what each command prints shows here, as the CLI prints it")
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
-        self.watch_store(start=True)
+        self.start_store_watch()
         self.load_store()
 
     def on_unmount(self) -> None:
@@ -322,16 +322,11 @@ class LayerlabApp(App[None]):
             self.subject = outcome.subject
         elif self.subject is not None:
             self.load_subject(self.subject)
-        self.watch_store()
 
     # --- the store ----------------------------------------------------------------------
     @work(thread=True, group="watch")
-    def watch_store(self, start: bool = False) -> None:
-        """Begin the store watch, or catch it up: a command may have just made the store root."""
-        if start:
-            self._store_watch.start()
-        else:
-            self._store_watch.sync()
+    def start_store_watch(self) -> None:
+        self._store_watch.start()
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
