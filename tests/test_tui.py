@@ -191,6 +191,14 @@ def test_selecting_a_file_shows_its_provenance(engine: Engine) -> None:
         text = str(provenance.render())
         assert "the writable layer (file)" in text and "shadows layer" in text
         assert "\n+x" in text  # the content diff against the copy below
+        rw = app.query_one(LayerStack).stack[0]
+        assert rw.hidden > 0  # the lower /etc/passwd is still stored: wasted space
+
+        await pilot.press("u")  # the union view: everything the container sees, from here down
+        await until(pilot, lambda: "  /bin/sh" in changes(app))
+        assert "C /etc/passwd" in changes(app)
+        await pilot.press("u")
+        await until(pilot, lambda: "  /bin/sh" not in changes(app))
 
     drive(engine, scenario)
 

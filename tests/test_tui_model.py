@@ -9,7 +9,7 @@ from pathlib import Path
 
 from layerlab import unionfs
 from layerlab.tui.json_view import json_lines, leaves
-from layerlab.tui.model import changes_at
+from layerlab.tui.model import LayerRow, changes_at, hidden_bytes, union_changes
 from layerlab.unionfs import Change
 
 
@@ -112,3 +112,39 @@ def test_json_lines_are_json_dumps_lines_with_their_paths() -> None:
         ("Args", 0): "60",
         ("Empty",): {},
     }
+
+
+def test_hidden_bytes_count_the_copy_right_beneath_once(tmp_path: Path) -> None:
+    upper, mid, base = _layers(tmp_path)
+    _write(base / "etc/passwd", "a" * 100)
+    _write(mid / "etc/passwd", "b" * 40)  # hides base's 100 bytes
+    _write(upper / "etc/passwd", "c")  # hides mid's 40; base's copy was already hidden
+    _write(base / "opt/big/blob", "x" * 500)
+    _whiteout(upper / "opt/big")  # deletes a whole directory: its 500 bytes still ship
+    _write(upper / "new.txt", "n" * 9)  # added: hides nothing
+    assert hidden_bytes(mid, (base,)) == 100
+    assert hidden_bytes(upper, (mid, base)) == 40 + 500
+    assert hidden_bytes(base, ()) == 0
+
+
+def test_the_union_view_merges_down_from_a_layer(tmp_path: Path) -> None:
+    upper, mid, base = _layers(tmp_path)
+    _write(base / "bin/ls")
+    _write(base / "etc/passwd")
+    _write(mid / "etc/passwd", "changed")
+    _whiteout(mid / "bin/ls")
+    _write(upper / "happiness.txt")
+    row = LayerRow("mid", "mid", "", 0, 0, mid, (base,), {}, 0)
+    assert [str(c) for c in union_changes(row)] == [
+        "C /bin",
+        "D /bin/ls",  # the layer's own deletion stays in view
+        "C /etc",
+        "C /etc/passwd",
+    ]
+    top = LayerRow("rw", "rw", "", 0, 0, upper, (mid, base), {}, 0, writable=True)
+    assert [str(c) for c in union_changes(top)] == [
+        "  /bin",  # shows through from below; ls is gone
+        "  /etc",
+        "  /etc/passwd",
+        "A /happiness.txt",
+    ]

@@ -28,11 +28,12 @@ from textual.widgets import Footer, TabbedContent, TabPane, Tree
 from layerlab import cli, procs
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError, NotFound
+from layerlab.humanize import human_size
 from layerlab.tui import model
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.event_log import EventLog
-from layerlab.tui.explain import Outcome, explain
+from layerlab.tui.explain import Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
@@ -72,9 +73,10 @@ class SubjectLoaded(Message):
 
 
 class FilesLoaded(Message):
-    def __init__(self, row: LayerRow, changes: list[Change]) -> None:
+    def __init__(self, row: LayerRow, union: bool, changes: list[Change]) -> None:
         super().__init__()
         self.row = row
+        self.union = union
         self.changes = changes
 
 
@@ -143,6 +145,7 @@ class LayerlabApp(App[None]):
         self.summary: StoreSummary | None = None
         self._files_row: LayerRow | None = None
         self._upper_watch: UpperWatch | None = None
+        self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
         self._watch_lock = threading.Lock()
         self._store_watch = StoreWatch(engine.store.root, self._store_changed)
         self._store_timer: Timer | None = None
@@ -193,7 +196,8 @@ class LayerlabApp(App[None]):
 
     def on_unmount(self) -> None:
         self._store_watch.stop()
-        self._swap_upper_watch(None, ())
+        self._upper_wanted = None
+        self._reconcile_upper_watch()
 
     # --- actions ---------------------------------------------------------------------
     def action_help(self) -> None:
@@ -379,8 +383,8 @@ class LayerlabApp(App[None]):
         new_images = {i.id: i for _, i in new.images}
         for image_id, image in new_images.items():
             if image_id not in old_images:
-                n = len(image.layers)
-                events.add(f"image {new.image_name(image_id)}: added, {n} read-only layers")
+                layers = plural(len(image.layers), "read-only layer")
+                events.add(f"image {new.image_name(image_id)}: added, {layers}")
         for image_id in old_images.keys() - new_images.keys():
             events.add(f"image {old.image_name(image_id)}: removed", "red")
 
@@ -424,7 +428,7 @@ class LayerlabApp(App[None]):
             self.files_tree.load([])
             for key in ("image", "container", "oci", "layer"):
                 metadata.show(key, None, None)
-            self._swap_upper_watch(None, ())
+            self._stop_upper_watch()
             return
         sid = view.subject.id
         metadata.show("image", view.inspect.get("Image", sid), view.image_config)
@@ -434,7 +438,7 @@ class LayerlabApp(App[None]):
         layers.show(view.layers)
         if not is_container:
             procs_panel.say(IMAGE)
-            self._swap_upper_watch(None, ())
+            self._stop_upper_watch()
         elif not view.running:
             procs_panel.say(NOT_RUNNING)
         else:
@@ -454,34 +458,60 @@ class LayerlabApp(App[None]):
 
     # --- layers and files ---------------------------------------------------------------
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
-        row = message.row
-        self.metadata_panel.show("layer", row.key + str(row.path), row.meta)
+        self.metadata_panel.show("layer", message.row.key + str(message.row.path), message.row.meta)
+        self._open_layer(message.row)
+
+    def on_change_tree_union_toggled(self, _: ChangeTree.UnionToggled) -> None:
+        if self._files_row is not None:
+            self._open_layer(self._files_row)
+
+    def _open_layer(self, row: LayerRow) -> None:
+        """Show a layer's files: its own entries, or with `u` the merged view from it down."""
         title = (
             f"writable layer (live) · {row.path}"
             if row.writable
             else f"layer {row.short_id} · {row.created_by}"
         )
+        if self.files_tree.union:
+            title = "union from " + title
         self.files_tree.begin(title, row.path if row.writable else None)
+        self.files_tree.border_subtitle = (
+            f"hides {human_size(row.hidden)} of the layers below: still stored, still shipped"
+            if row.hidden
+            else ""
+        )
         self._files_row = row
-        self.load_files(row)
+        self._upper_wanted = (row.path, row.beneath) if row.writable else None
+        self.load_files(row, self.files_tree.union)
 
     @work(thread=True, exclusive=True, group="files")
-    def load_files(self, row: LayerRow) -> None:
+    def load_files(self, row: LayerRow, union: bool) -> None:
         """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
-        if row.writable:
-            self._swap_upper_watch(row.path, row.beneath)
-        self.post_message(FilesLoaded(row, model.layer_changes(row)))
+        self._reconcile_upper_watch()
+        changes = model.union_changes(row) if union else model.layer_changes(row)
+        self.post_message(FilesLoaded(row, union, changes))
 
-    def _swap_upper_watch(self, upper: Path | None, lowers: tuple[Path, ...]) -> None:
+    def _stop_upper_watch(self) -> None:
+        self._upper_wanted = None
+        self.run_worker(self._reconcile_upper_watch, thread=True, group="watch")
+
+    def _reconcile_upper_watch(self) -> None:
+        """Make the writable-layer watch the one last asked for (`_upper_wanted`).
+
+        Runs off the UI thread but at exit (stopping an observer joins threads). It
+        converges rather than obeys, so two requests finishing out of order
+        still leave the latest one in force.
+        """
         with self._watch_lock:
-            current = self._upper_watch
-            if current is not None and current.upper == upper:
+            wanted, current = self._upper_wanted, self._upper_watch
+            if current is not None and wanted is not None and current.upper == wanted[0]:
                 return
             if current is not None:
                 current.stop()
                 self._upper_watch = None
-            if upper is None:
+            if wanted is None:
                 return
+            upper, lowers = wanted
 
             def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
                 self.post_message(UpperChanged(upper, model.changes_at(upper, lowers, paths)))
@@ -494,7 +524,7 @@ class LayerlabApp(App[None]):
             self._upper_watch = watch
 
     def on_files_loaded(self, message: FilesLoaded) -> None:
-        if message.row is self._files_row:
+        if message.row is self._files_row and message.union == self.files_tree.union:
             self.files_tree.load(message.changes)
 
     def on_upper_changed(self, message: UpperChanged) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from layerlab.unionfs import Change
 
-KIND_STYLE = {"A": "bold green", "C": "bold yellow", "D": "bold red"}  # dive's colours
+KIND_STYLE = {"A": "bold green", "C": "bold yellow", "D": "bold red", " ": ""}  # dive's colours
 FLASH_SECONDS = 1.5
 FLASH_UP_TO = 50  # a burst bigger than this is news as a count, not as blinking lines
 EXPAND_ALL_UP_TO = 200
@@ -26,6 +28,13 @@ class ChangeTree(Tree[Change]):
     rather than reloading the tree. New entries flash.
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("u", "toggle_union", "Union view"),
+    ]
+
+    class UnionToggled(Message):
+        """The user switched between the layer's own entries and the merged view below it."""
+
     class Counted(Message):
         """How many entries the layer has now (every name in it is one)."""
 
@@ -37,6 +46,7 @@ class ChangeTree(Tree[Change]):
         super().__init__("/", id=id)
         self.show_root = False
         self.live: Path | None = None  # the upperdir being followed, if any
+        self.union = False  # the merged view from this layer down, or just its own entries
         self._by_path: dict[str, TreeNode[Change]] = {}
         self._queued: list[dict[str, Change | None]] = []
         self._loading = False
@@ -88,6 +98,10 @@ class ChangeTree(Tree[Change]):
         self._settle()
         return news
 
+    def action_toggle_union(self) -> None:
+        self.union = not self.union
+        self.post_message(self.UnionToggled())
+
     def _settle(self) -> None:
         self.show_root = not self._by_path
         if not self._by_path:
@@ -97,6 +111,8 @@ class ChangeTree(Tree[Change]):
     def _label(self, change: Change, flash: bool = False) -> Text:
         name = change.path.rpartition("/")[2]
         text = Text.assemble((change.kind, KIND_STYLE[change.kind]), " ", name)
+        if change.kind == " ":  # shows through from a layer beneath
+            text.stylize("dim")
         if change.kind == "D":
             text.append("  whiteout: deleted here, hides the layers' copy below", "italic red")
         elif change.opaque:

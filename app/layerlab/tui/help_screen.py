@@ -30,10 +30,13 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 
 ## Panels
 - **layers**: writable layer (RW, with its host path) on top of the read-only ones.
-  Move the cursor to a layer to see its files and its json.
+  Move the cursor to a layer to see its files and its json. *hides* is the
+  wasted space: bytes of lower files this layer changed or deleted, which the
+  image still stores and ships.
 - **files**: the layer's entries. **A** added, **C** changed, **D** deleted
   (a whiteout); an *opaque* directory hides everything below it. The writable
-  layer's list is live; new entries flash. Select a file for its provenance.
+  layer's list is live; new entries flash. Select a file for its provenance
+  (and, for a changed text file, its diff). `u` shows the union from this layer down.
 - **metadata**: the layer json, image config, container inspect, OCI config.json;
   values the last command changed are highlighted.
 - **processes**: the container's cgroup: pid inside, pid on the host, state.
@@ -45,6 +48,7 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `F1` or `?` | this help |
 | `F2` | show or hide the containers and images list |
 | `F3` `F4` `F5` `F6` | focus layers, files, metadata, processes |
+| `u` (in files) | the layer's own entries / the union view |
 | `Esc` | back to the command bar |
 | `Ctrl+T` | light / dark theme |
 | `Ctrl+L` | clear the output log |

@@ -39,6 +39,7 @@ class LayerStack(DataTable[Text | str]):
         self.add_column("layer", key="id")
         self.add_column("size", key="size")
         self.add_column("files", key="files")
+        self.add_column("hides", key="hidden")
         self.add_column("created by · host path", key="created_by")
 
     def show(self, layers: tuple[LayerRow, ...]) -> None:
@@ -55,6 +56,7 @@ class LayerStack(DataTable[Text | str]):
                 row.short_id,
                 Text(human_size(row.size), justify="right"),
                 Text(str(row.files), justify="right"),
+                Text(human_size(row.hidden), justify="right", style="" if row.hidden else "dim"),
                 _created_by(row),
                 key=row.key,
             )

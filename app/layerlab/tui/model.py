@@ -62,6 +62,7 @@ class LayerRow:
     path: Path  # the layer's files on the host (`diff/`)
     beneath: tuple[Path, ...]  # the layers under it, top first: what its A/C/D is relative to
     meta: dict[str, Any]  # the layer's `json`
+    hidden: int  # bytes of the layers beneath that this one hides: wasted, yet still shipped
     writable: bool = False
 
 
@@ -174,15 +175,41 @@ def touched(
 
 
 @functools.lru_cache(maxsize=512)
-def _layer_size(diff: Path) -> tuple[int, int]:
-    """(bytes, entries) of a read-only layer: content-addressed, so safe to remember."""
-    return layerlib.dir_size(diff)
+def _layer_stats(diff: Path, beneath: tuple[Path, ...]) -> tuple[int, int]:
+    """(entries, hidden bytes) of a read-only layer: content-addressed, so remembered."""
+    return layerlib.dir_size(diff)[1], hidden_bytes(diff, beneath)
+
+
+def hidden_bytes(layer: Path, beneath: tuple[Path, ...]) -> int:
+    """Bytes of the copies right beneath that this layer's C and D entries hide (dive's waste).
+
+    Each hidden copy counts once, against the layer that first hides it: a file
+    changed in three layers wastes two copies, one per layer above the first.
+    """
+    if not beneath:
+        return 0
+    total = 0
+    for change in unionfs.iter_changes(layer, beneath):
+        if change.kind == "A":
+            continue
+        rel = change.path.lstrip("/")
+        below = unionfs.provenance(beneath[0], beneath[1:], rel)
+        if not below:
+            continue
+        lower, kind = below[0]
+        if kind == "file":
+            total += os.lstat(lower / rel).st_size
+        elif kind in ("dir", "opaque") and (change.kind == "D" or change.opaque):
+            total += layerlib.dir_size(lower / rel)[0]  # a whole directory deleted or masked
+    return total
 
 
 def _image_rows(image: imagelib.Image) -> list[LayerRow]:
+    """The image's read-only layers, top first."""
     rows: list[LayerRow] = []
     for i, layer in enumerate(image.layers):
         beneath = tuple(lower.diff_path for lower in reversed(image.layers[:i]))
+        files, hidden = _layer_stats(layer.diff_path, beneath)
         rows.insert(
             0,
             LayerRow(
@@ -190,10 +217,11 @@ def _image_rows(image: imagelib.Image) -> list[LayerRow]:
                 short_id=short_id(layer.chain_id),
                 created_by=layer.created_by,
                 size=layer.size,
-                files=_layer_size(layer.diff_path)[1],
+                files=files,
                 path=layer.diff_path,
                 beneath=beneath,
                 meta=read_json(layer.path / "json"),
+                hidden=hidden,
             ),
         )
     return rows
@@ -233,6 +261,7 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         path=upper,
         beneath=tuple(lowers),
         meta=writable_meta(container, rows[0] if rows else None),
+        hidden=hidden_bytes(upper, tuple(lowers)),
         writable=True,
     )
     labels = {row.path: f"layer {row.short_id}" for row in rows}
@@ -270,6 +299,27 @@ def writable_meta(container: Container, top: LayerRow | None) -> dict[str, Any]:
 def layer_changes(row: LayerRow) -> list[Change]:
     """A layer's entries as A/C/D against the layers beneath it (dive's view of a layer)."""
     return unionfs.changes(row.path, row.beneath)
+
+
+def union_changes(row: LayerRow) -> list[Change]:
+    """The merged tree from this layer down (dive's aggregated view).
+
+    The layer's own entries keep their A/C/D (its deletions stay in view, in
+    red); what shows through from the layers beneath has kind " ".
+    """
+    stack = (row.path, *row.beneath)
+    merged: dict[str, Change] = {}
+    for depth in range(len(stack) - 1, -1, -1):  # bottom layer first, as overlay stacks them
+        for change in unionfs.iter_changes(stack[depth], stack[depth + 1 :]):
+            if change.kind == "D" or change.opaque:  # hides what is below, from here up
+                inside = change.path + "/"
+                for path in [p for p in merged if p == change.path or p.startswith(inside)]:
+                    del merged[path]
+            if change.kind != "D" or depth == 0:
+                merged[change.path] = (
+                    change if depth == 0 else dataclasses.replace(change, kind=" ")
+                )
+    return sorted(merged.values(), key=lambda c: c.path)
 
 
 def _change(upper: Path, lowers: tuple[Path, ...], rel: str) -> Change | None:
@@ -327,13 +377,13 @@ def provenance_of(view: SubjectView, path: str) -> Provenance:
     diff: list[str] = []
     if len(entries) > 1 and entries[0][1] == entries[1][1] == "file":
         rel = path.lstrip("/")
-        diff = text_diff(entries[1][0] / rel, entries[0][0] / rel, path)
+        diff = text_diff(entries[1][0] / rel, entries[0][0] / rel)
     labels = [(view.labels.get(layer, str(layer)), kind) for layer, kind in entries]
     return Provenance(path, labels, diff)
 
 
-def text_diff(old: Path, new: Path, name: str) -> list[str]:
-    """`diff -u` of two small text files; empty for binary or large ones (nothing to read)."""
+def text_diff(old: Path, new: Path) -> list[str]:
+    """The hunks of `diff -u` of two small text files; empty for binary or large ones."""
     texts: list[list[str]] = []
     for f in (old, new):
         if f.stat().st_size > MAX_DIFF_BYTES:
@@ -343,6 +393,4 @@ def text_diff(old: Path, new: Path, name: str) -> list[str]:
         except (UnicodeDecodeError, ValueError):
             return []
     below, on_top = texts
-    return list(
-        difflib.unified_diff(below, on_top, f"{name} (below)", f"{name} (on top)", lineterm="")
-    )
+    return list(difflib.unified_diff(below, on_top, n=1, lineterm=""))[2:]  # no ---/+++ lines
