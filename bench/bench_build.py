@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from docker_peer import docker_reachable
 
 from layerlab.engine import Engine
 
@@ -47,16 +48,6 @@ def timed(cmd: list[str], env: dict[str, str], expect: tuple[str, int] | None = 
     if expect is not None and proc.stdout.count(expect[0]) != expect[1]:
         raise SystemExit(f"{' '.join(cmd)}: expected {expect[1]} x {expect[0]!r}:\n{proc.stdout}")
     return elapsed
-
-
-def docker_reachable() -> bool:
-    if not shutil.which("docker"):
-        return False
-    try:
-        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0
 
 
 def main() -> int:

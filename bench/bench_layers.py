@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from docker_peer import docker_reachable
 
 WORKLOAD = (
     "mkdir -p /data && cd /data && "
@@ -39,12 +40,6 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
         errors = proc.stderr.read().decode().strip() if proc.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed: {errors}")
     return elapsed, usage.ru_maxrss
-
-
-def docker_reachable() -> bool:
-    return bool(shutil.which("docker")) and (
-        subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-    )
 
 
 def run_suite(

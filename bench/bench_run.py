@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from docker_peer import docker_reachable
+
 from layerlab.engine import Engine
 
 
@@ -43,13 +45,6 @@ def bare_runc_bundle(engine: Engine, workdir: Path) -> Path:
     spec["root"] = {"path": "rootfs", "readonly": False}
     (bundle / "config.json").write_text(json.dumps(spec))
     return bundle
-
-
-def docker_reachable() -> bool:
-    if not shutil.which("docker"):
-        return False
-    probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10)
-    return probe.returncode == 0
 
 
 def main() -> int:
