@@ -31,15 +31,14 @@ from layerlab import images, layers
 from layerlab.errors import LayerlabError
 from layerlab.humanize import rfc3339_nano
 from layerlab.instructions import apply_change
-from layerlab.store import (
-    Store,
+from layerlab.reference import (
     is_valid_reference,
     normalize_ref,
     split_ref,
     strip_digest,
     validate_reference,
-    write_bytes_atomic,
 )
+from layerlab.store import Store, write_bytes_atomic
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

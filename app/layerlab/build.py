@@ -57,11 +57,12 @@ from dockerfile_parse import DockerfileParser
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
+from layerlab.containers import CreateOptions, parse_signal
 from layerlab.dockerignore import IgnoreMatcher
-from layerlab.engine import CreateOptions, parse_signal, validate_reference
 from layerlab.errors import BuildError, LayerlabError
 from layerlab.instructions import DEFAULT_SHELL, apply_change, parse_command
-from layerlab.store import normalize_ref, read_json, strip_digest
+from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.store import read_json
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
@@ -1000,11 +1001,11 @@ class Builder:
         for stage in stages:
             step(stage.source)
             state = self._begin_stage(stage, names)
-            self.say(f" ---> {_short(state.image_id)}")
+            self.say(f" ---> {short_id(state.image_id)}")
             for inst in stage.steps:
                 step(inst)
                 self._dispatch(state, inst)
-                self.say(f" ---> {_short(state.image_id)}")
+                self.say(f" ---> {short_id(state.image_id)}")
             built.append(state.image_id)
             if stage.name:
                 names[stage.name] = state.image_id
@@ -1015,7 +1016,7 @@ class Builder:
         if unused:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
         image_id = built[-1]
-        self.say(f"Successfully built {_short(image_id)}")
+        self.say(f"Successfully built {short_id(image_id)}")
         with self.store.lock():
             for tag in tags:
                 imagelib.tag_image(self.store, image_id, tag)
@@ -1202,7 +1203,7 @@ class Builder:
         with contextlib.suppress(LayerlabError):
             self.engine.rm(cid, force=True)
         if show:
-            self.say(f"Removing intermediate container {cid[:12]}")
+            self.say(f"Removing intermediate container {short_id(cid)}")
 
     def _container_step(
         self,
@@ -1217,7 +1218,7 @@ class Builder:
         """Create a container from the current image, let `work` change it, commit, remove."""
         cid = self._create(state, command, env)
         if show:
-            self.say(f" ---> Running in {cid[:12]}")
+            self.say(f" ---> Running in {short_id(cid)}")
         try:
             if work is not None:
                 work(cid)
@@ -1513,7 +1514,3 @@ def _json_list(text: str) -> list[str] | None:
     if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
         return parsed
     return None
-
-
-def _short(image_id: str) -> str:
-    return strip_digest(image_id)[:12]

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import BinaryIO, NoReturn, TextIO
 
 from layerlab import __version__
-from layerlab.containers import Container
-from layerlab.engine import CreateOptions, Engine, Stdio
+from layerlab.containers import Container, CreateOptions
+from layerlab.engine import Engine, Stdio
 from layerlab.errors import LayerlabError
 from layerlab.gotemplate import TemplateError, render
 from layerlab.humanize import ago, human_size, parse_rfc3339
+from layerlab.reference import display_id
 from layerlab.table import format_table
 
 
@@ -439,17 +440,13 @@ def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     return 0
 
 
-def short_image_id(image_id: str, no_trunc: bool = False) -> str:
-    return image_id if no_trunc else image_id.removeprefix("sha256:")[:12]
-
-
 @command("images", "List images (-a: with intermediate images)")
 def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     rows = engine.images(all=ns.all)
     if ns.quiet:
         seen: list[str] = []
         for _, image in rows:
-            short = short_image_id(image.id, ns.no_trunc)
+            short = display_id(image.id, ns.no_trunc)
             if short not in seen:
                 seen.append(short)
                 print(short, file=io.out)
@@ -458,7 +455,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     for ref, image in rows:
         repo, _, tag = ref.rpartition(":")
         table.append(
-            [repo, tag, short_image_id(image.id, ns.no_trunc), ago(image.created),
+            [repo, tag, display_id(image.id, ns.no_trunc), ago(image.created),
              human_size(image.size, precision=3)]
         )  # fmt: skip
     io.out.write(format_table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], table))
@@ -470,7 +467,7 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
     rows = engine.history(ns.image)
     if ns.quiet:
         for row in rows:
-            print(short_image_id(row.image_id, ns.no_trunc), file=io.out)
+            print(display_id(row.image_id, ns.no_trunc), file=io.out)
         return 0
     table = []
     for row in rows:
@@ -478,9 +475,7 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> int:
         if not ns.no_trunc and len(created_by) > 45:
             created_by = created_by[:44] + "…"
         image_id = (
-            row.image_id
-            if row.image_id == "<missing>"
-            else short_image_id(row.image_id, ns.no_trunc)
+            row.image_id if row.image_id == "<missing>" else display_id(row.image_id, ns.no_trunc)
         )
         created = ago(parse_rfc3339(row.created)) if row.created else "N/A"
         size = human_size(row.size, precision=3)

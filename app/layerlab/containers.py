@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from layerlab.errors import LayerlabError
 from layerlab.humanize import ago, human_duration, parse_rfc3339
+from layerlab.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -23,7 +27,7 @@ class Container:
 
     @property
     def short_id(self) -> str:
-        return self.id[:12]
+        return short_id(self.id)
 
     @property
     def name(self) -> str:
@@ -75,3 +79,47 @@ class Container:
             return "Dead"
         finished = parse_rfc3339(state["FinishedAt"])
         return f"Exited ({state.get('ExitCode', 0)}) {ago(finished, now)}"
+
+
+@dataclass
+class CreateOptions:
+    """What `create`/`run` take besides the image: Docker's flags of the same names."""
+
+    command: list[str] = field(default_factory=list)
+    name: str | None = None
+    env: list[str] = field(default_factory=list)
+    workdir: str | None = None
+    hostname: str | None = None
+    entrypoint: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    auto_remove: bool = False
+    attach: bool = False
+
+
+def parse_signal(value: str | int) -> int:
+    """`KILL`, `SIGKILL` or `9` -> 9, as `docker kill -s` accepts."""
+    text = str(value).strip().upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(signal.Signals["SIG" + text.removeprefix("SIG")])
+    except KeyError:
+        raise LayerlabError(f"Invalid signal: {value}") from None
+
+
+def merge_env(base: list[str], extra: list[str]) -> list[str]:
+    """Image env overridden by `-e K=V`; a bare `-e K` takes the caller's value if set."""
+    merged: dict[str, str] = {}
+    for item in base:
+        key, _, value = item.partition("=")
+        merged[key] = value
+    for item in extra:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise LayerlabError(f"invalid environment variable: {item}")
+        if sep:
+            merged[key] = value
+        elif key in os.environ:
+            merged[key] = os.environ[key]
+    return [f"{k}={v}" for k, v in merged.items()]

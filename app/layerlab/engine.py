@@ -20,27 +20,22 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
-from layerlab.containers import ZERO_TIME, Container
+from layerlab.containers import ZERO_TIME, Container, CreateOptions, merge_env, parse_signal
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.humanize import rfc3339_nano
 from layerlab.instructions import apply_change
 from layerlab.names import generate_name
+from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.runtime.spec import build_spec
-from layerlab.store import (
-    Store,
-    normalize_ref,
-    strip_digest,
-    validate_reference,
-    write_json_atomic,
-)
+from layerlab.store import Store, write_json_atomic
 
 if TYPE_CHECKING:
     from layerlab.build import BuildOptions
@@ -51,22 +46,6 @@ DEFAULT_STOP_TIMEOUT = 10
 
 Stream = int | IO[Any] | None
 Stdio = tuple[Stream, Stream, Stream]
-
-
-@dataclass
-class CreateOptions:
-    """What `create`/`run` take besides the image: Docker's flags of the same names."""
-
-    command: list[str] = field(default_factory=list)
-    name: str | None = None
-    env: list[str] = field(default_factory=list)
-    workdir: str | None = None
-    hostname: str | None = None
-    entrypoint: str | None = None
-    tty: bool = False
-    interactive: bool = False
-    auto_remove: bool = False
-    attach: bool = False
 
 
 @dataclass
@@ -102,34 +81,6 @@ class LogEntry:
     stream: str
     text: str
     time: str
-
-
-def parse_signal(value: str | int) -> int:
-    """`KILL`, `SIGKILL` or `9` -> 9, as `docker kill -s` accepts."""
-    text = str(value).strip().upper()
-    if text.isdigit():
-        return int(text)
-    try:
-        return int(signal.Signals["SIG" + text.removeprefix("SIG")])
-    except KeyError:
-        raise LayerlabError(f"Invalid signal: {value}") from None
-
-
-def merge_env(base: list[str], extra: list[str]) -> list[str]:
-    """Image env overridden by `-e K=V`; a bare `-e K` takes the caller's value if set."""
-    merged: dict[str, str] = {}
-    for item in base:
-        key, _, value = item.partition("=")
-        merged[key] = value
-    for item in extra:
-        key, sep, value = item.partition("=")
-        if not key:
-            raise LayerlabError(f"invalid environment variable: {item}")
-        if sep:
-            merged[key] = value
-        elif key in os.environ:
-            merged[key] = os.environ[key]
-    return [f"{k}={v}" for k, v in merged.items()]
 
 
 class Shim:
@@ -283,7 +234,7 @@ class Engine:
                 for sub in ("diff", "work", "merged", "bundle"):
                     (staged / sub).mkdir()
                 unionfs.create_init_layer(staged / "init")
-                hostname = opts.hostname or cid[:12]
+                hostname = opts.hostname or short_id(cid)
                 unionfs.write_etc_files(staged, hostname)
                 lowers = [final / "init"] + [layer.diff_path for layer in reversed(image.layers)]
                 data = self._new_record(
@@ -425,8 +376,8 @@ class Engine:
         unionfs.unmount(merged)
         if answer.startswith("error "):
             _, code, message = answer.split(" ", 2)
-            raise LayerlabError(f"failed to start container {cid[:12]}: {message}", int(code))
-        raise LayerlabError(f"the shim for {cid[:12]} died before the container started")
+            raise LayerlabError(f"failed to start container {short_id(cid)}: {message}", int(code))
+        raise LayerlabError(f"the shim for {short_id(cid)} died before the container started")
 
     def _prepare(self, container: Container, image: imagelib.Image) -> None:
         cdir = self.store.container_dir(container.id)
@@ -807,7 +758,7 @@ class Engine:
         """
         with self.store.lock():
             image = self.image(ref)
-            short = strip_digest(image.id)[:12]
+            short = short_id(image.id)
             tags = imagelib.tags_of(self.store, image.id)
             by_tag = normalize_ref(ref) in tags
             users = [c for c in self.containers(all=True) if c.data["Image"] == image.id]

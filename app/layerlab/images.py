@@ -21,7 +21,8 @@ from typing import Any
 from layerlab import layers
 from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.store import Store, normalize_ref, read_json, strip_digest, write_bytes_atomic
+from layerlab.reference import normalize_ref, strip_digest
+from layerlab.store import Store, read_json, write_bytes_atomic
 
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -10,7 +10,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.reference import normalize_ref, split_ref, strip_digest
 
 DEFAULT_ROOT = "/var/lib/layerlab"
 
@@ -49,10 +49,6 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
 def read_json(path: Path) -> Any:
     with open(path, "rb") as f:
         return json.load(f)
-
-
-def strip_digest(ref: str) -> str:
-    return ref.removeprefix("sha256:")
 
 
 class Store:
@@ -210,32 +206,3 @@ class Store:
         if len(matches) > 1:
             raise Conflict(f"multiple IDs found with provided prefix: {ref}")
         return matches[0] if matches else None
-
-
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REFERENCE_RE = re.compile(
-    rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*:[\w][\w.-]{{0,127}}"
-)
-
-
-def is_valid_reference(ref: object) -> bool:
-    """Docker's reference grammar: `[host[:port]/]name[:tag]`, lower-case name, tag <= 128."""
-    return isinstance(ref, str) and REFERENCE_RE.fullmatch(normalize_ref(ref)) is not None
-
-
-def validate_reference(ref: str) -> None:
-    if not is_valid_reference(ref):
-        raise LayerlabError(f'invalid reference format: "{ref}"')
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """`name[:tag]` -> (name, tag); a colon inside a registry host:port is not a tag."""
-    name, sep, tag = ref.rpartition(":")
-    if not sep or "/" in tag:
-        return ref, "latest"
-    return name, tag
-
-
-def normalize_ref(ref: str) -> str:
-    name, tag = split_ref(ref)
-    return f"{name}:{tag}"

@@ -24,7 +24,8 @@ from layerlab import unionfs
 from layerlab.containers import Container
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
-from layerlab.store import read_json, strip_digest
+from layerlab.reference import short_id
+from layerlab.store import read_json
 from layerlab.unionfs import Change
 
 MAX_DIFF_BYTES = 64 * 1024
@@ -115,10 +116,6 @@ class StoreSummary:
                 found += [ref, ref.removesuffix(":latest")]
             found.append(short_id(image.id))
         return list(dict.fromkeys(found))
-
-
-def short_id(any_id: str) -> str:
-    return strip_digest(any_id)[:12]
 
 
 def summarize(engine: Engine) -> StoreSummary:

@@ -1,0 +1,57 @@
+"""References and ids: `name[:tag]`, `sha256:<hex>`, and the 12-character short ids.
+
+Docker prints and accepts these in one way everywhere (ps, images, history,
+rmi, the build output), so they are spelled here once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from layerlab.errors import LayerlabError
+
+SHORT_ID_LENGTH = 12
+
+
+def strip_digest(ref: str) -> str:
+    """`sha256:abc...` -> `abc...`; a bare id stays as it is."""
+    return ref.removeprefix("sha256:")
+
+
+def short_id(any_id: str) -> str:
+    """The 12 hex characters Docker shows for a container, image or layer id."""
+    return strip_digest(any_id)[:SHORT_ID_LENGTH]
+
+
+def display_id(any_id: str, no_trunc: bool = False) -> str:
+    """An id as a listing shows it: whole with `--no-trunc`, else short."""
+    return any_id if no_trunc else short_id(any_id)
+
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REFERENCE_RE = re.compile(
+    rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*:[\w][\w.-]{{0,127}}"
+)
+
+
+def is_valid_reference(ref: object) -> bool:
+    """Docker's reference grammar: `[host[:port]/]name[:tag]`, lower-case name, tag <= 128."""
+    return isinstance(ref, str) and REFERENCE_RE.fullmatch(normalize_ref(ref)) is not None
+
+
+def validate_reference(ref: str) -> None:
+    if not is_valid_reference(ref):
+        raise LayerlabError(f'invalid reference format: "{ref}"')
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`name[:tag]` -> (name, tag); a colon inside a registry host:port is not a tag."""
+    name, sep, tag = ref.rpartition(":")
+    if not sep or "/" in tag:
+        return ref, "latest"
+    return name, tag
+
+
+def normalize_ref(ref: str) -> str:
+    name, tag = split_ref(ref)
+    return f"{name}:{tag}"

@@ -1,0 +1,33 @@
+"""What a command did, as a typed record: the faces read this, never the printed text.
+
+Every CLI handler returns a `Report`; the TUI follows and explains a command
+from it (the container it made, the image it committed, the images `rmi`
+deleted) instead of diffing the store around it or parsing what was printed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Report:
+    """One command's exit code and the ids it touched, most specific first."""
+
+    code: int = 0
+    containers: list[str] = field(default_factory=list)  # made or worked on (full ids)
+    images: list[str] = field(default_factory=list)  # made or worked on (sha256:… ids)
+    created_containers: list[str] = field(default_factory=list)
+    created_images: list[str] = field(default_factory=list)
+    removed_containers: list[str] = field(default_factory=list)
+    removed_images: list[str] = field(default_factory=list)  # deleted image ids
+    untagged: list[str] = field(default_factory=list)  # `name:tag` references removed
+
+    def merge(self, other: Report) -> None:
+        """Fold a sub-step's report into this one (multi-container commands)."""
+        self.code = other.code or self.code
+        for name in (
+            "containers", "images", "created_containers", "created_images",
+            "removed_containers", "removed_images", "untagged",
+        ):  # fmt: skip
+            getattr(self, name).extend(getattr(other, name))
