@@ -1,6 +1,6 @@
 """`build`: Docker's legacy builder - a Dockerfile run, modified and committed step by step.
 
-The parts are imported from their modules (dockerfile, lexer, context,
+The parts are imported from their modules (dockerfile, lexer, context, copying,
 dockerignore, builder), so reading a Dockerfile or expanding a word loads no
 container machinery. `Builder` and `BuildOptions` are also offered here, and
 loaded only when asked for.

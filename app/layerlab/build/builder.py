@@ -26,11 +26,9 @@ import copy
 import hashlib
 import io
 import json
-import os
 import posixpath
 import re
 import shlex
-import stat
 import subprocess
 import sys
 import tempfile
@@ -41,15 +39,8 @@ from typing import IO, Any, Protocol, TextIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
-from layerlab.build.context import (
-    Source,
-    SourceRoot,
-    extract_stream,
-    is_archive,
-    open_file,
-    scoped_resolve,
-    write_tar,
-)
+from layerlab.build.context import Source, SourceRoot, scoped_resolve
+from layerlab.build.copying import ensure_dir, lookup_owner, place
 from layerlab.build.dockerfile import (
     Instruction,
     Stage,
@@ -515,7 +506,7 @@ class Builder:
 
         def mkdir(cid: str) -> None:
             with self._mounted(cid) as merged:
-                _ensure_dir(merged, scoped_resolve(merged, config["WorkingDir"]), 0, 0)
+                ensure_dir(merged, scoped_resolve(merged, config["WorkingDir"]), 0, 0)
 
         self._container_step(state, ["/bin/sh", "-c", NOP + comment], config, created_by, mkdir)
 
@@ -647,52 +638,14 @@ class Builder:
 
             def copy_in(cid: str) -> None:
                 with self._mounted(cid) as merged:
-                    owner = (0, 0)
-                    if chown:
-                        user, _, group = chown.partition(":")
-                        owner = (
-                            _lookup_id(merged, "passwd", user, "uid"),
-                            _lookup_id(merged, "group", group or user, "gid"),
-                        )
+                    owner = lookup_owner(merged, chown) if chown else (0, 0)
                     for source in sources:
-                        self._copy_source(merged, source, dest, owner, keyword)
+                        place(merged, source, dest, owner, keyword)
 
             self._container_step(
                 state, ["/bin/sh", "-c", NOP + comment], state.config, created_by, copy_in,
                 show=False,
             )  # fmt: skip
-
-    def _copy_source(
-        self, merged: Path, source: Source, dest: str, owner: tuple[int, int], keyword: str
-    ) -> None:
-        """Write one source into the mounted union, as Docker's copier places it."""
-        reserved = f"names starting with {layers.WHITEOUT_PREFIX} are reserved for layer whiteouts"
-        for entry in source.entries:
-            if posixpath.basename(entry.rel).startswith(layers.WHITEOUT_PREFIX):
-                raise BuildError(f"{keyword} failed: {entry.rel}: {reserved}")
-        target = scoped_resolve(merged, dest)
-        if source.is_dir:
-            directory = _ensure_dir(merged, target, *owner)
-            named = [(e.rel, e) for e in source.entries]
-            extract_stream(directory, lambda out: write_tar(out, named, owner))
-            return
-        if keyword == "ADD" and is_archive(source.path):
-            directory = _ensure_dir(merged, target, *owner)
-            with open_file(source.path) as archive:
-                layers.extract_layer_tar(archive, directory)
-            return
-        into_dir = dest.endswith("/") or stat.S_ISDIR(
-            _lstat_mode(merged.joinpath(target) if target else merged)
-        )
-        if into_dir:
-            parent, name = target, source.name
-        else:
-            parent, name = posixpath.dirname(target), posixpath.basename(target)
-        if name.startswith(layers.WHITEOUT_PREFIX):
-            raise BuildError(f"{keyword} failed: {name}: {reserved}")
-        directory = _ensure_dir(merged, parent, *owner)
-        single = [(name, source.entries[0])]
-        extract_stream(directory, lambda out: write_tar(out, single, owner))
 
     @contextlib.contextmanager
     def _mounted(self, cid: str) -> Iterator[Path]:
@@ -741,39 +694,3 @@ class Builder:
             if mounted:
                 unionfs.unmount(rootfs)
             self.store.discard(scratch)
-
-
-def _ensure_dir(root: Path, rel: str, uid: int, gid: int) -> Path:
-    """mkdir -p root/rel, new directories 0755 and owned by uid:gid; never through a symlink."""
-    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        parts = [p for p in rel.split("/") if p]
-        os.close(layers.open_dir(root_fd, parts, create=True, owner=(uid, gid)))
-    except NotADirectoryError as exc:  # its filename: the path up to the culprit
-        raise BuildError(f"mkdir /{exc.filename}: not a directory") from None
-    finally:
-        os.close(root_fd)
-    return root.joinpath(rel) if rel else root
-
-
-def _lookup_id(root: Path, table: str, name: str, what: str) -> int:
-    if name.isdigit():
-        return int(name)
-    rel = scoped_resolve(root, f"etc/{table}")
-    with contextlib.suppress(OSError):
-        for line in root.joinpath(rel).read_text(errors="replace").splitlines():
-            fields = line.split(":")
-            if len(fields) > 2 and fields[0] == name and fields[2].isdigit():
-                return int(fields[2])
-    raise BuildError(
-        f"unable to convert uid/gid chown string to host mapping: can't find {what} for "
-        f"{'user' if what == 'uid' else 'group'} {name}: no such "
-        f"{'user' if what == 'uid' else 'group'}: {name}"
-    )
-
-
-def _lstat_mode(path: Path) -> int:
-    try:
-        return os.lstat(path).st_mode
-    except OSError:
-        return 0
