@@ -14,16 +14,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from layerlab import images as imagelib
-from layerlab.build import (
-    BuildError,
-    BuildOptions,
-    Lexer,
-    parse_dockerfile,
-    scoped_resolve,
-)
-from layerlab.dockerignore import IgnoreMatcher
+from layerlab.build.builder import BuildOptions
+from layerlab.build.context import scoped_resolve
+from layerlab.build.dockerfile import parse_dockerfile
+from layerlab.build.dockerignore import IgnoreMatcher
+from layerlab.build.lexer import Lexer
 from layerlab.engine import Engine
-from layerlab.errors import NotFound
+from layerlab.errors import BuildError, LayerlabError, NotFound
+from layerlab.instructions import apply_change, json_array, parse_key_values
 
 from .conftest import CLI
 
@@ -523,6 +521,10 @@ def test_unknown_instruction_names_the_dockerfile_line(
         ({"Dockerfile": "FROM busybox\nCOPY --chown=nobody:staff x /\n", "x": ""}, [], 1,
          "unable to convert uid/gid chown string to host mapping: can't find gid for group "
          "staff: no such group: staff"),
+        ({"Dockerfile": "FROM busybox\nCOPY x /etc/passwd/sub/\n", "x": ""}, [], 1,
+         "mkdir /etc/passwd: not a directory"),
+        ({"Dockerfile": "FROM busybox\nWORKDIR /etc/passwd/a/b\n"}, [], 1,
+         "mkdir /etc/passwd: not a directory"),
         ({"Dockerfile": "FROM busybox\nRUN /no/such/binary 2>/dev/null\n"}, [], 127,
          "The command '/bin/sh -c /no/such/binary 2>/dev/null' returned a non-zero code: 127"),
     ],
@@ -708,3 +710,33 @@ def test_scoped_resolve_never_leaves_the_root(tmp_path: Path) -> None:
     assert scoped_resolve(root, "missing/../rel/y") == "real/dir/y"
     with pytest.raises(BuildError, match="too many levels of symbolic links"):
         scoped_resolve(root, "loop1/x")
+
+
+def test_run_output_reaches_a_stream_without_a_file_descriptor(
+    engine: Engine, tmp_path: Path
+) -> None:
+    ctx = context(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo 'h\u00e9llo' && echo err >&2\n"})
+    out = io.StringIO()
+    engine.build(ctx, BuildOptions(out=out))
+    assert "h\u00e9llo\nerr\n" in out.getvalue()
+    assert engine.containers(all=True) == []
+
+
+def test_json_form_and_key_values_have_one_reading() -> None:
+    assert json_array('["a", "b c"]') == ["a", "b c"]
+    assert json_array('["a", 1]') is None and json_array("[oops") is None
+    assert json_array("a b") is None
+    config: dict[str, Any] = {}
+    apply_change(config, "VOLUME [not json")  # the shell form, as Docker reads it
+    apply_change(config, 'VOLUME ["/data"]')
+    assert config["Volumes"] == {"[not": {}, "json": {}, "/data": {}}
+    assert parse_key_values('A=1 B="two words"', "ENV") == [("A", "1"), ("B", "two words")]
+    assert parse_key_values("A some value", "LABEL") == [("A", "some value")]
+    for bad, message in [
+        ("A", "must have two arguments"),
+        ("=x", "names can not be blank"),
+        ("A=1 B", 'can\'t find = in "B"'),
+        ('A="x', "No closing quotation"),
+    ]:
+        with pytest.raises(LayerlabError, match=message):
+            parse_key_values(bad, "ENV")

@@ -38,7 +38,7 @@ from layerlab.runtime.spec import build_spec
 from layerlab.store import Store, write_json_atomic
 
 if TYPE_CHECKING:
-    from layerlab.build import BuildOptions
+    from layerlab.build.builder import BuildOptions
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
@@ -700,8 +700,8 @@ class Engine:
         return image_id
 
     def build(self, context: Path, options: BuildOptions) -> str:
-        """`docker build` with the legacy builder: each step run, modified, committed (build.py)."""
-        from layerlab.build import Builder  # on use: dockerfile-parse stays out of other commands
+        """`docker build` with the legacy builder: each step run, modified, committed (build/)."""
+        from layerlab.build.builder import Builder  # on use: dockerfile-parse loads for builds only
 
         return Builder(self, context, options).run()
 

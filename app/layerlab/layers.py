@@ -220,12 +220,16 @@ def _safe_parts(path: str, member: str) -> list[str]:
     return parts
 
 
-def _open_dir(root: int, parts: Sequence[str], *, create: bool) -> int:
+def open_dir(
+    root: int, parts: Sequence[str], *, create: bool, owner: tuple[int, int] | None = None
+) -> int:
     """Open root/<parts> one component at a time; O_NOFOLLOW refuses every symlink.
 
-    Missing directories are made (0o755, like Docker) when `create` is set and
-    raise FileNotFoundError otherwise. A symlink or non-directory on the way
-    raises NotADirectoryError: the tar may not write through what it planted.
+    Missing directories are made (0o755, like Docker) when `create` is set -
+    owned by `owner` (uid, gid) and exactly 0o755 whatever the umask, if given -
+    and raise FileNotFoundError otherwise. A symlink or non-directory on the way
+    raises NotADirectoryError whose filename is the path up to it: nothing may
+    write through what an untrusted tar or a container planted.
     """
     fd = os.dup(root)
     try:
@@ -236,11 +240,14 @@ def _open_dir(root: int, parts: Sequence[str], *, create: bool) -> int:
                 if not create:
                     raise
                 os.mkdir(part, 0o755, dir_fd=fd)
+                if owner is not None:
+                    os.chown(part, *owner, dir_fd=fd, follow_symlinks=False)
+                    os.chmod(part, 0o755, dir_fd=fd)
                 child = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except NotADirectoryError as e:
                 where = "/".join(parts[: i + 1])
                 raise NotADirectoryError(
-                    e.errno, f"{where!r} is a symlink or not a directory; not following it"
+                    e.errno, f"{where!r} is a symlink or not a directory; not following it", where
                 ) from e
             os.close(fd)
             fd = child
@@ -277,7 +284,7 @@ def _hardlink(root: int, parent: int, name: str, m: tarfile.TarInfo) -> None:
     if parts:
         *dirs, target = parts
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-            target_dir = _open_dir(root, dirs, create=False)
+            target_dir = open_dir(root, dirs, create=False)
             try:
                 st = os.stat(target, dir_fd=target_dir, follow_symlinks=False)
                 if stat.S_ISREG(st.st_mode):
@@ -310,7 +317,7 @@ def _extract_member(
         raise _unsafe(m.name, f"unsupported member type {m.type!r}")
 
     *dirs, name = parts
-    parent = _open_dir(root, dirs, create=True)
+    parent = open_dir(root, dirs, create=True)
     try:
         if name == WHITEOUT_OPAQUE:
             os.setxattr(parent, OPAQUE_XATTR, b"y")
@@ -351,7 +358,7 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
     """Last and deepest first: creating each child bumped its directory's mtime."""
     for parts in sorted(dir_mtimes, key=len, reverse=True):
         try:
-            fd = _open_dir(root, parts, create=False)
+            fd = open_dir(root, parts, create=False)
         except (FileNotFoundError, NotADirectoryError):
             continue  # a later member replaced this directory
         try:

@@ -1,0 +1,696 @@
+"""`build`: a Dockerfile becomes layers - Docker's legacy builder loop, made real.
+
+"docker build repeatedly executes commands from a Dockerfile: it runs,
+modifies, and commits, creating a new layer at each step." Each step works on
+the image the previous step left behind, in a container of its own: RUN starts
+it attached (its output streams into the build output); COPY, ADD and WORKDIR
+mount its union and write into the merged view, as Docker copies into a fresh
+writable layer; config steps (ENV, CMD, ...) commit it unchanged with the new
+config. A commit whose writable layer is untouched adds a history entry with
+`empty_layer` and no layer, as Docker's.
+
+Every step leaves an untagged intermediate image whose parent is the previous
+step's image, so `images -a` lists them, `history` names them, and a rebuild
+finds each step again: a step is reused when an image already has the same
+parent, the same `created_by` (which for COPY/ADD carries a hash of the copied
+content) and the same resulting config. A cached step starts no container.
+
+The builder drives containers through `BuildHost`, the few engine commands it
+needs, so it depends on no engine: the engine hands itself in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import posixpath
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol, TextIO
+
+from layerlab import images as imagelib
+from layerlab import layers, unionfs
+from layerlab.build.context import Source, SourceRoot, scoped_resolve
+from layerlab.build.copying import ensure_dir, lookup_owner, place
+from layerlab.build.dockerfile import (
+    Instruction,
+    Stage,
+    parse_arg_words,
+    parse_build_args,
+    parse_dockerfile,
+    parse_name_val,
+    split_copy_args,
+)
+from layerlab.build.dockerignore import IgnoreMatcher
+from layerlab.build.lexer import Lexer, go_list
+from layerlab.containers import Container, CreateOptions, parse_signal
+from layerlab.errors import BuildError, LayerlabError
+from layerlab.instructions import DEFAULT_SHELL, apply_change, json_array, parse_command
+from layerlab.pipes import pump_into
+from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.store import Store, read_json
+
+NOP = "#(nop) "
+# Docker's predefined ARGs: usable without an ARG line, kept out of the cache key.
+BUILTIN_ARGS = frozenset(
+    f"{name}_PROXY" if upper else f"{name.lower()}_proxy"
+    for name in ("HTTP", "HTTPS", "FTP", "NO", "ALL")
+    for upper in (True, False)
+)
+PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
+
+# A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
+Stdio = tuple[int | IO[Any] | None, int | IO[Any] | None, int | IO[Any] | None]
+
+
+class BuildHost(Protocol):
+    """What the builder asks of the engine: the commands a step is made of, and the store."""
+
+    @property
+    def store(self) -> Store: ...
+
+    def image(self, ref: str) -> imagelib.Image: ...
+
+    def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
+
+    def container(self, ref: str) -> Container: ...
+
+    def lower_dirs(self, container: Container) -> list[Path]: ...
+
+    def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int: ...
+
+    def commit(
+        self,
+        ref: str,
+        *,
+        author: str = "",
+        pause: bool = True,
+        run_config: dict[str, Any] | None = None,
+        created_by: str | None = None,
+        empty_layer_if_unchanged: bool = False,
+    ) -> str: ...
+
+    def rm(self, ref: str, force: bool = False) -> str: ...
+
+
+@dataclass
+class BuildOptions:
+    """`docker build`'s flags; `out` gets the step lines, `run_output` the RUN output."""
+
+    tags: list[str] = field(default_factory=list)
+    dockerfile: str | None = None  # -f, relative to the current directory
+    dockerfile_text: bytes | None = None  # -f - (read from stdin by the caller)
+    no_cache: bool = False
+    build_args: list[str] = field(default_factory=list)  # K=V, or K to take $K
+    quiet: bool = False
+    remove: bool = True  # --rm: remove each step's container
+    force_remove: bool = False  # --force-rm: ... also when the step fails
+    target: str | None = None
+    out: TextIO | None = None  # default sys.stdout
+    err: TextIO | None = None  # default sys.stderr: where -q dumps the output of a failed build
+    run_output: int | IO[Any] | None = None  # a RUN's stdout+stderr; None = our stdout
+
+
+@dataclass
+class StageState:
+    """What one stage has built so far: Docker's dispatchState."""
+
+    image_id: str
+    config: dict[str, Any]  # the image's run config ("config" in the OCI config)
+    history_len: int
+    args: dict[str, str | None] = field(default_factory=dict)  # ARGs declared in this stage
+    cmd_set: bool = False
+    busted: bool = False  # a cache miss: later steps of the stage can't hit
+    maintainer: str = ""
+
+
+class Builder:
+    def __init__(self, host: BuildHost, context: Path, options: BuildOptions) -> None:
+        self.host = host
+        self.store = host.store
+        self.context_dir = Path(context)
+        self.opts = options
+        self.buffer: io.StringIO | None = io.StringIO() if options.quiet else None
+        self.out: TextIO = self.buffer or options.out or sys.stdout
+        self.build_args: dict[str, str | None] = {}
+        self.referenced: set[str] = set()
+        self.meta: dict[str, str | None] = {}
+        self.lexer = Lexer()
+        self.built: list[str] = []  # each finished stage's image, by index
+        self.stage_names: dict[str, str] = {}  # ... by name
+        self._children: dict[str, list[str]] | None = None
+        self._sink: IO[bytes] | None = None
+
+    # --- output ---
+    def say(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    @contextlib.contextmanager
+    def _run_stdio(self) -> Iterator[Stdio]:
+        """Where a RUN's stdout and stderr go: both into the build output, as Docker's."""
+        if self.opts.quiet:  # kept aside, shown only if the build fails
+            if self._sink is None:
+                self._sink = tempfile.TemporaryFile()  # noqa: SIM115 - closed by run()
+            yield (subprocess.DEVNULL, self._sink.fileno(), self._sink.fileno())
+            self._collect_run_output()
+            return
+        target = self.opts.run_output
+        if target is None:
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                target = self.out.fileno()
+        if target is not None:
+            yield (subprocess.DEVNULL, target, target)
+            return
+        with pump_into(self.out) as fd:  # a stream without a file descriptor
+            yield (subprocess.DEVNULL, fd, fd)
+
+    def _collect_run_output(self) -> None:
+        if self._sink is not None and self.buffer is not None:
+            self._sink.seek(0)
+            self.buffer.write(self._sink.read().decode(errors="replace"))
+            self._sink.seek(0)
+            self._sink.truncate()
+
+    # --- the whole build ---
+    def run(self) -> str:
+        try:
+            return self._build()
+        except BaseException:
+            if self.buffer is not None:  # -q: the output is shown only when the build fails
+                err = self.opts.err or sys.stderr
+                err.write(self.buffer.getvalue())
+                err.flush()
+            raise
+        finally:
+            if self._sink is not None:
+                self._sink.close()
+
+    def _build(self) -> str:
+        tags = []
+        for tag in self.opts.tags:
+            try:
+                validate_reference(tag)
+            except LayerlabError as exc:
+                raise BuildError(
+                    f'invalid argument "{tag}" for "-t, --tag" flag: {exc}', 125
+                ) from None
+            tags.append(normalize_ref(tag))
+        self.build_args = parse_build_args(self.opts.build_args)
+        context = self._check_context()
+        name, data = self._read_dockerfile(context)
+        dockerfile = parse_dockerfile(data, name)
+        self.lexer = Lexer(dockerfile.escape)
+        stages = dockerfile.stages
+        if self.opts.target is not None:
+            wanted = self.opts.target.lower()
+            index = next((s.index for s in stages if s.name == wanted), None)
+            if index is None:
+                raise BuildError(f"failed to reach build target {self.opts.target} in Dockerfile")
+            stages = stages[: index + 1]
+        # .dockerignore applies to the Dockerfile and itself too: the daemon drops them.
+        ignore = IgnoreMatcher.read(context / ".dockerignore")
+        self.context = SourceRoot(context, ignore, "build context")
+
+        total = len(dockerfile.meta_args) + sum(1 + len(s.steps) for s in stages)
+        number = 0
+
+        def step(inst: Instruction) -> None:
+            nonlocal number
+            number += 1
+            self.say(f"Step {number}/{total} : {inst.original}")
+
+        for inst in dockerfile.meta_args:
+            step(inst)
+            for key, value in parse_arg_words(inst, dockerfile.escape):
+                if value is not None:
+                    value = self.lexer.word(value, self._meta_env())
+                override = self.build_args.get(key)
+                self.meta[key] = override if override is not None else value
+                self.referenced.add(key)
+
+        built, names = self.built, self.stage_names
+        for stage in stages:
+            step(stage.source)
+            state = self._begin_stage(stage, names)
+            self.say(f" ---> {short_id(state.image_id)}")
+            for inst in stage.steps:
+                step(inst)
+                self._dispatch(state, inst)
+                self.say(f" ---> {short_id(state.image_id)}")
+            built.append(state.image_id)
+            if stage.name:
+                names[stage.name] = state.image_id
+
+        unused = sorted(
+            k for k in self.build_args if k not in self.referenced and k not in BUILTIN_ARGS
+        )
+        if unused:
+            self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
+        image_id = built[-1]
+        self.say(f"Successfully built {short_id(image_id)}")
+        with self.store.lock():
+            for tag in tags:
+                imagelib.tag_image(self.store, image_id, tag)
+        for tag in tags:
+            self.say(f"Successfully tagged {tag}")
+        return image_id
+
+    def _check_context(self) -> Path:
+        context = self.context_dir
+        if not context.exists():
+            raise BuildError(f'unable to prepare context: path "{context}" not found')
+        if not context.is_dir():
+            raise BuildError(f"unable to prepare context: context must be a directory: {context}")
+        return context.resolve()
+
+    def _read_dockerfile(self, context: Path) -> tuple[str, bytes]:
+        """(its name for messages, its bytes): -f is relative to the current directory."""
+        if self.opts.dockerfile_text is not None:
+            return "Dockerfile", self.opts.dockerfile_text
+        if self.opts.dockerfile:
+            path = Path(self.opts.dockerfile).absolute()
+            name = self.opts.dockerfile
+        else:
+            path = context / "Dockerfile"
+            if not path.exists() and (context / "dockerfile").exists():
+                path = context / "dockerfile"
+            name = path.name
+        try:
+            data = path.read_bytes()
+        except IsADirectoryError:
+            raise BuildError(f"the Dockerfile ({name}) is a directory") from None
+        except OSError:
+            raise BuildError(f"Cannot locate specified Dockerfile: {name}") from None
+        return name, data
+
+    # --- args and the environment words expand in ---
+    def _meta_env(self) -> dict[str, str]:
+        return {k: v for k, v in self.meta.items() if v is not None}
+
+    def _arg_value(self, state: StageState, key: str) -> str | None:
+        override = self.build_args.get(key)
+        if override is not None:
+            return override
+        if key in state.args and state.args[key] is not None:
+            return state.args[key]
+        return self.meta.get(key)
+
+    def _allowed_args(self, state: StageState) -> dict[str, str]:
+        """Declared ARGs (and given predefined ones) with a value, not shadowed by ENV."""
+        env_keys = {e.partition("=")[0] for e in state.config.get("Env") or []}
+        allowed: dict[str, str] = {}
+        for key in list(state.args) + [k for k in self.build_args if k in BUILTIN_ARGS]:
+            value = self._arg_value(state, key)
+            if value is not None and key not in env_keys:
+                allowed[key] = value
+        return allowed
+
+    def _env(self, state: StageState) -> dict[str, str]:
+        env = dict(self._allowed_args(state))
+        for item in state.config.get("Env") or []:
+            key, _, value = item.partition("=")
+            env[key] = value
+        return env
+
+    # --- stages ---
+    def _begin_stage(self, stage: Stage, names: dict[str, str]) -> StageState:
+        base = self.lexer.word(stage.base, self._meta_env())
+        if base.lower() in names:
+            image = imagelib.read_image(self.store, names[base.lower()])
+        elif base == "scratch":
+            image = imagelib.read_image(self.store, self._scratch())
+        else:
+            try:
+                image = self.host.image(base)
+            except LayerlabError as exc:
+                raise BuildError(str(exc)) from None
+        config = copy.deepcopy(image.run_config)
+        return StageState(image.id, config, len(image.config.get("history") or []))
+
+    def _scratch(self) -> str:
+        """An image with no layers, for `FROM scratch`: the parent of a build's first step."""
+        config = {
+            "architecture": imagelib.docker_arch(),
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": []},
+            "history": [],
+        }
+        with self.store.lock():
+            self.store.ensure()
+            return imagelib.write_image(self.store, config)
+
+    # --- steps ---
+    def _dispatch(self, state: StageState, inst: Instruction) -> None:
+        try:
+            if inst.keyword == "RUN":
+                self._run_step(state, inst)
+            elif inst.keyword in ("COPY", "ADD"):
+                self._copy_step(state, inst)
+            elif inst.keyword == "WORKDIR":
+                self._workdir_step(state, inst)
+            else:
+                self._config_step(state, inst)
+        except BuildError:
+            raise
+        except layers.UnsafeTarError as exc:
+            raise BuildError(f"{inst.keyword} failed: {exc}") from None
+        except LayerlabError as exc:
+            raise BuildError(str(exc)) from None
+        except OSError as exc:
+            detail = exc.strerror or str(exc)
+            if exc.filename:
+                detail = f"{exc.filename}: {detail}"
+            raise BuildError(f"{inst.keyword} failed: {detail}") from None
+
+    def _cached(self, state: StageState, created_by: str, config: dict[str, Any]) -> bool:
+        """Docker's cache probe: a child of this image made by this very step."""
+        if self.opts.no_cache or state.busted:
+            return False
+        hit = self._find_child(state, created_by, config)
+        if hit is None:
+            state.busted = True
+            return False
+        self.say(" ---> Using cache")
+        state.image_id, state.config = hit, config
+        state.history_len += 1
+        return True
+
+    def _find_child(self, state: StageState, created_by: str, config: dict[str, Any]) -> str | None:
+        if self._children is None:
+            self._children = {}
+            for image_id in self.store.image_ids():
+                parent = imagelib.image_parent(self.store, image_id)
+                if parent:
+                    self._children.setdefault(parent, []).append(image_id)
+        found: list[tuple[str, str]] = []
+        for child in self._children.get(state.image_id, []):
+            try:
+                cfg = read_json(self.store.image_path(child))
+                history = cfg.get("history") or []
+                if (
+                    len(history) == state.history_len + 1
+                    and history[-1].get("created_by") == created_by
+                    and (cfg.get("config") or {}) == config
+                ):
+                    found.append((cfg.get("created", ""), child))
+            except (OSError, ValueError):
+                continue
+        for _, child in sorted(found, reverse=True):  # the newest whose layers are all there
+            with contextlib.suppress(LayerlabError, OSError, ValueError):
+                imagelib.read_image(self.store, child)
+                return child
+        return None
+
+    def _create(self, state: StageState, command: list[str], env: list[str] | None = None) -> str:
+        container = self.host.create(
+            state.image_id, CreateOptions(command=command, entrypoint="", env=env or [])
+        )
+        return container.id
+
+    def _commit(self, state: StageState, cid: str, config: dict[str, Any], created_by: str) -> None:
+        parent = state.image_id
+        image_id = self.host.commit(
+            cid,
+            author=state.maintainer,
+            pause=False,
+            run_config=config,
+            created_by=created_by,
+            empty_layer_if_unchanged=True,
+        )
+        if self._children is not None:
+            self._children.setdefault(parent, []).append(image_id)
+        state.image_id, state.config = image_id, config
+        state.history_len += 1
+
+    def _remove(self, cid: str, *, show: bool = True) -> None:
+        """--rm (the default) removes a step's container, failed or not; --rm=false keeps it.
+
+        (Docker keeps a failed step's container unless --force-rm; we always
+        remove it with --rm.) COPY's container is never shown, and always goes.
+        """
+        if show and not (self.opts.remove or self.opts.force_remove):
+            return
+        with contextlib.suppress(LayerlabError):
+            self.host.rm(cid, force=True)
+        if show:
+            self.say(f"Removing intermediate container {short_id(cid)}")
+
+    def _container_step(
+        self,
+        state: StageState,
+        command: list[str],
+        config: dict[str, Any],
+        created_by: str,
+        work: Callable[[str], None] | None = None,
+        env: list[str] | None = None,
+        show: bool = True,
+    ) -> None:
+        """Create a container from the current image, let `work` change it, commit, remove."""
+        cid = self._create(state, command, env)
+        if show:
+            self.say(f" ---> Running in {short_id(cid)}")
+        try:
+            if work is not None:
+                work(cid)
+            self._commit(state, cid, config, created_by)
+        finally:
+            self._remove(cid, show=show)
+
+    def _run_step(self, state: StageState, inst: Instruction) -> None:
+        argv = parse_command(inst.args, state.config.get("Shell") or DEFAULT_SHELL)
+        allowed = self._allowed_args(state)
+        keyed = sorted(
+            f"{k}={v}" for k, v in allowed.items() if k not in BUILTIN_ARGS or k in state.args
+        )
+        saved = [f"|{len(keyed)}", *keyed, *argv] if keyed else argv
+        created_by = " ".join(saved)
+        if self._cached(state, created_by, state.config):
+            return
+
+        def run(cid: str) -> None:
+            self.out.flush()
+            with self._run_stdio() as stdio:
+                code = self.host.start_attached(cid, stdio)
+            if code != 0:
+                raise BuildError(
+                    f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code
+                )
+
+        env = [f"{k}={v}" for k, v in allowed.items()]
+        self._container_step(state, argv, state.config, created_by, run, env)
+
+    def _workdir_step(self, state: StageState, inst: Instruction) -> None:
+        requested = self.lexer.word(inst.args, self._env(state))
+        if not requested:
+            raise inst.error("WORKDIR requires exactly one argument")
+        if not requested.startswith("/"):
+            current = state.config.get("WorkingDir") or "/"
+            requested = posixpath.normpath(posixpath.join("/", current, requested))
+        config = copy.deepcopy(state.config)
+        apply_change(config, f"WORKDIR {requested}")
+        comment = f"WORKDIR {config['WorkingDir']}"
+        created_by = f"/bin/sh -c {NOP}{comment}"
+        if self._cached(state, created_by, config):
+            return
+
+        def mkdir(cid: str) -> None:
+            with self._mounted(cid) as merged:
+                ensure_dir(merged, scoped_resolve(merged, config["WorkingDir"]), 0, 0)
+
+        self._container_step(state, ["/bin/sh", "-c", NOP + comment], config, created_by, mkdir)
+
+    def _config_step(self, state: StageState, inst: Instruction) -> None:
+        config = copy.deepcopy(state.config)
+        comment = self._apply_config(state, inst, config)
+        # Docker joins ["/bin/sh", "-c", "#(nop) ", comment] with spaces: two after (nop).
+        created_by = f"/bin/sh -c {NOP} {comment}"
+        if self._cached(state, created_by, config):
+            return
+        self._container_step(state, ["/bin/sh", "-c", NOP, comment], config, created_by)
+
+    def _apply_config(self, state: StageState, inst: Instruction, config: dict[str, Any]) -> str:
+        """Change `config` as the instruction says; return Docker's history comment for it."""
+        keyword, escape = inst.keyword, self.lexer.escape
+        env = self._env(state)
+        try:
+            if keyword in ("ENV", "LABEL"):
+                pairs = [
+                    (self.lexer.word(k, env), self.lexer.word(v, env))
+                    for k, v in parse_name_val(inst, escape)
+                ]
+                quoted = " ".join(f"{shlex.quote(k)}={shlex.quote(v)}" for k, v in pairs)
+                apply_change(config, f"{keyword} {quoted}")
+                return keyword + "".join(f" {k}={v}" for k, v in pairs)
+            if keyword == "ARG":
+                parts = []
+                for key, value in parse_arg_words(inst, escape):
+                    if value is not None:
+                        value = self.lexer.word(value, env)
+                    state.args[key] = value
+                    self.referenced.add(key)
+                    parts.append(key if value is None else f"{key}={value}")
+                return "ARG " + " ".join(parts)
+            if keyword == "CMD":
+                apply_change(config, f"CMD {inst.args}")
+                state.cmd_set = state.cmd_set or bool(config["Cmd"])
+                return f"CMD {go_list(config['Cmd'], quoted=True)}"
+            if keyword == "ENTRYPOINT":
+                apply_change(config, f"ENTRYPOINT {inst.args}")
+                if not state.cmd_set:
+                    config["Cmd"] = None
+                return f"ENTRYPOINT {go_list(config['Entrypoint'], quoted=True)}"
+            if keyword == "EXPOSE":
+                ports = [p for word in inst.args.split() for p in self.lexer.words(word, env)]
+                for port in ports:
+                    if not PORT_RE.match(port):
+                        raise inst.error(f"Invalid containerPort: {port}")
+                apply_change(config, "EXPOSE " + " ".join(ports))
+                return "EXPOSE " + " ".join(ports)
+            if keyword == "USER":
+                user = self.lexer.word(inst.args, env)
+                apply_change(config, f"USER {user}")
+                return f"USER {user}"
+            if keyword == "VOLUME":
+                volumes = json_array(inst.args)
+                if volumes is None:
+                    volumes = inst.args.split()
+                volumes = [self.lexer.word(v, env) for v in volumes]
+                if not volumes or any(not v for v in volumes):
+                    raise inst.error("VOLUME specified can not be an empty string")
+                apply_change(config, "VOLUME " + json.dumps(volumes))
+                return f"VOLUME {go_list(volumes, quoted=False)}"
+            if keyword == "STOPSIGNAL":
+                value = self.lexer.word(inst.args, env)
+                parse_signal(value)
+                apply_change(config, f"STOPSIGNAL {value}")
+                return f"STOPSIGNAL {value}"
+            if keyword == "SHELL":
+                apply_change(config, f"SHELL {inst.args}")
+                return f"SHELL {go_list(config['Shell'], quoted=False)}"
+            if keyword == "MAINTAINER":
+                state.maintainer = inst.args
+                return f"MAINTAINER {inst.args}"
+        except BuildError:
+            raise
+        except LayerlabError as exc:
+            raise inst.error(str(exc)) from None
+        raise inst.error(f"unknown instruction: {keyword}")  # parse_dockerfile lets none through
+
+    # --- COPY and ADD ---
+    def _copy_step(self, state: StageState, inst: Instruction) -> None:
+        keyword = inst.keyword
+        flags, words = split_copy_args(inst)
+        env = self._env(state)
+        words = [self.lexer.word(w, env) for w in words]
+        chown = self.lexer.word(flags["chown"], env) if "chown" in flags else ""
+        *written_sources, dest_written = words
+        if not dest_written:
+            raise inst.error(f"{keyword} requires a destination")
+        dest = dest_written
+        if not dest.startswith("/"):  # relative to WORKDIR, a trailing slash kept
+            joined = posixpath.normpath(
+                posixpath.join("/", state.config.get("WorkingDir") or "/", dest)
+            )
+            dest = joined + "/" if dest.endswith("/") and joined != "/" else joined
+        with contextlib.ExitStack() as stack:
+            root = self.context
+            if "from" in flags:
+                root = stack.enter_context(self._from_root(flags["from"], env))
+            sources: list[Source] = []
+            for written in written_sources:
+                if re.match(r"^[a-z][a-z0-9+.-]*://", written, re.I):
+                    if keyword == "COPY":
+                        raise BuildError(f"COPY failed: source can't be a URL for COPY: {written}")
+                    raise BuildError(
+                        f"ADD failed: adding a remote URL is not supported by layerlab's "
+                        f"builder: {written} (download it into the context and COPY it)"
+                    )
+                sources.extend(root.find(written, keyword))
+            if not sources:
+                raise BuildError(f"{keyword} failed: no source files were specified")
+            if len(sources) > 1 and not dest.endswith("/"):
+                raise BuildError(
+                    f"When using {keyword} with more than one source file, the destination "
+                    "must be a directory and end with a /"
+                )
+            if len(sources) == 1:
+                source_hash = sources[0].hash
+            else:
+                hashes = ",".join(s.hash for s in sources).encode()
+                source_hash = "multi:" + hashlib.sha256(hashes).hexdigest()
+            chown_comment = f"--chown={chown}" if chown else ""
+            # Docker writes no space between the --chown flag and the hash: kept as is.
+            comment = f"{keyword} {chown_comment}{source_hash} in {dest} "
+            created_by = f"/bin/sh -c {NOP}{comment}"
+            if self._cached(state, created_by, state.config):
+                return
+
+            def copy_in(cid: str) -> None:
+                with self._mounted(cid) as merged:
+                    owner = lookup_owner(merged, chown) if chown else (0, 0)
+                    for source in sources:
+                        place(merged, source, dest, owner, keyword)
+
+            self._container_step(
+                state, ["/bin/sh", "-c", NOP + comment], state.config, created_by, copy_in,
+                show=False,
+            )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _mounted(self, cid: str) -> Iterator[Path]:
+        """The container's union, mounted while files are written into its merged view."""
+        container = self.host.container(cid)
+        data = container.data["GraphDriver"]["Data"]
+        merged = Path(data["MergedDir"])
+        unionfs.mount_overlay(
+            self.host.lower_dirs(container), Path(data["UpperDir"]), Path(data["WorkDir"]), merged
+        )
+        try:
+            yield merged
+        finally:
+            unionfs.unmount(merged)
+
+    @contextlib.contextmanager
+    def _from_root(self, ref: str, env: dict[str, str]) -> Iterator[SourceRoot]:
+        """COPY --from=<stage name | stage index | image>: that image's files, read-only."""
+        ref = self.lexer.word(ref, env)
+        if ref.isdigit():
+            if int(ref) >= len(self.built):
+                raise BuildError(f"invalid from flag value {ref}: invalid stage index")
+            image_id: str | None = self.built[int(ref)]
+        else:
+            image_id = self.stage_names.get(ref.lower())
+        if image_id is None:
+            try:
+                image = self.host.image(ref)
+            except LayerlabError as exc:
+                raise BuildError(f"invalid from flag value {ref}: {exc}") from None
+        else:
+            image = imagelib.read_image(self.store, image_id)
+        scratch = self.store.make_tmp_dir("build-from-")
+        rootfs = scratch / "rootfs"
+        empty = scratch / "empty"
+        rootfs.mkdir()
+        empty.mkdir()
+        mounted = False
+        try:
+            if image.layers:
+                lowers = [layer.diff_path for layer in reversed(image.layers)] + [empty]
+                unionfs.mount_readonly(lowers, rootfs)
+                mounted = True
+            yield SourceRoot(rootfs, None, f"image {ref}")
+        finally:
+            if mounted:
+                unionfs.unmount(rootfs)
+            self.store.discard(scratch)

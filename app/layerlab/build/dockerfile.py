@@ -1,0 +1,258 @@
+"""The Dockerfile: bytes parsed into stages of instructions, checked before any step runs.
+
+Parsing is dockerfile-parse's (continuations, comments); the escape directive,
+the checks and the argument forms of ENV/LABEL, ARG, COPY/ADD and FROM follow
+Docker's parser, so a typo fails the build with Docker's message and line
+number before step 1. `--build-arg` values are parsed here too: they meet the
+Dockerfile's ARGs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dockerfile_parse import DockerfileParser
+
+from layerlab.errors import BuildError, LayerlabError
+from layerlab.instructions import json_array, name_values
+
+KNOWN = frozenset(
+    "FROM RUN CMD ENTRYPOINT ENV ARG WORKDIR COPY ADD LABEL USER EXPOSE VOLUME STOPSIGNAL "
+    "SHELL MAINTAINER HEALTHCHECK ONBUILD".split()
+)
+UNSUPPORTED = frozenset({"HEALTHCHECK", "ONBUILD"})
+STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
+
+
+@dataclass
+class Instruction:
+    keyword: str  # upper-case
+    args: str  # the arguments as written, continuation lines joined
+    original: str  # what `Step N/M :` prints
+    line: int  # 1-based
+
+    def error(self, message: str) -> BuildError:
+        return BuildError(f"Dockerfile:{self.line}: {message}")
+
+
+@dataclass
+class Stage:
+    index: int
+    base: str
+    name: str | None
+    source: Instruction
+    steps: list[Instruction] = field(default_factory=list)
+
+
+@dataclass
+class Dockerfile:
+    meta_args: list[Instruction]
+    stages: list[Stage]
+    escape: str
+
+
+_ESCAPE_DIRECTIVE = re.compile(r"^\s*#\s*escape\s*=\s*(\\|`)\s*$", re.I)
+_DIRECTIVE = re.compile(r"^\s*#\s*[a-z][a-z0-9]*\s*=", re.I)
+
+
+def _escape_token(lines: list[str]) -> str:
+    for line in lines:
+        match = _ESCAPE_DIRECTIVE.match(line)
+        if match:
+            return match.group(1)
+        if not _DIRECTIVE.match(line):
+            break
+    return "\\"
+
+
+def parse_dockerfile(data: bytes, name: str = "Dockerfile") -> Dockerfile:
+    """Bytes -> stages of instructions, every syntax error found before any step runs."""
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BuildError(f"the Dockerfile ({name}) is not a text file") from None
+    lines = text.splitlines()
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        raise BuildError(f"the Dockerfile ({name}) cannot be empty")
+    escape = _escape_token(lines)
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()), env_replace=False)
+    found: list[tuple[int, str, dict[str, Any] | None]] = []
+    covered: set[int] = set()
+    for item in parser.structure:
+        covered.update(range(item["startline"], item["endline"] + 1))
+        if item["instruction"] != "COMMENT":
+            found.append((item["startline"], item["instruction"], item))
+    for number, line in enumerate(lines):
+        if number not in covered and line.strip():  # a keyword without arguments
+            found.append((number, line.split()[0].upper(), None))
+    found.sort(key=lambda entry: entry[0])
+
+    meta_args: list[Instruction] = []
+    stages: list[Stage] = []
+    for number, keyword, item in found:
+        if item is None:
+            if keyword in KNOWN:
+                raise BuildError(
+                    f"Dockerfile:{number + 1}: {keyword} requires at least one argument"
+                )
+            raise BuildError(f"Dockerfile:{number + 1}: unknown instruction: {keyword}")
+        written = item["content"].lstrip().split(None, 1)[0]
+        value = item["value"].strip()
+        inst = Instruction(keyword, value, f"{written} {value}", number + 1)
+        if keyword not in KNOWN:
+            raise inst.error(f"unknown instruction: {keyword}")
+        if not value:
+            raise inst.error(f"{keyword} requires at least one argument")
+        if keyword in UNSUPPORTED:
+            raise inst.error(f"{keyword} is not supported by layerlab's builder")
+        if keyword == "FROM":
+            stages.append(_parse_from(inst, len(stages), stages))
+        elif not stages:
+            if keyword != "ARG":
+                raise inst.error(
+                    f"{keyword} before the first FROM: no build stage in current context"
+                )
+            parse_arg_words(inst, escape)
+            meta_args.append(inst)
+        else:
+            _validate(inst, escape)
+            stages[-1].steps.append(inst)
+    if not stages:
+        raise BuildError(f"the Dockerfile ({name}) has no FROM: no build stage")
+    return Dockerfile(meta_args, stages, escape)
+
+
+def _parse_from(inst: Instruction, index: int, earlier: list[Stage]) -> Stage:
+    words = [w for w in inst.args.split() if not w.startswith("--platform=")]
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+        raise inst.error("FROM requires either one or three arguments")
+    name = words[2].lower() if len(words) == 3 else None
+    if name is not None:
+        if not STAGE_NAME_RE.match(name):
+            raise inst.error(
+                f'invalid name for build stage: "{words[2]}", name can\'t start with a number '
+                "or contain symbols"
+            )
+        if any(stage.name == name for stage in earlier):
+            raise inst.error(f"duplicate name {name}")
+    return Stage(index, words[0], name, inst)
+
+
+def _validate(inst: Instruction, escape: str) -> None:
+    """Syntax checks that need no state, so a typo fails the build before step 1."""
+    keyword = inst.keyword
+    if keyword in ("ENV", "LABEL"):
+        parse_name_val(inst, escape)
+    elif keyword == "ARG":
+        parse_arg_words(inst, escape)
+    elif keyword in ("COPY", "ADD"):
+        split_copy_args(inst)
+    elif keyword == "SHELL" and json_array(inst.args) is None:
+        raise inst.error("SHELL requires the arguments to be in JSON form")
+
+
+def parse_words(rest: str, escape: str) -> list[str]:
+    """Docker's parseWords: split on blanks outside quotes; quotes and escapes stay in."""
+    words: list[str] = []
+    word = ""
+    quote = ""
+    in_word = blank_ok = False
+    i = 0
+    while i < len(rest):
+        ch = rest[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+            elif ch == escape and quote != "'" and i + 1 < len(rest):
+                word += ch
+                i += 1
+                ch = rest[i]
+            word += ch
+        elif ch.isspace():
+            if in_word and (blank_ok or word):
+                words.append(word)
+            word, in_word, blank_ok = "", False, False
+        else:
+            in_word = True
+            if ch in "'\"":
+                quote, blank_ok = ch, True
+            elif ch == escape:
+                if i + 1 == len(rest):
+                    break
+                word += ch
+                i += 1
+                ch = rest[i]
+            word += ch
+        i += 1
+    if in_word and (blank_ok or word):
+        words.append(word)
+    return words
+
+
+def parse_name_val(inst: Instruction, escape: str) -> list[tuple[str, str]]:
+    """ENV/LABEL arguments: `K=V K2="v 2"` (quotes still in), or the legacy `K some value`."""
+    try:
+        return name_values(parse_words(inst.args, escape), inst.args, inst.keyword)
+    except LayerlabError as exc:
+        raise inst.error(str(exc)) from None
+
+
+def parse_arg_words(inst: Instruction, escape: str) -> list[tuple[str, str | None]]:
+    pairs: list[tuple[str, str | None]] = []
+    for word in parse_words(inst.args, escape):
+        key, sep, value = word.partition("=")
+        if not key:
+            raise inst.error("ARG names can not be blank")
+        pairs.append((key, value if sep else None))
+    if not pairs:
+        raise inst.error("ARG requires at least one argument")
+    return pairs
+
+
+def split_copy_args(inst: Instruction) -> tuple[dict[str, str], list[str]]:
+    """`[--chown=u:g] [--from=x] src... dest`, the shell or the JSON form."""
+    rest = inst.args
+    flags: dict[str, str] = {}
+    while rest.startswith("--"):
+        flag, _, rest = rest.partition(" ")
+        rest = rest.lstrip()
+        name, sep, value = flag[2:].partition("=")
+        allowed = ("chown", "from") if inst.keyword == "COPY" else ("chown",)
+        if name == "chmod":
+            raise inst.error("the --chmod option requires BuildKit")
+        if name not in allowed or not sep:
+            raise inst.error(
+                f"Unknown flag: {name}" if name not in allowed else f"--{name} needs a value"
+            )
+        flags[name] = value
+    words = json_array(rest)
+    if words is None:
+        words = rest.split()
+    if len(words) < 2:
+        raise inst.error(
+            f"{inst.keyword} requires at least two arguments, but only one was provided. "
+            "Destination could not be determined."
+        )
+    return flags, words
+
+
+def parse_build_args(values: list[str]) -> dict[str, str | None]:
+    """`--build-arg K=V`; a bare `K` takes $K from our environment, or stays unset."""
+    args: dict[str, str | None] = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not key:
+            raise BuildError(
+                f'invalid argument "{value}" for "--build-arg" flag: '
+                f"invalid environment variable: {value}",
+                exit_code=125,
+            )
+        args[key] = val if sep else os.environ.get(key)
+    return args
