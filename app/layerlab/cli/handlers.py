@@ -18,7 +18,6 @@ from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal,
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
-from layerlab.gotemplate import TemplateError, render
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -398,6 +397,8 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(item["Id"])
     if ns.format is not None:
+        from layerlab.gotemplate import TemplateError, render  # on use: -f only, start-up is lean
+
         try:
             for item in found:
                 print(render(ns.format, item), file=io.out)
