@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.grammar import UsageError, parse
-from layerlab.cli.handlers import dispatch
+from layerlab.cli.grammar import COMMANDS, UsageError, parse
+from layerlab.cli.handlers import HANDLERS, dispatch
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -40,6 +40,11 @@ def test_docker_short_flags() -> None:
     assert parse(["stop", "-t", "3", "a", "b"]).time == 3
     assert parse(["kill", "-s", "TERM", "a"]).signal == "TERM"
     assert parse(["logs", "-ft", "a"]).follow
+
+
+def test_every_command_in_the_grammar_has_a_handler_but_tui() -> None:
+    assert set(COMMANDS) - set(HANDLERS) == {"tui"}  # the entry point opens the TUI
+    assert set(HANDLERS) <= set(COMMANDS)
 
 
 def test_bad_flags_are_usage_errors() -> None:

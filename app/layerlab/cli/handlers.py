@@ -419,7 +419,9 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     from layerlab.build import BuildOptions  # on use: dockerfile-parse loads for builds only
 
-    before = {image.id for _, image in engine.images(all=True)}
+    before: set[str] = set()  # to tell a new image from one the cache had whole
+    with contextlib.suppress(LayerlabError):  # an image vanishing mid-listing is no failure
+        before = {image.id for _, image in engine.images(all=True)}
     with _stdio(io) as stdio:
         options = BuildOptions(
             tags=ns.tag,
