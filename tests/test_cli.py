@@ -1,7 +1,9 @@
-"""The command grammar: Docker's flags and words, parsed once for the shell and the TUI."""
+"""The command line: Docker's grammar, parsed once for the shell and the TUI; what each command
+reports it touched; and standard input read only where a face has one."""
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli import UsageError, parse
+from layerlab.cli.grammar import COMMANDS, UsageError, parse
+from layerlab.cli.handlers import HANDLERS, dispatch
+from layerlab.cli.stdio import IO
+from layerlab.engine import Engine
+from layerlab.errors import LayerlabError
+from layerlab.report import Report
 
 from .conftest import CLI
 
@@ -35,6 +42,11 @@ def test_docker_short_flags() -> None:
     assert parse(["logs", "-ft", "a"]).follow
 
 
+def test_every_command_in_the_grammar_has_a_handler_but_tui() -> None:
+    assert set(COMMANDS) - set(HANDLERS) == {"tui"}  # the entry point opens the TUI
+    assert set(HANDLERS) <= set(COMMANDS)
+
+
 def test_bad_flags_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="unrecognized arguments"):
         parse(["ps", "--bogus"])
@@ -42,14 +54,26 @@ def test_bad_flags_are_usage_errors() -> None:
         parse(["stop", "-t", "soon", "a"])
 
 
-def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
+def _imported_by(module: str, *watched: str) -> list[str]:
+    """The modules among `watched` (and below) that importing `module` loads, in a fresh Python."""
     code = (
-        "import sys, layerlab.cli; "
-        "heavy = ('textual', 'pyroute2', 'rich', 'watchdog'); "
-        "print([m for m in sys.modules if m.split('.')[0] in heavy])"
+        f"import sys, {module}; watched = {watched!r}; "
+        "print(sorted(m for m in sys.modules if any("
+        "m == w or m.startswith(w + '.') for w in watched)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return list(eval(out.stdout))
+
+
+def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
+    heavy = ("textual", "pyroute2", "rich", "watchdog", "layerlab.tui")
+    assert _imported_by("layerlab.main", *heavy) == []
+    assert _imported_by("layerlab.cli.handlers", *heavy) == []
+
+
+def test_the_grammar_parses_without_the_engine() -> None:
+    """The command bar completes and parses from it; running a command is handlers' business."""
+    assert _imported_by("layerlab.cli.grammar", "layerlab.engine", "layerlab.cli.handlers") == []
 
 
 def test_help_and_version(cli: CLI) -> None:
@@ -74,3 +98,111 @@ def test_no_runtime_installed(cli: CLI, root: Path) -> None:
         "Error: no OCI runtime found: install runc (apt-get install runc); "
         "LAYERLAB_RUNTIME=no-such-runtime is not an executable"
     ]
+
+
+# --- standard input: read only from IO.stdin, refused where there is none -----------------
+class _NoStdin:
+    """Stands in for sys.stdin: a command that reaches for the process's stdin fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"sys.stdin.{name} was used: a command read the terminal's stdin")
+
+
+@pytest.mark.parametrize(
+    ("words", "refusal"),
+    [
+        (["build", "-f", "-", "{ctx}"], '"build -f -" reads the Dockerfile from standard input'),
+        (["load"], '"load" reads an archive from standard input'),
+        (["import", "-", "imported:1"], '"import -" reads the tar archive from standard input'),
+    ],
+)
+def test_a_face_without_stdin_refuses_commands_that_read_it(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, words: list[str], refusal: str
+) -> None:
+    """The TUI's command bar has no stdin: `build -f -` there used to read the terminal's."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM busybox\n")
+    before = [image.id for _, image in engine.images(all=True)]
+    monkeypatch.setattr(sys, "stdin", _NoStdin())
+    out, err = io.StringIO(), io.StringIO()
+    ns = parse([w.format(ctx=ctx) for w in words])
+    with pytest.raises(LayerlabError) as caught:
+        dispatch(engine, ns, IO(out, err, interactive=False, stdin=None))
+    message = str(caught.value)
+    assert message.startswith(refusal) and "\n" not in message
+    assert caught.value.exit_code != 0
+    assert (out.getvalue(), err.getvalue()) == ("", "")
+    assert [image.id for _, image in engine.images(all=True)] == before  # nothing touched
+    assert engine.containers(all=True) == []
+
+
+def test_the_shell_still_reads_a_dockerfile_from_stdin(cli: CLI, tmp_path: Path) -> None:
+    r = cli("build", "-q", "-f", "-", str(tmp_path), input="FROM busybox\nENV FROM_STDIN=1\n")
+    assert r.code == 0, r.err
+    assert r.out.startswith("sha256:")
+
+
+def test_the_shell_hands_its_stdin_to_load(cli: CLI) -> None:
+    """From a shell, `load` reads the process's stdin (here empty), as before the split."""
+    r = cli("load", input="")
+    assert (r.code, r.err) == (125, "Error: invalid archive: not a valid tar: empty file\n")
+
+
+# --- what each command reports it touched -----------------------------------------------
+def _run(engine: Engine, *words: str, stdin: bytes | None = None) -> tuple[Report, str]:
+    out, err = io.StringIO(), io.StringIO()
+    source = io.BytesIO(stdin) if stdin is not None else None
+    report = dispatch(engine, parse(words), IO(out, err, interactive=False, stdin=source))
+    return report, out.getvalue()
+
+
+def test_reports_name_the_containers_and_images_each_command_touched(engine: Engine) -> None:
+    busybox = engine.image("busybox").id
+    made, out = _run(engine, "create", "--name", "box", "busybox", "touch", "/happiness.txt")
+    cid = out.strip()
+    assert made == Report(containers=[cid], created_containers=[cid])
+
+    started, _ = _run(engine, "start", "-a", "box")
+    assert started == Report(containers=[cid])
+
+    committed, out = _run(engine, "commit", "box", "happy:1")
+    image = out.strip()
+    assert committed == Report(containers=[cid], images=[image], created_images=[image])
+
+    assert _run(engine, "tag", "happy:1", "happy:2")[0] == Report(images=[image])
+    looked, _ = _run(engine, "inspect", "box", "happy:2", "nosuch")
+    assert looked == Report(code=1, containers=[cid], images=[image])
+    assert _run(engine, "ps", "-a")[0] == Report()
+
+    removed, out = _run(engine, "rm", "box", "nosuch")  # by name; one failure, one done
+    assert removed == Report(code=1, images=[busybox], removed_containers=[cid])
+    assert out == "box\n"
+
+    untagged, out = _run(engine, "rmi", "happy:2")
+    assert untagged == Report(images=[image], untagged=["happy:2"])
+    assert out == "Untagged: happy:2\n"
+
+    deleted, out = _run(engine, "rmi", "happy:1")
+    assert deleted.untagged == ["happy:1"] and deleted.removed_images == [image]
+    lines = out.splitlines()
+    assert lines[:2] == ["Untagged: happy:1", f"Deleted: {image}"]
+    assert all(line.startswith("Deleted: sha256:") for line in lines[1:])
+    assert engine.image("busybox").id == busybox  # still tagged: only the commit went
+
+
+def test_a_run_with_rm_reports_its_container_created_and_removed(engine: Engine) -> None:
+    report, _ = _run(engine, "run", "--rm", "busybox", "true")
+    (cid,) = report.created_containers
+    assert report == Report(containers=[cid], created_containers=[cid], removed_containers=[cid])
+
+
+def test_build_from_stdin_reports_the_new_image_then_none_from_the_cache(
+    engine: Engine, tmp_path: Path
+) -> None:
+    dockerfile = b"FROM busybox\nENV FROM_STDIN=1\n"
+    first, out = _run(engine, "build", "-q", "-f", "-", str(tmp_path), stdin=dockerfile)
+    image = out.strip()
+    assert first == Report(images=[image], created_images=[image])
+    again, _ = _run(engine, "build", "-q", "-f", "-", str(tmp_path), stdin=dockerfile)
+    assert again == Report(images=[image])

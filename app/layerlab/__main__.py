@@ -1,3 +1,3 @@
-from layerlab.cli import main
+from layerlab.main import main
 
 raise SystemExit(main())

@@ -33,6 +33,7 @@ from layerlab.humanize import rfc3339_nano
 from layerlab.instructions import apply_change
 from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.report import ImageRemoval
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.runtime.spec import build_spec
 from layerlab.store import Store, write_json_atomic
@@ -751,10 +752,10 @@ class Engine:
         with self.store.lock():
             imagelib.tag_image(self.store, image.id, target)
 
-    def rmi(self, ref: str, force: bool = False) -> list[str]:
+    def rmi(self, ref: str, force: bool = False) -> ImageRemoval:
         """Docker's rmi: untag while other tags remain, delete with the last reference.
 
-        Returns the lines Docker prints: `Untagged: x:y`, `Deleted: sha256:...`.
+        Returns what went: the references untagged, the images and layers deleted.
         """
         with self.store.lock():
             image = self.image(ref)
@@ -768,9 +769,11 @@ class Engine:
                     f"conflict: unable to delete {short} (cannot be forced) - image is being "
                     f"used by running container {running[0].short_id}"
                 )
+            removal = ImageRemoval(image.id)
             if by_tag and len(tags) > 1:
                 self._untag(normalize_ref(ref))
-                return [f"Untagged: {normalize_ref(ref)}"]
+                removal.untagged.append(normalize_ref(ref))
+                return removal
             if not by_tag and len(tags) > 1 and not force:
                 raise Conflict(
                     f"conflict: unable to delete {short} (must be forced) - image is "
@@ -791,26 +794,27 @@ class Engine:
                     f"conflict: unable to delete {short} (cannot be forced) - image has "
                     "dependent child images"
                 )
-            lines = [f"Untagged: {t}" for t in tags]
             for t in tags:
                 self._untag(t)
+                removal.untagged.append(t)
             if users:  # forced: the containers keep the layers; only the name goes
-                return lines
-            return lines + [f"Deleted: {d}" for d in self._delete_with_parents(image.id)]
+                return removal
+            self._delete_with_parents(image.id, removal)
+            return removal
 
     def _untag(self, tag: str) -> None:
         tags = self.store.read_repositories()
         tags.pop(tag, None)
         self.store.write_repositories(tags)
 
-    def _delete_with_parents(self, image_id: str) -> list[str]:
+    def _delete_with_parents(self, image_id: str, removal: ImageRemoval) -> None:
         """Delete an image, then each parent left untagged, childless and unused - as Docker."""
-        deleted: list[str] = []
         used = {c.data["Image"] for c in self.containers(all=True)}
         current: str | None = image_id
         while current:
             parent = imagelib.image_parent(self.store, current)
-            deleted += imagelib.delete_image(self.store, current)
+            removal.deleted += imagelib.delete_image(self.store, current)
+            removal.deleted_images.append(current)
             current = parent
             if (
                 current is None
@@ -819,7 +823,6 @@ class Engine:
                 or current in used
             ):
                 break
-        return deleted
 
     def save(self, refs: list[str], out: BinaryIO) -> None:
         """Images with their metadata, as one tar Docker and OCI tools both read."""

@@ -31,3 +31,13 @@ class Report:
             "removed_containers", "removed_images", "untagged",
         ):  # fmt: skip
             getattr(self, name).extend(getattr(other, name))
+
+
+@dataclass
+class ImageRemoval:
+    """What `Engine.rmi` did to one reference: Docker prints `Untagged:` and `Deleted:` from it."""
+
+    image: str  # the image the reference named (sha256:…)
+    untagged: list[str] = field(default_factory=list)  # `name:tag` references removed
+    deleted: list[str] = field(default_factory=list)  # Docker's order: image id, its layers, …
+    deleted_images: list[str] = field(default_factory=list)  # the image ids among `deleted`

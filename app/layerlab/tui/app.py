@@ -25,7 +25,9 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane, Tree
 
-from layerlab import cli, procs
+from layerlab import procs
+from layerlab.cli import grammar, handlers
+from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError, NotFound
 from layerlab.humanize import human_size
@@ -230,7 +232,7 @@ class LayerlabApp(App[None]):
         parsed = io.StringIO()
         try:
             with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
-                ns = cli.parse(words)
+                ns = grammar.parse(words)
         except LayerlabError as exc:
             log.write(f"Error: {exc}")
             return
@@ -238,7 +240,7 @@ class LayerlabApp(App[None]):
             log.write(parsed.getvalue().rstrip("\n"))
             return
         if ns.cmd is None or ns.cmd == "tui":
-            log.write(cli.build_parser().format_help().rstrip("\n"))
+            log.write(grammar.build_parser().format_help().rstrip("\n"))
             return
         self.metadata_panel.mark()
         if needs_terminal(ns):
@@ -246,14 +248,14 @@ class LayerlabApp(App[None]):
         else:
             self.run_command(message.line, ns)
 
-    def _execute(self, line: str, ns: argparse.Namespace, cio: cli.IO) -> Outcome:
+    def _execute(self, line: str, ns: argparse.Namespace, cio: IO) -> Outcome:
         """Run one command through the CLI's own dispatch, and read the store around it."""
         before = model.summarize(self.engine)
         focus = next((s for s in map(self._resolve, model.command_refs(ns)) if s is not None), None)
         changes_before = self._changes(focus)
         error = ""
         try:
-            code = cli.dispatch(self.engine, ns, cio)
+            code = handlers.dispatch(self.engine, ns, cio).code
         except LayerlabError as exc:
             error, code = str(exc), exc.exit_code
         except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
@@ -289,7 +291,7 @@ class LayerlabApp(App[None]):
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         log = self.output_log
         out, err = LogStream(log), LogStream(log, err=True)
-        outcome = self._execute(line, ns, cli.IO(out, err, interactive=False))
+        outcome = self._execute(line, ns, IO(out, err, interactive=False))
         out.flush()
         if outcome.error:
             err.write(f"Error: {outcome.error}\n")
@@ -305,7 +307,7 @@ class LayerlabApp(App[None]):
         log = self.output_log
         try:
             with self.suspend():
-                outcome = self._execute(line, ns, cli.IO(sys.stdout, sys.stderr, interactive=True))
+                outcome = self._execute(line, ns, IO(sys.stdout, sys.stderr, interactive=True))
         except SuspendNotSupported:
             log.write("Error: this terminal cannot be handed to a container (run -it needs a tty)")
             return

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from layerlab.cli import COMMANDS
+from layerlab.cli.grammar import COMMANDS
 
 
 class CommandSuggester(Suggester):

@@ -1,0 +1,197 @@
+"""Docker's command grammar, shared by the shell and the TUI's command bar.
+
+`parse(argv)` turns words into a namespace; nothing here runs a command, so the
+command bar can import it without the engine (`handlers.dispatch` runs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import NoReturn
+
+from layerlab import __version__
+from layerlab.errors import LayerlabError
+
+
+class UsageError(LayerlabError):
+    """A malformed command line: Docker exits 125 for these too."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+# Every command, with the help line `layerlab --help` shows; `handlers` has one function each.
+COMMANDS: dict[str, str] = {
+    "create": "Create a new container: a writable layer on an image",
+    "run": "Create and start a container (create + start)",
+    "start": "Start one or more stopped containers",
+    "ps": "List containers",
+    "stop": "Stop running containers: the stop signal, then SIGKILL after a grace time",
+    "kill": "Kill running containers (SIGKILL by default)",
+    "pause": "Freeze all processes of containers (the cgroup freezer)",
+    "unpause": "Thaw all processes of paused containers",
+    "wait": "Block until containers stop, then print their exit codes",
+    "rm": "Remove containers and their writable layers",
+    "exec": "Run a command in a running container",
+    "logs": "Fetch the logs of a container",
+    "top": "Display the running processes of a container",
+    "rename": "Rename a container",
+    "diff": "Show the changes in a container's writable layer (A added, C changed, D deleted)",
+    "save": "Save images to a tar archive (docker-archive and OCI layout in one)",
+    "load": "Load images from a tar archive or an OCI layout",
+    "import": "Import a tar archive as a one-layer image",
+    "export": "Export a container's merged filesystem as a tar archive (no metadata)",
+    "commit": "Turn a container's writable layer into a new image's read-only layer",
+    "images": "List images (-a: with intermediate images)",
+    "history": "Show the layers of an image, newest first",
+    "tag": "Create a tag TARGET that refers to SOURCE",
+    "rmi": "Remove images (and the layers no other image uses)",
+    "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
+    "inspect": "Show the metadata of containers or images",
+    "build": "Build an image from a Dockerfile: each step run, modified and committed",
+}
+
+
+class _RmFlag(argparse.Action):
+    """Docker's boolean `--rm`: `--rm`, `--rm=true`, `--rm=false` (never the next word)."""
+
+    def __call__(
+        self,
+        parser: object,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, option_string != "--rm=false")
+
+
+def _container_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="assign a name to the container")
+    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-h", "--hostname", help="container host name")
+    p.add_argument("--entrypoint", help="overwrite the default ENTRYPOINT of the image")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("image")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="layerlab", description="A small, real container engine.")
+    parser.add_argument("--root", help="store root (default /var/lib/layerlab, or $LAYERLAB_ROOT)")
+    parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
+    sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
+
+    def add(name: str, **kw: object) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=COMMANDS[name], add_help=False, **kw)  # type: ignore[arg-type]
+        p.add_argument("--help", action="help", help="show this help")
+        return p
+
+    _container_flags(add("create"))
+    p = add("run")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    _container_flags(p)
+    p = add("start")
+    p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR")
+    p.add_argument("-i", "--interactive", action="store_true", help="attach STDIN")
+    p.add_argument("containers", nargs="+")
+    p = add("ps")
+    p.add_argument("-a", "--all", action="store_true", help="show all containers")
+    p.add_argument("-q", "--quiet", action="store_true", help="only display IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p = add("stop")
+    p.add_argument("-t", "--time", type=int, help="seconds to wait before killing (10)")
+    p.add_argument("-s", "--signal", help="signal to send (the image's, else SIGTERM)")
+    p.add_argument("containers", nargs="+")
+    p = add("kill")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send (KILL)")
+    p.add_argument("containers", nargs="+")
+    for name in ("pause", "unpause", "wait"):
+        add(name).add_argument("containers", nargs="+")
+    p = add("rm")
+    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    p.add_argument("-v", "--volumes", action="store_true", help="accepted; no volumes yet")
+    p.add_argument("containers", nargs="+")
+    p = add("exec")
+    p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
+    p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
+    p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
+    p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("container")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p = add("logs")
+    p.add_argument("-f", "--follow", action="store_true", help="follow log output")
+    p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("container")
+    p = add("top")
+    p.add_argument("container")
+    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    p = add("rename")
+    p.add_argument("container")
+    p.add_argument("new_name")
+    add("diff").add_argument("container")
+    p = add("save")
+    p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
+    p.add_argument("images", nargs="+")
+    p = add("load")
+    p.add_argument("-i", "--input", help="read from a tar archive file instead of STDIN")
+    p.add_argument("-q", "--quiet", action="store_true", help="suppress the load output")
+    p = add("import")
+    p.add_argument("-m", "--message", default="", help="commit message for the image")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
+    p.add_argument("file", help="a tar archive, or - for STDIN")
+    p.add_argument("repository", nargs="?")
+    p = add("export")
+    p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
+    p.add_argument("container")
+    p = add("commit")
+    p.add_argument("-m", "--message", default="", help="commit message")
+    p.add_argument("-a", "--author", default="", help="author")
+    p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
+    p.add_argument("-p", "--pause", default=True, action=argparse.BooleanOptionalAction,
+                   help="pause the container while committing (default)")  # fmt: skip
+    p.add_argument("container")
+    p.add_argument("repository", nargs="?")
+    p = add("images")
+    p.add_argument("-a", "--all", action="store_true", help="show intermediate images too")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p = add("history")
+    p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
+    p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("image")
+    p = add("tag")
+    p.add_argument("source")
+    p.add_argument("target")
+    p = add("rmi")
+    p.add_argument("-f", "--force", action="store_true", help="force removal")
+    p.add_argument("images", nargs="+")
+    p = add("inspect")
+    p.add_argument("-f", "--format", help="format output using a Go template")
+    p.add_argument("names", nargs="+")
+    add("tui")
+    p = add("build")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
+    p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
+    p.add_argument("--no-cache", action="store_true", help="don't use the build cache")
+    p.add_argument("--build-arg", action="append", default=[], help="set a build-time ARG: K=V")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
+    p.add_argument("--rm", "--rm=true", "--rm=false", dest="rm", action=_RmFlag, nargs=0,
+                   default=True, help="remove intermediate containers (default true)")  # fmt: skip
+    p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
+    p.add_argument("--target", help="build up to this stage")
+    p.add_argument("context", help="the build context: a directory")
+    return parser
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    words = list(argv)
+    if words and words[0] == "docker":  # the article's commands, typed as printed
+        words = words[1:]
+    return build_parser().parse_args(words)

@@ -1,0 +1,117 @@
+"""The terminal and streams a command runs with, and how a container is attached to them.
+
+`IO` says what a face hands a command: where its output goes, whether the real
+terminal is ours (`interactive`), and the standard input it may read as data
+(`stdin`, None where there is none, as in the TUI's command bar).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, TextIO
+
+from layerlab.engine import Engine, Stdio
+from layerlab.errors import LayerlabError
+
+
+@dataclass
+class IO:
+    out: TextIO
+    err: TextIO
+    interactive: bool = True  # False in the TUI: `-it` needs the real terminal
+    stdin: BinaryIO | None = None  # what `build -f -`, `load`, `import -` read; None: nothing
+
+
+def no_stdin(command: str, reads: str, instead: str) -> LayerlabError:
+    """The one-line refusal of a command that reads standard input where there is none."""
+    return LayerlabError(
+        f'"{command}" reads {reads} from standard input, which is not available here '
+        f"(the TUI's command bar has none): {instead}"
+    )
+
+
+def _require_terminal(io: IO) -> None:
+    if not io.interactive or not sys.stdin.isatty():
+        raise LayerlabError("the input device is not a TTY", exit_code=1)
+
+
+@contextlib.contextmanager
+def _binary_output(path: str | None, io: IO) -> Iterator[BinaryIO]:
+    """`-o FILE`, else STDOUT - never a terminal, as Docker refuses too."""
+    if path:
+        with open(path, "wb") as f:
+            yield f
+        return
+    if not io.interactive or io.out.isatty():
+        raise LayerlabError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    io.out.flush()
+    yield io.out.buffer
+
+
+@contextlib.contextmanager
+def _stdio(io: IO) -> Iterator[Stdio]:
+    """File descriptors for a container's attached stdio.
+
+    A real terminal or file is handed over as is; a stream without one (the
+    TUI's output log) gets a pipe whose far end is copied into it.
+    """
+    if io.interactive:
+        yield (None, None, None)
+        return
+    pumps: list[threading.Thread] = []
+    fds: list[int] = []
+    for stream in (io.out, io.err):
+        read_fd, write_fd = os.pipe()
+        fds.append(write_fd)
+        pump = threading.Thread(target=_copy_into, args=(read_fd, stream), daemon=True)
+        pump.start()
+        pumps.append(pump)
+    try:
+        yield (subprocess.DEVNULL, fds[0], fds[1])
+    finally:
+        for fd in fds:
+            os.close(fd)
+        for pump in pumps:
+            pump.join()
+
+
+def _copy_into(read_fd: int, stream: TextIO) -> None:
+    with os.fdopen(read_fd, "rb") as source:
+        for chunk in iter(lambda: source.read1(65536), b""):
+            stream.write(chunk.decode(errors="replace"))
+
+
+@contextlib.contextmanager
+def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[None]:
+    """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy."""
+    if not io.interactive:  # the TUI: no terminal of ours, no signals to proxy
+        yield
+        return
+    if raw:
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+        try:
+            yield
+        finally:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        return
+
+    def proxy(signum: int, _frame: object) -> None:
+        with contextlib.suppress(LayerlabError):
+            engine.kill(container_id, signum)
+
+    previous = {s: signal.signal(s, proxy) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,52 @@
+"""The `layerlab` entry point: parse the words, then open the TUI or run one command.
+
+A bare `layerlab` on a terminal, or `layerlab tui`, opens the TUI (imported
+only then: CLI start-up is benchmarked); every other command goes to
+`cli.handlers.dispatch`, and its `Report`'s code is the exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from layerlab.cli.grammar import build_parser, parse
+from layerlab.cli.handlers import dispatch
+from layerlab.cli.stdio import IO
+from layerlab.engine import Engine
+from layerlab.errors import LayerlabError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    stdin = sys.stdin.buffer if sys.stdin is not None else None
+    io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
+    try:
+        ns = parse(words)
+        if ns.cmd is None:
+            if not sys.stdout.isatty():
+                build_parser().print_help(io.out)
+                return 0
+            ns.cmd = "tui"  # a bare `layerlab` on a terminal opens the TUI
+        if os.geteuid() != 0:
+            raise LayerlabError("layerlab must run as root: it mounts overlayfs and starts runc")
+        engine = Engine(Path(ns.root) if ns.root else None)
+        if ns.cmd == "tui":
+            from layerlab.tui.app import run_tui  # Textual only for the TUI
+
+            return run_tui(engine)
+        return dispatch(engine, ns, io).code
+    except LayerlabError as exc:
+        print(f"Error: {exc}", file=io.err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug or an OS failure: still one line, unless debugging
+        if os.environ.get("LAYERLAB_DEBUG"):
+            raise
+        print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
+        return 125
