@@ -8,12 +8,10 @@ terminal is ours (`interactive`), and the standard input it may read as data
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
 import termios
-import threading
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from typing import BinaryIO, TextIO
 
 from layerlab.engine import Engine, Stdio
 from layerlab.errors import LayerlabError
+from layerlab.pipes import pump_into
 
 
 @dataclass
@@ -67,27 +66,8 @@ def _stdio(io: IO) -> Iterator[Stdio]:
     if io.interactive:
         yield (None, None, None)
         return
-    pumps: list[threading.Thread] = []
-    fds: list[int] = []
-    for stream in (io.out, io.err):
-        read_fd, write_fd = os.pipe()
-        fds.append(write_fd)
-        pump = threading.Thread(target=_copy_into, args=(read_fd, stream), daemon=True)
-        pump.start()
-        pumps.append(pump)
-    try:
-        yield (subprocess.DEVNULL, fds[0], fds[1])
-    finally:
-        for fd in fds:
-            os.close(fd)
-        for pump in pumps:
-            pump.join()
-
-
-def _copy_into(read_fd: int, stream: TextIO) -> None:
-    with os.fdopen(read_fd, "rb") as source:
-        for chunk in iter(lambda: source.read1(65536), b""):
-            stream.write(chunk.decode(errors="replace"))
+    with pump_into(io.out) as out_fd, pump_into(io.err) as err_fd:
+        yield (subprocess.DEVNULL, out_fd, err_fd)
 
 
 @contextlib.contextmanager
