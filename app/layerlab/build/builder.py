@@ -28,7 +28,6 @@ import io
 import json
 import posixpath
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -42,19 +41,31 @@ from layerlab import layers, unionfs
 from layerlab.build.context import Source, SourceRoot, scoped_resolve
 from layerlab.build.copying import ensure_dir, lookup_owner, place
 from layerlab.build.dockerfile import (
+    KNOWN,
     Instruction,
     Stage,
     parse_arg_words,
     parse_build_args,
     parse_dockerfile,
     parse_name_val,
+    parse_trigger,
     split_copy_args,
+    validate,
 )
 from layerlab.build.dockerignore import IgnoreMatcher
-from layerlab.build.lexer import Lexer, go_list
+from layerlab.build.lexer import Lexer, clip, go_list
 from layerlab.containers import Container, CreateOptions, parse_signal
 from layerlab.errors import BuildError, LayerlabError
-from layerlab.instructions import DEFAULT_SHELL, apply_change, json_array, parse_command
+from layerlab.instructions import (
+    DEFAULT_SHELL,
+    apply_change,
+    healthcheck_comment,
+    json_array,
+    parse_command,
+    parse_healthcheck,
+    set_env,
+    set_labels,
+)
 from layerlab.pipes import pump_into
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.store import Store, read_json
@@ -66,6 +77,7 @@ BUILTIN_ARGS = frozenset(
     for name in ("HTTP", "HTTPS", "FTP", "NO", "ALL")
     for upper in (True, False)
 )
+MAX_MESSAGE = 300  # an error longer than this quotes only its start
 PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 
 # A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
@@ -185,15 +197,25 @@ class Builder:
     def run(self) -> str:
         try:
             return self._build()
+        except LayerlabError as exc:
+            self._dump_quiet()
+            message = str(exc)
+            if len(message) > MAX_MESSAGE or "\n" in message:  # untrusted text never floods
+                raise BuildError(clip(message, MAX_MESSAGE), exc.exit_code) from None
+            raise
         except BaseException:
-            if self.buffer is not None:  # -q: the output is shown only when the build fails
-                err = self.opts.err or sys.stderr
-                err.write(self.buffer.getvalue())
-                err.flush()
+            self._dump_quiet()
             raise
         finally:
             if self._sink is not None:
                 self._sink.close()
+
+    def _dump_quiet(self) -> None:
+        """-q: the output is shown only when the build fails."""
+        if self.buffer is not None:
+            err = self.opts.err or sys.stderr
+            err.write(self.buffer.getvalue())
+            err.flush()
 
     def _build(self) -> str:
         tags = []
@@ -242,6 +264,7 @@ class Builder:
         for stage in stages:
             step(stage.source)
             state = self._begin_stage(stage, names)
+            self._run_triggers(state, stage)
             self.say(f" ---> {short_id(state.image_id)}")
             for inst in stage.steps:
                 step(inst)
@@ -336,6 +359,31 @@ class Builder:
                 raise BuildError(str(exc)) from None
         config = copy.deepcopy(image.run_config)
         return StageState(image.id, config, len(image.config.get("history") or []))
+
+    def _run_triggers(self, state: StageState, stage: Stage) -> None:
+        """The base image's ONBUILD triggers, run at FROM as Docker's initializeStage runs them.
+
+        They leave the config (a child's child does not run them again).
+        """
+        triggers = state.config.get("OnBuild") or []
+        if not triggers:
+            return
+        state.config["OnBuild"] = None
+        self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}")
+        for trigger in triggers:
+            written, *rest = str(trigger).split(None, 1) or [""]
+            value = rest[0].strip() if rest else ""
+            inst = Instruction(written.upper(), value, trigger, stage.source.line)
+            if inst.keyword == "ONBUILD":
+                raise inst.error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            if inst.keyword in ("MAINTAINER", "FROM"):
+                raise inst.error(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
+            if inst.keyword not in KNOWN:
+                raise inst.error(f"unknown instruction: {clip(written)}")
+            if not value:
+                raise inst.error(f"{inst.keyword} requires at least one argument")
+            validate(inst, self.lexer.escape)
+            self._dispatch(state, inst)
 
     def _scratch(self) -> str:
         """An image with no layers, for `FROM scratch`: the parent of a build's first step."""
@@ -484,7 +532,8 @@ class Builder:
                 code = self.host.start_attached(cid, stdio)
             if code != 0:
                 raise BuildError(
-                    f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code
+                    f"The command '{clip(' '.join(argv), 200)}' returned a non-zero code: {code}",
+                    code,
                 )
 
         env = [f"{k}={v}" for k, v in allowed.items()]
@@ -529,8 +578,7 @@ class Builder:
                     (self.lexer.word(k, env), self.lexer.word(v, env))
                     for k, v in parse_name_val(inst, escape)
                 ]
-                quoted = " ".join(f"{shlex.quote(k)}={shlex.quote(v)}" for k, v in pairs)
-                apply_change(config, f"{keyword} {quoted}")
+                (set_env if keyword == "ENV" else set_labels)(config, pairs)
                 return keyword + "".join(f" {k}={v}" for k, v in pairs)
             if keyword == "ARG":
                 parts = []
@@ -546,15 +594,13 @@ class Builder:
                 state.cmd_set = state.cmd_set or bool(config["Cmd"])
                 return f"CMD {go_list(config['Cmd'], quoted=True)}"
             if keyword == "ENTRYPOINT":
-                apply_change(config, f"ENTRYPOINT {inst.args}")
-                if not state.cmd_set:
-                    config["Cmd"] = None
+                apply_change(config, f"ENTRYPOINT {inst.args}", cmd_set=state.cmd_set)
                 return f"ENTRYPOINT {go_list(config['Entrypoint'], quoted=True)}"
             if keyword == "EXPOSE":
                 ports = [p for word in inst.args.split() for p in self.lexer.words(word, env)]
                 for port in ports:
                     if not PORT_RE.match(port):
-                        raise inst.error(f"Invalid containerPort: {port}")
+                        raise inst.error(f"Invalid containerPort: {clip(port)}")
                 apply_change(config, "EXPOSE " + " ".join(ports))
                 return "EXPOSE " + " ".join(ports)
             if keyword == "USER":
@@ -578,6 +624,16 @@ class Builder:
             if keyword == "SHELL":
                 apply_change(config, f"SHELL {inst.args}")
                 return f"SHELL {go_list(config['Shell'], quoted=False)}"
+            if keyword == "HEALTHCHECK":
+                old = (state.config.get("Healthcheck") or {}).get("Test") or []
+                if old and old[0] != "NONE":
+                    self.say(f"Note: overriding previous HEALTHCHECK: {go_list(old, quoted=False)}")
+                config["Healthcheck"] = parse_healthcheck(inst.args)
+                return healthcheck_comment(config["Healthcheck"])
+            if keyword == "ONBUILD":
+                trigger = parse_trigger(inst)
+                config["OnBuild"] = [*(config.get("OnBuild") or []), trigger]
+                return f"ONBUILD {trigger}"
             if keyword == "MAINTAINER":
                 state.maintainer = inst.args
                 return f"MAINTAINER {inst.args}"
@@ -611,7 +667,9 @@ class Builder:
             for written in written_sources:
                 if re.match(r"^[a-z][a-z0-9+.-]*://", written, re.I):
                     if keyword == "COPY":
-                        raise BuildError(f"COPY failed: source can't be a URL for COPY: {written}")
+                        raise BuildError(
+                            f"COPY failed: source can't be a URL for COPY: {clip(written)}"
+                        )
                     raise BuildError(
                         f"ADD failed: adding a remote URL is not supported by layerlab's "
                         f"builder: {written} (download it into the context and COPY it)"
@@ -667,7 +725,7 @@ class Builder:
         ref = self.lexer.word(ref, env)
         if ref.isdigit():
             if int(ref) >= len(self.built):
-                raise BuildError(f"invalid from flag value {ref}: invalid stage index")
+                raise BuildError(f"invalid from flag value {clip(ref)}: invalid stage index")
             image_id: str | None = self.built[int(ref)]
         else:
             image_id = self.stage_names.get(ref.lower())
@@ -675,7 +733,7 @@ class Builder:
             try:
                 image = self.host.image(ref)
             except LayerlabError as exc:
-                raise BuildError(f"invalid from flag value {ref}: {exc}") from None
+                raise BuildError(f"invalid from flag value {clip(ref)}: {exc}") from None
         else:
             image = imagelib.read_image(self.store, image_id)
         scratch = self.store.make_tmp_dir("build-from-")
