@@ -129,6 +129,8 @@ def parse_go_duration(text: str) -> int:
     while pos < len(rest):
         match = _DURATION_PART.match(rest, pos)
         if match is None or not (match.group(1) or match.group(2)):
+            if re.fullmatch(r"[\d.]+", rest[pos:]) and rest[pos:] != ".":
+                raise LayerlabError(f'time: missing unit in duration "{clip(text)}"')
             raise LayerlabError(f'time: invalid duration "{clip(text)}"')
         whole, frac, unit = match.groups()
         if unit not in _DURATION_UNITS:
