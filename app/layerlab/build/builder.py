@@ -26,6 +26,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 import posixpath
 import re
 import subprocess
@@ -34,12 +35,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, TextIO
+from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
 from layerlab.build.context import Source, SourceRoot, scoped_resolve
-from layerlab.build.copying import ensure_dir, lookup_owner, place
 from layerlab.build.dockerfile import (
     KNOWN,
     Instruction,
@@ -66,9 +66,8 @@ from layerlab.instructions import (
     set_env,
     set_labels,
 )
-from layerlab.pipes import pump_into
 from layerlab.reference import normalize_ref, short_id, validate_reference
-from layerlab.store import Store, read_json
+from layerlab.store import Store
 
 NOP = "#(nop) "
 # Docker's predefined ARGs: usable without an ARG line, kept out of the cache key.
@@ -83,35 +82,36 @@ PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 # A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
 Stdio = tuple[int | IO[Any] | None, int | IO[Any] | None, int | IO[Any] | None]
 
+if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at each start
 
-class BuildHost(Protocol):
-    """What the builder asks of the engine: the commands a step is made of, and the store."""
+    class BuildHost(Protocol):
+        """What the builder asks of the engine: the commands a step is made of, and the store."""
 
-    @property
-    def store(self) -> Store: ...
+        @property
+        def store(self) -> Store: ...
 
-    def image(self, ref: str) -> imagelib.Image: ...
+        def image(self, ref: str) -> imagelib.Image: ...
 
-    def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
+        def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
 
-    def container(self, ref: str) -> Container: ...
+        def container(self, ref: str) -> Container: ...
 
-    def lower_dirs(self, container: Container) -> list[Path]: ...
+        def lower_dirs(self, container: Container) -> list[Path]: ...
 
-    def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int: ...
+        def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int: ...
 
-    def commit(
-        self,
-        ref: str,
-        *,
-        author: str = "",
-        pause: bool = True,
-        run_config: dict[str, Any] | None = None,
-        created_by: str | None = None,
-        empty_layer_if_unchanged: bool = False,
-    ) -> str: ...
+        def commit(
+            self,
+            ref: str,
+            *,
+            author: str = "",
+            pause: bool = True,
+            run_config: dict[str, Any] | None = None,
+            created_by: str | None = None,
+            empty_layer_if_unchanged: bool = False,
+        ) -> str: ...
 
-    def rm(self, ref: str, force: bool = False) -> str: ...
+        def rm(self, ref: str, force: bool = False) -> str: ...
 
 
 @dataclass
@@ -132,7 +132,7 @@ class BuildOptions:
     run_output: int | IO[Any] | None = None  # a RUN's stdout+stderr; None = our stdout
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
 class StageState:
     """What one stage has built so far: Docker's dispatchState."""
 
@@ -183,7 +183,9 @@ class Builder:
         if target is not None:
             yield (subprocess.DEVNULL, target, target)
             return
-        with pump_into(self.out) as fd:  # a stream without a file descriptor
+        from layerlab.pipes import pump_into  # rare: a stream without a file descriptor
+
+        with pump_into(self.out) as fd:
             yield (subprocess.DEVNULL, fd, fd)
 
     def _collect_run_output(self) -> None:
@@ -435,30 +437,43 @@ class Builder:
         return True
 
     def _find_child(self, state: StageState, created_by: str, config: dict[str, Any]) -> str | None:
+        """The newest child of this image made by this step, whose layers are all there.
+
+        The store's parent links are read once per build; each candidate's
+        config is read once, and its layers are checked by a stat each.
+        """
         if self._children is None:
             self._children = {}
             for image_id in self.store.image_ids():
                 parent = imagelib.image_parent(self.store, image_id)
                 if parent:
                     self._children.setdefault(parent, []).append(image_id)
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, list[str]]] = []
         for child in self._children.get(state.image_id, []):
             try:
-                cfg = read_json(self.store.image_path(child))
+                with open(self.store.image_path(child), "rb") as f:
+                    cfg = json.loads(f.read())
                 history = cfg.get("history") or []
                 if (
                     len(history) == state.history_len + 1
                     and history[-1].get("created_by") == created_by
                     and (cfg.get("config") or {}) == config
                 ):
-                    found.append((cfg.get("created", ""), child))
-            except (OSError, ValueError):
+                    found.append((cfg.get("created", ""), child, cfg["rootfs"]["diff_ids"]))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-        for _, child in sorted(found, reverse=True):  # the newest whose layers are all there
-            with contextlib.suppress(LayerlabError, OSError, ValueError):
-                imagelib.read_image(self.store, child)
+        for _, child, diff_ids in sorted(found, reverse=True):
+            if self._layers_present(diff_ids):
                 return child
         return None
+
+    def _layers_present(self, diff_ids: list[str]) -> bool:
+        chain: str | None = None
+        for diff_id in diff_ids:
+            chain = layers.chain_id(chain, diff_id)
+            if not os.path.isfile(self.store.layer_dir(chain) / "json"):
+                return False
+        return True
 
     def _create(self, state: StageState, command: list[str], env: list[str] | None = None) -> str:
         container = self.host.create(
@@ -554,6 +569,8 @@ class Builder:
             return
 
         def mkdir(cid: str) -> None:
+            from layerlab.build.copying import ensure_dir  # only when a step really runs
+
             with self._mounted(cid) as merged:
                 ensure_dir(merged, scoped_resolve(merged, config["WorkingDir"]), 0, 0)
 
@@ -695,6 +712,8 @@ class Builder:
                 return
 
             def copy_in(cid: str) -> None:
+                from layerlab.build.copying import lookup_owner, place  # only on a cache miss
+
                 with self._mounted(cid) as merged:
                     owner = lookup_owner(merged, chown) if chown else (0, 0)
                     for source in sources:

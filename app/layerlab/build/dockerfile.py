@@ -35,8 +35,10 @@ KNOWN = frozenset(
 STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
 class Instruction:
+    """One instruction, continuation lines joined."""
+
     keyword: str  # upper-case
     args: str  # the arguments as written, continuation lines joined
     original: str  # what `Step N/M :` prints
@@ -46,8 +48,10 @@ class Instruction:
         return BuildError(f"Dockerfile:{self.line}: {message}")
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Stage:
+    """A FROM and the instructions after it."""
+
     index: int
     base: str
     name: str | None
@@ -55,8 +59,10 @@ class Stage:
     steps: list[Instruction] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Dockerfile:
+    """The parsed file: ARGs before the first FROM, then the stages."""
+
     meta_args: list[Instruction]
     stages: list[Stage]
     escape: str
