@@ -241,6 +241,9 @@ def test_entrypoint_clears_cmd_unless_a_cmd_came_first() -> None:
     config = {"Cmd": ["sh"]}
     apply_changes(config, ['CMD ["-b"]', 'ENTRYPOINT ["top"]'])
     assert config == {"Cmd": ["-b"], "Entrypoint": ["top"]}
+    apply_changes(config, ["ENV A=1", 'ENV B="$A two" C=\\$A', "LABEL l=${A}"])
+    assert config["Env"] == ["A=1", "B=1 two", "C=$A"]  # expanded in the image's Env
+    assert config["Labels"] == {"l": "1"}
     apply_changes(config, ["HEALTHCHECK NONE", "ONBUILD RUN true", "ONBUILD RUN false"])
     assert config["Healthcheck"] == {"Test": ["NONE"]}
     assert config["OnBuild"] == ["RUN true", "RUN false"]

@@ -81,23 +81,31 @@ def name_values(words: list[str], raw: str, instruction: str) -> list[tuple[str,
     return pairs
 
 
-def parse_key_values(value: str, instruction: str) -> list[tuple[str, str]]:
+def parse_key_values(
+    value: str, instruction: str, env: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
     """`K=V K2="v 2"` pairs, or the legacy single `K V` form, quotes and escapes removed.
 
-    Words split as Docker's parseWords splits them, then each is unquoted by the
-    shell lexer (no variables: a change has no build environment). Linear.
+    Words split as Docker's parseWords splits them, then each is expanded by the
+    shell lexer in `env` (for a change: the image's own Env, as Docker's
+    commit/import dispatch it). Linear.
     """
     lexer = Lexer()
     pairs = name_values(parse_words(value, lexer.escape), value, instruction)
+    env = env or {}
     try:
-        return [(lexer.word(k, {}), lexer.word(v, {})) for k, v in pairs]
+        return [(lexer.word(k, env), lexer.word(v, env)) for k, v in pairs]
     except LayerlabError as exc:
         raise LayerlabError(f"{instruction} {clip(value)}: {exc}") from None
 
 
+def _env_of(config: dict[str, Any]) -> dict[str, str]:
+    return {k: v for k, _, v in (e.partition("=") for e in config.get("Env") or [])}
+
+
 def set_env(config: dict[str, Any], pairs: list[tuple[str, str]]) -> None:
     """ENV: set (or replace, in place) each variable of the config's `Env`."""
-    env = {k: v for k, _, v in (e.partition("=") for e in config.get("Env") or [])}
+    env = _env_of(config)
     env.update(pairs)
     config["Env"] = [f"{k}={v}" for k, v in env.items()]
 
@@ -288,9 +296,9 @@ def apply_change(config: dict[str, Any], change: str, *, cmd_set: bool = False) 
         if not cmd_set:
             config["Cmd"] = None
     elif keyword == "ENV":
-        set_env(config, parse_key_values(value, keyword))
+        set_env(config, parse_key_values(value, keyword, _env_of(config)))
     elif keyword == "LABEL":
-        set_labels(config, parse_key_values(value, keyword))
+        set_labels(config, parse_key_values(value, keyword, _env_of(config)))
     elif keyword == "HEALTHCHECK":
         config["Healthcheck"] = parse_healthcheck(value)
     elif keyword == "ONBUILD":
