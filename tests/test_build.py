@@ -736,7 +736,7 @@ def test_json_form_and_key_values_have_one_reading() -> None:
         ("A", "must have two arguments"),
         ("=x", "names can not be blank"),
         ("A=1 B", 'can\'t find = in "B"'),
-        ('A="x', "No closing quotation"),
+        ('A="x', "looking for matching double-quote"),
     ]:
         with pytest.raises(LayerlabError, match=message):
             parse_key_values(bad, "ENV")

@@ -26,38 +26,48 @@ import copy
 import hashlib
 import io
 import json
+import os
 import posixpath
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol, TextIO
+from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
 from layerlab.build.context import Source, SourceRoot, scoped_resolve
-from layerlab.build.copying import ensure_dir, lookup_owner, place
 from layerlab.build.dockerfile import (
+    KNOWN,
     Instruction,
     Stage,
     parse_arg_words,
     parse_build_args,
     parse_dockerfile,
     parse_name_val,
+    parse_trigger,
     split_copy_args,
+    validate,
 )
 from layerlab.build.dockerignore import IgnoreMatcher
-from layerlab.build.lexer import Lexer, go_list
+from layerlab.build.lexer import Lexer, clip, go_list
 from layerlab.containers import Container, CreateOptions, parse_signal
 from layerlab.errors import BuildError, LayerlabError
-from layerlab.instructions import DEFAULT_SHELL, apply_change, json_array, parse_command
-from layerlab.pipes import pump_into
+from layerlab.instructions import (
+    DEFAULT_SHELL,
+    apply_change,
+    healthcheck_comment,
+    json_array,
+    parse_command,
+    parse_healthcheck,
+    set_env,
+    set_labels,
+)
 from layerlab.reference import normalize_ref, short_id, validate_reference
-from layerlab.store import Store, read_json
+from layerlab.store import Store
 
 NOP = "#(nop) "
 # Docker's predefined ARGs: usable without an ARG line, kept out of the cache key.
@@ -66,40 +76,42 @@ BUILTIN_ARGS = frozenset(
     for name in ("HTTP", "HTTPS", "FTP", "NO", "ALL")
     for upper in (True, False)
 )
+MAX_MESSAGE = 300  # an error longer than this quotes only its start
 PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 
 # A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
 Stdio = tuple[int | IO[Any] | None, int | IO[Any] | None, int | IO[Any] | None]
 
+if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at each start
 
-class BuildHost(Protocol):
-    """What the builder asks of the engine: the commands a step is made of, and the store."""
+    class BuildHost(Protocol):
+        """What the builder asks of the engine: the commands a step is made of, and the store."""
 
-    @property
-    def store(self) -> Store: ...
+        @property
+        def store(self) -> Store: ...
 
-    def image(self, ref: str) -> imagelib.Image: ...
+        def image(self, ref: str) -> imagelib.Image: ...
 
-    def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
+        def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
 
-    def container(self, ref: str) -> Container: ...
+        def container(self, ref: str) -> Container: ...
 
-    def lower_dirs(self, container: Container) -> list[Path]: ...
+        def lower_dirs(self, container: Container) -> list[Path]: ...
 
-    def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int: ...
+        def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int: ...
 
-    def commit(
-        self,
-        ref: str,
-        *,
-        author: str = "",
-        pause: bool = True,
-        run_config: dict[str, Any] | None = None,
-        created_by: str | None = None,
-        empty_layer_if_unchanged: bool = False,
-    ) -> str: ...
+        def commit(
+            self,
+            ref: str,
+            *,
+            author: str = "",
+            pause: bool = True,
+            run_config: dict[str, Any] | None = None,
+            created_by: str | None = None,
+            empty_layer_if_unchanged: bool = False,
+        ) -> str: ...
 
-    def rm(self, ref: str, force: bool = False) -> str: ...
+        def rm(self, ref: str, force: bool = False) -> str: ...
 
 
 @dataclass
@@ -120,7 +132,7 @@ class BuildOptions:
     run_output: int | IO[Any] | None = None  # a RUN's stdout+stderr; None = our stdout
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
 class StageState:
     """What one stage has built so far: Docker's dispatchState."""
 
@@ -171,7 +183,9 @@ class Builder:
         if target is not None:
             yield (subprocess.DEVNULL, target, target)
             return
-        with pump_into(self.out) as fd:  # a stream without a file descriptor
+        from layerlab.pipes import pump_into  # rare: a stream without a file descriptor
+
+        with pump_into(self.out) as fd:
             yield (subprocess.DEVNULL, fd, fd)
 
     def _collect_run_output(self) -> None:
@@ -185,15 +199,25 @@ class Builder:
     def run(self) -> str:
         try:
             return self._build()
+        except LayerlabError as exc:
+            self._dump_quiet()
+            message = str(exc)
+            if len(message) > MAX_MESSAGE or "\n" in message:  # untrusted text never floods
+                raise BuildError(clip(message, MAX_MESSAGE), exc.exit_code) from None
+            raise
         except BaseException:
-            if self.buffer is not None:  # -q: the output is shown only when the build fails
-                err = self.opts.err or sys.stderr
-                err.write(self.buffer.getvalue())
-                err.flush()
+            self._dump_quiet()
             raise
         finally:
             if self._sink is not None:
                 self._sink.close()
+
+    def _dump_quiet(self) -> None:
+        """-q: the output is shown only when the build fails."""
+        if self.buffer is not None:
+            err = self.opts.err or sys.stderr
+            err.write(self.buffer.getvalue())
+            err.flush()
 
     def _build(self) -> str:
         tags = []
@@ -242,6 +266,7 @@ class Builder:
         for stage in stages:
             step(stage.source)
             state = self._begin_stage(stage, names)
+            self._run_triggers(state, stage)
             self.say(f" ---> {short_id(state.image_id)}")
             for inst in stage.steps:
                 step(inst)
@@ -337,6 +362,31 @@ class Builder:
         config = copy.deepcopy(image.run_config)
         return StageState(image.id, config, len(image.config.get("history") or []))
 
+    def _run_triggers(self, state: StageState, stage: Stage) -> None:
+        """The base image's ONBUILD triggers, run at FROM as Docker's initializeStage runs them.
+
+        They leave the config (a child's child does not run them again).
+        """
+        triggers = state.config.get("OnBuild") or []
+        if not triggers:
+            return
+        state.config["OnBuild"] = None
+        self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}")
+        for trigger in triggers:
+            written, *rest = str(trigger).split(None, 1) or [""]
+            value = rest[0].strip() if rest else ""
+            inst = Instruction(written.upper(), value, trigger, stage.source.line)
+            if inst.keyword == "ONBUILD":
+                raise inst.error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+            if inst.keyword in ("MAINTAINER", "FROM"):
+                raise inst.error(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
+            if inst.keyword not in KNOWN:
+                raise inst.error(f"unknown instruction: {clip(written)}")
+            if not value:
+                raise inst.error(f"{inst.keyword} requires at least one argument")
+            validate(inst, self.lexer.escape)
+            self._dispatch(state, inst)
+
     def _scratch(self) -> str:
         """An image with no layers, for `FROM scratch`: the parent of a build's first step."""
         config = {
@@ -387,30 +437,43 @@ class Builder:
         return True
 
     def _find_child(self, state: StageState, created_by: str, config: dict[str, Any]) -> str | None:
+        """The newest child of this image made by this step, whose layers are all there.
+
+        The store's parent links are read once per build; each candidate's
+        config is read once, and its layers are checked by a stat each.
+        """
         if self._children is None:
             self._children = {}
             for image_id in self.store.image_ids():
                 parent = imagelib.image_parent(self.store, image_id)
                 if parent:
                     self._children.setdefault(parent, []).append(image_id)
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, list[str]]] = []
         for child in self._children.get(state.image_id, []):
             try:
-                cfg = read_json(self.store.image_path(child))
+                with open(self.store.image_path(child), "rb") as f:
+                    cfg = json.loads(f.read())
                 history = cfg.get("history") or []
                 if (
                     len(history) == state.history_len + 1
                     and history[-1].get("created_by") == created_by
                     and (cfg.get("config") or {}) == config
                 ):
-                    found.append((cfg.get("created", ""), child))
-            except (OSError, ValueError):
+                    found.append((cfg.get("created", ""), child, cfg["rootfs"]["diff_ids"]))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
-        for _, child in sorted(found, reverse=True):  # the newest whose layers are all there
-            with contextlib.suppress(LayerlabError, OSError, ValueError):
-                imagelib.read_image(self.store, child)
+        for _, child, diff_ids in sorted(found, reverse=True):
+            if self._layers_present(diff_ids):
                 return child
         return None
+
+    def _layers_present(self, diff_ids: list[str]) -> bool:
+        chain: str | None = None
+        for diff_id in diff_ids:
+            chain = layers.chain_id(chain, diff_id)
+            if not os.path.isfile(self.store.layer_dir(chain) / "json"):
+                return False
+        return True
 
     def _create(self, state: StageState, command: list[str], env: list[str] | None = None) -> str:
         container = self.host.create(
@@ -484,7 +547,8 @@ class Builder:
                 code = self.host.start_attached(cid, stdio)
             if code != 0:
                 raise BuildError(
-                    f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code
+                    f"The command '{clip(' '.join(argv), 200)}' returned a non-zero code: {code}",
+                    code,
                 )
 
         env = [f"{k}={v}" for k, v in allowed.items()]
@@ -505,6 +569,8 @@ class Builder:
             return
 
         def mkdir(cid: str) -> None:
+            from layerlab.build.copying import ensure_dir  # only when a step really runs
+
             with self._mounted(cid) as merged:
                 ensure_dir(merged, scoped_resolve(merged, config["WorkingDir"]), 0, 0)
 
@@ -529,8 +595,7 @@ class Builder:
                     (self.lexer.word(k, env), self.lexer.word(v, env))
                     for k, v in parse_name_val(inst, escape)
                 ]
-                quoted = " ".join(f"{shlex.quote(k)}={shlex.quote(v)}" for k, v in pairs)
-                apply_change(config, f"{keyword} {quoted}")
+                (set_env if keyword == "ENV" else set_labels)(config, pairs)
                 return keyword + "".join(f" {k}={v}" for k, v in pairs)
             if keyword == "ARG":
                 parts = []
@@ -546,15 +611,13 @@ class Builder:
                 state.cmd_set = state.cmd_set or bool(config["Cmd"])
                 return f"CMD {go_list(config['Cmd'], quoted=True)}"
             if keyword == "ENTRYPOINT":
-                apply_change(config, f"ENTRYPOINT {inst.args}")
-                if not state.cmd_set:
-                    config["Cmd"] = None
+                apply_change(config, f"ENTRYPOINT {inst.args}", cmd_set=state.cmd_set)
                 return f"ENTRYPOINT {go_list(config['Entrypoint'], quoted=True)}"
             if keyword == "EXPOSE":
                 ports = [p for word in inst.args.split() for p in self.lexer.words(word, env)]
                 for port in ports:
                     if not PORT_RE.match(port):
-                        raise inst.error(f"Invalid containerPort: {port}")
+                        raise inst.error(f"Invalid containerPort: {clip(port)}")
                 apply_change(config, "EXPOSE " + " ".join(ports))
                 return "EXPOSE " + " ".join(ports)
             if keyword == "USER":
@@ -578,6 +641,16 @@ class Builder:
             if keyword == "SHELL":
                 apply_change(config, f"SHELL {inst.args}")
                 return f"SHELL {go_list(config['Shell'], quoted=False)}"
+            if keyword == "HEALTHCHECK":
+                old = (state.config.get("Healthcheck") or {}).get("Test") or []
+                if old and old[0] != "NONE":
+                    self.say(f"Note: overriding previous HEALTHCHECK: {go_list(old, quoted=False)}")
+                config["Healthcheck"] = parse_healthcheck(inst.args)
+                return healthcheck_comment(config["Healthcheck"])
+            if keyword == "ONBUILD":
+                trigger = parse_trigger(inst)
+                config["OnBuild"] = [*(config.get("OnBuild") or []), trigger]
+                return f"ONBUILD {trigger}"
             if keyword == "MAINTAINER":
                 state.maintainer = inst.args
                 return f"MAINTAINER {inst.args}"
@@ -611,7 +684,9 @@ class Builder:
             for written in written_sources:
                 if re.match(r"^[a-z][a-z0-9+.-]*://", written, re.I):
                     if keyword == "COPY":
-                        raise BuildError(f"COPY failed: source can't be a URL for COPY: {written}")
+                        raise BuildError(
+                            f"COPY failed: source can't be a URL for COPY: {clip(written)}"
+                        )
                     raise BuildError(
                         f"ADD failed: adding a remote URL is not supported by layerlab's "
                         f"builder: {written} (download it into the context and COPY it)"
@@ -637,6 +712,8 @@ class Builder:
                 return
 
             def copy_in(cid: str) -> None:
+                from layerlab.build.copying import lookup_owner, place  # only on a cache miss
+
                 with self._mounted(cid) as merged:
                     owner = lookup_owner(merged, chown) if chown else (0, 0)
                     for source in sources:
@@ -667,7 +744,7 @@ class Builder:
         ref = self.lexer.word(ref, env)
         if ref.isdigit():
             if int(ref) >= len(self.built):
-                raise BuildError(f"invalid from flag value {ref}: invalid stage index")
+                raise BuildError(f"invalid from flag value {clip(ref)}: invalid stage index")
             image_id: str | None = self.built[int(ref)]
         else:
             image_id = self.stage_names.get(ref.lower())
@@ -675,7 +752,7 @@ class Builder:
             try:
                 image = self.host.image(ref)
             except LayerlabError as exc:
-                raise BuildError(f"invalid from flag value {ref}: {exc}") from None
+                raise BuildError(f"invalid from flag value {clip(ref)}: {exc}") from None
         else:
             image = imagelib.read_image(self.store, image_id)
         scratch = self.store.make_tmp_dir("build-from-")

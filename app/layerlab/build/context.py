@@ -65,14 +65,16 @@ def scoped_resolve(root: Path, path: str) -> str:
     return "/".join(resolved)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
 class Entry:
+    """A file or directory of a source, with its lstat."""
+
     rel: str  # below the source directory ("" for the source itself)
     path: str  # on the host
     st: os.stat_result
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Source:
     """One thing a COPY/ADD copies: a file or a directory tree, and its content hash."""
 

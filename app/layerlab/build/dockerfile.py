@@ -1,35 +1,44 @@
 """The Dockerfile: bytes parsed into stages of instructions, checked before any step runs.
 
-Parsing is dockerfile-parse's (continuations, comments); the escape directive,
-the checks and the argument forms of ENV/LABEL, ARG, COPY/ADD and FROM follow
-Docker's parser, so a typo fails the build with Docker's message and line
-number before step 1. `--build-arg` values are parsed here too: they meet the
-Dockerfile's ARGs.
+Lines are joined (continuations, comments, the escape directive), checked, and
+the argument forms of ENV/LABEL, ARG, COPY/ADD, HEALTHCHECK, ONBUILD and FROM
+read as Docker's parser reads them, so a typo fails the build with Docker's
+message and line number before step 1. `--build-arg` values are parsed here
+too: they meet the Dockerfile's ARGs.
+
+A Dockerfile is untrusted: every pass is linear in its size (a 10 MB line is
+read once, never rebuilt a character at a time), and an error quotes at most a
+short prefix of what it was given. (This replaced dockerfile-parse, whose
+continuation joining is quadratic and which loaded `logging` into every build.)
 """
 
 from __future__ import annotations
 
-import io
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
-from dockerfile_parse import DockerfileParser
-
+from layerlab.build.lexer import clip, parse_words
 from layerlab.errors import BuildError, LayerlabError
-from layerlab.instructions import json_array, name_values
+from layerlab.instructions import (
+    json_array,
+    name_values,
+    parse_healthcheck,
+    parse_onbuild,
+)
 
 KNOWN = frozenset(
     "FROM RUN CMD ENTRYPOINT ENV ARG WORKDIR COPY ADD LABEL USER EXPOSE VOLUME STOPSIGNAL "
     "SHELL MAINTAINER HEALTHCHECK ONBUILD".split()
 )
-UNSUPPORTED = frozenset({"HEALTHCHECK", "ONBUILD"})
 STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-_.]*$")
 
 
-@dataclass
+@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
 class Instruction:
+    """One instruction, continuation lines joined."""
+
     keyword: str  # upper-case
     args: str  # the arguments as written, continuation lines joined
     original: str  # what `Step N/M :` prints
@@ -39,8 +48,10 @@ class Instruction:
         return BuildError(f"Dockerfile:{self.line}: {message}")
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Stage:
+    """A FROM and the instructions after it."""
+
     index: int
     base: str
     name: str | None
@@ -48,8 +59,10 @@ class Stage:
     steps: list[Instruction] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False, eq=False)
 class Dockerfile:
+    """The parsed file: ARGs before the first FROM, then the stages."""
+
     meta_args: list[Instruction]
     stages: list[Stage]
     escape: str
@@ -69,6 +82,39 @@ def _escape_token(lines: list[str]) -> str:
     return "\\"
 
 
+def _logical_lines(lines: list[str], escape: str) -> Iterator[tuple[int, str]]:
+    """(1-based first line, text) of each instruction, as Docker's parser joins them.
+
+    A line whose last non-blank character is the escape token continues on the
+    next; comment lines and empty lines inside a continuation are skipped; the
+    first line loses its leading blanks, continuation lines keep theirs. One
+    pass, the parts joined once: linear in the Dockerfile's size.
+    """
+    index, count = 0, len(lines)
+    while index < count:
+        line = lines[index].lstrip()
+        index += 1
+        if not line or line.startswith("#"):
+            continue
+        start = index
+        parts: list[str] = []
+        while True:
+            stripped = line.rstrip(" \t")
+            if not stripped.endswith(escape):
+                parts.append(line)
+                break
+            parts.append(stripped[: -len(escape)])
+            while index < count and (
+                not lines[index].strip() or lines[index].lstrip().startswith("#")
+            ):
+                index += 1
+            if index >= count:
+                break
+            line = lines[index]
+            index += 1
+        yield start, "".join(parts)
+
+
 def parse_dockerfile(data: bytes, name: str = "Dockerfile") -> Dockerfile:
     """Bytes -> stages of instructions, every syntax error found before any step runs."""
     data = data.removeprefix(b"\xef\xbb\xbf")
@@ -82,36 +128,18 @@ def parse_dockerfile(data: bytes, name: str = "Dockerfile") -> Dockerfile:
     if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
         raise BuildError(f"the Dockerfile ({name}) cannot be empty")
     escape = _escape_token(lines)
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()), env_replace=False)
-    found: list[tuple[int, str, dict[str, Any] | None]] = []
-    covered: set[int] = set()
-    for item in parser.structure:
-        covered.update(range(item["startline"], item["endline"] + 1))
-        if item["instruction"] != "COMMENT":
-            found.append((item["startline"], item["instruction"], item))
-    for number, line in enumerate(lines):
-        if number not in covered and line.strip():  # a keyword without arguments
-            found.append((number, line.split()[0].upper(), None))
-    found.sort(key=lambda entry: entry[0])
 
     meta_args: list[Instruction] = []
     stages: list[Stage] = []
-    for number, keyword, item in found:
-        if item is None:
-            if keyword in KNOWN:
-                raise BuildError(
-                    f"Dockerfile:{number + 1}: {keyword} requires at least one argument"
-                )
-            raise BuildError(f"Dockerfile:{number + 1}: unknown instruction: {keyword}")
-        written = item["content"].lstrip().split(None, 1)[0]
-        value = item["value"].strip()
-        inst = Instruction(keyword, value, f"{written} {value}", number + 1)
+    for number, line in _logical_lines(lines, escape):
+        written, *rest = line.split(None, 1)
+        keyword = written.upper()
+        value = rest[0].strip() if rest else ""
+        inst = Instruction(keyword, value, f"{written} {value}", number)
         if keyword not in KNOWN:
-            raise inst.error(f"unknown instruction: {keyword}")
+            raise inst.error(f"unknown instruction: {clip(written)}")
         if not value:
             raise inst.error(f"{keyword} requires at least one argument")
-        if keyword in UNSUPPORTED:
-            raise inst.error(f"{keyword} is not supported by layerlab's builder")
         if keyword == "FROM":
             stages.append(_parse_from(inst, len(stages), stages))
         elif not stages:
@@ -122,7 +150,7 @@ def parse_dockerfile(data: bytes, name: str = "Dockerfile") -> Dockerfile:
             parse_arg_words(inst, escape)
             meta_args.append(inst)
         else:
-            _validate(inst, escape)
+            validate(inst, escape)
             stages[-1].steps.append(inst)
     if not stages:
         raise BuildError(f"the Dockerfile ({name}) has no FROM: no build stage")
@@ -137,15 +165,15 @@ def _parse_from(inst: Instruction, index: int, earlier: list[Stage]) -> Stage:
     if name is not None:
         if not STAGE_NAME_RE.match(name):
             raise inst.error(
-                f'invalid name for build stage: "{words[2]}", name can\'t start with a number '
-                "or contain symbols"
+                f'invalid name for build stage: "{clip(words[2])}", name can\'t start with a '
+                "number or contain symbols"
             )
         if any(stage.name == name for stage in earlier):
             raise inst.error(f"duplicate name {name}")
     return Stage(index, words[0], name, inst)
 
 
-def _validate(inst: Instruction, escape: str) -> None:
+def validate(inst: Instruction, escape: str) -> None:
     """Syntax checks that need no state, so a typo fails the build before step 1."""
     keyword = inst.keyword
     if keyword in ("ENV", "LABEL"):
@@ -156,44 +184,25 @@ def _validate(inst: Instruction, escape: str) -> None:
         split_copy_args(inst)
     elif keyword == "SHELL" and json_array(inst.args) is None:
         raise inst.error("SHELL requires the arguments to be in JSON form")
+    elif keyword == "HEALTHCHECK":
+        try:
+            parse_healthcheck(inst.args)
+        except LayerlabError as exc:
+            raise inst.error(str(exc)) from None
+    elif keyword == "ONBUILD":
+        parse_trigger(inst)
 
 
-def parse_words(rest: str, escape: str) -> list[str]:
-    """Docker's parseWords: split on blanks outside quotes; quotes and escapes stay in."""
-    words: list[str] = []
-    word = ""
-    quote = ""
-    in_word = blank_ok = False
-    i = 0
-    while i < len(rest):
-        ch = rest[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-            elif ch == escape and quote != "'" and i + 1 < len(rest):
-                word += ch
-                i += 1
-                ch = rest[i]
-            word += ch
-        elif ch.isspace():
-            if in_word and (blank_ok or word):
-                words.append(word)
-            word, in_word, blank_ok = "", False, False
-        else:
-            in_word = True
-            if ch in "'\"":
-                quote, blank_ok = ch, True
-            elif ch == escape:
-                if i + 1 == len(rest):
-                    break
-                word += ch
-                i += 1
-                ch = rest[i]
-            word += ch
-        i += 1
-    if in_word and (blank_ok or word):
-        words.append(word)
-    return words
+def parse_trigger(inst: Instruction) -> str:
+    """ONBUILD's trigger as stored: checked here as an instruction of its own would be."""
+    try:
+        trigger = parse_onbuild(inst.args)
+    except LayerlabError as exc:
+        raise inst.error(str(exc)) from None
+    keyword = trigger.split(None, 1)[0].upper()
+    if keyword not in KNOWN:
+        raise inst.error(f"unknown instruction: {clip(keyword)}")
+    return trigger
 
 
 def parse_name_val(inst: Instruction, escape: str) -> list[tuple[str, str]]:
@@ -229,7 +238,7 @@ def split_copy_args(inst: Instruction) -> tuple[dict[str, str], list[str]]:
             raise inst.error("the --chmod option requires BuildKit")
         if name not in allowed or not sep:
             raise inst.error(
-                f"Unknown flag: {name}" if name not in allowed else f"--{name} needs a value"
+                f"Unknown flag: {clip(name)}" if name not in allowed else f"--{name} needs a value"
             )
         flags[name] = value
     words = json_array(rest)

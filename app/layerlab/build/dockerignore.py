@@ -10,8 +10,10 @@ from pathlib import Path
 from layerlab.errors import BuildError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _Pattern:
+    """One .dockerignore line, compiled."""
+
     text: str
     exclusion: bool
     regex: re.Pattern[str]
