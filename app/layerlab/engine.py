@@ -702,7 +702,7 @@ class Engine:
 
     def build(self, context: Path, options: BuildOptions) -> str:
         """`docker build` with the legacy builder: each step run, modified, committed (build/)."""
-        from layerlab.build.builder import Builder  # on use: dockerfile-parse loads for builds only
+        from layerlab.build.builder import Builder  # on use: the builder loads for builds only
 
         return Builder(self, context, options).run()
 

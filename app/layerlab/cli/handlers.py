@@ -417,7 +417,7 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             raise no_stdin("build -f -", "the Dockerfile", "give a file with -f PATH")
         text = io.stdin.read()
 
-    from layerlab.build import BuildOptions  # on use: dockerfile-parse loads for builds only
+    from layerlab.build import BuildOptions  # on use: the builder loads for builds only
 
     before: set[str] = set()  # to tell a new image from one the cache had whole
     with contextlib.suppress(LayerlabError):  # an image vanishing mid-listing is no failure
