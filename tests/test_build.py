@@ -27,6 +27,8 @@ from layerlab.errors import NotFound
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 SEVEN_STEPS = """\
 FROM busybox
 RUN echo one > /one.txt

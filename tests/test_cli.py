@@ -13,6 +13,8 @@ from layerlab.cli import UsageError, parse
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 
 def test_a_leading_docker_is_accepted() -> None:
     ns = parse(["docker", "run", "ubuntu", "touch", "happiness.txt"])

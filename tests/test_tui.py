@@ -31,6 +31,8 @@ from layerlab.tui.subject_list import SubjectList
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
 
 
