@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from layerlab.tui.model import Provenance
+from layerlab.analysis import Provenance
 
 HINT = "select a file: which layer supplies it, which copies it shadows"
 
