@@ -40,6 +40,7 @@ async def settled(
     commands: int | None = None,
     until: Callable[[], bool] | None = None,
     groups: Iterable[str] = BUSY_GROUPS,
+    store: bool = True,
     timeout: float = 60.0,
     poll: float = 0.02,
     quiet: int = 2,
@@ -48,16 +49,16 @@ async def settled(
 
     Settled means: at least `commands` commands have finished
     (`app.commands_done`), no worker of `groups` is pending or running, no
-    store read is waiting to start, and `until()` (if given) is true - on
-    `quiet` polls in a row. Raises AssertionError saying what was still
-    outstanding after `timeout` seconds.
+    store read is waiting to start (unless `store` is False), and `until()`
+    (if given) is true - on `quiet` polls in a row. Raises AssertionError
+    saying what was still outstanding after `timeout` seconds.
     """
     app: LayerlabApp = target.app if isinstance(target, Pilot) else target  # type: ignore[assignment]
     groups = tuple(groups)
     deadline = time.monotonic() + timeout
     calm = 0
     while True:
-        pending = _outstanding(app, commands, until, groups)
+        pending = _outstanding(app, commands, until, groups, store)
         calm = 0 if pending else calm + 1
         if calm >= quiet:
             return
@@ -72,6 +73,7 @@ def _outstanding(
     commands: int | None,
     until: Callable[[], bool] | None,
     groups: tuple[str, ...],
+    store: bool,
 ) -> list[str]:
     pending: list[str] = []
     if commands is not None and app.commands_done < commands:
@@ -79,7 +81,7 @@ def _outstanding(
     busy = busy_workers(app, groups)
     if busy:
         pending.append("workers busy: " + ", ".join(busy))
-    if app.store_read_pending:
+    if store and app.store_read_pending:
         pending.append("a store read is waiting to start")
     if until is not None and not until():
         name = getattr(until, "__name__", "condition")
