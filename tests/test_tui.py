@@ -356,3 +356,24 @@ def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, ro
         assert app.summary is not None and app.summary.images
 
     drive(engine, scenario)
+
+
+def test_the_theme_restyles_the_panels(engine: Engine) -> None:
+    """Colours come from the widgets' component classes, so the light theme changes them."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name themed busybox true")
+        tree, stack = app.query_one(ChangeTree), app.query_one(LayerStack)
+        await pilot.press("escape")
+
+        def looks() -> tuple[Any, Any]:
+            added = tree.get_component_rich_style("change-tree--added", partial=True)
+            rw = stack.get_row_at(0)[0]
+            return added.color, rw.style.color
+
+        dark = looks()
+        app.action_toggle_dark()
+        await until(pilot, lambda: looks() != dark)
+        assert all(colour is not None for colour in looks())
+
+    drive(engine, scenario)

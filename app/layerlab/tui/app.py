@@ -49,7 +49,7 @@ from layerlab.tui.messages import (
 )
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
-from layerlab.tui.output_log import LogStream, OutputLog
+from layerlab.tui.output_log import LogStream, LogTabs, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -151,7 +151,7 @@ class LayerlabApp(App[None]):
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
-        with TabbedContent(id="logs"):
+        with LogTabs(id="logs"):
             with TabPane("output", id="tab-output"):
                 yield self.output_log
             with TabPane("events", id="tab-events"):
@@ -293,7 +293,7 @@ class LayerlabApp(App[None]):
         outcome = message.outcome
         self.commands_done += 1
         events = self.event_log
-        events.add(f"$ {outcome.line}  → exit {outcome.code}", "bold")
+        events.add(f"$ {outcome.line}  → exit {outcome.code}", "command")
         self.explainer.text = explain(outcome)
         self._apply_summary(outcome.after)
         self._after_command = outcome.ns.cmd
@@ -363,7 +363,7 @@ class LayerlabApp(App[None]):
             elif was.status != c.status:
                 events.add(f"container {c.name}: {was.status} → {c.status}")
         for c in before.values():
-            events.add(f"container {c.name}: removed with its writable layer", "red")
+            events.add(f"container {c.name}: removed with its writable layer", "removed")
         old_images = {i.id: i for _, i in old.images}
         new_images = {i.id: i for _, i in new.images}
         for image_id, image in new_images.items():
@@ -371,7 +371,7 @@ class LayerlabApp(App[None]):
                 layers = plural(len(image.layers), "read-only layer")
                 events.add(f"image {new.image_name(image_id)}: added, {layers}")
         for image_id in old_images.keys() - new_images.keys():
-            events.add(f"image {old.image_name(image_id)}: removed", "red")
+            events.add(f"image {old.image_name(image_id)}: removed", "removed")
 
     # --- the subject --------------------------------------------------------------------
     def on_subject_list_picked(self, message: SubjectList.Picked) -> None:
@@ -529,9 +529,9 @@ class LayerlabApp(App[None]):
         name = self.view.name if self.view else "?"
         news = tree.apply(message.updates)
         for change in news[:EVENTS_PER_BATCH]:
-            self.event_log.add(f"{name}: {change}", "green")
+            self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
-            self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "green")
+            self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "added")
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
@@ -582,7 +582,7 @@ class LayerlabApp(App[None]):
         error = worker.error
         doing = DOING.get(worker.group, worker.name or "working")
         reason = error_line(error)
-        self.event_log.add(f"{doing} failed: {reason}", "red")
+        self.event_log.add(f"{doing} failed: {reason}", "failed")
         self.notify(f"{doing} failed: {reason}", title="layerlab", severity="warning", timeout=4)
         if worker.group == "store" and self._store_failures < STORE_RETRIES:
             self._store_failures += 1  # read again once the writes settle: they usually have
