@@ -255,8 +255,8 @@ class LayerlabApp(App[None]):
     def _changes(self, subject: Subject | None) -> tuple[Change, ...]:
         if subject is None or subject.kind != "container":
             return ()
-        try:
-            return tuple(self.engine.diff(subject.id))
+        try:  # a running container may delete files while we read: read again, else nothing
+            return analysis.reread(lambda: tuple(self.engine.diff(subject.id)), ())
         except LayerlabError:
             return ()
 
