@@ -21,6 +21,7 @@ import psutil
 from layerlab.engine import Engine
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.settle import settled
 
 
 def shown(app: LayerlabApp) -> set[str]:
@@ -36,11 +37,14 @@ def shown(app: LayerlabApp) -> set[str]:
 
 
 async def until(pilot: Any, check: Any, timeout: float = 10.0) -> float:
+    """Seconds until `check()` held (polled every 2 ms): the latency measured."""
     start = time.perf_counter()
-    while not check():
-        if time.perf_counter() - start > timeout:
-            raise SystemExit("the panel did not catch up in time")
-        await pilot.pause(0.002)
+    try:
+        await settled(
+            pilot, until=check, groups=(), store=False, timeout=timeout, poll=0.002, quiet=1
+        )
+    except AssertionError as exc:
+        raise SystemExit(f"the panel did not catch up in time: {exc}") from None
     return time.perf_counter() - start
 
 
@@ -54,7 +58,7 @@ async def main(runs: int) -> None:
             async with app.run_test(size=(100, 32)) as pilot:
                 first_paint = time.perf_counter() - t0
                 await pilot.press(*"docker run -d --name bench busybox sleep 600", "enter")
-                await pilot.pause(2.0)  # it becomes the subject; its watcher starts
+                await settled(pilot, commands=1)  # it becomes the subject; its watcher starts
                 merged = Path(engine.container("bench").data["GraphDriver"]["Data"]["MergedDir"])
                 latencies = []
                 for i in range(runs):

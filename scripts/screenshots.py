@@ -9,7 +9,6 @@ import asyncio
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -17,6 +16,7 @@ from textual.pilot import Pilot
 from layerlab.engine import Engine
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.settle import settled
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZES = [(100, 32), (80, 24)]
@@ -39,13 +39,7 @@ async def type_line(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     bar.focus()
     bar.value = line
     await pilot.press("enter")
-    deadline = time.monotonic() + timeout
-    while app.commands_done == done:
-        if time.monotonic() > deadline:
-            raise TimeoutError(line)
-        await pilot.pause(0.05)
-    while any(not w.is_finished for w in app.workers if w.group != "procs"):
-        await pilot.pause(0.05)
+    await settled(pilot, commands=done + 1, timeout=timeout)
 
 
 async def render(size: tuple[int, int], root: Path) -> None:
@@ -53,7 +47,7 @@ async def render(size: tuple[int, int], root: Path) -> None:
     app = LayerlabApp(engine)
     try:
         async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.5)
+            await settled(pilot)
             for name, lines in SCENES:
                 for line in lines:
                     await type_line(pilot, line)

@@ -22,7 +22,10 @@ from layerlab.errors import LayerlabError
 from layerlab.humanize import parse_rfc3339
 from layerlab.store import Store
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*"),
+    pytest.mark.system,
+]
 
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
 needs_umoci = pytest.mark.skipif(shutil.which("umoci") is None, reason="umoci not installed")

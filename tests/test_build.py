@@ -25,6 +25,8 @@ from layerlab.instructions import apply_change, json_array, parse_key_values
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 SEVEN_STEPS = """\
 FROM busybox
 RUN echo one > /one.txt

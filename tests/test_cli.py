@@ -20,6 +20,8 @@ from layerlab.report import Report
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 
 def test_a_leading_docker_is_accepted() -> None:
     ns = parse(["docker", "run", "ubuntu", "touch", "happiness.txt"])

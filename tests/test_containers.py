@@ -14,6 +14,8 @@ from layerlab.errors import LayerlabError
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 
 def _run_d(engine: Engine, *cmd: str, name: str | None = None) -> str:
     container, _ = engine.run("busybox", CreateOptions(command=list(cmd), name=name))

@@ -8,6 +8,8 @@ import pytest
 
 from layerlab.gotemplate import TemplateError, render
 
+pytestmark = pytest.mark.unit
+
 CONTAINER: dict[str, Any] = {
     "Id": "3f4e8b2c1d0a9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f",
     "Created": "2026-11-28T11:17:02.123456000Z",

@@ -17,6 +17,8 @@ from layerlab.humanize import (
     rfc3339_nano,
 )
 
+pytestmark = pytest.mark.unit
+
 SECOND, MINUTE, HOUR = 1, 60, 3600
 DAY, WEEK, MONTH, YEAR = 24 * HOUR, 7 * 24 * HOUR, 30 * 24 * HOUR, 365 * 24 * HOUR
 

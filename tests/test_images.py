@@ -11,6 +11,8 @@ from layerlab.errors import LayerlabError
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 
 def test_base_image_is_a_real_one_layer_image(engine: Engine, root: Path) -> None:
     image = engine.image("busybox")

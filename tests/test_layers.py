@@ -27,7 +27,10 @@ from layerlab.layers import (
     write_layer_tar,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*"),
+    pytest.mark.unit,
+]
 
 # --- helpers ----------------------------------------------------------------
 

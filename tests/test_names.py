@@ -11,6 +11,8 @@ import pytest
 from layerlab.errors import LayerlabError
 from layerlab.names import ADJECTIVES, SURNAMES, generate_name
 
+pytestmark = pytest.mark.unit
+
 NAME = re.compile(r"^[a-z]+_[a-z]+\d?$")
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from layerlab import procs
 from layerlab.engine import CreateOptions, Engine
+
+pytestmark = pytest.mark.system
 
 
 def _flat(found: list[procs.Proc]) -> list[procs.Proc]:

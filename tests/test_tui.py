@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
-from layerlab.engine import Engine
+from layerlab.engine import CreateOptions, Engine
 from layerlab.procs import Proc
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
@@ -26,10 +28,13 @@ from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.process_tree import ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
+from layerlab.tui.settle import settled
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
 from .conftest import CLI
+
+pytestmark = pytest.mark.system
 
 Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
 
@@ -43,24 +48,18 @@ def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32))
     asyncio.run(main())
 
 
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s")
-        await pilot.pause(0.02)
+async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for `check()` and for the app to settle around it."""
+    await settled(pilot, until=check, timeout=timeout)
 
 
-async def enter(pilot: Pilot[None], line: str, timeout: float = 30) -> None:
+async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     """Type a command key by key, press Enter, wait until it ran and the panels caught up."""
     app = pilot.app
     assert isinstance(app, LayerlabApp)
     done = app.commands_done
     await pilot.press(*line, "enter")
-    await until(pilot, lambda: app.commands_done > done, timeout)
-    busy = [w for w in app.workers if w.group != "procs"]
-    await until(pilot, lambda: all(w.is_finished for w in busy), timeout)
-    await pilot.pause(0.05)
+    await settled(pilot, commands=done + 1, timeout=timeout)
 
 
 def changes(app: LayerlabApp) -> list[str]:
@@ -255,3 +254,126 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
     assert "tui" in bare.stdout
     probe = "import sys, layerlab.cli; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], env=env, timeout=30).returncode == 0
+
+
+def test_the_app_stays_up_while_another_terminal_changes_the_store(
+    engine: Engine, root: Path
+) -> None:
+    """Images and containers come and go under the app (a second engine on the same store)."""
+    other = Engine(root)  # "another terminal"
+    rounds = 8
+
+    def terminal() -> None:
+        for i in range(rounds):
+            made = other.create("busybox", CreateOptions(command=["true"], name=f"other{i}"))
+            other.commit(made.id, f"snap:{i}")
+            other.rm(made.id)
+            other.rmi(f"snap:{i}")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name mine busybox true")
+        assert app.view is not None and app.view.name == "mine"
+        work = asyncio.create_task(asyncio.to_thread(terminal))
+        while not work.done():  # the app refreshes meanwhile: store reads, subject reads
+            app.load_store()
+            if app.subject is not None:
+                app.load_subject(app.subject)
+            await pilot.pause(0.01)
+        await work
+        await asyncio.to_thread(other.rm, "mine")  # the subject itself goes
+        await until(pilot, lambda: app.subject is None, timeout=10)
+        assert app.is_running
+        summary = app.summary
+        assert summary is not None and not summary.containers
+        assert [ref for ref, _ in summary.images] == ["busybox:latest"]
+        assert "no subject yet" in str(app.query_one(SubjectBar).render())
+
+    drive(engine, scenario)
+
+
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")  # see test_watch.py
+def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) -> None:
+    """Files and directories appear and vanish in the upperdir while the panels read it."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name churn busybox true")
+        upper = Path(engine.container("churn").upper_dir)
+        stop = threading.Event()
+
+        def container() -> None:  # as a process inside would: make trees, then delete them
+            n = 0
+            while not stop.is_set():
+                d = upper / f"tmp{n % 4}"
+                try:
+                    for j in range(30):
+                        (d / f"sub{j}").mkdir(parents=True)
+                        (d / f"sub{j}" / "f").write_text("x" * j)
+                    shutil.rmtree(d)
+                except OSError:
+                    pass
+                n += 1
+
+        writer = threading.Thread(target=container, daemon=True)
+        writer.start()
+        try:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                assert app.subject is not None
+                app.load_subject(app.subject)  # the layer stack's sizes, its files, hidden bytes
+                await pilot.pause(0.05)
+        finally:
+            stop.set()
+            await asyncio.to_thread(writer.join)
+        (upper / "kept.txt").write_text("still here")
+        await until(pilot, lambda: "A /kept.txt" in changes(app), timeout=10)
+        await until(pilot, lambda: not any(c.startswith("A /tmp") for c in changes(app)), 10)
+        assert app.is_running and app.view is not None and app.view.name == "churn"
+        assert sorted(changes(app)) == sorted(str(c) for c in engine.diff("churn"))
+
+    drive(engine, scenario)
+
+
+def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, root: Path) -> None:
+    """A layer's json gone mid-rmi (as another terminal leaves it for a moment) fails the read."""
+    image = engine.image("busybox")
+    meta = image.layers[0].path / "json"
+    aside = meta.with_name("json.aside")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        meta.rename(aside)
+        try:
+            app.load_store()
+            await until(pilot, lambda: any("store failed" in n.message for n in app._notifications))
+        finally:
+            aside.rename(meta)
+        app.query_one("#logs", TabbedContent).active = "tab-events"  # a log renders once shown
+        await pilot.pause(0.1)
+        events = [line.text for line in app.query_one(EventLog).lines]
+        assert any("reading the store failed: layer" in line for line in events)
+        assert app.is_running
+        await enter(pilot, "ps -a")  # and it carries on
+        assert app.summary is not None and app.summary.images
+
+    drive(engine, scenario)
+
+
+def test_the_theme_restyles_the_panels(engine: Engine) -> None:
+    """Colours come from the widgets' component classes, so the light theme changes them."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name themed busybox true")
+        tree, stack = app.query_one(ChangeTree), app.query_one(LayerStack)
+        await pilot.press("escape")
+
+        def looks() -> tuple[Any, Any]:
+            added = tree.get_component_rich_style("change-tree--added", partial=True)
+            rw = stack.get_row_at(0)[0]
+            return added.color, rw.style.color
+
+        dark = looks()
+        app.action_toggle_dark()
+        await until(pilot, lambda: looks() != dark)
+        assert all(colour is not None for colour in looks())
+
+    drive(engine, scenario)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from layerlab.engine import Engine
@@ -21,6 +22,8 @@ from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
 
 from .test_tui import enter
+
+pytestmark = pytest.mark.system
 
 SnapCompare = Callable[..., bool]
 CREATE = "create --name demo busybox sleep 600"

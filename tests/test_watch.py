@@ -13,7 +13,10 @@ from layerlab.watch import StoreWatch, UpperWatch
 
 # watchdog's own notice that `mkdir -p` made a watch twice (layerlab.watch silences it in the
 # app; pytest resets warning filters per test).
-pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning"),
+    pytest.mark.system,
+]
 
 
 class Seen:

@@ -20,12 +20,12 @@ from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane, Tree
+from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerlab import procs
+from layerlab import analysis, procs
 from layerlab.cli import grammar, handlers
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
@@ -39,9 +39,19 @@ from layerlab.tui.explain import Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.messages import (
+    CommandDone,
+    FilesLoaded,
+    ProcsLoaded,
+    ProvenanceLoaded,
+    StoreChanged,
+    StoreLoaded,
+    SubjectLoaded,
+    UpperChanged,
+)
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
-from layerlab.tui.output_log import LogStream, OutputLog
+from layerlab.tui.output_log import LogStream, LogTabs, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -54,60 +64,24 @@ STORE_SETTLE_SECONDS = 0.1
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
+STORE_RETRIES = 3  # a store read that failed is tried again this often before waiting for news
+# What each worker group was doing, for the line that says one failed.
+DOING = {
+    "command": "running the command",
+    "store": "reading the store",
+    "subject": "reading the subject",
+    "files": "reading the layer's files",
+    "provenance": "tracing the file's layers",
+    "procs": "reading the processes",
+    "watch": "watching the store",
+}
 
 
-# --- what workers and watchers report ------------------------------------------------
-class StoreLoaded(Message):
-    def __init__(self, summary: StoreSummary) -> None:
-        super().__init__()
-        self.summary = summary
-
-
-class StoreChanged(Message):
-    """Something in the store's index changed on disk (any process may have done it)."""
-
-
-class SubjectLoaded(Message):
-    def __init__(self, subject: Subject, view: SubjectView | None) -> None:
-        super().__init__()
-        self.subject = subject
-        self.view = view
-
-
-class FilesLoaded(Message):
-    def __init__(self, row: LayerRow, union: bool, changes: list[Change]) -> None:
-        super().__init__()
-        self.row = row
-        self.union = union
-        self.changes = changes
-
-
-class UpperChanged(Message):
-    """Paths of the watched writable layer, re-read after watchdog saw them change."""
-
-    def __init__(self, upper: Path, updates: dict[str, Change | None]) -> None:
-        super().__init__()
-        self.upper = upper
-        self.updates = updates
-
-
-class ProcsLoaded(Message):
-    def __init__(self, pid: int, procs: list[procs.Proc]) -> None:
-        super().__init__()
-        self.pid = pid
-        self.procs = procs
-
-
-class ProvenanceLoaded(Message):
-    def __init__(self, provenance: model.Provenance) -> None:
-        super().__init__()
-        self.provenance = provenance
-
-
-class CommandDone(Message):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__()
-        self.outcome = outcome
+def error_line(error: BaseException | None) -> str:
+    """One line for a failure: our own errors say it all; anything else names its type."""
+    if isinstance(error, LayerlabError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def needs_terminal(ns: argparse.Namespace) -> bool:
@@ -151,6 +125,7 @@ class LayerlabApp(App[None]):
         self._watch_lock = threading.Lock()
         self._store_watch = StoreWatch(engine.store.root, self._store_changed)
         self._store_timer: Timer | None = None
+        self._store_failures = 0  # store reads failed in a row
         self._after_command: str | None = None  # the command whose effect is being shown
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
 
@@ -178,7 +153,7 @@ class LayerlabApp(App[None]):
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
-        with TabbedContent(id="logs"):
+        with LogTabs(id="logs"):
             with TabPane("output", id="tab-output"):
                 yield self.output_log
             with TabPane("events", id="tab-events"):
@@ -282,12 +257,12 @@ class LayerlabApp(App[None]):
     def _changes(self, subject: Subject | None) -> tuple[Change, ...]:
         if subject is None or subject.kind != "container":
             return ()
-        try:
-            return tuple(self.engine.diff(subject.id))
+        try:  # a running container may delete files while we read: read again, else nothing
+            return analysis.reread(lambda: tuple(self.engine.diff(subject.id)), ())
         except LayerlabError:
             return ()
 
-    @work(thread=True, group="command")
+    @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         log = self.output_log
         out, err = LogStream(log), LogStream(log, err=True)
@@ -296,7 +271,7 @@ class LayerlabApp(App[None]):
         if outcome.error:
             err.write(f"Error: {outcome.error}\n")
         err.flush()
-        self.post_message(CommandDone(outcome))
+        self.post_message(CommandDone(outcome=outcome))
 
     def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> None:
         """Hand the real terminal to the container (`-it`), then come back and catch up.
@@ -314,13 +289,13 @@ class LayerlabApp(App[None]):
         if outcome.error:
             log.write(f"Error: {outcome.error}")
         log.note(f"the terminal is back from the container (exit code {outcome.code})")
-        self.post_message(CommandDone(outcome))
+        self.post_message(CommandDone(outcome=outcome))
 
     def on_command_done(self, message: CommandDone) -> None:
         outcome = message.outcome
         self.commands_done += 1
         events = self.event_log
-        events.add(f"$ {outcome.line}  → exit {outcome.code}", "bold")
+        events.add(f"$ {outcome.line}  → exit {outcome.code}", "command")
         self.explainer.text = explain(outcome)
         self._apply_summary(outcome.after)
         self._after_command = outcome.ns.cmd
@@ -330,7 +305,7 @@ class LayerlabApp(App[None]):
             self.load_subject(self.subject)
 
     # --- the store ----------------------------------------------------------------------
-    @work(thread=True, group="watch")
+    @work(thread=True, group="watch", exit_on_error=False)
     def start_store_watch(self) -> None:
         self._store_watch.start()
 
@@ -346,11 +321,21 @@ class LayerlabApp(App[None]):
         self._store_timer = None
         self.load_store()
 
-    @work(thread=True, exclusive=True, group="store")
+    @property
+    def store_read_pending(self) -> bool:
+        """A change to the store was seen and its read has not started yet."""
+        return self._store_timer is not None
+
+    @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def load_store(self) -> None:
-        self.post_message(StoreLoaded(model.summarize(self.engine)))
+        summary = model.summarize(self.engine)
+        if not get_current_worker().is_cancelled:
+            self.post_message(StoreLoaded(summary=summary))
 
     def on_store_loaded(self, message: StoreLoaded) -> None:
+        if message.stale:
+            return
+        self._store_failures = 0
         self._apply_summary(message.summary)
 
     def _apply_summary(self, summary: StoreSummary) -> None:
@@ -380,7 +365,7 @@ class LayerlabApp(App[None]):
             elif was.status != c.status:
                 events.add(f"container {c.name}: {was.status} → {c.status}")
         for c in before.values():
-            events.add(f"container {c.name}: removed with its writable layer", "red")
+            events.add(f"container {c.name}: removed with its writable layer", "removed")
         old_images = {i.id: i for _, i in old.images}
         new_images = {i.id: i for _, i in new.images}
         for image_id, image in new_images.items():
@@ -388,7 +373,7 @@ class LayerlabApp(App[None]):
                 layers = plural(len(image.layers), "read-only layer")
                 events.add(f"image {new.image_name(image_id)}: added, {layers}")
         for image_id in old_images.keys() - new_images.keys():
-            events.add(f"image {old.image_name(image_id)}: removed", "red")
+            events.add(f"image {old.image_name(image_id)}: removed", "removed")
 
     # --- the subject --------------------------------------------------------------------
     def on_subject_list_picked(self, message: SubjectList.Picked) -> None:
@@ -397,21 +382,23 @@ class LayerlabApp(App[None]):
 
     def watch_subject(self, subject: Subject | None) -> None:
         if subject is None:
+            self.workers.cancel_group(self, "subject")
             self._show(None)
         else:
             self.load_subject(subject)
 
-    @work(thread=True, exclusive=True, group="subject")
+    @work(thread=True, exclusive=True, group="subject", exit_on_error=False)
     def load_subject(self, subject: Subject) -> None:
         try:
             view: SubjectView | None = model.load(self.engine, subject)
-        except NotFound:
+        except (NotFound, *analysis.GONE):  # removed, by us or another terminal, mid-read
             view = None
-        self.post_message(SubjectLoaded(subject, view))
+        if not get_current_worker().is_cancelled:
+            self.post_message(SubjectLoaded(subject=subject, view=view))
 
     def on_subject_loaded(self, message: SubjectLoaded) -> None:
-        if message.subject != self.subject:
-            return  # a subject the user has since moved away from
+        if message.stale:
+            return  # a newer read (of this subject or the one the user moved to) replaced it
         if message.view is None:
             self.subject = None
             return
@@ -425,6 +412,8 @@ class LayerlabApp(App[None]):
         metadata = self.metadata_panel
         procs_panel = self.process_panel
         if view is None:
+            self.workers.cancel_group(self, "files")
+            self.workers.cancel_group(self, "procs")
             layers.show(())
             self.files_tree.begin("files", None)
             self.files_tree.load([])
@@ -439,9 +428,11 @@ class LayerlabApp(App[None]):
         metadata.show("oci", sid, view.bundle)
         layers.show(view.layers)
         if not is_container:
+            self.workers.cancel_group(self, "procs")
             procs_panel.say(IMAGE)
             self._stop_upper_watch()
         elif not view.running:
+            self.workers.cancel_group(self, "procs")
             procs_panel.say(NOT_RUNNING)
         else:
             self._poll_procs()
@@ -486,16 +477,20 @@ class LayerlabApp(App[None]):
         self._upper_wanted = (row.path, row.beneath) if row.writable else None
         self.load_files(row, self.files_tree.union)
 
-    @work(thread=True, exclusive=True, group="files")
+    @work(thread=True, exclusive=True, group="files", exit_on_error=False)
     def load_files(self, row: LayerRow, union: bool) -> None:
         """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
         self._reconcile_upper_watch()
-        changes = model.union_changes(row) if union else model.layer_changes(row)
-        self.post_message(FilesLoaded(row, union, changes))
+        read = analysis.union_changes if union else analysis.layer_changes
+        changes = read(row.path, row.beneath)
+        if not get_current_worker().is_cancelled:
+            self.post_message(FilesLoaded(row=row, union=union, changes=changes))
 
     def _stop_upper_watch(self) -> None:
         self._upper_wanted = None
-        self.run_worker(self._reconcile_upper_watch, thread=True, group="watch")
+        self.run_worker(
+            self._reconcile_upper_watch, thread=True, group="watch", exit_on_error=False
+        )
 
     def _reconcile_upper_watch(self) -> None:
         """Make the writable-layer watch the one last asked for (`_upper_wanted`).
@@ -516,7 +511,7 @@ class LayerlabApp(App[None]):
             upper, lowers = wanted
 
             def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
-                self.post_message(UpperChanged(upper, model.changes_at(upper, lowers, paths)))
+                self.post_message(UpperChanged(upper, analysis.changes_at(upper, lowers, paths)))
 
             watch = UpperWatch(upper, changed)
             try:
@@ -526,7 +521,7 @@ class LayerlabApp(App[None]):
             self._upper_watch = watch
 
     def on_files_loaded(self, message: FilesLoaded) -> None:
-        if message.row is self._files_row and message.union == self.files_tree.union:
+        if not message.stale:  # every new layer or view starts a new read, cancelling this one
             self.files_tree.load(message.changes)
 
     def on_upper_changed(self, message: UpperChanged) -> None:
@@ -536,9 +531,9 @@ class LayerlabApp(App[None]):
         name = self.view.name if self.view else "?"
         news = tree.apply(message.updates)
         for change in news[:EVENTS_PER_BATCH]:
-            self.event_log.add(f"{name}: {change}", "green")
+            self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
-            self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "green")
+            self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "added")
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
@@ -550,12 +545,15 @@ class LayerlabApp(App[None]):
         if change is not None and self.view is not None:
             self.load_provenance(self.view, change.path)
 
-    @work(thread=True, exclusive=True, group="provenance")
+    @work(thread=True, exclusive=True, group="provenance", exit_on_error=False)
     def load_provenance(self, view: SubjectView, path: str) -> None:
-        self.post_message(ProvenanceLoaded(model.provenance_of(view, path)))
+        provenance = analysis.provenance_of(view.union, view.labels, path)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ProvenanceLoaded(provenance=provenance))
 
     def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
-        self.provenance_view.show(message.provenance)
+        if not message.stale:
+            self.provenance_view.show(message.provenance)
 
     # --- processes ----------------------------------------------------------------------
     def _poll_procs(self) -> None:
@@ -563,13 +561,37 @@ class LayerlabApp(App[None]):
         if view is not None and view.running and view.pid:
             self.read_procs(view.pid)
 
-    @work(thread=True, exclusive=True, group="procs")
+    @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
-        self.post_message(ProcsLoaded(pid, procs.processes(pid)))
+        found = procs.processes(pid)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ProcsLoaded(pid=pid, procs=found))
 
     def on_procs_loaded(self, message: ProcsLoaded) -> None:
-        if self.view is not None and self.view.running and self.view.pid == message.pid:
+        if not message.stale:  # a subject with no process space cancels the reads (`_show`)
             self.process_panel.show(message.procs)
+
+    # --- workers that failed ------------------------------------------------------------
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a worker's failure lands: a line that says so; the app stays up.
+
+        Another terminal or a container may remove what a worker was reading; the
+        next change to the store or the layer brings a fresh read.
+        """
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        doing = DOING.get(worker.group, worker.name or "working")
+        reason = error_line(error)
+        self.event_log.add(f"{doing} failed: {reason}", "failed")
+        self.notify(f"{doing} failed: {reason}", title="layerlab", severity="warning", timeout=4)
+        if worker.group == "store" and self._store_failures < STORE_RETRIES:
+            self._store_failures += 1  # read again once the writes settle: they usually have
+            self.post_message(StoreChanged())
+        elif worker.group == "command":  # its CommandDone never came: the command is over
+            self.commands_done += 1
+            self.explainer.text = f"{doing} failed: {reason}. The TUI is still running."
 
 
 def run_tui(engine: Engine) -> int:

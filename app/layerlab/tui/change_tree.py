@@ -6,15 +6,25 @@ import bisect
 from pathlib import Path
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.tui.look import component_style, panel_css
 from layerlab.unionfs import Change
 
-KIND_STYLE = {"A": "bold green", "C": "bold yellow", "D": "bold red", " ": ""}  # dive's colours
+# The component class each kind of entry is drawn with (dive's colours, from the theme).
+KIND_CLASS = {
+    "A": "change-tree--added",
+    "C": "change-tree--changed",
+    "D": "change-tree--deleted",
+    " ": "change-tree--through",
+}
+EMPTY = "empty: nothing written yet"
+TOGGLE_STYLE = Style.from_meta({"toggle": True})  # as Tree marks its expand icon: a click toggles
 FLASH_SECONDS = 1.5
 FLASH_UP_TO = 50  # a burst bigger than this is news as a count, not as blinking lines
 EXPAND_ALL_UP_TO = 200
@@ -31,6 +41,43 @@ class ChangeTree(Tree[Change]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "toggle_union", "Union view"),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "change-tree--added",
+        "change-tree--changed",
+        "change-tree--deleted",
+        "change-tree--through",
+        "change-tree--whiteout",
+        "change-tree--opaque",
+        "change-tree--flash",
+        "change-tree--empty",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `change-tree--added` | An entry added by this layer (A). |
+    | `change-tree--changed` | An entry that exists below and changed here (C). |
+    | `change-tree--deleted` | A whiteout: deleted here (D). |
+    | `change-tree--through` | In the union view, what shows through from below. |
+    | `change-tree--whiteout` | The note on a whiteout. |
+    | `change-tree--opaque` | The note on an opaque directory. |
+    | `change-tree--flash` | A new entry, for a moment. |
+    | `change-tree--empty` | The line an empty layer shows. |
+    """
+    DEFAULT_CSS = (
+        panel_css("ChangeTree")
+        + """
+    ChangeTree {
+        & > .change-tree--added { color: $text-success; text-style: bold; }
+        & > .change-tree--changed { color: $text-warning; text-style: bold; }
+        & > .change-tree--deleted { color: $text-error; text-style: bold; }
+        & > .change-tree--through { text-style: dim; }
+        & > .change-tree--whiteout { color: $text-error; text-style: italic; }
+        & > .change-tree--opaque { color: $text-warning; text-style: italic; }
+        & > .change-tree--flash { text-style: reverse; }
+        & > .change-tree--empty { text-style: italic dim; }
+    }
+    """
+    )
 
     class UnionToggled(Message):
         """The user switched between the layer's own entries and the merged view below it."""
@@ -50,6 +97,7 @@ class ChangeTree(Tree[Change]):
         self._by_path: dict[str, TreeNode[Change]] = {}
         self._queued: list[dict[str, Change | None]] = []
         self._loading = False
+        self._flashing: set[str] = set()
 
     def begin(self, title: str, live: Path | None) -> None:
         """A new layer is being read; updates until `load()` are queued, not lost."""
@@ -61,6 +109,7 @@ class ChangeTree(Tree[Change]):
     def load(self, changes: list[Change]) -> None:
         self.clear()
         self._by_path = {}
+        self._flashing = set()
         for change in sorted(changes, key=lambda c: c.path):
             self._add(change, live=False)
         if len(self._by_path) <= EXPAND_ALL_UP_TO:
@@ -92,9 +141,8 @@ class ChangeTree(Tree[Change]):
                 news.append(change)
         if len(news) <= FLASH_UP_TO:
             paths = [change.path for change in news]
-            for path in paths:
-                self._relabel(path, flash=True)
-            self.set_timer(FLASH_SECONDS, lambda: self._unflash(paths))
+            self._flash(paths, True)
+            self.set_timer(FLASH_SECONDS, lambda: self._flash(paths, False))
         self._settle()
         return news
 
@@ -105,21 +153,41 @@ class ChangeTree(Tree[Change]):
     def _settle(self) -> None:
         self.show_root = not self._by_path
         if not self._by_path:
-            self.root.set_label(Text("empty: nothing written yet", style="italic dim"))
+            self.root.set_label(EMPTY)
         self.post_message(self.Counted(len(self._by_path)))
 
-    def _label(self, change: Change, flash: bool = False) -> Text:
-        name = change.path.rpartition("/")[2]
-        text = Text.assemble((change.kind, KIND_STYLE[change.kind]), " ", name)
-        if change.kind == " ":  # shows through from a layer beneath
-            text.stylize("dim")
-        if change.kind == "D":
-            text.append("  whiteout: deleted here, hides the layers' copy below", "italic red")
-        elif change.opaque:
-            text.append("  opaque: hides what the layers below have here", "italic yellow")
-        if flash:
-            text.stylize("reverse")
+    def render_label(self, node: TreeNode[Change], base_style: Style, style: Style) -> Text:
+        """An entry's kind and name in its kind's style, from the theme at render time."""
+        change = node.data
+        if change is None:  # the root, shown only when the layer is empty
+            text = Text(str(node.label), style=self._style("change-tree--empty"))
+        else:
+            text = self._entry(change)
+        text.stylize(style)
+        if node.allow_expand:
+            prefix = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+            text = Text.assemble((prefix, base_style + TOGGLE_STYLE), text)
         return text
+
+    def _entry(self, change: Change) -> Text:
+        kind_style = self._style(KIND_CLASS[change.kind])
+        name = change.path.rpartition("/")[2]
+        if change.kind == " ":  # shows through from a layer beneath
+            text = Text.assemble((" ", kind_style), " ", (name, kind_style))
+        else:
+            text = Text.assemble((change.kind, kind_style), " ", name)
+        if change.kind == "D":
+            note = "  whiteout: deleted here, hides the layers' copy below"
+            text.append(note, self._style("change-tree--whiteout"))
+        elif change.opaque:
+            note = "  opaque: hides what the layers below have here"
+            text.append(note, self._style("change-tree--opaque"))
+        if change.path in self._flashing:
+            text.stylize(self._style("change-tree--flash"))
+        return text
+
+    def _style(self, component: str) -> Style:
+        return component_style(self, component)
 
     def _add(self, change: Change, live: bool) -> TreeNode[Change]:
         """Add under its parent in name order; a full load comes sorted, a live one is placed."""
@@ -131,9 +199,7 @@ class ChangeTree(Tree[Change]):
                 parent.expand()
         siblings = parent.children
         at = bisect.bisect_right(siblings, name, key=_name) if live else len(siblings)
-        node = parent.add_leaf(
-            self._label(change), change, before=at if at < len(siblings) else None
-        )
+        node = parent.add_leaf(name, change, before=at if at < len(siblings) else None)
         self._by_path[change.path] = node
         return node
 
@@ -142,14 +208,15 @@ class ChangeTree(Tree[Change]):
         for key in [k for k in self._by_path if k == path or k.startswith(path + "/")]:
             del self._by_path[key]
 
-    def _relabel(self, path: str, flash: bool = False) -> None:
-        node = self._by_path.get(path)
-        if node is not None and node.data is not None:
-            node.set_label(self._label(node.data, flash))
-
-    def _unflash(self, paths: list[str]) -> None:
+    def _flash(self, paths: list[str], on: bool) -> None:
         for path in paths:
-            self._relabel(path)
+            node = self._by_path.get(path)
+            if on:
+                self._flashing.add(path)
+            else:
+                self._flashing.discard(path)
+            if node is not None:
+                node.refresh()
 
 
 def _name(node: TreeNode[Change]) -> str:

@@ -35,6 +35,17 @@ class CommandSuggester(Suggester):
 class CommandBar(Input):
     """Where commands are typed; `Entered` carries each line to the app."""
 
+    DEFAULT_CSS = """
+    CommandBar, CommandBar:focus {
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+    CommandBar:focus {
+        background: $primary 25%;
+    }
+    """
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "history(-1)", "Previous command", show=False),
         Binding("down", "history(1)", "Next command", show=False),

@@ -3,18 +3,53 @@
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
+
+from layerlab.tui.look import component_style
 
 
 class EventLog(RichLog):
     """Commands, container state changes, layers made and removed, files appearing: timestamped."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-log--time",
+        "event-log--command",
+        "event-log--added",
+        "event-log--removed",
+        "event-log--failed",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `event-log--time` | The time an event was seen. |
+    | `event-log--command` | A command and its exit code. |
+    | `event-log--added` | Something appeared: a file in the writable layer. |
+    | `event-log--removed` | Something went: a container, an image. |
+    | `event-log--failed` | A read that failed (the app carries on). |
+    """
+    DEFAULT_CSS = """
+    EventLog {
+        & > .event-log--time { text-style: dim; }
+        & > .event-log--command { text-style: bold; }
+        & > .event-log--added { color: $text-success; }
+        & > .event-log--removed { color: $text-error; }
+        & > .event-log--failed { color: $text-error; text-style: italic; }
+    }
+    """
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(wrap=True, markup=False, highlight=False, max_lines=2000, id=id)
 
-    def add(self, text: str, style: str = "") -> None:
+    def add(self, text: str, kind: str = "") -> None:
+        """Log `text`; `kind` (command, added, removed, failed) picks its style."""
         now = time.time()
         stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d} "
-        self.write(Text.assemble((stamp, "dim"), (text, style)))
+        style = self._component(f"event-log--{kind}") if kind else Style()
+        self.write(Text.assemble((stamp, self._component("event-log--time")), (text, style)))
+
+    def _component(self, name: str) -> Style:
+        return component_style(self, name)

@@ -15,6 +15,13 @@ WELCOME = (
 class Explainer(Static):
     """Says what changed, so the panels' movement has a meaning."""
 
+    DEFAULT_CSS = """
+    Explainer {
+        padding: 0 1;
+        background: $accent 15%;
+    }
+    """
+
     text: reactive[str] = reactive("")
 
     def on_mount(self) -> None:

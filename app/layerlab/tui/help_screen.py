@@ -57,6 +57,18 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 
 
 class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+        & > #help {
+            width: 95%;
+            max-width: 100;
+            height: 90%;
+            border: round $primary;
+            background: $surface;
+        }
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,f1,q,question_mark", "dismiss", "Close"),
     ]

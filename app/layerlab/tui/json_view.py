@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.highlighter import JSONHighlighter
 from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import Static
 
+from layerlab.tui.look import component_style, on_theme_change
+
 Path_ = tuple[str | int, ...]
-CHANGED_STYLE = "bold black on yellow"
 HIGHLIGHT = JSONHighlighter()
 
 
@@ -52,13 +53,41 @@ def _at(value: Any, path: Path_) -> Any:
 class JsonView(Static):
     """Shows one document; `mark()` remembers it so the next version's changes stand out."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "json-view--changed",
+        "json-view--note",
+        "json-view--empty",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `json-view--changed` | A value the last command changed. |
+    | `json-view--note` | What the changed value was (`← was ...`). |
+    | `json-view--empty` | The line shown while there is no document. |
+    """
+    DEFAULT_CSS = """
+    JsonView {
+        width: auto;
+        & > .json-view--changed { background: $warning; color: $text; text-style: bold; }
+        & > .json-view--note { text-style: italic; }
+        & > .json-view--empty { text-style: italic dim; }
+    }
+    """
+
     def __init__(self, empty: str, *, id: str | None = None) -> None:
-        super().__init__(Text(empty, style="italic dim"), id=id)
+        super().__init__(empty, id=id)
         self.empty = empty
         self.identity: str | None = None
         self.data: Any = None
         self.changed: list[Path_] = []
         self._baseline: tuple[str | None, dict[Path_, Any]] = (None, {})
+
+    def on_mount(self) -> None:
+        on_theme_change(self, lambda: self._draw(reveal=False))
+        self._draw(reveal=False)
+
+    def _style(self, component: str) -> Any:
+        return component_style(self, component)
 
     def mark(self) -> None:
         """Remember the document as it is now: later changes to it are highlighted."""
@@ -67,11 +96,20 @@ class JsonView(Static):
     def show(self, identity: str | None, data: Any) -> None:
         """Show `data` (what `identity` names: a container id, a layer id...); None: nothing."""
         self.identity, self.data = identity, data
+        self._draw(reveal=True)
+
+    def _draw(self, reveal: bool) -> None:
+        data = self.data
         if data is None:
             self.changed = []
-            self.update(Text(self.empty, style="italic dim"))
+            self.update(Text(self.empty, style=self._style("json-view--empty")))
             return
         marked_for, old = self._baseline
+        identity = self.identity
+        changed_style, note_style = (
+            self._style("json-view--changed"),
+            self._style("json-view--note"),
+        )
         compare = marked_for == identity and bool(old)
         text = Text()
         changed: list[Path_] = []
@@ -79,14 +117,14 @@ class JsonView(Static):
             row = HIGHLIGHT(Text(line))
             if compare and leaf and (path not in old or old[path] != _at(data, path)):
                 changed.append(path)
-                row.stylize(CHANGED_STYLE, len(line) - len(line.lstrip()))
+                row.stylize(changed_style, len(line) - len(line.lstrip()))
                 note = f"  ← was {json.dumps(old[path])}" if path in old else "  ← new"
-                row.append(note, "italic")
+                row.append(note, note_style)
             text.append_text(row)
             text.append("\n")
         self.changed = changed
         self.update(text)
-        if changed:
+        if changed and reveal:
             first = next(i for i, (_, path, _) in enumerate(json_lines(data)) if path in changed)
             self.call_after_refresh(self._reveal, first)
 

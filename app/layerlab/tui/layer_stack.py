@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
 from layerlab.humanize import human_size
+from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import LayerRow
 
 CREATED_BY_WIDTH = 42
@@ -24,6 +27,29 @@ def _created_by(row: LayerRow) -> str:
 class LayerStack(DataTable[Text | str]):
     """One row per layer; moving the cursor picks the layer whose files and json are shown."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "layer-stack--writable",
+        "layer-stack--read-only",
+        "layer-stack--nothing",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `layer-stack--writable` | The writable layer's `RW` mark. |
+    | `layer-stack--read-only` | A read-only layer's `RO` mark. |
+    | `layer-stack--nothing` | A layer that hides nothing of the layers below. |
+    """
+    DEFAULT_CSS = (
+        panel_css("LayerStack")
+        + """
+    LayerStack {
+        & > .layer-stack--writable { color: $text-success; text-style: bold; }
+        & > .layer-stack--read-only { text-style: dim; }
+        & > .layer-stack--nothing { text-style: dim; }
+    }
+    """
+    )
+
     class Picked(Message):
         def __init__(self, row: LayerRow) -> None:
             super().__init__()
@@ -33,6 +59,7 @@ class LayerStack(DataTable[Text | str]):
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.stack: tuple[LayerRow, ...] = ()
         self._picked: LayerRow | None = None
+        self._live_files: int | None = None  # the writable layer's count, kept live
 
     def on_mount(self) -> None:
         self.add_column("", key="mode")
@@ -41,6 +68,14 @@ class LayerStack(DataTable[Text | str]):
         self.add_column("files", key="files")
         self.add_column("hides", key="hidden")
         self.add_column("created by · host path", key="created_by")
+        on_theme_change(self, self._restyle)
+
+    def _restyle(self) -> None:
+        stack, self.stack = self.stack, ()
+        live = self._live_files
+        self.show(stack)
+        if live is not None:
+            self.set_writable_files(live)
 
     def show(self, layers: tuple[LayerRow, ...]) -> None:
         """Replace the rows, keeping the cursor on the same layer when it is still there."""
@@ -48,15 +83,19 @@ class LayerStack(DataTable[Text | str]):
             return  # a re-read that found nothing new: leave the table (and cursor) alone
         keep = self._picked.key if self._picked else None
         self.stack = layers
+        self._live_files = None
         self.clear()
+        writable = component_style(self, "layer-stack--writable")
+        read_only = component_style(self, "layer-stack--read-only")
+        nothing = component_style(self, "layer-stack--nothing")
         for row in layers:
-            mode = Text("RW", style="bold green") if row.writable else Text("RO", style="dim")
+            mode = Text("RW", style=writable) if row.writable else Text("RO", style=read_only)
             self.add_row(
                 mode,
                 row.short_id,
                 Text(human_size(row.size), justify="right"),
                 Text(str(row.files), justify="right"),
-                Text(human_size(row.hidden), justify="right", style="" if row.hidden else "dim"),
+                Text(human_size(row.hidden), justify="right", style="" if row.hidden else nothing),
                 _created_by(row),
                 key=row.key,
             )
@@ -69,6 +108,7 @@ class LayerStack(DataTable[Text | str]):
     def set_writable_files(self, count: int) -> None:
         """The writable layer's file count, kept live from the diff panel."""
         if self.stack and self.stack[0].writable:
+            self._live_files = count
             self.update_cell("rw", "files", Text(str(count), justify="right"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -9,6 +9,7 @@ from textual.containers import ScrollableContainer, Vertical
 from textual.widgets import TabbedContent, TabPane
 
 from layerlab.tui.json_view import JsonView
+from layerlab.tui.look import panel_css
 
 TABS = {
     "layer": ("layer", "pick a layer to see its json (with its parent pointer)"),
@@ -20,6 +21,17 @@ TABS = {
 
 class MetadataPanel(Vertical):
     """One tab per document; a tab whose values changed with the last command can be brought up."""
+
+    DEFAULT_CSS = (
+        panel_css("MetadataPanel")
+        + """
+    MetadataPanel {
+        & TabbedContent { height: 1fr; }
+        & TabPane { padding: 0 0 0 1; }
+        & ScrollableContainer { scrollbar-size: 1 1; }
+    }
+    """
+    )
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="metadata-tabs"):

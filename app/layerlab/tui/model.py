@@ -1,34 +1,27 @@
 """What the panels show, read through the engine in worker threads: no widget code here.
 
-Everything is a snapshot (frozen dataclasses) so a worker can build it and
-post it to the UI thread, which only renders. Reads only: the TUI never
-writes the store.
+This is the TUI's one place that reads the engine (the store summary, a
+subject's view, what a command touched); the layer analysis itself lives in
+`layerlab.analysis`. Everything is a snapshot (frozen dataclasses) so a
+worker can build it and post it to the UI thread, which only renders. Reads
+only: the TUI never writes the store.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import difflib
-import functools
-import os
-import stat
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from layerlab import images as imagelib
-from layerlab import layers as layerlib
-from layerlab import unionfs
+from layerlab.analysis import GONE, hidden_bytes, layer_stats, tree_size
 from layerlab.containers import Container
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.reference import short_id
 from layerlab.store import read_json
-from layerlab.unionfs import Change
 
-MAX_DIFF_BYTES = 64 * 1024
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (
     "container",
@@ -171,42 +164,12 @@ def touched(
     return None
 
 
-@functools.lru_cache(maxsize=512)
-def _layer_stats(diff: Path, beneath: tuple[Path, ...]) -> tuple[int, int]:
-    """(entries, hidden bytes) of a read-only layer: content-addressed, so remembered."""
-    return layerlib.dir_size(diff)[1], hidden_bytes(diff, beneath)
-
-
-def hidden_bytes(layer: Path, beneath: tuple[Path, ...]) -> int:
-    """Bytes of the copies right beneath that this layer's C and D entries hide (dive's waste).
-
-    Each hidden copy counts once, against the layer that first hides it: a file
-    changed in three layers wastes two copies, one per layer above the first.
-    """
-    if not beneath:
-        return 0
-    total = 0
-    for change in unionfs.iter_changes(layer, beneath):
-        if change.kind == "A":
-            continue
-        rel = change.path.lstrip("/")
-        below = unionfs.provenance(beneath[0], beneath[1:], rel)
-        if not below:
-            continue
-        lower, kind = below[0]
-        if kind == "file":
-            total += os.lstat(lower / rel).st_size
-        elif kind in ("dir", "opaque") and (change.kind == "D" or change.opaque):
-            total += layerlib.dir_size(lower / rel)[0]  # a whole directory deleted or masked
-    return total
-
-
 def _image_rows(image: imagelib.Image) -> list[LayerRow]:
     """The image's read-only layers, top first."""
     rows: list[LayerRow] = []
     for i, layer in enumerate(image.layers):
         beneath = tuple(lower.diff_path for lower in reversed(image.layers[:i]))
-        files, hidden = _layer_stats(layer.diff_path, beneath)
+        files, hidden = layer_stats(layer.diff_path, beneath)
         rows.insert(
             0,
             LayerRow(
@@ -248,7 +211,7 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
     upper = Path(container.upper_dir)
     lowers = engine.lower_dirs(container)
     rows = _image_rows(image)
-    size, files = layerlib.dir_size(upper)
+    size, files = tree_size(upper)
     writable = LayerRow(
         key="rw",
         short_id=container.short_id,
@@ -276,8 +239,16 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         labels=labels,
         image_config=image.config,
         inspect=container.data,
-        bundle=read_json(bundle_path) if bundle_path.exists() else None,
+        bundle=_read_optional(bundle_path),
     )
+
+
+def _read_optional(path: Path) -> dict[str, Any] | None:
+    """A JSON file that may not exist yet (the bundle before start), or no longer."""
+    try:
+        return read_json(path)
+    except GONE:
+        return None
 
 
 def writable_meta(container: Container, top: LayerRow | None) -> dict[str, Any]:
@@ -291,103 +262,3 @@ def writable_meta(container: Container, top: LayerRow | None) -> dict[str, Any]:
         "MergedDir": data["MergedDir"],
         "note": "no json on disk yet: commit turns this layer into a read-only layer with one",
     }
-
-
-def layer_changes(row: LayerRow) -> list[Change]:
-    """A layer's entries as A/C/D against the layers beneath it (dive's view of a layer)."""
-    return unionfs.changes(row.path, row.beneath)
-
-
-def union_changes(row: LayerRow) -> list[Change]:
-    """The merged tree from this layer down (dive's aggregated view).
-
-    The layer's own entries keep their A/C/D (its deletions stay in view, in
-    red); what shows through from the layers beneath has kind " ".
-    """
-    stack = (row.path, *row.beneath)
-    merged: dict[str, Change] = {}
-    for depth in range(len(stack) - 1, -1, -1):  # bottom layer first, as overlay stacks them
-        for change in unionfs.iter_changes(stack[depth], stack[depth + 1 :]):
-            if change.kind == "D" or change.opaque:  # hides what is below, from here up
-                inside = change.path + "/"
-                for path in [p for p in merged if p == change.path or p.startswith(inside)]:
-                    del merged[path]
-            if change.kind != "D" or depth == 0:
-                merged[change.path] = (
-                    change if depth == 0 else dataclasses.replace(change, kind=" ")
-                )
-    return sorted(merged.values(), key=lambda c: c.path)
-
-
-def _change(upper: Path, lowers: tuple[Path, ...], rel: str) -> Change | None:
-    try:
-        st = os.lstat(upper / rel)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if unionfs.is_whiteout(st):
-        return Change("D", "/" + rel)
-    opaque = stat.S_ISDIR(st.st_mode) and unionfs.is_opaque(upper / rel)
-    below = unionfs.provenance(lowers[0], lowers[1:], rel) if lowers else []
-    kind = "C" if below and below[0][1] != "whiteout" else "A"
-    return Change(kind, "/" + rel, opaque)
-
-
-def changes_at(
-    upper: Path, lowers: tuple[Path, ...], rels: Iterable[str]
-) -> dict[str, Change | None]:
-    """Re-read only the paths that changed (and their parents): path -> change, None if gone.
-
-    A directory that appeared is read whole: its files may predate the watch on it.
-    """
-    found: dict[str, Change | None] = {}
-    for rel in sorted(rels):
-        parts = rel.split("/")
-        for depth in range(1, len(parts) + 1):
-            sub = "/".join(parts[:depth])
-            if "/" + sub not in found:
-                found["/" + sub] = _change(upper, lowers, sub)
-        entry = found["/" + rel]
-        if entry is not None and (upper / rel).is_dir() and not (upper / rel).is_symlink():
-            below = [lower / rel for lower in lowers]
-            for change in unionfs.iter_changes(upper / rel, below):
-                path = "/" + rel + change.path
-                found[path] = dataclasses.replace(change, path=path)
-    return found
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where a merged-view path comes from, and how the top copy differs from the one below."""
-
-    path: str
-    entries: list[tuple[str, str]]  # (layer label, kind), top-down
-    diff: list[str]  # unified diff lines, lower copy -> top copy, for a changed text file
-
-
-def provenance_of(view: SubjectView, path: str) -> Provenance:
-    """A whiteout also shows what it hides; a shadowing text file shows its content diff."""
-    entries = unionfs.provenance(view.union[0], view.union[1:], path)
-    if entries and entries[-1][1] == "whiteout":
-        below = view.union[view.union.index(entries[-1][0]) + 1 :]
-        if below:
-            entries += unionfs.provenance(below[0], below[1:], path)
-    diff: list[str] = []
-    if len(entries) > 1 and entries[0][1] == entries[1][1] == "file":
-        rel = path.lstrip("/")
-        diff = text_diff(entries[1][0] / rel, entries[0][0] / rel)
-    labels = [(view.labels.get(layer, str(layer)), kind) for layer, kind in entries]
-    return Provenance(path, labels, diff)
-
-
-def text_diff(old: Path, new: Path) -> list[str]:
-    """The hunks of `diff -u` of two small text files; empty for binary or large ones."""
-    texts: list[list[str]] = []
-    for f in (old, new):
-        if f.stat().st_size > MAX_DIFF_BYTES:
-            return []
-        try:
-            texts.append(f.read_text().splitlines())
-        except (UnicodeDecodeError, ValueError):
-            return []
-    below, on_top = texts
-    return list(difflib.unified_diff(below, on_top, n=1, lineterm=""))[2:]  # no ---/+++ lines

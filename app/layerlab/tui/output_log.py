@@ -4,14 +4,38 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import RichLog
+from textual.widgets import RichLog, TabbedContent
+
+from layerlab.tui.look import component_style, panel_css
 
 
 class OutputLog(RichLog):
     """Command output in Docker's own columns; never parsed as markup (ids may hold brackets)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "output-log--command",
+        "output-log--note",
+        "output-log--error",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `output-log--command` | The command line, as typed. |
+    | `output-log--note` | A note from the TUI, not the command's output. |
+    | `output-log--error` | What the command wrote to stderr. |
+    """
+    DEFAULT_CSS = """
+    OutputLog {
+        & > .output-log--command { text-style: bold; }
+        & > .output-log--note { text-style: italic dim; }
+        & > .output-log--error { color: $text-error; }
+    }
+    """
 
     class Line(Message):
         def __init__(self, text: str, err: bool) -> None:
@@ -23,13 +47,30 @@ class OutputLog(RichLog):
         super().__init__(wrap=False, markup=False, highlight=False, max_lines=5000, id=id)
 
     def command(self, line: str) -> None:
-        self.write(Text("$ " + line, style="bold"))
+        self.write(Text("$ " + line, style=self._component("output-log--command")))
 
     def note(self, text: str) -> None:
-        self.write(Text(text, style="italic dim"))
+        self.write(Text(text, style=self._component("output-log--note")))
 
     def on_output_log_line(self, message: Line) -> None:
-        self.write(Text(message.text, style="red" if message.err else ""))
+        style = self._component("output-log--error") if message.err else Style()
+        self.write(Text(message.text, style=style))
+
+    def _component(self, name: str) -> Style:
+        return component_style(self, name)
+
+
+class LogTabs(TabbedContent):
+    """The output and event logs, a tab each, as one panel at the foot of the screen."""
+
+    DEFAULT_CSS = (
+        panel_css("LogTabs")
+        + """
+    LogTabs TabPane {
+        padding: 0;
+    }
+    """
+    )
 
 
 class LogStream(io.StringIO):

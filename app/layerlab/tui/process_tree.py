@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -9,8 +12,9 @@ from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from layerlab.procs import Proc
+from layerlab.tui.look import component_style, on_theme_change, panel_css
 
-STATE_STYLE = {"running": "bold green", "sleeping": "", "frozen": "bold cyan", "zombie": "red"}
+STATES = ("running", "sleeping", "frozen", "zombie")  # each has a component class
 NOT_RUNNING = "No process space: a container that is not running is an image plus a writable layer."
 IMAGE = "An image has no processes: it is only read-only layers. create adds a writable layer."
 
@@ -21,12 +25,45 @@ class ProcessPanel(Vertical):
     With no process space a note says why - the article's point - instead.
     """
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "process-panel--note",
+        "process-panel--pid",
+        "process-panel--host-pid",
+        *(f"process-panel--{state}" for state in STATES),
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `process-panel--note` | Why there are no processes. |
+    | `process-panel--pid` | The pid inside the container's pid namespace. |
+    | `process-panel--host-pid` | The same process's pid on the host. |
+    | `process-panel--running` ... `--zombie` | A process state; frozen is a paused container. |
+    """
+    DEFAULT_CSS = (
+        panel_css("ProcessPanel")
+        + """
+    ProcessPanel {
+        & > .process-panel--note { text-style: italic dim; }
+        & > .process-panel--pid { text-style: bold; }
+        & > .process-panel--host-pid { text-style: dim; }
+        & > .process-panel--running { color: $text-success; text-style: bold; }
+        & > .process-panel--frozen { color: $text-primary; text-style: bold; }
+        & > .process-panel--zombie { color: $text-error; }
+        & > #procs-note { padding: 0 1; }
+        & > #procs-tree { display: none; background: $surface; }
+        &.-running > #procs-note { display: none; }
+        &.-running > #procs-tree { display: block; }
+    }
+    """
+    )
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.procs: list[Proc] | None = None
+        self._said = NOT_RUNNING
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(NOT_RUNNING, style="italic dim"), id="procs-note")
+        yield Static(NOT_RUNNING, id="procs-note")
         tree: Tree[Proc] = Tree("processes", id="procs-tree")
         tree.show_root = False
         yield tree
@@ -34,6 +71,17 @@ class ProcessPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "processes: pid inside · host pid · state"
         self.say(NOT_RUNNING)
+        on_theme_change(self, self._restyle)
+
+    def _restyle(self) -> None:
+        if self.procs is None:
+            self.say(self._said)
+        else:
+            procs, self.procs = self.procs, None
+            self.show(procs)
+
+    def _component(self, name: str) -> Style:
+        return component_style(self, name)
 
     @property
     def proc_tree(self) -> Tree[Proc]:
@@ -42,7 +90,9 @@ class ProcessPanel(Vertical):
     def say(self, message: str) -> None:
         """No processes to show, and why."""
         self.procs = None
-        self.query_one("#procs-note", Static).update(Text(message, style="italic dim"))
+        self._said = message
+        note = Text(message, style=self._component("process-panel--note"))
+        self.query_one("#procs-note", Static).update(note)
         self.set_class(False, "-running")
 
     def show(self, procs: list[Proc]) -> None:
@@ -59,11 +109,16 @@ class ProcessPanel(Vertical):
         tree.root.expand_all()
 
     def _add(self, parent: TreeNode[Proc], procs: list[Proc]) -> None:
+        pid, host_pid = (
+            self._component("process-panel--pid"),
+            self._component("process-panel--host-pid"),
+        )
         for proc in procs:
+            state = self._component(f"process-panel--{proc.state}") if proc.state in STATES else ""
             label = Text.assemble(
-                (f"{proc.ns_pid:>3} ", "bold"),
-                (f"{proc.host_pid:>7} ", "dim"),
-                (f"{proc.state:<8} ", STATE_STYLE.get(proc.state, "")),
+                (f"{proc.ns_pid:>3} ", pid),
+                (f"{proc.host_pid:>7} ", host_pid),
+                (f"{proc.state:<8} ", state),
                 proc.command,
             )
             if proc.children:

@@ -2,43 +2,116 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from layerlab.tui.model import Provenance
+from layerlab.analysis import Provenance
+from layerlab.tui.look import component_style, on_theme_change
 
 HINT = "select a file: which layer supplies it, which copies it shadows"
+# Diff lines by their first character, and the component class each is drawn with.
+DIFF_CLASS = {
+    "+": "provenance-view--added",
+    "-": "provenance-view--removed",
+    "@": "provenance-view--hunk",
+}
+
+Styles = Callable[[str], Style]
 
 
-def describe(path: str, entries: list[tuple[str, str]]) -> Text:
-    """`/etc/passwd ← the writable layer; shadows layer 3f2a1b4c5d6e (file)`."""
-    text = Text.assemble((path, "bold"), " ")
+def describe(path: str, entries: list[tuple[str, str]], style: Styles | None = None) -> Text:
+    """`/etc/passwd ← the writable layer; shadows layer 3f2a1b4c5d6e (file)`.
+
+    `style` maps a part (path, deleted, supplied, opaque, lower) to its style.
+    """
+    look: Styles = style or (lambda _part: Style())
+    text = Text.assemble((path, look("path")), " ")
     if not entries:
-        return text.append("is not in the merged view", "italic")
+        return text.append("is not in the merged view", look("absent"))
     top, kind = entries[0]
     rest = ", ".join(f"{label} ({k})" for label, k in entries[1:])
     if kind == "whiteout":
-        text.append(f"is deleted: a whiteout in {top} hides it", "red")
-        return text.append(f"; below it: {rest}" if rest else "", "dim")
+        text.append(f"is deleted: a whiteout in {top} hides it", look("deleted"))
+        return text.append(f"; below it: {rest}" if rest else "", look("lower"))
     if kind == "dir" and rest:
         return text.append(f"← a directory merged from {top}, {rest}")
-    text.append(f"← {top} ({kind})", "green")
+    text.append(f"← {top} ({kind})", look("supplied"))
     if kind == "opaque":
-        text.append("; opaque: the layers below are hidden here", "yellow")
-    return text.append(f"; shadows {rest}" if rest else "; no lower copy", "dim")
-
-
-DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
+        text.append("; opaque: the layers below are hidden here", look("opaque"))
+    return text.append(f"; shadows {rest}" if rest else "; no lower copy", look("lower"))
 
 
 class ProvenanceView(Static):
     """A line or two under the file tree; for a changed text file, its diff below them."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "provenance-view--hint",
+        "provenance-view--path",
+        "provenance-view--absent",
+        "provenance-view--deleted",
+        "provenance-view--supplied",
+        "provenance-view--opaque",
+        "provenance-view--lower",
+        "provenance-view--added",
+        "provenance-view--removed",
+        "provenance-view--hunk",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `provenance-view--hint` | What to do before a file is selected. |
+    | `provenance-view--path` | The path. |
+    | `provenance-view--absent` | A path not in the merged view. |
+    | `provenance-view--deleted` | A path a whiteout deletes. |
+    | `provenance-view--supplied` | The layer that supplies the path. |
+    | `provenance-view--opaque` | The note on an opaque directory. |
+    | `provenance-view--lower` | The lower copies it shadows. |
+    | `provenance-view--added`, `--removed`, `--hunk` | The content diff's lines. |
+    """
+    DEFAULT_CSS = """
+    ProvenanceView {
+        padding: 0 1;
+        & > .provenance-view--hint { text-style: italic dim; }
+        & > .provenance-view--path { text-style: bold; }
+        & > .provenance-view--absent { text-style: italic; }
+        & > .provenance-view--deleted { color: $text-error; }
+        & > .provenance-view--supplied { color: $text-success; }
+        & > .provenance-view--opaque { color: $text-warning; }
+        & > .provenance-view--lower { text-style: dim; }
+        & > .provenance-view--added { color: $text-success; }
+        & > .provenance-view--removed { color: $text-error; }
+        & > .provenance-view--hunk { color: $text-primary; }
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.provenance: Provenance | None = None
+
     def on_mount(self) -> None:
-        self.update(Text(HINT, style="italic dim"))
+        on_theme_change(self, self._draw)
+        self._draw()
+
+    def _part(self, part: str) -> Style:
+        return component_style(self, f"provenance-view--{part}")
 
     def show(self, provenance: Provenance) -> None:
-        text = describe(provenance.path, provenance.entries)
+        self.provenance = provenance
+        self._draw()
+
+    def _draw(self) -> None:
+        provenance = self.provenance
+        if provenance is None:
+            self.update(Text(HINT, style=self._part("hint")))
+            return
+        text = describe(provenance.path, provenance.entries, self._part)
+        lower = self._part("lower")
         for line in provenance.diff:
-            text.append("\n" + line, DIFF_STYLE.get(line[:1], "dim"))
+            component = DIFF_CLASS.get(line[:1])
+            style = component_style(self, component) if component else lower
+            text.append("\n" + line, style)
         self.update(text)

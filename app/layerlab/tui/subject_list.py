@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import StoreSummary, Subject
-from layerlab.tui.subject_bar import STATUS_STYLE
+from layerlab.tui.subject_bar import STATUS_CSS, STATUSES
 
 STATUS_MARK = {"running": "●", "paused": "‖", "created": "○", "exited": "■", "dead": "✕"}
 
 
 class SubjectList(OptionList):
     """Containers first (newest first, as `ps -a`), then images (as `images -a`)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "subject-list--heading",
+        "subject-list--none",
+        "subject-list--image",
+        *(f"subject-list--{status}" for status in STATUSES),
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `subject-list--heading` | CONTAINERS, IMAGES. |
+    | `subject-list--none` | The line for no containers. |
+    | `subject-list--image` | An image's mark. |
+    | `subject-list--running` ... `--dead` | A container's status mark. |
+    """
+    DEFAULT_CSS = (
+        panel_css("SubjectList")
+        + """
+    SubjectList {
+        & > .subject-list--heading { text-style: bold dim; }
+        & > .subject-list--none { text-style: italic dim; }
+        & > .subject-list--image { color: $text-primary; }
+"""
+        + STATUS_CSS.format(name="subject-list")
+        + "    }\n"
+    )
 
     class Picked(Message):
         def __init__(self, subject: Subject) -> None:
@@ -24,23 +54,40 @@ class SubjectList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._subjects: dict[str, Subject] = {}
+        self._shown: tuple[StoreSummary, Subject | None] | None = None
+
+    def on_mount(self) -> None:
+        on_theme_change(self, self._restyle)
+
+    def _restyle(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
+
+    def _component(self, name: str) -> Style:
+        return component_style(self, name)
 
     def show(self, summary: StoreSummary, current: Subject | None) -> None:
-        options: list[Option] = [Option(Text("CONTAINERS", style="bold dim"), disabled=True)]
+        self._shown = (summary, current)
+        heading = self._component("subject-list--heading")
+        options: list[Option] = [Option(Text("CONTAINERS", style=heading), disabled=True)]
         subjects: dict[str, Subject] = {}
         for c in summary.containers:
             mark = STATUS_MARK.get(c.status, "?")
-            label = Text.assemble((mark + " ", STATUS_STYLE.get(c.status, "")), c.name)
+            status = self._component(f"subject-list--{c.status}") if c.status in STATUSES else ""
+            label = Text.assemble((mark + " ", status), c.name)
             subjects[c.id] = Subject("container", c.id)
             options.append(Option(label, id=c.id))
         if not summary.containers:
-            options.append(Option(Text("  none yet", style="italic dim"), disabled=True))
-        options.append(Option(Text("IMAGES", style="bold dim"), disabled=True))
+            none = self._component("subject-list--none")
+            options.append(Option(Text("  none yet", style=none), disabled=True))
+        options.append(Option(Text("IMAGES", style=heading), disabled=True))
         for _, image in summary.images:
             if image.id in subjects:
                 continue  # one entry per image, however many tags it has
             subjects[image.id] = Subject("image", image.id)
-            label = Text.assemble(("▤ ", "blue"), summary.image_name(image.id))
+            label = Text.assemble(
+                ("▤ ", self._component("subject-list--image")), summary.image_name(image.id)
+            )
             options.append(Option(label, id=image.id))
         self._subjects = subjects
         option = self.highlighted_option

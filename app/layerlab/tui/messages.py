@@ -1,0 +1,115 @@
+"""What workers and watchers tell the app: one dataclass per message, all in this module.
+
+A message a worker posts remembers that worker: once a newer worker of the
+same exclusive group has replaced it (cancelled it), the result is stale and
+the app drops it (`stale`). Bursts merge: consecutive store changes, process
+reads and writable-layer re-reads of the same layer become one message
+(`can_replace`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+from textual.worker import NoActiveWorker, Worker, get_current_worker
+
+from layerlab.analysis import Provenance
+from layerlab.procs import Proc
+from layerlab.tui.explain import Outcome
+from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
+from layerlab.unionfs import Change
+
+
+@dataclass
+class WorkerResult(Message):
+    """A result read in a worker; stale once a newer worker of its group was started."""
+
+    worker: Worker[Any] | None = field(init=False, default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:
+            self.worker = get_current_worker()
+        except NoActiveWorker:  # posted from the UI thread or a watcher's thread
+            self.worker = None
+
+    @property
+    def stale(self) -> bool:
+        return self.worker is not None and self.worker.is_cancelled
+
+
+@dataclass
+class StoreChanged(Message):
+    """Something in the store's index changed on disk (any process may have done it)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreChanged)
+
+
+@dataclass
+class StoreLoaded(WorkerResult):
+    """The store's containers and images, read once the writes had settled."""
+
+    summary: StoreSummary = field(kw_only=True)
+
+
+@dataclass
+class SubjectLoaded(WorkerResult):
+    """The subject read at one moment; `view` None: it is gone."""
+
+    subject: Subject = field(kw_only=True)
+    view: SubjectView | None = field(kw_only=True)
+
+
+@dataclass
+class FilesLoaded(WorkerResult):
+    """A layer's entries (or the union view from it down) for the files panel."""
+
+    row: LayerRow = field(kw_only=True)
+    union: bool = field(kw_only=True)
+    changes: list[Change] = field(kw_only=True)
+
+
+@dataclass
+class UpperChanged(Message):
+    """Paths of the watched writable layer, re-read after watchdog saw them change.
+
+    Consecutive re-reads of the same layer merge into one, the newer read winning.
+    """
+
+    upper: Path
+    updates: dict[str, Change | None]
+
+    def can_replace(self, message: Message) -> bool:
+        if isinstance(message, UpperChanged) and message.upper == self.upper:
+            message.updates = {**self.updates, **message.updates}
+            return True
+        return False
+
+
+@dataclass
+class ProcsLoaded(WorkerResult):
+    """The processes in the cgroup of the container whose init has host pid `pid`."""
+
+    pid: int = field(kw_only=True)
+    procs: list[Proc] = field(kw_only=True)
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ProcsLoaded)
+
+
+@dataclass
+class ProvenanceLoaded(WorkerResult):
+    """Where the selected path of the merged view comes from."""
+
+    provenance: Provenance = field(kw_only=True)
+
+
+@dataclass
+class CommandDone(WorkerResult):
+    """A command finished (or failed), with the store read around it."""
+
+    outcome: Outcome = field(kw_only=True)

@@ -1,0 +1,89 @@
+"""Wait until the app has settled: what tests, the screenshot script and the benchmark share.
+
+Every poll re-reads the app's state (never a list of workers kept from
+before: a worker cancelled before it first ran never reaches a finished
+state), and the state must hold on consecutive polls so the messages the last
+workers posted have been handled too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from textual.pilot import Pilot
+from textual.worker import WorkerState
+
+if TYPE_CHECKING:
+    from layerlab.tui.app import LayerlabApp
+
+# Worker groups whose results change the panels; "procs" polls forever, so it is left out.
+BUSY_GROUPS = ("command", "store", "subject", "files", "provenance", "watch")
+ACTIVE = (WorkerState.PENDING, WorkerState.RUNNING)
+
+
+def busy_workers(app: LayerlabApp, groups: Iterable[str] = BUSY_GROUPS) -> list[str]:
+    """The app's workers in `groups` that may still post a result (cancelled ones cannot)."""
+    wanted = set(groups)
+    return [
+        f"{w.group}:{w.name} ({w.state.name})"
+        for w in app.workers
+        if w.group in wanted and w.state in ACTIVE and not w.is_cancelled
+    ]
+
+
+async def settled(
+    target: Pilot[Any] | LayerlabApp,
+    *,
+    commands: int | None = None,
+    until: Callable[[], bool] | None = None,
+    groups: Iterable[str] = BUSY_GROUPS,
+    store: bool = True,
+    timeout: float = 60.0,
+    poll: float = 0.02,
+    quiet: int = 2,
+) -> None:
+    """Wait until the app is settled, re-reading its state on every poll.
+
+    Settled means: at least `commands` commands have finished
+    (`app.commands_done`), no worker of `groups` is pending or running, no
+    store read is waiting to start (unless `store` is False), and `until()`
+    (if given) is true - on `quiet` polls in a row. Raises AssertionError
+    saying what was still outstanding after `timeout` seconds.
+    """
+    app: LayerlabApp = target.app if isinstance(target, Pilot) else target  # type: ignore[assignment]
+    groups = tuple(groups)
+    deadline = time.monotonic() + timeout
+    calm = 0
+    while True:
+        pending = _outstanding(app, commands, until, groups, store)
+        calm = 0 if pending else calm + 1
+        if calm >= quiet:
+            return
+        if time.monotonic() > deadline:
+            outstanding = "; ".join(pending)
+            raise AssertionError(f"the app did not settle within {timeout:g}s: {outstanding}")
+        await asyncio.sleep(poll)
+
+
+def _outstanding(
+    app: LayerlabApp,
+    commands: int | None,
+    until: Callable[[], bool] | None,
+    groups: tuple[str, ...],
+    store: bool,
+) -> list[str]:
+    pending: list[str] = []
+    if commands is not None and app.commands_done < commands:
+        pending.append(f"{app.commands_done} of {commands} commands done")
+    busy = busy_workers(app, groups)
+    if busy:
+        pending.append("workers busy: " + ", ".join(busy))
+    if store and app.store_read_pending:
+        pending.append("a store read is waiting to start")
+    if until is not None and not until():
+        name = getattr(until, "__name__", "condition")
+        pending.append(f"{name} is still false")
+    return pending
