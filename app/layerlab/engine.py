@@ -2,7 +2,15 @@
 
 The CLI and the TUI are two faces on this one interface. Methods return typed
 records (`Container`, `Image`) or plain data, and raise `LayerlabError` with a
-message worded as Docker words it.
+message worded as Docker words it. The faces read through it too (`snapshot`,
+`resolve`, `layer_meta`, `bundle_spec`, `writable_layer`, `watch_paths`),
+never the disk. Long waits (`logs -f`, `wait`, an attached start) take a
+`cancel` event: following logs just ends, the others raise `Cancelled` (130);
+the container keeps running either way.
+
+The pieces live where their data does: the state table and new records in
+containers.py, commit configs and listings in images.py, the writable layer in
+unionfs.py, the shim's start in runtime/launch.py.
 """
 
 from __future__ import annotations
@@ -292,6 +300,7 @@ class Engine:
             rw = self._writable(container)
             if container.running or rw.is_mounted():
                 raise Conflict(f"Container {cid} is already running")
+            imagelib.read_image(self.store, container.data["Image"])  # its layers must be there
             self._prepare(container, rw)
         ready_r, ready_w = os.pipe()
         try:

@@ -147,7 +147,9 @@ class Shim:
         self.report(f"ok {pid}")
         code = self.pump(pid, ours, tty)
         self.cleanup()
-        data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()))
+        data = None
+        with contextlib.suppress(IllegalTransition):  # the record was changed under us
+            data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()))
         if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
