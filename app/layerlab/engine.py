@@ -293,8 +293,12 @@ class Engine:
 
     def _launch(self, cid: str, attach: Stdio | None) -> Shim:
         with self.store.lock():
-            # A record left `running` by a lost shim is settled first: the table starts from it.
-            container = Container(self.store.update_container(cid, self._settle))
+            container = self._load(cid)
+            if container.state != self.store.read_container(cid)["State"]:
+                # A record left `running` by a lost shim is settled on disk first: the
+                # shim's `start` moves on from there. (Written only then: every write
+                # wakes the store's watchers.)
+                container = self._record(cid, self._settle)
             if container.paused:
                 raise Conflict("cannot start a paused container, try unpause instead")
             rw = self._writable(container)
