@@ -160,6 +160,7 @@ def test_listings_skip_images_removed_meanwhile(engine: Engine) -> None:
             engine.images()
             engine.images(all=True)
             engine.containers(all=True)
+            engine.snapshot()
             listed += 1
     finally:
         stop.set()

@@ -1,4 +1,9 @@
-"""The container record: Docker's inspect JSON, with the views the faces need."""
+"""The container record: Docker's inspect JSON, with the views the faces need.
+
+Also what makes and moves a record: `new_record` for `create`, and the one
+state-transition table (`TRANSITIONS`, `transition`) that the engine and the
+shim both apply through `Store.update_container`.
+"""
 
 from __future__ import annotations
 

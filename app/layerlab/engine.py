@@ -104,7 +104,11 @@ class Engine:
 
     # --- reading ----------------------------------------------------------
     def container(self, ref: str) -> Container:
-        return self._load(self.store.resolve_container(ref))
+        cid = self.store.resolve_container(ref)
+        try:
+            return self._load(cid)
+        except FileNotFoundError:  # removed since it was resolved
+            raise NotFound(f"No such container: {ref}") from None
 
     def containers(self, all: bool = False) -> list[Container]:
         """Newest first, as `ps` lists them; only running ones unless `all`."""
@@ -623,7 +627,7 @@ class Engine:
     # --- the union filesystem ------------------------------------------------------
     def lower_dirs(self, container: Container) -> list[Path]:
         """The container's read-only layers, top first (the init layer, then the image's)."""
-        return [Path(p) for p in container.data["GraphDriver"]["Data"]["LowerDir"].split(":")]
+        return list(self._writable(container).lowers)
 
     def diff(self, ref: str) -> list[unionfs.Change]:
         """What the writable layer added, changed and deleted - `docker diff`."""
