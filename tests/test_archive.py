@@ -498,12 +498,17 @@ def test_layer_diff_id_must_match_the_config(store: Store, layout: Path, tmp_pat
     assert "is not the layer" in refused(fresh, repack(layout, tmp_path / "bad.tar"))
 
 
-def _docker_archive(tmp_path: Path, layer: bytes) -> Path:
+def _docker_archive(
+    tmp_path: Path, layer: bytes, history: list[dict[str, object]] | None = None
+) -> Path:
     """An old-form docker-archive holding one given layer tar, with a config that matches it."""
-    config = json.dumps(
-        {"architecture": images.docker_arch(), "os": "linux", "config": {},
-         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}
-    ).encode()  # fmt: skip
+    data: dict[str, object] = {
+        "architecture": images.docker_arch(), "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]},
+    }  # fmt: skip
+    if history is not None:
+        data["history"] = history
+    config = json.dumps(data).encode()
     config_name = hashlib.sha256(config).hexdigest() + ".json"
     manifest = json.dumps(
         [{"Config": config_name, "RepoTags": ["evil:1"], "Layers": ["l/layer.tar"]}]
@@ -544,6 +549,19 @@ def test_well_formed_crafted_archive_loads(store: Store, tmp_path: Path) -> None
     assert (
         images.resolve_image(store, "evil:1").layers[0].diff_path / "hello"
     ).read_bytes() == b"hi"
+
+
+def test_more_history_than_layers_is_refused(store: Store, tmp_path: Path) -> None:
+    """moby refuses a config whose non-empty history outnumbers its layers; so do we."""
+    images.ensure_base_image(store)
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("hello")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    steps: list[dict[str, object]] = [{"created_by": "one"}, {"created_by": "two"}]
+    crafted = _docker_archive(tmp_path, layer.getvalue(), history=steps)
+    assert "history" in refused(store, crafted)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -310,3 +314,60 @@ def test_run_it_hands_the_terminal_to_the_container(root: Path, engine: Engine) 
     assert proc.wait(timeout=10) == 5
     os.close(master)
     assert engine.containers(all=True) == []  # --rm
+
+
+# --- defects, each proved fixed ---------------------------------------------------------
+QUIET = (subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
+
+
+def test_exec_leaks_no_file_descriptor(engine: Engine) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    assert engine.exec(cid, ["true"], stdio=QUIET) == 0  # warm up whatever is lazily opened
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        assert engine.exec(cid, ["true"], stdio=QUIET) == 0
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_wait_ignores_a_process_that_reused_a_dead_shims_pid(engine: Engine) -> None:
+    cid = _run_d(engine, "sleep", "60")
+    cdir = engine.store.container_dir(cid)
+    shim_pid = int((cdir / "shim.pid").read_text())
+    os.kill(shim_pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(shim_pid, 0)
+    stranger = subprocess.Popen(["sleep", "30"])
+    (cdir / "shim.pid").write_text(f"{stranger.pid}\n")  # the kernel gave the pid away
+    try:
+        result: dict[str, int] = {}
+        waiter = threading.Thread(target=lambda: result.update(code=engine.wait(cid)), daemon=True)
+        waiter.start()
+        waiter.join(10)
+        assert result == {"code": 255}  # the lost shim's container, as Docker reports it
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_logs_follow_ends_cleanly_when_the_container_is_removed(engine: Engine) -> None:
+    cid = _run_d(engine, "sh", "-c", "echo hi; sleep 60")
+    entries = engine.logs(cid, follow=True)
+    assert next(entries).text == "hi\n"
+    engine.rm(cid, force=True)
+    assert list(entries) == []
+
+
+def test_a_console_that_never_comes_fails_the_start_cleanly(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAYERLAB_CONSOLE_TIMEOUT", "0")
+    c = engine.create("busybox", CreateOptions(command=["sleep", "60"], tty=True))
+    with pytest.raises(LayerlabError) as exc:
+        engine.start(c.id)
+    assert "console" in str(exc.value) and "\n" not in str(exc.value)
+    after = engine.container(c.id)
+    assert after.status == "created" and not after.running
+    assert not os.path.ismount(after.data["GraphDriver"]["Data"]["MergedDir"])
+    assert engine.runtime.state(c.id) is None
+    monkeypatch.delenv("LAYERLAB_CONSOLE_TIMEOUT")
+    assert engine.start(c.id).running  # nothing was left behind to trip a second start

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from layerlab import images as imagelib
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
 
@@ -131,3 +134,52 @@ def test_export_is_the_merged_view_without_metadata(
         assert tar.extractfile("hello").read() == b"hi\n"  # type: ignore[union-attr]
     assert "etc/group" not in names and "etc/passwd" in names and "bin/busybox" in names
     assert not any(".wh." in n for n in names)  # deletions are applied, not recorded
+
+
+def test_listings_skip_images_removed_meanwhile(engine: Engine) -> None:
+    """Another writer commits and removes images in a loop while this one lists: no error."""
+    base = engine.create("busybox", CreateOptions(command=["true"]))
+    other = Engine(engine.store.root)  # its own store handle and lock, as another terminal
+    stop = threading.Event()
+    cycles = [0]
+    failures: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            while not stop.is_set():
+                other.commit(base.id, "churn:latest")
+                other.rmi("churn:latest")
+                cycles[0] += 1
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    writer = threading.Thread(target=churn, daemon=True)
+    writer.start()
+    deadline = time.monotonic() + 60
+    listed = 0
+    try:
+        while (listed < 200 or cycles[0] < 5) and time.monotonic() < deadline and not failures:
+            engine.images()
+            engine.images(all=True)
+            engine.containers(all=True)
+            engine.snapshot()
+            listed += 1
+    finally:
+        stop.set()
+        writer.join(30)
+    assert not failures
+    assert listed >= 200 and cycles[0] >= 5
+
+
+def test_history_survives_more_history_entries_than_layers(engine: Engine, cli: CLI) -> None:
+    base = engine.image("busybox")
+    config = dict(base.config)
+    config["history"] = [
+        {"created": "2024-01-01T00:00:00Z", "created_by": "one"},
+        {"created": "2024-01-01T00:00:00Z", "created_by": "two"},
+    ]
+    image_id = imagelib.write_image(engine.store, config)
+    rows = engine.history(image_id)
+    assert [r.created_by for r in rows] == ["two", "one"]
+    assert [r.size for r in rows] == [0, base.layers[0].size]
+    assert cli("history", image_id).code == 0

@@ -539,6 +539,11 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
         for h in (listed if isinstance(listed, list) else [])
         if isinstance(h, dict) and not h.get("empty_layer")
     ]
+    if len(steps) > len(diff_ids):  # moby refuses such a config at load, as we do
+        raise LayerlabError(
+            f"invalid archive: {what} lists {len(steps)} non-empty history entries"
+            f" for {len(diff_ids)} layers"
+        )
     history = [(str(h.get("created") or ""), str(h.get("created_by") or "")) for h in steps]
     if len(history) != len(diff_ids):
         history = [(created, "")] * len(diff_ids)

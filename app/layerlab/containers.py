@@ -1,15 +1,22 @@
-"""The container record: Docker's inspect JSON, with the views the faces need."""
+"""The container record: Docker's inspect JSON, with the views the faces need.
+
+Also what makes and moves a record: `new_record` for `create`, and the one
+state-transition table (`TRANSITIONS`, `transition`) that the engine and the
+shim both apply through `Store.update_container`.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from layerlab.errors import LayerlabError
-from layerlab.humanize import ago, human_duration, parse_rfc3339
+from layerlab.errors import IllegalTransition, LayerlabError
+from layerlab.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
 from layerlab.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -123,3 +130,177 @@ def merge_env(base: list[str], extra: list[str]) -> list[str]:
         elif key in os.environ:
             merged[key] = os.environ[key]
     return [f"{k}={v}" for k, v in merged.items()]
+
+
+# --- the container's state machine --------------------------------------------------
+# runc's libcontainer keeps one table of states and the moves between them; this is
+# that table in Docker's words. Each event names the states it may leave and the
+# `State` fields it sets; the engine (pause, unpause, a lost shim) and the shim
+# (start, exit, a failed start) both go through `transition`, never `State.update`.
+
+CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, EXITED, DEAD = (
+    "created", "running", "paused", "restarting", "removing", "exited", "dead",
+)  # fmt: skip
+STATES = (CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, EXITED, DEAD)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One move of the table: from any of `sources` to `target` (None: Status unchanged)."""
+
+    sources: frozenset[str]
+    target: str | None
+    fields: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def _started(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Running": True, "Paused": False, "Restarting": False, "OOMKilled": False,
+        "Dead": False, "Pid": int(facts["pid"]), "ExitCode": 0, "Error": "",
+        "StartedAt": facts.get("at") or rfc3339_nano(time.time()), "FinishedAt": ZERO_TIME,
+    }  # fmt: skip
+
+
+def _exited(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Running": False, "Paused": False, "Restarting": False, "Pid": 0,
+        "ExitCode": int(facts["exit_code"]),
+        "FinishedAt": facts.get("at") or rfc3339_nano(time.time()),
+    }  # fmt: skip
+
+
+def _lost(state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
+    # Docker reports a container whose shim died (or whose host rebooted) as 255.
+    return {
+        "Running": False, "Paused": False, "Pid": 0, "ExitCode": 255,
+        "FinishedAt": state.get("StartedAt", ZERO_TIME),
+    }  # fmt: skip
+
+
+def _start_failed(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    return {"Error": str(facts["error"])}
+
+
+def _paused(_state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
+    return {"Paused": True}
+
+
+def _unpaused(_state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
+    return {"Paused": False}
+
+
+TRANSITIONS: dict[str, Event] = {
+    # `start`: the shim has the process (facts: pid, at).
+    "start": Event(frozenset({CREATED, EXITED}), RUNNING, _started),
+    # The runtime could not start it: the Status stays, the Error says why (facts: error).
+    "start_failed": Event(frozenset({CREATED, EXITED}), None, _start_failed),
+    # The cgroup freezer, both ways.
+    "pause": Event(frozenset({RUNNING}), PAUSED, _paused),
+    "unpause": Event(frozenset({PAUSED}), RUNNING, _unpaused),
+    # The first process ended - by itself, by `stop` or by `kill` (facts: exit_code, at).
+    "exit": Event(frozenset({RUNNING, PAUSED}), EXITED, _exited),
+    # Its shim is gone without recording the exit.
+    "lost": Event(frozenset({RUNNING, PAUSED}), EXITED, _lost),
+}
+
+
+def transition(state: dict[str, Any], event: str, **facts: Any) -> dict[str, Any]:
+    """`state` (a container's `State`) moved by `event`, in place; returns it.
+
+    Raises `IllegalTransition` (a `Conflict`) when the table has no such move.
+    """
+    move = TRANSITIONS.get(event)
+    if move is None:
+        raise LayerlabError(f"unknown container state event: {event}")
+    status = str(state.get("Status", CREATED))
+    if status not in move.sources:
+        raise IllegalTransition(f"cannot {event.replace('_', ' ')} a container that is {status}")
+    state.update(move.fields(state, facts))
+    if move.target is not None:
+        state["Status"] = move.target
+    return state
+
+
+def can(state: dict[str, Any], event: str) -> bool:
+    """Whether `event` is a legal move from `state` now."""
+    move = TRANSITIONS.get(event)
+    return move is not None and str(state.get("Status", CREATED)) in move.sources
+
+
+def apply(event: str, **facts: Any) -> Callable[[dict[str, Any]], None]:
+    """The record update for `Store.update_container`: `transition` on its `State`."""
+
+    def update(data: dict[str, Any]) -> None:
+        transition(data["State"], event, **facts)
+
+    return update
+
+
+def new_state() -> dict[str, Any]:
+    """A just-created container's `State`: the table's starting point."""
+    return {
+        "Status": CREATED, "Running": False, "Paused": False, "Restarting": False,
+        "OOMKilled": False, "Dead": False, "Pid": 0, "ExitCode": 0, "Error": "",
+        "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME,
+    }  # fmt: skip
+
+
+def new_record(
+    cid: str,
+    container_dir: Path,
+    name: str,
+    image_id: str,
+    image_run_config: dict[str, Any],
+    image_ref: str,
+    entry_cmd: tuple[list[str], list[str]],
+    env: list[str],
+    hostname: str,
+    opts: CreateOptions,
+    runtime_name: str,
+) -> dict[str, Any]:
+    """A new container's record (`containers/<id>/config.json`), shaped like `docker inspect`."""
+    cfg = image_run_config
+    cdir = container_dir
+    entrypoint, cmd = entry_cmd
+    argv = entrypoint + cmd
+    return {
+        "Id": cid,
+        "Created": rfc3339_nano(time.time()),
+        "Path": argv[0],
+        "Args": argv[1:],
+        "State": new_state(),
+        "Image": image_id,
+        "ResolvConfPath": str(cdir / "resolv.conf"),
+        "HostnamePath": str(cdir / "hostname"),
+        "HostsPath": str(cdir / "hosts"),
+        "LogPath": str(cdir / f"{cid}-json.log"),
+        "Name": "/" + name,
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "HostConfig": {
+            "AutoRemove": opts.auto_remove,
+            "NetworkMode": "none",
+            "Runtime": runtime_name,
+            "LogConfig": {"Type": "json-file", "Config": {}},
+        },
+        "Config": {
+            "Hostname": hostname,
+            "Domainname": "",
+            "User": cfg.get("User", ""),
+            "AttachStdin": opts.attach and opts.interactive,
+            "AttachStdout": opts.attach,
+            "AttachStderr": opts.attach,
+            "Tty": opts.tty,
+            "OpenStdin": opts.interactive,
+            "StdinOnce": opts.attach and opts.interactive,
+            "Env": env,
+            "Cmd": cmd,
+            "Image": image_ref,
+            "WorkingDir": opts.workdir if opts.workdir is not None else cfg.get("WorkingDir", ""),
+            "Entrypoint": entrypoint or None,
+            "Labels": dict(cfg.get("Labels") or {}),
+            "StopSignal": cfg.get("StopSignal", "SIGTERM"),
+        },
+        "NetworkSettings": {"Networks": {"none": {}}},
+    }

@@ -2,7 +2,15 @@
 
 The CLI and the TUI are two faces on this one interface. Methods return typed
 records (`Container`, `Image`) or plain data, and raise `LayerlabError` with a
-message worded as Docker words it.
+message worded as Docker words it. The faces read through it too (`snapshot`,
+`resolve`, `layer_meta`, `bundle_spec`, `writable_layer`, `watch_paths`),
+never the disk. Long waits (`logs -f`, `wait`, an attached start) take a
+`cancel` event: following logs just ends, the others raise `Cancelled` (130);
+the container keeps running either way.
+
+The pieces live where their data does: the state table and new records in
+containers.py, commit configs and listings in images.py, the writable layer in
+unionfs.py, the shim's start in runtime/launch.py.
 """
 
 from __future__ import annotations
@@ -15,38 +23,60 @@ import re
 import select
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
-from layerlab.containers import ZERO_TIME, Container, CreateOptions, merge_env, parse_signal
-from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.containers import (
+    Container,
+    CreateOptions,
+    apply,
+    can,
+    merge_env,
+    new_record,
+    parse_signal,
+    transition,
+)
+from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
 from layerlab.humanize import rfc3339_nano
-from layerlab.instructions import apply_change
+from layerlab.images import commit_config
 from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
+from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.runtime.spec import build_spec
-from layerlab.store import Store, write_json_atomic
+from layerlab.snapshot import Snapshot, Subject
+from layerlab.store import Store, read_json, write_json_atomic
+from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
 
+# Re-exported: the faces and the tests import these from here.
+__all__ = [
+    "Cancelled",
+    "CreateOptions",
+    "Engine",
+    "HistoryRow",
+    "LogEntry",
+    "Snapshot",
+    "Stdio",
+    "Stream",
+    "Subject",
+    "WritableLayer",
+    "commit_config",
+]
+
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
-
-
-Stream = int | IO[Any] | None
-Stdio = tuple[Stream, Stream, Stream]
 
 
 @dataclass
@@ -58,93 +88,11 @@ class HistoryRow:
     comment: str
 
 
-def commit_config(
-    parent: imagelib.Image, container: Container, changes: list[str]
-) -> dict[str, Any]:
-    """The new image's config: the parent's, overlaid with the container's, then `-c` changes."""
-    config = json.loads(json.dumps(parent.config))
-    run = dict(config.get("config") or {})
-    cfg = container.data["Config"]
-    for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
-        if cfg.get(key):
-            run[key] = cfg[key]
-    for change in changes:
-        apply_change(run, change)
-    config["config"] = run
-    config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
-    config.setdefault("history", [])
-    config.pop("container", None)
-    return config
-
-
 @dataclass(frozen=True)
 class LogEntry:
     stream: str
     text: str
     time: str
-
-
-class Shim:
-    """The detached per-container shim we started; `wait()` gives the container's exit code."""
-
-    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
-        self.pid = pid
-        self.popen = popen
-
-    def wait(self) -> int:
-        if self.popen is not None:
-            return self.popen.wait()
-        return os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-
-
-def _fileno(stream: Stream) -> int:
-    if stream is None:
-        return -1
-    return stream if isinstance(stream, int) else stream.fileno()
-
-
-def spawn_shim(root: Path, cid: str, ready_fd: int, attach: Stdio | None) -> Shim:
-    """Start `layerlab.runtime.shim` in its own session.
-
-    A single-threaded CLI forks it: the child already has every module loaded,
-    which saves a whole interpreter start on each `run`. A threaded process
-    (the TUI) must not fork, so it starts a fresh interpreter instead.
-    """
-    stdin, stdout, stderr = attach or (subprocess.DEVNULL,) * 3
-    if threading.active_count() > 1:
-        argv = [sys.executable, "-m", "layerlab.runtime.shim", str(root), cid, str(ready_fd)]
-        argv += ["--attach"] if attach is not None else []
-        popen = subprocess.Popen(
-            argv,
-            pass_fds=(ready_fd,),
-            start_new_session=True,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=root,
-        )
-        return Shim(popen.pid, popen)
-    from layerlab.runtime import shim
-
-    targets = [
-        subprocess.DEVNULL if s is None and attach is None else s for s in (stdin, stdout, stderr)
-    ]
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    pid = os.fork()
-    if pid:
-        return Shim(pid)
-    code = 1
-    try:
-        os.setsid()
-        null = os.open(os.devnull, os.O_RDWR)
-        for target_fd, stream in enumerate(targets):
-            fd = null if stream == subprocess.DEVNULL else _fileno(stream)
-            if fd >= 0 and fd != target_fd:
-                os.dup2(fd, target_fd)
-        code = shim.serve(root, cid, ready_fd, attach is not None)
-    finally:
-        os._exit(code)
 
 
 class Engine:
@@ -157,7 +105,11 @@ class Engine:
 
     # --- reading ----------------------------------------------------------
     def container(self, ref: str) -> Container:
-        return self._load(self.store.resolve_container(ref))
+        cid = self.store.resolve_container(ref)
+        try:
+            return self._load(cid)
+        except FileNotFoundError:  # removed since it was resolved
+            raise NotFound(f"No such container: {ref}") from None
 
     def containers(self, all: bool = False) -> list[Container]:
         """Newest first, as `ps` lists them; only running ones unless `all`."""
@@ -170,11 +122,15 @@ class Engine:
 
     def _load(self, cid: str) -> Container:
         data = self.store.read_container(cid)
-        if data["State"].get("Running") and not self._shim_alive(cid):
-            # The shim was killed (or the host rebooted): Docker reports such a container as 255.
-            data["State"].update(Status="exited", Running=False, Paused=False, Pid=0)
-            data["State"].update(ExitCode=255, FinishedAt=data["State"]["StartedAt"])
+        self._settle(data)
         return Container(data)
+
+    def _settle(self, data: dict[str, Any]) -> None:
+        """A record that says running while no shim lives: its shim was killed (or the host
+        rebooted), so the container is `lost` - exited, 255 - as Docker reports it."""
+        state = data["State"]
+        if state.get("Running") and can(state, "lost") and not self._shim_alive(data["Id"]):
+            transition(state, "lost")
 
     def _shim_pid(self, cid: str) -> int | None:
         try:
@@ -198,6 +154,58 @@ class Engine:
 
     def image(self, ref: str) -> imagelib.Image:
         return imagelib.resolve_image(self.store, ref)
+
+    # --- the faces' read API: they ask here, never the disk ----------------------
+    def snapshot(self) -> Snapshot:
+        """Every container (`ps -a`) and image row (`images -a`), read at one moment.
+
+        Whatever another process removes during the read is left out, never an error.
+        """
+        return Snapshot(tuple(self.containers(all=True)), tuple(self.images(all=True)))
+
+    def resolve(self, ref: str) -> Subject | None:
+        """A container first, then an image, as `inspect` resolves; None when nothing matches.
+
+        Never creates busybox (unlike `image`, which makes it on first use).
+        """
+        try:
+            return Subject("container", self.store.resolve_container(ref))
+        except LayerlabError:
+            pass
+        try:
+            image_id = self.store.find_image(ref)
+        except LayerlabError:
+            return None
+        return Subject("image", image_id) if image_id else None
+
+    def layer_meta(self, chain_id: str) -> dict[str, Any]:
+        """A read-only layer's `json` (id, parent, diff_id, created, created_by, size).
+
+        Raises NotFound if the layer is not (or no longer) in the store.
+        """
+        try:
+            meta: dict[str, Any] = read_json(self.store.layer_dir(chain_id) / "json")
+        except FileNotFoundError:
+            raise NotFound(f"layer {chain_id} is missing from the store") from None
+        return meta
+
+    def bundle_spec(self, ref: str) -> dict[str, Any] | None:
+        """The OCI runtime config.json handed to runc, once the container was started; else None."""
+        cid = self.store.resolve_container(ref)
+        try:
+            spec: dict[str, Any] = read_json(
+                self.store.container_dir(cid) / "bundle" / "config.json"
+            )
+        except FileNotFoundError:
+            return None
+        return spec
+
+    def watch_paths(self) -> set[Path]:
+        """The folders a watcher should watch (non-recursively) to see the store's index change.
+
+        See `Store.watch_dirs`; `Store.indexes(path)` says which events there matter.
+        """
+        return self.store.watch_dirs()
 
     # --- create / start / run ----------------------------------------------
     def create(self, image_ref: str, opts: CreateOptions) -> Container:
@@ -238,9 +246,10 @@ class Engine:
                 hostname = opts.hostname or short_id(cid)
                 unionfs.write_etc_files(staged, hostname)
                 lowers = [final / "init"] + [layer.diff_path for layer in reversed(image.layers)]
-                data = self._new_record(
-                    cid, name, image, image_ref, (entrypoint, cmd), env, hostname, opts
-                )
+                data = new_record(
+                    cid, final, name, image.id, cfg, image_ref, (entrypoint, cmd), env,
+                    hostname, opts, self.runtime.name,
+                )  # fmt: skip
                 data["GraphDriver"] = {
                     "Name": "overlay2",
                     "Data": {
@@ -257,91 +266,27 @@ class Engine:
                 raise
         return Container(data)
 
-    def _new_record(
-        self,
-        cid: str,
-        name: str,
-        image: imagelib.Image,
-        image_ref: str,
-        entry_cmd: tuple[list[str], list[str]],
-        env: list[str],
-        hostname: str,
-        opts: CreateOptions,
-    ) -> dict[str, Any]:
-        cfg = image.run_config
-        cdir = self.store.container_dir(cid)
-        entrypoint, cmd = entry_cmd
-        argv = entrypoint + cmd
-        return {
-            "Id": cid,
-            "Created": rfc3339_nano(time.time()),
-            "Path": argv[0],
-            "Args": argv[1:],
-            "State": {
-                "Status": "created",
-                "Running": False,
-                "Paused": False,
-                "Restarting": False,
-                "OOMKilled": False,
-                "Dead": False,
-                "Pid": 0,
-                "ExitCode": 0,
-                "Error": "",
-                "StartedAt": ZERO_TIME,
-                "FinishedAt": ZERO_TIME,
-            },
-            "Image": image.id,
-            "ResolvConfPath": str(cdir / "resolv.conf"),
-            "HostnamePath": str(cdir / "hostname"),
-            "HostsPath": str(cdir / "hosts"),
-            "LogPath": str(cdir / f"{cid}-json.log"),
-            "Name": "/" + name,
-            "RestartCount": 0,
-            "Driver": "overlay2",
-            "Platform": "linux",
-            "HostConfig": {
-                "AutoRemove": opts.auto_remove,
-                "NetworkMode": "none",
-                "Runtime": self.runtime.name,
-                "LogConfig": {"Type": "json-file", "Config": {}},
-            },
-            "Config": {
-                "Hostname": hostname,
-                "Domainname": "",
-                "User": cfg.get("User", ""),
-                "AttachStdin": opts.attach and opts.interactive,
-                "AttachStdout": opts.attach,
-                "AttachStderr": opts.attach,
-                "Tty": opts.tty,
-                "OpenStdin": opts.interactive,
-                "StdinOnce": opts.attach and opts.interactive,
-                "Env": env,
-                "Cmd": cmd,
-                "Image": image_ref,
-                "WorkingDir": opts.workdir
-                if opts.workdir is not None
-                else cfg.get("WorkingDir", ""),
-                "Entrypoint": entrypoint or None,
-                "Labels": dict(cfg.get("Labels") or {}),
-                "StopSignal": cfg.get("StopSignal", "SIGTERM"),
-            },
-            "NetworkSettings": {"Networks": {"none": {}}},
-        }
-
     def start(self, ref: str) -> Container:
         """Mount the union, hand the bundle to a detached shim, return once it runs."""
         cid = self.store.resolve_container(ref)
         self._launch(cid, attach=None)
         return self._load(cid)
 
-    def start_attached(self, ref: str, stdio: Stdio = (None, None, None)) -> int:
+    def start_attached(
+        self,
+        ref: str,
+        stdio: Stdio = (None, None, None),
+        cancel: threading.Event | None = None,
+    ) -> int:
         """`start -a` / foreground `run`: stream output to `stdio` and return the exit code.
 
         `stdio` are the attach targets (file descriptors or files; None = ours).
+        Once `cancel` is set the wait ends with `Cancelled` (exit code 130); the
+        container keeps running, as when a docker client detaches.
         """
         cid = self.store.resolve_container(ref)
         shim = self._launch(cid, attach=stdio)
-        return shim.wait()
+        return shim.wait(cancel)
 
     def run(
         self, image_ref: str, opts: CreateOptions, stdio: Stdio = (None, None, None)
@@ -354,18 +299,23 @@ class Engine:
     def _launch(self, cid: str, attach: Stdio | None) -> Shim:
         with self.store.lock():
             container = self._load(cid)
+            if container.state != self.store.read_container(cid)["State"]:
+                # A record left `running` by a lost shim is settled on disk first: the
+                # shim's `start` moves on from there. (Written only then: every write
+                # wakes the store's watchers.)
+                container = self._record(cid, self._settle)
             if container.paused:
                 raise Conflict("cannot start a paused container, try unpause instead")
-            merged = self.store.container_dir(cid) / "merged"
-            if container.running or os.path.ismount(merged):
+            rw = self._writable(container)
+            if container.running or rw.is_mounted():
                 raise Conflict(f"Container {cid} is already running")
-            image = imagelib.read_image(self.store, container.data["Image"])
-            self._prepare(container, image)
+            imagelib.read_image(self.store, container.data["Image"])  # its layers must be there
+            self._prepare(container, rw)
         ready_r, ready_w = os.pipe()
         try:
             shim = spawn_shim(self.store.root, cid, ready_w, attach)
         except BaseException:
-            unionfs.unmount(merged)
+            rw.unmount()
             raise
         finally:
             os.close(ready_w)
@@ -374,13 +324,13 @@ class Engine:
         if answer.startswith("ok"):
             return shim
         shim.wait()
-        unionfs.unmount(merged)
+        rw.unmount()
         if answer.startswith("error "):
             _, code, message = answer.split(" ", 2)
             raise LayerlabError(f"failed to start container {short_id(cid)}: {message}", int(code))
         raise LayerlabError(f"the shim for {short_id(cid)} died before the container started")
 
-    def _prepare(self, container: Container, image: imagelib.Image) -> None:
+    def _prepare(self, container: Container, rw: WritableLayer) -> None:
         cdir = self.store.container_dir(container.id)
         cfg = container.data["Config"]
         spec = build_spec(
@@ -396,22 +346,43 @@ class Engine:
             cgroup=f"/layerlab/{container.id}",
         )
         write_json_atomic(cdir / "bundle" / "config.json", spec)
-        lowers = [cdir / "init"] + [layer.diff_path for layer in reversed(image.layers)]
-        unionfs.mount_overlay(lowers, cdir / "diff", cdir / "work", cdir / "merged")
+        rw.mount()
 
     # --- signals and states ----------------------------------------------------
-    def wait_exit(self, cid: str, timeout: float | None = None) -> bool:
-        """Block until the container's shim has recorded the exit; False on timeout."""
+    def wait_exit(
+        self, cid: str, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> bool:
+        """Block until the container's shim has ended (it records the exit first); False on timeout.
+
+        The shim holds `shim.lock` for its whole life, so that lock - not a pid,
+        which the kernel may have reused for an unrelated process - says whether
+        it lives. Raises `Cancelled` once `cancel` is set.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._shim_alive(cid):
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            self._doze(cid, POLL_SECONDS if remaining is None else min(remaining, POLL_SECONDS))
+        return True
+
+    def _doze(self, cid: str, seconds: float) -> None:
+        """Sleep up to `seconds`, waking as soon as the process `shim.pid` names ends.
+
+        The pid is only a wake-up hint: the caller re-checks the shim's lock.
+        """
         pid = self._shim_pid(cid)
-        if pid is None:
-            return True
+        fd = -1
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                fd = os.pidfd_open(pid)
+        if fd < 0:  # no pid yet (a shim just starting) or it is gone: the lock decides
+            time.sleep(min(seconds, 0.005))
+            return
         try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            return True
-        try:
-            readable, _, _ = select.select([fd], [], [], timeout)
-            return bool(readable)
+            select.select([fd], [], [], seconds)
         finally:
             os.close(fd)
 
@@ -454,14 +425,16 @@ class Engine:
     def _thaw(self, cid: str) -> None:
         with contextlib.suppress(LayerlabError):
             self.runtime.resume(cid)
-        self._set_state(cid, Paused=False, Status="running")
 
-    def _set_state(self, cid: str, **state: Any) -> Container:
-        with self.store.lock():
-            data = self.store.read_container(cid)
-            data["State"].update(state)
-            self.store.write_container(data)
-        return Container(data)
+        def unpause_if_paused(data: dict[str, Any]) -> None:
+            if can(data["State"], "unpause"):  # the shim may have recorded the exit already
+                transition(data["State"], "unpause")
+
+        with contextlib.suppress(NotFound):
+            self.store.update_container(cid, unpause_if_paused)
+
+    def _record(self, cid: str, change: Callable[[dict[str, Any]], None]) -> Container:
+        return Container(self.store.update_container(cid, change))
 
     def pause(self, ref: str) -> Container:
         """Freeze every process with the cgroup freezer: no signal is sent."""
@@ -470,7 +443,7 @@ class Engine:
         if container.paused:
             raise Conflict(f"Container {cid} is already paused")
         self.runtime.pause(cid)
-        return self._set_state(cid, Paused=True, Status="paused")
+        return self._record(cid, apply("pause"))
 
     def unpause(self, ref: str) -> Container:
         cid = self.store.resolve_container(ref)
@@ -478,11 +451,16 @@ class Engine:
         if not container.paused:
             raise Conflict(f"Container {cid} is not paused")
         self.runtime.resume(cid)
-        return self._set_state(cid, Paused=False, Status="running")
+        return self._record(cid, apply("unpause"))
 
-    def wait(self, ref: str) -> int:
+    def wait(self, ref: str, cancel: threading.Event | None = None) -> int:
+        """Block until the container stops, then its exit code - `docker wait`.
+
+        Once `cancel` is set the wait ends with `Cancelled` (exit code 130); the
+        container is left as it is.
+        """
         cid = self.store.resolve_container(ref)
-        self.wait_exit(cid)
+        self.wait_exit(cid, cancel=cancel)
         return int(self._load(cid).state.get("ExitCode", 0))
 
     def rm(self, ref: str, force: bool = False) -> str:
@@ -554,9 +532,11 @@ class Engine:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
             raise LayerlabError("exec -d with -t is not supported: attach needs a terminal")
-        log = Path(
-            tempfile.mkstemp(prefix="exec-", suffix=".log", dir=self.store.container_dir(cid))[1]
+        fd, name = tempfile.mkstemp(
+            prefix="exec-", suffix=".log", dir=self.store.container_dir(cid)
         )
+        os.close(fd)  # runc writes it by name
+        log = Path(name)
         proc = self.runtime.exec(
             cid,
             command,
@@ -576,8 +556,14 @@ class Engine:
             return exec_failure_code(runtime_message(failure))
         return code
 
-    def logs(self, ref: str, follow: bool = False) -> Iterator[LogEntry]:
-        """The json-file log as entries; with `follow`, until the container stops."""
+    def logs(
+        self, ref: str, follow: bool = False, cancel: threading.Event | None = None
+    ) -> Iterator[LogEntry]:
+        """The json-file log as entries; with `follow`, until the container stops.
+
+        Following also ends - quietly, the iteration just stops - when the
+        container is removed meanwhile (`rm -f`) or once `cancel` is set.
+        """
         cid = self.store.resolve_container(ref)
         path = Path(self._load(cid).data["LogPath"])
         try:
@@ -585,10 +571,14 @@ class Engine:
         except FileNotFoundError:
             if not follow:
                 return
-            path.touch()
-            f = open(path, "rb")  # noqa: SIM115
+            try:
+                path.touch()
+                f = open(path, "rb")  # noqa: SIM115
+            except FileNotFoundError:  # the container went with its folder
+                return
         with f:
             buffer = b""
+            last_pass = False
             while True:
                 chunk = f.readline()
                 if chunk:
@@ -598,9 +588,21 @@ class Engine:
                         buffer = b""
                         yield LogEntry(record["stream"], record["log"], record["time"])
                     continue
-                if not follow or not self._load(cid).running:
+                if not follow or last_pass or (cancel is not None and cancel.is_set()):
                     break
-                time.sleep(0.05)
+                if not self._still_running(cid):
+                    last_pass = True  # what it printed before it stopped, then the end
+                    continue
+                if cancel is not None:
+                    cancel.wait(POLL_SECONDS)
+                else:
+                    time.sleep(POLL_SECONDS)
+
+    def _still_running(self, cid: str) -> bool:
+        try:
+            return self._load(cid).running
+        except (NotFound, FileNotFoundError):  # removed while followed
+            return False
 
     def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""
@@ -626,12 +628,20 @@ class Engine:
     # --- the union filesystem ------------------------------------------------------
     def lower_dirs(self, container: Container) -> list[Path]:
         """The container's read-only layers, top first (the init layer, then the image's)."""
-        return [Path(p) for p in container.data["GraphDriver"]["Data"]["LowerDir"].split(":")]
+        return list(self._writable(container).lowers)
 
     def diff(self, ref: str) -> list[unionfs.Change]:
         """What the writable layer added, changed and deleted - `docker diff`."""
-        container = self.container(ref)
-        return unionfs.changes(Path(container.upper_dir), self.lower_dirs(container))
+        return self.writable_layer(ref).changes()
+
+    def writable_layer(self, ref: str) -> WritableLayer:
+        """The container's writable layer: its paths, whether its union is mounted, its
+        changes and size. For reading; the engine alone mounts and unmounts it."""
+        return self._writable(self.container(ref))
+
+    @staticmethod
+    def _writable(container: Container) -> WritableLayer:
+        return WritableLayer.from_graph_driver(container.data["GraphDriver"]["Data"])
 
     # --- images -----------------------------------------------------------------------
     def commit(
@@ -664,7 +674,7 @@ class Engine:
             config["config"] = json.loads(json.dumps(run_config))
         created_by = container.command if created_by is None else created_by
         created = rfc3339_nano(time.time())
-        upper = Path(container.upper_dir)
+        upper = self._writable(container).upper
         empty = empty_layer_if_unchanged and not os.listdir(upper)
         freeze = pause and container.running and not container.paused
         if freeze:
@@ -707,19 +717,11 @@ class Engine:
         return Builder(self, context, options).run()
 
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
-        """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`."""
-        tags = self.store.read_repositories()
-        parents = {imagelib.image_parent(self.store, i) for i in self.store.image_ids()}
-        rows: list[tuple[str, imagelib.Image]] = []
-        for image_id in self.store.image_ids():
-            image = imagelib.read_image(self.store, image_id)
-            names = sorted(t for t, i in tags.items() if i == image_id)
-            if names:
-                rows.extend((name, image) for name in names)
-            elif all or image_id not in parents:  # dangling images show; intermediates hide
-                rows.append(("<none>:<none>", image))
-        rows.sort(key=lambda row: (row[1].created, row[0]), reverse=True)
-        return rows
+        """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
+
+        An image removed by another process during the listing is left out.
+        """
+        return imagelib.list_images(self.store, all)
 
     def history(self, ref: str) -> list[HistoryRow]:
         """An image's layers newest first, with the local image that stands for each."""
@@ -727,7 +729,8 @@ class Engine:
         rows: list[HistoryRow] = []
         layer_iter = iter(image.layers)
         for entry in image.config.get("history") or []:
-            size = 0 if entry.get("empty_layer") else next(layer_iter).size
+            layer = None if entry.get("empty_layer") else next(layer_iter, None)
+            size = layer.size if layer is not None else 0
             rows.insert(
                 0,
                 HistoryRow(
@@ -853,19 +856,14 @@ class Engine:
         A running container's union is already mounted; otherwise the writable
         layer is stacked read-only on the others for the length of the export.
         """
-        container = self.container(ref)
-        merged = Path(container.data["GraphDriver"]["Data"]["MergedDir"])
-        if os.path.ismount(merged):
-            layers.write_layer_tar(merged, out)
+        rw = self.writable_layer(ref)
+        if rw.is_mounted():
+            layers.write_layer_tar(rw.merged, out)
             return
         view = self.store.make_tmp_dir("export-")
-        lowers = [Path(container.upper_dir), *self.lower_dirs(container)]
         try:
-            unionfs.mount_readonly(lowers, view)
-            try:
-                layers.write_layer_tar(view, out)
-            finally:
-                unionfs.unmount(view)
+            with rw.readonly_view(view) as root:
+                layers.write_layer_tar(root, out)
         finally:
             self.store.discard(view)
 

@@ -28,3 +28,17 @@ class BuildError(LayerlabError):
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message, exit_code)
+
+
+class Cancelled(LayerlabError):
+    """A long wait (`logs -f`, `wait`, an attached start) ended by its caller, as Ctrl+C would.
+
+    The container is untouched and keeps running, like a detached docker client's.
+    """
+
+    def __init__(self, message: str = "cancelled", exit_code: int = 130) -> None:
+        super().__init__(message, exit_code)
+
+
+class IllegalTransition(Conflict):
+    """A container state change the state table does not allow (e.g. pause an exited one)."""

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from layerlab import layers
+from layerlab.containers import Container
 from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
+from layerlab.instructions import apply_change
 from layerlab.reference import normalize_ref, strip_digest
 from layerlab.store import Store, read_json, write_bytes_atomic
 
@@ -330,3 +332,44 @@ def delete_image(store: Store, image_id: str) -> list[str]:
         store.discard(trash)
         deleted.append(layer.chain_id)
     return deleted
+
+
+def commit_config(parent: Image, container: Container, changes: list[str]) -> dict[str, Any]:
+    """The new image's config: the parent's, overlaid with the container's, then `-c` changes."""
+    config = json.loads(json.dumps(parent.config))
+    run = dict(config.get("config") or {})
+    cfg = container.data["Config"]
+    for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
+        if cfg.get(key):
+            run[key] = cfg[key]
+    for change in changes:
+        apply_change(run, change)
+    config["config"] = run
+    config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+    config.setdefault("history", [])
+    config.pop("container", None)
+    return config
+
+
+def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
+    """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
+
+    Another process may remove an image (or its layers) while this lists: what
+    vanished mid-read is skipped, never an error.
+    """
+    tags = store.read_repositories()
+    ids = store.image_ids()
+    parents = {image_parent(store, i) for i in ids}
+    rows: list[tuple[str, Image]] = []
+    for image_id in ids:
+        try:
+            image = read_image(store, image_id)
+        except (NotFound, FileNotFoundError):  # removed since the directory was read
+            continue
+        names = sorted(t for t, i in tags.items() if i == image_id)
+        if names:
+            rows.extend((name, image) for name in names)
+        elif all or image_id not in parents:  # dangling images show; intermediates hide
+            rows.append(("<none>:<none>", image))
+    rows.sort(key=lambda row: (row[1].created, row[0]), reverse=True)
+    return rows

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,6 +174,55 @@ class Store:
 
     def write_container(self, data: dict[str, Any]) -> None:
         write_json_atomic(self.container_dir(data["Id"]) / "config.json", data)
+
+    def update_container(
+        self, container_id: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """Read-modify-write one container's record under the store lock; returns the new record.
+
+        The one place a record changes after `create` (engine and shim alike);
+        raises NotFound if the container was removed meanwhile.
+        """
+        with self.lock():
+            try:
+                data = self.read_container(container_id)
+            except FileNotFoundError:
+                raise NotFound(f"No such container: {container_id}") from None
+            change(data)
+            self.write_container(data)
+        return data
+
+    # --- what a watcher watches -------------------------------------------
+    def watch_dirs(self) -> set[Path]:
+        """The folders whose entries index the store: the root, images/, containers/, each
+        container's folder (its `config.json`). Non-recursive watches on these see every
+        change of the index without descending into writable layers or mounted roots.
+
+        A root that does not exist yet is waited for from its parent.
+        """
+        if not self.root.is_dir():
+            return {self.root.parent} if self.root.parent.is_dir() else set()
+        wanted = {self.root}
+        for sub in (self.images_dir, self.containers_dir):
+            if sub.is_dir():
+                wanted.add(sub)
+        with contextlib.suppress(FileNotFoundError):
+            wanted.update(Path(e.path) for e in os.scandir(self.containers_dir) if e.is_dir())
+        return wanted
+
+    def reshapes_watch(self, path: Path) -> bool:
+        """Whether a change at `path` may add or drop one of `watch_dirs()` (rescan them)."""
+        return path == self.root or path.parent in (self.root, self.containers_dir)
+
+    def indexes(self, path: Path) -> bool:
+        """Whether a change at `path` changes what the store lists (containers, images, tags)."""
+        if path == self.root or path.parent == self.containers_dir:
+            return True
+        if path.parent == self.images_dir:
+            return path.suffix in (".json", ".parent") and not path.name.startswith(".")
+        if path == self.repositories_path:
+            return True
+        return path.name == "config.json" and path.parent.parent == self.containers_dir
 
     # --- resolution -------------------------------------------------------
     def resolve_container(self, ref: str) -> str:

@@ -8,13 +8,15 @@ directory with the `trusted.overlay.opaque` xattr hides everything below it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from layerlab import libc
+from layerlab import layers, libc
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -98,6 +100,80 @@ def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
             if is_dir:
                 stack.append((rel, kind == "A"))
             yield Change(kind, "/" + rel, opaque)
+
+
+@dataclass(frozen=True)
+class WritableLayer:
+    """A container's writable layer and the paths around it (moby's `RWLayer`).
+
+    `upper` is overlay's upperdir (`containers/<id>/diff`, where the
+    container's writes land), `work` its workdir, `merged` the union's mount
+    point, `init` the init layer right below the upper one, and `lowers` every
+    read-only layer of the union, top first (the init layer, then the image's).
+    Everything here reads or mounts; the engine decides when.
+    """
+
+    upper: Path
+    work: Path
+    merged: Path
+    init: Path
+    lowers: tuple[Path, ...]
+
+    @classmethod
+    def from_graph_driver(cls, data: Mapping[str, Any]) -> WritableLayer:
+        """From a container record's `GraphDriver.Data` (`LowerDir`, `UpperDir`, ...)."""
+        lowers = tuple(Path(p) for p in str(data["LowerDir"]).split(":") if p)
+        upper = Path(data["UpperDir"])
+        return cls(
+            upper=upper,
+            work=Path(data["WorkDir"]),
+            merged=Path(data["MergedDir"]),
+            init=lowers[0] if lowers else upper.parent / "init",
+            lowers=lowers,
+        )
+
+    @property
+    def image_lowers(self) -> tuple[Path, ...]:
+        """The image's layers only, top first (without the init layer)."""
+        return tuple(p for p in self.lowers if p != self.init)
+
+    def is_mounted(self) -> bool:
+        return os.path.ismount(self.merged)
+
+    def mount(self) -> None:
+        """Mount the union at `merged`: the writable layer on top of `lowers`."""
+        mount_overlay(self.lowers, self.upper, self.work, self.merged)
+
+    def unmount(self) -> None:
+        """Take the union down; fine if it is not mounted."""
+        unmount(self.merged)
+
+    @contextlib.contextmanager
+    def readonly_view(self, target: Path) -> Iterator[Path]:
+        """The merged view at `target`, read-only, for as long as the block runs.
+
+        A mounted union is used as it is; otherwise the writable layer is stacked
+        read-only on the others (nothing is written to it).
+        """
+        if self.is_mounted():
+            yield self.merged
+            return
+        mount_readonly([self.upper, *self.lowers], target)
+        try:
+            yield target
+        finally:
+            unmount(target)
+
+    def changes(self) -> list[Change]:
+        """What the container added, changed and deleted - `docker diff`."""
+        return changes(self.upper, self.lowers)
+
+    def size(self) -> tuple[int, int]:
+        """(bytes, entries) of the writable layer, as `ps -s` counts the upper dir."""
+        try:
+            return layers.dir_size(self.upper)
+        except FileNotFoundError:  # the container went meanwhile
+            return 0, 0
 
 
 def create_init_layer(init: Path) -> None:

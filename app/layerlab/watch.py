@@ -28,6 +28,8 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
+from layerlab.store import Store
+
 # Opened/closed/attrib events say nothing about what a layer holds.
 CONTENT_EVENTS = [
     DirCreatedEvent,
@@ -111,18 +113,17 @@ class UpperWatch:
 class StoreWatch:
     """Watches on the store's index: containers (each `config.json`), images, tags.
 
-    Non-recursive on purpose: a recursive watch on `containers/` would descend
-    into every writable layer and every mounted root filesystem. Container
-    folders come and go, so each event in a folder above them re-scans and
-    adds or drops watches. A store root that does not exist yet is waited for
-    from its parent folder. Only watchdog's dispatch thread changes the watches
+    The store says which folders index it and which paths matter
+    (`Store.watch_dirs`, `Store.reshapes_watch`, `Store.indexes`); this class
+    only keeps watchdog's watches in step. Non-recursive on purpose: a recursive
+    watch on `containers/` would descend into every writable layer and every
+    mounted root filesystem. Only watchdog's dispatch thread changes the watches
     (it holds the observer's lock meanwhile), so no lock of ours can deadlock.
     """
 
-    RELEVANT = frozenset({"config.json", "repositories.json"})
-
     def __init__(self, root: Path, on_change: Callable[[], None]) -> None:
         self.root = root
+        self.store = Store(root)
         self.on_change = on_change
         self._watches: dict[Path, ObservedWatch] = {}
         self._observer = Observer()
@@ -135,21 +136,9 @@ class StoreWatch:
     def stop(self) -> None:
         self._observer.stop()
 
-    def _wanted(self) -> set[Path]:
-        if not self.root.is_dir():
-            return {self.root.parent} if self.root.parent.is_dir() else set()
-        wanted = {self.root}
-        for sub in ("images", "containers"):
-            if (self.root / sub).is_dir():
-                wanted.add(self.root / sub)
-        containers = self.root / "containers"
-        if containers.is_dir():
-            wanted.update(Path(e.path) for e in os.scandir(containers) if e.is_dir())
-        return wanted
-
     def _sync(self) -> None:
         """Watch exactly the folders there are now: a full scan, so nothing new is missed."""
-        wanted = self._wanted()
+        wanted = self.store.watch_dirs()
         for path in set(self._watches) - wanted:
             self._observer.unschedule(self._watches.pop(path))
         for path in wanted - set(self._watches):
@@ -162,16 +151,7 @@ class StoreWatch:
 
     def _event(self, event: FileSystemEvent) -> None:
         paths = [Path(p) for p in _paths(event)]
-        if any(p == self.root or p.parent in (self.root, self.root / "containers") for p in paths):
+        if any(self.store.reshapes_watch(p) for p in paths):
             self._sync()  # the root, a top folder or a container folder came or went
-        if any(self._relevant(p) for p in paths):
+        if any(self.store.indexes(p) for p in paths):
             self.on_change()
-
-    def _relevant(self, path: Path) -> bool:
-        if path == self.root:
-            return True
-        if path.parent == self.root / "containers":
-            return True
-        if path.parent == self.root / "images":
-            return path.suffix in (".json", ".parent") and not path.name.startswith(".")
-        return path.name in self.RELEVANT and self.root in path.parents

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from layerlab import libc
+from layerlab.containers import apply
+from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
 from layerlab.store import Store
@@ -32,6 +34,12 @@ SIOCGIFFLAGS = 0x8913
 SIOCSIFFLAGS = 0x8914
 IFF_UP = 0x1
 CHUNK = 65536
+# How long runc has to hand over a `-t` container's pty master; LAYERLAB_CONSOLE_TIMEOUT overrides.
+CONSOLE_TIMEOUT = 10.0
+
+
+class StartFailed(Exception):
+    """The container could not be started as asked: reported to the starter, then undone."""
 
 
 def bring_up_loopback() -> None:
@@ -96,12 +104,12 @@ class Shim:
         self.master = -1  # the pty's master end, for a container with a terminal
 
     # --- state ------------------------------------------------------------
-    def update_state(self, **state: Any) -> dict[str, Any]:
-        with self.store.lock():
-            data = self.store.read_container(self.id)
-            data["State"].update(state)
-            self.store.write_container(data)
-            return data
+    def record(self, event: str, **facts: Any) -> dict[str, Any] | None:
+        """Move the container's State by `event` (containers.TRANSITIONS); None if it is gone."""
+        try:
+            return self.store.update_container(self.id, apply(event, **facts))
+        except NotFound:  # removed meanwhile (`rm -f`): nothing left to record
+            return None
 
     def report(self, message: str) -> None:
         """Tell the waiting `start` how it went; after this the shim is on its own."""
@@ -128,25 +136,21 @@ class Shim:
             for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
                     os.close(fd)
+            self.record("start", pid=pid, at=rfc3339_nano(time.time()))
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             self.cleanup()
-            self.update_state(Status=self.config["State"]["Status"], Error=message)
+            with contextlib.suppress(IllegalTransition):
+                self.record("start_failed", error=message)
             self.report(f"error {exec_failure_code(message)} {message}")
             return 1
-        started = rfc3339_nano(time.time())
-        self.update_state(
-            Status="running", Running=True, Paused=False, Pid=pid, StartedAt=started,
-            ExitCode=0, Error="", FinishedAt="0001-01-01T00:00:00Z",
-        )  # fmt: skip
         self.report(f"ok {pid}")
         code = self.pump(pid, ours, tty)
         self.cleanup()
-        data = self.update_state(
-            Status="exited", Running=False, Paused=False, Pid=0, ExitCode=code,
-            FinishedAt=rfc3339_nano(time.time()),
-        )  # fmt: skip
-        if data.get("HostConfig", {}).get("AutoRemove"):
+        data = None
+        with contextlib.suppress(IllegalTransition):  # the record was changed under us
+            data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()))
+        if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
         return code
@@ -180,21 +184,40 @@ class Shim:
         log = self.bundle / "runtime.log"
         log.unlink(missing_ok=True)
         proc = self.runtime.run_detached(self.id, self.bundle, pid_file, stdio, log, console)
-        if server is not None:
-            server.settimeout(10)
-            try:
-                conn, _ = server.accept()
-                _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
-                conn.close()
-                self.master = fds[0]
-            except OSError:
-                self.master = -1
-            finally:
+        timeout = float(os.environ.get("LAYERLAB_CONSOLE_TIMEOUT") or CONSOLE_TIMEOUT)
+        try:
+            if server is not None:
+                self.master = self._receive_console(server, timeout)
+        finally:
+            code = proc.wait()
+            if server is not None:
                 server.close()
-        if proc.wait() != 0:
+        if code != 0:
             text = log.read_text(errors="replace") if log.exists() else "runtime create failed"
             raise RuntimeError(runtime_message(text))
+        if server is not None and self.master < 0:
+            # runc made the container but we have no terminal for it: it cannot be run as
+            # asked. `cleanup` deletes it; the starter hears why.
+            raise StartFailed(
+                f"the runtime did not hand over the container's console in {timeout:g}s"
+            )
         return int(pid_file.read_text())
+
+    @staticmethod
+    def _receive_console(server: socket.socket, timeout: float) -> int:
+        """The pty master runc sends over the console socket, or -1 if none came in time."""
+        server.settimeout(timeout)
+        try:
+            conn, _ = server.accept()
+        except OSError:  # timed out (or the socket broke)
+            return -1
+        with conn:
+            conn.settimeout(timeout)
+            try:
+                _, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+            except OSError:
+                return -1
+        return fds[0] if fds else -1
 
     def pump(self, pid: int, ours: dict[str, int], tty: bool) -> int:
         """Copy output to the log (and the attached terminal) until the process ends."""
