@@ -5,13 +5,26 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from layerlab.engine import Engine
+
+
+def eventually(read: Callable[[], object], want: object, timeout: float = 20) -> None:
+    """Wait for state: re-read `read()` until it equals `want`; fail naming the last value.
+
+    The deadline is a hang guard, not a measure: a busy CI machine may be slow.
+    """
+    deadline = time.monotonic() + timeout
+    while (got := read()) != want:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {got!r}, waiting for {want!r}")
+        time.sleep(0.02)
 
 
 @pytest.fixture

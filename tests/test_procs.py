@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from layerlab import procs
 from layerlab.engine import CreateOptions, Engine
+
+from .conftest import eventually
 
 pytestmark = pytest.mark.system
 
@@ -19,19 +19,19 @@ def _flat(found: list[procs.Proc]) -> list[procs.Proc]:
 def test_the_first_process_is_pid_1_inside_and_exec_adds_one(engine: Engine) -> None:
     container, _ = engine.run("busybox", CreateOptions(command=["sleep", "60"], name="tree"))
     pid = container.state["Pid"]
-    found = procs.processes(pid)
-    assert [(p.ns_pid, p.host_pid, p.command) for p in found] == [(1, pid, "sleep 60")]
-    assert found[0].state in ("sleeping", "running")
+
+    def first() -> list[tuple[int, int, str]]:
+        return [(p.ns_pid, p.host_pid, p.command) for p in procs.processes(pid)]
+
+    eventually(first, [(1, pid, "sleep 60")])  # for a moment it is still `runc init`
+    assert procs.processes(pid)[0].state in ("sleeping", "running")
     assert engine.exec("tree", ["sleep", "30"], detach=True) == 0
-    deadline = time.monotonic() + 5
 
     def commands() -> list[str]:
         return sorted(p.command for p in _flat(procs.processes(pid)))
 
     # For a moment the newcomer is `runc init`, before it execs the command.
-    while commands() != ["sleep 30", "sleep 60"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert commands() == ["sleep 30", "sleep 60"]
+    eventually(commands, ["sleep 30", "sleep 60"])
     # runc started the exec'd process from outside: it is a root of its own, pid 2+ inside
     assert {p.ns_pid for p in procs.processes(pid)} >= {1} and len(procs.processes(pid)) == 2
 
@@ -41,11 +41,12 @@ def test_children_hang_under_their_parent(engine: Engine) -> None:
         "busybox", CreateOptions(command=["sh", "-c", "sleep 60 & wait"], name="parent")
     )
     pid = container.state["Pid"]
-    deadline = time.monotonic() + 5
-    while not (found := procs.processes(pid))[0].children and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert found[0].ns_pid == 1 and found[0].command.startswith("sh -c")
-    assert [c.command for c in found[0].children] == ["sleep 60"]
+
+    def tree() -> tuple[int, str, list[str]]:
+        found = procs.processes(pid)
+        return found[0].ns_pid, found[0].command, [c.command for c in found[0].children]
+
+    eventually(tree, (1, "sh -c sleep 60 & wait", ["sleep 60"]))
 
 
 def test_paused_processes_are_frozen(engine: Engine) -> None:
