@@ -1,0 +1,373 @@
+"""Declarative checks, implemented once against the real engine's read API.
+
+A lesson file names a check and its arguments (`container_state: {container:
+demo, state: running}`); `CHECKS` says which arguments each kind takes, so the
+loader can validate a file without running anything, and `evaluate` turns a
+check into a `CheckResult`: pass or fail, the goal, and what is there now
+(`container demo is running — now: exited (137)`), for a face to show live.
+
+Checks read through `Engine` (`container`, `snapshot`, `diff`) and the
+kernel's process table (`procs`), never the store's files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from layerlab.containers import STATES
+from layerlab.errors import LayerlabError
+from layerlab.lessons.model import Check
+from layerlab.reference import normalize_ref, strip_digest
+
+if TYPE_CHECKING:
+    from layerlab.containers import Container
+    from layerlab.engine import Engine
+    from layerlab.images import Image
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: type  # str or int
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The last command a learner (or the runner) ran: what `exit_code` and `output_has` see."""
+
+    line: str
+    code: int
+    out: str
+    err: str
+
+    @property
+    def output(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Baseline:
+    """What the store held when a step began: `image_gained` counts from here."""
+
+    layers: dict[str, int] = field(default_factory=dict)  # `name:tag` -> number of layers
+
+
+@dataclass(frozen=True)
+class Context:
+    engine: Engine
+    last: Outcome | None = None
+    baseline: Baseline = field(default_factory=Baseline)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    ok: bool
+    goal: str  # `container demo is running`
+    now: str  # `exited (137)`
+
+    def __str__(self) -> str:
+        return f"{self.goal} — now: {self.now}"
+
+
+Evaluate = Callable[[Context, dict[str, str | int]], tuple[bool, str, str]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    params: tuple[Param, ...]
+    evaluate: Evaluate
+    help: str
+
+    @property
+    def shorthand(self) -> Param | None:
+        """The parameter a bare scalar fills (`image_exists: busybox`): the only required one."""
+        required = [p for p in self.params if p.required]
+        return required[0] if len(required) == 1 else None
+
+
+CHECKS: dict[str, Kind] = {}
+
+
+def check(name: str, help: str, *params: Param) -> Callable[[Evaluate], Evaluate]:
+    def register(fn: Evaluate) -> Evaluate:
+        CHECKS[name] = Kind(params, fn, help)
+        return fn
+
+    return register
+
+
+def evaluate(check_: Check, ctx: Context) -> CheckResult:
+    """Run one check now. A check never raises: an engine error is a failure, said as `now`."""
+    kind = CHECKS[check_.kind]
+    try:
+        ok, goal, now = kind.evaluate(ctx, check_.args)
+    except (LayerlabError, OSError) as exc:
+        ok, goal, now = False, describe(check_), f"error: {exc}"
+    return CheckResult(check_, ok, goal, now)
+
+
+def evaluate_all(checks: tuple[Check, ...] | list[Check], ctx: Context) -> list[CheckResult]:
+    return [evaluate(c, ctx) for c in checks]
+
+
+def describe(check_: Check) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in check_.args.items())
+    return f"{check_.kind}({args})"
+
+
+def take_baseline(engine: Engine) -> Baseline:
+    snap = engine.snapshot()
+    return Baseline({ref: len(image.layers) for ref, image in snap.images if "<none>" not in ref})
+
+
+# --- reading ----------------------------------------------------------------------
+def _container(ctx: Context, ref: str) -> Container | None:
+    with contextlib.suppress(LayerlabError):
+        return ctx.engine.container(ref)
+    return None
+
+
+def _image(ctx: Context, ref: str) -> Image | None:
+    """The image `ref` names (a tag or an id prefix) without creating one (unlike `image`)."""
+    want = normalize_ref(ref)
+    rows = ctx.engine.snapshot().images
+    for tag, image in rows:
+        if tag == want:
+            return image
+    bare = strip_digest(ref)
+    if len(bare) >= 4 and all(ch in "0123456789abcdef" for ch in bare):
+        for _, image in rows:
+            if strip_digest(image.id).startswith(bare):
+                return image
+    return None
+
+
+def _state_word(container: Container) -> str:
+    status = container.status
+    if status == "exited":
+        return f"exited ({container.state.get('ExitCode', 0)})"
+    return status
+
+
+def _paths(ctx: Context, ref: str) -> tuple[Container | None, dict[str, str]]:
+    container = _container(ctx, ref)
+    if container is None:
+        return None, {}
+    return container, {c.path: c.kind for c in ctx.engine.diff(container.id)}
+
+
+def _abs(path: str | int) -> str:
+    return "/" + str(path).strip("/")
+
+
+# --- the checks -----------------------------------------------------------------
+@check("container_exists", "a container of this name (or id) exists", Param("container", str))
+def _container_exists(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    c = _container(ctx, str(a["container"]))
+    return (
+        c is not None,
+        f"container {a['container']} exists",
+        (_state_word(c) if c else "no such container"),
+    )
+
+
+@check("container_gone", "no container of this name (or id)", Param("container", str))
+def _container_gone(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    c = _container(ctx, str(a["container"]))
+    return (
+        c is None,
+        f"container {a['container']} is gone",
+        (f"it exists ({_state_word(c)})" if c else "gone"),
+    )
+
+
+@check(
+    "container_state",
+    "a container is in this state (Docker's words), optionally with this exit code",
+    Param("container", str),
+    Param("state", str, choices=STATES),
+    Param("exit_code", int, required=False, minimum=0),
+)
+def _container_state(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"container {a['container']} is {a['state']}"
+    if "exit_code" in a:
+        goal += f" ({a['exit_code']})"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    ok = c.status == a["state"]
+    if ok and "exit_code" in a:
+        ok = c.state.get("ExitCode") == a["exit_code"]
+    return ok, goal, _state_word(c)
+
+
+@check(
+    "layer_has",
+    "the container's writable layer holds this path, added (A) or changed (C)",
+    Param("container", str),
+    Param("path", str),
+)
+def _layer_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    path = _abs(a["path"])
+    goal = f"{path} is in {a['container']}'s writable layer"
+    c, paths = _paths(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    kind = paths.get(path)
+    if kind in ("A", "C"):
+        return True, goal, f"{kind} {path}"
+    return False, goal, ("a whiteout (D)" if kind == "D" else "not there")
+
+
+@check(
+    "layer_lacks",
+    "the container's writable layer holds nothing added or changed at this path",
+    Param("container", str),
+    Param("path", str),
+)
+def _layer_lacks(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    path = _abs(a["path"])
+    goal = f"{path} is not in {a['container']}'s writable layer"
+    c, paths = _paths(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    kind = paths.get(path)
+    return kind not in ("A", "C"), goal, (f"{kind} {path}" if kind else "not there")
+
+
+@check(
+    "whiteout",
+    "the container's writable layer holds a whiteout (D) hiding this path of the image",
+    Param("container", str),
+    Param("path", str),
+)
+def _whiteout(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    path = _abs(a["path"])
+    goal = f"a whiteout hides {path} in {a['container']}'s writable layer"
+    c, paths = _paths(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    kind = paths.get(path)
+    return kind == "D", goal, (f"{kind} {path}" if kind else "no entry")
+
+
+@check("image_exists", "an image of this name:tag (or id) exists", Param("image", str))
+def _image_exists(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    image = _image(ctx, str(a["image"]))
+    now = f"{len(image.layers)} layers, {strip_digest(image.id)[:12]}" if image else "no such image"
+    return image is not None, f"image {a['image']} exists", now
+
+
+@check("tag_gone", "no image carries this name:tag any more", Param("tag", str))
+def _tag_gone(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    want = normalize_ref(str(a["tag"]))
+    present = any(tag == want for tag, _ in ctx.engine.snapshot().images)
+    return not present, f"tag {want} is gone", ("still there" if present else "gone")
+
+
+@check(
+    "image_layers",
+    "an image has exactly this many read-only layers",
+    Param("image", str),
+    Param("count", int, minimum=0),
+)
+def _image_layers(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"image {a['image']} has {a['count']} layers"
+    image = _image(ctx, str(a["image"]))
+    if image is None:
+        return False, goal, "no such image"
+    return len(image.layers) == a["count"], goal, f"{len(image.layers)} layers"
+
+
+@check(
+    "image_gained",
+    "an image has this many more layers than `than` has now, or than it had when the step began",
+    Param("image", str),
+    Param("layers", int, minimum=0),
+    Param("than", str, required=False),
+)
+def _image_gained(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    gained = int(a["layers"])
+    if "than" in a:
+        goal = f"image {a['image']} has {gained} more layers than {a['than']}"
+        base_image = _image(ctx, str(a["than"]))
+        if base_image is None:
+            return False, goal, f"no image {a['than']}"
+        base = len(base_image.layers)
+    else:
+        goal = f"image {a['image']} gained {gained} layers in this step"
+        known = ctx.baseline.layers.get(normalize_ref(str(a["image"])))
+        if known is None:
+            return False, goal, f"{a['image']} did not exist when the step began"
+        base = known
+    image = _image(ctx, str(a["image"]))
+    if image is None:
+        return False, goal, "no such image"
+    now = len(image.layers) - base
+    return now == gained, goal, f"{now:+d} layers ({len(image.layers)} in all)"
+
+
+@check(
+    "process_runs",
+    "a process of this name runs in the container (frozen ones count: they still exist)",
+    Param("container", str),
+    Param("name", str),
+)
+def _process_runs(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    from layerlab import procs  # the kernel's process table, read on use
+
+    goal = f"{a['name']} runs in {a['container']}"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    pid = int(c.state.get("Pid") or 0)
+    if not c.running or pid <= 0:
+        return False, goal, f"the container is {_state_word(c)}"
+    found: list[str] = []
+    stack = procs.processes(pid)
+    while stack:
+        p = stack.pop()
+        stack.extend(p.children)
+        argv0 = p.command.split(" ", 1)[0]
+        found.append(f"{argv0.rsplit('/', 1)[-1]} ({p.state})")
+    names = [f.split(" ", 1)[0] for f in found]
+    return str(a["name"]) in names, goal, (", ".join(sorted(found)) or "no processes")
+
+
+@check("exit_code", "the last command exited with this code", Param("code", int, minimum=0))
+def _exit_code(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the last command exited {a['code']}"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    return ctx.last.code == a["code"], goal, f"exited {ctx.last.code}"
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "no output"
+    head = lines[0] if len(lines[0]) <= 60 else lines[0][:59] + "…"
+    return head + (f" (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
+
+
+@check("output_has", "the last command's output contains this text", Param("text", str))
+def _output_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the output shows {a['text']!r}"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    return str(a["text"]) in ctx.last.output, goal, _first_line(ctx.last.output)
+
+
+@check("output_lacks", "the last command's output does not contain this text", Param("text", str))
+def _output_lacks(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the output does not show {a['text']!r}"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    return str(a["text"]) not in ctx.last.output, goal, _first_line(ctx.last.output)
