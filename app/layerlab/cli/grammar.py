@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
     "inspect": "Show the metadata of containers or images",
     "build": "Build an image from a Dockerfile: each step run, modified and committed",
+    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto (alias: lessons)",
 }
 
 
@@ -187,7 +188,23 @@ def build_parser() -> Parser:
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
     p.add_argument("context", help="the build context: a directory")
+    _lesson_grammar(add("lesson", aliases=["lessons"]))
     return parser
+
+
+def _lesson_grammar(p: argparse.ArgumentParser) -> None:
+    """`lesson ls | check [DIR] | run NAME... | --all --auto` (the lessons package runs them)."""
+    p.set_defaults(cmd="lesson")
+    sub = p.add_subparsers(dest="lesson_cmd", parser_class=Parser, metavar="ACTION", required=True)
+    ls = sub.add_parser("ls", help="list the lessons, one a line, name first")
+    ls.add_argument("--dir", help="a folder of lesson files (default: the course)")
+    check = sub.add_parser("check", help="validate lesson files: each problem as file:line")
+    check.add_argument("dir", nargs="?", help="a folder of lesson files (default: the course)")
+    run = sub.add_parser("run", help="run lessons unattended in throwaway stores (--auto)")
+    run.add_argument("names", nargs="*", metavar="NAME", help="lessons by name or number")
+    run.add_argument("--all", action="store_true", help="the whole course, in order")
+    run.add_argument("--auto", action="store_true", help="type every command and check it")
+    run.add_argument("--dir", help="a folder of lesson files (default: the course)")
 
 
 def parse(argv: Sequence[str]) -> argparse.Namespace:

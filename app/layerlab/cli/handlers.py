@@ -449,6 +449,17 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(images=[image_id], created_images=[] if image_id in before else [image_id])
 
 
+@command("lesson")
+def cmd_lesson(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """Lessons run in stores of their own: `engine` (the learner's store) is never touched."""
+    from layerlab.lessons.commands import main  # on use: CLI start-up stays lean
+
+    return Report(code=main(ns, io, dispatch))
+
+
+HANDLERS["lessons"] = cmd_lesson  # the alias, should a parser report the name typed
+
+
 # --- helpers -------------------------------------------------------------------
 def _each(refs: Sequence[str], io: IO, action: Callable[[str], Report]) -> Report:
     """Docker's multi-container commands: echo each name done, one error line per failure."""

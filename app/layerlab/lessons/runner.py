@@ -1,0 +1,272 @@
+"""Running lessons: a throwaway store per lesson, commands through the CLI, checks on the engine.
+
+`Sandbox` is a lesson's own store (a temporary `LAYERLAB_ROOT`) with a work
+folder for the files a step writes and the tars `save -o` makes; it runs a
+command line in-process through the CLI's grammar and a `dispatch` the caller
+hands in (`layerlab.cli.handlers.dispatch`: the lessons package does not
+import the handlers, which import it), and on `close` removes its containers,
+any mount left under it, and the folder. `LessonRun` walks one lesson in a
+sandbox step by step (what the TUI drives); `run_auto` plays a whole lesson
+unattended and says where it failed, as `file:line`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io as _io
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from layerlab.cli.stdio import IO
+from layerlab.engine import Engine
+from layerlab.errors import LayerlabError
+from layerlab.lessons.checks import (
+    Baseline,
+    CheckResult,
+    Context,
+    Outcome,
+    evaluate_all,
+    take_baseline,
+)
+from layerlab.lessons.loader import (
+    PATH_FIELDS,
+    command_problem,
+    missing_requirements,
+    parse_command,
+    unsafe_path,
+)
+from layerlab.lessons.model import Command, Lesson, Step
+from layerlab.report import Report
+
+Dispatch = Callable[[Engine, argparse.Namespace, IO], Report]
+CHECK_TIMEOUT = 20.0  # a hang guard while state settles (a `kill` lands), not a measure
+POLL = 0.05
+
+
+class Sandbox:
+    """A lesson's own store and work folder, made in `parent` (the system's temp dir)."""
+
+    def __init__(self, dispatch: Dispatch, parent: Path | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="layerlab-lesson-", dir=parent))
+        self.root = self.dir / "store"
+        self.workdir = self.dir / "work"
+        self.workdir.mkdir()
+        self.engine = Engine(self.root)
+        self.dispatch = dispatch
+        self.closed = False
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def write_files(self, files: tuple[tuple[str, str], ...]) -> None:
+        for name, text in files:
+            if error := unsafe_path(name):  # the loader refused these already
+                raise LayerlabError(f"{name}: {error}")
+            target = self.workdir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.resolve().is_relative_to(self.workdir.resolve()):
+                raise LayerlabError(f"{name}: leaves the lesson's work folder")
+            target.write_text(text)
+
+    def run(self, line: str) -> Outcome:
+        """Run one command line as the CLI would, capturing its output and exit code."""
+        out, err = _io.StringIO(), _io.StringIO()
+        problem = command_problem(line)
+        if problem is not None:
+            return Outcome(line, 125, "", f"Error: {problem}\n")
+        try:
+            ns = parse_command(line)
+            self._anchor(ns)
+            code = self.dispatch(self.engine, ns, IO(out, err, interactive=False, stdin=None)).code
+        except LayerlabError as exc:
+            print(f"Error: {exc}", file=err)
+            code = exc.exit_code
+        except Exception as exc:  # a bug or an OS failure: the lesson shows it, never crashes
+            print(f"Error: {type(exc).__name__}: {exc}", file=err)
+            code = 125
+        return Outcome(line, code, out.getvalue(), err.getvalue())
+
+    def _anchor(self, ns: argparse.Namespace) -> None:
+        """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder."""
+        for attr in PATH_FIELDS.get(ns.cmd, ()):
+            value = getattr(ns, attr, None)
+            if isinstance(value, str) and value != "-":
+                if error := unsafe_path(value):
+                    raise LayerlabError(f"{value}: {error}")
+                setattr(ns, attr, str(self.workdir / value))
+
+    def close(self) -> None:
+        """Remove every container (killing what runs), unmount what is left, delete it all."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(LayerlabError, OSError):
+            for container in self.engine.containers(all=True):
+                with contextlib.suppress(LayerlabError, OSError):
+                    self.engine.rm(container.id, force=True)
+        for mountpoint in _mounts_under(self.dir):
+            from layerlab.unionfs import unmount
+
+            with contextlib.suppress(OSError):
+                unmount(mountpoint)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _mounts_under(directory: Path) -> list[Path]:
+    """Mount points below `directory`, deepest first (from /proc/self/mountinfo)."""
+    base = str(directory.resolve())
+    found = []
+    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == base or point.startswith(base + "/"):
+                found.append(Path(point))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+@dataclass
+class LessonRun:
+    """One lesson in one sandbox, a step at a time: what the TUI's lesson pane drives.
+
+    `start()` writes the lesson's files and runs its setup; `begin(i)` enters
+    step i (writes its files, notes the baseline); `type(line)` runs a command
+    the learner typed; `results()` evaluates the step's checks now.
+    """
+
+    lesson: Lesson
+    sandbox: Sandbox
+    index: int = 0
+    last: Outcome | None = None
+    baseline: Baseline = field(default_factory=Baseline)
+
+    @property
+    def step(self) -> Step:
+        return self.lesson.steps[self.index]
+
+    def start(self) -> Command | None:
+        """The lesson's start state; returns the setup command that failed, if one did."""
+        self.sandbox.write_files(self.lesson.files)
+        for command in self.lesson.setup:
+            outcome = self.sandbox.run(command.text)
+            if outcome.code != 0:
+                self.last = outcome
+                return command
+        self.begin(0)
+        return None
+
+    def begin(self, index: int) -> None:
+        self.index = index
+        self.last = None
+        self.sandbox.write_files(self.step.files)
+        self.baseline = take_baseline(self.sandbox.engine)
+
+    def type(self, line: str) -> Outcome:
+        self.last = self.sandbox.run(line)
+        return self.last
+
+    def context(self) -> Context:
+        return Context(self.sandbox.engine, self.last, self.baseline)
+
+    def results(self) -> list[CheckResult]:
+        return evaluate_all(self.step.checks, self.context())
+
+    def settle(self, timeout: float = CHECK_TIMEOUT) -> list[CheckResult]:
+        """The checks once all pass, or as they stand at the deadline (state may take a moment
+        to land: a killed process's exit is recorded by its shim)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            results = self.results()
+            if all(r.ok for r in results) or time.monotonic() > deadline:
+                return results
+            time.sleep(POLL)
+
+
+@dataclass
+class AutoResult:
+    lesson: Lesson
+    passed: bool
+    skipped: bool = False
+    where: str = ""  # file:line of the failure
+    message: str = ""
+
+
+def run_auto(
+    lesson: Lesson,
+    dispatch: Dispatch,
+    out: TextIO,
+    parent: Path | None = None,
+    timeout: float = CHECK_TIMEOUT,
+) -> AutoResult:
+    """Play a lesson unattended in a sandbox: every step's commands, then its checks.
+
+    Stops at the first failing check (or failing setup command), naming its
+    `file:line`. A lesson that `requires` what the CLI lacks is skipped with a note.
+    """
+    missing = missing_requirements(lesson.requires)
+    if missing:
+        note = f"needs {', '.join(missing)}, which this layerlab does not have yet"
+        print(f"{lesson.name}: skipped: {note}", file=out)
+        return AutoResult(lesson, passed=True, skipped=True, where=lesson.where, message=note)
+    print(f"{lesson.name}: {lesson.title}", file=out)
+    with Sandbox(dispatch, parent) as sandbox:
+        run = LessonRun(lesson, sandbox)
+        failed = run.start()
+        if failed is not None:
+            where = f"{lesson.file}:{failed.line}"
+            message = f"setup command {failed.text!r} exited {run.last.code if run.last else '?'}"
+            _print_output(run.last, out)
+            print(f"{where}: {message}", file=out)
+            return AutoResult(lesson, False, where=where, message=message)
+        for index, step in enumerate(lesson.steps):
+            if index:
+                run.begin(index)
+            print(f"  step {index + 1}/{len(lesson.steps)}", file=out)
+            for command in step.commands:
+                outcome = run.type(command.text)
+                print(f"    $ layerlab {command.text}  (exit {outcome.code})", file=out)
+            results = run.settle(timeout)
+            for r in results:
+                print(f"    {'✔' if r.ok else '✘'} {r}", file=out)
+            bad = next((r for r in results if not r.ok), None)
+            if bad is not None:
+                _print_output(run.last, out)
+                print(f"{bad.check.where}: check failed: {bad}", file=out)
+                return AutoResult(lesson, False, where=bad.check.where, message=str(bad))
+    return AutoResult(lesson, True)
+
+
+def _print_output(outcome: Outcome | None, out: TextIO) -> None:
+    if outcome is None:
+        return
+    print(f"    the last command, {outcome.line!r}, printed:", file=out)
+    for line in outcome.output.splitlines()[-20:]:
+        print(f"      {line}", file=out)
+
+
+def run_all(
+    lessons: list[Lesson], dispatch: Dispatch, out: TextIO, parent: Path | None = None
+) -> list[AutoResult]:
+    """Every lesson in order, stopping at the first that fails."""
+    results = []
+    for lesson in lessons:
+        result = run_auto(lesson, dispatch, out, parent)
+        results.append(result)
+        if not result.passed:
+            break
+    return results
+
+
+def temp_parent() -> Path | None:
+    """Where sandboxes go: `$LAYERLAB_LESSON_TMP` if set, else the system's temp folder."""
+    value = os.environ.get("LAYERLAB_LESSON_TMP")
+    return Path(value) if value else None
