@@ -80,18 +80,13 @@ class _Reader:
 
     file: Path
     problems: list[Problem] = field(default_factory=list)
-    seen: set[int] = field(default_factory=set)
 
     def problem(self, node: yaml.Node | int, message: str) -> None:
         line = node if isinstance(node, int) else node.start_mark.line + 1
         self.problems.append(Problem(self.file, line, message))
 
     def visit(self, node: yaml.Node) -> None:
-        """Refuse aliases (a node seen twice) and tags beyond plain YAML, everywhere."""
-        if id(node) in self.seen:
-            self.problem(node, "anchors and aliases are not allowed in a lesson file")
-            return
-        self.seen.add(id(node))
+        """Refuse tags beyond plain YAML, everywhere (aliases were refused before)."""
         if node.tag not in PLAIN_TAGS:
             self.problem(node, f"tag {node.tag} is not allowed in a lesson file")
         if isinstance(node, yaml.MappingNode):
@@ -387,11 +382,20 @@ def _compose(reader: _Reader, data: bytes) -> yaml.Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        reader.problem(line, f"not valid YAML (cut off?): {exc.problem or exc.context}")
+        message = f"not valid YAML (cut off?): {exc.problem or exc.context}"
+        if exc.context and exc.context_mark is not None and exc.problem:
+            message += f" {exc.context} that started at line {exc.context_mark.line + 1}"
+        reader.problem(line, message)
         return None
     except yaml.YAMLError as exc:
         reader.problem(1, f"not valid YAML: {exc}")
         return None
+    for event in yaml.parse(text, Loader=_LOADER):  # parsed already: this cannot fail now
+        if isinstance(event, yaml.AliasEvent):
+            line = event.start_mark.line + 1 if event.start_mark is not None else 1
+            reader.problem(line, "anchors and aliases are not allowed")
+    if any(p.message.startswith("anchors") for p in reader.problems):
+        return None  # an alias bomb is never walked
     if node is None:
         reader.problem(1, "an empty file")
     return node
@@ -411,7 +415,7 @@ def read_lesson(path: Path, data: bytes | None = None) -> tuple[Lesson | None, l
             return None, [Problem(path, 1, f"cannot read: {exc.strerror}")]
     root = _compose(reader, data)
     if root is None:
-        return None, reader.problems
+        return None, sorted(reader.problems, key=lambda p: p.line)
     reader.visit(root)
     fields = reader.mapping(root, "lesson", LESSON_KEYS, ["title", "steps"])
     if fields is None:
@@ -435,7 +439,7 @@ def read_lesson(path: Path, data: bytes | None = None) -> tuple[Lesson | None, l
                 if (step := reader.step(node, number, parse)) is not None:
                     steps.append(step)
     if reader.problems:
-        return None, reader.problems
+        return None, sorted(reader.problems, key=lambda p: p.line)
     lesson = Lesson(
         name=name or path.stem, title=title.strip(), file=path, steps=tuple(steps),
         summary=summary.strip(), requires=tuple(requires), setup=setup, files=files,
