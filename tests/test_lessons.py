@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
@@ -13,8 +14,10 @@ from layerlab.lessons.checks import CHECKS
 from layerlab.lessons.loader import (
     default_dir,
     find_lesson,
+    host_paths,
     load_course,
     missing_requirements,
+    mount_problem,
     read_dir,
     read_lesson,
 )
@@ -225,3 +228,18 @@ def test_lesson_check_on_the_command_line(tmp_path: Path) -> None:
     )
     assert good.returncode == 0, good.stderr
     assert good.stdout.splitlines()[0].startswith("images-are-layers\t")
+
+
+def test_cp_and_mounts_stay_off_the_hosts_folders() -> None:
+    """For `cp`, `-v` and `--mount` (the volumes work adds them): judged on the parsed words."""
+    cp = argparse.Namespace(cmd="cp", source="writer:/lost.txt", dest="lost.txt")
+    assert host_paths(cp) == ["lost.txt"]
+    cp = argparse.Namespace(cmd="cp", source="/etc/shadow", dest="writer:/x")
+    assert host_paths(cp) == ["/etc/shadow"]
+    run = argparse.Namespace(cmd="run", volumes=["data:/data", "/anon"], mounts=[])
+    assert mount_problem(run) is None
+    run.volumes = ["/etc:/host-etc"]
+    assert "never the host's folders" in (mount_problem(run) or "")
+    run.volumes, run.mounts = [], ["type=bind,source=/,target=/host"]
+    assert "never the host's folders" in (mount_problem(run) or "")
+    assert mount_problem(argparse.Namespace(cmd="rm", volumes=True)) is None  # `rm -v`: a flag

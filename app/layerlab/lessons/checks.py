@@ -349,6 +349,22 @@ def _exit_code(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     return ctx.last.code == a["code"], goal, f"exited {ctx.last.code}"
 
 
+@check(
+    "exit_code_not",
+    "the last command did not exit with this code (`exit_code_not: 0`: it failed)",
+    Param("code", int, minimum=0),
+)
+def _exit_code_not(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = (
+        "the last command failed"
+        if a["code"] == 0
+        else f"the last command did not exit {a['code']}"
+    )
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    return ctx.last.code != a["code"], goal, f"exited {ctx.last.code}"
+
+
 def _first_line(text: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:

@@ -40,6 +40,7 @@ PATH_FIELDS = {
     "load": ("input",),
     "import": ("file",),
     "build": ("context", "file"),
+    "cp": ("source", "dest"),  # the side that is not `CONTAINER:PATH`
 }
 _LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 STR_TAG = "tag:yaml.org,2002:str"
@@ -336,11 +337,48 @@ def command_problem(text: str, parse: bool = True) -> str | None:
         return str(exc)
     if ns.cmd is None:
         return "no command"
+    for value in host_paths(ns):
+        if error := unsafe_path(value):
+            return f"{value!r} {error}: a lesson writes and reads in its own work folder"
+    return mount_problem(ns)
+
+
+def mount_problem(ns: argparse.Namespace) -> str | None:
+    """A bind mount of a host folder (`-v /etc:/x`, `--mount type=bind`): not in a lesson."""
+    for spec in _list(getattr(ns, "volumes", None)):
+        source, sep, _ = spec.partition(":")
+        if sep and source.startswith(("/", ".", "~")):
+            return f"-v {spec}: a lesson mounts volumes, never the host's folders"
+    for spec in _list(getattr(ns, "mounts", None)):
+        if "type=bind" in spec.replace(" ", ""):
+            return f"--mount {spec}: a lesson mounts volumes, never the host's folders"
+    return None
+
+
+def _list(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def host_paths(ns: argparse.Namespace) -> list[str]:
+    """The host paths a parsed command names (`save -o FILE`, `cp C:/x FILE`), `-` aside."""
+    found = []
     for attr in PATH_FIELDS.get(ns.cmd, ()):
         value = getattr(ns, attr, None)
-        if isinstance(value, str) and value != "-" and (error := unsafe_path(value)):
-            return f"{value!r} {error}: a lesson writes and reads in its own work folder"
-    return None
+        if (
+            isinstance(value, str)
+            and value != "-"
+            and not (ns.cmd == "cp" and _in_container(value))
+        ):
+            found.append(value)
+    return found
+
+
+def _in_container(arg: str) -> bool:
+    """Docker's `cp` rule: `NAME:PATH` names a container's path; `/x`, `./x:y` are local."""
+    if arg.startswith(("/", ".")):
+        return False
+    head, sep, _ = arg.partition(":")
+    return bool(sep) and "/" not in head
 
 
 def missing_requirements(requires: Iterable[str]) -> list[str]:

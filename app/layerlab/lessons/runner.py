@@ -38,6 +38,7 @@ from layerlab.lessons.checks import (
 from layerlab.lessons.loader import (
     PATH_FIELDS,
     command_problem,
+    host_paths,
     missing_requirements,
     parse_command,
     unsafe_path,
@@ -98,9 +99,10 @@ class Sandbox:
 
     def _anchor(self, ns: argparse.Namespace) -> None:
         """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder."""
+        local = host_paths(ns)
         for attr in PATH_FIELDS.get(ns.cmd, ()):
             value = getattr(ns, attr, None)
-            if isinstance(value, str) and value != "-":
+            if isinstance(value, str) and value in local:
                 if error := unsafe_path(value):
                     raise LayerlabError(f"{value}: {error}")
                 setattr(ns, attr, str(self.workdir / value))
