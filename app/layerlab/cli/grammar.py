@@ -50,9 +50,9 @@ COMMANDS: dict[str, str] = {
     "tag": "Create a tag TARGET that refers to SOURCE",
     "rmi": "Remove images (and the layers no other image uses)",
     "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
+    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto",
     "inspect": "Show the metadata of containers or images",
     "build": "Build an image from a Dockerfile: each step run, modified and committed",
-    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto (alias: lessons)",
 }
 
 
@@ -177,6 +177,7 @@ def build_parser() -> Parser:
     p.add_argument("-f", "--format", help="format output using a Go template")
     p.add_argument("names", nargs="+")
     add("tui")
+    _lesson_grammar(add("lesson", aliases=["lessons"]))
     p = add("build")
     p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
     p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
@@ -188,7 +189,6 @@ def build_parser() -> Parser:
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
     p.add_argument("context", help="the build context: a directory")
-    _lesson_grammar(add("lesson", aliases=["lessons"]))
     return parser
 
 

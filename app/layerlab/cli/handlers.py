@@ -361,6 +361,17 @@ def cmd_tag(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(images=_image_ids(engine, ns.target))
 
 
+@command("lesson")
+def cmd_lesson(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """Lessons run in stores of their own: `engine` (the learner's store) is never touched."""
+    from layerlab.lessons.commands import main  # on use: CLI start-up stays lean
+
+    return Report(code=main(ns, io, dispatch))
+
+
+HANDLERS["lessons"] = cmd_lesson  # the alias, should a parser report the name typed
+
+
 @command("rmi")
 def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     report = Report()
@@ -447,17 +458,6 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         print(image_id, file=io.out)
     # All from the cache: the image was there already, and the build made nothing new.
     return Report(images=[image_id], created_images=[] if image_id in before else [image_id])
-
-
-@command("lesson")
-def cmd_lesson(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    """Lessons run in stores of their own: `engine` (the learner's store) is never touched."""
-    from layerlab.lessons.commands import main  # on use: CLI start-up stays lean
-
-    return Report(code=main(ns, io, dispatch))
-
-
-HANDLERS["lessons"] = cmd_lesson  # the alias, should a parser report the name typed
 
 
 # --- helpers -------------------------------------------------------------------
