@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from layerlab.cli.handlers import dispatch
+from layerlab.lessons.checks import evaluate
 from layerlab.lessons.loader import load_lesson
+from layerlab.lessons.model import Check
 from layerlab.lessons.runner import LessonRun, Sandbox, run_auto
 
 from .conftest import eventually
@@ -123,6 +125,13 @@ def test_a_lesson_step_by_step_shows_goal_and_now(tmp_path: Path) -> None:
         goal = "container sleeper is running — now: exited (137)"
         eventually(lambda: str(run.results()[1]), goal)
         assert not run.results()[1].ok
+        # `image_gained` without `than` counts from the step's beginning
+        gained = Check("image_gained", {"image": "busybox", "layers": 1}, path, 1)
+        assert str(evaluate(gained, run.context())) == (
+            "image busybox gained 1 layers in this step — now: +0 layers (1 in all)"
+        )
+        assert run.type("commit sleeper busybox").code == 0
+        assert evaluate(gained, run.context()).ok
         assert run.type("--root /var/lib/layerlab ps").code == 125  # never the learner's store
         assert run.type("save -o /etc/x.tar busybox").code == 125  # no path escapes
         sandbox_dir = sandbox.dir
