@@ -194,7 +194,7 @@ def build_parser() -> Parser:
 
 def _lesson_grammar(p: argparse.ArgumentParser) -> None:
     """`lesson ls | check [DIR] | run NAME... | --all --auto` (the lessons package runs them)."""
-    p.set_defaults(cmd="lesson")
+    p.set_defaults(cmd="lesson")  # typed as `lessons` too: one handler
     sub = p.add_subparsers(dest="lesson_cmd", parser_class=Parser, metavar="ACTION", required=True)
     ls = sub.add_parser("ls", help="list the lessons, one a line, name first")
     ls.add_argument("--dir", help="a folder of lesson files (default: the course)")

@@ -369,9 +369,6 @@ def cmd_lesson(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(code=main(ns, io, dispatch))
 
 
-HANDLERS["lessons"] = cmd_lesson  # the alias, should a parser report the name typed
-
-
 @command("rmi")
 def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     report = Report()
