@@ -182,20 +182,23 @@ class Placement:
     arcname: str
 
 
-def place(src: str, src_is_dir: bool, dest: str, dest_st: os.stat_result | None) -> Placement:
-    """Docker's rules for SRC -> DEST (archive.CopyInfoDestinationPath)."""
+def place(
+    src: str, src_is_dir: bool, dest: str, dest_st: os.stat_result | None, name: str = ""
+) -> Placement:
+    """Docker's rules for SRC -> DEST (archive.CopyInfoDestinationPath); `name` is DEST's
+    last component once its symlinks are followed (default: as written)."""
     contents = src_is_dir and (src.endswith("/.") or src in (".", "/"))
     if dest_st is not None and stat.S_ISDIR(dest_st.st_mode):
         return Placement(False, "." if contents else _base(src))
     if dest_st is None:
         if dest.endswith("/") and not src_is_dir:
             raise CopyError("no such directory")
-        return Placement(True, _base(dest))
+        return Placement(True, name or _base(dest))
     if src_is_dir:
         raise CopyError("cannot copy directory")
     if dest.endswith("/"):
         raise CopyError("no such directory")
-    return Placement(True, _base(dest))
+    return Placement(True, name or _base(dest))
 
 
 def _base(path: str) -> str:
@@ -288,7 +291,7 @@ def copy_in(
             raise CopyError(
                 f"Could not find the file /{'/'.join(dest_parts[:-1])} in container {container_ref}"
             )
-        where = place(src, stat.S_ISDIR(src_st.st_mode), dest, dest_st)
+        where = place(src, stat.S_ISDIR(src_st.st_mode), dest, dest_st, _base("/".join(dparts)))
         target = dparts[:-1] if where.into_parent else dparts
         if follow_link:
             local = os.path.realpath(local)
