@@ -186,3 +186,15 @@ def test_ps_size_and_inspect_size(engine: Engine, cli: CLI) -> None:
     from layerlab.humanize import human_size
 
     assert row.endswith(f"7B (virtual {human_size(7 + image_size, precision=3)})")
+
+
+def test_rm_v_keeps_an_anonymous_volume_another_container_mounts(engine: Engine) -> None:
+    first = engine.create("busybox", CreateOptions(command=["true"], volumes=["/anon"]))
+    [mount] = first.data["Mounts"]
+    second = engine.create(
+        "busybox", CreateOptions(command=["true"], volumes=[f"{mount['Name']}:/x"])
+    )
+    engine.rm(first.id, volumes=True)
+    assert [v.name for v in engine.volumes()] == [mount["Name"]]
+    engine.rm(second.id, volumes=True)  # named by this one: a name it did not make, so kept
+    assert [v.name for v in engine.volumes()] == [mount["Name"]]

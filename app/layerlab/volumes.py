@@ -184,16 +184,27 @@ def prune(store: Store, records: list[dict[str, Any]]) -> tuple[list[str], int]:
     return deleted, reclaimed
 
 
+def _records(store: Store) -> list[dict[str, Any]]:
+    found = []
+    for cid in store.container_ids():
+        with contextlib.suppress(FileNotFoundError):
+            found.append(store.read_container(cid))
+    return found
+
+
 def remove_anonymous(store: Store, record: dict[str, Any]) -> list[str]:
-    """`rm -v` and `run --rm`: the container's anonymous volumes go with it (named ones stay)."""
+    """`rm -v` and `run --rm`: the container's anonymous volumes go with it (named ones stay,
+    and so does one another container mounts too). Call once the record left the store."""
+    others = [r for r in _records(store) if r.get("Id") != record.get("Id")]
+    host = record.get("HostConfig") or {}
+    named = {b.split(":")[0] for b in host.get("Binds") or []}  # as moby: a spec's source
+    named |= {m.get("Source") for m in host.get("Mounts") or []}
     gone = []
     for m in record.get("Mounts") or []:
-        if m.get("Type") != "volume":
+        if m.get("Type") != "volume" or m["Name"] in named:
             continue
         try:
-            if not read(store, m["Name"]).anonymous:
-                continue
-            remove(store, m["Name"], [])
+            remove(store, m["Name"], others)
         except LayerlabError:
             continue
         gone.append(m["Name"])
