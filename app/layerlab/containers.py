@@ -102,6 +102,9 @@ class CreateOptions:
     interactive: bool = False
     auto_remove: bool = False
     attach: bool = False
+    volumes: list[str] = field(default_factory=list)  # -v/--volume
+    mounts: list[str] = field(default_factory=list)  # --mount
+    tmpfs: list[str] = field(default_factory=list)  # --tmpfs
 
 
 def parse_signal(value: str | int) -> int:

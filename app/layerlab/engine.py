@@ -32,8 +32,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from layerlab import copy as copylib
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
+from layerlab import volumes as volumelib
 from layerlab.containers import (
     Container,
     CreateOptions,
@@ -224,6 +226,8 @@ class Engine:
             cmd = list(opts.command) or list(cfg.get("Cmd") or [])
         if not entrypoint + cmd:
             raise LayerlabError("No command specified")
+        mount_request = volumelib.MountRequest(opts.volumes, opts.mounts, opts.tmpfs)
+        mount_plan = volumelib.plan(mount_request, list(cfg.get("Volumes") or {}))
         env = merge_env(list(cfg.get("Env") or []), opts.env)
         cid = os.urandom(32).hex()
         with self.store.lock():
@@ -239,7 +243,10 @@ class Engine:
                 )
             staged = self.store.make_tmp_dir("container-")
             final = self.store.container_dir(cid)
+            mounts: dict[str, Any] = {"Mounts": []}
             try:
+                volumelib.realize(self.store, mount_plan)
+                mounts = volumelib.record_fields(self.store, mount_request, mount_plan)
                 for sub in ("diff", "work", "merged", "bundle"):
                     (staged / sub).mkdir()
                 unionfs.create_init_layer(staged / "init")
@@ -250,6 +257,7 @@ class Engine:
                     cid, final, name, image.id, cfg, image_ref, (entrypoint, cmd), env,
                     hostname, opts, self.runtime.name,
                 )  # fmt: skip
+                _set_mounts(data, mounts)
                 data["GraphDriver"] = {
                     "Name": "overlay2",
                     "Data": {
@@ -263,6 +271,7 @@ class Engine:
                 os.rename(staged, final)
             except BaseException:
                 self.store.discard(staged)
+                volumelib.remove_anonymous(self.store, mounts)
                 raise
         return Container(data)
 
@@ -344,9 +353,15 @@ class Engine:
             container_dir=cdir,
             netns=cdir / "netns",
             cgroup=f"/layerlab/{container.id}",
+            mounts=volumelib.spec_mounts(self.store, container.data),
         )
         write_json_atomic(cdir / "bundle" / "config.json", spec)
         rw.mount()
+        try:
+            volumelib.populate(self.store, container.data, rw.merged)
+        except BaseException:
+            rw.unmount()
+            raise
 
     # --- signals and states ----------------------------------------------------
     def wait_exit(
@@ -463,8 +478,9 @@ class Engine:
         self.wait_exit(cid, cancel=cancel)
         return int(self._load(cid).state.get("ExitCode", 0))
 
-    def rm(self, ref: str, force: bool = False) -> str:
-        """Delete the container and its writable layer (refused while running, unless forced)."""
+    def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
+        """Delete the container and its writable layer (refused while running, unless forced);
+        with `volumes` its anonymous volumes too (`rm -v`), never the named ones."""
         cid = self.store.resolve_container(ref)
         container = self._load(cid)
         if container.running and not force:
@@ -485,6 +501,8 @@ class Engine:
             # Rename first so no reader ever sees half a container.
             doomed = self.store.make_tmp_dir("removing-")
             os.rename(cdir, doomed / cid)
+            if volumes:
+                volumelib.remove_anonymous(self.store, container.data)
         self.store.discard(doomed)
         return cid
 
@@ -867,11 +885,121 @@ class Engine:
         finally:
             self.store.discard(view)
 
+    # --- volumes: what bypasses the union (volumes.py) ---------------------------------
+    def volume_create(
+        self, name: str | None = None, labels: dict[str, str] | None = None
+    ) -> volumelib.Volume:
+        return volumelib.create(self.store, name, labels)
+
+    def volumes(self) -> list[volumelib.Volume]:
+        """Every volume, by name (`volume ls`); one removed meanwhile is left out."""
+        return volumelib.listing(self.store)
+
+    def volume(self, name: str) -> volumelib.Volume:
+        return volumelib.read(self.store, name)
+
+    def volume_rm(self, name: str, force: bool = False) -> int:
+        """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
+        return volumelib.remove(self.store, name, self._records(), force)
+
+    def volume_prune(self) -> tuple[list[str], int]:
+        """Remove every volume no container uses: (names, bytes reclaimed)."""
+        return volumelib.prune(self.store, self._records())
+
+    def _records(self) -> list[dict[str, Any]]:
+        return [c.data for c in self.containers(all=True)]
+
+    # --- cp: into the writable layer, out of the merged view (copy.py) ------------------
+    def copy_to(
+        self,
+        ref: str,
+        src: str,
+        dest: str,
+        *,
+        archive: bool = False,
+        follow_link: bool = False,
+        stdin: BinaryIO | None = None,
+    ) -> Container:
+        """`cp SRC|- CONTAINER:DEST`: the files land in the writable layer (or a volume).
+
+        A container that is not running is written through a union mounted for the
+        copy alone, so a directory only its image has receives the files as Docker's do.
+        """
+        container = self._cp_container(ref)
+        with self._rootfs(container, write=True) as root:
+            copylib.copy_in(
+                root, copylib.mounts_of(container.data), src, dest, ref,
+                archive=archive, follow_link=follow_link, stdin=stdin,
+            )  # fmt: skip
+        return container
+
+    def copy_from(
+        self,
+        ref: str,
+        src: str,
+        dest: str,
+        *,
+        follow_link: bool = False,
+        stdout: BinaryIO | None = None,
+    ) -> Container:
+        """`cp CONTAINER:SRC DEST|-`: read through the union (the merged view)."""
+        container = self._cp_container(ref)
+        with self._rootfs(container, write=False) as root:
+            copylib.copy_out(
+                root, copylib.mounts_of(container.data), src, dest, ref,
+                follow_link=follow_link, stdout=stdout,
+            )  # fmt: skip
+        return container
+
+    def _cp_container(self, ref: str) -> Container:
+        try:
+            return self.container(ref)
+        except NotFound as exc:  # `docker cp` exits 1 for it
+            raise NotFound(str(exc), exit_code=1) from None
+
+    @contextlib.contextmanager
+    def _rootfs(self, container: Container, write: bool) -> Iterator[int]:
+        """The container's merged view as an open directory, for the length of the block."""
+        rw = self._writable(container)
+        with contextlib.ExitStack() as stack:
+            if write:
+                stack.enter_context(self.store.lock())  # no `start` mounts it meanwhile
+            if rw.is_mounted():
+                root = rw.merged
+            else:
+                view = self.store.make_tmp_dir("cp-")
+                stack.callback(_rmdir, view)  # never rmtree: it may still be a mount
+                if write:
+                    unionfs.mount_overlay(rw.lowers, rw.upper, rw.work, view)
+                    stack.callback(unionfs.unmount, view)
+                    root = view
+                else:
+                    root = stack.enter_context(rw.readonly_view(view))
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            stack.callback(os.close, fd)
+            yield fd
+
+    # --- sizes: `ps -s`, `inspect -s` ---------------------------------------------------
+    def container_size(self, ref: str) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
+        container = self.container(ref)
+        rw = self._writable(container).size()[0]
+        image = 0
+        with contextlib.suppress(LayerlabError):
+            image = imagelib.read_image(self.store, container.data["Image"]).size
+        return rw, rw + image
+
     # --- inspect ----------------------------------------------------------------
-    def inspect(self, ref: str) -> dict[str, Any]:
-        """A container's or an image's top-level metadata, container first as Docker does."""
+    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        """A container's or an image's top-level metadata, container first as Docker does.
+
+        With `size`, a container's also has `SizeRw` and `SizeRootFs` (`inspect -s`).
+        """
         with contextlib.suppress(NotFound):
-            return self.container(ref).data
+            data = self.container(ref).data
+            if size:
+                data["SizeRw"], data["SizeRootFs"] = self.container_size(data["Id"])
+            return data
         try:
             image = self.image(ref)
         except NotFound:
@@ -907,3 +1035,20 @@ class Engine:
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
             "Metadata": {"LastTagTime": ""},
         }
+
+
+def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:
+    """A new record's mounts, where `docker inspect` shows them."""
+    data["Mounts"] = fields["Mounts"]
+    host = data["HostConfig"]
+    host["Binds"], host["Mounts"], host["Tmpfs"] = (
+        fields["Binds"],
+        fields["HostMounts"],
+        fields["Tmpfs"],
+    )
+    data["Config"]["Volumes"] = fields["Volumes"]
+
+
+def _rmdir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        os.rmdir(path)

@@ -24,8 +24,9 @@ import shutil
 import stat
 import tarfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."
@@ -301,11 +302,47 @@ def _hardlink(root: int, parent: int, name: str, m: tarfile.TarInfo) -> None:
     raise _unsafe(m.name, f"hardlink target {m.linkname!r} is not a regular file in the layer")
 
 
+@dataclass(frozen=True)
+class Extraction:
+    """How a tar lands: as a layer (OCI whiteouts become overlay ones, owners kept), or as
+    `docker cp` unpacks one (names as they are, owned by `owner` when given, and a relative
+    symlink may not point above the extraction root - Docker's "invalid symlink")."""
+
+    whiteouts: bool = True
+    owner: tuple[int, int] | None = None
+    confine_symlinks: bool = False
+    where: str = ""  # the destination as the user named it, for the symlink error
+
+
+LAYER = Extraction()
+
+
+def _check_symlink(m: tarfile.TarInfo, parts: list[str], how: Extraction) -> None:
+    if m.linkname.startswith("/"):
+        return  # resolved inside the container's root when followed: never out of it
+    depth = len(parts) - 1
+    for part in m.linkname.split("/"):
+        depth += -1 if part == ".." else 0 if part in ("", ".") else 1
+        if depth < 0:
+            where = os.path.join(how.where, *parts)
+            raise SymlinkBreakout(f'invalid symlink "{where}" -> "{m.linkname}"')
+
+
+class SymlinkBreakout(UnsafeTarError):
+    """A relative symlink in a `cp` tar that would point above where it is unpacked."""
+
+
 def _extract_member(
-    tar: tarfile.TarFile, m: tarfile.TarInfo, root: int, dir_mtimes: dict[tuple[str, ...], float]
+    tar: tarfile.TarFile,
+    m: tarfile.TarInfo,
+    root: int,
+    dir_mtimes: dict[tuple[str, ...], float],
+    how: Extraction = LAYER,
 ) -> None:
     if "\0" in m.name or "\0" in m.linkname:
         raise _unsafe(m.name, "contains a NUL byte")
+    if how.owner is not None:
+        m.uid, m.gid = how.owner
     parts = _safe_parts(m.name, m.name)
     if not parts:
         if m.isdir():
@@ -316,19 +353,23 @@ def _extract_member(
     if not (m.isreg() or m.isdir() or m.issym() or m.islnk() or m.isfifo()):
         raise _unsafe(m.name, f"unsupported member type {m.type!r}")
 
+    if how.confine_symlinks and m.issym():
+        _check_symlink(m, parts, how)
     *dirs, name = parts
     parent = open_dir(root, dirs, create=True)
     try:
-        if name == WHITEOUT_OPAQUE:
+        if how.whiteouts and name == WHITEOUT_OPAQUE:
             os.setxattr(parent, OPAQUE_XATTR, b"y")
-        elif name.startswith(WHITEOUT_PREFIX):
+            return
+        if how.whiteouts and name.startswith(WHITEOUT_PREFIX):
             hidden = name.removeprefix(WHITEOUT_PREFIX)
             if hidden in ("", ".", ".."):
                 raise _unsafe(m.name, "whiteout of an invalid name")
             _remove(parent, hidden)
             os.mknod(hidden, stat.S_IFCHR | 0o600, os.makedev(0, 0), dir_fd=parent)
             _set_metadata(parent, hidden, m)
-        elif m.isdir():
+            return
+        if m.isdir():
             _remove(parent, name, keep_dir=True)
             with contextlib.suppress(FileExistsError):  # an existing directory is kept
                 os.mkdir(name, 0o700, dir_fd=parent)
@@ -377,12 +418,20 @@ def extract_layer_tar(src: BinaryIO, dest: Path) -> None:
     behind on error - callers extract into a temporary directory.
     """
     root = os.open(dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        extract_tar_at(src, root)
+    finally:
+        os.close(root)
+
+
+def extract_tar_at(src: IO[bytes], root: int, how: Extraction = LAYER) -> None:
+    """`extract_layer_tar` into an open directory `root` (the caller keeps it open)."""
     dir_mtimes: dict[tuple[str, ...], float] = {}
     try:
         with tarfile.open(fileobj=src, mode="r|*") as tar:
             while (member := tar.next()) is not None:
                 try:
-                    _extract_member(tar, member, root, dir_mtimes)
+                    _extract_member(tar, member, root, dir_mtimes, how)
                 except OSError as e:
                     raise _unsafe(member.name, e.strerror or str(e)) from e
                 # tarfile keeps every member it has read; an untrusted stream
@@ -391,5 +440,3 @@ def extract_layer_tar(src: BinaryIO, dest: Path) -> None:
         _restore_dir_mtimes(root, dir_mtimes)
     except tarfile.TarError as e:
         raise UnsafeTarError(f"not a valid tar archive: {e}") from e
-    finally:
-        os.close(root)

@@ -22,6 +22,9 @@ class Report:
     removed_containers: list[str] = field(default_factory=list)
     removed_images: list[str] = field(default_factory=list)  # deleted image ids
     untagged: list[str] = field(default_factory=list)  # `name:tag` references removed
+    volumes: list[str] = field(default_factory=list)  # volume names made, used or removed
+    created_volumes: list[str] = field(default_factory=list)
+    removed_volumes: list[str] = field(default_factory=list)
 
     def merge(self, other: Report) -> None:
         """Fold a sub-step's report into this one (multi-container commands)."""
@@ -29,6 +32,7 @@ class Report:
         for name in (
             "containers", "images", "created_containers", "created_images",
             "removed_containers", "removed_images", "untagged",
+            "volumes", "created_volumes", "removed_volumes",
         ):  # fmt: skip
             getattr(self, name).extend(getattr(other, name))
 

@@ -74,6 +74,10 @@ class Store:
         return self.root / "containers"
 
     @property
+    def volumes_dir(self) -> Path:
+        return self.root / "volumes"
+
+    @property
     def tmp_dir(self) -> Path:
         return self.root / "tmp"
 
@@ -92,6 +96,10 @@ class Store:
 
     def container_dir(self, container_id: str) -> Path:
         return self.containers_dir / container_id
+
+    def volume_dir(self, name: str) -> Path:
+        """`volumes/<name>`: the volume's files in `_data`, as Docker keeps them."""
+        return self.volumes_dir / name
 
     def ensure(self) -> None:
         """Create the top-level folders; called before the first mutation."""
@@ -195,15 +203,16 @@ class Store:
     # --- what a watcher watches -------------------------------------------
     def watch_dirs(self) -> set[Path]:
         """The folders whose entries index the store: the root, images/, containers/, each
-        container's folder (its `config.json`). Non-recursive watches on these see every
-        change of the index without descending into writable layers or mounted roots.
+        container's folder (its `config.json`), volumes/. Non-recursive watches on these see
+        every change of the index without descending into writable layers, mounted roots
+        or a volume's files.
 
         A root that does not exist yet is waited for from its parent.
         """
         if not self.root.is_dir():
             return {self.root.parent} if self.root.parent.is_dir() else set()
         wanted = {self.root}
-        for sub in (self.images_dir, self.containers_dir):
+        for sub in (self.images_dir, self.containers_dir, self.volumes_dir):
             if sub.is_dir():
                 wanted.add(sub)
         with contextlib.suppress(FileNotFoundError):
@@ -215,8 +224,9 @@ class Store:
         return path == self.root or path.parent in (self.root, self.containers_dir)
 
     def indexes(self, path: Path) -> bool:
-        """Whether a change at `path` changes what the store lists (containers, images, tags)."""
-        if path == self.root or path.parent == self.containers_dir:
+        """Whether a change at `path` changes what the store lists (containers, images, tags,
+        volumes)."""
+        if path == self.root or path.parent in (self.containers_dir, self.volumes_dir):
             return True
         if path.parent == self.images_dir:
             return path.suffix in (".json", ".parent") and not path.name.startswith(".")

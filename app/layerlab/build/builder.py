@@ -111,7 +111,7 @@ if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at 
             empty_layer_if_unchanged: bool = False,
         ) -> str: ...
 
-        def rm(self, ref: str, force: bool = False) -> str: ...
+        def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str: ...
 
 
 @dataclass
@@ -505,7 +505,7 @@ class Builder:
         if show and not (self.opts.remove or self.opts.force_remove):
             return
         with contextlib.suppress(LayerlabError):
-            self.host.rm(cid, force=True)
+            self.host.rm(cid, force=True, volumes=True)  # as Docker: anonymous volumes too
         if show:
             self.say(f"Removing intermediate container {short_id(cid)}")
 

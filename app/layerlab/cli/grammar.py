@@ -53,6 +53,17 @@ COMMANDS: dict[str, str] = {
     "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto",
     "inspect": "Show the metadata of containers or images",
     "build": "Build an image from a Dockerfile: each step run, modified and committed",
+    "cp": "Copy files/folders between a container and the local filesystem",
+    "volume": "Manage volumes: storage that bypasses the union filesystem",
+}
+
+# `volume COMMAND`, with Docker's help lines.
+VOLUME_COMMANDS: dict[str, str] = {
+    "create": "Create a volume",
+    "inspect": "Display detailed information on one or more volumes",
+    "ls": "List volumes",
+    "prune": "Remove unused local volumes",
+    "rm": "Remove one or more volumes. You cannot remove a volume that is in use by a container.",
 }
 
 
@@ -78,8 +89,56 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    _mount_flags(p)
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
+
+
+def _mount_flags(p: argparse.ArgumentParser) -> None:
+    """What bypasses the union: volumes, bind mounts, tmpfs."""
+    p.add_argument(
+        "-v",
+        "--volume",
+        action="append",
+        default=[],
+        dest="volumes",
+        help="bind mount a volume: NAME:/CTR, /HOST:/CTR[:ro], or /CTR (anonymous)",
+    )
+    p.add_argument(
+        "--mount",
+        action="append",
+        default=[],
+        dest="mounts",
+        help="attach a filesystem mount: type=bind|volume|tmpfs,source=,target=",
+    )
+    p.add_argument("--tmpfs", action="append", default=[], help="mount a tmpfs directory")
+
+
+def _volume_parsers(p: argparse.ArgumentParser) -> None:
+    """`volume create|inspect|ls|prune|rm` (and `list`, `remove`, as Docker aliases them)."""
+    sub = p.add_subparsers(dest="volume_cmd", parser_class=Parser, metavar="COMMAND")
+
+    def add(name: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+        v = sub.add_parser(name, help=VOLUME_COMMANDS[name], description=VOLUME_COMMANDS[name],
+                           aliases=list(aliases), add_help=False)  # fmt: skip
+        v.add_argument("--help", action="help", help="show this help")
+        return v
+
+    v = add("create")
+    v.add_argument("-d", "--driver", default="local", help='volume driver name (default "local")')
+    v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
+    v.add_argument("-o", "--opt", action="append", default=[], help="driver specific options")
+    v.add_argument("name", nargs="?", metavar="VOLUME")
+    v = add("inspect")
+    v.add_argument("-f", "--format", help="format output using a Go template")
+    v.add_argument("names", nargs="+", metavar="VOLUME")
+    v = add("ls", ("list",))
+    v.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
+    v = add("prune")
+    v.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    v = add("rm", ("remove",))
+    v.add_argument("-f", "--force", action="store_true", help="force the removal of volumes")
+    v.add_argument("names", nargs="+", metavar="VOLUME")
 
 
 def build_parser() -> Parser:
@@ -105,6 +164,8 @@ def build_parser() -> Parser:
     p.add_argument("-a", "--all", action="store_true", help="show all containers")
     p.add_argument("-q", "--quiet", action="store_true", help="only display IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-s", "--size", action="store_true",
+                   help="display total file sizes: writable layer (virtual: + image)")  # fmt: skip
     p = add("stop")
     p.add_argument("-t", "--time", type=int, help="seconds to wait before killing (10)")
     p.add_argument("-s", "--signal", help="signal to send (the image's, else SIGTERM)")
@@ -116,7 +177,8 @@ def build_parser() -> Parser:
         add(name).add_argument("containers", nargs="+")
     p = add("rm")
     p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
-    p.add_argument("-v", "--volumes", action="store_true", help="accepted; no volumes yet")
+    p.add_argument("-v", "--volumes", action="store_true",
+                   help="remove anonymous volumes associated with the container")  # fmt: skip
     p.add_argument("containers", nargs="+")
     p = add("exec")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
@@ -175,6 +237,8 @@ def build_parser() -> Parser:
     p.add_argument("images", nargs="+")
     p = add("inspect")
     p.add_argument("-f", "--format", help="format output using a Go template")
+    p.add_argument("-s", "--size", action="store_true",
+                   help="display total file sizes if the type is container")  # fmt: skip
     p.add_argument("names", nargs="+")
     add("tui")
     _lesson_grammar(add("lesson", aliases=["lessons"]))
@@ -189,6 +253,14 @@ def build_parser() -> Parser:
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
     p.add_argument("context", help="the build context: a directory")
+    p = add("cp", usage="layerlab cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+                        "       layerlab cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH")  # fmt: skip
+    p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid)")
+    p.add_argument("-L", "--follow-link", action="store_true",
+                   help="always follow symbol link in SRC_PATH")  # fmt: skip
+    p.add_argument("source", metavar="SRC")
+    p.add_argument("dest", metavar="DEST")
+    _volume_parsers(add("volume"))
     return parser
 
 

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from layerlab.cli.grammar import COMMANDS, UsageError
+from layerlab.cli.grammar import COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
@@ -54,6 +54,9 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
         interactive=ns.interactive,
         auto_remove=ns.rm,
         attach=attach,
+        volumes=ns.volumes,
+        mounts=ns.mounts,
+        tmpfs=ns.tmpfs,
     )
 
 
@@ -111,8 +114,22 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
         return Report()
-    io.out.write(format_table(PS_HEADERS, ps_rows(containers, no_trunc=ns.no_trunc)))
+    rows = ps_rows(containers, no_trunc=ns.no_trunc)
+    if ns.size:
+        for c, row in zip(containers, rows, strict=True):
+            row.append(_size_cell(engine, c))
+    headers = [*PS_HEADERS, "SIZE"] if ns.size else PS_HEADERS
+    io.out.write(format_table(headers, rows))
     return Report()
+
+
+def _size_cell(engine: Engine, container: Container) -> str:
+    """Docker's SIZE: the writable layer, and with the image's layers (`0B (virtual 1.98MB)`)."""
+    try:
+        rw, virtual = engine.container_size(container.id)
+    except LayerlabError:  # removed while listed
+        return ""
+    return f"{human_size(rw, precision=3)} (virtual {human_size(virtual, precision=3)})"
 
 
 PS_HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
@@ -178,7 +195,7 @@ def cmd_wait(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def cmd_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     def remove(ref: str) -> Report:
         container = engine.container(ref)  # before it goes: its id and its image
-        engine.rm(container.id, force=ns.force)
+        engine.rm(container.id, force=ns.force, volumes=ns.volumes)
         return Report(images=[container.data["Image"]], removed_containers=[container.id])
 
     return _each(ns.containers, io, remove)
@@ -396,7 +413,7 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     found, report = [], Report()
     for ref in ns.names:
         try:
-            item = engine.inspect(ref)
+            item = engine.inspect(ref, size=ns.size)
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = 1
@@ -455,6 +472,157 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         print(image_id, file=io.out)
     # All from the cache: the image was there already, and the build made nothing new.
     return Report(images=[image_id], created_images=[] if image_id in before else [image_id])
+
+
+@command("cp")
+def cmd_cp(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`cp SRC CONTAINER:DEST` into the writable layer, `cp CONTAINER:SRC DEST` out of the
+    merged view; `-` is a tar on STDIN or STDOUT."""
+    src_ref, src_path = _split_cp(ns.source)
+    dest_ref, dest_path = _split_cp(ns.dest)
+    if src_ref is not None and dest_ref is not None:
+        raise LayerlabError("copying between containers is not supported", exit_code=1)
+    if src_ref is None and dest_ref is None:
+        raise LayerlabError("must specify at least one container source", exit_code=1)
+    if dest_ref is not None:
+        stdin = None
+        if src_path == "-":
+            if io.stdin is None:
+                raise no_stdin("cp -", "a tar archive", "give a file or folder instead")
+            stdin = io.stdin
+        container = engine.copy_to(
+            dest_ref, src_path, dest_path,
+            archive=ns.archive, follow_link=ns.follow_link, stdin=stdin,
+        )  # fmt: skip
+        return Report(containers=[container.id])
+    assert src_ref is not None
+    if dest_path == "-":
+        with _binary_output(None, io) as out:
+            container = engine.copy_from(src_ref, src_path, "", follow_link=ns.follow_link,
+                                         stdout=out)  # fmt: skip
+    else:
+        container = engine.copy_from(src_ref, src_path, dest_path, follow_link=ns.follow_link)
+    return Report(containers=[container.id])
+
+
+def _split_cp(arg: str) -> tuple[str | None, str]:
+    """`CONTAINER:PATH` -> (container, path); a local path (`/x`, `./a:b`, `-`) -> (None, it)."""
+    if arg.startswith((".", "/")) or ":" not in arg:
+        return None, arg
+    ref, _, path = arg.partition(":")
+    return ref, path
+
+
+@command("volume")
+def cmd_volume(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`volume create|inspect|ls|prune|rm`: storage outside the layer stack."""
+    action = VOLUME_HANDLERS.get(ns.volume_cmd or "")
+    if action is None:  # a bare `volume`: Docker prints the group's usage, exit 0
+        _volume_usage(io)
+        return Report()
+    return action(engine, ns, io)
+
+
+def _volume_usage(io: IO) -> None:
+    width = max(map(len, VOLUME_COMMANDS))
+    lines = [f"  {name:<{width}}   {text.split('.')[0]}" for name, text in VOLUME_COMMANDS.items()]
+    print("\nUsage:  layerlab volume COMMAND\n\nManage volumes\n\nCommands:", file=io.out)
+    print("\n".join(lines), file=io.out)
+    print("\nRun 'layerlab volume COMMAND --help' for more information on a command.", file=io.out)
+
+
+def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    if ns.driver != "local":
+        raise LayerlabError(
+            f'error looking up volume plugin {ns.driver}: plugin "{ns.driver}" not found',
+            exit_code=1,
+        )
+    labels = {}
+    for item in ns.label:
+        key, _, value = item.partition("=")
+        labels[key] = value
+    volume = engine.volume_create(ns.name, labels or None)
+    print(volume.name, file=io.out)
+    return Report(volumes=[volume.name], created_volumes=[volume.name])
+
+
+def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    found, report = [], Report()
+    for name in ns.names:
+        try:
+            found.append(engine.volume(name).inspect())
+        except LayerlabError as exc:
+            print(f"Error: {exc}", file=io.err)
+            report.code = 1
+            continue
+        report.volumes.append(name)
+    if ns.format is not None:
+        from layerlab.gotemplate import TemplateError, render  # on use, as `inspect -f`
+
+        try:
+            for item in found:
+                print(render(ns.format, item), file=io.out)
+        except TemplateError as exc:
+            raise LayerlabError(f"template parsing error: {exc}") from None
+    else:
+        print(json.dumps(found, indent=4), file=io.out)
+    return report
+
+
+def _volume_ls(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    found = engine.volumes()
+    if ns.quiet:
+        for volume in found:
+            print(volume.name, file=io.out)
+    else:
+        io.out.write(format_table(["DRIVER", "VOLUME NAME"], [["local", v.name] for v in found]))
+    return Report()
+
+
+def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    report = Report()
+    for name in ns.names:
+        try:
+            engine.volume_rm(name, force=ns.force)
+        except LayerlabError as exc:
+            print(f"Error: {exc}", file=io.err)
+            report.code = 1
+            continue
+        print(name, file=io.out)
+        report.volumes.append(name)
+        report.removed_volumes.append(name)
+    return report
+
+
+def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    if not ns.force:
+        io.out.write(
+            "WARNING! This will remove all local volumes not used by at least one container.\n"
+            "Are you sure you want to continue? [y/N] "
+        )
+        io.out.flush()
+        answer = io.stdin.readline().decode(errors="replace") if io.stdin is not None else ""
+        if answer.strip().lower() not in ("y", "yes"):
+            return Report()
+    deleted, reclaimed = engine.volume_prune()
+    if deleted:
+        print("Deleted Volumes:", file=io.out)
+        for name in deleted:
+            print(name, file=io.out)
+        print(file=io.out)
+    print(f"Total reclaimed space: {human_size(reclaimed)}", file=io.out)
+    return Report(volumes=deleted, removed_volumes=deleted)
+
+
+VOLUME_HANDLERS: dict[str, Handler] = {
+    "create": _volume_create,
+    "inspect": _volume_inspect,
+    "ls": _volume_ls,
+    "list": _volume_ls,
+    "prune": _volume_prune,
+    "rm": _volume_rm,
+    "remove": _volume_rm,
+}
 
 
 # --- helpers -------------------------------------------------------------------

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from layerlab import libc
+from layerlab import libc, volumes
 from layerlab.containers import apply
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
@@ -153,6 +153,7 @@ class Shim:
         if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
+                volumes.remove_anonymous(self.store, data)  # `run --rm`: Docker's `rm -v`
         return code
 
     def make_stdio(

@@ -83,8 +83,13 @@ def build_spec(
     container_dir: Path,
     netns: Path,
     cgroup: str,
+    mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The runtime spec runc is handed; pure data, so tests and the TUI can read it."""
+    """The runtime spec runc is handed; pure data, so tests and the TUI can read it.
+
+    `mounts` (volumes, binds, tmpfs) come after Docker's defaults, parents before children.
+    """
+    extra = sorted(mounts or [], key=lambda m: len(Path(m["destination"]).parts))
     caps = list(DEFAULT_CAPS)
     nofile = _nofile_limit()
     return {
@@ -160,6 +165,7 @@ def build_spec(
                 }
                 for name in ("resolv.conf", "hostname", "hosts")
             ),
+            *extra,
         ],
         "linux": {
             "namespaces": [
