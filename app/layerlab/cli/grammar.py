@@ -11,16 +11,22 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from layerlab import __version__
-from layerlab.errors import LayerlabError
+from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
 
 
 class UsageError(LayerlabError):
-    """A malformed command line: Docker exits 125 for these too."""
+    """A malformed command line, with Docker's code: 125 for a flag it cannot parse
+    (`docker ps --bogus`), 1 for missing arguments or an unknown command."""
+
+
+# argparse's words for what Docker's cobra reports as an argument count or unknown command.
+_ARGUMENT_ERRORS = ("the following arguments are required", "argument COMMAND: invalid choice")
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        code = FAILED if message.startswith(_ARGUMENT_ERRORS) else NOT_STARTED
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')", code)
 
 
 # Every command, with the help line `layerlab --help` shows; `handlers` has one function each.

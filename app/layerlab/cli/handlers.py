@@ -17,7 +17,7 @@ from layerlab.cli.grammar import COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import TEMPLATE_PARSE, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -282,15 +282,19 @@ def cmd_import(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 image_id = engine.import_image(
                     f, message=ns.message, changes=ns.change, repo_tag=ns.repository
                 )
-        except FileNotFoundError:
-            raise LayerlabError(f"open {ns.file}: no such file or directory") from None
+        except IsADirectoryError:  # Go opens a folder, then fails to read it
+            raise LayerlabError(f"read {ns.file}: is a directory") from None
+        except OSError as exc:
+            if exc.filename != ns.file:
+                raise
+            raise os_error(exc) from None
     print(image_id, file=io.out)
     return Report(images=[image_id], created_images=[image_id])
 
 
 @command("export")
 def cmd_export(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    with _binary_output(ns.output, io) as out:
+    with _binary_output(ns.output, io, "failed to export container") as out:
         engine.export(ns.container, out)
     return Report(containers=_container_ids(engine, ns.container))
 
@@ -397,13 +401,14 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(item["Id"])
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # on use: -f only, start-up is lean
+        from layerlab.gotemplate import TemplateError, TemplateParseError, render  # -f only
 
         try:
             for item in found:
                 print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:
-            raise LayerlabError(f"template parsing error: {exc}") from None
+        except TemplateError as exc:  # Docker: 64 for a parse error, 1 when executing fails
+            code = TEMPLATE_PARSE if isinstance(exc, TemplateParseError) else None
+            raise LayerlabError(f"template parsing error: {exc}", code) from None
     elif found or not report.code:
         print(json.dumps(found, indent=4), file=io.out)
     return report
@@ -490,8 +495,13 @@ def _unique(ids: Iterable[str]) -> list[str]:
 
 
 def dispatch(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    """Run a parsed command; a `LayerlabError` is the user's one-line error."""
+    """Run a parsed command; a `LayerlabError` is the user's one-line error, with the
+    exit code Docker gives it for this command (`LayerlabError.for_command`)."""
     handler = HANDLERS.get(ns.cmd)
     if handler is None:  # `tui`: the entry point opens it (layerlab.main), not a handler
         raise UsageError(f"layerlab {ns.cmd}: not a command this face runs")
-    return handler(engine, ns, io)
+    try:
+        return handler(engine, ns, io)
+    except LayerlabError as exc:
+        exc.for_command(ns.cmd)
+        raise

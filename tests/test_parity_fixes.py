@@ -1,0 +1,129 @@
+"""Issue 10's "wrong today" list, each behaviour run on real containers beside Docker's answer.
+
+Docker 20.10's answers (measured side by side with the same busybox) are stated
+in each test: a comment or the expected string.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from layerlab.engine import Engine
+from tests.conftest import CLI
+
+pytestmark = pytest.mark.system
+
+
+# --- 1. exit codes ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        # docker rm nosuch -> "Error response from daemon: No such container: nosuch", 1
+        (["rm", "nosuch"], 1, "No such container: nosuch"),
+        (["stop", "nosuch"], 1, "No such container: nosuch"),
+        (["start", "nosuch"], 1, "No such container: nosuch"),
+        (["rmi", "nosuch"], 1, "No such image: nosuch"),
+        # docker ps --bogus -> "unknown flag: --bogus", 125 (a flag cobra cannot parse)
+        (["ps", "--bogus"], 125, "--bogus"),
+        (["run", "--bogus", "busybox"], 125, "--bogus"),
+        # docker rm -> "'docker rm' requires at least 1 argument", 1
+        (["rm"], 1, "required"),
+        (["inspect"], 1, "required"),
+        # docker bogus -> "docker: unknown command: docker bogus", 1
+        (["bogus"], 1, "invalid choice"),
+        # docker run nosuchimage: 125 (the container never started)
+        (["run", "nosuchimage"], 125, "No such image"),
+        (["create", "--name", "bad name", "busybox"], 125, "Invalid container name"),
+        # docker inspect -f '{{.Nope' busybox -> "template parsing error: ...unclosed action", 64
+        (["inspect", "-f", "{{.Nope", "busybox"], 64, "template parsing error"),
+        # an execution error -> 1
+        (["inspect", "-f", "{{json .Id 1}}", "busybox"], 1, "template parsing error"),
+        (["inspect", "-f", "{{.Id}}", "nosuch"], 1, "No such object: nosuch"),
+    ],
+)
+def test_exit_codes_are_dockers(cli: CLI, args: list[str], code: int, message: str) -> None:
+    r = cli(*args)
+    assert r.code == code, r
+    assert message in r.err and len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_a_conflict_exits_1_and_run_failures_before_start_125(engine: Engine, cli: CLI) -> None:
+    cli("create", "--name", "pf-one", "busybox", "true")
+    # docker create --name pf-one busybox (taken) -> "Conflict. The container name ...", 125
+    dup = cli("create", "--name", "pf-one", "busybox")
+    assert dup.code == 125 and "already in use" in dup.err
+    # docker rename pf-one pf-one -> "Renaming a container with the same name ...", 1
+    same = cli("rename", "pf-one", "pf-one")
+    assert same.code == 1 and "same name" in same.err
+
+
+# --- 2. no output file truncated by a failed command ----------------------------------
+def test_a_failed_save_leaves_the_existing_file(cli: CLI, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    keep = out / "keep.tar"
+    keep.write_bytes(b"keep me")
+    # docker save -o keep.tar typo:1 -> exit 1, keep.tar untouched
+    r = cli("save", "-o", str(keep), "typo:1")
+    assert r.code == 1 and keep.read_bytes() == b"keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["keep.tar"]
+    # a successful save replaces it whole
+    assert cli("save", "-o", str(keep), "busybox").code == 0
+    assert keep.stat().st_size > 1024
+
+
+def test_a_failed_export_leaves_no_file(cli: CLI, tmp_path: Path) -> None:
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    # docker export -o f nosuch -> "No such container: nosuch", 1, and no f
+    r = cli("export", "-o", str(tmp_path / "f"), "nosuch")
+    assert r.code == 1 and not (tmp_path / "f").exists()
+    assert list(tmp_path.iterdir()) == []
+    cli("create", "--name", "pf-exp", "busybox")
+    assert cli("export", "-o", str(tmp_path / "f"), "pf-exp").code == 0
+    assert (tmp_path / "f").stat().st_size > 1024
+    # docker export -o /dir pf-exp -> "failed to export container: cannot write to a directory"
+    r = cli("export", "-o", str(tmp_path), "pf-exp")
+    assert (r.code, r.err) == (
+        1,
+        "Error: failed to export container: cannot write to a directory\n",
+    )
+
+
+# --- 11. OS failures in Docker's words ---------------------------------------------------
+def test_os_failures_are_worded_as_docker_words_them(cli: CLI, tmp_path: Path) -> None:
+    # docker save -o /missing/dir/x.tar busybox ->
+    #   "failed to save image: invalid output path: stat /missing/dir: no such file or directory"
+    missing = tmp_path / "missing" / "dir"
+    r = cli("save", "-o", str(missing / "x.tar"), "busybox")
+    assert (r.code, r.err) == (
+        1,
+        f"Error: failed to save image: invalid output path: stat {missing}: "
+        "no such file or directory\n",
+    )
+    # docker import <dir> -> "... read /tmp: is a directory", 1
+    r = cli("import", str(tmp_path))
+    assert (r.code, r.err) == (1, f"Error: read {tmp_path}: is a directory\n")
+    r = cli("import", str(tmp_path / "nope.tar"))
+    assert (r.code, r.err) == (
+        1,
+        f"Error: open {tmp_path / 'nope.tar'}: no such file or directory\n",
+    )
+
+
+def test_a_store_root_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for root in (afile, afile / "below"):
+        r = subprocess.run(
+            [sys.executable, "-m", "layerlab", "--root", str(root), "ps"],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )  # fmt: skip
+        assert (r.returncode, r.stderr) == (1, f"Error: mkdir {root}: not a directory\n")
