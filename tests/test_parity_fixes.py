@@ -7,6 +7,7 @@ in each test: a comment or the expected string.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,54 @@ def test_a_store_root_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> N
             env=dict(os.environ),
         )  # fmt: skip
         assert (r.returncode, r.stderr) == (1, f"Error: mkdir {root}: not a directory\n")
+
+
+# --- 3. Docker's PATH, HOSTNAME and /.dockerenv ---------------------------------------
+def _import_without_config(cli: CLI, tmp_path: Path, tag: str) -> None:
+    """An image with an empty config (`import` without -c): no Env, so no PATH."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("hi\n")
+    busybox = _busybox_binary(cli)
+    (tree / "busybox").write_bytes(busybox.read_bytes())
+    os.chmod(tree / "busybox", 0o755)
+    tar = tmp_path / "tree.tar"
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(tar), "."], check=True)
+    assert cli("import", str(tar), tag).code == 0
+    assert cli("inspect", "-f", "{{json .Config}}", tag).out.strip() == "{}"
+
+
+def _busybox_binary(cli: CLI) -> Path:
+    layers = cli("inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", "busybox").out.strip()
+    found = [p for p in Path(layers).rglob("busybox") if p.is_file() and not p.is_symlink()]
+    return found[0]
+
+
+def test_an_image_without_path_gets_dockers(cli: CLI, tmp_path: Path) -> None:
+    _import_without_config(cli, tmp_path, "pf-nopath:1")
+    # docker run pf-nopath:1 /busybox cat /f -> hi, 0 (PATH supplied by Docker)
+    r = cli("run", "--name", "pf-np", "pf-nopath:1", "/busybox", "cat", "/f")
+    assert (r.code, r.out) == (0, "hi\n"), r
+    # docker run pf-nopath:1 /busybox env ->
+    #   PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    #   HOSTNAME=<short id>
+    #   HOME=/
+    r = cli("run", "--rm", "pf-nopath:1", "/busybox", "env")
+    lines = r.out.splitlines()
+    assert lines[0] == "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert lines[1].startswith("HOSTNAME=") and len(lines[1]) == len("HOSTNAME=") + 12
+    # docker diff pf-np -> nothing: /.dockerenv is in the init layer
+    assert cli("diff", "pf-np").out == ""
+
+
+def test_hostname_env_and_dockerenv(cli: CLI) -> None:
+    # docker run --rm -h myh busybox sh -c 'echo $HOSTNAME; ls -l /.dockerenv' ->
+    #   myh / -rwxr-xr-x ... 0 ... /.dockerenv
+    r = cli("run", "--rm", "-h", "myh", "busybox", "sh", "-c", "echo $HOSTNAME; ls -l /.dockerenv")
+    first, second = r.out.splitlines()
+    assert first == "myh" and second.startswith("-rwxr-xr-x") and second.endswith("/.dockerenv")
+    # -e HOSTNAME=x wins, as in Docker
+    r = cli("run", "--rm", "-e", "HOSTNAME=x", "busybox", "sh", "-c", "echo $HOSTNAME")
+    assert r.out == "x\n"
+    cli("run", "--name", "pf-de", "busybox", "true")
+    assert cli("diff", "pf-de").out == ""

@@ -42,6 +42,7 @@ from layerlab.containers import (
     merge_env,
     new_record,
     parse_signal,
+    runtime_env,
     transition,
 )
 from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
@@ -335,7 +336,7 @@ class Engine:
         cfg = container.data["Config"]
         spec = build_spec(
             args=[container.data["Path"], *container.data["Args"]],
-            env=cfg["Env"],
+            env=runtime_env(cfg.get("Env") or [], cfg["Hostname"], bool(cfg.get("Tty"))),
             cwd=cfg.get("WorkingDir") or "/",
             user=cfg.get("User", ""),
             hostname=cfg["Hostname"],
@@ -540,7 +541,7 @@ class Engine:
         proc = self.runtime.exec(
             cid,
             command,
-            env=merge_env([], env or []),
+            env=merge_env(["TERM=xterm"] if tty else [], env or []),  # Docker's, for -t
             cwd=workdir,
             tty=tty,
             detach=detach,
