@@ -101,8 +101,8 @@ def test_start_creates_a_process_space(engine: Engine) -> None:
     assert os.readlink(f"/proc/{proc.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
     assert os.readlink(f"/proc/{proc.pid}/ns/net") != os.readlink("/proc/self/ns/net")
     assert os.path.ismount(c.data["GraphDriver"]["Data"]["MergedDir"])
-    with pytest.raises(LayerlabError, match="already running"):
-        engine.start(c.id)
+    # Docker: starting a running container leaves it as it is (same process)
+    assert engine.start(c.id).state["Pid"] == c.state["Pid"]
 
 
 def test_stop_waits_the_grace_time_for_a_pid1_without_handler(engine: Engine) -> None:

@@ -179,3 +179,84 @@ def test_hostname_env_and_dockerenv(cli: CLI) -> None:
     assert r.out == "x\n"
     cli("run", "--name", "pf-de", "busybox", "true")
     assert cli("diff", "pf-de").out == ""
+
+
+# --- 4. run failures: nothing left behind, Docker's State -------------------------------
+def test_a_failed_run_rm_leaves_no_container_and_frees_the_name(cli: CLI) -> None:
+    # docker run --rm --name pf-x busybox nosuchcmd -> 127; `ps -a` shows nothing
+    r = cli("run", "--rm", "--name", "pf-x", "busybox", "nosuchcmd")
+    assert r.code == 127 and len(r.err.strip().splitlines()) == 1
+    assert cli("ps", "-aq").out == ""
+    r = cli("run", "-d", "--rm", "--name", "pf-x", "busybox", "nosuchcmd")
+    assert r.code == 127 and cli("ps", "-aq").out == ""
+    assert cli("run", "--rm", "--name", "pf-x", "busybox", "true").code == 0
+
+
+def test_a_failed_run_records_dockers_state(cli: CLI) -> None:
+    r = cli("run", "--name", "pf-y", "busybox", "nosuchcmd")
+    docker_error = (
+        "failed to create shim task: OCI runtime create failed: runc create failed: unable to "
+        'start container process: exec: "nosuchcmd": executable file not found in $PATH: unknown'
+    )
+    assert (r.code, r.err) == (127, f"Error: {docker_error}\n")
+    # docker inspect -> created 127 "<the same error>"
+    state = cli("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", "pf-y")
+    assert state.out == f"created 127 {docker_error}\n"
+    # docker start pf-y -> the error, exit 1 (not the run's 127)
+    r = cli("start", "pf-y")
+    assert r.code == 1 and "executable file not found" in r.err
+
+
+@pytest.mark.parametrize("command", ["run", "create"])
+def test_a_relative_workdir_is_refused_at_create(cli: CLI, command: str) -> None:
+    # docker run -w rel busybox true -> "the working directory 'rel' is invalid, it needs to
+    # be an absolute path", 125, no container
+    r = cli(command, "-w", "rel", "busybox", "true")
+    assert (r.code, r.err) == (
+        125,
+        "Error: the working directory 'rel' is invalid, it needs to be an absolute path\n",
+    )
+    assert cli("ps", "-aq").out == ""
+
+
+# --- 5. start of a running container; rmi -f of an image in use ------------------------
+def test_start_of_a_running_container_says_its_name(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "pf-r", "busybox", "sleep", "60").code == 0
+    # docker start pf-r (running) -> "pf-r", 0
+    r = cli("start", "pf-r")
+    assert (r.code, r.out) == (0, "pf-r\n")
+    assert cli("inspect", "-f", "{{.State.Running}}", "pf-r").out == "true\n"
+
+
+def test_rmi_force_of_a_tag_a_running_container_uses_untags(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "pf-r", "busybox", "sleep", "60").code == 0
+    image = cli("inspect", "-f", "{{.Image}}", "pf-r").out.strip()
+    cli("tag", "busybox", "pf-t:1")
+    # docker rmi -f pf-t:1 -> "Untagged: pf-t:1", 0
+    assert cli("rmi", "-f", "pf-t:1").out == "Untagged: pf-t:1\n"
+    # docker rmi busybox (last tag, running user) -> conflict ... (must force) ..., 1
+    r = cli("rmi", "busybox")
+    assert r.code == 1 and "(must force)" in r.err
+    # docker rmi -f busybox (last tag, running user) -> "Untagged: busybox:latest", 0
+    r = cli("rmi", "-f", "busybox")
+    assert (r.code, r.out) == (0, "Untagged: busybox:latest\n")
+    assert cli("inspect", "-f", "{{.Id}}", image).out.strip() == image  # the image stays
+    # docker rmi -f <id> (running user) -> "... (cannot be forced) ... running container", 1
+    r = cli("rmi", "-f", image)
+    assert r.code == 1 and "cannot be forced" in r.err
+
+
+def test_rmi_force_of_the_last_tag_a_stopped_container_uses_deletes(
+    cli: CLI, tmp_path: Path
+) -> None:
+    _import_without_config(cli, tmp_path, "pf-last:1")
+    image = cli("inspect", "-f", "{{.Id}}", "pf-last:1").out.strip()
+    cli("create", "--name", "pf-s", "pf-last:1", "/busybox", "echo", "still here")
+    # docker rmi -f pf-last:1 -> "Untagged: pf-last:1" / "Deleted: sha256:<image id>", 0
+    r = cli("rmi", "-f", "pf-last:1")
+    assert (r.code, r.out) == (0, f"Untagged: pf-last:1\nDeleted: {image}\n")
+    assert cli("inspect", image).code == 1
+    # the container keeps its layers and still starts, as Docker's does
+    r = cli("start", "-a", "pf-s")
+    assert (r.code, r.out) == (0, "still here\n")
+    assert cli("rm", "pf-s").code == 0

@@ -190,7 +190,8 @@ def _lost(state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start_failed(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    return {"Error": str(facts["error"])}
+    # Docker records the code `run` exited with (127: not found), and its error.
+    return {"Error": str(facts["error"]), "ExitCode": int(facts.get("exit_code", 0))}
 
 
 def _paused(_state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from layerlab.containers import (
     runtime_env,
     transition,
 )
-from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
+from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound, StartFailed
 from layerlab.humanize import rfc3339_nano
 from layerlab.images import commit_config
 from layerlab.names import generate_name
@@ -211,6 +211,11 @@ class Engine:
     # --- create / start / run ----------------------------------------------
     def create(self, image_ref: str, opts: CreateOptions) -> Container:
         """A writable layer on top of the image, plus metadata: no mount, no process."""
+        if opts.workdir and not opts.workdir.startswith("/"):
+            raise LayerlabError(
+                f"the working directory '{opts.workdir}' is invalid, it needs to be an "
+                "absolute path"
+            )
         if opts.name is not None and not NAME_RE.match(opts.name):
             raise LayerlabError(
                 f"Invalid container name ({opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -268,8 +273,14 @@ class Engine:
         return Container(data)
 
     def start(self, ref: str) -> Container:
-        """Mount the union, hand the bundle to a detached shim, return once it runs."""
+        """Mount the union, hand the bundle to a detached shim, return once it runs.
+
+        A container already running is left as it is (Docker's `start` says its name, 0).
+        """
         cid = self.store.resolve_container(ref)
+        container = self._load(cid)
+        if container.running and not container.paused:
+            return container
         self._launch(cid, attach=None)
         return self._load(cid)
 
@@ -310,7 +321,7 @@ class Engine:
             rw = self._writable(container)
             if container.running or rw.is_mounted():
                 raise Conflict(f"Container {cid} is already running")
-            imagelib.read_image(self.store, container.data["Image"])  # its layers must be there
+            self._require_layers(container, rw)
             self._prepare(container, rw)
         ready_r, ready_w = os.pipe()
         try:
@@ -326,10 +337,21 @@ class Engine:
             return shim
         shim.wait()
         rw.unmount()
+        if container.data.get("HostConfig", {}).get("AutoRemove"):  # Docker: a failed --rm goes
+            with contextlib.suppress(NotFound):
+                self.rm(cid, force=True)
         if answer.startswith("error "):
             _, code, message = answer.split(" ", 2)
-            raise LayerlabError(f"failed to start container {short_id(cid)}: {message}", int(code))
+            raise StartFailed(message, int(code))
         raise LayerlabError(f"the shim for {short_id(cid)} died before the container started")
+
+    def _require_layers(self, container: Container, rw: WritableLayer) -> None:
+        """Its image's layers must be there (the image itself may be gone: `rmi -f`)."""
+        try:
+            imagelib.read_image(self.store, container.data["Image"])
+        except NotFound:
+            if not all(p.is_dir() for p in rw.lowers):
+                raise
 
     def _prepare(self, container: Container, rw: WritableLayer) -> None:
         cdir = self.store.container_dir(container.id)
@@ -486,8 +508,37 @@ class Engine:
             # Rename first so no reader ever sees half a container.
             doomed = self.store.make_tmp_dir("removing-")
             os.rename(cdir, doomed / cid)
+            self._release_orphan_layers(container)
         self.store.discard(doomed)
         return cid
+
+    def _release_orphan_layers(self, container: Container) -> None:
+        """The layers of an image deleted under a container (`rmi -f`) go with its last user,
+        as Docker releases them; those an image or another container uses stay."""
+        if self.store.image_path(container.data["Image"]).exists():
+            return
+        layers_dir = os.path.realpath(self.store.layers_dir)
+        own = [
+            Path(p) for p in map(os.path.realpath, self._writable(container).lowers)
+            if os.path.dirname(os.path.dirname(p)) == layers_dir
+        ]  # fmt: skip
+        if not own:
+            return
+        in_use = {
+            os.path.realpath(p) for c in self.containers(all=True) for p in self._writable(c).lowers
+        }
+        for image_id in self.store.image_ids():
+            with contextlib.suppress(NotFound):
+                in_use.update(
+                    os.path.realpath(layer.diff_path)
+                    for layer in imagelib.read_image(self.store, image_id).layers
+                )
+        for diff in own:  # top first: a layer's parent is used by whatever uses the layer
+            if str(diff) in in_use:
+                break
+            trash = self.store.make_tmp_dir("removing-")
+            os.rename(diff.parent, trash / "layer")
+            self.store.discard(trash)
 
     def rename(self, ref: str, new_name: str) -> Container:
         cid = self.store.resolve_container(ref)
@@ -768,13 +819,14 @@ class Engine:
             by_tag = normalize_ref(ref) in tags
             users = [c for c in self.containers(all=True) if c.data["Image"] == image.id]
             running = [c for c in users if c.running]
-            if running and (force or not by_tag or len(tags) == 1):
+            if running and not by_tag:
                 raise Conflict(
                     f"conflict: unable to delete {short} (cannot be forced) - image is being "
                     f"used by running container {running[0].short_id}"
                 )
             removal = ImageRemoval(image.id)
-            if by_tag and len(tags) > 1:
+            # Docker: `rmi -f TAG` of an image a running container uses only untags it.
+            if by_tag and (len(tags) > 1 or (force and running)):
                 self._untag(normalize_ref(ref))
                 removal.untagged.append(normalize_ref(ref))
                 return removal
@@ -801,8 +853,8 @@ class Engine:
             for t in tags:
                 self._untag(t)
                 removal.untagged.append(t)
-            if users:  # forced: the containers keep the layers; only the name goes
-                return removal
+            # Forced with stopped users, Docker deletes the image too; its containers keep
+            # their layers (`_delete_with_parents` leaves what a container stacks).
             self._delete_with_parents(image.id, removal)
             return removal
 
@@ -813,11 +865,13 @@ class Engine:
 
     def _delete_with_parents(self, image_id: str, removal: ImageRemoval) -> None:
         """Delete an image, then each parent left untagged, childless and unused - as Docker."""
-        used = {c.data["Image"] for c in self.containers(all=True)}
+        containers = self.containers(all=True)
+        used = {c.data["Image"] for c in containers}
+        stacked = {os.path.realpath(p) for c in containers for p in self._writable(c).lowers}
         current: str | None = image_id
         while current:
             parent = imagelib.image_parent(self.store, current)
-            removal.deleted += imagelib.delete_image(self.store, current)
+            removal.deleted += imagelib.delete_image(self.store, current, keep=stacked)
             removal.deleted_images.append(current)
             current = parent
             if (

@@ -41,6 +41,16 @@ def os_error(exc: OSError, op: str = "open") -> LayerlabError:
     return LayerlabError(f"{op} {exc.filename}: {go_strerror(exc)}")
 
 
+class StartFailed(LayerlabError):
+    """The runtime could not start the container's process. `run` exits with the code
+    Docker gives it (127 not found, 126 otherwise); `start` exits 1, as Docker's does."""
+
+    def for_command(self, command: str | None) -> LayerlabError:
+        if command not in CREATING_COMMANDS:
+            self.exit_code = FAILED
+        return self
+
+
 class NotFound(LayerlabError):
     """A container, image or layer that the store does not hold."""
 

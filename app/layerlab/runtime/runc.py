@@ -61,6 +61,14 @@ def exec_failure_code(message: str) -> int:
     return 126
 
 
+def start_failure(message: str) -> str:
+    """A failed start in Docker's words, as its `State.Error` and its error line say it."""
+    return (
+        "failed to create shim task: OCI runtime create failed: runc create failed: "
+        f"{message}: unknown"
+    )
+
+
 @dataclass
 class Runtime:
     binary: str
