@@ -171,7 +171,7 @@ def test_exec_runs_in_the_containers_pid_namespace_and_cgroup(engine: Engine, cl
     assert cli("exec", cid, "touch", "/from-exec").code == 0
     assert (Path(engine.container(cid).upper_dir) / "from-exec").exists()
     assert cli("exec", cid, "sh", "-c", "exit 4").code == 4
-    assert cli("exec", cid, "nosuchcmd").code in (126, 127)
+    assert cli("exec", cid, "nosuchcmd").code == 126  # Docker: 126 for any exec failure
 
 
 def test_rm_refuses_a_running_container_without_force(engine: Engine, cli: CLI) -> None:

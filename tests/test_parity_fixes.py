@@ -260,3 +260,59 @@ def test_rmi_force_of_the_last_tag_a_stopped_container_uses_deletes(
     r = cli("start", "-a", "pf-s")
     assert (r.code, r.out) == (0, "still here\n")
     assert cli("rm", "pf-s").code == 0
+
+
+# --- 7. exec -t without a terminal; SIGHUP forwarded --------------------------------------
+def test_exec_t_without_a_terminal_runs_on_a_pseudo_terminal(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "pf-x", "busybox", "sleep", "60").code == 0
+    # docker exec -t pf-x sh -c 'echo hi; tty' </dev/null -> "hi\r\n/dev/pts/0\r\n", 0
+    r = cli("exec", "-t", "pf-x", "sh", "-c", "echo hi; tty")
+    assert r.code == 0 and r.out.startswith("hi\n/dev/pts/"), r  # text mode: \r\n read as \n
+    assert cli("exec", "-t", "pf-x", "sh", "-c", "exit 3").code == 3
+    # docker exec -it pf-x echo hi </dev/null -> "the input device is not a TTY", 1
+    r = cli("exec", "-it", "pf-x", "echo", "hi")
+    assert r.code == 1 and "the input device is not a TTY" in r.err
+
+
+def test_exec_of_a_missing_command_is_dockers_126_on_stdout(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "pf-x", "busybox", "sleep", "60").code == 0
+    # docker exec pf-x nosuch -> stdout: OCI runtime exec failed: exec failed: unable to start
+    # container process: exec: "nosuch": executable file not found in $PATH: unknown; 126
+    docker = (
+        'OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": '
+        "executable file not found in $PATH: unknown\n"
+    )
+    r = cli("exec", "pf-x", "nosuch")
+    assert (r.code, r.out) == (126, docker)
+    r = cli("exec", "-t", "pf-x", "nosuch")
+    assert r.code == 126 and r.out.endswith(docker)
+    # the process's own 127 is its own
+    assert cli("exec", "pf-x", "sh", "-c", "exit 127").code == 127
+
+
+def test_sighup_to_a_foreground_run_reaches_the_container(cli: CLI, root: Path) -> None:
+    import signal
+    import sys
+
+    client = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "run", "--name", "pf-h", "busybox", "sh", "-c",
+         'trap "echo got HUP; exit 3" HUP; while true; do sleep 0.1; done'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=dict(os.environ, LAYERLAB_ROOT=str(root)),
+    )  # fmt: skip
+    try:
+        for _ in range(600):  # poll the state, not the clock
+            if cli("inspect", "-f", "{{.State.Running}}", "pf-h").out == "true\n":
+                break
+            assert client.poll() is None
+        # the trap is set once sh runs its loop; it runs it by the time `exec` can see it
+        assert cli("exec", "pf-h", "true").code == 0
+        client.send_signal(signal.SIGHUP)
+        out, _ = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+    # Docker's sig-proxy forwards SIGHUP: the container traps it and exits 3, and so does run
+    assert (client.returncode, out) == (3, "got HUP\n")
+    assert cli("inspect", "-f", "{{.State.Status}}", "pf-h").out == "exited\n"

@@ -45,14 +45,21 @@ from layerlab.containers import (
     runtime_env,
     transition,
 )
-from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound, StartFailed
+from layerlab.errors import (
+    Cancelled,
+    Conflict,
+    ExecFailed,
+    LayerlabError,
+    NotFound,
+    StartFailed,
+)
 from layerlab.humanize import rfc3339_nano
 from layerlab.images import commit_config
 from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
-from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
+from layerlab.runtime.runc import Runtime, runtime_message
 from layerlab.runtime.spec import build_spec
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.store import Store, read_json, write_json_atomic
@@ -589,24 +596,64 @@ class Engine:
         )
         os.close(fd)  # runc writes it by name
         log = Path(name)
-        proc = self.runtime.exec(
-            cid,
-            command,
-            env=merge_env(["TERM=xterm"] if tty else [], env or []),  # Docker's, for -t
-            cwd=workdir,
-            tty=tty,
-            detach=detach,
-            stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if detach else stdio[1],
-            stderr=subprocess.DEVNULL if detach else stdio[2],
-            log=log,
-        )
-        code = proc.wait()
+        env = merge_env(["TERM=xterm"] if tty else [], env or [])  # Docker's, for -t
+        if tty and not detach and not (stdio[0] is None and interactive and os.isatty(0)):
+            # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
+            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log)
+        else:
+            proc = self.runtime.exec(
+                cid,
+                command,
+                env=env,
+                cwd=workdir,
+                tty=tty,
+                detach=detach,
+                stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if detach else stdio[1],
+                stderr=subprocess.DEVNULL if detach else stdio[2],
+                log=log,
+            )
+            code = proc.wait()
         failure = log.read_text(errors="replace") if code == 255 else ""
         log.unlink(missing_ok=True)
-        if failure.strip():  # runc could not start the process: Docker's 126/127
-            return exec_failure_code(runtime_message(failure))
+        if failure.strip():  # runc could not start the process: Docker's 126 and words
+            raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
         return code
+
+    def _exec_in_pty(
+        self, cid: str, command: list[str], env: list[str], workdir: str | None,
+        out: Stream, log: Path,
+    ) -> int:  # fmt: skip
+        """`runc exec --tty` on a pseudo-terminal we own (its controlling terminal), its
+        output copied to `out` (None: our stdout) - what Docker's `exec -t` shows."""
+        master, slave = os.openpty()
+        try:
+            proc = self.runtime.exec(
+                cid, command, env=env, cwd=workdir, tty=True, detach=False,
+                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True,
+            )  # fmt: skip
+        finally:
+            os.close(slave)
+        out_fd = 1 if out is None else out if isinstance(out, int) else out.fileno()
+        pending = b""
+        try:
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every holder of the terminal has gone
+                    break
+                if not data:
+                    break
+                # runc clears the container terminal's ONLCR only once the process runs,
+                # so an early line may reach ours as \r\r\n: one \r\n, as Docker shows.
+                data = (pending + data).replace(b"\r\r\n", b"\r\n")
+                cut = len(data.rstrip(b"\r"))  # a \r at the end waits for what follows
+                data, pending = data[:cut], data[cut:]
+                os.write(out_fd, data)
+            os.write(out_fd, pending)
+        finally:
+            os.close(master)
+        return proc.wait()
 
     def logs(
         self, ref: str, follow: bool = False, cancel: threading.Event | None = None

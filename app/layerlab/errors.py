@@ -51,6 +51,14 @@ class StartFailed(LayerlabError):
         return self
 
 
+class ExecFailed(LayerlabError):
+    """`exec` of a command the runtime cannot start: Docker prints its message on stdout
+    ("OCI runtime exec failed: ...") and exits 126, whatever the reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 126)
+
+
 class NotFound(LayerlabError):
     """A container, image or layer that the store does not hold."""
 

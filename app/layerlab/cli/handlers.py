@@ -17,7 +17,7 @@ from layerlab.cli.grammar import COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
-from layerlab.errors import TEMPLATE_PARSE, LayerlabError, os_error
+from layerlab.errors import TEMPLATE_PARSE, ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -189,20 +189,24 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    if ns.tty and not ns.detach:
+    if ns.tty and ns.interactive and not ns.detach:  # Docker needs a terminal for -it only
         _require_terminal(io)
     ids = _container_ids(engine, ns.container)
     with _stdio(io) as stdio:
-        code = engine.exec(
-            ns.container,
-            command,
-            detach=ns.detach,
-            interactive=ns.interactive,
-            tty=ns.tty,
-            env=ns.env,
-            workdir=ns.workdir,
-            stdio=stdio,
-        )
+        try:
+            code = engine.exec(
+                ns.container,
+                command,
+                detach=ns.detach,
+                interactive=ns.interactive,
+                tty=ns.tty,
+                env=ns.env,
+                workdir=ns.workdir,
+                stdio=stdio,
+            )
+        except ExecFailed as exc:  # Docker prints it on stdout, and exits 126
+            print(exc, file=io.out)
+            return Report(code=exc.exit_code, containers=ids)
     return Report(code=code, containers=ids)
 
 

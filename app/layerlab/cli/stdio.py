@@ -114,6 +114,13 @@ def _stdio(io: IO) -> Iterator[Stdio]:
         yield (subprocess.DEVNULL, out_fd, err_fd)
 
 
+# What Docker's sig-proxy forwards to the container (all but CHLD, PIPE, URG, WINCH):
+# a SIGHUP from a closed terminal reaches the container instead of killing only us.
+PROXIED_SIGNALS = (
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+)  # fmt: skip
+
+
 @contextlib.contextmanager
 def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[None]:
     """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy."""
@@ -133,7 +140,7 @@ def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[
         with contextlib.suppress(LayerlabError):
             engine.kill(container_id, signum)
 
-    previous = {s: signal.signal(s, proxy) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, proxy) for s in PROXIED_SIGNALS}
     try:
         yield
     finally:
