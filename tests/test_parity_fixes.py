@@ -316,3 +316,81 @@ def test_sighup_to_a_foreground_run_reaches_the_container(cli: CLI, root: Path) 
     # Docker's sig-proxy forwards SIGHUP: the container traps it and exits 3, and so does run
     assert (client.returncode, out) == (3, "got HUP\n")
     assert cli("inspect", "-f", "{{.State.Status}}", "pf-h").out == "exited\n"
+
+
+# --- 9. commit's boolean forms, several -c changes, build - ------------------------------
+@pytest.mark.parametrize("flag", ["--pause=false", "-p=false", "-p=0", "--pause=true", "-p"])
+def test_commit_accepts_dockers_boolean_forms(cli: CLI, flag: str) -> None:
+    cli("run", "-d", "--name", "pf-c", "busybox", "sh", "-c", "echo x > /f; sleep 60")
+    # docker commit --pause=false pf-c / -p=false ...: accepted, 0
+    r = cli("commit", flag, "pf-c", "pf-cm:1")
+    assert r.code == 0 and r.out.startswith("sha256:"), r
+    assert cli("run", "--rm", "pf-cm:1", "cat", "/f").out == "x\n"
+
+
+def test_several_changes_keep_a_cmd_given_before_the_entrypoint(cli: CLI, tmp_path: Path) -> None:
+    cli("create", "--name", "pf-c", "busybox", "true")
+    show = "{{json .Config.Cmd}} {{json .Config.Entrypoint}}"
+    # docker commit -c 'CMD ["a"]' -c 'ENTRYPOINT ["b"]' -> ["a"] ["b"]
+    cli("commit", "-c", 'CMD ["a"]', "-c", 'ENTRYPOINT ["b"]', "pf-c", "pf-cm:1")
+    assert cli("inspect", "-f", show, "pf-cm:1").out == '["a"] ["b"]\n'
+    # docker commit -c 'ENTRYPOINT ["b"]' -> null ["b"] (the container's Cmd is reset)
+    cli("commit", "-c", 'ENTRYPOINT ["b"]', "pf-c", "pf-cm:2")
+    assert cli("inspect", "-f", show, "pf-cm:2").out == 'null ["b"]\n'
+    # docker import -c 'CMD ["a"]' -c 'ENTRYPOINT ["b"]' -> ["a"] ["b"]
+    _import_without_config(cli, tmp_path, "pf-plain:1")
+    tar = tmp_path / "tree.tar"
+    cli("import", "-c", 'CMD ["a"]', "-c", 'ENTRYPOINT ["b"]', str(tar), "pf-im:1")
+    assert cli("inspect", "-f", show, "pf-im:1").out == '["a"] ["b"]\n'
+
+
+def _context(tmp_path: Path) -> Path:
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "hello.txt").write_text("hello\n")
+    (ctx / "Dockerfile").write_text('FROM busybox\nCOPY hello.txt /\nCMD ["cat", "/hello.txt"]\n')
+    (ctx / "Other").write_text('FROM busybox\nCMD ["echo", "from-stdin"]\n')
+    return ctx
+
+
+def _build_stdin(root: Path, args: list[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "layerlab", "build", *args],
+        input=data, capture_output=True, env=dict(os.environ, LAYERLAB_ROOT=str(root)),
+    )  # fmt: skip
+
+
+def test_build_from_a_tar_context_on_stdin(cli: CLI, root: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    tar = tmp_path / "ctx.tar"
+    subprocess.run(["tar", "-C", str(ctx), "-cf", str(tar), "."], check=True)
+    # docker build -q -t pf-b1 - < ctx.tar -> sha256:..., and the image prints hello
+    r = _build_stdin(root, ["-q", "-t", "pf-b1", "-"], tar.read_bytes())
+    assert r.returncode == 0 and r.stdout.startswith(b"sha256:"), r
+    assert cli("run", "--rm", "pf-b1").out == "hello\n"
+    # docker build -f Other - < ctx.tgz (gzip) -> the Dockerfile named inside the tar
+    tgz = subprocess.run(["gzip", "-c", str(tar)], capture_output=True, check=True).stdout
+    assert _build_stdin(root, ["-q", "-f", "Other", "-t", "pf-b2", "-"], tgz).returncode == 0
+    assert cli("run", "--rm", "pf-b2").out == "from-stdin\n"
+    # docker build -f Nope - < ctx.tar -> "Cannot locate specified Dockerfile: Nope", 1
+    r = _build_stdin(root, ["-f", "Nope", "-"], tar.read_bytes())
+    assert r.returncode == 1 and b"Cannot locate specified Dockerfile: Nope" in r.stderr
+
+
+def test_build_from_a_dockerfile_on_stdin(cli: CLI, root: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path)
+    # docker build -q -t pf-b3 - < Other -> an image that echoes from-stdin
+    r = _build_stdin(root, ["-q", "-t", "pf-b3", "-"], (ctx / "Other").read_bytes())
+    assert r.returncode == 0, r
+    assert cli("run", "--rm", "pf-b3").out == "from-stdin\n"
+    # docker build - < Dockerfile (COPY, no context) -> "COPY failed: file not found in build
+    # context or excluded by .dockerignore: stat hello.txt: file does not exist", 1
+    r = _build_stdin(root, ["-"], (ctx / "Dockerfile").read_bytes())
+    assert r.returncode == 1 and b"stat hello.txt: file does not exist" in r.stderr
+    # docker build -f - - -> "invalid argument: can't use stdin for both build context and
+    # dockerfile", 1
+    r = _build_stdin(root, ["-f", "-", "-"], b"FROM busybox\n")
+    assert r.returncode == 1
+    assert b"can't use stdin for both build context and dockerfile" in r.stderr

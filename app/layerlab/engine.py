@@ -815,6 +815,35 @@ class Engine:
 
         return Builder(self, context, options).run()
 
+    def build_from_stdin(self, data: bytes, options: BuildOptions) -> str:
+        """`docker build -`: `data` is the context as a tar (plain or compressed), whose
+        Dockerfile is `-f` (default Dockerfile) inside it; else it is the Dockerfile
+        itself, with an empty context."""
+        import dataclasses
+        import io
+
+        from layerlab.build.context import scoped_resolve
+        from layerlab.errors import BuildError
+
+        context = self.store.make_tmp_dir("build-context-")
+        try:
+            if not layers.is_tar(data):
+                options = dataclasses.replace(options, dockerfile=None, dockerfile_text=data)
+                return self.build(context, options)
+            try:
+                layers.extract_layer_tar(io.BytesIO(data), context)
+            except layers.UnsafeTarError as exc:
+                raise BuildError(f"unable to prepare context: {exc}") from None
+            name = options.dockerfile or "Dockerfile"
+            try:
+                text = (context / scoped_resolve(context, name)).read_bytes()
+            except OSError:
+                raise BuildError(f"Cannot locate specified Dockerfile: {name}") from None
+            options = dataclasses.replace(options, dockerfile=None, dockerfile_text=text)
+            return self.build(context, options)
+        finally:
+            self.store.discard(context)
+
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
 

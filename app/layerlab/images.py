@@ -23,7 +23,7 @@ from layerlab import layers
 from layerlab.containers import Container
 from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.instructions import apply_change
+from layerlab.instructions import apply_changes
 from layerlab.reference import normalize_ref, strip_digest
 from layerlab.store import Store, read_json, write_bytes_atomic
 
@@ -344,8 +344,7 @@ def commit_config(parent: Image, container: Container, changes: list[str]) -> di
     for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
         if cfg.get(key):
             run[key] = cfg[key]
-    for change in changes:
-        apply_change(run, change)
+    apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     config["config"] = run
     config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
     config.setdefault("history", [])

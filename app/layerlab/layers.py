@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -365,6 +366,16 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
             os.utime(fd, (dir_mtimes[parts], dir_mtimes[parts]))
         finally:
             os.close(fd)
+
+
+def is_tar(data: bytes) -> bool:
+    """Whether `data` is a tar archive (plain, gzip, bzip2 or xz), as Docker tells a build
+    context on stdin from a Dockerfile."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        return False
 
 
 def extract_layer_tar(src: BinaryIO, dest: Path) -> None:

@@ -74,6 +74,32 @@ class _RmFlag(argparse.Action):
         setattr(namespace, self.dest, option_string != "--rm=false")
 
 
+# Go's strconv.ParseBool: the values Docker's boolean flags take as `--flag=VALUE`.
+GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
+class _GoBoolValue(argparse.Action):
+    """`--pause=false`, `-p=0`: a boolean flag given a value, as Docker's flags take one."""
+
+    def __call__(
+        self,
+        parser: object,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, GO_BOOLS[(option_string or "").partition("=")[2]])
+
+
+def _go_bool_forms(p: argparse.ArgumentParser, dest: str, *names: str) -> None:
+    """Accept `NAME=VALUE` for each spelling of a boolean flag (hidden from the help)."""
+    forms = [f"{name}={value}" for name in names for value in GO_BOOLS]
+    p.add_argument(*forms, dest=dest, action=_GoBoolValue, nargs=0, help=argparse.SUPPRESS)
+
+
 def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="assign a name to the container")
     p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
@@ -162,6 +188,7 @@ def build_parser() -> Parser:
     p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
     p.add_argument("-p", "--pause", default=True, action=argparse.BooleanOptionalAction,
                    help="pause the container while committing (default)")  # fmt: skip
+    _go_bool_forms(p, "pause", "-p", "--pause")  # Docker: --pause=false, -p=false
     p.add_argument("container")
     p.add_argument("repository", nargs="?")
     p = add("images")
@@ -192,7 +219,9 @@ def build_parser() -> Parser:
                    default=True, help="remove intermediate containers (default true)")  # fmt: skip
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
-    p.add_argument("context", help="the build context: a directory")
+    p.add_argument(
+        "context", help="the build context: a directory, or - (a tar or Dockerfile on stdin)"
+    )
     return parser
 
 

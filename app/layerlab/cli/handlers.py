@@ -420,8 +420,16 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("build")
 def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    text = None
-    if ns.file == "-":
+    text = stdin_context = None
+    if ns.context == "-":  # Docker: a tar context, or a Dockerfile, on stdin
+        if ns.file == "-":
+            raise LayerlabError(
+                "invalid argument: can't use stdin for both build context and dockerfile"
+            )
+        if io.stdin is None:
+            raise no_stdin("build -", "the build context", "give a directory")
+        stdin_context = io.stdin.read()
+    elif ns.file == "-":
         if io.stdin is None:
             raise no_stdin("build -f -", "the Dockerfile", "give a file with -f PATH")
         text = io.stdin.read()
@@ -447,7 +455,10 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             run_output=stdio[1],
         )
         try:
-            image_id = engine.build(Path(ns.context), options)
+            if stdin_context is not None:
+                image_id = engine.build_from_stdin(stdin_context, options)
+            else:
+                image_id = engine.build(Path(ns.context), options)
         except LayerlabError as exc:  # Docker prints a failed build's message bare
             io.out.flush()
             print(exc, file=io.err)
