@@ -6,6 +6,8 @@ in each test: a comment or the expected string.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -394,3 +396,85 @@ def test_build_from_a_dockerfile_on_stdin(cli: CLI, root: Path, tmp_path: Path) 
     r = _build_stdin(root, ["-f", "-", "-"], b"FROM busybox\n")
     assert r.returncode == 1
     assert b"can't use stdin for both build context and dockerfile" in r.stderr
+
+
+# --- 10. ps cells, load -q, images -q, image sizes ------------------------------------------
+def _ps_cells(cli: CLI, name: str, *flags: str) -> dict[str, str]:
+    """One `ps -a` row as {header: cell}, cut at the header's columns."""
+    lines = cli("ps", "-a", *flags).out.splitlines()
+    header = lines[0]
+    starts = [header.index(h) for h in ("IMAGE", "COMMAND", "CREATED", "PORTS", "NAMES")]
+    row = next(line for line in lines[1:] if line.rstrip().endswith(name))
+    image, command, _, ports = (row[a:b].strip() for a, b in itertools.pairwise(starts))
+    return {"IMAGE": image, "COMMAND": command, "PORTS": ports}
+
+
+def test_ps_quotes_arguments_with_spaces(cli: CLI) -> None:
+    cli("create", "--name", "pf-p1", "busybox", "sh", "-c", "echo a b; sleep 1")
+    cli("create", "--name", "pf-p4", "busybox", "echo", "it's", 'a"b', "", "x")
+    # docker ps -a -> "sh -c 'echo a b; sl…"; --no-trunc -> "sh -c 'echo a b; sleep 1'"
+    assert _ps_cells(cli, "pf-p1")["COMMAND"] == '"sh -c \'echo a b; sl…"'
+    assert _ps_cells(cli, "pf-p1", "--no-trunc")["COMMAND"] == "\"sh -c 'echo a b; sleep 1'\""
+    # docker: "echo it's a\"b  x"
+    assert _ps_cells(cli, "pf-p4")["COMMAND"] == '"echo it\'s a\\"b  x"'
+
+
+def test_ps_image_of_a_container_made_from_an_id(cli: CLI) -> None:
+    image = cli("inspect", "-f", "{{.Id}}", "busybox").out.strip()
+    short = image.removeprefix("sha256:")[:12]
+    cli("create", "--name", "pf-p2", image, "true")
+    cli("create", "--name", "pf-p3", short, "true")
+    cli("create", "--name", "pf-p4", short[:5], "true")
+    # docker ps -a: fe1a450c5829 for the full id and the short one; fe1a4 as typed
+    assert _ps_cells(cli, "pf-p2")["IMAGE"] == short
+    assert _ps_cells(cli, "pf-p3")["IMAGE"] == short
+    assert _ps_cells(cli, "pf-p4")["IMAGE"] == short[:5]
+    # --no-trunc: as typed (sha256:<64 hex>)
+    assert _ps_cells(cli, "pf-p2", "--no-trunc")["IMAGE"] == image
+    # a tag that no longer names the container's image: Docker shows the image id
+    cli("tag", "busybox", "pf-t:1")
+    cli("create", "--name", "pf-p5", "pf-t:1", "true")
+    assert _ps_cells(cli, "pf-p5")["IMAGE"] == "pf-t:1"
+    cli("rmi", "pf-t:1")
+    assert _ps_cells(cli, "pf-p5")["IMAGE"] == short
+
+
+def test_ps_shows_the_exposed_ports_of_a_running_container(
+    cli: CLI, root: Path, tmp_path: Path
+) -> None:
+    dockerfile = b"FROM busybox\nEXPOSE 80 53/udp 8080/tcp 81\n"
+    assert _build_stdin(root, ["-q", "-t", "pf-exp", "-"], dockerfile).returncode == 0
+    cli("create", "--name", "pf-p5", "pf-exp", "true")
+    cli("run", "-d", "--name", "pf-p6", "pf-exp", "sleep", "60")
+    # docker ps: "80-81/tcp, 53/udp, 8080/tcp" while running; nothing when created
+    assert _ps_cells(cli, "pf-p6")["PORTS"] == "80-81/tcp, 53/udp, 8080/tcp"
+    assert _ps_cells(cli, "pf-p5")["PORTS"] == ""
+    show = "{{json .Config.ExposedPorts}}"
+    # docker inspect: {"53/udp":{},"80/tcp":{},"8080/tcp":{},"81/tcp":{}}
+    exposed = json.loads(cli("inspect", "-f", show, "pf-p6").out)
+    assert exposed == {"53/udp": {}, "80/tcp": {}, "8080/tcp": {}, "81/tcp": {}}
+
+
+def test_load_quiet_and_images_quiet_print_what_docker_prints(cli: CLI, tmp_path: Path) -> None:
+    archive = tmp_path / "bb.tar"
+    assert cli("save", "-o", str(archive), "busybox").code == 0
+    # docker load -q -i bb.tar -> "Loaded image: busybox:latest"
+    assert cli("load", "-q", "-i", str(archive)).out == "Loaded image: busybox:latest\n"
+    cli("tag", "busybox", "pf-t:1")
+    image = cli("inspect", "-f", "{{.Id}}", "busybox").out.strip()
+    short = image.removeprefix("sha256:")[:12]
+    # docker images -q -> one line per row: the id twice for two tags
+    assert cli("images", "-q").out == f"{short}\n{short}\n"
+
+
+def test_image_size_counts_symlinks_as_docker(cli: CLI, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "file").write_bytes(b"x" * 1000)
+    os.symlink("a-target-of-twenty-c", tree / "link")  # 20 bytes
+    os.link(tree / "file", tree / "hard")  # counted once
+    tar = tmp_path / "tree.tar"
+    subprocess.run(["tar", "-C", str(tree), "-cf", str(tar), "."], check=True)
+    cli("import", str(tar), "pf-size:1")
+    # Docker's directory.Size: every non-directory's size, hardlinks once -> 1020
+    assert cli("inspect", "-f", "{{.Size}}", "pf-size:1").out == "1020\n"

@@ -304,6 +304,8 @@ def new_record(
             "AttachStdin": opts.attach and opts.interactive,
             "AttachStdout": opts.attach,
             "AttachStderr": opts.attach,
+            # The image's EXPOSE, as Docker copies it (and `ps` shows it while running).
+            **({"ExposedPorts": dict(cfg["ExposedPorts"])} if cfg.get("ExposedPorts") else {}),
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
             "StdinOnce": opts.attach and opts.interactive,

@@ -163,6 +163,13 @@ class Engine:
     def image(self, ref: str) -> imagelib.Image:
         return imagelib.resolve_image(self.store, ref)
 
+    def find_image_id(self, ref: str) -> str | None:
+        """The id of the image `ref` names now, or None; never makes busybox (for listings)."""
+        try:
+            return self.store.find_image(ref)
+        except LayerlabError:
+            return None
+
     # --- the faces' read API: they ask here, never the disk ----------------------
     def snapshot(self) -> Snapshot:
         """Every container (`ps -a`) and image row (`images -a`), read at one moment.

@@ -111,32 +111,89 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
         return Report()
-    io.out.write(format_table(PS_HEADERS, ps_rows(containers, no_trunc=ns.no_trunc)))
+    rows = ps_rows(containers, no_trunc=ns.no_trunc, find_image=engine.find_image_id)
+    io.out.write(format_table(PS_HEADERS, rows))
     return Report()
 
 
 PS_HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
 
 
-def ps_rows(containers: Sequence[Container], no_trunc: bool = False) -> list[list[str]]:
-    """Docker's `ps` cells; the TUI shows the same rows."""
+def ps_rows(
+    containers: Sequence[Container],
+    no_trunc: bool = False,
+    find_image: Callable[[str], str | None] | None = None,
+) -> list[list[str]]:
+    """Docker's `ps` cells; the TUI shows the same rows.
+
+    `find_image` says which image a reference names now (None: none), to tell
+    when a container's image reference no longer names its image.
+    """
     rows = []
     for c in containers:
-        cmd = c.command
+        cmd = ps_command(c)
         if not no_trunc and len(cmd) > 20:
             cmd = cmd[:19] + "…"
         rows.append(
             [
                 c.id if no_trunc else c.short_id,
-                c.image_ref,
+                ps_image(c, no_trunc, find_image),
                 json.dumps(cmd, ensure_ascii=False),  # Go's strconv.Quote, as Docker prints it
                 ago(c.created),
                 c.status_text(),
-                "",
+                ps_ports(c),
                 c.name,
             ]
         )
     return rows
+
+
+def ps_command(c: Container) -> str:
+    """The command as Docker's `ps` shows it: arguments with a space in single quotes."""
+    args = [f"'{arg}'" if " " in arg else arg for arg in c.data["Args"]]
+    return " ".join([c.data["Path"], *args])
+
+
+def ps_image(
+    c: Container, no_trunc: bool, find_image: Callable[[str], str | None] | None = None
+) -> str:
+    """Docker's IMAGE cell: the reference the container was made from while it still names
+    its image (else the image id), shortened to 12 hex digits when it is an id."""
+    image_id, ref = c.data["Image"], c.image_ref
+    if find_image is not None and ref != image_id and find_image(ref) != image_id:
+        ref = image_id  # untagged or retagged since: Docker shows the id
+    if not no_trunc and display_id(image_id) == display_id(ref):
+        return display_id(ref)
+    return ref
+
+
+def ps_ports(c: Container) -> str:
+    """A running container's exposed ports as Docker groups them: "80/tcp, 53/udp"."""
+    if not c.running:
+        return ""
+    ports = []
+    for spec in c.data["Config"].get("ExposedPorts") or {}:
+        number, _, proto = spec.partition("/")
+        if number.isdigit():
+            ports.append((int(number), proto or "tcp"))
+    groups: dict[str, list[int]] = {}  # per protocol, in the order first seen: [first, last]
+    shown = []
+    for number, proto in sorted(ports):
+        group = groups.get(proto)
+        if group is None:
+            groups[proto] = [number, number]
+        elif number == group[1] + 1:
+            group[1] = number
+        else:
+            shown.append(_port_group(proto, group))
+            groups[proto] = [number, number]
+    shown += [_port_group(proto, group) for proto, group in groups.items()]
+    return ", ".join(shown)
+
+
+def _port_group(proto: str, group: list[int]) -> str:
+    first, last = group
+    return f"{first}/{proto}" if first == last else f"{first}-{last}/{proto}"
 
 
 @command("stop")
@@ -255,9 +312,8 @@ def cmd_load(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise LayerlabError("requested load from stdin, but stdin is empty")
     else:
         lines = engine.load(io.stdin)
-    if not ns.quiet:
-        for line in lines:
-            print(line, file=io.out)
+    for line in lines:  # Docker prints them with -q too (it hides only the progress)
+        print(line, file=io.out)
     return Report(images=_loaded_ids(engine, lines))
 
 
@@ -321,13 +377,9 @@ def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("images")
 def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.images(all=ns.all)
-    if ns.quiet:
-        seen: list[str] = []
+    if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
         for _, image in rows:
-            short = display_id(image.id, ns.no_trunc)
-            if short not in seen:
-                seen.append(short)
-                print(short, file=io.out)
+            print(display_id(image.id, ns.no_trunc), file=io.out)
         return Report()
     table = []
     for ref, image in rows:
