@@ -117,6 +117,19 @@ def test_os_failures_are_worded_as_docker_words_them(cli: CLI, tmp_path: Path) -
     )
 
 
+def test_an_output_folder_that_takes_no_file_is_worded_as_docker(cli: CLI) -> None:
+    import re
+
+    # docker save -o /proc/pf.tar busybox ->
+    #   "failed to save image: open /proc/.tmp-pf.tar310908792: no such file or directory", 1
+    r = cli("save", "-o", "/proc/pf.tar", "busybox")
+    assert r.code == 1
+    assert re.fullmatch(
+        r"Error: failed to save image: open /proc/\.tmp-pf\.tar\w+: no such file or directory\n",
+        r.err,
+    ), r.err
+
+
 def test_a_store_root_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -16,7 +16,7 @@ from layerlab.cli.grammar import build_parser, parse
 from layerlab.cli.handlers import dispatch
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
-from layerlab.errors import CREATING_COMMANDS, FAILED, NOT_STARTED, LayerlabError
+from layerlab.errors import CREATING_COMMANDS, FAILED, NOT_STARTED, LayerlabError, go_strerror
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an OS failure: still one line, unless debugging
         if os.environ.get("LAYERLAB_DEBUG"):
             raise
-        print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
+        if isinstance(exc, OSError) and exc.filename:  # Go's words: "PATH: not a directory"
+            print(f"Error: {exc.filename}: {go_strerror(exc)}", file=io.err)
+        else:
+            print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
         return NOT_STARTED if ns is not None and ns.cmd in CREATING_COMMANDS else FAILED
 
 

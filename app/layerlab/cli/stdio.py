@@ -77,7 +77,10 @@ def atomic_output(path: Path, failed: str) -> Iterator[BinaryIO]:
     parent = path.parent
     if not parent.is_dir():
         raise LayerlabError(f"{failed}: invalid output path: stat {parent}: {_go_reason(parent)}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:  # named as Docker names its own: .tmp-<name><random>
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}", dir=parent)
+    except OSError as exc:
+        raise LayerlabError(f"{failed}: open {exc.filename}: {go_strerror(exc)}") from None
     try:
         umask = os.umask(0)
         os.umask(umask)
