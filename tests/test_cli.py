@@ -86,7 +86,8 @@ def test_help_and_version(cli: CLI) -> None:
 
 def test_unknown_command_is_one_line(cli: CLI) -> None:
     r = cli("frobnicate")
-    assert r.code == 125 and len(r.err.strip().splitlines()) == 1 and "invalid choice" in r.err
+    # Docker: "docker: unknown command: docker frobnicate", exit 1
+    assert r.code == 1 and len(r.err.strip().splitlines()) == 1 and "invalid choice" in r.err
 
 
 def test_no_runtime_installed(cli: CLI, root: Path) -> None:
@@ -148,7 +149,7 @@ def test_the_shell_still_reads_a_dockerfile_from_stdin(cli: CLI, tmp_path: Path)
 def test_the_shell_hands_its_stdin_to_load(cli: CLI) -> None:
     """From a shell, `load` reads the process's stdin (here empty), as before the split."""
     r = cli("load", input="")
-    assert (r.code, r.err) == (125, "Error: invalid archive: not a valid tar: empty file\n")
+    assert (r.code, r.err) == (1, "Error: invalid archive: not a valid tar: empty file\n")
 
 
 # --- what each command reports it touched -----------------------------------------------

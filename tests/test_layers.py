@@ -230,13 +230,14 @@ def test_chain_id_follows_the_oci_definition() -> None:
     assert chain_id(c1, d2) == c2
 
 
-def test_dir_size_counts_hardlinks_once_and_skips_symlink_targets(tmp_path: Path) -> None:
+def test_dir_size_counts_hardlinks_once_and_symlinks_not_their_targets(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "a").write_bytes(b"x" * 1000)
     (tmp_path / "sub/b").write_bytes(b"y" * 24)
     os.link(tmp_path / "a", tmp_path / "sub/a-again")
     (tmp_path / "big-link").symlink_to("/etc/passwd")
-    assert dir_size(tmp_path) == (1024, 5)
+    # Docker's directory.Size: the link's own 11 bytes ("/etc/passwd"), not its target's
+    assert dir_size(tmp_path) == (1024 + 11, 5)
 
 
 def test_streaming_keeps_memory_flat(tmp_path: Path) -> None:

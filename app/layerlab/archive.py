@@ -30,7 +30,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 from layerlab import images, layers
 from layerlab.errors import LayerlabError
 from layerlab.humanize import rfc3339_nano
-from layerlab.instructions import apply_change
+from layerlab.instructions import apply_changes
 from layerlab.reference import (
     is_valid_reference,
     normalize_ref,
@@ -703,8 +703,7 @@ def import_tar(
     if repo_tag:
         validate_reference(repo_tag)
     run_config: dict[str, Any] = {}
-    for change in changes:
-        apply_change(run_config, change)
+    apply_changes(run_config, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     staged = store.make_tmp_dir("import-")
     try:
         (staged / "diff").mkdir()

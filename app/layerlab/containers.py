@@ -135,6 +135,18 @@ def merge_env(base: list[str], extra: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in merged.items()]
 
 
+# Docker's PATH for a process whose image sets none (an `import` without `-c`).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def runtime_env(env: list[str], hostname: str, tty: bool) -> list[str]:
+    """The environment Docker hands the runtime: its PATH, HOSTNAME and (with -t) TERM=xterm,
+    each replaced by the container's own `Env` where it sets them. The record's
+    `Config.Env` stays as it was (Docker's stays null for an image without Env)."""
+    base = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={hostname}"] + (["TERM=xterm"] if tty else [])
+    return merge_env(base, [item for item in env if "=" in item])
+
+
 # --- the container's state machine --------------------------------------------------
 # runc's libcontainer keeps one table of states and the moves between them; this is
 # that table in Docker's words. Each event names the states it may leave and the
@@ -181,7 +193,8 @@ def _lost(state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _start_failed(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    return {"Error": str(facts["error"])}
+    # Docker records the code `run` exited with (127: not found), and its error.
+    return {"Error": str(facts["error"]), "ExitCode": int(facts.get("exit_code", 0))}
 
 
 def _paused(_state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
@@ -294,6 +307,8 @@ def new_record(
             "AttachStdin": opts.attach and opts.interactive,
             "AttachStdout": opts.attach,
             "AttachStderr": opts.attach,
+            # The image's EXPOSE, as Docker copies it (and `ps` shows it while running).
+            **({"ExposedPorts": dict(cfg["ExposedPorts"])} if cfg.get("ExposedPorts") else {}),
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
             "StdinOnce": opts.attach and opts.interactive,

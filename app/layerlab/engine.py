@@ -44,16 +44,24 @@ from layerlab.containers import (
     merge_env,
     new_record,
     parse_signal,
+    runtime_env,
     transition,
 )
-from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
+from layerlab.errors import (
+    Cancelled,
+    Conflict,
+    ExecFailed,
+    LayerlabError,
+    NotFound,
+    StartFailed,
+)
 from layerlab.humanize import rfc3339_nano
 from layerlab.images import commit_config
 from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
-from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
+from layerlab.runtime.runc import Runtime, runtime_message
 from layerlab.runtime.spec import build_spec
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.store import Store, read_json, write_json_atomic
@@ -157,6 +165,13 @@ class Engine:
     def image(self, ref: str) -> imagelib.Image:
         return imagelib.resolve_image(self.store, ref)
 
+    def find_image_id(self, ref: str) -> str | None:
+        """The id of the image `ref` names now, or None; never makes busybox (for listings)."""
+        try:
+            return self.store.find_image(ref)
+        except LayerlabError:
+            return None
+
     # --- the faces' read API: they ask here, never the disk ----------------------
     def snapshot(self) -> Snapshot:
         """Every container (`ps -a`) and image row (`images -a`), read at one moment.
@@ -212,6 +227,11 @@ class Engine:
     # --- create / start / run ----------------------------------------------
     def create(self, image_ref: str, opts: CreateOptions) -> Container:
         """A writable layer on top of the image, plus metadata: no mount, no process."""
+        if opts.workdir and not opts.workdir.startswith("/"):
+            raise LayerlabError(
+                f"the working directory '{opts.workdir}' is invalid, it needs to be an "
+                "absolute path"
+            )
         if opts.name is not None and not NAME_RE.match(opts.name):
             raise LayerlabError(
                 f"Invalid container name ({opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
@@ -276,8 +296,14 @@ class Engine:
         return Container(data)
 
     def start(self, ref: str) -> Container:
-        """Mount the union, hand the bundle to a detached shim, return once it runs."""
+        """Mount the union, hand the bundle to a detached shim, return once it runs.
+
+        A container already running is left as it is (Docker's `start` says its name, 0).
+        """
         cid = self.store.resolve_container(ref)
+        container = self._load(cid)
+        if container.running and not container.paused:
+            return container
         self._launch(cid, attach=None)
         return self._load(cid)
 
@@ -318,7 +344,7 @@ class Engine:
             rw = self._writable(container)
             if container.running or rw.is_mounted():
                 raise Conflict(f"Container {cid} is already running")
-            imagelib.read_image(self.store, container.data["Image"])  # its layers must be there
+            self._require_layers(container, rw)
             self._prepare(container, rw)
         ready_r, ready_w = os.pipe()
         try:
@@ -334,17 +360,28 @@ class Engine:
             return shim
         shim.wait()
         rw.unmount()
+        if container.data.get("HostConfig", {}).get("AutoRemove"):  # Docker: a failed --rm goes
+            with contextlib.suppress(NotFound):
+                self.rm(cid, force=True)
         if answer.startswith("error "):
             _, code, message = answer.split(" ", 2)
-            raise LayerlabError(f"failed to start container {short_id(cid)}: {message}", int(code))
+            raise StartFailed(message, int(code))
         raise LayerlabError(f"the shim for {short_id(cid)} died before the container started")
+
+    def _require_layers(self, container: Container, rw: WritableLayer) -> None:
+        """Its image's layers must be there (the image itself may be gone: `rmi -f`)."""
+        try:
+            imagelib.read_image(self.store, container.data["Image"])
+        except NotFound:
+            if not all(p.is_dir() for p in rw.lowers):
+                raise
 
     def _prepare(self, container: Container, rw: WritableLayer) -> None:
         cdir = self.store.container_dir(container.id)
         cfg = container.data["Config"]
         spec = build_spec(
             args=[container.data["Path"], *container.data["Args"]],
-            env=cfg["Env"],
+            env=runtime_env(cfg.get("Env") or [], cfg["Hostname"], bool(cfg.get("Tty"))),
             cwd=cfg.get("WorkingDir") or "/",
             user=cfg.get("User", ""),
             hostname=cfg["Hostname"],
@@ -503,8 +540,37 @@ class Engine:
             os.rename(cdir, doomed / cid)
             if volumes:
                 volumelib.remove_anonymous(self.store, container.data)
+            self._release_orphan_layers(container)
         self.store.discard(doomed)
         return cid
+
+    def _release_orphan_layers(self, container: Container) -> None:
+        """The layers of an image deleted under a container (`rmi -f`) go with its last user,
+        as Docker releases them; those an image or another container uses stay."""
+        if self.store.image_path(container.data["Image"]).exists():
+            return
+        layers_dir = os.path.realpath(self.store.layers_dir)
+        own = [
+            Path(p) for p in map(os.path.realpath, self._writable(container).lowers)
+            if os.path.dirname(os.path.dirname(p)) == layers_dir
+        ]  # fmt: skip
+        if not own:
+            return
+        in_use = {
+            os.path.realpath(p) for c in self.containers(all=True) for p in self._writable(c).lowers
+        }
+        for image_id in self.store.image_ids():
+            with contextlib.suppress(NotFound):
+                in_use.update(
+                    os.path.realpath(layer.diff_path)
+                    for layer in imagelib.read_image(self.store, image_id).layers
+                )
+        for diff in own:  # top first: a layer's parent is used by whatever uses the layer
+            if str(diff) in in_use:
+                break
+            trash = self.store.make_tmp_dir("removing-")
+            os.rename(diff.parent, trash / "layer")
+            self.store.discard(trash)
 
     def rename(self, ref: str, new_name: str) -> Container:
         cid = self.store.resolve_container(ref)
@@ -555,24 +621,64 @@ class Engine:
         )
         os.close(fd)  # runc writes it by name
         log = Path(name)
-        proc = self.runtime.exec(
-            cid,
-            command,
-            env=merge_env([], env or []),
-            cwd=workdir,
-            tty=tty,
-            detach=detach,
-            stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL if detach else stdio[1],
-            stderr=subprocess.DEVNULL if detach else stdio[2],
-            log=log,
-        )
-        code = proc.wait()
+        env = merge_env(["TERM=xterm"] if tty else [], env or [])  # Docker's, for -t
+        if tty and not detach and not (stdio[0] is None and interactive and os.isatty(0)):
+            # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
+            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log)
+        else:
+            proc = self.runtime.exec(
+                cid,
+                command,
+                env=env,
+                cwd=workdir,
+                tty=tty,
+                detach=detach,
+                stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL if detach else stdio[1],
+                stderr=subprocess.DEVNULL if detach else stdio[2],
+                log=log,
+            )
+            code = proc.wait()
         failure = log.read_text(errors="replace") if code == 255 else ""
         log.unlink(missing_ok=True)
-        if failure.strip():  # runc could not start the process: Docker's 126/127
-            return exec_failure_code(runtime_message(failure))
+        if failure.strip():  # runc could not start the process: Docker's 126 and words
+            raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
         return code
+
+    def _exec_in_pty(
+        self, cid: str, command: list[str], env: list[str], workdir: str | None,
+        out: Stream, log: Path,
+    ) -> int:  # fmt: skip
+        """`runc exec --tty` on a pseudo-terminal we own (its controlling terminal), its
+        output copied to `out` (None: our stdout) - what Docker's `exec -t` shows."""
+        master, slave = os.openpty()
+        try:
+            proc = self.runtime.exec(
+                cid, command, env=env, cwd=workdir, tty=True, detach=False,
+                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True,
+            )  # fmt: skip
+        finally:
+            os.close(slave)
+        out_fd = 1 if out is None else out if isinstance(out, int) else out.fileno()
+        pending = b""
+        try:
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every holder of the terminal has gone
+                    break
+                if not data:
+                    break
+                # runc clears the container terminal's ONLCR only once the process runs,
+                # so an early line may reach ours as \r\r\n: one \r\n, as Docker shows.
+                data = (pending + data).replace(b"\r\r\n", b"\r\n")
+                cut = len(data.rstrip(b"\r"))  # a \r at the end waits for what follows
+                data, pending = data[:cut], data[cut:]
+                os.write(out_fd, data)
+            os.write(out_fd, pending)
+        finally:
+            os.close(master)
+        return proc.wait()
 
     def logs(
         self, ref: str, follow: bool = False, cancel: threading.Event | None = None
@@ -734,6 +840,35 @@ class Engine:
 
         return Builder(self, context, options).run()
 
+    def build_from_stdin(self, data: bytes, options: BuildOptions) -> str:
+        """`docker build -`: `data` is the context as a tar (plain or compressed), whose
+        Dockerfile is `-f` (default Dockerfile) inside it; else it is the Dockerfile
+        itself, with an empty context."""
+        import dataclasses
+        import io
+
+        from layerlab.build.context import scoped_resolve
+        from layerlab.errors import BuildError
+
+        context = self.store.make_tmp_dir("build-context-")
+        try:
+            if not layers.is_tar(data):
+                options = dataclasses.replace(options, dockerfile=None, dockerfile_text=data)
+                return self.build(context, options)
+            try:
+                layers.extract_layer_tar(io.BytesIO(data), context)
+            except layers.UnsafeTarError as exc:
+                raise BuildError(f"unable to prepare context: {exc}") from None
+            name = options.dockerfile or "Dockerfile"
+            try:
+                text = (context / scoped_resolve(context, name)).read_bytes()
+            except OSError:
+                raise BuildError(f"Cannot locate specified Dockerfile: {name}") from None
+            options = dataclasses.replace(options, dockerfile=None, dockerfile_text=text)
+            return self.build(context, options)
+        finally:
+            self.store.discard(context)
+
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
 
@@ -785,13 +920,14 @@ class Engine:
             by_tag = normalize_ref(ref) in tags
             users = [c for c in self.containers(all=True) if c.data["Image"] == image.id]
             running = [c for c in users if c.running]
-            if running and (force or not by_tag or len(tags) == 1):
+            if running and not by_tag:
                 raise Conflict(
                     f"conflict: unable to delete {short} (cannot be forced) - image is being "
                     f"used by running container {running[0].short_id}"
                 )
             removal = ImageRemoval(image.id)
-            if by_tag and len(tags) > 1:
+            # Docker: `rmi -f TAG` of an image a running container uses only untags it.
+            if by_tag and (len(tags) > 1 or (force and running)):
                 self._untag(normalize_ref(ref))
                 removal.untagged.append(normalize_ref(ref))
                 return removal
@@ -818,8 +954,8 @@ class Engine:
             for t in tags:
                 self._untag(t)
                 removal.untagged.append(t)
-            if users:  # forced: the containers keep the layers; only the name goes
-                return removal
+            # Forced with stopped users, Docker deletes the image too; its containers keep
+            # their layers (`_delete_with_parents` leaves what a container stacks).
             self._delete_with_parents(image.id, removal)
             return removal
 
@@ -830,11 +966,13 @@ class Engine:
 
     def _delete_with_parents(self, image_id: str, removal: ImageRemoval) -> None:
         """Delete an image, then each parent left untagged, childless and unused - as Docker."""
-        used = {c.data["Image"] for c in self.containers(all=True)}
+        containers = self.containers(all=True)
+        used = {c.data["Image"] for c in containers}
+        stacked = {os.path.realpath(p) for c in containers for p in self._writable(c).lowers}
         current: str | None = image_id
         while current:
             parent = imagelib.image_parent(self.store, current)
-            removal.deleted += imagelib.delete_image(self.store, current)
+            removal.deleted += imagelib.delete_image(self.store, current, keep=stacked)
             removal.deleted_images.append(current)
             current = parent
             if (

@@ -2,17 +2,61 @@
 
 from __future__ import annotations
 
+# Docker's exit codes for its own failures (the container's code is reported otherwise).
+FAILED = 1  # any command's error: no such container, a conflict, a missing argument
+NOT_STARTED = 125  # `run`/`create` failing before the container starts; an unknown flag
+TEMPLATE_PARSE = 64  # `inspect -f` with a template that does not parse
+# The commands whose errors mean "the container did not start" (Docker's 125).
+CREATING_COMMANDS = frozenset({"run", "create"})
+
 
 class LayerlabError(Exception):
     """An error for the user: printed as one line, never as a traceback.
 
-    Docker exits 125 when the engine itself fails (no such container, bad flag
-    value, a conflict); the container's own exit code is reported otherwise.
+    Its exit code is Docker's: the one given (a container's 126/127, a usage
+    error's 125, ...), else what the command says an error means (`for_command`):
+    125 for `run`/`create`, whose container did not start, and 1 for all others.
     """
 
-    def __init__(self, message: str, exit_code: int = 125) -> None:
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.given_code = exit_code
+        self.exit_code = FAILED if exit_code is None else exit_code
+
+    def for_command(self, command: str | None) -> LayerlabError:
+        """This error as `command` reports it: its own code, else Docker's for the command."""
+        if self.given_code is None:
+            self.exit_code = NOT_STARTED if command in CREATING_COMMANDS else FAILED
+        return self
+
+
+def go_strerror(exc: OSError) -> str:
+    """An OS error's reason as Go (and so Docker) words it: "no such file or directory"."""
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def os_error(exc: OSError, op: str = "open") -> LayerlabError:
+    """An OS failure on a file as Docker reports it: `open /x/y.tar: no such file or directory`."""
+    return LayerlabError(f"{op} {exc.filename}: {go_strerror(exc)}")
+
+
+class StartFailed(LayerlabError):
+    """The runtime could not start the container's process. `run` exits with the code
+    Docker gives it (127 not found, 126 otherwise); `start` exits 1, as Docker's does."""
+
+    def for_command(self, command: str | None) -> LayerlabError:
+        if command not in CREATING_COMMANDS:
+            self.exit_code = FAILED
+        return self
+
+
+class ExecFailed(LayerlabError):
+    """`exec` of a command the runtime cannot start: Docker prints its message on stdout
+    ("OCI runtime exec failed: ...") and exits 126, whatever the reason."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 126)
 
 
 class NotFound(LayerlabError):

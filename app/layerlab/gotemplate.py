@@ -33,6 +33,10 @@ class TemplateError(ValueError):
     """A template that cannot be parsed or executed; the message is one line."""
 
 
+class TemplateParseError(TemplateError):
+    """A template that does not parse (Docker exits 64; 1 for one that fails executing)."""
+
+
 class _CallError(Exception):
     """A template function's complaint, reported by the caller with its location."""
 
@@ -141,7 +145,7 @@ def _token(src: str, match: re.Match[str]) -> _Token:
 
 def _parse_error(src: str, pos: int, message: str) -> TemplateError:
     line = src.count("\n", 0, pos) + 1
-    return TemplateError(f"template: :{line}: {message}")
+    return TemplateParseError(f"template: :{line}: {message}")
 
 
 # Execution

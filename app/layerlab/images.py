@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from layerlab import layers
 from layerlab.containers import Container
 from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.instructions import apply_change
+from layerlab.instructions import apply_changes
 from layerlab.reference import normalize_ref, strip_digest
 from layerlab.store import Store, read_json, write_bytes_atomic
 
@@ -310,8 +311,9 @@ def tags_of(store: Store, image_id: str) -> list[str]:
     return sorted(t for t, i in store.read_repositories().items() if i == image_id)
 
 
-def delete_image(store: Store, image_id: str) -> list[str]:
-    """Remove an image config and every layer no other image still uses.
+def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> list[str]:
+    """Remove an image config and every layer no other image still uses, nor a container
+    stacks (`keep`: the real paths of the layers' `diff` folders containers use).
 
     Returns what was deleted (image id, then layer chain ids), as `rmi` prints it.
     """
@@ -325,7 +327,7 @@ def delete_image(store: Store, image_id: str) -> list[str]:
             in_use.update(layer.chain_id for layer in read_image(store, other).layers)
     deleted = [doomed.id]
     for layer in reversed(doomed.layers):
-        if layer.chain_id in in_use:
+        if layer.chain_id in in_use or os.path.realpath(layer.diff_path) in keep:
             break
         trash = store.make_tmp_dir("removing-")
         os.rename(layer.path, trash / "layer")
@@ -342,8 +344,7 @@ def commit_config(parent: Image, container: Container, changes: list[str]) -> di
     for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
         if cfg.get(key):
             run[key] = cfg[key]
-    for change in changes:
-        apply_change(run, change)
+    apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     config["config"] = run
     config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
     config.setdefault("history", [])

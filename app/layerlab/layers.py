@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -191,17 +192,18 @@ def chain_id(parent_chain_id: str | None, diff_id: str) -> str:
 
 
 def dir_size(path: Path) -> tuple[int, int]:
-    """(total bytes of regular files, number of entries) of a directory tree.
+    """(total bytes of all but directories, number of entries) of a directory tree.
 
-    Symlinks are not followed and a hardlinked file's bytes count once, as on
-    disk; every name below `path` counts as an entry.
+    As Docker's directory.Size: a symlink counts its own size (its target's
+    length), not followed; a hardlinked file's bytes count once; every name
+    below `path` counts as an entry.
     """
     seen: set[tuple[int, int]] = set()
     size = entries = 0
     for _, entry in _walk(path):
         entries += 1
         st = entry.stat(follow_symlinks=False)
-        if stat.S_ISREG(st.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if key not in seen:
                 seen.add(key)
@@ -406,6 +408,16 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
             os.utime(fd, (dir_mtimes[parts], dir_mtimes[parts]))
         finally:
             os.close(fd)
+
+
+def is_tar(data: bytes) -> bool:
+    """Whether `data` is a tar archive (plain, gzip, bzip2 or xz), as Docker tells a build
+    context on stdin from a Dockerfile."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            return tar.next() is not None
+    except (tarfile.TarError, EOFError, OSError, ValueError):
+        return False
 
 
 def extract_layer_tar(src: BinaryIO, dest: Path) -> None:

@@ -16,13 +16,14 @@ from layerlab.cli.grammar import build_parser, parse
 from layerlab.cli.handlers import dispatch
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import CREATING_COMMANDS, FAILED, NOT_STARTED, LayerlabError, go_strerror
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     stdin = sys.stdin.buffer if sys.stdin is not None else None
     io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
+    ns = None
     try:
         ns = parse(words)
         if ns.cmd is None:
@@ -34,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.geteuid() != 0 and not reads_only:
             raise LayerlabError("layerlab must run as root: it mounts overlayfs and starts runc")
         engine = Engine(Path(ns.root) if ns.root else None)
+        _check_root(engine.store.root)
         if ns.cmd == "tui":
             from layerlab.tui.app import run_tui  # Textual only for the TUI
 
@@ -49,5 +51,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an OS failure: still one line, unless debugging
         if os.environ.get("LAYERLAB_DEBUG"):
             raise
-        print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
-        return 125
+        if isinstance(exc, OSError) and exc.filename:  # Go's words: "PATH: not a directory"
+            print(f"Error: {exc.filename}: {go_strerror(exc)}", file=io.err)
+        else:
+            print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
+        return NOT_STARTED if ns is not None and ns.cmd in CREATING_COMMANDS else FAILED
+
+
+def _check_root(root: Path) -> None:
+    """A store root that cannot be a directory, refused in Go's words (as dockerd would)."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not existing.is_dir():
+        raise LayerlabError(f"mkdir {root}: not a directory")

@@ -186,6 +186,8 @@ def create_init_layer(init: Path) -> None:
         (init / d).mkdir(parents=True, exist_ok=True)
     for f in ("etc/hostname", "etc/hosts", "etc/resolv.conf"):
         (init / f).touch()
+    (init / ".dockerenv").touch(mode=0o755)  # as Docker's init layer has it: not in `diff`
+    os.chmod(init / ".dockerenv", 0o755)
     os.chmod(init / "proc", 0o555)
     os.chmod(init / "sys", 0o555)
 

@@ -11,16 +11,22 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from layerlab import __version__
-from layerlab.errors import LayerlabError
+from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
 
 
 class UsageError(LayerlabError):
-    """A malformed command line: Docker exits 125 for these too."""
+    """A malformed command line, with Docker's code: 125 for a flag it cannot parse
+    (`docker ps --bogus`), 1 for missing arguments or an unknown command."""
+
+
+# argparse's words for what Docker's cobra reports as an argument count or unknown command.
+_ARGUMENT_ERRORS = ("the following arguments are required", "argument COMMAND: invalid choice")
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        code = FAILED if message.startswith(_ARGUMENT_ERRORS) else NOT_STARTED
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')", code)
 
 
 # Every command, with the help line `layerlab --help` shows; `handlers` has one function each.
@@ -78,6 +84,32 @@ class _RmFlag(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, option_string != "--rm=false")
+
+
+# Go's strconv.ParseBool: the values Docker's boolean flags take as `--flag=VALUE`.
+GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
+
+
+class _GoBoolValue(argparse.Action):
+    """`--pause=false`, `-p=0`: a boolean flag given a value, as Docker's flags take one."""
+
+    def __call__(
+        self,
+        parser: object,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, GO_BOOLS[(option_string or "").partition("=")[2]])
+
+
+def _go_bool_forms(p: argparse.ArgumentParser, dest: str, *names: str) -> None:
+    """Accept `NAME=VALUE` for each spelling of a boolean flag (hidden from the help)."""
+    forms = [f"{name}={value}" for name in names for value in GO_BOOLS]
+    p.add_argument(*forms, dest=dest, action=_GoBoolValue, nargs=0, help=argparse.SUPPRESS)
 
 
 def _container_flags(p: argparse.ArgumentParser) -> None:
@@ -219,6 +251,7 @@ def build_parser() -> Parser:
     p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
     p.add_argument("-p", "--pause", default=True, action=argparse.BooleanOptionalAction,
                    help="pause the container while committing (default)")  # fmt: skip
+    _go_bool_forms(p, "pause", "-p", "--pause")  # Docker: --pause=false, -p=false
     p.add_argument("container")
     p.add_argument("repository", nargs="?")
     p = add("images")
@@ -252,7 +285,9 @@ def build_parser() -> Parser:
                    default=True, help="remove intermediate containers (default true)")  # fmt: skip
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
-    p.add_argument("context", help="the build context: a directory")
+    p.add_argument(
+        "context", help="the build context: a directory, or - (a tar or Dockerfile on stdin)"
+    )
     p = add("cp", usage="layerlab cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
                         "       layerlab cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH")  # fmt: skip
     p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid)")

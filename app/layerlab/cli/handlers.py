@@ -17,7 +17,7 @@ from layerlab.cli.grammar import COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import TEMPLATE_PARSE, ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -114,7 +114,7 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
         return Report()
-    rows = ps_rows(containers, no_trunc=ns.no_trunc)
+    rows = ps_rows(containers, no_trunc=ns.no_trunc, find_image=engine.find_image_id)
     if ns.size:
         for c, row in zip(containers, rows, strict=True):
             row.append(_size_cell(engine, c))
@@ -135,25 +135,81 @@ def _size_cell(engine: Engine, container: Container) -> str:
 PS_HEADERS = ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"]
 
 
-def ps_rows(containers: Sequence[Container], no_trunc: bool = False) -> list[list[str]]:
-    """Docker's `ps` cells; the TUI shows the same rows."""
+def ps_rows(
+    containers: Sequence[Container],
+    no_trunc: bool = False,
+    find_image: Callable[[str], str | None] | None = None,
+) -> list[list[str]]:
+    """Docker's `ps` cells; the TUI shows the same rows.
+
+    `find_image` says which image a reference names now (None: none), to tell
+    when a container's image reference no longer names its image.
+    """
     rows = []
     for c in containers:
-        cmd = c.command
+        cmd = ps_command(c)
         if not no_trunc and len(cmd) > 20:
             cmd = cmd[:19] + "…"
         rows.append(
             [
                 c.id if no_trunc else c.short_id,
-                c.image_ref,
+                ps_image(c, no_trunc, find_image),
                 json.dumps(cmd, ensure_ascii=False),  # Go's strconv.Quote, as Docker prints it
                 ago(c.created),
                 c.status_text(),
-                "",
+                ps_ports(c),
                 c.name,
             ]
         )
     return rows
+
+
+def ps_command(c: Container) -> str:
+    """The command as Docker's `ps` shows it: arguments with a space in single quotes."""
+    args = [f"'{arg}'" if " " in arg else arg for arg in c.data["Args"]]
+    return " ".join([c.data["Path"], *args])
+
+
+def ps_image(
+    c: Container, no_trunc: bool, find_image: Callable[[str], str | None] | None = None
+) -> str:
+    """Docker's IMAGE cell: the reference the container was made from while it still names
+    its image (else the image id), shortened to 12 hex digits when it is an id."""
+    image_id, ref = c.data["Image"], c.image_ref
+    if find_image is not None and ref != image_id and find_image(ref) != image_id:
+        ref = image_id  # untagged or retagged since: Docker shows the id
+    if not no_trunc and display_id(image_id) == display_id(ref):
+        return display_id(ref)
+    return ref
+
+
+def ps_ports(c: Container) -> str:
+    """A running container's exposed ports as Docker groups them: "80/tcp, 53/udp"."""
+    if not c.running:
+        return ""
+    ports = []
+    for spec in c.data["Config"].get("ExposedPorts") or {}:
+        number, _, proto = spec.partition("/")
+        if number.isdigit():
+            ports.append((int(number), proto or "tcp"))
+    groups: dict[str, list[int]] = {}  # per protocol, in the order first seen: [first, last]
+    shown = []
+    for number, proto in sorted(ports):
+        group = groups.get(proto)
+        if group is None:
+            groups[proto] = [number, number]
+        elif number == group[1] + 1:
+            group[1] = number
+        else:
+            shown.append(_port_group(proto, group))
+            groups[proto] = [number, number]
+    shown += [_port_group(proto, group) for proto, group in groups.items()]
+    return ", ".join(shown)
+
+
+def _port_group(proto: str, group: list[int]) -> str:
+    first, last = group
+    return f"{first}/{proto}" if first == last else f"{first}-{last}/{proto}"
 
 
 @command("stop")
@@ -206,20 +262,24 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    if ns.tty and not ns.detach:
+    if ns.tty and ns.interactive and not ns.detach:  # Docker needs a terminal for -it only
         _require_terminal(io)
     ids = _container_ids(engine, ns.container)
     with _stdio(io) as stdio:
-        code = engine.exec(
-            ns.container,
-            command,
-            detach=ns.detach,
-            interactive=ns.interactive,
-            tty=ns.tty,
-            env=ns.env,
-            workdir=ns.workdir,
-            stdio=stdio,
-        )
+        try:
+            code = engine.exec(
+                ns.container,
+                command,
+                detach=ns.detach,
+                interactive=ns.interactive,
+                tty=ns.tty,
+                env=ns.env,
+                workdir=ns.workdir,
+                stdio=stdio,
+            )
+        except ExecFailed as exc:  # Docker prints it on stdout, and exits 126
+            print(exc, file=io.out)
+            return Report(code=exc.exit_code, containers=ids)
     return Report(code=code, containers=ids)
 
 
@@ -268,9 +328,8 @@ def cmd_load(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise LayerlabError("requested load from stdin, but stdin is empty")
     else:
         lines = engine.load(io.stdin)
-    if not ns.quiet:
-        for line in lines:
-            print(line, file=io.out)
+    for line in lines:  # Docker prints them with -q too (it hides only the progress)
+        print(line, file=io.out)
     return Report(images=_loaded_ids(engine, lines))
 
 
@@ -299,15 +358,19 @@ def cmd_import(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 image_id = engine.import_image(
                     f, message=ns.message, changes=ns.change, repo_tag=ns.repository
                 )
-        except FileNotFoundError:
-            raise LayerlabError(f"open {ns.file}: no such file or directory") from None
+        except IsADirectoryError:  # Go opens a folder, then fails to read it
+            raise LayerlabError(f"read {ns.file}: is a directory") from None
+        except OSError as exc:
+            if exc.filename != ns.file:
+                raise
+            raise os_error(exc) from None
     print(image_id, file=io.out)
     return Report(images=[image_id], created_images=[image_id])
 
 
 @command("export")
 def cmd_export(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    with _binary_output(ns.output, io) as out:
+    with _binary_output(ns.output, io, "failed to export container") as out:
         engine.export(ns.container, out)
     return Report(containers=_container_ids(engine, ns.container))
 
@@ -330,13 +393,9 @@ def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("images")
 def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.images(all=ns.all)
-    if ns.quiet:
-        seen: list[str] = []
+    if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
         for _, image in rows:
-            short = display_id(image.id, ns.no_trunc)
-            if short not in seen:
-                seen.append(short)
-                print(short, file=io.out)
+            print(display_id(image.id, ns.no_trunc), file=io.out)
         return Report()
     table = []
     for ref, image in rows:
@@ -422,13 +481,14 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(item["Id"])
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # on use: -f only, start-up is lean
+        from layerlab.gotemplate import TemplateError, TemplateParseError, render  # -f only
 
         try:
             for item in found:
                 print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:
-            raise LayerlabError(f"template parsing error: {exc}") from None
+        except TemplateError as exc:  # Docker: 64 for a parse error, 1 when executing fails
+            code = TEMPLATE_PARSE if isinstance(exc, TemplateParseError) else None
+            raise LayerlabError(f"template parsing error: {exc}", code) from None
     elif found or not report.code:
         print(json.dumps(found, indent=4), file=io.out)
     return report
@@ -436,8 +496,16 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("build")
 def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    text = None
-    if ns.file == "-":
+    text = stdin_context = None
+    if ns.context == "-":  # Docker: a tar context, or a Dockerfile, on stdin
+        if ns.file == "-":
+            raise LayerlabError(
+                "invalid argument: can't use stdin for both build context and dockerfile"
+            )
+        if io.stdin is None:
+            raise no_stdin("build -", "the build context", "give a directory")
+        stdin_context = io.stdin.read()
+    elif ns.file == "-":
         if io.stdin is None:
             raise no_stdin("build -f -", "the Dockerfile", "give a file with -f PATH")
         text = io.stdin.read()
@@ -463,7 +531,10 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             run_output=stdio[1],
         )
         try:
-            image_id = engine.build(Path(ns.context), options)
+            if stdin_context is not None:
+                image_id = engine.build_from_stdin(stdin_context, options)
+            else:
+                image_id = engine.build(Path(ns.context), options)
         except LayerlabError as exc:  # Docker prints a failed build's message bare
             io.out.flush()
             print(exc, file=io.err)
@@ -666,8 +737,13 @@ def _unique(ids: Iterable[str]) -> list[str]:
 
 
 def dispatch(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    """Run a parsed command; a `LayerlabError` is the user's one-line error."""
+    """Run a parsed command; a `LayerlabError` is the user's one-line error, with the
+    exit code Docker gives it for this command (`LayerlabError.for_command`)."""
     handler = HANDLERS.get(ns.cmd)
     if handler is None:  # `tui`: the entry point opens it (layerlab.main), not a handler
         raise UsageError(f"layerlab {ns.cmd}: not a command this face runs")
-    return handler(engine, ns, io)
+    try:
+        return handler(engine, ns, io)
+    except LayerlabError as exc:
+        exc.for_command(ns.cmd)
+        raise

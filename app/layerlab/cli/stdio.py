@@ -8,17 +8,20 @@ terminal is ours (`interactive`), and the standard input it may read as data
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import termios
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from layerlab.engine import Engine, Stdio
-from layerlab.errors import LayerlabError
+from layerlab.errors import LayerlabError, go_strerror
 from layerlab.pipes import pump_into
 
 
@@ -44,16 +47,60 @@ def _require_terminal(io: IO) -> None:
 
 
 @contextlib.contextmanager
-def _binary_output(path: str | None, io: IO) -> Iterator[BinaryIO]:
-    """`-o FILE`, else STDOUT - never a terminal, as Docker refuses too."""
+def _binary_output(
+    path: str | None, io: IO, failed: str = "failed to save image"
+) -> Iterator[BinaryIO]:
+    """`-o FILE`, else STDOUT - never a terminal, as Docker refuses too.
+
+    FILE is written through `atomic_output`: a failed command leaves it as it was.
+    """
     if path:
-        with open(path, "wb") as f:
+        with atomic_output(Path(path), failed) as f:
             yield f
         return
     if not io.interactive or io.out.isatty():
         raise LayerlabError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     io.out.flush()
     yield io.out.buffer
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, failed: str) -> Iterator[BinaryIO]:
+    """A file written beside `path` and renamed over it only once the command succeeded.
+
+    A failing `save -o keep.tar typo:1` leaves keep.tar untouched, and `export -o f
+    nosuch` leaves no empty f (Docker's behaviour). `failed` starts Docker's messages
+    for an output path it cannot use ("failed to save image: invalid output path: ...").
+    """
+    if path.is_dir():
+        raise LayerlabError(f"{failed}: cannot write to a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise LayerlabError(f"{failed}: invalid output path: stat {parent}: {_go_reason(parent)}")
+    try:  # named as Docker names its own: .tmp-<name><random>
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}", dir=parent)
+    except OSError as exc:
+        raise LayerlabError(f"{failed}: open {exc.filename}: {go_strerror(exc)}") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as Go's os.Create makes it
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _go_reason(path: Path) -> str:
+    """Go's lower-case words for why `path` is no directory ("no such file or directory")."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return go_strerror(exc)
+    return "not a directory"
 
 
 @contextlib.contextmanager
@@ -68,6 +115,13 @@ def _stdio(io: IO) -> Iterator[Stdio]:
         return
     with pump_into(io.out) as out_fd, pump_into(io.err) as err_fd:
         yield (subprocess.DEVNULL, out_fd, err_fd)
+
+
+# What Docker's sig-proxy forwards to the container (all but CHLD, PIPE, URG, WINCH):
+# a SIGHUP from a closed terminal reaches the container instead of killing only us.
+PROXIED_SIGNALS = (
+    signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -89,7 +143,7 @@ def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[
         with contextlib.suppress(LayerlabError):
             engine.kill(container_id, signum)
 
-    previous = {s: signal.signal(s, proxy) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, proxy) for s in PROXIED_SIGNALS}
     try:
         yield
     finally:

@@ -7,10 +7,12 @@ one invocation of the runtime binary, with its state kept under the store.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import termios
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -59,6 +61,14 @@ def exec_failure_code(message: str) -> int:
     if "not found" in lowered or "no such file" in lowered:
         return 127
     return 126
+
+
+def start_failure(message: str) -> str:
+    """A failed start in Docker's words, as its `State.Error` and its error line say it."""
+    return (
+        "failed to create shim task: OCI runtime create failed: runc create failed: "
+        f"{message}: unknown"
+    )
 
 
 @dataclass
@@ -171,8 +181,13 @@ class Runtime:
         stderr: int | IO[Any] | None = None,
         stdout: int | IO[Any] | None = None,
         log: Path,
+        own_terminal: bool = False,
     ) -> subprocess.Popen[bytes]:
-        """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`."""
+        """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`.
+
+        `own_terminal`: stdin is a pseudo-terminal that becomes runc's controlling one
+        (its `--tty` copies from /dev/tty), in a session of its own.
+        """
         cmd = ["--log", str(log), "--log-format", "json", "exec"]
         if detach:
             cmd.append("--detach")
@@ -187,4 +202,11 @@ class Runtime:
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
+            start_new_session=own_terminal,
+            preexec_fn=_take_terminal if own_terminal else None,
         )
+
+
+def _take_terminal() -> None:
+    """In the child, after setsid: its stdin (a pty) becomes its controlling terminal."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)

@@ -27,7 +27,7 @@ from layerlab import libc, volumes
 from layerlab.containers import apply
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
-from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
+from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message, start_failure
 from layerlab.store import Store
 
 SIOCGIFFLAGS = 0x8913
@@ -139,10 +139,12 @@ class Shim:
             self.record("start", pid=pid, at=rfc3339_nano(time.time()))
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
+            code = exec_failure_code(message)
+            message = start_failure(message)
             self.cleanup()
             with contextlib.suppress(IllegalTransition):
-                self.record("start_failed", error=message)
-            self.report(f"error {exec_failure_code(message)} {message}")
+                self.record("start_failed", error=message, exit_code=code)
+            self.report(f"error {code} {message}")
             return 1
         self.report(f"ok {pid}")
         code = self.pump(pid, ours, tty)
