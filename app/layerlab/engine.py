@@ -867,6 +867,33 @@ class Engine:
         finally:
             self.store.discard(view)
 
+    # --- listings and disk usage (issue 10) ----------------------------------------
+    def container_sizes(self, container: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the writable layer's bytes, and with the image's."""
+        rw, _ = self._writable(container).size()
+        try:
+            image_size = imagelib.read_image(self.store, container.data["Image"]).size
+        except (NotFound, FileNotFoundError):
+            image_size = 0
+        return rw, rw + image_size
+
+    def image_children(self, image_id: str) -> list[str]:
+        return imagelib.image_children(self.store, image_id)
+
+    def image_family(self, ref: str) -> set[str]:
+        """The image `ref` names and every image built on it (`ps -f ancestor=`)."""
+        root = self.image(ref).id
+        family = {root}
+        for image_id in self.store.image_ids():
+            chain: list[str] = []
+            current: str | None = image_id
+            while current and current not in family:
+                chain.append(current)
+                current = imagelib.image_parent(self.store, current)
+            if current in family:
+                family.update(chain)
+        return family
+
     # --- inspect ----------------------------------------------------------------
     def inspect(self, ref: str) -> dict[str, Any]:
         """A container's or an image's top-level metadata, container first as Docker does."""
