@@ -52,7 +52,7 @@ from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message
-from layerlab.runtime.spec import build_spec
+from layerlab.runtime.spec import INIT_PATH, apply_host_options, build_spec
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.store import Store, read_json, write_json_atomic
 from layerlab.unionfs import WritableLayer
@@ -225,6 +225,7 @@ class Engine:
         if not entrypoint + cmd:
             raise LayerlabError("No command specified")
         env = merge_env(list(cfg.get("Env") or []), opts.env)
+        self._check_run_flags(opts)
         cid = os.urandom(32).hex()
         with self.store.lock():
             self.store.ensure()
@@ -243,6 +244,9 @@ class Engine:
                 for sub in ("diff", "work", "merged", "bundle"):
                     (staged / sub).mkdir()
                 unionfs.create_init_layer(staged / "init")
+                if opts.init:  # the mount point of Docker's /sbin/docker-init
+                    (staged / "init" / "sbin").mkdir(exist_ok=True)
+                    (staged / "init" / INIT_PATH.lstrip("/")).touch()
                 hostname = opts.hostname or short_id(cid)
                 unionfs.write_etc_files(staged, hostname)
                 lowers = [final / "init"] + [layer.diff_path for layer in reversed(image.layers)]
@@ -337,13 +341,17 @@ class Engine:
             args=[container.data["Path"], *container.data["Args"]],
             env=cfg["Env"],
             cwd=cfg.get("WorkingDir") or "/",
-            user=cfg.get("User", ""),
+            user=self._user_ids(rw, cfg.get("User", "")),
             hostname=cfg["Hostname"],
             tty=bool(cfg.get("Tty")),
             rootfs=cdir / "merged",
             container_dir=cdir,
             netns=cdir / "netns",
             cgroup=f"/layerlab/{container.id}",
+        )
+        host = container.data["HostConfig"]
+        apply_host_options(
+            spec, read_only=bool(host.get("ReadonlyRootfs")), init=self._init_path(host)
         )
         write_json_atomic(cdir / "bundle" / "config.json", spec)
         rw.mount()
@@ -522,6 +530,7 @@ class Engine:
         env: list[str] | None = None,
         workdir: str | None = None,
         stdio: Stdio = (None, None, None),
+        user: str | None = None,
     ) -> int:
         """Run one more process in the container's namespaces and cgroup."""
         cid = self.store.resolve_container(ref)
@@ -532,6 +541,10 @@ class Engine:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
             raise LayerlabError("exec -d with -t is not supported: attach needs a terminal")
+        try:  # Docker: exec's unknown user is the runtime's failure, 126
+            ids = self._user_ids(self._writable(container), user) if user else None
+        except LayerlabError as exc:
+            raise LayerlabError(str(exc), 126) from None
         fd, name = tempfile.mkstemp(
             prefix="exec-", suffix=".log", dir=self.store.container_dir(cid)
         )
@@ -544,6 +557,7 @@ class Engine:
             cwd=workdir,
             tty=tty,
             detach=detach,
+            user=ids,
             stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL if detach else stdio[1],
             stderr=subprocess.DEVNULL if detach else stdio[2],
@@ -866,6 +880,49 @@ class Engine:
                 layers.write_layer_tar(root, out)
         finally:
             self.store.discard(view)
+
+    # --- run flags: -u, --init, --stop-signal (issue 10) ------------------------------
+    def _check_run_flags(self, opts: CreateOptions) -> None:
+        """Refuse at create what could never start (Docker: 125, nothing created)."""
+        if opts.stop_signal is not None:
+            parse_signal(opts.stop_signal)
+        if opts.init:
+            from layerlab.sysinfo import init_binary
+
+            if init_binary() is None:
+                raise LayerlabError(
+                    "--init needs an init binary on the host (docker-init or tini-static): "
+                    "apt-get install tini"
+                )
+
+    @staticmethod
+    def _init_path(host: dict[str, Any]) -> str | None:
+        if not host.get("Init"):
+            return None
+        from layerlab.sysinfo import init_binary
+
+        found = init_binary()
+        if found is None:
+            raise LayerlabError("--init: no docker-init or tini-static on this host any more")
+        return found
+
+    @staticmethod
+    def _user_ids(rw: WritableLayer, user: str) -> str:
+        """`-u name[:group]` as `uid:gid`, read from the container's /etc/passwd and group."""
+        if not user:
+            return ""
+        from layerlab.users import resolve_user
+
+        def read(rel: str) -> str | None:
+            tops = [rw.merged] if rw.is_mounted() else [rw.upper, *rw.lowers]
+            for top in tops:
+                with contextlib.suppress(OSError):
+                    if (top / rel).is_file():
+                        return (top / rel).read_text(errors="replace")
+            return None
+
+        uid, gid, _ = resolve_user(user, read)
+        return f"{uid}:{gid}"
 
     # --- listings and disk usage (issue 10) ----------------------------------------
     def container_sizes(self, container: Container) -> tuple[int, int]:

@@ -45,10 +45,12 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
+    from layerlab.runflags import labels, read_env_files
+
     return CreateOptions(
         command=command,
         name=ns.name,
-        env=ns.env,
+        env=read_env_files(ns.env_file) + ns.env,
         workdir=ns.workdir,
         hostname=ns.hostname,
         entrypoint=ns.entrypoint,
@@ -56,28 +58,45 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
         interactive=ns.interactive,
         auto_remove=ns.rm,
         attach=attach,
+        user=ns.user,
+        labels=labels(ns.label_file, ns.label),
+        stop_signal=ns.stop_signal,
+        read_only=ns.read_only,
+        init=ns.init,
     )
 
 
 @command("create")
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+
+    attach_streams(ns.attach_streams, detach=False)
+    check_cidfile(ns.cidfile)
     container = engine.create(ns.image, _create_options(ns, attach=False))
+    write_cidfile(ns.cidfile, container.id)
     print(container.id, file=io.out)
     return Report(containers=[container.id], created_containers=[container.id])
 
 
 @command("run")
 def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+
+    streams = attach_streams(ns.attach_streams, detach=ns.detach)
     attach = not ns.detach
     if attach and ns.tty and ns.interactive:
         _require_terminal(io)
     opts = _create_options(ns, attach=attach)
+    check_cidfile(ns.cidfile)
     if not attach:
-        container, _ = engine.run(ns.image, opts)
+        container = engine.create(ns.image, opts)
+        write_cidfile(ns.cidfile, container.id)
+        engine.start(container.id)
         print(container.id, file=io.out)
         return Report(containers=[container.id], created_containers=[container.id])
     container = engine.create(ns.image, opts)
-    report = _start_attached(engine, container, io, raw=ns.tty and ns.interactive)
+    write_cidfile(ns.cidfile, container.id)
+    report = _start_attached(engine, container, io, raw=ns.tty and ns.interactive, streams=streams)
     report.created_containers.append(container.id)
     return report
 
@@ -96,9 +115,17 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return _each(ns.containers, io, lambda ref: _touched(engine.start(ref)))
 
 
-def _start_attached(engine: Engine, container: Container, io: IO, raw: bool) -> Report:
-    """Start attached until the container exits; its exit code is the command's."""
+def _start_attached(
+    engine: Engine, container: Container, io: IO, raw: bool, streams: set[str] | None = None
+) -> Report:
+    """Start attached until the container exits; its exit code is the command's.
+
+    `streams` (`run -a`): the ones attached; the others go to the log only."""
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
+        if streams:
+            from layerlab.runflags import only_streams
+
+            stdio = only_streams(stdio, streams)
         code = engine.start_attached(container.id, stdio)
     report = Report(code=code, containers=[container.id])
     if not _container_ids(engine, container.id):  # `--rm`: gone with its process
@@ -254,6 +281,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             env=ns.env,
             workdir=ns.workdir,
             stdio=stdio,
+            user=ns.user,
         )
     return Report(code=code, containers=ids)
 

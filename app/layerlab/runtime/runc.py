@@ -171,6 +171,7 @@ class Runtime:
         stderr: int | IO[Any] | None = None,
         stdout: int | IO[Any] | None = None,
         log: Path,
+        user: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`."""
         cmd = ["--log", str(log), "--log-format", "json", "exec"]
@@ -180,6 +181,8 @@ class Runtime:
             cmd.append("--tty")
         if cwd:
             cmd += ["--cwd", cwd]
+        if user:
+            cmd += ["--user", user]
         for item in env:
             cmd += ["--env", item]
         return subprocess.Popen(
