@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
@@ -19,7 +20,6 @@ from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine, LogEntry
 from layerlab.errors import LayerlabError
 from layerlab.humanize import ago, human_size, parse_rfc3339
-from layerlab.images import Image
 from layerlab.reference import display_id
 from layerlab.report import Report
 from layerlab.table import format_table
@@ -461,7 +461,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report()
 
 
-def image_contexts(rows: Sequence[tuple[str, Image]], no_trunc: bool) -> list[dict[str, object]]:
+def image_contexts(rows: Sequence[tuple[str, Any]], no_trunc: bool) -> list[dict[str, object]]:
     """Docker's ImageContext fields for `images --format`."""
     from layerlab.listing import go_time
 
