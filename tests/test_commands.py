@@ -266,3 +266,28 @@ def test_help_texts_of_new_commands(cli: CLI) -> None:
     for flag in ("--user", "--env-file", "--label-file", "--stop-signal", "--read-only",
                  "--init", "--cidfile", "--attach"):  # fmt: skip
         assert flag in run_help
+
+
+def test_prune_filters(cli: CLI) -> None:
+    assert cli("create", "-l", "keep=1", "--name", "pl-k", "busybox", "true").code == 0
+    assert cli("create", "--name", "pl-d", "busybox", "true").code == 0
+    # Docker: `Invalid filter 'bogus'` and `failed to parse value as time or duration`, exit 1.
+    bad = cli("container", "prune", "-f", "--filter", "bogus=1")
+    assert bad.code == 1 and "Invalid filter 'bogus'" in bad.err
+    bad = cli("container", "prune", "-f", "--filter", "until=bogus")
+    assert bad.code == 1 and 'failed to parse value as time or duration: "bogus"' in bad.err
+    # until=1h keeps what is younger than an hour; label!= spares the labelled one.
+    assert cli("container", "prune", "-f", "--filter", "until=1h").out == (
+        "Total reclaimed space: 0B\n"
+    )
+    assert cli("container", "prune", "-f", "--filter", "label!=keep").code == 0
+    assert cli("ps", "-a", "--format", "{{.Names}}").out == "pl-k\n"
+    assert cli("container", "prune", "-f", "--filter", "label=keep=1").code == 0
+    assert cli("ps", "-a", "-q").out == ""
+
+
+def test_inspect_of_nothing_found_prints_an_empty_list(cli: CLI) -> None:
+    # Docker: `[]` on stdout, `Error: No such object: nosuch`, exit 1.
+    result = cli("inspect", "nosuch")
+    assert (result.code, result.out) == (1, "[]\n")
+    assert "No such object: nosuch" in result.err

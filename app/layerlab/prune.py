@@ -8,6 +8,7 @@ child. Something another process removed meanwhile is skipped, never an error.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -50,11 +51,46 @@ class Pruned:
     reclaimed: int = 0  # bytes
 
 
-def prune_containers(engine: Engine, result: Pruned | None = None) -> Pruned:
+PRUNE_KEYS = frozenset({"until", "label", "label!"})
+
+
+def prune_filter(values: list[str]) -> Callable[[float, dict[str, str]], bool]:
+    """`--filter until=TIME|label=K[=V]|label!=K[=V]`: which (created, labels) may go."""
+    from layerlab.filters import docker_time, parse_filters
+
+    filters = parse_filters(values, PRUNE_KEYS)
+    until = []
+    for value in filters.get("until", []):
+        try:
+            until.append(docker_time(value, "until"))
+        except LayerlabError:
+            raise LayerlabError(
+                f'failed to parse value as time or duration: "{value}"', exit_code=1
+            ) from None
+
+    def has(labels: dict[str, str], item: str) -> bool:
+        key, sep, value = item.partition("=")
+        return key in labels and (not sep or labels[key] == value)
+
+    def keep(created: float, labels: dict[str, str]) -> bool:
+        if any(created >= t for t in until):
+            return False
+        if not all(has(labels, item) for item in filters.get("label", [])):
+            return False
+        return not any(has(labels, item) for item in filters.get("label!", []))
+
+    return keep
+
+
+def prune_containers(
+    engine: Engine, result: Pruned | None = None, filters: list[str] | None = None
+) -> Pruned:
     """Remove every container that is not running (created, exited, dead)."""
     result = result or Pruned()
+    may_go = prune_filter(filters or [])
     for container in engine.containers(all=True):
-        if container.running:
+        labels = container.data["Config"].get("Labels") or {}
+        if container.running or not may_go(container.created, labels):
             continue
         with contextlib.suppress(LayerlabError):
             size, _ = engine.container_sizes(container)
@@ -64,13 +100,18 @@ def prune_containers(engine: Engine, result: Pruned | None = None) -> Pruned:
     return result
 
 
-def prune_images(engine: Engine, all: bool, result: Pruned | None = None) -> Pruned:
+def prune_images(
+    engine: Engine, all: bool, result: Pruned | None = None, filters: list[str] | None = None
+) -> Pruned:
     """Dangling images (untagged, no child), or with `all` every image no container uses."""
     result = result or Pruned()
+    may_go = prune_filter(filters or [])
     used = {c.data["Image"] for c in engine.containers(all=True)}
     candidates: list[Image] = []
     for ref, image in engine.images(all=all):
         if image.id in used or image.id in (c.id for c in candidates):
+            continue
+        if not may_go(image.created, image.run_config.get("Labels") or {}):
             continue
         if all or ref == "<none>:<none>":
             candidates.append(image)

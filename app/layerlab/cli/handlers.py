@@ -590,7 +590,7 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         except TemplateError as exc:
             print(f"template parsing error: {exc}", file=io.err)
             report.code = exc.exit_code
-    elif found or not report.code:
+    else:  # Docker prints `[]` even when nothing was found
         print(json.dumps(found, indent=4), file=io.out)
     return report
 
@@ -775,41 +775,37 @@ def _pruned_report(io: IO, pruned: object) -> Report:
     )
 
 
-def _no_prune_filters(ns: argparse.Namespace) -> None:
-    if ns.filter:
-        raise LayerlabError("prune --filter is not supported by layerlab yet", 1)
-
-
 @command("container prune")
 def cmd_container_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import prune
 
-    _no_prune_filters(ns)
+    prune.prune_filter(ns.filter)  # a bad filter is refused before the prompt
     if not _confirmed(io, prune.CONTAINERS_WARNING, ns.force):
         return Report()
-    return _pruned_report(io, prune.prune_containers(engine))
+    return _pruned_report(io, prune.prune_containers(engine, filters=ns.filter))
 
 
 @command("image prune")
 def cmd_image_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import prune
 
-    _no_prune_filters(ns)
+    prune.prune_filter(ns.filter)
     warning = prune.ALL_IMAGES_WARNING if ns.all else prune.DANGLING_WARNING
     if not _confirmed(io, warning, ns.force):
         return Report()
-    return _pruned_report(io, prune.prune_images(engine, all=ns.all))
+    return _pruned_report(io, prune.prune_images(engine, all=ns.all, filters=ns.filter))
 
 
 @command("system prune")
 def cmd_system_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import prune
 
-    _no_prune_filters(ns)
+    prune.prune_filter(ns.filter)
     if not _confirmed(io, prune.system_warning(ns.all), ns.force):
         return Report()
-    pruned = prune.prune_containers(engine)
-    return _pruned_report(io, prune.prune_images(engine, all=ns.all, result=pruned))
+    pruned = prune.prune_containers(engine, filters=ns.filter)
+    pruned = prune.prune_images(engine, all=ns.all, result=pruned, filters=ns.filter)
+    return _pruned_report(io, pruned)
 
 
 @command("system df")
