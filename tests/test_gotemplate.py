@@ -96,10 +96,26 @@ def test_floats_print_like_go(value: float, printed: str, marshalled: str) -> No
     assert render("{{json .}}", value) == marshalled
 
 
-def test_missing_key_prints_no_value() -> None:
-    assert render("{{.State.Foo}}", CONTAINER) == "<no value>"
+def test_missing_key_in_a_string_map_prints_no_value() -> None:
+    # Docker 20.10: `{{.Config.Labels.zz}}` -> `<no value>` (a map[string]string)
+    assert render("{{.Config.Labels.zz}}", CONTAINER) == "<no value>"
+    assert render("{{.Config.Labels.zz.x}}", CONTAINER) == "<no value>"
     assert render("{{.GraphDriver.Data.LowerDir}}", CONTAINER) == "<no value>"
     assert render("{{.Nope}}", {}) == "<no value>"
+
+
+def test_missing_key_in_a_struct_is_dockers_error() -> None:
+    # Docker 20.10, exit 1: template: :1:2: executing "" at <.Nope>: map has no entry ...
+    with pytest.raises(TemplateError) as info:
+        render("{{.Nope}}", CONTAINER)
+    assert str(info.value) == (
+        'template: :1:2: executing "" at <.Nope>: map has no entry for key "Nope"'
+    )
+    assert info.value.exit_code == 1
+    with pytest.raises(TemplateError, match=r'^template: :1:8: executing "" at <\.State\.Foo>'):
+        render("{{.State.Foo}}", CONTAINER)
+    with pytest.raises(TemplateError, match=r"^template: :1:5: executing .* <\.Nope>"):
+        render("{{if .Nope}}x{{end}}", CONTAINER)
 
 
 def test_descending_into_a_missing_key_is_an_error_like_dockers() -> None:
@@ -123,7 +139,7 @@ def test_json() -> None:
     assert render("{{json .}}", {"b": 1, "a": [True, None, "x"]}) == '{"b":1,"a":[true,null,"x"]}'
     assert render("{{json .Args}}", CONTAINER) == '["300"]'
     assert render("{{json .State.Error}}", CONTAINER) == '""'
-    assert render("{{json .Missing}}", CONTAINER) == "null"
+    assert render("{{json .Config.Labels.Missing}}", CONTAINER) == "null"
     # No HTML escaping (Docker turns it off); non-ASCII as is; quotes and controls escaped.
     assert render("{{json .}}", '<a&b> é "q"\n\t') == '"<a&b> é \\"q\\"\\n\\t"'
     assert render("{{json .}}", "\u2028") == '"\\u2028"'
@@ -190,12 +206,21 @@ def test_trim_markers() -> None:
         ('{{"abc}}', "template: :1: unterminated quoted string"),
         ("{{nope .Name}}", 'template: :1: function "nope" not defined'),
         ("{{.Name | nope}}", 'template: :1: function "nope" not defined'),
-        ("{{range .Args}}{{.}}{{end}}", "template: :1: {{range}} is not supported"),
+        ("{{define `x`}}{{end}}", "template: :1: {{define}} is not supported"),
+        # Docker 20.10 (exit 64 for each):
+        ("{{if}}", "template: :1: missing value for if"),
+        ("{{end}}", "template: :1: unexpected {{end}}"),
+        ("{{else}}", "template: :1: unexpected {{else}}"),
+        ("{{range .Args}}", "template: :1: unexpected EOF"),
+        ("{{range .Args}}{{else}}{{else}}{{end}}", "template: :1: expected end; found {{else}}"),
+        ("{{$y}}", 'template: :1: undefined variable "$y"'),
+        ("{{if 1}}{{$x := 1}}{{end}}{{$x}}", 'template: :1: undefined variable "$x"'),
+        ("{{break}}", "template: :1: {{break}} outside {{range}}"),
         ("{{}}", "template: :1: missing value for command"),
         ("{{.Name |}}", "template: :1: missing value for command"),
         ("{{.Name .Id}}", "template: :1: can't give argument to non-function .Name"),
         ("{{.Name | .Id}}", "template: :1: can't give argument to non-function .Id"),
-        ("{{(.Name)}}", 'template: :1: unexpected "(" in command'),
+        ("{{(.Name}}", "template: :1: unclosed left paren"),
         (r'{{"\q"}}', r'template: :1: invalid syntax: "\q"'),
     ],
 )
@@ -203,6 +228,7 @@ def test_unparseable_templates(template: str, message: str) -> None:
     with pytest.raises(TemplateError) as info:
         render(template, CONTAINER)
     assert str(info.value) == message
+    assert info.value.exit_code == 64  # Docker's exit code for a template that does not parse
 
 
 def test_parse_errors_come_before_any_output() -> None:
@@ -218,3 +244,103 @@ def test_wrong_number_of_arguments() -> None:
     )
     with pytest.raises(TemplateError, match="want at least 1 got 0"):
         render("{{index}}", CONTAINER)
+
+
+# Control structures, variables and functions: each answer is Docker 20.10's (`inspect -f`
+# on a busybox container with Cmd ["sh", "-c", "echo hi"] and label a=b).
+DOCKER = {
+    "Name": "/pl-t1",
+    "State": {"Running": False, "Status": "created", "Pid": 0},
+    "Config": {
+        "Cmd": ["sh", "-c", "echo hi"],
+        "Env": ["PATH=/usr/bin:/bin"],
+        "Labels": {"a": "b"},
+        "Image": "busybox",
+        "Entrypoint": None,
+        "Volumes": None,
+    },
+    "Mounts": None,
+    "HostConfig": {"Binds": None},
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "docker"),
+    [
+        ("{{range .Config.Env}}[{{.}}]{{end}}", "[PATH=/usr/bin:/bin]"),
+        ('{{if .State.Running}}R{{else if eq .State.Status "created"}}C{{else}}X{{end}}', "C"),
+        ("{{with .Config}}{{.Image}}{{end}}", "busybox"),
+        ("{{with .Config.Labels.zz}}y{{else}}n{{end}}", "n"),
+        ("{{$x := .Name}}{{$x}}", "/pl-t1"),
+        ("{{$x := 1}}{{$x = 2}}{{$x}}", "2"),
+        ("{{range $i, $e := .Config.Cmd}}{{$i}}={{$e}} {{end}}", "0=sh 1=-c 2=echo hi "),
+        ("{{range $e := .Config.Cmd}}{{$e}}{{end}}", "sh-cecho hi"),
+        ("{{range $k, $v := .Config.Labels}}{{$k}}:{{$v}}{{end}}", "a:b"),
+        ("{{range .Config.Labels}}{{.}}{{end}}", "b"),
+        ("{{range .Mounts}}x{{else}}none{{end}}", "none"),
+        ("{{range 3}}x{{end}}", "xxx"),
+        ("{{range $i, $e := .Config.Cmd}}{{if eq $i 1}}{{break}}{{end}}{{$e}}{{end}}", "sh"),
+        ("{{range $i, $e := .Config.Cmd}}{{if eq $i 1}}{{continue}}{{end}}{{$e}}{{end}}",
+         "shecho hi"),
+        ('{{printf "%s-%d-%v-%q" .Name 3 .Config.Cmd .Name}}', '/pl-t1-3-[sh -c echo hi]-"/pl-t1"'),
+        ('{{printf "%5s|%-5s|%05d|%x|%t" "a" "b" 42 255 true}}', "    a|b    |00042|ff|true"),
+        ('{{printf "%d" "x"}} {{printf "%d %d" 1}} {{printf "%d" 1 2}}',
+         "%!d(string=x) 1 %!d(MISSING) 1%!(EXTRA int=2)"),
+        ('{{printf "%6.2f|%e|%g|%c|%o|%b|%X|%+d|%%" 3.14159 1000.0 0.5 65 8 5 255 3}}',
+         "  3.14|1.000000e+03|0.5|A|10|101|FF|+3|%"),
+        ('{{printf "%q" .Config.Cmd}} {{printf "%T" 1}} {{printf "%s" 3}}',
+         '["sh" "-c" "echo hi"] int %!s(int=3)'),
+        ('{{.State.Pid | printf "%d"}} {{index .Config.Cmd 1 | printf "%s!"}}', "0 -c!"),
+        ("{{eq 1 2}} {{ne 1 2}} {{lt 1 2}} {{le `a` `b`}} {{gt 2.5 1.0}} {{ge 1 1}}",
+         "false true true true true true"),
+        ('{{eq .State.Status "created" "exited"}}', "true"),
+        ('{{and 1 0}} {{or 0 "x"}} {{not 0}} {{or 0 ""}} {{and 0 .Nope}} {{not .Config.Cmd}}',
+         '0 x true  0 false'),
+        ('{{json .Config.Cmd}} {{split "a,b" ","}} {{title "hello world"}}',
+         '["sh","-c","echo hi"] [a b] Hello World'),
+        ('{{pad "x" 2 3}}| {{truncate "abcdef" 3}} {{title "hello-wOrld_x y.z"}}',
+         "  x   | abc Hello-WOrld_x Y.Z"),
+        ("{{(index .Config.Cmd 0)}} {{.Config.Cmd | len}} {{len .Config.Labels}}", "sh 3 1"),
+        ('{{printf "%v" .Config.Labels}} {{1.5}} {{true}}', "map[a:b] 1.5 true"),
+        # Nil lists and maps Docker types as slices and maps print as Go prints them empty.
+        ("{{.Mounts}} {{.HostConfig.Binds}} {{.Config.Volumes}}", "[] [] map[]"),
+    ],
+)  # fmt: skip
+def test_control_structures_match_docker(template: str, docker: str) -> None:
+    assert render(template, DOCKER) == docker
+
+
+@pytest.mark.parametrize(
+    ("template", "docker"),
+    [
+        ('{{lt 1 "a"}}',
+         'template: :1:2: executing "" at <lt 1 "a">: error calling lt: incompatible types '
+         "for comparison"),
+        ("{{eq .Config.Cmd 1}}",
+         'template: :1:2: executing "" at <eq .Config.Cmd 1>: error calling eq: incompatible '
+         "types for comparison"),
+        ("{{1.5}} {{true}} {{nil}}",
+         'template: :1:19: executing "" at <nil>: nil is not a command'),
+        ("{{len .Nope}}",
+         'template: :1:6: executing "" at <.Nope>: map has no entry for key "Nope"'),
+        ("{{or 0 .Nope}}",
+         'template: :1:7: executing "" at <.Nope>: map has no entry for key "Nope"'),
+    ],
+)  # fmt: skip
+def test_execution_errors_match_docker(template: str, docker: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        render(template, DOCKER)
+    assert str(info.value) == docker
+    assert info.value.exit_code == 1
+
+
+def test_a_listing_row_is_a_struct_with_methods() -> None:
+    row = {"Names": "web", "Label": lambda key: {"app": "x"}.get(key, "")}
+    context = "*formatter.ContainerContext"
+    assert render('{{.Names}} {{.Label "app"}}|{{.Label "z"}}', row, struct=context) == "web x|"
+    with pytest.raises(TemplateError) as info:  # Docker 28's `ps --format '{{.Nope}}'`
+        render("{{.Nope}}", row, struct=context)
+    assert str(info.value) == (
+        'template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type '
+        "*formatter.ContainerContext"
+    )

@@ -105,6 +105,11 @@ class CreateOptions:
     volumes: list[str] = field(default_factory=list)  # -v/--volume
     mounts: list[str] = field(default_factory=list)  # --mount
     tmpfs: list[str] = field(default_factory=list)  # --tmpfs
+    user: str | None = None  # -u: name|uid[:group|gid], resolved at start
+    labels: dict[str, str] = field(default_factory=dict)  # -l / --label-file
+    stop_signal: str | None = None
+    read_only: bool = False
+    init: bool = False
 
 
 def parse_signal(value: str | int) -> int:
@@ -296,6 +301,8 @@ def new_record(
         "Platform": "linux",
         "HostConfig": {
             "AutoRemove": opts.auto_remove,
+            "ReadonlyRootfs": opts.read_only,
+            "Init": opts.init or None,
             "NetworkMode": "none",
             "Runtime": runtime_name,
             "LogConfig": {"Type": "json-file", "Config": {}},
@@ -303,7 +310,7 @@ def new_record(
         "Config": {
             "Hostname": hostname,
             "Domainname": "",
-            "User": cfg.get("User", ""),
+            "User": opts.user if opts.user is not None else cfg.get("User", ""),
             "AttachStdin": opts.attach and opts.interactive,
             "AttachStdout": opts.attach,
             "AttachStderr": opts.attach,
@@ -317,8 +324,8 @@ def new_record(
             "Image": image_ref,
             "WorkingDir": opts.workdir if opts.workdir is not None else cfg.get("WorkingDir", ""),
             "Entrypoint": entrypoint or None,
-            "Labels": dict(cfg.get("Labels") or {}),
-            "StopSignal": cfg.get("StopSignal", "SIGTERM"),
+            "Labels": dict(cfg.get("Labels") or {}) | opts.labels,
+            "StopSignal": opts.stop_signal or cfg.get("StopSignal", "SIGTERM"),
         },
         "NetworkSettings": {"Networks": {"none": {}}},
     }

@@ -62,7 +62,7 @@ from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import Runtime, runtime_message
-from layerlab.runtime.spec import build_spec
+from layerlab.runtime.spec import INIT_PATH, apply_host_options, build_spec
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.store import Store, read_json, write_json_atomic
 from layerlab.unionfs import WritableLayer
@@ -249,6 +249,7 @@ class Engine:
         mount_request = volumelib.MountRequest(opts.volumes, opts.mounts, opts.tmpfs)
         mount_plan = volumelib.plan(mount_request, list(cfg.get("Volumes") or {}))
         env = merge_env(list(cfg.get("Env") or []), opts.env)
+        self._check_run_flags(opts)
         cid = os.urandom(32).hex()
         with self.store.lock():
             self.store.ensure()
@@ -270,6 +271,9 @@ class Engine:
                 for sub in ("diff", "work", "merged", "bundle"):
                     (staged / sub).mkdir()
                 unionfs.create_init_layer(staged / "init")
+                if opts.init:  # the mount point of Docker's /sbin/docker-init
+                    (staged / "init" / "sbin").mkdir(exist_ok=True)
+                    (staged / "init" / INIT_PATH.lstrip("/")).touch()
                 hostname = opts.hostname or short_id(cid)
                 unionfs.write_etc_files(staged, hostname)
                 lowers = [final / "init"] + [layer.diff_path for layer in reversed(image.layers)]
@@ -383,7 +387,7 @@ class Engine:
             args=[container.data["Path"], *container.data["Args"]],
             env=runtime_env(cfg.get("Env") or [], cfg["Hostname"], bool(cfg.get("Tty"))),
             cwd=cfg.get("WorkingDir") or "/",
-            user=cfg.get("User", ""),
+            user=self._user_ids(rw, cfg.get("User", "")),
             hostname=cfg["Hostname"],
             tty=bool(cfg.get("Tty")),
             rootfs=cdir / "merged",
@@ -391,6 +395,10 @@ class Engine:
             netns=cdir / "netns",
             cgroup=f"/layerlab/{container.id}",
             mounts=volumelib.spec_mounts(self.store, container.data),
+        )
+        host = container.data["HostConfig"]
+        apply_host_options(
+            spec, read_only=bool(host.get("ReadonlyRootfs")), init=self._init_path(host)
         )
         write_json_atomic(cdir / "bundle" / "config.json", spec)
         rw.mount()
@@ -606,6 +614,7 @@ class Engine:
         env: list[str] | None = None,
         workdir: str | None = None,
         stdio: Stdio = (None, None, None),
+        user: str | None = None,
     ) -> int:
         """Run one more process in the container's namespaces and cgroup."""
         cid = self.store.resolve_container(ref)
@@ -616,6 +625,10 @@ class Engine:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
             raise LayerlabError("exec -d with -t is not supported: attach needs a terminal")
+        try:  # Docker: exec's unknown user is the runtime's failure, 126
+            ids = self._user_ids(self._writable(container), user) if user else None
+        except LayerlabError as exc:
+            raise LayerlabError(str(exc), 126) from None
         fd, name = tempfile.mkstemp(
             prefix="exec-", suffix=".log", dir=self.store.container_dir(cid)
         )
@@ -624,7 +637,7 @@ class Engine:
         env = merge_env(["TERM=xterm"] if tty else [], env or [])  # Docker's, for -t
         if tty and not detach and not (stdio[0] is None and interactive and os.isatty(0)):
             # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
-            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log)
+            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, ids)
         else:
             proc = self.runtime.exec(
                 cid,
@@ -636,6 +649,7 @@ class Engine:
                 stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL if detach else stdio[1],
                 stderr=subprocess.DEVNULL if detach else stdio[2],
+                user=ids,
                 log=log,
             )
             code = proc.wait()
@@ -647,7 +661,7 @@ class Engine:
 
     def _exec_in_pty(
         self, cid: str, command: list[str], env: list[str], workdir: str | None,
-        out: Stream, log: Path,
+        out: Stream, log: Path, user: str | None,
     ) -> int:  # fmt: skip
         """`runc exec --tty` on a pseudo-terminal we own (its controlling terminal), its
         output copied to `out` (None: our stdout) - what Docker's `exec -t` shows."""
@@ -655,7 +669,7 @@ class Engine:
         try:
             proc = self.runtime.exec(
                 cid, command, env=env, cwd=workdir, tty=True, detach=False,
-                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True,
+                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True, user=user,
             )  # fmt: skip
         finally:
             os.close(slave)
@@ -1117,26 +1131,94 @@ class Engine:
             stack.callback(os.close, fd)
             yield fd
 
-    # --- sizes: `ps -s`, `inspect -s` ---------------------------------------------------
-    def container_size(self, ref: str) -> tuple[int, int]:
-        """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's."""
-        container = self.container(ref)
-        rw = self._writable(container).size()[0]
-        image = 0
-        with contextlib.suppress(LayerlabError):
-            image = imagelib.read_image(self.store, container.data["Image"]).size
-        return rw, rw + image
+    # --- run flags: -u, --init, --stop-signal (issue 10) ------------------------------
+    def _check_run_flags(self, opts: CreateOptions) -> None:
+        """Refuse at create what could never start (Docker: 125, nothing created)."""
+        if opts.stop_signal is not None:
+            parse_signal(opts.stop_signal)
+        if opts.init:
+            from layerlab.sysinfo import init_binary
+
+            if init_binary() is None:
+                raise LayerlabError(
+                    "--init needs an init binary on the host (docker-init or tini-static): "
+                    "apt-get install tini"
+                )
+
+    @staticmethod
+    def _init_path(host: dict[str, Any]) -> str | None:
+        if not host.get("Init"):
+            return None
+        from layerlab.sysinfo import init_binary
+
+        found = init_binary()
+        if found is None:
+            raise LayerlabError("--init: no docker-init or tini-static on this host any more")
+        return found
+
+    @staticmethod
+    def _user_ids(rw: WritableLayer, user: str) -> str:
+        """`-u name[:group]` as `uid:gid`, read from the container's /etc/passwd and group."""
+        if not user:
+            return ""
+        from layerlab.users import resolve_user
+
+        def read(rel: str) -> str | None:
+            tops = [rw.merged] if rw.is_mounted() else [rw.upper, *rw.lowers]
+            for top in tops:
+                with contextlib.suppress(OSError):
+                    if (top / rel).is_file():
+                        return (top / rel).read_text(errors="replace")
+            return None
+
+        uid, gid, _ = resolve_user(user, read)
+        return f"{uid}:{gid}"
+
+    # --- listings and disk usage (issue 10) ----------------------------------------
+    def container_sizes(self, container: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs): the writable layer's bytes, and those plus the image's
+        (`ps -s`, `inspect -s`)."""
+        rw, _ = self._writable(container).size()
+        try:
+            image_size = imagelib.read_image(self.store, container.data["Image"]).size
+        except (NotFound, FileNotFoundError):
+            image_size = 0
+        return rw, rw + image_size
+
+    def image_children(self, image_id: str) -> list[str]:
+        return imagelib.image_children(self.store, image_id)
+
+    def image_family(self, ref: str) -> set[str]:
+        """The image `ref` names and every image built on it (`ps -f ancestor=`)."""
+        root = self.image(ref).id
+        family = {root}
+        for image_id in self.store.image_ids():
+            chain: list[str] = []
+            current: str | None = image_id
+            while current and current not in family:
+                chain.append(current)
+                current = imagelib.image_parent(self.store, current)
+            if current in family:
+                family.update(chain)
+        return family
 
     # --- inspect ----------------------------------------------------------------
-    def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
-        """A container's or an image's top-level metadata, container first as Docker does.
+    def inspect(self, ref: str, size: bool = False, kind: str | None = None) -> dict[str, Any]:
+        """A container's or an image's top-level metadata, container first as Docker does;
+        `kind` ("container" or "image", `--type`) looks for that one only.
 
         With `size`, a container's also has `SizeRw` and `SizeRootFs` (`inspect -s`).
         """
-        with contextlib.suppress(NotFound):
+        if kind == "image":
+            return self.image_inspect(self.image(ref))
+        try:
             data = self.container(ref).data
+        except NotFound:
+            if kind == "container":
+                raise
+        else:
             if size:
-                data["SizeRw"], data["SizeRootFs"] = self.container_size(data["Id"])
+                data["SizeRw"], data["SizeRootFs"] = self.container_sizes(Container(data))
             return data
         try:
             image = self.image(ref)

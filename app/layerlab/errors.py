@@ -5,7 +5,6 @@ from __future__ import annotations
 # Docker's exit codes for its own failures (the container's code is reported otherwise).
 FAILED = 1  # any command's error: no such container, a conflict, a missing argument
 NOT_STARTED = 125  # `run`/`create` failing before the container starts; an unknown flag
-TEMPLATE_PARSE = 64  # `inspect -f` with a template that does not parse
 # The commands whose errors mean "the container did not start" (Docker's 125).
 CREATING_COMMANDS = frozenset({"run", "create"})
 

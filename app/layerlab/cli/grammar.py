@@ -7,8 +7,8 @@ command bar can import it without the engine (`handlers.dispatch` runs them).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
@@ -61,6 +61,14 @@ COMMANDS: dict[str, str] = {
     "build": "Build an image from a Dockerfile: each step run, modified and committed",
     "cp": "Copy files/folders between a container and the local filesystem",
     "volume": "Manage volumes: storage that bypasses the union filesystem",
+    "restart": "Restart one or more containers (stop, then start)",
+    "attach": "Attach to a running container's output (and input with -i)",
+    "version": "Show the layerlab and runc version information",
+    "info": "Display system-wide information",
+    "help": "Show this help",
+    "container": "Manage containers",
+    "image": "Manage images",
+    "system": "Manage layerlab: disk usage (df), prune, info",
 }
 
 # `volume COMMAND`, with Docker's help lines.
@@ -71,6 +79,38 @@ VOLUME_COMMANDS: dict[str, str] = {
     "prune": "Remove unused local volumes",
     "rm": "Remove one or more volumes. You cannot remove a volume that is in use by a container.",
 }
+
+# Commands that exist only inside a group (`container prune`): parsed as one word, never
+# listed at the top level, as Docker lists only the groups.
+GROUP_COMMANDS: dict[str, str] = {
+    "container prune": "Remove all stopped containers",
+    "image prune": "Remove unused images",
+    "system df": "Show layerlab disk usage",
+    "system prune": "Remove unused data",
+}
+
+# `container X` / `image X` / `system X`: the top-level command (and words) each maps to.
+# fmt: off
+GROUPS: dict[str, dict[str, list[str]]] = {
+    "container": {
+        **{name: [name] for name in (
+            "attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs",
+            "pause", "port", "rename", "restart", "rm", "run", "start", "stats", "stop",
+            "top", "unpause", "wait",
+        )},
+        "ls": ["ps"], "ps": ["ps"], "list": ["ps"],
+        "inspect": ["inspect", "--type", "container"],
+        "prune": ["container prune"],
+    },
+    "image": {
+        **{name: [name] for name in ("build", "history", "import", "load", "save", "tag")},
+        "ls": ["images"], "list": ["images"], "rm": ["rmi"], "remove": ["rmi"],
+        "inspect": ["inspect", "--type", "image"],
+        "prune": ["image prune"],
+    },
+    "system": {"df": ["system df"], "info": ["info"], "prune": ["system prune"]},
+}
+# fmt: on
 
 
 class _RmFlag(argparse.Action):
@@ -112,6 +152,12 @@ def _go_bool_forms(p: argparse.ArgumentParser, dest: str, *names: str) -> None:
     p.add_argument(*forms, dest=dest, action=_GoBoolValue, nargs=0, help=argparse.SUPPRESS)
 
 
+def _bool_flag(p: argparse.ArgumentParser, *names: str, dest: str, help: str) -> None:
+    """A Docker boolean flag whose default is true: `-H`, `-H=false`, `--human=false`."""
+    p.add_argument(*names, dest=dest, action="store_const", const=True, default=True, help=help)
+    _go_bool_forms(p, dest, *names)
+
+
 def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="assign a name to the container")
     p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
@@ -122,6 +168,16 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
     _mount_flags(p)
+    p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
+    p.add_argument("--env-file", action="append", default=[], help="read in a file of env vars")
+    p.add_argument("-l", "--label", action="append", default=[], help="set meta data: KEY=VALUE")
+    p.add_argument("--label-file", action="append", default=[], help="read in a file of labels")
+    p.add_argument("--stop-signal", help="signal to stop the container")
+    p.add_argument("--read-only", action="store_true", help="mount the root read-only")
+    p.add_argument("--init", action="store_true", help="run an init inside (tini, pid 1)")
+    p.add_argument("--cidfile", help="write the container ID to the file")
+    p.add_argument("-a", "--attach", action="append", default=[], dest="attach_streams",
+                   help="attach to STDIN, STDOUT or STDERR")  # fmt: skip
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
 
@@ -198,8 +254,12 @@ def build_parser() -> Parser:
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("-s", "--size", action="store_true",
                    help="display total file sizes: writable layer (virtual: + image)")  # fmt: skip
+    p.add_argument("-f", "--filter", action="append", default=[], help="filter: KEY=VALUE")
+    p.add_argument("--format", help="format output using a Go template ('table ...')")
+    p.add_argument("-n", "--last", type=int, default=-1, help="show n last created containers")
+    p.add_argument("-l", "--latest", action="store_true", help="show the latest container")
     p = add("stop")
-    p.add_argument("-t", "--time", type=int, help="seconds to wait before killing (10)")
+    p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing")
     p.add_argument("-s", "--signal", help="signal to send (the image's, else SIGTERM)")
     p.add_argument("containers", nargs="+")
     p = add("kill")
@@ -218,11 +278,15 @@ def build_parser() -> Parser:
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("-e", "--env", action="append", default=[], help="set environment variables")
     p.add_argument("-w", "--workdir", help="working directory inside the container")
+    p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     p.add_argument("container")
     p.add_argument("command", nargs=argparse.REMAINDER)
     p = add("logs")
     p.add_argument("-f", "--follow", action="store_true", help="follow log output")
     p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
+    p.add_argument("-n", "--tail", default="all", help='lines to show from the end ("all")')
+    p.add_argument("--since", help="show logs since a timestamp (RFC3339, unix) or 42m")
+    p.add_argument("--until", help="show logs before a timestamp (RFC3339, unix) or 42m")
     p.add_argument("container")
     p = add("top")
     p.add_argument("container")
@@ -258,9 +322,15 @@ def build_parser() -> Parser:
     p.add_argument("-a", "--all", action="store_true", help="show intermediate images too")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("-f", "--filter", action="append", default=[], help="filter: KEY=VALUE")
+    p.add_argument("--format", help="format output using a Go template ('table ...')")
+    p.add_argument("--digests", action="store_true", help="show digests")
+    p.add_argument("reference", nargs="?", help="REPOSITORY[:TAG]")
     p = add("history")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
+    p.add_argument("--format", help="format output using a Go template ('table ...')")
+    _bool_flag(p, "-H", "--human", dest="human", help="human readable sizes and dates (true)")
     p.add_argument("image")
     p = add("tag")
     p.add_argument("source")
@@ -270,8 +340,8 @@ def build_parser() -> Parser:
     p.add_argument("images", nargs="+")
     p = add("inspect")
     p.add_argument("-f", "--format", help="format output using a Go template")
-    p.add_argument("-s", "--size", action="store_true",
-                   help="display total file sizes if the type is container")  # fmt: skip
+    p.add_argument("--type", help="return JSON for the given type: container or image")
+    p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.add_argument("names", nargs="+")
     add("tui")
     _lesson_grammar(add("lesson", aliases=["lessons"]))
@@ -296,6 +366,7 @@ def build_parser() -> Parser:
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     _volume_parsers(add("volume"))
+    _more_commands(add, sub)
     return parser
 
 
@@ -314,8 +385,53 @@ def _lesson_grammar(p: argparse.ArgumentParser) -> None:
     run.add_argument("--dir", help="a folder of lesson files (default: the course)")
 
 
+def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> None:
+    """restart, attach, version, info, help, the groups and the group-only commands."""
+    p = add("restart")
+    p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing")
+    p.add_argument("-s", "--signal", help="signal to send to the container")
+    p.add_argument("containers", nargs="+")
+    p = add("attach")
+    p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
+    p.add_argument("--sig-proxy", default=True, action=argparse.BooleanOptionalAction,
+                   help="proxy received signals to the process (default true)")  # fmt: skip
+    p.add_argument("--detach-keys", help="accepted; layerlab detaches on Ctrl+C")
+    p.add_argument("container")
+    add("version").add_argument("-f", "--format", help="format output using a Go template")
+    add("info").add_argument("-f", "--format", help="format output using a Go template")
+    add("help").add_argument("topic", nargs="*", help="a command to show the help of")
+    for group, commands in GROUPS.items():
+        p = add(group)
+        p.add_argument("subcommand", nargs="?", choices=sorted(commands), metavar="COMMAND",
+                       help=", ".join(sorted(commands)))  # fmt: skip
+    for name, line in GROUP_COMMANDS.items():
+        p = sub.add_parser(name, add_help=False, prog=f"layerlab {name}", description=line)
+        # Listed under its group only: argparse has no hidden subcommand, so it is unlisted.
+        sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
+        p.add_argument("--help", action="help", help="show this help")
+        if name != "system df":
+            p.add_argument("-f", "--force", action="store_true", help="do not prompt")
+            p.add_argument("--filter", action="append", default=[], help="filter: KEY=VALUE")
+        if name in ("image prune", "system prune"):
+            p.add_argument("-a", "--all", action="store_true", help="all unused images")
+        if name == "system df":
+            p.add_argument("-v", "--verbose", action="store_true", help="show details")
+            p.add_argument("--format", help="format output using a Go template")
+
+
+def _ungroup(words: list[str]) -> list[str]:
+    """`container ls -a` -> `ps -a`: a group's command is the top-level one, same parser."""
+    i = 0
+    while i < len(words) and words[i].startswith("--root"):  # the one global option
+        i += 1 if "=" in words[i] else 2
+    group, rest = words[i : i + 1], words[i + 1 :]
+    if group and rest and group[0] in GROUPS and rest[0] in GROUPS[group[0]]:
+        return words[:i] + GROUPS[group[0]][rest[0]] + rest[1:]
+    return words
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     words = list(argv)
     if words and words[0] == "docker":  # the article's commands, typed as printed
         words = words[1:]
-    return build_parser().parse_args(words)
+    return build_parser().parse_args(_ungroup(words))

@@ -10,14 +10,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from layerlab.cli.grammar import COMMANDS, VOLUME_COMMANDS, UsageError
+from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
-from layerlab.engine import Engine
-from layerlab.errors import TEMPLATE_PARSE, ExecFailed, LayerlabError, os_error
+from layerlab.engine import Engine, LogEntry
+from layerlab.errors import ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -25,14 +26,15 @@ from layerlab.table import format_table
 
 Handler = Callable[[Engine, argparse.Namespace, IO], Report]
 HANDLERS: dict[str, Handler] = {}
+GROUP_HANDLERS: dict[str, Handler] = {}  # `container prune`, `system df`, ...
 
 
 def command(name: str) -> Callable[[Handler], Handler]:
-    if name not in COMMANDS:
+    if name not in COMMANDS and name not in GROUP_COMMANDS:
         raise AssertionError(f"{name} is not in the grammar's COMMANDS")
 
     def register(fn: Handler) -> Handler:
-        HANDLERS[name] = fn
+        (HANDLERS if name in COMMANDS else GROUP_HANDLERS)[name] = fn
         return fn
 
     return register
@@ -43,10 +45,12 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
+    from layerlab.runflags import labels, read_env_files
+
     return CreateOptions(
         command=command,
         name=ns.name,
-        env=ns.env,
+        env=read_env_files(ns.env_file) + ns.env,
         workdir=ns.workdir,
         hostname=ns.hostname,
         entrypoint=ns.entrypoint,
@@ -57,28 +61,45 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
         volumes=ns.volumes,
         mounts=ns.mounts,
         tmpfs=ns.tmpfs,
+        user=ns.user,
+        labels=labels(ns.label_file, ns.label),
+        stop_signal=ns.stop_signal,
+        read_only=ns.read_only,
+        init=ns.init,
     )
 
 
 @command("create")
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+
+    attach_streams(ns.attach_streams, detach=False)
+    check_cidfile(ns.cidfile)
     container = engine.create(ns.image, _create_options(ns, attach=False))
+    write_cidfile(ns.cidfile, container.id)
     print(container.id, file=io.out)
     return Report(containers=[container.id], created_containers=[container.id])
 
 
 @command("run")
 def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+
+    streams = attach_streams(ns.attach_streams, detach=ns.detach)
     attach = not ns.detach
     if attach and ns.tty and ns.interactive:
         _require_terminal(io)
     opts = _create_options(ns, attach=attach)
+    check_cidfile(ns.cidfile)
     if not attach:
-        container, _ = engine.run(ns.image, opts)
+        container = engine.create(ns.image, opts)
+        write_cidfile(ns.cidfile, container.id)
+        engine.start(container.id)
         print(container.id, file=io.out)
         return Report(containers=[container.id], created_containers=[container.id])
     container = engine.create(ns.image, opts)
-    report = _start_attached(engine, container, io, raw=ns.tty and ns.interactive)
+    write_cidfile(ns.cidfile, container.id)
+    report = _start_attached(engine, container, io, raw=ns.tty and ns.interactive, streams=streams)
     report.created_containers.append(container.id)
     return report
 
@@ -97,9 +118,17 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return _each(ns.containers, io, lambda ref: _touched(engine.start(ref)))
 
 
-def _start_attached(engine: Engine, container: Container, io: IO, raw: bool) -> Report:
-    """Start attached until the container exits; its exit code is the command's."""
+def _start_attached(
+    engine: Engine, container: Container, io: IO, raw: bool, streams: set[str] | None = None
+) -> Report:
+    """Start attached until the container exits; its exit code is the command's.
+
+    `streams` (`run -a`): the ones attached; the others go to the log only."""
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
+        if streams:
+            from layerlab.runflags import only_streams
+
+            stdio = only_streams(stdio, streams)
         code = engine.start_attached(container.id, stdio)
     report = Report(code=code, containers=[container.id])
     if not _container_ids(engine, container.id):  # `--rm`: gone with its process
@@ -109,7 +138,26 @@ def _start_attached(engine: Engine, container: Container, io: IO, raw: bool) -> 
 
 @command("ps")
 def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    containers = engine.containers(all=ns.all)
+    last = 1 if ns.latest else ns.last
+    containers = engine.containers(all=ns.all or last > 0 or bool(ns.filter))
+    if ns.filter:
+        from layerlab.filters import PS_KEYS, container_filter, parse_filters
+
+        filters = parse_filters(ns.filter, PS_KEYS)
+        keep = container_filter(
+            filters, lambda ref: engine.image_family(ref), lambda ref: engine.container(ref).created
+        )
+        if "status" not in filters and not (ns.all or last > 0):
+            containers = [c for c in containers if c.running]  # Docker: -a unless status=
+        containers = [c for c in containers if keep(c)]
+    if last > 0:
+        containers = containers[:last]
+    if ns.format and not ns.quiet:
+        from layerlab.listing import CONTAINER_CONTEXT, PS_DEFAULT, PS_TITLES, render_rows
+
+        contexts = ps_contexts(engine, containers, ns.no_trunc, "Size" in ns.format)
+        io.out.write(render_rows(ns.format, PS_DEFAULT, contexts, PS_TITLES, CONTAINER_CONTEXT))
+        return Report()
     if ns.quiet:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
@@ -126,7 +174,7 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def _size_cell(engine: Engine, container: Container) -> str:
     """Docker's SIZE: the writable layer, and with the image's layers (`0B (virtual 1.98MB)`)."""
     try:
-        rw, virtual = engine.container_size(container.id)
+        rw, virtual = engine.container_sizes(container)
     except LayerlabError:  # removed while listed
         return ""
     return f"{human_size(rw, precision=3)} (virtual {human_size(virtual, precision=3)})"
@@ -212,6 +260,36 @@ def _port_group(proto: str, group: list[int]) -> str:
     return f"{first}/{proto}" if first == last else f"{first}-{last}/{proto}"
 
 
+def ps_contexts(
+    engine: Engine, containers: Sequence[Container], no_trunc: bool, sizes: bool
+) -> list[dict[str, object]]:
+    """Docker's ContainerContext fields for `ps --format`, one dict per container."""
+    from layerlab.listing import go_time
+
+    contexts: list[dict[str, object]] = []
+    for c, row in zip(containers, ps_rows(containers, no_trunc), strict=True):
+        labels: dict[str, str] = c.data["Config"].get("Labels") or {}
+        mounts: list[dict[str, str]] = c.data.get("Mounts") or []
+        context: dict[str, object] = dict(zip(
+            ["ID", "Image", "Command", "RunningFor", "Status", "Ports", "Names"], row,
+            strict=True,
+        ))  # fmt: skip
+        context.update(
+            CreatedAt=go_time(c.created),
+            State=c.status,
+            Labels=",".join(f"{k}={v}" for k, v in labels.items()),
+            Label=lambda key, labels=labels: labels.get(key, ""),
+            Mounts=",".join(m.get("Name") or m.get("Source", "") for m in mounts),
+            Networks=",".join(sorted((c.data.get("NetworkSettings") or {}).get("Networks") or {})),
+            LocalVolumes="0",
+            Platform=None,
+        )
+        if sizes:
+            context["Size"] = _size_cell(engine, c)
+        contexts.append(context)
+    return contexts
+
+
 @command("stop")
 def cmd_stop(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return _each(ns.containers, io, lambda ref: _touched(engine.stop(ref, ns.time, ns.signal)))
@@ -276,6 +354,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 env=ns.env,
                 workdir=ns.workdir,
                 stdio=stdio,
+                user=ns.user,
             )
         except ExecFailed as exc:  # Docker prints it on stdout, and exits 126
             print(exc, file=io.out)
@@ -286,11 +365,43 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("logs")
 def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     ids = _container_ids(engine, ns.container)
-    for entry in engine.logs(ns.container, follow=ns.follow):
+    entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow)
+    if ns.tail != "all" or ns.since or ns.until:
+        entries = _log_window(engine, ns, entries)
+    for entry in entries:
         stream = io.err if entry.stream == "stderr" else io.out
         stream.write(f"{entry.time} {entry.text}" if ns.timestamps else entry.text)
         stream.flush()
     return Report(containers=ids)
+
+
+def _log_window(
+    engine: Engine, ns: argparse.Namespace, entries: Iterable[LogEntry]
+) -> Iterator[LogEntry]:
+    """`--tail N` (the last N lines, then any followed), `--since`/`--until` (Docker's times)."""
+    from layerlab.filters import docker_time, entry_time
+
+    since = docker_time(ns.since, "since") if ns.since else None
+    until = docker_time(ns.until, "until") if ns.until else None
+    try:  # Docker: a tail that is not a number, or a negative one, is "all"
+        tail = int(ns.tail)
+    except ValueError:
+        tail = -1
+    skip = 0
+    if tail >= 0:
+        present = list(engine.logs(ns.container))
+        skip = max(0, len(present) - tail)
+    for i, entry in enumerate(entries):
+        if i < skip:
+            continue
+        stamp = entry_time(entry.time)
+        if since is not None and stamp < since:
+            continue
+        if until is not None and stamp > until:
+            if not ns.follow:
+                break
+            continue
+        yield entry
 
 
 @command("top")
@@ -393,6 +504,23 @@ def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("images")
 def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.images(all=ns.all)
+    if ns.reference or ns.filter:
+        from layerlab.filters import image_filter
+
+        rows = image_filter(engine, rows, ns.reference, ns.filter, all=ns.all)
+    if ns.format or ns.digests:
+        from layerlab import listing
+
+        if ns.quiet:  # Docker: -q wins over --format
+            ns.format = "{{.ID}}"
+        default = listing.IMAGES_DIGESTS if ns.digests else listing.IMAGES_DEFAULT
+        contexts = image_contexts(rows, ns.no_trunc)
+        io.out.write(
+            listing.render_rows(
+                ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
+            )
+        )
+        return Report()
     if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
         for _, image in rows:
             print(display_id(image.id, ns.no_trunc), file=io.out)
@@ -408,10 +536,54 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report()
 
 
+def image_contexts(rows: Sequence[tuple[str, Any]], no_trunc: bool) -> list[dict[str, object]]:
+    """Docker's ImageContext fields for `images --format`."""
+    from layerlab.listing import go_time
+
+    contexts: list[dict[str, object]] = []
+    for ref, image in rows:
+        repo, _, tag = ref.rpartition(":")
+        contexts.append({
+            "ID": display_id(image.id, no_trunc), "Repository": repo, "Tag": tag,
+            "Digest": "<none>", "CreatedSince": ago(image.created),
+            "CreatedAt": go_time(image.created), "Size": human_size(image.size, precision=3),
+            "Containers": "N/A", "VirtualSize": human_size(image.size), "SharedSize": "N/A",
+            "UniqueSize": "N/A",
+        })  # fmt: skip
+    return contexts
+
+
 @command("history")
 def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.history(ns.image)
     report = Report(images=_image_ids(engine, ns.image))
+    if (ns.format or not ns.human) and not ns.quiet:
+        from layerlab import listing
+
+        contexts: list[dict[str, object]] = []
+        for row in rows:
+            created_by = row.created_by
+            if not ns.no_trunc and len(created_by) > 45:
+                created_by = created_by[:44] + "…"
+            stamp = parse_rfc3339(row.created) if row.created else 0.0
+            created_at = listing.local_rfc3339(stamp) if row.created else "N/A"
+            since = ago(stamp) if row.created else "N/A"
+            image_id = row.image_id
+            if image_id != "<missing>":
+                image_id = display_id(image_id, ns.no_trunc)
+            contexts.append({
+                "ID": image_id, "CreatedAt": created_at, "CreatedBy": created_by,
+                "CreatedSince": since if ns.human else created_at,
+                "Size": human_size(row.size, precision=3) if ns.human else str(row.size),
+                "Comment": row.comment,
+            })  # fmt: skip
+        default = listing.HISTORY_DEFAULT if ns.human else listing.HISTORY_RAW
+        io.out.write(
+            listing.render_rows(
+                ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
+            )
+        )
+        return report
     if ns.quiet:
         for row in rows:
             print(display_id(row.image_id, ns.no_trunc), file=io.out)
@@ -470,28 +642,50 @@ def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("inspect")
 def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     found, report = [], Report()
+    if ns.format is not None:
+        from layerlab.gotemplate import TemplateError, check  # on use: -f only
+
+        try:
+            check(ns.format)  # Docker parses first: exit 64 whatever the names
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            return Report(code=exc.exit_code)
+    if ns.type not in (None, "container", "image"):
+        raise LayerlabError(
+            f'unknown type: "{ns.type}": must be one of "container", "image"', exit_code=1
+        )
     for ref in ns.names:
         try:
-            item = engine.inspect(ref, size=ns.size)
+            item = _inspect_one(engine, ref, ns.type, ns.size, io)
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = 1
             continue
         found.append(item)
         # A container's record has a State; an image's inspect has none.
-        (report.containers if "State" in item else report.images).append(item["Id"])
+        (report.containers if "State" in item else report.images).append(str(item["Id"]))
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, TemplateParseError, render  # -f only
+        from layerlab.gotemplate import TemplateError, render  # -f only
 
         try:
             for item in found:
                 print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:  # Docker: 64 for a parse error, 1 when executing fails
-            code = TEMPLATE_PARSE if isinstance(exc, TemplateParseError) else None
-            raise LayerlabError(f"template parsing error: {exc}", code) from None
-    elif found or not report.code:
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            report.code = exc.exit_code
+    else:  # Docker prints `[]` even when nothing was found
         print(json.dumps(found, indent=4), file=io.out)
     return report
+
+
+def _inspect_one(
+    engine: Engine, ref: str, kind: str | None, size: bool, io: IO
+) -> dict[str, object]:
+    """One object for `inspect`: `--type` narrows the lookup, `-s` adds the sizes."""
+    item = engine.inspect(ref, size=size, kind=kind)
+    if size and "State" not in item:
+        print("WARNING: --size ignored for image", file=io.err)
+    return item
 
 
 @command("build")
@@ -696,6 +890,177 @@ VOLUME_HANDLERS: dict[str, Handler] = {
 }
 
 
+# --- restart, attach, version, info, help, groups, prune, df (issue 10) ------------
+@command("restart")
+def cmd_restart(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    def restart(ref: str) -> Report:
+        if engine.container(ref).running:
+            engine.stop(ref, ns.time, ns.signal)
+        return _touched(engine.start(ref))
+
+    return _each(ns.containers, io, restart)
+
+
+@command("attach")
+def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """The running container's output from now on, until it exits; its exit code."""
+    container = engine.container(ns.container)
+    if not container.running:
+        raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
+    if container.paused:
+        raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
+    already = sum(1 for _ in engine.logs(container.id))
+    for i, entry in enumerate(engine.logs(container.id, follow=True)):
+        if i < already:
+            continue
+        stream = io.err if entry.stream == "stderr" else io.out
+        stream.write(entry.text)
+        stream.flush()
+    return Report(code=engine.wait(container.id), containers=[container.id])
+
+
+def _print_formatted(io: IO, fmt: str | None, data: object, text: Callable[[], str]) -> Report:
+    if fmt is None:
+        io.out.write(text())
+        return Report()
+    from layerlab.gotemplate import TemplateError, render
+
+    try:
+        print(render(fmt, data), file=io.out)
+    except TemplateError as exc:
+        print(f"template parsing error: {exc}", file=io.err)
+        return Report(code=exc.exit_code)
+    return Report()
+
+
+@command("version")
+def cmd_version(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import sysinfo
+
+    data = sysinfo.version(engine)
+    return _print_formatted(io, ns.format, data, lambda: sysinfo.version_text(data))
+
+
+@command("info")
+def cmd_info(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import sysinfo
+
+    data = sysinfo.info(engine)
+    return _print_formatted(io, ns.format, data, lambda: sysinfo.info_text(data))
+
+
+@command("help")
+def cmd_help(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`help` is `--help`; `help ps` is `ps --help`."""
+    from layerlab.cli.grammar import build_parser
+
+    parser = build_parser()
+    if ns.topic:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        name = " ".join(ns.topic)
+        if name not in sub.choices:
+            raise UsageError(f'layerlab help: unknown command "{name}"')
+        parser = sub.choices[name]
+    io.out.write(parser.format_help())
+    return Report()
+
+
+def _group_help(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """A bare `container`, `image` or `system`: its help, as Docker prints it."""
+    from layerlab.cli.grammar import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    io.out.write(sub.choices[ns.cmd].format_help())
+    return Report()
+
+
+for _group in ("container", "image", "system"):
+    command(_group)(_group_help)
+
+
+def _confirmed(io: IO, warning: str, force: bool) -> bool:
+    """Docker's prompt: `-f` skips it; anything but y/yes (EOF, no stdin) is No."""
+    if force:
+        return True
+    io.out.write(f"{warning}\nAre you sure you want to continue? [y/N] ")
+    io.out.flush()
+    if io.stdin is None:
+        return False
+    answer = io.stdin.readline().decode(errors="replace").strip().lower()
+    return answer in ("y", "yes")
+
+
+def _pruned_report(io: IO, pruned: object) -> Report:
+    from layerlab.prune import Pruned
+
+    assert isinstance(pruned, Pruned)
+    if pruned.containers:
+        io.out.write("Deleted Containers:\n" + "".join(f"{c}\n" for c in pruned.containers))
+        io.out.write("\n")
+    if pruned.untagged or pruned.deleted:
+        io.out.write("Deleted Images:\n")
+        io.out.write("".join(f"untagged: {t}\n" for t in pruned.untagged))
+        io.out.write("".join(f"deleted: {d}\n" for d in pruned.deleted))
+        io.out.write("\n")
+    io.out.write(f"Total reclaimed space: {human_size(pruned.reclaimed)}\n")
+    return Report(
+        containers=list(pruned.containers),
+        removed_containers=list(pruned.containers),
+        removed_images=list(pruned.deleted_images),
+        untagged=list(pruned.untagged),
+    )
+
+
+@command("container prune")
+def cmd_container_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import prune
+
+    prune.prune_filter(ns.filter)  # a bad filter is refused before the prompt
+    if not _confirmed(io, prune.CONTAINERS_WARNING, ns.force):
+        return Report()
+    return _pruned_report(io, prune.prune_containers(engine, filters=ns.filter))
+
+
+@command("image prune")
+def cmd_image_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import prune
+
+    prune.prune_filter(ns.filter)
+    warning = prune.ALL_IMAGES_WARNING if ns.all else prune.DANGLING_WARNING
+    if not _confirmed(io, warning, ns.force):
+        return Report()
+    return _pruned_report(io, prune.prune_images(engine, all=ns.all, filters=ns.filter))
+
+
+@command("system prune")
+def cmd_system_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import prune
+
+    prune.prune_filter(ns.filter)
+    if not _confirmed(io, prune.system_warning(ns.all), ns.force):
+        return Report()
+    pruned = prune.prune_containers(engine, filters=ns.filter)
+    pruned = prune.prune_images(engine, all=ns.all, result=pruned, filters=ns.filter)
+    return _pruned_report(io, pruned)
+
+
+@command("system df")
+def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab import listing, sysinfo
+
+    usage = sysinfo.disk_usage(engine)
+    if ns.verbose and not ns.format:
+        io.out.write(sysinfo.df_verbose_text(usage))
+        return Report()
+    rows = sysinfo.df_rows(usage)
+    context = "*formatter.diskUsageImagesContext"
+    io.out.write(
+        listing.render_rows(ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context)
+    )
+    return Report()
+
+
 # --- helpers -------------------------------------------------------------------
 def _each(refs: Sequence[str], io: IO, action: Callable[[str], Report]) -> Report:
     """Docker's multi-container commands: echo each name done, one error line per failure."""
@@ -739,7 +1104,7 @@ def _unique(ids: Iterable[str]) -> list[str]:
 def dispatch(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """Run a parsed command; a `LayerlabError` is the user's one-line error, with the
     exit code Docker gives it for this command (`LayerlabError.for_command`)."""
-    handler = HANDLERS.get(ns.cmd)
+    handler = HANDLERS.get(ns.cmd) or GROUP_HANDLERS.get(ns.cmd)
     if handler is None:  # `tui`: the entry point opens it (layerlab.main), not a handler
         raise UsageError(f"layerlab {ns.cmd}: not a command this face runs")
     try:

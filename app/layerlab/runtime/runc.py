@@ -182,6 +182,7 @@ class Runtime:
         stdout: int | IO[Any] | None = None,
         log: Path,
         own_terminal: bool = False,
+        user: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`.
 
@@ -195,6 +196,8 @@ class Runtime:
             cmd.append("--tty")
         if cwd:
             cmd += ["--cwd", cwd]
+        if user:
+            cmd += ["--user", user]
         for item in env:
             cmd += ["--env", item]
         return subprocess.Popen(

@@ -71,6 +71,20 @@ def _user(image_user: str) -> dict[str, int]:
     return {"uid": uid, "gid": gid}
 
 
+INIT_PATH = "/sbin/docker-init"  # where Docker mounts its init (tini) for `--init`
+
+
+def apply_host_options(spec: dict[str, Any], *, read_only: bool, init: str | None) -> None:
+    """`--read-only`: the root mounted read-only; `--init`: tini as pid 1 running the rest."""
+    spec["root"]["readonly"] = read_only
+    if init:
+        spec["mounts"].append(
+            {"destination": INIT_PATH, "type": "bind", "source": init,
+             "options": ["rbind", "ro", "nosuid", "nodev"]}
+        )  # fmt: skip
+        spec["process"]["args"] = [INIT_PATH, "--", *spec["process"]["args"]]
+
+
 def build_spec(
     *,
     args: list[str],

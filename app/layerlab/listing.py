@@ -1,0 +1,99 @@
+"""Docker's `--format` for listings (`ps`, `images`, `history`, `system df`).
+
+A format is a Go template run once per row; `table TEMPLATE` adds a header row (the same
+template run on the column titles) and aligns the cells with Docker's tabwriter; a bare
+`table` is the default table, `json` is `{{json .}}`. `\\t` and `\\n` typed in the format
+are a tab and a newline, as in Docker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from layerlab.errors import LayerlabError
+from layerlab.table import tabwrite
+
+PS_DEFAULT = (
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+)
+PS_TITLES = {
+    "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+    "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS",
+    "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS",
+    "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM",
+}  # fmt: skip
+IMAGES_DEFAULT = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+IMAGES_DIGESTS = (
+    "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+)
+IMAGES_TITLES = {
+    "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+    "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+    "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
+    "UniqueSize": "UNIQUE SIZE",
+}  # fmt: skip
+HISTORY_DEFAULT = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_RAW = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
+HISTORY_TITLES = {
+    "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
+    "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
+}  # fmt: skip
+
+CONTAINER_CONTEXT = "*formatter.ContainerContext"
+IMAGE_CONTEXT = "*formatter.ImageContext"
+HISTORY_CONTEXT = "*image.historyContext"
+
+
+def render_rows(
+    fmt: str | None,
+    default: str,
+    rows: Sequence[dict[str, Any]],
+    headers: dict[str, str],
+    context: str,
+) -> str:
+    """The listing's text: `fmt` (or the default table) for each row, as Docker prints it."""
+    from layerlab.gotemplate import TemplateError, check, render
+
+    fmt = default if fmt in (None, "", "table") else fmt
+    if fmt == "json":
+        fmt = "{{json .}}"
+    table = fmt.startswith("table")
+    template = fmt[len("table") :].lstrip(" ") if table else fmt
+    template = template.replace("\\t", "\t").replace("\\n", "\n")
+    try:
+        check(template)
+    except TemplateError as exc:
+        raise LayerlabError(f"template parsing error: {exc}", exc.exit_code) from None
+    out = []
+    try:
+        if table:
+            out.append(render(template, headers) + "\n")
+        if not rows:  # a field the row type lacks is an error even with no rows, as in Docker
+            blank = dict.fromkeys(headers, "") | {"Label": lambda *_: ""}
+            render(template, blank, struct=context)
+        for row in rows:
+            out.append(render(template, row, struct=context) + "\n")
+    except TemplateError as exc:
+        raise LayerlabError(f"failed to execute template: {exc}", exc.exit_code) from None
+    text = "".join(out)
+    return tabwrite(text) if table else text
+
+
+def go_time(ts: float) -> str:
+    """Go's time.String() in local time: `2026-12-01 14:45:57 +0000 UTC`, Docker's CreatedAt."""
+    local = datetime.fromtimestamp(int(ts)).astimezone()
+    return local.strftime("%Y-%m-%d %H:%M:%S %z ") + (local.tzname() or "UTC")
+
+
+def local_rfc3339(ts: float) -> str:
+    """`2026-12-01T14:42:50Z` (or with an offset): history's CREATED AT without -H."""
+    local = datetime.fromtimestamp(int(ts)).astimezone()
+    text = local.isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def now() -> float:
+    return time.time()
