@@ -344,3 +344,10 @@ def test_a_listing_row_is_a_struct_with_methods() -> None:
         'template: :1:2: executing "" at <.Nope>: can\'t evaluate field Nope in type '
         "*formatter.ContainerContext"
     )
+
+
+def test_a_null_typed_field_prints_empty_yet_marshals_as_null() -> None:
+    # docker inspect -f '{{.Config.Cmd}}|{{json .Config.Cmd}}' (Cmd null) -> []|null
+    data = {"Config": {"Cmd": None, "Labels": None}}
+    assert render("{{.Config.Cmd}}|{{json .Config.Cmd}}", data) == "[]|null"
+    assert render("{{.Config.Labels}}|{{json .Config.Labels}}", data) == "map[]|null"

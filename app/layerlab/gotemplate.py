@@ -54,6 +54,14 @@ _NIL_SLICES = frozenset(
 _NIL_MAPS = frozenset("ExposedPorts Labels Ports Sysctls Tmpfs Volumes StorageOpt".split())
 
 
+class _NilSlice(list[Any]):
+    """A typed field that is null: `%v` prints `[]`, but `json` marshals it as `null`."""
+
+
+class _NilMap(dict[str, Any]):
+    """A typed map field that is null: `%v` prints `map[]`, `json` gives `null`."""
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed or executed; the message is one line."""
 
@@ -492,9 +500,9 @@ class _Exec:
                 if name in value:
                     item = value[name]
                     if item is None and name in _NIL_SLICES:
-                        item = []
+                        item = _NilSlice()
                     elif item is None and name in _NIL_MAPS:
-                        item = {}
+                        item = _NilMap()
                     value = item
                     continue
                 if value is self.root and self.struct:
@@ -831,6 +839,8 @@ def _go_value(value: Any) -> str:
 
 def _go_json(value: Any) -> str:
     """Go's json.Marshal without HTML escaping, as Docker's `json` function does it."""
+    if isinstance(value, _NilSlice | _NilMap):
+        return "null"
     if isinstance(value, dict):
         pairs = (f"{_go_json(str(k))}:{_go_json(v)}" for k, v in value.items())
         return "{" + ",".join(pairs) + "}"
