@@ -17,7 +17,7 @@ from layerlab.cli.grammar import COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import Cancelled, LayerlabError
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -97,7 +97,7 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def _start_attached(engine: Engine, container: Container, io: IO, raw: bool) -> Report:
     """Start attached until the container exits; its exit code is the command's."""
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
-        code = engine.start_attached(container.id, stdio)
+        code = engine.start_attached(container.id, stdio, cancel=io.cancel)
     report = Report(code=code, containers=[container.id])
     if not _container_ids(engine, container.id):  # `--rm`: gone with its process
         report.removed_containers.append(container.id)
@@ -165,7 +165,9 @@ def cmd_wait(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     for ref in ns.containers:
         ids = _container_ids(engine, ref)
         try:
-            print(engine.wait(ref), file=io.out)
+            print(engine.wait(ref, cancel=io.cancel), file=io.out)
+        except Cancelled:
+            raise  # the face ended the wait: no more containers to wait for
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = exc.exit_code
@@ -209,7 +211,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("logs")
 def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     ids = _container_ids(engine, ns.container)
-    for entry in engine.logs(ns.container, follow=ns.follow):
+    for entry in engine.logs(ns.container, follow=ns.follow, cancel=io.cancel):
         stream = io.err if entry.stream == "stderr" else io.out
         stream.write(f"{entry.time} {entry.text}" if ns.timestamps else entry.text)
         stream.flush()
