@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
+from textual.worker import NoActiveWorker, get_current_worker
 
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
 from layerlab.procs import Proc
+from layerlab.snapshot import Subject
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
@@ -30,7 +32,7 @@ from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.process_tree import ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
-from layerlab.tui.settle import settled
+from layerlab.tui.settle import settled, shows_the_store
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
@@ -56,12 +58,15 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 
 
 
 async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
-    """Type a command key by key, press Enter, wait until it ran and the panels caught up."""
+    """Type a command key by key, press Enter, wait until it ran and the panels caught up.
+
+    Caught up includes the store's listing, which only the watcher refreshes.
+    """
     app = pilot.app
     assert isinstance(app, LayerlabApp)
     done = app.commands_done
     await pilot.press(*line, "enter")
-    await settled(pilot, commands=done + 1, timeout=timeout)
+    await settled(pilot, commands=done + 1, current=True, timeout=timeout)
 
 
 def changes(app: LayerlabApp) -> list[str]:
@@ -212,6 +217,59 @@ def test_errors_and_output_go_to_the_output_log(engine: Engine) -> None:
         lines = [line.text for line in app.query_one(OutputLog).lines]
         assert "Error: No such container: nosuch" in lines
         assert any(line.startswith("CONTAINER ID") for line in lines)
+
+    drive(engine, scenario)
+
+
+def test_a_command_is_followed_by_its_report_not_by_reading_the_store(engine: Engine) -> None:
+    """The subject and the explanation come from the command's Report and targeted reads.
+
+    No full store read and no writable-layer diff runs inside a command's worker
+    (but the diff around `exec`); the listing comes from the watcher alone, so a
+    command that changes nothing (`ps`) leaves the app as it was, and consistent.
+    """
+    in_commands: list[str] = []
+
+    def counted(name: str) -> None:
+        real = getattr(engine, name)
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(NoActiveWorker):
+                if get_current_worker().group == "command":
+                    in_commands.append(name)
+            return real(*args, **kwargs)
+
+        setattr(engine, name, spy)
+
+    counted("snapshot")
+    counted("diff")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name rep busybox true")
+        made = app.subject
+        assert made is not None and made.kind == "container"
+        assert made.id == engine.container("rep").id
+        await enter(pilot, "ps -a")
+        assert app.subject == made and "ps read" in explained(app)
+        assert shows_the_store(app)
+        await enter(pilot, "commit rep snap:v1")
+        image = engine.image("snap:v1")
+        assert app.subject == Subject("image", image.id)
+        assert "image snap:v1 has 2 layers, one more" in explained(app)
+        await enter(pilot, "rm rep")  # the container goes: its image is what remains
+        assert app.subject == Subject("image", engine.image("busybox").id)
+        assert "rm deleted rep's writable layer" in explained(app)
+        await enter(pilot, "tag snap:v1 snap:v2")
+        await enter(pilot, "rmi snap:v1")
+        assert "removed the name snap:v1" in explained(app)
+        await enter(pilot, "rmi snap:v2")
+        assert "rmi deleted 1 image" in explained(app)
+        assert "(untagged snap:v2)" in explained(app)
+        assert in_commands == []
+        await enter(pilot, "run --name ran busybox touch /made.txt")
+        assert "A /made.txt" in explained(app)
+        assert in_commands == ["diff"]  # after a process ran in a new container, nothing before
+        assert shows_the_store(app)
 
     drive(engine, scenario)
 
