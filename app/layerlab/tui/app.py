@@ -134,6 +134,7 @@ class LayerlabApp(App[None]):
         self._store_watch = StoreWatch(engine.store.root, self._store_changed)
         self._store_timer: Timer | None = None
         self._store_failures = 0  # store reads failed in a row
+        self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
         # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
@@ -701,9 +702,24 @@ class LayerlabApp(App[None]):
 
     # --- processes ----------------------------------------------------------------------
     def _poll_procs(self) -> None:
+        """Read the subject's processes, unless a read of the same process space is under way.
+
+        Starting a read cancels the one before (its result would be dropped as
+        stale), so a poll that outpaced slow reads - a loaded machine - would
+        starve the panel of every result.
+        """
         view = self.view
-        if view is not None and view.running and view.pid:
-            self.read_procs(view.pid)
+        if view is None or not view.running or not view.pid:
+            return
+        reading = self._procs_read
+        if reading is not None and reading[0] == view.pid:
+            worker = reading[1]
+            if (
+                worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                and not worker.is_cancelled
+            ):
+                return
+        self._procs_read = (view.pid, self.read_procs(view.pid))
 
     @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
