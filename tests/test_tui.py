@@ -517,3 +517,24 @@ def test_quitting_while_a_command_waits_exits_at_once(
     if failed:
         raise failed[0]
     assert engine.container("ticker").running  # the container keeps running, as Docker's does
+
+
+def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
+    """A cancelled command worker sets its command's cancel event: `wait` ends, no error shown."""
+    engine.run("busybox", CreateOptions(command=TICKER, name="ticker"))
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        done = app.commands_done
+        await pilot.press(*"wait ticker", "enter")
+        deadline = time.monotonic() + 10
+        while not command_running(app):  # settled() would wait for the command to end
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)  # into the wait itself
+        app.workers.cancel_group(app, "command")
+        await settled(pilot, commands=done + 1, timeout=10)
+        assert "wait stopped waiting; the container keeps running" in explained(app)
+        assert not any(line.startswith("Error") for line in output(app))
+        assert engine.container("ticker").running
+
+    drive(engine, scenario)
