@@ -39,7 +39,7 @@ async def type_line(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     bar.focus()
     bar.value = line
     await pilot.press("enter")
-    await settled(pilot, commands=done + 1, timeout=timeout)
+    await settled(pilot, commands=done + 1, current=True, timeout=timeout)
 
 
 async def render(size: tuple[int, int], root: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -15,9 +16,12 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
+from textual.worker import NoActiveWorker, get_current_worker
 
 from layerlab.engine import CreateOptions, Engine
+from layerlab.errors import LayerlabError
 from layerlab.procs import Proc
+from layerlab.snapshot import Subject
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
@@ -28,7 +32,7 @@ from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.process_tree import ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
-from layerlab.tui.settle import settled
+from layerlab.tui.settle import settled, shows_the_store
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
@@ -54,12 +58,15 @@ async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 
 
 
 async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
-    """Type a command key by key, press Enter, wait until it ran and the panels caught up."""
+    """Type a command key by key, press Enter, wait until it ran and the panels caught up.
+
+    Caught up includes the store's listing, which only the watcher refreshes.
+    """
     app = pilot.app
     assert isinstance(app, LayerlabApp)
     done = app.commands_done
     await pilot.press(*line, "enter")
-    await settled(pilot, commands=done + 1, timeout=timeout)
+    await settled(pilot, commands=done + 1, current=True, timeout=timeout)
 
 
 def changes(app: LayerlabApp) -> list[str]:
@@ -214,6 +221,59 @@ def test_errors_and_output_go_to_the_output_log(engine: Engine) -> None:
     drive(engine, scenario)
 
 
+def test_a_command_is_followed_by_its_report_not_by_reading_the_store(engine: Engine) -> None:
+    """The subject and the explanation come from the command's Report and targeted reads.
+
+    No full store read and no writable-layer diff runs inside a command's worker
+    (but the diff around `exec`); the listing comes from the watcher alone, so a
+    command that changes nothing (`ps`) leaves the app as it was, and consistent.
+    """
+    in_commands: list[str] = []
+
+    def counted(name: str) -> None:
+        real = getattr(engine, name)
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            with contextlib.suppress(NoActiveWorker):
+                if get_current_worker().group == "command":
+                    in_commands.append(name)
+            return real(*args, **kwargs)
+
+        setattr(engine, name, spy)
+
+    counted("snapshot")
+    counted("diff")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "create --name rep busybox true")
+        made = app.subject
+        assert made is not None and made.kind == "container"
+        assert made.id == engine.container("rep").id
+        await enter(pilot, "ps -a")
+        assert app.subject == made and "ps read" in explained(app)
+        assert shows_the_store(app)
+        await enter(pilot, "commit rep snap:v1")
+        image = engine.image("snap:v1")
+        assert app.subject == Subject("image", image.id)
+        assert "image snap:v1 has 2 layers, one more" in explained(app)
+        await enter(pilot, "rm rep")  # the container goes: its image is what remains
+        assert app.subject == Subject("image", engine.image("busybox").id)
+        assert "rm deleted rep's writable layer" in explained(app)
+        await enter(pilot, "tag snap:v1 snap:v2")
+        await enter(pilot, "rmi snap:v1")
+        assert "removed the name snap:v1" in explained(app)
+        await enter(pilot, "rmi snap:v2")
+        assert "rmi deleted 1 image" in explained(app)
+        assert "(untagged snap:v2)" in explained(app)
+        assert in_commands == []
+        await enter(pilot, "run --name ran busybox touch /made.txt")
+        assert "A /made.txt" in explained(app)
+        assert in_commands == ["diff"]  # after a process ran in a new container, nothing before
+        assert shows_the_store(app)
+
+    drive(engine, scenario)
+
+
 def test_history_and_completion(engine: Engine) -> None:
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         bar = app.query_one(CommandBar)
@@ -252,8 +312,16 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
     )
     assert bare.returncode == 0 and "usage: layerlab" in bare.stdout
     assert "tui" in bare.stdout
-    probe = "import sys, layerlab.cli; sys.exit('textual' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", probe], env=env, timeout=30).returncode == 0
+    # The CLI's own path, as `layerlab ps -a` runs it: grammar, handlers, engine, table.
+    probe = (
+        "import sys; from layerlab.main import main; code = main(['ps', '-a']); "
+        "sys.exit(code or ('textual' in sys.modules and 3))"
+    )
+    ps = subprocess.run(
+        [sys.executable, "-c", probe], env=env, timeout=30, capture_output=True, text=True
+    )
+    assert ps.returncode == 0, ps.stderr  # 3: Textual was loaded
+    assert ps.stdout.startswith("CONTAINER ID")
 
 
 def test_the_app_stays_up_while_another_terminal_changes_the_store(
@@ -283,9 +351,9 @@ def test_the_app_stays_up_while_another_terminal_changes_the_store(
         await asyncio.to_thread(other.rm, "mine")  # the subject itself goes
         await until(pilot, lambda: app.subject is None, timeout=10)
         assert app.is_running
-        summary = app.summary
-        assert summary is not None and not summary.containers
-        assert [ref for ref, _ in summary.images] == ["busybox:latest"]
+        snapshot = app.snapshot
+        assert snapshot is not None and not snapshot.containers
+        assert [ref for ref, _ in snapshot.images] == ["busybox:latest"]
         assert "no subject yet" in str(app.query_one(SubjectBar).render())
 
     drive(engine, scenario)
@@ -334,26 +402,31 @@ def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) ->
 
 
 def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, root: Path) -> None:
-    """A layer's json gone mid-rmi (as another terminal leaves it for a moment) fails the read."""
+    """A layer's json that cannot be read (corrupt, not gone) fails the engine's snapshot.
+
+    What vanishes mid-read is skipped (`engine.snapshot`); a file that is there
+    but unreadable is a real failure, and the TUI's one policy turns it into a
+    notification and an event line, then reads again.
+    """
     image = engine.image("busybox")
     meta = image.layers[0].path / "json"
-    aside = meta.with_name("json.aside")
+    good = meta.read_bytes()
 
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await settled(pilot)
-        meta.rename(aside)
+        meta.write_bytes(good[: len(good) // 2])  # cut short: not JSON
         try:
             app.load_store()
             await until(pilot, lambda: any("store failed" in n.message for n in app._notifications))
         finally:
-            aside.rename(meta)
+            meta.write_bytes(good)
         app.query_one("#logs", TabbedContent).active = "tab-events"  # a log renders once shown
         await pilot.pause(0.1)
         events = [line.text for line in app.query_one(EventLog).lines]
-        assert any("reading the store failed: layer" in line for line in events)
+        assert any("reading the store failed: JSONDecodeError" in line for line in events)
         assert app.is_running
         await enter(pilot, "ps -a")  # and it carries on
-        assert app.summary is not None and app.summary.images
+        assert app.snapshot is not None and app.snapshot.images
 
     drive(engine, scenario)
 
@@ -375,5 +448,93 @@ def test_the_theme_restyles_the_panels(engine: Engine) -> None:
         app.action_toggle_dark()
         await until(pilot, lambda: looks() != dark)
         assert all(colour is not None for colour in looks())
+
+    drive(engine, scenario)
+
+
+TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
+
+
+def output(app: LayerlabApp) -> list[str]:
+    return [line.text for line in app.query_one(OutputLog).lines]
+
+
+def command_running(app: LayerlabApp) -> bool:
+    return any(w.group == "command" and w.is_running for w in app.workers)
+
+
+async def quit_while(engine: Engine, line: str, started: Callable[[LayerlabApp], bool]) -> None:
+    """Type `line`, wait until `started(app)` while it runs, press ctrl+q; return once all ended.
+
+    A command that ignores the quit keeps its worker thread alive, and the event
+    loop's executor (so `asyncio.run`) waits for it: that is the hang.
+    """
+    app = LayerlabApp(engine)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settled(pilot)
+        await pilot.press(*line, "enter")
+        deadline = time.monotonic() + 20
+        while not (started(app) and command_running(app)):  # settled() waits for commands
+            assert time.monotonic() < deadline, f"{line!r} did not start: {output(app)}"
+            await pilot.pause(0.05)
+        await pilot.press("ctrl+q")
+    assert not app.is_running
+
+
+@pytest.mark.parametrize(
+    ("line", "started"),
+    [
+        ("logs -f ticker", lambda app: "tick" in output(app)),
+        ("wait ticker", lambda app: True),
+        ("start -a ticker2", lambda app: "tick" in output(app)),
+    ],
+    ids=["logs-f", "wait", "start-a"],
+)
+def test_quitting_while_a_command_waits_exits_at_once(
+    engine: Engine, line: str, started: Callable[[LayerlabApp], bool]
+) -> None:
+    """Quitting ends `logs -f`, `wait` and an attached start; their containers keep running."""
+    engine.run("busybox", CreateOptions(command=TICKER, name="ticker"))
+    engine.create("busybox", CreateOptions(command=TICKER, name="ticker2"))
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(quit_while(engine, line, started))
+        except BaseException as exc:  # reported below, on the test's thread
+            failed.append(exc)
+
+    app_thread = threading.Thread(target=run, daemon=True)
+    app_thread.start()
+    app_thread.join(20)  # generous: a quit takes well under a second
+    hung = app_thread.is_alive()
+    if hung:  # end the command so the thread (and this test) can finish, then fail
+        for name in ("ticker", "ticker2"):
+            with contextlib.suppress(LayerlabError):
+                engine.kill(name)
+        app_thread.join(30)
+    assert not hung, f"quitting the TUI hung while {line!r} ran"
+    if failed:
+        raise failed[0]
+    assert engine.container("ticker").running  # the container keeps running, as Docker's does
+
+
+def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
+    """A cancelled command worker sets its command's cancel event: `wait` ends, no error shown."""
+    engine.run("busybox", CreateOptions(command=TICKER, name="ticker"))
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        done = app.commands_done
+        await pilot.press(*"wait ticker", "enter")
+        deadline = time.monotonic() + 10
+        while not command_running(app):  # settled() would wait for the command to end
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)  # into the wait itself
+        app.workers.cancel_group(app, "command")
+        await settled(pilot, commands=done + 1, timeout=10)
+        assert "wait stopped waiting; the container keeps running" in explained(app)
+        assert not any(line.startswith("Error") for line in output(app))
+        assert engine.container("ticker").running
 
     drive(engine, scenario)

@@ -18,7 +18,7 @@ from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, Usag
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine, LogEntry
-from layerlab.errors import ExecFailed, LayerlabError, os_error
+from layerlab.errors import Cancelled, ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.reference import display_id
 from layerlab.report import Report
@@ -129,7 +129,7 @@ def _start_attached(
             from layerlab.runflags import only_streams
 
             stdio = only_streams(stdio, streams)
-        code = engine.start_attached(container.id, stdio)
+        code = engine.start_attached(container.id, stdio, cancel=io.cancel)
     report = Report(code=code, containers=[container.id])
     if not _container_ids(engine, container.id):  # `--rm`: gone with its process
         report.removed_containers.append(container.id)
@@ -316,7 +316,9 @@ def cmd_wait(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     for ref in ns.containers:
         ids = _container_ids(engine, ref)
         try:
-            print(engine.wait(ref), file=io.out)
+            print(engine.wait(ref, cancel=io.cancel), file=io.out)
+        except Cancelled:
+            raise  # the face ended the wait: no more containers to wait for
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = exc.exit_code
@@ -365,7 +367,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("logs")
 def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     ids = _container_ids(engine, ns.container)
-    entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow)
+    entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow, cancel=io.cancel)
     if ns.tail != "all" or ns.since or ns.until:
         entries = _log_window(engine, ns, entries)
     for entry in entries:
@@ -910,13 +912,13 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
     already = sum(1 for _ in engine.logs(container.id))
-    for i, entry in enumerate(engine.logs(container.id, follow=True)):
+    for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=io.cancel)):
         if i < already:
             continue
         stream = io.err if entry.stream == "stderr" else io.out
         stream.write(entry.text)
         stream.flush()
-    return Report(code=engine.wait(container.id), containers=[container.id])
+    return Report(code=engine.wait(container.id, cancel=io.cancel), containers=[container.id])
 
 
 def _print_formatted(io: IO, fmt: str | None, data: object, text: Callable[[], str]) -> Report:

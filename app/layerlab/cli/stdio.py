@@ -2,7 +2,8 @@
 
 `IO` says what a face hands a command: where its output goes, whether the real
 terminal is ours (`interactive`), and the standard input it may read as data
-(`stdin`, None where there is none, as in the TUI's command bar).
+(`stdin`, None where there is none, as in the TUI's command bar), and the event
+that ends its long waits early (`cancel`: `Cancelled`, exit code 130).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +33,9 @@ class IO:
     err: TextIO
     interactive: bool = True  # False in the TUI: `-it` needs the real terminal
     stdin: BinaryIO | None = None  # what `build -f -`, `load`, `import -` read; None: nothing
+    # Set by the face to end a long wait (`logs -f`, `wait`, attached `run`/`start`): the TUI
+    # sets it when it quits; the container keeps running.
+    cancel: threading.Event | None = None
 
 
 def no_stdin(command: str, reads: str, instead: str) -> LayerlabError:

@@ -13,6 +13,7 @@ import io
 import shlex
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,14 +29,18 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from layerlab import analysis, procs
 from layerlab.cli import grammar, handlers
 from layerlab.cli.stdio import IO
+from layerlab.containers import Container
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError, NotFound
+from layerlab.errors import Cancelled, LayerlabError, NotFound
 from layerlab.humanize import human_size
+from layerlab.reference import short_id
+from layerlab.report import Report
+from layerlab.snapshot import Snapshot, Subject
 from layerlab.tui import model
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.event_log import EventLog
-from layerlab.tui.explain import Outcome, explain, plural
+from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
@@ -50,7 +55,7 @@ from layerlab.tui.messages import (
     UpperChanged,
 )
 from layerlab.tui.metadata import MetadataPanel
-from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
+from layerlab.tui.model import LayerRow, SubjectView
 from layerlab.tui.output_log import LogStream, LogTabs, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
@@ -64,6 +69,9 @@ STORE_SETTLE_SECONDS = 0.1
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
+# Commands that run a process in a container: the explanation says what it changed in the
+# writable layer, so only these read it (before, for a container that already existed).
+RUNS_A_PROCESS = {"exec", "start", "run"}
 STORE_RETRIES = 3  # a store read that failed is tried again this often before waiting for news
 # What each worker group was doing, for the line that says one failed.
 DOING = {
@@ -118,7 +126,7 @@ class LayerlabApp(App[None]):
         super().__init__()
         self.engine = engine
         self.view: SubjectView | None = None
-        self.summary: StoreSummary | None = None
+        self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         self._files_row: LayerRow | None = None
         self._upper_watch: UpperWatch | None = None
         self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
@@ -126,8 +134,12 @@ class LayerlabApp(App[None]):
         self._store_watch = StoreWatch(engine.store.root, self._store_changed)
         self._store_timer: Timer | None = None
         self._store_failures = 0  # store reads failed in a row
+        self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
+        # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
+        self._cancels: dict[Worker[None], threading.Event] = {}
+        self._cancels_lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
@@ -172,11 +184,17 @@ class LayerlabApp(App[None]):
         self.load_store()
 
     def on_unmount(self) -> None:
+        self._cancel_commands()
         self._store_watch.stop()
         self._upper_wanted = None
         self._reconcile_upper_watch()
 
     # --- actions ---------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit at once: a command still waiting (`logs -f`, `wait`, `run`) stops waiting."""
+        self._cancel_commands()
+        await super().action_quit()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
@@ -223,55 +241,180 @@ class LayerlabApp(App[None]):
         else:
             self.run_command(message.line, ns)
 
-    def _execute(self, line: str, ns: argparse.Namespace, cio: IO) -> Outcome:
-        """Run one command through the CLI's own dispatch, and read the store around it."""
-        before = model.summarize(self.engine)
-        focus = next((s for s in map(self._resolve, model.command_refs(ns)) if s is not None), None)
-        changes_before = self._changes(focus)
-        error = ""
+    def _execute(
+        self, line: str, ns: argparse.Namespace, cio: IO, before: Snapshot | None
+    ) -> Outcome:
+        """Run one command through the CLI's own dispatch; its report says what it touched.
+
+        `before` is the store as the panels show it; the writable layer is read
+        around the command only when it runs a process in an existing container.
+        """
+        engine = self.engine
+        ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
+        changes_before = self._changes(ran_in)
+        error, cancelled, report = "", False, Report()
         try:
-            code = handlers.dispatch(self.engine, ns, cio).code
+            report = handlers.dispatch(engine, ns, cio)
+        except Cancelled as exc:  # the app quits, or the command was cancelled: no failure
+            cancelled, report = True, Report(code=exc.exit_code)
         except LayerlabError as exc:
-            error, code = str(exc), exc.exit_code
+            error, report = str(exc), Report(code=exc.exit_code)
         except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
-            error, code = f"{type(exc).__name__}: {exc}", 125
-        output = cio.out.getvalue() if isinstance(cio.out, LogStream) else ""
-        after = model.summarize(self.engine)
-        subject = model.touched(self.engine, ns, before, after, output) if not error else None
-        return Outcome(
-            line=line,
-            ns=ns,
-            code=code,
-            error=error,
-            output=output,
-            before=before,
-            after=after,
+            error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
+        outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
+                          subject=None, cancelled=cancelled)  # fmt: skip
+        if error or cancelled:
+            return outcome
+        return self._read_outcome(outcome, before, ran_in, changes_before)
+
+    def _existing_container(self, ns: argparse.Namespace) -> str | None:
+        """The container `exec`/`start` runs a process in, if it exists before the command."""
+        if ns.cmd == "run":
+            return None  # its container is new: an empty writable layer before
+        refs = ns.containers[:1] if ns.cmd == "start" else [ns.container]
+        subject = self.engine.resolve(refs[0]) if refs else None
+        return subject.id if subject is not None and subject.kind == "container" else None
+
+    def _read_outcome(
+        self,
+        outcome: Outcome,
+        before: Snapshot | None,
+        ran_in: str | None,
+        changes_before: tuple[Change, ...],
+    ) -> Outcome:
+        """The subject from the report, and targeted reads of it (no full-store read)."""
+        report, ns = outcome.report, outcome.ns
+        subject = self._subject_of(report, ns, before)
+        container = (
+            self._read_container(subject.id) if subject and subject.kind == "container" else None
+        )
+        removed = tuple(self._removed_name(cid, before) for cid in report.removed_containers)
+        image_id = (
+            container.data["Image"] if container is not None
+            else subject.id if subject is not None and subject.kind == "image"
+            else None
+        )  # fmt: skip
+        changes_after: tuple[Change, ...] = ()
+        entries = 0
+        if container is not None and (
+            ns.cmd == "exec" or (ns.cmd in RUNS_A_PROCESS and not container.running)
+        ):
+            changes_after = self._changes(container.id)  # exec, or a process that ran and ended
+        elif container is not None and ns.cmd in ("stop", "kill"):
+            entries = self._writable_entries(container.id)
+        return replace(
+            outcome,
             subject=subject,
-            changes_before=changes_before if subject == focus else (),
-            changes_after=self._changes(subject),
+            container=container,
+            created=container is not None and container.id in report.created_containers,
+            image=self._image_facts(image_id),
+            removed=removed,
+            changes_before=changes_before
+            if container is not None and container.id == ran_in
+            else (),
+            changes_after=changes_after,
+            writable_entries=entries,
         )
 
-    def _resolve(self, ref: str) -> Subject | None:
-        return model.resolve(self.engine, ref)
+    def _subject_of(
+        self, report: Report, ns: argparse.Namespace, before: Snapshot | None
+    ) -> Subject | None:
+        """What the panels follow after a command, from its report, most specific first.
 
-    def _changes(self, subject: Subject | None) -> tuple[Change, ...]:
-        if subject is None or subject.kind != "container":
+        The container it made; else the image it made; else, after `rm`, the removed
+        container's image; else the first container or image it names that is still
+        there; else what the command line names (`run --rm`). None: nothing to follow (`ps`).
+        """
+        removed = set(report.removed_containers)
+        made = [cid for cid in report.created_containers if cid not in removed]
+        if made:
+            return Subject("container", made[0])
+        if report.created_images:
+            return Subject("image", report.created_images[0])
+        for cid in report.removed_containers:
+            was = before.container(cid) if before is not None else None
+            if was is not None:
+                return Subject("image", was.data["Image"])
+        gone = set(report.removed_images)
+        for cid in report.containers:
+            if cid not in removed:
+                return Subject("container", cid)
+        for image_id in report.images:
+            if image_id not in gone:
+                return Subject("image", image_id)
+        for ref in model.command_refs(ns):
+            subject = self.engine.resolve(ref)
+            if subject is not None:
+                return subject
+        return None
+
+    def _read_container(self, cid: str) -> Container | None:
+        try:
+            return self.engine.container(cid)
+        except NotFound:  # removed meanwhile (another terminal, `--rm`)
+            return None
+
+    def _image_facts(self, image_id: str | None) -> ImageFacts | None:
+        if image_id is None:
+            return None
+        try:
+            image = self.engine.image(image_id)
+            tags = self.engine.image_inspect(image)["RepoTags"]
+        except (NotFound, *analysis.GONE):
+            return None
+        return ImageFacts(model.image_name(tags, image.id), len(image.layers))
+
+    @staticmethod
+    def _removed_name(cid: str, before: Snapshot | None) -> str:
+        was = before.container(cid) if before is not None else None
+        return was.name if was is not None else short_id(cid)
+
+    def _changes(self, cid: str | None) -> tuple[Change, ...]:
+        if cid is None:
             return ()
         try:  # a running container may delete files while we read: read again, else nothing
-            return analysis.reread(lambda: tuple(self.engine.diff(subject.id)), ())
+            return analysis.reread(lambda: tuple(self.engine.diff(cid)), ())
         except LayerlabError:
             return ()
+
+    def _writable_entries(self, cid: str) -> int:
+        try:
+            layer = self.engine.writable_layer(cid)
+        except LayerlabError:
+            return 0
+        return analysis.reread(layer.size, (0, 0))[1]
 
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         log = self.output_log
         out, err = LogStream(log), LogStream(log, err=True)
-        outcome = self._execute(line, ns, IO(out, err, interactive=False))
+        cancel = threading.Event()
+        worker = get_current_worker()
+        with self._cancels_lock:
+            self._cancels[worker] = cancel
+            if worker.is_cancelled or not self.is_running:
+                cancel.set()
+        try:
+            cio = IO(out, err, interactive=False, cancel=cancel)
+            outcome = self._execute(line, ns, cio, self.snapshot)
+        finally:
+            with self._cancels_lock:
+                self._cancels.pop(worker, None)
         out.flush()
         if outcome.error:
             err.write(f"Error: {outcome.error}\n")
         err.flush()
+        if outcome.cancelled:
+            log.post_message(
+                OutputLog.Line("(stopped waiting: the container keeps running)", False)
+            )
         self.post_message(CommandDone(outcome=outcome))
+
+    def _cancel_commands(self) -> None:
+        """End every command's long wait: the app quits (or the worker was cancelled)."""
+        with self._cancels_lock:
+            for cancel in self._cancels.values():
+                cancel.set()
 
     def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> None:
         """Hand the real terminal to the container (`-it`), then come back and catch up.
@@ -282,7 +425,8 @@ class LayerlabApp(App[None]):
         log = self.output_log
         try:
             with self.suspend():
-                outcome = self._execute(line, ns, IO(sys.stdout, sys.stderr, interactive=True))
+                cio = IO(sys.stdout, sys.stderr, interactive=True)
+                outcome = self._execute(line, ns, cio, self.snapshot)
         except SuspendNotSupported:
             log.write("Error: this terminal cannot be handed to a container (run -it needs a tty)")
             return
@@ -297,8 +441,9 @@ class LayerlabApp(App[None]):
         events = self.event_log
         events.add(f"$ {outcome.line}  → exit {outcome.code}", "command")
         self.explainer.text = explain(outcome)
-        self._apply_summary(outcome.after)
         self._after_command = outcome.ns.cmd
+        # The store's listing comes from the watcher (StoreChanged), the one route that refreshes
+        # it; here only the subject: the one the command made or worked on, read again.
         if outcome.subject is not None and outcome.subject != self.subject:
             self.subject = outcome.subject
         elif self.subject is not None:
@@ -328,34 +473,34 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def load_store(self) -> None:
-        summary = model.summarize(self.engine)
+        snapshot = self.engine.snapshot()
         if not get_current_worker().is_cancelled:
-            self.post_message(StoreLoaded(summary=summary))
+            self.post_message(StoreLoaded(snapshot=snapshot))
 
     def on_store_loaded(self, message: StoreLoaded) -> None:
         if message.stale:
             return
         self._store_failures = 0
-        self._apply_summary(message.summary)
+        self._apply_snapshot(message.snapshot)
 
-    def _apply_summary(self, summary: StoreSummary) -> None:
-        previous, self.summary = self.summary, summary
+    def _apply_snapshot(self, snapshot: Snapshot) -> None:
+        previous, self.snapshot = self.snapshot, snapshot
         if previous is not None:
-            self._log_store_changes(previous, summary)
-        self.subject_list.show(summary, self.subject)
-        self.command_bar.set_names(summary.names())
+            self._log_store_changes(previous, snapshot)
+        self.subject_list.show(snapshot, self.subject)
+        self.command_bar.set_names(snapshot.names())
         subject = self.subject
         if subject is None:
             return
         if subject.kind == "container":
             old = previous.container(subject.id) if previous else None
-            new = summary.container(subject.id)
+            new = snapshot.container(subject.id)
             if new is None or old is None or old.data != new.data:
                 self.load_subject(subject)
-        elif summary.image(subject.id) is None:
+        elif snapshot.image(subject.id) is None:
             self.load_subject(subject)
 
-    def _log_store_changes(self, old: StoreSummary, new: StoreSummary) -> None:
+    def _log_store_changes(self, old: Snapshot, new: Snapshot) -> None:
         events = self.event_log
         before = {c.id: c for c in old.containers}
         for c in new.containers:
@@ -436,8 +581,8 @@ class LayerlabApp(App[None]):
             procs_panel.say(NOT_RUNNING)
         else:
             self._poll_procs()
-        if self.summary is not None:
-            self.subject_list.show(self.summary, view.subject)
+        if self.snapshot is not None:
+            self.subject_list.show(self.snapshot, view.subject)
         self._bring_up_news(view)
 
     def _bring_up_news(self, view: SubjectView) -> None:
@@ -557,9 +702,24 @@ class LayerlabApp(App[None]):
 
     # --- processes ----------------------------------------------------------------------
     def _poll_procs(self) -> None:
+        """Read the subject's processes, unless a read of the same process space is under way.
+
+        Starting a read cancels the one before (its result would be dropped as
+        stale), so a poll that outpaced slow reads - a loaded machine - would
+        starve the panel of every result.
+        """
         view = self.view
-        if view is not None and view.running and view.pid:
-            self.read_procs(view.pid)
+        if view is None or not view.running or not view.pid:
+            return
+        reading = self._procs_read
+        if reading is not None and reading[0] == view.pid:
+            worker = reading[1]
+            if (
+                worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                and not worker.is_cancelled
+            ):
+                return
+        self._procs_read = (view.pid, self.read_procs(view.pid))
 
     @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
@@ -579,6 +739,11 @@ class LayerlabApp(App[None]):
         next change to the store or the layer brings a fresh read.
         """
         worker = event.worker
+        if event.state == WorkerState.CANCELLED and worker.group == "command":
+            with self._cancels_lock:
+                cancel = self._cancels.get(worker)
+            if cancel is not None:
+                cancel.set()  # its thread runs on until the command's wait sees this
         if event.state != WorkerState.ERROR:
             return
         error = worker.error

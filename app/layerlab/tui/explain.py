@@ -2,7 +2,9 @@
 
 The article's point is that every command is a small, exact operation on
 layers and process spaces; the explainer says which one, with this store's
-real names and counts, after each command.
+real names and counts, after each command. It reads the command's `Report`
+(what it made, removed, worked on) and a few targeted reads taken right after
+it (`Outcome`); it never parses what the command printed.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import shlex
 from dataclasses import dataclass
 
 from layerlab.containers import Container
-from layerlab.tui.model import StoreSummary, Subject
+from layerlab.report import Report
+from layerlab.snapshot import Subject
 from layerlab.unionfs import Change
 
 READ_ONLY = {
@@ -27,31 +30,42 @@ READ_ONLY = {
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",
 }
+CANCELLED = {
+    "logs": "logs stopped following the container's log; the container keeps running.",
+    "wait": "wait stopped waiting; the container keeps running.",
+}
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """The image an explanation speaks of, as the panels name it."""
+
+    name: str
+    layers: int
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished command, with the store before and after it."""
+    """A finished command: its report, its subject, and what was read right after it."""
 
     line: str
     ns: argparse.Namespace
     code: int
     error: str
-    output: str
-    before: StoreSummary
-    after: StoreSummary
+    report: Report
     subject: Subject | None
-    changes_before: tuple[Change, ...]  # the subject container's writable layer, before
-    changes_after: tuple[Change, ...]
+    cancelled: bool = False  # ended by the TUI (quit, or the worker cancelled): not a failure
+    container: Container | None = None  # the subject container, read after the command
+    created: bool = False  # the command made the subject container
+    image: ImageFacts | None = None  # the subject's image (a container's, or the image itself)
+    removed: tuple[str, ...] = ()  # names of the containers it removed
+    changes_before: tuple[Change, ...] = ()  # the subject's writable layer, when a process ran
+    changes_after: tuple[Change, ...] = ()
+    writable_entries: int = 0  # entries in the subject container's writable layer, after
 
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _layers(summary: StoreSummary, image_id: str) -> int:
-    image = summary.image(image_id)
-    return len(image.layers) if image else 0
 
 
 def _delta(outcome: Outcome) -> str:
@@ -63,25 +77,22 @@ def _delta(outcome: Outcome) -> str:
     return f"its writable layer now shows {shown}"
 
 
-def _container(outcome: Outcome) -> tuple[Container | None, Container | None]:
-    if outcome.subject is None or outcome.subject.kind != "container":
-        return None, None
-    cid = outcome.subject.id
-    return outcome.before.container(cid), outcome.after.container(cid)
-
-
 def explain(outcome: Outcome) -> str:
     ns, code = outcome.ns, outcome.code
+    if outcome.cancelled:
+        return CANCELLED.get(
+            ns.cmd, f"{ns.cmd} stopped waiting for the container; the container keeps running."
+        )
     if outcome.error:
         return f"{ns.cmd} failed: {outcome.error.rstrip('.')}. The store is as it was."
     if ns.cmd in READ_ONLY:
         return READ_ONLY[ns.cmd]
-    before, after = _container(outcome)
+    after = outcome.container
     if ns.cmd in ("create", "run", "start") and after is not None:
-        return _started(outcome, before, after)
+        return _started(outcome, after)
     if after is not None:
-        name, changes = after.name, len(outcome.changes_after)
-        writable = f"its writable layer ({plural(changes, 'change')}) stays"
+        name = after.name
+        writable = f"its writable layer ({plural(outcome.writable_entries, 'entry')}) stays"
         if ns.cmd == "exec":
             return (
                 f"exec ran `{shlex.join(ns.command)}` as a new process in {name}'s process space; "
@@ -105,16 +116,16 @@ def explain(outcome: Outcome) -> str:
     return _image_command(outcome, code)
 
 
-def _started(outcome: Outcome, before: Container | None, after: Container) -> str:
-    summary, ns = outcome.after, outcome.ns
-    image = summary.image_name(after.data["Image"])
-    layers = plural(_layers(summary, after.data["Image"]), "read-only layer")
-    if before is None and not after.running and after.status == "created":
+def _started(outcome: Outcome, after: Container) -> str:
+    ns, facts = outcome.ns, outcome.image
+    image = facts.name if facts else after.image_ref
+    layers = plural(facts.layers if facts else 0, "read-only layer")
+    if outcome.created and not after.running and after.status == "created":
         return (
             f"create added an empty writable layer on top of {image}'s {layers}; nothing is "
             f"running. The container {after.name} is the image plus that layer."
         )
-    made = "a new writable layer on" if before is None else f"{after.name}'s writable layer and"
+    made = "a new writable layer on" if outcome.created else f"{after.name}'s writable layer and"
     union = f"mounted {made} {image}'s {layers} as one union"
     if after.running:
         return (
@@ -128,36 +139,35 @@ def _started(outcome: Outcome, before: Container | None, after: Container) -> st
 
 
 def _image_command(outcome: Outcome, code: int) -> str:
-    ns = outcome.ns
+    ns, report = outcome.ns, outcome.report
     if ns.cmd == "run" and ns.rm and not ns.detach:
         return (
             f"run put a writable layer on {ns.image}, ran `{shlex.join(ns.command) or 'its CMD'}` "
             f"(exit code {code}), and --rm deleted the container and its writable layer again."
         )
-    gone = [c for c in outcome.before.containers if outcome.after.container(c.id) is None]
-    if ns.cmd in ("rm", "run") and gone:
-        image = outcome.after.image_name(gone[0].data["Image"])
+    if ns.cmd in ("rm", "run") and outcome.removed:
+        image = f"{outcome.image.name}'s" if outcome.image else "the image's"
         return (
-            f"{ns.cmd} deleted {gone[0].name}'s writable layer and its metadata; "
-            f"{image}'s read-only layers are untouched."
+            f"{ns.cmd} deleted {outcome.removed[0]}'s writable layer and its metadata; "
+            f"{image} read-only layers are untouched."
         )
-    if ns.cmd == "commit" and outcome.subject is not None:
-        image_id = outcome.subject.id
-        n = _layers(outcome.after, image_id)
+    if ns.cmd == "commit" and report.created_images and outcome.image is not None:
         return (
             f"commit copied {ns.container}'s writable layer into a new read-only layer: image "
-            f"{outcome.after.image_name(image_id)} has {plural(n, 'layer')}, one more than the "
-            "container's "
-            "image. The container keeps its writable layer."
+            f"{outcome.image.name} has {plural(outcome.image.layers, 'layer')}, one more than "
+            "the container's image. The container keeps its writable layer."
         )
     if ns.cmd == "tag":
         return f"tag gave the image the name {ns.target}; no layer was copied."
     if ns.cmd == "rmi":
-        deleted = sum(line.startswith("Deleted: ") for line in outcome.output.splitlines())
-        if not deleted:
-            return "rmi removed a name; the image stays while another name or a container uses it."
-        return (
-            f"rmi deleted the image and {plural(max(deleted - 1, 0), 'read-only layer')} "
-            "that no other image used."
+        names = ", ".join(report.untagged)
+        if not report.removed_images:
+            return (
+                f"rmi removed the name {names or ns.images[0]}; the image stays while another "
+                "name or a container uses it."
+            )
+        deleted = plural(len(report.removed_images), "image")
+        return f"rmi deleted {deleted} and the read-only layers no other image used" + (
+            f" (untagged {names})." if names else "."
         )
     return f"{ns.cmd} finished with exit code {code}."

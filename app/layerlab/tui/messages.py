@@ -18,8 +18,9 @@ from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from layerlab.analysis import Provenance
 from layerlab.procs import Proc
+from layerlab.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
-from layerlab.tui.model import LayerRow, StoreSummary, Subject, SubjectView
+from layerlab.tui.model import LayerRow, SubjectView
 from layerlab.unionfs import Change
 
 
@@ -53,7 +54,7 @@ class StoreChanged(Message):
 class StoreLoaded(WorkerResult):
     """The store's containers and images, read once the writes had settled."""
 
-    summary: StoreSummary = field(kw_only=True)
+    snapshot: Snapshot = field(kw_only=True)
 
 
 @dataclass
@@ -110,6 +111,6 @@ class ProvenanceLoaded(WorkerResult):
 
 @dataclass
 class CommandDone(WorkerResult):
-    """A command finished (or failed), with the store read around it."""
+    """A command finished (or failed), with what its report says it touched."""
 
     outcome: Outcome = field(kw_only=True)

@@ -1,10 +1,11 @@
-"""What the panels show, read through the engine in worker threads: no widget code here.
+"""What the panels show about one subject, read through the engine in worker threads.
 
-This is the TUI's one place that reads the engine (the store summary, a
-subject's view, what a command touched); the layer analysis itself lives in
-`layerlab.analysis`. Everything is a snapshot (frozen dataclasses) so a
-worker can build it and post it to the UI thread, which only renders. Reads
-only: the TUI never writes the store.
+The store's listing is the engine's `Snapshot` and a subject its `Subject`
+(`layerlab.snapshot`); this module reads one subject's view (its layers, their
+metadata, the writable layer, the OCI config) through the engine's read API,
+never the disk. The layer analysis itself lives in `layerlab.analysis`.
+Everything is a frozen dataclass so a worker can build it and post it to the
+UI thread, which only renders. Reads only: the TUI never writes the store.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from layerlab import images as imagelib
-from layerlab.analysis import GONE, hidden_bytes, layer_stats, tree_size
-from layerlab.containers import Container
-from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.analysis import hidden_bytes, layer_stats, reread
+from layerlab.engine import Engine, WritableLayer
 from layerlab.reference import short_id
-from layerlab.store import read_json
+from layerlab.snapshot import Subject
+
+if TYPE_CHECKING:
+    from layerlab.images import Image
 
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (
@@ -34,14 +35,6 @@ REF_ATTRS = (
     "source",
     "target",
 )
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What the panels follow: one container or one image, by full id."""
-
-    kind: Literal["container", "image"]
-    id: str
 
 
 @dataclass(frozen=True)
@@ -81,53 +74,6 @@ class SubjectView:
         return self.status in ("running", "paused")
 
 
-@dataclass(frozen=True)
-class StoreSummary:
-    """The store's containers and images, newest first, as `ps -a` and `images -a` see them."""
-
-    containers: tuple[Container, ...]
-    images: tuple[tuple[str, imagelib.Image], ...]  # (name:tag or <none>:<none>, image)
-
-    def container(self, cid: str) -> Container | None:
-        return next((c for c in self.containers if c.id == cid), None)
-
-    def image(self, image_id: str) -> imagelib.Image | None:
-        return next((i for _, i in self.images if i.id == image_id), None)
-
-    def image_name(self, image_id: str) -> str:
-        """Its first tag in name order (as the panels name it), else its short id."""
-        tags = sorted(ref for ref, i in self.images if i.id == image_id and ref != "<none>:<none>")
-        return tags[0] if tags else short_id(image_id)
-
-    def names(self) -> list[str]:
-        """Every name and short id a command may refer to: what the command bar completes."""
-        found: list[str] = []
-        for c in self.containers:
-            found += [c.name, c.short_id]
-        for ref, image in self.images:
-            if ref != "<none>:<none>":
-                found += [ref, ref.removesuffix(":latest")]
-            found.append(short_id(image.id))
-        return list(dict.fromkeys(found))
-
-
-def summarize(engine: Engine) -> StoreSummary:
-    return StoreSummary(tuple(engine.containers(all=True)), tuple(engine.images(all=True)))
-
-
-def resolve(engine: Engine, ref: str) -> Subject | None:
-    """A container first, then an image, as `inspect` resolves; never creates busybox."""
-    try:
-        return Subject("container", engine.store.resolve_container(ref))
-    except LayerlabError:
-        pass
-    try:
-        image_id = engine.store.find_image(ref)
-    except LayerlabError:
-        return None
-    return Subject("image", image_id) if image_id else None
-
-
 def command_refs(ns: argparse.Namespace) -> list[str]:
     """The container and image names a parsed command mentions, most specific first."""
     refs: list[str] = []
@@ -140,31 +86,12 @@ def command_refs(ns: argparse.Namespace) -> list[str]:
     return refs
 
 
-def touched(
-    engine: Engine, ns: argparse.Namespace, before: StoreSummary, after: StoreSummary, output: str
-) -> Subject | None:
-    """The subject a command worked on: a container it made, the image it committed, the one named.
-
-    None means the command touched nothing the panels could follow (`ps`).
-    """
-    old = {c.id for c in before.containers}
-    made = [c for c in after.containers if c.id not in old]
-    if made:
-        return Subject("container", made[0].id)
-    printed = output.strip().splitlines()
-    if ns.cmd == "commit" and printed and printed[-1].startswith("sha256:"):
-        return Subject("image", printed[-1])
-    gone = [c for c in before.containers if after.container(c.id) is None]
-    if gone:  # `rm`: the container and its writable layer went; its image is what remains
-        return Subject("image", gone[0].data["Image"])
-    for ref in command_refs(ns):
-        subject = resolve(engine, ref)
-        if subject is not None:
-            return subject
-    return None
+def image_name(tags: list[str], image_id: str) -> str:
+    """How the panels name an image: its first tag in name order, else its short id."""
+    return sorted(tags)[0] if tags else short_id(image_id)
 
 
-def _image_rows(image: imagelib.Image) -> list[LayerRow]:
+def _image_rows(engine: Engine, image: Image) -> list[LayerRow]:
     """The image's read-only layers, top first."""
     rows: list[LayerRow] = []
     for i, layer in enumerate(image.layers):
@@ -180,7 +107,7 @@ def _image_rows(image: imagelib.Image) -> list[LayerRow]:
                 files=files,
                 path=layer.diff_path,
                 beneath=beneath,
-                meta=read_json(layer.path / "json"),
+                meta=engine.layer_meta(layer.chain_id),
                 hidden=hidden,
             ),
         )
@@ -191,8 +118,9 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
     """Read the subject through the engine; raises NotFound once it is gone."""
     if subject.kind == "image":
         image = engine.image(subject.id)
-        name = (imagelib.tags_of(engine.store, image.id) or [short_id(image.id)])[0]
-        rows = _image_rows(image)
+        inspect = engine.image_inspect(image)
+        name = image_name(inspect["RepoTags"], image.id)
+        rows = _image_rows(engine, image)
         return SubjectView(
             subject=subject,
             name=name,
@@ -203,31 +131,29 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
             union=tuple(row.path for row in rows),
             labels={row.path: f"layer {row.short_id}" for row in rows},
             image_config=image.config,
-            inspect=engine.image_inspect(image),
+            inspect=inspect,
             bundle=None,
         )
     container = engine.container(subject.id)
     image = engine.image(container.data["Image"])
-    upper = Path(container.upper_dir)
-    lowers = engine.lower_dirs(container)
-    rows = _image_rows(image)
-    size, files = tree_size(upper)
+    rw = engine.writable_layer(container.id)
+    rows = _image_rows(engine, image)
+    size, files = reread(rw.size, (0, 0))  # a running container may delete files meanwhile
     writable = LayerRow(
         key="rw",
         short_id=container.short_id,
-        created_by=str(upper),
+        created_by=str(rw.upper),
         size=size,
         files=files,
-        path=upper,
-        beneath=tuple(lowers),
-        meta=writable_meta(container, rows[0] if rows else None),
-        hidden=hidden_bytes(upper, tuple(lowers)),
+        path=rw.upper,
+        beneath=rw.lowers,
+        meta=writable_meta(rw, rows[0] if rows else None),
+        hidden=hidden_bytes(rw.upper, rw.lowers),
         writable=True,
     )
     labels = {row.path: f"layer {row.short_id}" for row in rows}
-    labels[upper] = "the writable layer"
-    labels[upper.parent / "init"] = "the init layer (mount points)"
-    bundle_path = upper.parent / "bundle" / "config.json"
+    labels[rw.upper] = "the writable layer"
+    labels[rw.init] = "the init layer (mount points)"
     return SubjectView(
         subject=subject,
         name=container.name,
@@ -235,30 +161,21 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         image_name=container.image_ref,
         pid=int(container.state.get("Pid") or 0) if container.running else 0,
         layers=(writable, *rows),
-        union=(upper, *lowers),
+        union=(rw.upper, *rw.lowers),
         labels=labels,
         image_config=image.config,
         inspect=container.data,
-        bundle=_read_optional(bundle_path),
+        bundle=engine.bundle_spec(container.id),
     )
 
 
-def _read_optional(path: Path) -> dict[str, Any] | None:
-    """A JSON file that may not exist yet (the bundle before start), or no longer."""
-    try:
-        return read_json(path)
-    except GONE:
-        return None
-
-
-def writable_meta(container: Container, top: LayerRow | None) -> dict[str, Any]:
+def writable_meta(rw: WritableLayer, top: LayerRow | None) -> dict[str, Any]:
     """A writable layer has no `json` until commit makes it a read-only layer: show its folders."""
-    data = container.data["GraphDriver"]["Data"]
     return {
         "writable": True,
         "parent": top.meta.get("id") if top else None,
-        "UpperDir": data["UpperDir"],
-        "WorkDir": data["WorkDir"],
-        "MergedDir": data["MergedDir"],
+        "UpperDir": str(rw.upper),
+        "WorkDir": str(rw.work),
+        "MergedDir": str(rw.merged),
         "note": "no json on disk yet: commit turns this layer into a read-only layer with one",
     }

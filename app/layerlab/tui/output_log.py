@@ -89,9 +89,8 @@ class LogStream(io.StringIO):
         self._lock = threading.Lock()
 
     def write(self, s: str) -> int:
-        """Keep everything (`getvalue()` finds the ids a command printed) and pass lines on."""
+        """Pass each complete line on; nothing is kept (no face parses what was printed)."""
         with self._lock:
-            super().write(s)
             *lines, self._partial = (self._partial + s).split("\n")
         for line in lines:
             self.log.post_message(OutputLog.Line(line.expandtabs(), self.err))

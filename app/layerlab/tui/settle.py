@@ -3,7 +3,9 @@
 Every poll re-reads the app's state (never a list of workers kept from
 before: a worker cancelled before it first ran never reaches a finished
 state), and the state must hold on consecutive polls so the messages the last
-workers posted have been handled too.
+workers posted have been handled too. The store's listing reaches the app only
+through its watcher, so "settled" may also ask that the listing the app shows
+is the store's (`current`): the watcher's event and read have landed.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerState
 
 if TYPE_CHECKING:
+    from layerlab.snapshot import Snapshot
     from layerlab.tui.app import LayerlabApp
 
 # Worker groups whose results change the panels; "procs" polls forever, so it is left out.
@@ -41,6 +44,7 @@ async def settled(
     until: Callable[[], bool] | None = None,
     groups: Iterable[str] = BUSY_GROUPS,
     store: bool = True,
+    current: bool = False,
     timeout: float = 60.0,
     poll: float = 0.02,
     quiet: int = 2,
@@ -49,8 +53,10 @@ async def settled(
 
     Settled means: at least `commands` commands have finished
     (`app.commands_done`), no worker of `groups` is pending or running, no
-    store read is waiting to start (unless `store` is False), and `until()`
-    (if given) is true - on `quiet` polls in a row. Raises AssertionError
+    store read is waiting to start (unless `store` is False), with `current`
+    the app's snapshot lists what the engine's does (a store read per poll:
+    for tests and screenshots, not benchmarks), and `until()` (if given) is
+    true - on `quiet` polls in a row. Raises AssertionError
     saying what was still outstanding after `timeout` seconds.
     """
     app: LayerlabApp = target.app if isinstance(target, Pilot) else target  # type: ignore[assignment]
@@ -59,6 +65,8 @@ async def settled(
     calm = 0
     while True:
         pending = _outstanding(app, commands, until, groups, store)
+        if current and not pending and not shows_the_store(app):
+            pending.append("the app's listing is not the store's yet (the watcher's read)")
         calm = 0 if pending else calm + 1
         if calm >= quiet:
             return
@@ -66,6 +74,17 @@ async def settled(
             outstanding = "; ".join(pending)
             raise AssertionError(f"the app did not settle within {timeout:g}s: {outstanding}")
         await asyncio.sleep(poll)
+
+
+def _listing(snapshot: Snapshot) -> tuple[object, ...]:
+    containers = tuple((c.id, c.name, c.status) for c in snapshot.containers)
+    return containers, tuple((ref, image.id) for ref, image in snapshot.images)
+
+
+def shows_the_store(app: LayerlabApp) -> bool:
+    """The containers (with their states) and images the app lists are the store's now."""
+    shown = app.snapshot
+    return shown is not None and _listing(shown) == _listing(app.engine.snapshot())
 
 
 def _outstanding(

@@ -10,8 +10,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from layerlab.snapshot import Snapshot, Subject
 from layerlab.tui.look import component_style, on_theme_change, panel_css
-from layerlab.tui.model import StoreSummary, Subject
 from layerlab.tui.subject_bar import STATUS_CSS, STATUSES
 
 STATUS_MARK = {"running": "●", "paused": "‖", "created": "○", "exited": "■", "dead": "✕"}
@@ -54,7 +54,7 @@ class SubjectList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._subjects: dict[str, Subject] = {}
-        self._shown: tuple[StoreSummary, Subject | None] | None = None
+        self._shown: tuple[Snapshot, Subject | None] | None = None
 
     def on_mount(self) -> None:
         on_theme_change(self, self._restyle)
@@ -66,27 +66,27 @@ class SubjectList(OptionList):
     def _component(self, name: str) -> Style:
         return component_style(self, name)
 
-    def show(self, summary: StoreSummary, current: Subject | None) -> None:
-        self._shown = (summary, current)
+    def show(self, snapshot: Snapshot, current: Subject | None) -> None:
+        self._shown = (snapshot, current)
         heading = self._component("subject-list--heading")
         options: list[Option] = [Option(Text("CONTAINERS", style=heading), disabled=True)]
         subjects: dict[str, Subject] = {}
-        for c in summary.containers:
+        for c in snapshot.containers:
             mark = STATUS_MARK.get(c.status, "?")
             status = self._component(f"subject-list--{c.status}") if c.status in STATUSES else ""
             label = Text.assemble((mark + " ", status), c.name)
             subjects[c.id] = Subject("container", c.id)
             options.append(Option(label, id=c.id))
-        if not summary.containers:
+        if not snapshot.containers:
             none = self._component("subject-list--none")
             options.append(Option(Text("  none yet", style=none), disabled=True))
         options.append(Option(Text("IMAGES", style=heading), disabled=True))
-        for _, image in summary.images:
+        for _, image in snapshot.images:
             if image.id in subjects:
                 continue  # one entry per image, however many tags it has
             subjects[image.id] = Subject("image", image.id)
             label = Text.assemble(
-                ("▤ ", self._component("subject-list--image")), summary.image_name(image.id)
+                ("▤ ", self._component("subject-list--image")), snapshot.image_name(image.id)
             )
             options.append(Option(label, id=image.id))
         self._subjects = subjects
