@@ -17,6 +17,7 @@ from typing import Any
 
 from layerlab.errors import IllegalTransition, LayerlabError
 from layerlab.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
+from layerlab.limits import LimitOptions
 from layerlab.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -110,6 +111,11 @@ class CreateOptions:
     stop_signal: str | None = None
     read_only: bool = False
     init: bool = False
+    limits: LimitOptions = field(default_factory=LimitOptions)  # -m, --pids-limit, --ulimit...
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    privileged: bool = False
+    security_opt: list[str] = field(default_factory=list)  # checked: runtime.seccomp
 
 
 def parse_signal(value: str | int) -> int:
@@ -184,7 +190,7 @@ def _started(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
 def _exited(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     return {
         "Running": False, "Paused": False, "Restarting": False, "Pid": 0,
-        "ExitCode": int(facts["exit_code"]),
+        "ExitCode": int(facts["exit_code"]), "OOMKilled": bool(facts.get("oom_killed")),
         "FinishedAt": facts.get("at") or rfc3339_nano(time.time()),
     }  # fmt: skip
 
@@ -306,6 +312,10 @@ def new_record(
             "NetworkMode": "none",
             "Runtime": runtime_name,
             "LogConfig": {"Type": "json-file", "Config": {}},
+            "CapAdd": list(opts.cap_add) or None,
+            "CapDrop": list(opts.cap_drop) or None,
+            "Privileged": opts.privileged,
+            "SecurityOpt": list(opts.security_opt) or None,
         },
         "Config": {
             "Hostname": hostname,

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from layerlab import copy as copylib
 from layerlab import images as imagelib
 from layerlab import layers, unionfs
+from layerlab import limits as limitlib
 from layerlab import volumes as volumelib
 from layerlab.containers import (
     Container,
@@ -62,7 +63,14 @@ from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import Runtime, runtime_message
-from layerlab.runtime.spec import INIT_PATH, apply_host_options, build_spec
+from layerlab.runtime.spec import (
+    DEFAULT_CAPS,
+    INIT_PATH,
+    apply_host_options,
+    apply_limits,
+    apply_security,
+    build_spec,
+)
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.store import Store, read_json, write_json_atomic
 from layerlab.unionfs import WritableLayer
@@ -250,6 +258,7 @@ class Engine:
         mount_plan = volumelib.plan(mount_request, list(cfg.get("Volumes") or {}))
         env = merge_env(list(cfg.get("Env") or []), opts.env)
         self._check_run_flags(opts)
+        limit_fields = self._limit_fields(opts)
         cid = os.urandom(32).hex()
         with self.store.lock():
             self.store.ensure()
@@ -282,6 +291,7 @@ class Engine:
                     hostname, opts, self.runtime.name,
                 )  # fmt: skip
                 _set_mounts(data, mounts)
+                data["HostConfig"].update(limit_fields)
                 data["GraphDriver"] = {
                     "Name": "overlay2",
                     "Data": {
@@ -400,6 +410,8 @@ class Engine:
         apply_host_options(
             spec, read_only=bool(host.get("ReadonlyRootfs")), init=self._init_path(host)
         )
+        apply_limits(spec, host)
+        apply_security(spec, host)
         write_json_atomic(cdir / "bundle" / "config.json", spec)
         rw.mount()
         try:
@@ -704,6 +716,7 @@ class Engine:
         """
         cid = self.store.resolve_container(ref)
         path = Path(self._load(cid).data["LogPath"])
+        yield from _rotated_logs(path)
         try:
             f = open(path, "rb")  # noqa: SIM115 - closed below, generator lifetime
         except FileNotFoundError:
@@ -1132,6 +1145,35 @@ class Engine:
             yield fd
 
     # --- run flags: -u, --init, --stop-signal (issue 10) ------------------------------
+    def _limit_fields(self, opts: CreateOptions) -> dict[str, Any]:
+        """HostConfig's limits (flags over the store's daemon.json) and security options,
+        checked before anything is made."""
+        from layerlab.runtime import seccomp
+
+        fields = limitlib.host_config(opts.limits, limitlib.store_defaults(self.store.root))
+        seccomp.capabilities(DEFAULT_CAPS, opts.cap_add, opts.cap_drop, opts.privileged)
+        opts.security_opt = seccomp.security_options(opts.security_opt)
+        return fields
+
+    def update(self, ref: str, changes: limitlib.LimitOptions) -> Container:
+        """`docker update`: new limits in the record and, while it runs, in its cgroup."""
+        cid = self.store.resolve_container(ref)
+        container = self._load(cid)
+        host = container.data["HostConfig"]
+        base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
+        fields = limitlib.resources(
+            memory=changes.memory, memory_swap=changes.memory_swap,
+            pids_limit=changes.pids_limit, cpus=changes.cpus, cpu_shares=changes.cpu_shares,
+            base=base,
+        )  # fmt: skip
+        if container.running:
+            self.runtime.update(cid, limitlib.oci_resources(fields))
+
+        def change(data: dict[str, Any]) -> None:
+            data["HostConfig"].update(fields)
+
+        return self._record(cid, change)
+
     def _check_run_flags(self, opts: CreateOptions) -> None:
         """Refuse at create what could never start (Docker: 125, nothing created)."""
         if opts.stop_signal is not None:
@@ -1255,6 +1297,17 @@ class Engine:
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
             "Metadata": {"LastTagTime": ""},
         }
+
+
+def _rotated_logs(path: Path) -> Iterator[LogEntry]:
+    """What the shim rotated out (`<log>.N`, oldest first), before the current file."""
+    rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
+    for old in sorted(rotated, key=lambda p: -int(p.suffix[1:])):
+        with contextlib.suppress(OSError):
+            for line in old.read_bytes().splitlines():
+                with contextlib.suppress(ValueError, KeyError):
+                    record = json.loads(line)
+                    yield LogEntry(record["stream"], record["log"], record["time"])
 
 
 def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:

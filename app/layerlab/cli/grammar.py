@@ -62,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "cp": "Copy files/folders between a container and the local filesystem",
     "volume": "Manage volumes: storage that bypasses the union filesystem",
     "restart": "Restart one or more containers (stop, then start)",
+    "update": "Update the resource limits of containers (memory, cpus, pids)",
     "attach": "Attach to a running container's output (and input with -i)",
     "version": "Show the layerlab and runc version information",
     "info": "Display system-wide information",
@@ -96,7 +97,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         **{name: [name] for name in (
             "attach", "commit", "cp", "create", "diff", "exec", "export", "kill", "logs",
             "pause", "port", "rename", "restart", "rm", "run", "start", "stats", "stop",
-            "top", "unpause", "wait",
+            "top", "unpause", "update", "wait",
         )},
         "ls": ["ps"], "ps": ["ps"], "list": ["ps"],
         "inspect": ["inspect", "--type", "container"],
@@ -176,10 +177,29 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--read-only", action="store_true", help="mount the root read-only")
     p.add_argument("--init", action="store_true", help="run an init inside (tini, pid 1)")
     p.add_argument("--cidfile", help="write the container ID to the file")
+    _limit_flags(p)
+    p.add_argument("--ulimit", action="append", default=[], help="ulimit options: nofile=S[:H]")
+    p.add_argument("--log-opt", action="append", default=[], dest="log_opts",
+                   help="log options: max-size=10m, max-file=3 (default 10m x 3)")  # fmt: skip
+    p.add_argument("--cap-add", action="append", default=[], help="add Linux capabilities")
+    p.add_argument("--cap-drop", action="append", default=[], help="drop Linux capabilities")
+    p.add_argument("--privileged", action="store_true",
+                   help="all capabilities, no seccomp, the host's devices")  # fmt: skip
+    p.add_argument("--security-opt", action="append", default=[],
+                   help="seccomp=unconfined|PROFILE.json, no-new-privileges[=false]")  # fmt: skip
     p.add_argument("-a", "--attach", action="append", default=[], dest="attach_streams",
                    help="attach to STDIN, STDOUT or STDERR")  # fmt: skip
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER)
+
+
+def _limit_flags(p: argparse.ArgumentParser) -> None:
+    """The cgroup limits `create`, `run` and `update` take (layerlab.limits reads them)."""
+    p.add_argument("-m", "--memory", help="memory limit (e.g. 32m, 1g)")
+    p.add_argument("--memory-swap", help="memory plus swap limit; -1: unlimited swap")
+    p.add_argument("--pids-limit", type=int, help="tune the container's pids limit (-1: none)")
+    p.add_argument("--cpus", help="number of CPUs (e.g. 1.5)")
+    p.add_argument("-c", "--cpu-shares", type=int, help="CPU shares (relative weight)")
 
 
 def _mount_flags(p: argparse.ArgumentParser) -> None:
@@ -390,6 +410,9 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
     p = add("restart")
     p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing")
     p.add_argument("-s", "--signal", help="signal to send to the container")
+    p.add_argument("containers", nargs="+")
+    p = add("update")
+    _limit_flags(p)
     p.add_argument("containers", nargs="+")
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")

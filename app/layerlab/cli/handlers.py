@@ -20,6 +20,7 @@ from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine, LogEntry
 from layerlab.errors import Cancelled, ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
+from layerlab.limits import LimitOptions
 from layerlab.reference import display_id
 from layerlab.report import Report
 from layerlab.table import format_table
@@ -66,6 +67,23 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
         stop_signal=ns.stop_signal,
         read_only=ns.read_only,
         init=ns.init,
+        limits=_limit_options(ns),
+        cap_add=ns.cap_add,
+        cap_drop=ns.cap_drop,
+        privileged=ns.privileged,
+        security_opt=ns.security_opt,
+    )
+
+
+def _limit_options(ns: argparse.Namespace) -> LimitOptions:
+    return LimitOptions(
+        memory=ns.memory,
+        memory_swap=ns.memory_swap,
+        pids_limit=ns.pids_limit,
+        cpus=ns.cpus,
+        cpu_shares=ns.cpu_shares,
+        ulimits=getattr(ns, "ulimit", []),
+        log_opts=getattr(ns, "log_opts", []),
     )
 
 
@@ -901,6 +919,20 @@ def cmd_restart(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         return _touched(engine.start(ref))
 
     return _each(ns.containers, io, restart)
+
+
+@command("update")
+def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`docker update`: prints each container as it was named, once its limits are set."""
+    changes = _limit_options(ns)
+    if all(v is None for v in (changes.memory, changes.memory_swap, changes.pids_limit,
+                               changes.cpus, changes.cpu_shares)):  # fmt: skip
+        raise UsageError("you must provide one or more flags when using this command", 1)
+
+    def update(ref: str) -> Report:
+        return _touched(engine.update(ref, changes))
+
+    return _each(ns.containers, io, update)
 
 
 @command("attach")

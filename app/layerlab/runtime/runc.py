@@ -139,6 +139,15 @@ class Runtime:
     def resume(self, container_id: str) -> None:
         self._run("resume", container_id)
 
+    def update(self, container_id: str, resources: dict[str, Any]) -> None:
+        """`runc update --resources -`: new cgroup limits for a running container."""
+        proc = subprocess.run(
+            self.command("update", "--resources", "-", container_id),
+            input=json.dumps(resources), capture_output=True, text=True,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise LayerlabError(f"{self.name} update: {runtime_message(proc.stderr)}")
+
     def delete(self, container_id: str) -> None:
         self._run("delete", "--force", container_id, check=False)
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from layerlab import libc, volumes
+from layerlab import libc, limits, volumes
 from layerlab.containers import apply
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
@@ -61,25 +61,51 @@ def make_netns(path: Path) -> None:
 class JsonLog:
     """Docker's json-file log driver: one `{"log","stream","time"}` object per line."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_size: int = 0, max_file: int = 1) -> None:
+        self.path = path
+        self.max_size = max_size  # 0: unlimited; else rotate to path.1 .. path.<max_file-1>
+        self.max_file = max_file
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives as long as the shim
+        self.size = self.file.tell()
         self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def _append(self, out: bytes) -> None:
+        if self.max_size and self.size and self.size + len(out) > self.max_size:
+            self._rotate()
+        self.file.write(out)
+        self.size += len(out)
+
+    def _rotate(self) -> None:
+        """json-file's rotation: log -> log.1 -> ... -> log.<max-file - 1>, the oldest dropped."""
+        self.file.close()
+        if self.max_file <= 1:
+            self.file = open(self.path, "wb", buffering=0)  # noqa: SIM115
+        else:
+            for n in range(self.max_file - 1, 0, -1):
+                older = Path(f"{self.path}.{n - 1}") if n > 1 else self.path
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(older, f"{self.path}.{n}")
+            self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        self.size = 0
 
     def write(self, stream: str, data: bytes) -> None:
         buf = self.partial[stream] + data
         *lines, rest = buf.split(b"\n")
         self.partial[stream] = rest
-        out = b"".join(self._record(stream, line + b"\n") for line in lines)
+        records = [self._record(stream, line + b"\n") for line in lines]
         if len(rest) > 16384:  # Docker flushes long partial lines too
-            out += self._record(stream, rest)
+            records.append(self._record(stream, rest))
             self.partial[stream] = b""
-        if out:
-            self.file.write(out)
+        if self.max_size:  # a rotation may fall between any two records
+            for record in records:
+                self._append(record)
+        elif records:
+            self._append(b"".join(records))
 
     def close(self) -> None:
         for stream, rest in self.partial.items():
             if rest:
-                self.file.write(self._record(stream, rest))
+                self._append(self._record(stream, rest))
         self.file.close()
 
     @staticmethod
@@ -148,15 +174,24 @@ class Shim:
             return 1
         self.report(f"ok {pid}")
         code = self.pump(pid, ours, tty)
+        oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
         self.cleanup()
         data = None
         with contextlib.suppress(IllegalTransition):  # the record was changed under us
-            data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()))
+            data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()), oom_killed=oom)
         if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
                 volumes.remove_anonymous(self.store, data)  # `run --rm`: Docker's `rm -v`
         return code
+
+    def oom_killed(self) -> bool:
+        """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""
+        try:
+            spec = json.loads((self.bundle / "config.json").read_text())
+            return limits.oom_kills(str(spec["linux"]["cgroupsPath"])) > 0
+        except (OSError, ValueError, KeyError):
+            return False
 
     def make_stdio(
         self, tty: bool, open_stdin: bool
@@ -224,7 +259,8 @@ class Shim:
 
     def pump(self, pid: int, ours: dict[str, int], tty: bool) -> int:
         """Copy output to the log (and the attached terminal) until the process ends."""
-        log = JsonLog(Path(self.config["LogPath"]))
+        log_config = self.config.get("HostConfig", {}).get("LogConfig", {}).get("Config") or {}
+        log = JsonLog(Path(self.config["LogPath"]), *limits.log_rotation(log_config))
         sel = selectors.DefaultSelector()
         sinks = {"stdout": 1, "stderr": 2}
         attached = self.attach

@@ -7,9 +7,14 @@ mount and network namespace, and its own cgroup.
 
 from __future__ import annotations
 
+import os
 import resource
+import stat
 from pathlib import Path
 from typing import Any
+
+from layerlab import limits
+from layerlab.runtime import seccomp
 
 # moby/oci/caps/defaults.go
 DEFAULT_CAPS = [
@@ -83,6 +88,60 @@ def apply_host_options(spec: dict[str, Any], *, read_only: bool, init: str | Non
              "options": ["rbind", "ro", "nosuid", "nodev"]}
         )  # fmt: skip
         spec["process"]["args"] = [INIT_PATH, "--", *spec["process"]["args"]]
+
+
+def apply_limits(spec: dict[str, Any], host: dict[str, Any]) -> None:
+    """`-m`, `--memory-swap`, `--cpus`, `--cpu-shares`, `--pids-limit` into the cgroup runc
+    makes; `--ulimit` into the process's rlimits."""
+    spec["linux"]["resources"].update(limits.oci_resources(host))
+    spec["process"]["rlimits"] = limits.oci_rlimits(host, spec["process"]["rlimits"])
+
+
+def apply_security(spec: dict[str, Any], host: dict[str, Any]) -> None:
+    """Capabilities, seccomp and no-new-privileges; `--privileged` lifts the confinement:
+    every capability we hold, no seccomp, no masked paths, the host's devices, rw /sys."""
+    privileged = bool(host.get("Privileged"))
+    security_opt = list(host.get("SecurityOpt") or [])
+    caps = seccomp.capabilities(
+        DEFAULT_CAPS, list(host.get("CapAdd") or []), list(host.get("CapDrop") or []), privileged
+    )
+    process = spec["process"]
+    process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+    process["noNewPrivileges"] = seccomp.no_new_privileges(security_opt)
+    profile = seccomp.seccomp_profile(security_opt, privileged)
+    if profile is not None:
+        spec["linux"]["seccomp"] = seccomp.oci_seccomp(profile, caps)
+    if privileged:
+        linux = spec["linux"]
+        linux["maskedPaths"], linux["readonlyPaths"] = [], []
+        linux["resources"]["devices"] = [{"allow": True, "access": "rwm"}]
+        linux["devices"] = host_devices()
+        for mount in spec["mounts"]:
+            if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
+                mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
+
+
+def host_devices(root: str = "/dev") -> list[dict[str, Any]]:
+    """The host's device nodes, as `--privileged` hands them to the container (not pts)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in ("pts", "shm", "mqueue")]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if not (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+                continue
+            if path in ("/dev/console", "/dev/ptmx", "/dev/tty"):
+                continue  # runc makes these itself
+            found.append({
+                "path": path, "type": "c" if stat.S_ISCHR(st.st_mode) else "b",
+                "major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev),
+                "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid,
+            })  # fmt: skip
+    return found
 
 
 def build_spec(
