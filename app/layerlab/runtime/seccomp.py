@@ -8,6 +8,9 @@ flags, personality, socket) and groups allowed only with a capability (mount,
 unshare, setns, bpf... with CAP_SYS_ADMIN). `oci_seccomp` turns such a profile into
 the OCI `linux.seccomp` section for one container's capabilities, as moby's
 `setupSeccomp` does.
+
+The profile's data follows moby's (Copyright Docker, Inc., Apache License 2.0): the
+same syscall lists, so a student's container is confined exactly as Docker's would be.
 """
 
 from __future__ import annotations
