@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # the pool and queue load on first commit, not at every CLI s
 
 SMALL = 256 << 10  # up to this a file is read into memory once: hashed and written from there
 _CHUNK = 4 << 20  # big files are hashed in 4 MiB reads (hashlib drops the GIL for them)
-_WINDOW = 256  # entries queued ahead of the hasher: bounds memory (<= 64 MiB) and open fds
+_BATCH = 32  # small files per pool job: one future and one wake-up for many files
+_WINDOW = 8  # batches queued ahead of the hasher: bounds memory (<= 64 MiB) and open fds
 _WORKERS = min(4, (os.cpu_count() or 1) + 1)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a file between stat and open must not hang us.
@@ -271,39 +272,45 @@ def _set_metadata(path: str, info: tarfile.TarInfo) -> None:
     os.utime(path, (info.mtime, info.mtime), follow_symlinks=False)
 
 
+_Item = tuple[bytes, "Future[list[bytes | int]] | None", int, int]  # head, job, index, size
+
+
 class _Hasher:
-    """Eats the tar stream in order on its own thread; results may still be on their way."""
+    """Eats the tar stream in order on its own thread; file data may still be on its way.
+
+    An item is a header (plus, for a file, its job's future, its place in that
+    job's results and its size); items come in lists, one queue trip per list.
+    """
 
     def __init__(self) -> None:
         import queue
 
         self.sha = hashlib.sha256()
         self.error: BaseException | None = None
-        self.items: queue.Queue[tuple[bytes, Future[bytes | int] | None, int] | None]
-        self.items = queue.Queue(maxsize=_WINDOW)
+        self.items: queue.Queue[list[_Item] | None] = queue.Queue(maxsize=_WINDOW)
         self._thread = threading.Thread(target=self._run, name="layer-hasher", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         buf = bytearray(_CHUNK)
-        while (item := self.items.get()) is not None:
-            head, pending, size = item
-            result = None
-            try:
-                result = pending.result() if pending is not None else None
-                if self.error is None:
-                    self.sha.update(head)
-                    if isinstance(result, bytes):
-                        self.sha.update(result)
-                    elif result is not None:
-                        _hash_fd(self.sha, result, size, buf)
-                    if size % tarfile.BLOCKSIZE:
-                        self.sha.update(_NUL * (-size % tarfile.BLOCKSIZE))
-            except BaseException as exc:  # keep draining so the walker never blocks
-                self.error = self.error or exc
-            finally:
-                if isinstance(result, int):
-                    os.close(result)
+        while (items := self.items.get()) is not None:
+            for head, job, index, size in items:
+                result = None
+                try:
+                    result = job.result()[index] if job is not None else None
+                    if self.error is None:
+                        self.sha.update(head)
+                        if isinstance(result, bytes):
+                            self.sha.update(result)
+                        elif result is not None:
+                            _hash_fd(self.sha, result, size, buf)
+                        if size % tarfile.BLOCKSIZE:
+                            self.sha.update(_NUL * (-size % tarfile.BLOCKSIZE))
+                except BaseException as exc:  # keep draining so the walker never blocks
+                    self.error = self.error or exc
+                finally:
+                    if isinstance(result, int):
+                        os.close(result)
 
     def finish(self) -> str:
         self.items.put(None)
@@ -312,6 +319,20 @@ class _Hasher:
             raise self.error
         self.sha.update(_END)
         return "sha256:" + self.sha.hexdigest()
+
+
+def _copy_batch(files: list[tuple[int, str, tarfile.TarInfo, str]]) -> list[bytes | int]:
+    """_copy_file for each; on an error the sources not reached yet are closed too."""
+    results: list[bytes | int] = []
+    try:
+        for source, dest, info, rel in files:
+            results.append(_copy_file(source, dest, info, rel))
+    except BaseException:
+        for source, *_ in files[len(results) + 1 :]:
+            if source >= 0:
+                os.close(source)
+        raise
+    return results
 
 
 def _hash_fd(sha: hashlib._Hash, fd: int, size: int, buf: bytearray) -> None:
@@ -342,8 +363,18 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
     dir_mtimes: list[tuple[str, float]] = []
     size = 0
     hasher = _Hasher()
+    files: list[tuple[int, str, tarfile.TarInfo, str]] = []  # the next pool job
+    waiting: list[tuple[bytes, int, int]] = []  # head, index in `files` (-1: none), size
     try:
         with ThreadPoolExecutor(_WORKERS, thread_name_prefix="layer-copy") as pool:
+
+            def flush() -> None:
+                batch, items = files.copy(), waiting.copy()
+                files.clear()  # the job owns (and closes) the sources from here on
+                waiting.clear()
+                job = pool.submit(_copy_batch, batch) if batch else None
+                hasher.items.put([(h, job if i >= 0 else None, i, n) for h, i, n in items])
+
             for entry in _walk(src):
                 if hasher.error is not None:
                     break
@@ -358,7 +389,6 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                     raise NeedsReference(entry.rel)
                 path = f"{root}/{entry.rel}"
                 head = header_bytes(info)
-                pending: Future[bytes | int] | None = None
                 if info.isdir():
                     os.mkdir(path, 0o700)
                     os.chown(path, info.uid, info.gid, follow_symlinks=False)
@@ -371,9 +401,15 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                     os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
                     _set_metadata(path, info)
                 elif info.isreg():
+                    if info.size > SMALL and files:
+                        flush()  # a big file is a job of its own
                     source = _open_source(entry) if info.size else -1
-                    pending = pool.submit(_copy_file, source, path, info, entry.rel)
+                    waiting.append((head, len(files), info.size))
+                    files.append((source, path, info, entry.rel))
                     size += info.size
+                    if info.size > SMALL or len(files) >= _BATCH:
+                        flush()
+                    continue
                 elif info.islnk():
                     links.append((f"{root}/{info.linkname}", path))
                 elif info.issym():
@@ -382,8 +418,14 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                 else:  # FIFO
                     os.mkfifo(path, 0o600)
                     _set_metadata(path, info)
-                hasher.items.put((head, pending, info.size if pending else 0))
+                waiting.append((head, -1, 0))
+                if len(waiting) >= 2 * _BATCH:
+                    flush()
+            flush()
     finally:
+        for source, *_ in files:  # opened, never handed to a job
+            if source >= 0:
+                os.close(source)
         digest = hasher.finish()
     for target, path in links:  # every file exists now; a link shares its target's metadata
         os.link(target, path, follow_symlinks=False)
