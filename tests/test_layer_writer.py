@@ -150,7 +150,7 @@ def varied_tree(root: Path) -> None:
 NAMES = st.one_of(
     st.text(alphabet="abc/._-", min_size=1, max_size=110),
     st.text(min_size=1, max_size=20).filter(lambda n: "\0" not in n),
-    st.sampled_from(["a" * 99, "a" * 100, "a" * 101, "x/" * 50, "raw-\udcff"]),
+    st.sampled_from(["a" * 99, "a" * 100, "a" * 101, "x/" * 50, "/", "d/", "raw-\udcff"]),
 )
 TYPES = st.sampled_from(
     [

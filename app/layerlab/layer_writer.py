@@ -79,7 +79,9 @@ def header_bytes(info: tarfile.TarInfo) -> bytes:
     numbers, and leaves device fields empty except for devices: the fast path
     takes exactly the headers with none of these, so the bytes are the same.
     """
-    name = info.name + "/" if info.type == tarfile.DIRTYPE else info.name
+    name = info.name
+    if info.type == tarfile.DIRTYPE and not name.endswith("/"):
+        name += "/"
     link = info.linkname
     mtime = info.mtime
     if (
