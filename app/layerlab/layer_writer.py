@@ -41,8 +41,11 @@ if TYPE_CHECKING:  # the pool and queue load on first commit, not at every CLI s
 
 SMALL = 256 << 10  # up to this a file is read into memory once: hashed and written from there
 _CHUNK = 4 << 20  # big files are hashed in 4 MiB reads (hashlib drops the GIL for them)
-_BATCH = 32  # small files per pool job: one future and one wake-up for many files
-_WINDOW = 8  # batches queued ahead of the hasher: bounds memory (<= 64 MiB) and open fds
+# A pool job is the small files of one directory, up to 128 or 4 MiB: one future and one
+# wake-up for many files, and workers in different directories never queue on one
+# directory's lock (creating a file holds it; ext4 can hold it long after mass deletions).
+_BATCH, _BATCH_BYTES = 128, 4 << 20
+_WINDOW = 8  # batches queued ahead of the hasher: bounds memory (~40 MiB) and open fds
 _WORKERS = min(4, (os.cpu_count() or 1) + 1)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a file between stat and open must not hang us.
@@ -367,10 +370,13 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
     hasher = _Hasher()
     files: list[tuple[int, str, tarfile.TarInfo, str]] = []  # the next pool job
     waiting: list[tuple[bytes, int, int]] = []  # head, index in `files` (-1: none), size
+    batch_dir, batch_bytes = "", 0
     try:
         with ThreadPoolExecutor(_WORKERS, thread_name_prefix="layer-copy") as pool:
 
             def flush() -> None:
+                nonlocal batch_bytes
+                batch_bytes = 0
                 batch, items = files.copy(), waiting.copy()
                 files.clear()  # the job owns (and closes) the sources from here on
                 waiting.clear()
@@ -403,13 +409,16 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                     os.mknod(path, stat.S_IFCHR | 0o600, os.makedev(0, 0))
                     _set_metadata(path, info)
                 elif info.isreg():
-                    if info.size > SMALL and files:
-                        flush()  # a big file is a job of its own
+                    parent = entry.rel[: len(entry.rel) - len(entry.name)]
+                    if files and (info.size > SMALL or parent != batch_dir):
+                        flush()  # a big file is a job of its own; a directory is one
+                    batch_dir = parent
                     source = _open_source(entry) if info.size else -1
                     waiting.append((head, len(files), info.size))
                     files.append((source, path, info, entry.rel))
                     size += info.size
-                    if info.size > SMALL or len(files) >= _BATCH:
+                    batch_bytes += info.size
+                    if info.size > SMALL or len(files) >= _BATCH or batch_bytes >= _BATCH_BYTES:
                         flush()
                     continue
                 elif info.islnk():
