@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from layerlab import images, layers
+from layerlab import images, layer_writer, layers
 from layerlab.errors import LayerlabError
 from layerlab.humanize import rfc3339_nano
 from layerlab.instructions import apply_changes
@@ -643,7 +643,7 @@ def _stage_layers(
             folder = work / f"layer-{len(staged)}"
             (folder / "diff").mkdir(parents=True)
             _unpack_layer(archive, source, diff_id, folder / "diff")
-            if layers.layer_diff_id(folder / "diff") != diff_id:
+            if layer_writer.diff_id(folder / "diff") != diff_id:
                 _keep_original(archive, source, folder / ORIGINAL_TAR)
             staged[chain] = folder
     return staged

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from layerlab import copy as copylib
 from layerlab import images as imagelib
-from layerlab import layers, unionfs
+from layerlab import layer_writer, layers, unionfs
 from layerlab import limits as limitlib
 from layerlab import volumes as volumelib
 from layerlab.containers import (
@@ -1041,12 +1041,12 @@ class Engine:
         """
         rw = self.writable_layer(ref)
         if rw.is_mounted():
-            layers.write_layer_tar(rw.merged, out)
+            layer_writer.write_tar(rw.merged, out)
             return
         view = self.store.make_tmp_dir("export-")
         try:
             with rw.readonly_view(view) as root:
-                layers.write_layer_tar(root, out)
+                layer_writer.write_tar(root, out)
         finally:
             self.store.discard(view)
 

@@ -95,9 +95,15 @@ def _is_opaque(path: str) -> bool:
 
 
 def _header(
-    name: str, path: str, st: os.stat_result, first_paths: dict[tuple[int, int], str]
+    name: str,
+    path: str,
+    st: os.stat_result,
+    first_paths: dict[tuple[int, int], str],
+    dir_fd: int | None = None,
 ) -> tarfile.TarInfo | None:
     """The tar header for one entry, or None for what a tar can't hold (sockets).
+
+    `path` is only read for a symlink's target, relative to `dir_fd` if given.
 
     Only what defines the layer goes in: no atime/ctime, no sub-second mtime,
     no user/group names, no xattrs - so equal trees give equal bytes.
@@ -118,7 +124,7 @@ def _header(
     elif stat.S_ISDIR(mode):
         info.type = tarfile.DIRTYPE  # tarfile writes the name with a trailing '/'
     elif stat.S_ISLNK(mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path, dir_fd=dir_fd)
     elif stat.S_ISCHR(mode) and st.st_rdev == 0:  # overlay whiteout -> OCI whiteout file
         head, slash, base = name.rpartition("/")
         info.name = head + slash + WHITEOUT_PREFIX + base
