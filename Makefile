@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux tini
+APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux tini chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: run demo test deps venv lint pytest bench screenshots clean-venv

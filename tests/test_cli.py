@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.grammar import COMMANDS, UsageError, parse
+from layerlab.cli.grammar import COMMANDS, FACES, UsageError, parse
 from layerlab.cli.handlers import HANDLERS, dispatch
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
@@ -45,7 +45,7 @@ def test_docker_short_flags() -> None:
 
 
 def test_every_command_in_the_grammar_has_a_handler_but_tui() -> None:
-    assert set(COMMANDS) - set(HANDLERS) == {"tui"}  # the entry point opens the TUI
+    assert set(COMMANDS) - set(HANDLERS) == FACES  # the entry point opens the TUI (served)
     assert set(HANDLERS) <= set(COMMANDS)
 
 

@@ -36,10 +36,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise LayerlabError("layerlab must run as root: it mounts overlayfs and starts runc")
         engine = Engine(Path(ns.root) if ns.root else None)
         _check_root(engine.store.root)
-        if ns.cmd == "tui":
+        if ns.cmd == "serve":
+            from layerlab.serve import serve  # textual-serve only to serve
+
+            return serve(ns.host, ns.port, ns.token, io.out)
+        opens_lesson = ns.cmd == "lesson" and ns.lesson_cmd == "open"
+        if ns.cmd in ("tui", "demo") or opens_lesson:
             from layerlab.tui.app import run_tui  # Textual only for the TUI
 
-            return run_tui(engine)
+            lesson = ns.lesson if ns.cmd != "lesson" else ns.names[0]
+            return run_tui(engine, lesson, ns.delay if ns.cmd == "demo" else None)
         return dispatch(engine, ns, io).code
     except LayerlabError as exc:
         print(f"Error: {exc}", file=io.err)

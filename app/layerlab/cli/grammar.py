@@ -56,7 +56,9 @@ COMMANDS: dict[str, str] = {
     "tag": "Create a tag TARGET that refers to SOURCE",
     "rmi": "Remove images (and the layers no other image uses)",
     "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
-    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto",
+    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto, open NAME, record NAME",
+    "demo": "Play a lesson in the TUI by itself, typing each command (a classroom projector)",
+    "serve": "Serve the TUI to browsers, each session with a store of its own",
     "inspect": "Show the metadata of containers or images",
     "build": "Build an image from a Dockerfile: each step run, modified and committed",
     "cp": "Copy files/folders between a container and the local filesystem",
@@ -71,6 +73,13 @@ COMMANDS: dict[str, str] = {
     "image": "Manage images",
     "system": "Manage layerlab: disk usage (df), prune, info",
 }
+
+# Commands the entry point opens as a face of their own (the TUI, served or not): no handler.
+FACES = {"tui", "demo", "serve"}
+ROOT_NOTE = (
+    "The TUI runs containers as root (runc, overlay mounts): whoever uses it can do what "
+    "root can do with a container."
+)
 
 # `volume COMMAND`, with Docker's help lines.
 VOLUME_COMMANDS: dict[str, str] = {
@@ -363,8 +372,23 @@ def build_parser() -> Parser:
     p.add_argument("--type", help="return JSON for the given type: container or image")
     p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.add_argument("names", nargs="+")
-    add("tui")
+    p = add("tui", description=ROOT_NOTE)
+    p.add_argument("--lesson", metavar="NAME", help="open on this lesson (name or number)")
     _lesson_grammar(add("lesson", aliases=["lessons"]))
+    p = add("demo", description=f"{COMMANDS['demo']}. Space pauses and resumes, → goes on to "
+            f"the next step at once. {ROOT_NOTE}")  # fmt: skip
+    p.add_argument("lesson", metavar="LESSON", help="a lesson by name or number")
+    p.add_argument("--delay", type=float, default=3.0, metavar="S",
+                   help="seconds to pause after each step (default 3; 0: no pause)")  # fmt: skip
+    p = add(
+        "serve",
+        description=f"{COMMANDS['serve']} (textual-serve). {ROOT_NOTE} So it "
+        "listens on 127.0.0.1 only, unless --host is given; then every request must carry "
+        "the token (?token=...; one is generated and printed when --token is not given).",
+    )
+    p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    p.add_argument("--host", help="listen on this address, not 127.0.0.1 (needs the token)")
+    p.add_argument("--token", help="require this token (?token=...) on every request")
     p = add("build")
     p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
     p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
@@ -403,6 +427,16 @@ def _lesson_grammar(p: argparse.ArgumentParser) -> None:
     run.add_argument("--all", action="store_true", help="the whole course, in order")
     run.add_argument("--auto", action="store_true", help="type every command and check it")
     run.add_argument("--dir", help="a folder of lesson files (default: the course)")
+    op = sub.add_parser("open", help="open the TUI on a lesson (its own store)")
+    op.add_argument("names", nargs=1, metavar="NAME", help="a lesson by name or number")
+    rec = sub.add_parser(
+        "record",
+        help="record a lesson: commands typed a line at a time, "
+        "in a throwaway store; checks drawn from the state each step left",
+    )
+    rec.add_argument("names", nargs=1, metavar="NAME", help="the new lesson's name")
+    rec.add_argument("-o", "--output", help="the lesson file to write (default ./NAME.yaml)")
+    rec.add_argument("--title", help="the lesson's title")
 
 
 def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> None:

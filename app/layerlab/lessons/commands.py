@@ -1,4 +1,6 @@
-"""`layerlab lesson ls | check [DIR] | run NAME|--all --auto`: the lessons on the command line.
+"""`layerlab lesson ls | check [DIR] | run NAME|--all --auto | record NAME`: lessons on the CLI.
+
+`lesson open NAME` opens the TUI, so the entry point (`layerlab.main`) runs it.
 
 The CLI's handler calls `main` with its own `dispatch` (the runner runs each
 lesson command through it, in the lesson's own store).
@@ -36,6 +38,16 @@ def main(ns: argparse.Namespace, io: IO, dispatch: Dispatch) -> int:
             if missing := missing_requirements(lesson.requires):
                 print(f"{lesson.where}: note: waits for {', '.join(missing)}", file=io.out)
         print(f"{len(lessons)} lessons, no problems", file=io.out)
+        return 0
+    if ns.lesson_cmd == "record":
+        import sys
+
+        from layerlab.lessons.record import record
+
+        name = ns.names[0]
+        target = Path(ns.output) if ns.output else Path(f"{name}.yaml")
+        record(name, sys.stdin, dispatch, io.out, target, ns.title, temp_parent(),
+               prompt=sys.stdin.isatty())  # fmt: skip
         return 0
     # run
     if not ns.auto:

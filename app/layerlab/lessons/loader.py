@@ -31,7 +31,7 @@ NAME_RE = re.compile(r"^(?:\d+[-_])?(?P<name>[a-z0-9][a-z0-9_-]*)$")
 LESSON_KEYS = {"title", "summary", "requires", "files", "setup", "steps"}
 STEP_KEYS = {"prose", "commands", "checks", "hints", "solution", "files"}
 # Commands a lesson may not type: they leave the lesson's store or need a terminal of their own.
-FORBIDDEN_COMMANDS = {"tui", "lesson", "lessons"}
+FORBIDDEN_COMMANDS = {"tui", "lesson", "lessons", "demo", "serve"}
 FORBIDDEN_WORDS = {"--root", "--help", "--version"}
 # Namespace fields that are paths, anchored in the lesson's work folder by the runner.
 PATH_FIELDS = {

@@ -15,7 +15,7 @@ import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TextIO
 
 from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -33,6 +33,8 @@ from layerlab.containers import Container
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled, LayerlabError, NotFound
 from layerlab.humanize import human_size
+from layerlab.lessons.model import Lesson
+from layerlab.lessons.progress import Progress
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
@@ -44,6 +46,8 @@ from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.lesson_pane import LessonPane
+from layerlab.tui.lesson_picker import LEAVE, LessonPicker
 from layerlab.tui.messages import (
     CommandDone,
     FilesLoaded,
@@ -114,6 +118,13 @@ class LayerlabApp(App[None]):
         Binding("f4", "focus('files')", "Files"),
         Binding("f5", "focus('metadata-tabs')", "JSON"),
         Binding("f6", "focus('procs-tree')", "Procs"),
+        Binding("f7", "lessons", "Lessons"),
+        Binding("f8", "lesson('paste')", "Paste command", show=False),
+        Binding("f9", "lesson('hint')", "Hint", show=False),
+        Binding("f10", "lesson('solution')", "Solution", show=False),
+        Binding("ctrl+n", "lesson('next')", "Next step", show=False),
+        Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
+        Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
         Binding("escape", "focus('command')", "Command", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme"),
         Binding("ctrl+l", "clear_output", "Clear", show=False),
@@ -122,9 +133,15 @@ class LayerlabApp(App[None]):
 
     subject: reactive[Subject | None] = reactive(None, init=False)
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, lesson: Lesson | None = None, demo: float | None = None
+    ) -> None:
         super().__init__()
         self.engine = engine
+        self.home_engine = engine  # the learner's own store; a lesson switches to its sandbox
+        self.lesson_pane: LessonPane | None = None
+        self._first_lesson, self._demo_delay = lesson, demo  # `tui --lesson`, `demo`
+        self._sandbox_closers: list[threading.Thread] = []  # sandboxes being removed
         self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         self._files_row: LayerRow | None = None
@@ -182,10 +199,13 @@ class LayerlabApp(App[None]):
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
         self.start_store_watch()
         self.load_store()
+        if self._first_lesson is not None:
+            self.open_lesson(self._first_lesson, demo=self._demo_delay)
 
     def on_unmount(self) -> None:
         self._cancel_commands()
         self._store_watch.stop()
+        self._close_sandbox(wait=True)
         self._upper_wanted = None
         self._reconcile_upper_watch()
 
@@ -211,6 +231,94 @@ class LayerlabApp(App[None]):
 
     def action_clear_output(self) -> None:
         self.output_log.clear()
+
+    # --- lessons (the pane and the picker are modules of their own) --------------------
+    def switch_engine(self, engine: Engine) -> None:
+        """Read and run commands through another store: a lesson's sandbox, or back home."""
+        if engine is self.engine:
+            return
+        self._store_watch.stop()
+        self.engine = engine
+        self._store_watch = StoreWatch(engine.store.root, self._store_changed)
+        self.snapshot = None
+        self.subject = None
+        self.start_store_watch()
+        self.load_store()
+
+    def action_lessons(self) -> None:
+        from layerlab.lessons.loader import LessonError, load_course
+
+        try:
+            course = load_course()
+        except LessonError as exc:
+            self.notify(str(exc), title="the course has problems", severity="error")
+            return
+        current = self.lesson_pane.lesson.name if self.lesson_pane else None
+        self.push_screen(LessonPicker(course, Progress.load(), current), self._picked)
+
+    def _picked(self, choice: Lesson | str | None) -> None:
+        if choice == LEAVE:
+            self.leave_lesson()
+        elif isinstance(choice, Lesson):
+            self.open_lesson(choice)
+
+    def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
+        """Open a lesson on a clean sandbox of its own (the one open is closed first)."""
+        self.leave_lesson()
+        pane = LessonPane(lesson, Progress.load())
+        self.lesson_pane = pane
+        self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
+        if demo is not None:
+            self.run_worker(pane.play(demo), group="demo", exit_on_error=False)
+            pane.focus()  # space and → drive the demo; the command bar only shows the typing
+        else:
+            self.command_bar.focus()
+
+    def leave_lesson(self) -> None:
+        """Back to the learner's own store; the lesson's sandbox is removed off the UI thread."""
+        pane, self.lesson_pane = self.lesson_pane, None
+        if pane is None:
+            return
+        self.workers.cancel_group(self, "demo")
+        self.switch_engine(self.home_engine)
+        self._close_sandbox(pane)
+        pane.remove()
+
+    def _close_sandbox(self, pane: LessonPane | None = None, wait: bool = False) -> None:
+        pane = pane or self.lesson_pane
+        sandbox = pane.release() if pane is not None else None
+        if sandbox is not None:
+            thread = threading.Thread(target=sandbox.close, name="lesson-close")
+            thread.start()
+            self._sandbox_closers.append(thread)
+        if wait:
+            for thread in self._sandbox_closers:
+                thread.join()
+
+    @property
+    def lesson_closing(self) -> bool:
+        """A lesson's sandbox is still being removed."""
+        return any(thread.is_alive() for thread in self._sandbox_closers)
+
+    def action_lesson(self, what: str) -> None:
+        """F8 paste the next command, F9 a hint, F10 the solution, ^N/^B step, ^R restart."""
+        pane = self.lesson_pane
+        if pane is None:
+            return
+        if what == "paste":
+            command = pane.next_command()
+            if command:
+                self.command_bar.value = command
+                self.command_bar.cursor_position = len(command)
+                self.command_bar.focus()
+        elif what == "hint":
+            pane.hint()
+        elif what == "solution":
+            pane.solution()
+        elif what in ("next", "back"):
+            pane.step_by(1 if what == "next" else -1)
+        elif what == "restart":
+            self.open_lesson(pane.lesson)
 
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
@@ -254,6 +362,8 @@ class LayerlabApp(App[None]):
         changes_before = self._changes(ran_in)
         error, cancelled, report = "", False, Report()
         try:
+            if self.lesson_pane is not None:
+                self.lesson_pane.prepare(ns)  # a lesson's relative paths: its work folder
             report = handlers.dispatch(engine, ns, cio)
         except Cancelled as exc:  # the app quits, or the command was cancelled: no failure
             cancelled, report = True, Report(code=exc.exit_code)
@@ -387,7 +497,11 @@ class LayerlabApp(App[None]):
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         log = self.output_log
-        out, err = LogStream(log), LogStream(log, err=True)
+        out: TextIO = LogStream(log)
+        err: TextIO = LogStream(log, err=True)
+        pane = self.lesson_pane
+        if pane is not None:  # the lesson's `output_has` reads what the command printed
+            out, err = pane.tee(out), pane.tee(err)
         cancel = threading.Event()
         worker = get_current_worker()
         with self._cancels_lock:
@@ -408,6 +522,8 @@ class LayerlabApp(App[None]):
             log.post_message(
                 OutputLog.Line("(stopped waiting: the container keeps running)", False)
             )
+        if pane is not None:
+            pane.ran(line, outcome.code, out, err)
         self.post_message(CommandDone(outcome=outcome))
 
     def _cancel_commands(self) -> None:
@@ -433,6 +549,8 @@ class LayerlabApp(App[None]):
         if outcome.error:
             log.write(f"Error: {outcome.error}")
         log.note(f"the terminal is back from the container (exit code {outcome.code})")
+        if self.lesson_pane is not None:  # what it printed went to the terminal, not to us
+            self.lesson_pane.ran(line, outcome.code, io.StringIO(), io.StringIO())
         self.post_message(CommandDone(outcome=outcome))
 
     def on_command_done(self, message: CommandDone) -> None:
@@ -485,6 +603,8 @@ class LayerlabApp(App[None]):
 
     def _apply_snapshot(self, snapshot: Snapshot) -> None:
         previous, self.snapshot = self.snapshot, snapshot
+        if self.lesson_pane is not None:
+            self.lesson_pane.recheck()  # the store changed: the lesson's checks run again
         if previous is not None:
             self._log_store_changes(previous, snapshot)
         self.subject_list.show(snapshot, self.subject)
@@ -759,7 +879,12 @@ class LayerlabApp(App[None]):
             self.explainer.text = f"{doing} failed: {reason}. The TUI is still running."
 
 
-def run_tui(engine: Engine) -> int:
-    """Open the TUI on `engine`'s store; returns the exit code for the CLI."""
-    LayerlabApp(engine).run()
+def run_tui(engine: Engine, lesson: str | None = None, demo: float | None = None) -> int:
+    """Open the TUI on `engine`'s store (on a lesson, played by itself with `demo`)."""
+    chosen = None
+    if lesson is not None:
+        from layerlab.lessons.loader import find_lesson, load_course
+
+        chosen = find_lesson(load_course(), lesson)
+    LayerlabApp(engine, chosen, demo).run()
     return 0

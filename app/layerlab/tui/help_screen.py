@@ -49,6 +49,10 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `F2` | show or hide the containers and images list |
 | `F3` `F4` `F5` `F6` | focus layers, files, metadata, processes |
 | `u` (in files) | the layer's own entries / the union view |
+| `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
+| `F8` / `F9` / `F10` | in a lesson: paste the next command / the next hint / the solution |
+| `Ctrl+N` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / step back / restart it clean |
+| `Space` / `→` (demo) | pause or resume the demonstration / go on to the next step now |
 | `Esc` | back to the command bar |
 | `Ctrl+T` | light / dark theme |
 | `Ctrl+L` | clear the output log |

@@ -1,0 +1,391 @@
+"""The lesson pane: one lesson, a step at a time, in a store of its own.
+
+The pane owns the lesson's `Sandbox` (a throwaway store and work folder) and
+its `LessonRun`; while it is open the app reads and runs commands through the
+sandbox's engine (`LayerlabApp.switch_engine`), so the learner's own store is
+never touched. The app hands the pane each command it runs (`prepare` anchors
+relative paths in the lesson's work folder; `tee` and `ran` keep what the
+command printed, for `output_has`); the checks re-run after each command, on
+every store change and once a second (a process may end by itself).
+
+The demonstration (`play`) types each command into the command bar a
+character at a time, runs it, waits for the step's checks, and pauses
+between steps: space pauses and resumes, → goes on at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import time
+from typing import ClassVar, Protocol, TextIO, cast
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Markdown, Static
+from textual.worker import get_current_worker
+
+from layerlab.cli.handlers import dispatch
+from layerlab.engine import Engine
+from layerlab.lessons.checks import CheckResult, Outcome
+from layerlab.lessons.model import Lesson
+from layerlab.lessons.progress import Progress
+from layerlab.lessons.runner import LessonRun, Sandbox, temp_parent
+from layerlab.tui.command_bar import CommandBar
+
+RECHECK_SECONDS = 1.0
+DEMO_CHECK_TIMEOUT = 20.0  # a hang guard while a step's state lands, not a measure
+KEYS = "F8 paste command · F9 hint · F10 solution · ^N next · ^B back · ^R restart · F7 lessons"
+
+
+class LessonHost(Protocol):
+    """What the pane needs of the app (`LayerlabApp`), which imports the pane."""
+
+    command_bar: CommandBar
+    commands_done: int
+
+    def switch_engine(self, engine: Engine) -> None: ...
+
+
+class Tee(io.StringIO):
+    """A command's output stream that also keeps what it wrote (for `output_has`)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def write(self, s: str) -> int:
+        self.inner.write(s)
+        return super().write(s)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+
+class LessonPane(Vertical, can_focus=True):
+    """Step n of m, the prose, the command to type, the live checks, hints and solution."""
+
+    DEFAULT_CSS = """
+    LessonPane {
+        dock: right;
+        width: 46%;
+        max-width: 64;
+        border-left: vkey $accent 50%;
+        background: $surface;
+        padding: 0 1;
+        &:focus { background: $boost; }
+        #lesson-head { text-style: bold; color: $accent; }
+        #lesson-prose-box { height: 1fr; min-height: 4; }
+        #lesson-prose { margin: 0; padding: 0; }
+        #lesson-command { margin-top: 1; }
+        #lesson-checks { height: auto; margin-top: 1; }
+        #lesson-help { height: auto; max-height: 10; margin: 0; padding: 0; }
+        #lesson-keys { color: $text-muted; height: auto; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "pause", "Pause/resume", show=False),
+        Binding("right", "skip", "Next now", show=False),
+    ]
+
+    class Ready(Message):
+        """The lesson's start state is set up (or its setup failed)."""
+
+        def __init__(self, run: LessonRun, failed: str | None) -> None:
+            super().__init__()
+            self.run = run
+            self.failed = failed
+
+    class Checked(Message):
+        def __init__(self, run: LessonRun, index: int, results: list[CheckResult]) -> None:
+            super().__init__()
+            self.run = run
+            self.index = index
+            self.results = results
+
+    class Begun(Message):
+        """A step began: its files are written and its baseline taken."""
+
+        def __init__(self, run: LessonRun) -> None:
+            super().__init__()
+            self.run = run
+
+    class Ran(Message):
+        def __init__(self, outcome: Outcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    def __init__(self, lesson: Lesson, progress: Progress, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lesson = lesson
+        self.progress = progress
+        self.sandbox: Sandbox | None = None
+        self.run: LessonRun | None = None
+        self.ready = False
+        self.results: list[CheckResult] = []
+        self.hints_shown = 0
+        self.solution_shown = False
+        self.typed = 0  # commands run in this step: F8 pastes the next one
+        self.help_text = ""  # the hints (and solution) shown, as Markdown
+        self.demo_done = False
+        self.paused = False
+        self._skip = asyncio.Event()
+        self._checks_run = 0  # check evaluations shown: what a demo waits on
+
+    @property
+    def host(self) -> LessonHost:
+        return cast(LessonHost, self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="lesson-head")
+        with VerticalScroll(id="lesson-prose-box"):
+            yield Markdown(id="lesson-prose")
+        yield Static(id="lesson-command")
+        yield Static(id="lesson-checks")
+        yield Markdown(id="lesson-help")
+        yield Static(KEYS, id="lesson-keys")
+
+    def on_mount(self) -> None:
+        self.border_title = self.lesson.title
+        self.set_interval(RECHECK_SECONDS, self.recheck)
+        self.begin()
+
+    # --- the sandbox ---------------------------------------------------------------------
+    def begin(self) -> None:
+        """A fresh sandbox, the app switched onto it, then the lesson's setup (in a worker)."""
+        self.ready = False
+        self.sandbox = Sandbox(dispatch, temp_parent())
+        self.host.switch_engine(self.sandbox.engine)
+        self.run = LessonRun(self.lesson, self.sandbox)
+        self._show_step()
+        self.query_one("#lesson-checks", Static).update("setting up the lesson's start state…")
+        self._setup(self.run)
+
+    def _setup(self, run: LessonRun) -> None:
+        def setup() -> None:
+            failed = run.start()
+            self.post_message(self.Ready(run, failed.text if failed is not None else None))
+
+        self.app.run_worker(setup, thread=True, group="lesson-setup", exit_on_error=False)
+
+    def on_lesson_pane_ready(self, message: LessonPane.Ready) -> None:
+        if message.run is not self.run:
+            return
+        self.ready = True
+        if message.failed is not None:
+            self.query_one("#lesson-checks", Static).update(
+                f"[b red]the lesson's setup failed:[/] {escape(message.failed)}"
+            )
+            return
+        self.goto(0)
+
+    def release(self) -> Sandbox | None:
+        """Hand the sandbox over to be closed (the caller closes it off the UI thread)."""
+        sandbox, self.sandbox, self.run = self.sandbox, None, None
+        return sandbox
+
+    # --- what the app hands us ----------------------------------------------------------
+    def prepare(self, ns: argparse.Namespace) -> None:
+        """On the command's worker: relative paths mean the lesson's work folder."""
+        if self.sandbox is not None:
+            self.sandbox._anchor(ns)
+
+    def tee(self, stream: TextIO) -> TextIO:
+        return Tee(stream)
+
+    def ran(self, line: str, code: int, out: TextIO, err: TextIO) -> None:
+        """On the command's worker, once it finished: it is the step's last command now."""
+        text = out.getvalue() if isinstance(out, Tee) else ""
+        errors = err.getvalue() if isinstance(err, Tee) else ""
+        self.post_message(self.Ran(Outcome(line, code, text, errors)))
+
+    def on_lesson_pane_ran(self, message: LessonPane.Ran) -> None:
+        if self.run is None:
+            return
+        self.run.last = message.outcome
+        self.typed += 1
+        self._show_command()
+        self.recheck()
+
+    # --- the checks ---------------------------------------------------------------------
+    def recheck(self) -> None:
+        run = self.run
+        if run is None or not self.ready or not self.is_mounted:
+            return
+        index = run.index
+
+        def evaluate() -> None:
+            results = run.results()
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.Checked(run, index, results))
+
+        self.app.run_worker(
+            evaluate, thread=True, exclusive=True, group="lesson", exit_on_error=False
+        )
+
+    def on_lesson_pane_checked(self, message: LessonPane.Checked) -> None:
+        run = self.run
+        if message.run is not run or run is None or message.index != run.index:
+            return
+        self.results = message.results
+        self._checks_run += 1
+        lines = [
+            f"[green]✔[/] {escape(str(r))}" if r.ok else f"[red]✘[/] {escape(str(r))}"
+            for r in message.results
+        ]
+        if self.passed:
+            last = run.index == len(self.lesson.steps) - 1
+            if last and self.lesson.name not in self.progress.done:
+                self.progress.finish(self.lesson.name)
+            lines.append(
+                "[b green]lesson done![/] F7 picks the next one"
+                if last
+                else "[b green]step done[/] — Ctrl+N for the next step"
+            )
+        self.query_one("#lesson-checks", Static).update("\n".join(lines))
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(r.ok for r in self.results)
+
+    # --- steps, hints, solution ---------------------------------------------------------
+    def goto(self, index: int) -> None:
+        run = self.run
+        if run is None or not self.ready or not 0 <= index < len(self.lesson.steps):
+            return
+        self.results = []
+        self.hints_shown = 0
+        self.solution_shown = False
+        self.typed = 0
+        self.ready = False
+
+        def begin() -> None:
+            run.begin(index)
+            self.post_message(self.Begun(run))
+
+        self.app.run_worker(begin, thread=True, group="lesson-setup", exit_on_error=False)
+        run.index = index  # shown at once; `begin` sets it again with its baseline
+        self.progress.at(self.lesson.name, index)
+        self._show_step()
+
+    def on_lesson_pane_begun(self, message: LessonPane.Begun) -> None:
+        if message.run is self.run:
+            self.ready = True
+            self.recheck()
+
+    def step_by(self, delta: int) -> None:
+        if self.run is not None:
+            self.goto(self.run.index + delta)
+
+    def hint(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        hints = run.step.hints
+        if self.hints_shown < len(hints):
+            self.hints_shown += 1
+        elif not hints:
+            self.solution_shown = True  # no hints: the solution is the help there is
+        self._show_help()
+
+    def solution(self) -> None:
+        self.solution_shown = True
+        self._show_help()
+
+    def next_command(self) -> str | None:
+        if self.run is None:
+            return None
+        commands = self.run.step.commands
+        return commands[min(self.typed, len(commands) - 1)].text if commands else None
+
+    def _show_step(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        steps = len(self.lesson.steps)
+        done = " · done before" if self.lesson.name in self.progress.done else ""
+        self.query_one("#lesson-head", Static).update(
+            f"{escape(self.lesson.name)} · step {run.index + 1} of {steps}{done}"
+        )
+        self.query_one("#lesson-prose", Markdown).update(run.step.prose)
+        self.query_one("#lesson-checks", Static).update("")
+        self._show_command()
+        self._show_help()
+
+    def _show_command(self) -> None:
+        command = self.next_command()
+        self.query_one("#lesson-command", Static).update(
+            f"type: [b]{escape(command)}[/]  (F8 pastes it)" if command else ""
+        )
+
+    def _show_help(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        step = run.step
+        parts = [f"**hint {i + 1}/{len(step.hints)}:** {h}" for i, h in enumerate(step.hints)]
+        shown = parts[: self.hints_shown]
+        if self.solution_shown:
+            solution = step.solution or "\n".join(f"`{c.text}`" for c in step.commands)
+            shown.append(f"**solution:** {solution}")
+        self.help_text = "\n\n".join(shown)
+        self.query_one("#lesson-help", Markdown).update(self.help_text)
+
+    # --- the demonstration --------------------------------------------------------------
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("demo paused: space resumes" if self.paused else "demo resumed", timeout=2)
+
+    def action_skip(self) -> None:
+        self._skip.set()
+
+    async def play(self, delay: float) -> None:
+        """Type every step's commands visibly, run them, then pause `delay` seconds a step."""
+        app = self.host
+        while not self.ready:
+            await asyncio.sleep(0.05)
+        bar = app.command_bar
+        per_char = min(0.05, delay / 20)
+        for index in range(len(self.lesson.steps)):
+            if index:
+                self.goto(index)
+                while not self.ready:
+                    await asyncio.sleep(0.05)
+            run = self.run
+            if run is None:
+                return
+            for command in run.step.commands:
+                await self._wait_unpaused()
+                bar.value = ""
+                for ch in command.text:
+                    bar.value += ch
+                    bar.cursor_position = len(bar.value)
+                    await asyncio.sleep(per_char)
+                done = app.commands_done
+                await bar.action_submit()
+                while app.commands_done <= done:
+                    await asyncio.sleep(0.05)
+            seen = self._checks_run
+            deadline = time.monotonic() + DEMO_CHECK_TIMEOUT
+            while (self._checks_run == seen or not self.passed) and time.monotonic() < deadline:
+                if self._checks_run != seen and not self.passed:
+                    seen = self._checks_run
+                    self.recheck()
+                await asyncio.sleep(0.05)
+            await self._pause_between(delay)
+        self.demo_done = True
+        self.notify("the demonstration is over: the lesson is yours now", timeout=4)
+
+    async def _wait_unpaused(self) -> None:
+        while self.paused:
+            await asyncio.sleep(0.05)
+
+    async def _pause_between(self, delay: float) -> None:
+        self._skip.clear()
+        deadline = time.monotonic() + delay
+        while (self.paused or time.monotonic() < deadline) and not self._skip.is_set():
+            await asyncio.sleep(0.05)

@@ -1,0 +1,347 @@
+"""Lessons in the TUI, the classroom (demo, record, serve) - on real containers.
+
+A lesson runs in a sandbox store of its own: the learner's store is checked
+untouched; sandboxes go to the test's temp folder (`LAYERLAB_LESSON_TMP`) and
+must be gone afterwards. Progress goes to the test's `XDG_STATE_HOME`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Markdown, OptionList, Static
+
+from layerlab.engine import Engine
+from layerlab.lessons.loader import find_lesson, load_course
+from layerlab.lessons.progress import Progress
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.lesson_pane import LessonPane
+from layerlab.tui.lesson_picker import LessonPicker
+from layerlab.tui.settle import settled
+
+from .conftest import eventually
+
+pytestmark = pytest.mark.system
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def lesson_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Sandboxes under the test's temp folder, progress in its own state folder."""
+    sandboxes = tmp_path / "sandboxes"
+    sandboxes.mkdir()
+    monkeypatch.setenv("LAYERLAB_LESSON_TMP", str(sandboxes))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    yield sandboxes
+    assert list(sandboxes.iterdir()) == []  # every sandbox removed, with its containers
+
+
+def text(app: LayerlabApp, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+async def wait_checks(pilot: Pilot[None], pane: LessonPane, passed: bool) -> None:
+    def checks_shown() -> bool:
+        return pane.ready and bool(pane.results) and pane.passed == passed
+
+    await settled(pilot, until=checks_shown, timeout=60)
+
+
+async def type_line(pilot: Pilot[None], line: str) -> None:
+    app = pilot.app
+    assert isinstance(app, LayerlabApp)
+    done = app.commands_done
+    await pilot.press(*line, "enter")
+    await settled(pilot, commands=done + 1, current=True, timeout=60)
+
+
+def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_path: Path) -> None:
+    """Pick it (F7), a failing check and its hint, paste and type, ✔, next step, leave."""
+
+    async def main() -> None:
+        app = LayerlabApp(engine)
+        async with app.run_test(size=(140, 44)) as pilot:
+            await settled(pilot)
+            await pilot.press("f7")
+            await settled(pilot, until=lambda: isinstance(app.screen, LessonPicker))
+            picker = app.screen.query_one(OptionList)
+            course = load_course()
+            wanted = next(i for i, lesson in enumerate(course) if lesson.name == "containers")
+            picker.highlighted = wanted
+            await pilot.press("enter")
+            await settled(pilot, until=lambda: app.lesson_pane is not None)
+            pane = app.lesson_pane
+            assert pane is not None
+            assert app.engine is not engine  # the lesson's own store
+            assert "step 1 of 3" in text(app, "#lesson-head")
+
+            # Nothing typed yet: the check fails, showing its goal and what is there now.
+            await wait_checks(pilot, pane, passed=False)
+            checks = text(app, "#lesson-checks")
+            assert "✘ container box is created — now: no such container" in checks
+            await pilot.press("f9")  # the first hint, then the second
+            await settled(pilot, until=lambda: "hint 1/2" in pane.help_text)
+            assert "hint 2/2" not in pane.help_text
+            await pilot.press("f9")
+            await settled(pilot, until=lambda: "hint 2/2" in pane.help_text)
+
+            await pilot.press("f8")  # the command, pasted into the command bar
+            assert app.command_bar.value == "create --name box busybox"
+            done = app.commands_done
+            await pilot.press("enter")
+            await settled(pilot, commands=done + 1, current=True, timeout=60)
+            await wait_checks(pilot, pane, passed=True)
+            assert "✔ container box is created" in text(app, "#lesson-checks")
+
+            await pilot.press("ctrl+n")
+            await settled(pilot, until=lambda: pane.ready and pane.run is not None)
+            assert "step 2 of 3" in text(app, "#lesson-head")
+            prose = app.query_one("#lesson-prose", Markdown)
+            assert "writable layer is empty" in prose.source
+            await type_line(pilot, "diff box")
+            await wait_checks(pilot, pane, passed=True)
+            await pilot.press("ctrl+n")
+            await settled(pilot, until=lambda: "step 3 of 3" in text(app, "#lesson-head"))
+            await type_line(pilot, "inspect -f '{{.GraphDriver.Data.UpperDir}}' box")
+            await wait_checks(pilot, pane, passed=True)
+            assert "lesson done" in text(app, "#lesson-checks")
+            assert engine.containers(all=True) == []  # the learner's store: untouched
+
+            # Leave: back on the learner's store, the sandbox removed.
+            await pilot.press("f7")
+            await settled(pilot, until=lambda: isinstance(app.screen, LessonPicker))
+            app.screen.query_one(OptionList).highlighted = 0  # "leave lesson containers"
+            await pilot.press("enter")
+            await settled(pilot, until=lambda: app.lesson_pane is None and not app.lesson_closing)
+            assert app.engine is engine
+
+    asyncio.run(main())
+    progress = Progress.load()
+    assert "containers" in progress.done
+    assert json.loads((tmp_path / "state" / "layerlab" / "progress.json").read_text())["done"]
+
+
+def test_restart_begins_again_on_a_clean_store(engine: Engine, lesson_env: Path) -> None:
+    async def main() -> None:
+        lesson = find_lesson(load_course(), "containers")
+        app = LayerlabApp(engine, lesson)
+        async with app.run_test(size=(140, 44)) as pilot:
+            await settled(pilot, until=lambda: app.lesson_pane is not None)
+            pane = app.lesson_pane
+            assert pane is not None
+            await wait_checks(pilot, pane, passed=False)
+            await type_line(pilot, "create --name box busybox")
+            await wait_checks(pilot, pane, passed=True)
+            first = app.engine
+            await pilot.press("ctrl+r")
+            await settled(pilot, until=lambda: app.lesson_pane is not pane)
+            again = app.lesson_pane
+            assert again is not None and app.engine is not first
+            await wait_checks(pilot, again, passed=False)  # a fresh store: no box yet
+            assert app.engine.containers(all=True) == []
+            await settled(pilot, until=lambda: not app.lesson_closing)
+
+    asyncio.run(main())
+
+
+def test_demo_plays_a_lesson_to_the_end(engine: Engine, lesson_env: Path) -> None:
+    async def main() -> None:
+        lesson = find_lesson(load_course(), "containers")
+        app = LayerlabApp(engine, lesson, demo=0.0)
+        async with app.run_test(size=(140, 44)) as pilot:
+            await settled(pilot, until=lambda: app.lesson_pane is not None)
+            pane = app.lesson_pane
+            assert pane is not None
+            await settled(pilot, until=lambda: pane.demo_done, timeout=120)
+            assert app.commands_done == 3
+            assert pane.passed
+            assert "step 3 of 3" in text(app, "#lesson-head")
+            typed = [line for line in app.command_bar.history]
+            assert typed[0] == "create --name box busybox"  # typed into the bar, then run
+
+    asyncio.run(main())
+    assert "containers" in Progress.load().done
+
+
+def layerlab(*args: str, env: dict[str, str], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layerlab", *args],
+        capture_output=True, text=True, env=env, timeout=600, **kw,  # type: ignore[call-overload]
+    )  # fmt: skip
+
+
+def test_record_round_trips(tmp_path: Path, lesson_env: Path) -> None:
+    """A recorded session becomes a lesson file that passes `lesson run --auto`."""
+    lessons = tmp_path / "lessons"
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO / "app"),
+        LAYERLAB_ROOT=str(tmp_path / "learner"),
+        LAYERLAB_LESSON_TMP=str(lesson_env),
+    )
+    session = "\n".join(
+        [
+            "run --name happy busybox touch /happiness.txt",
+            "step",
+            "commit happy happy-image",
+            "step",
+            "run --name sad happy-image rm /happiness.txt /bin/ls",
+            "done",
+        ]
+    )
+    made = layerlab(
+        "lesson", "record", "happy", "-o", str(lessons / "01-happy.yaml"), env=env, input=session
+    )
+    assert made.returncode == 0, made.stdout + made.stderr
+    written = (lessons / "01-happy.yaml").read_text()
+    assert "layer_has:" in written and "/happiness.txt" in written
+    assert "container_state:" in written and "exit_code: 0" in written
+    assert "image_layers:" in written and "happy-image" in written
+    assert "whiteout:" in written and "/bin/ls" in written
+    played = layerlab("lesson", "run", "happy", "--auto", "--dir", str(lessons), env=env)
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "1 passed" in played.stdout
+    assert not (tmp_path / "learner").exists()  # the learner's store was never touched
+
+
+# --- serve ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@contextlib.contextmanager
+def serving(*args: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`layerlab serve ARGS` until the block ends; yields it and the URL it printed."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "app"), LAYERLAB_LESSON_TMP=str(tmp))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "serve", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"open (http://\S+)", line)
+        assert match, line
+        url = match.group(1)
+        base = url.split("?")[0]
+        deadline = time.monotonic() + 60  # a hang guard while the server binds
+        while True:
+            try:
+                with socket.create_connection(
+                    (base.split("//")[1].split(":")[0], int(base.rsplit(":", 1)[1].strip("/"))), 1
+                ):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+        yield proc, url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_serve_on_localhost_without_a_token(tmp_path: Path) -> None:
+    port = free_port()
+    with serving("--port", str(port), tmp=tmp_path) as (_, url):
+        assert url == f"http://127.0.0.1:{port}/"
+        status, page = get(url)
+        assert status == 200
+        assert "<div>layerlab</div>" in page  # the splash names the app
+        assert f"ws://127.0.0.1:{port}/ws" in page
+
+
+def test_serve_requires_its_token(tmp_path: Path) -> None:
+    port = free_port()
+    with serving("--port", str(port), "--token", "s3cret", tmp=tmp_path) as (_, url):
+        base = f"http://127.0.0.1:{port}/"
+        assert get(base)[0] == 403
+        assert get(base + "?token=wrong")[0] == 403
+        assert get(base + "ws")[0] == 403
+        status, page = get(base + "?token=s3cret")
+        assert status == 200 and "layerlab" in page
+        assert url == base + "?token=s3cret"
+
+
+def test_serve_on_another_host_generates_a_token(tmp_path: Path) -> None:
+    port = free_port()
+    with serving("--port", str(port), "--host", "127.0.0.2", tmp=tmp_path) as (_, url):
+        token = url.split("?token=")[1]
+        assert len(token) >= 16
+        assert get(f"http://127.0.0.2:{port}/")[0] == 403
+        assert get(f"http://127.0.0.2:{port}/?token={token}")[0] == 200
+
+
+def test_serve_in_a_real_browser(tmp_path: Path) -> None:
+    """Debian's chromium, driven by Playwright, opens the page and gets the TUI's screen."""
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium; `make test` does)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    port = free_port()
+    with serving("--port", str(port), "--token", "tok", tmp=tmp_path) as (_, url):
+        frames: list[str] = []
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+
+                def on_socket(ws: object) -> None:
+                    def got(payload: str | bytes) -> None:
+                        raw = payload if isinstance(payload, bytes) else payload.encode()
+                        frames.append(raw.decode("utf-8", "replace"))
+
+                    ws.on("framereceived", got)  # type: ignore[attr-defined]
+
+                page.on("websocket", on_socket)
+                page.goto(url)
+                assert "layerlab" in page.content()
+                # The terminal draws on a canvas: what the TUI sent the page is its text.
+                deadline = time.monotonic() + 90  # a hang guard while the session starts
+                while "Lessons" not in "".join(frames) or "layerlab" not in "".join(frames):
+                    assert time.monotonic() < deadline, "".join(frames)[-2000:]
+                    page.wait_for_timeout(100)
+                page.wait_for_selector("body.-first-byte", timeout=60_000)
+                assert list(tmp_path.glob("layerlab-lesson-*"))  # the session's own store
+            finally:
+                browser.close()
+    # The browser gone and the server stopped, the session's store is removed too.
+    eventually(lambda: list(tmp_path.glob("layerlab-lesson-*")), [], timeout=60)
