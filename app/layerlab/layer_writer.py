@@ -426,6 +426,7 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                 elif info.issym():
                     os.symlink(info.linkname, path)
                     _set_metadata(path, info)
+                    size += entry.st.st_size  # its target's length, as dir_size counts it
                 else:  # FIFO
                     os.mkfifo(path, 0o600)
                     _set_metadata(path, info)
