@@ -298,6 +298,12 @@ class LayerlabApp(App[None]):
         # Now, not with focus() (a callback queued behind the keys already typed).
         self.screen.set_focus(self.command_bar)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Ctrl+C is ours (and in the footer) only while a command runs."""
+        if action == "interrupt":
+            return self.queue.running is not None
+        return True
+
     def action_interrupt(self) -> None:
         """Ctrl+C ends the running command as the CLI's Ctrl+C does.
 
@@ -305,9 +311,8 @@ class LayerlabApp(App[None]):
         sig-proxy); a process that ignores it runs on, and a second Ctrl+C stops
         waiting. `logs -f` and `wait` stop waiting at once.
         """
-        running, cio = self.queue.running, self._running_io
-        if running is None or cio is None or cio.cancel is None:
-            self.notify("nothing is running (Ctrl+Q quits)", timeout=3)
+        cio = self._running_io
+        if cio is None or cio.cancel is None:  # between commands, or an -it one
             return
         self.queue.interrupts += 1
         attached = cio.attached
@@ -336,6 +341,7 @@ class LayerlabApp(App[None]):
                 break
             self.queue.finish()
         self.bar_status.show_state()
+        self.refresh_bindings()  # Ctrl+C: in the footer while a command runs
 
     def _command_over(self) -> None:
         self.queue.finish()
