@@ -54,7 +54,7 @@ async def main(runs: int) -> None:
         engine.image("busybox")
         try:
             t0 = time.perf_counter()
-            app = LayerlabApp(engine)
+            app = LayerlabApp(engine, history_path=Path(tmp) / "history")  # not the user's
             async with app.run_test(size=(100, 32)) as pilot:
                 first_paint = time.perf_counter() - t0
                 await pilot.press(*"docker run -d --name bench busybox sleep 600", "enter")

@@ -43,8 +43,8 @@ async def type_line(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
 
 
 async def render(size: tuple[int, int], root: Path) -> None:
-    engine = Engine(root)
-    app = LayerlabApp(engine)
+    engine = Engine(root / "store")
+    app = LayerlabApp(engine, history_path=root / "history")  # not the user's history
     try:
         async with app.run_test(size=size) as pilot:
             await settled(pilot)

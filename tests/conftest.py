@@ -27,6 +27,14 @@ def eventually(read: Callable[[], object], want: object, timeout: float = 20) ->
         time.sleep(0.02)
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The TUI keeps its command history in the XDG state dir: a test's own, never the user's."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     return tmp_path / "store"

@@ -20,6 +20,7 @@ from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
+from layerlab.tui.settle import settled
 
 from .test_tui import enter
 
@@ -30,9 +31,15 @@ CREATE = "create --name demo busybox sleep 600"
 
 
 async def steady(pilot: Pilot[Any]) -> None:
-    """A blinking cursor would make every other snapshot differ."""
+    """Settled, painted, and no blinking cursor (it would make every other snapshot differ).
+
+    A few separate pauses, not one long one: each lets the refreshes the last one
+    queued (a table's column widths, then its header) reach the screen.
+    """
     pilot.app.query_one(CommandBar).cursor_blink = False
-    await pilot.pause(0.1)
+    await settled(pilot, current=True)
+    for _ in range(3):
+        await pilot.pause(0.05)
 
 
 def test_welcome_at_80x24(snap_compare: SnapCompare, engine: Engine) -> None:

@@ -36,6 +36,9 @@ class IO:
     # Set by the face to end a long wait (`logs -f`, `wait`, attached `run`/`start`): the TUI
     # sets it when it quits; the container keeps running.
     cancel: threading.Event | None = None
+    # The container attached right now (set while attached): where the TUI's Ctrl+C sends
+    # SIGINT, as the CLI's sig-proxy does.
+    attached: str | None = None
 
 
 def no_stdin(command: str, reads: str, instead: str) -> LayerlabError:
@@ -132,8 +135,12 @@ PROXIED_SIGNALS = (
 @contextlib.contextmanager
 def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[None]:
     """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy."""
-    if not io.interactive:  # the TUI: no terminal of ours, no signals to proxy
-        yield
+    if not io.interactive:  # the TUI: no terminal of ours; its Ctrl+C reads `io.attached`
+        io.attached = container_id
+        try:
+            yield
+        finally:
+            io.attached = None
         return
     if raw:
         saved = termios.tcgetattr(0)

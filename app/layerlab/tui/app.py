@@ -11,19 +11,23 @@ import argparse
 import contextlib
 import io
 import shlex
+import signal
 import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, TextIO
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.keys import _character_to_key
 from textual.reactive import reactive
+from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, TabbedContent, TabPane, Tree
+from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
+from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab import analysis, procs
@@ -38,9 +42,11 @@ from layerlab.lessons.progress import Progress
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
-from layerlab.tui import model
+from layerlab.tui import bar_words, history, model
+from layerlab.tui.bar_status import BarStatus
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
@@ -86,6 +92,7 @@ DOING = {
     "provenance": "tracing the file's layers",
     "procs": "reading the processes",
     "watch": "watching the store",
+    "signal": "sending the signal",
 }
 
 
@@ -111,30 +118,41 @@ class LayerlabApp(App[None]):
     # Textual types these as instance variables: no ClassVar here, or mypy objects.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
+    # Priority bindings run on the app's task as each key arrives, so focus has moved
+    # before the next key is delivered (Escape then typing loses nothing).
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help"),
-        Binding("f2", "toggle_subjects", "List"),
-        Binding("f3", "focus('layers')", "Layers"),
-        Binding("f4", "focus('files')", "Files"),
-        Binding("f5", "focus('metadata-tabs')", "JSON"),
-        Binding("f6", "focus('procs-tree')", "Procs"),
-        Binding("f7", "lessons", "Lessons"),
+        Binding("f1", "help", "Help", priority=True),
+        Binding("f2", "toggle_subjects", "List", priority=True),
+        Binding("f3", "panel('layers')", "Layers", priority=True),
+        Binding("f4", "panel('files')", "Files", priority=True),
+        Binding("f5", "panel('metadata')", "JSON", priority=True),
+        Binding("f6", "panel('procs')", "Procs", priority=True),
+        Binding("f12", "panel('output')", "Output", show=False, priority=True),
+        Binding("shift+f12", "panel('events')", "Events", show=False, priority=True),
+        Binding("f7", "lessons", "Lessons", priority=True),
         Binding("f8", "lesson('paste')", "Paste command", show=False),
         Binding("f9", "lesson('hint')", "Hint", show=False),
         Binding("f10", "lesson('solution')", "Solution", show=False),
         Binding("ctrl+n", "lesson('next')", "Next step", show=False),
         Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
         Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
-        Binding("escape", "focus('command')", "Command", show=False),
-        Binding("ctrl+t", "toggle_dark", "Theme"),
-        Binding("ctrl+l", "clear_output", "Clear", show=False),
-        Binding("ctrl+q", "quit", "Quit"),
+        Binding("f11,ctrl+o", "maximize", "Max", key_display="^o", priority=True),
+        Binding("ctrl+c", "interrupt", "Stop", priority=True),
+        Binding("escape", "to_bar", "Command", show=False, priority=True),
+        Binding("question_mark", "help", "Help", show=False),
+        Binding("ctrl+t", "toggle_dark", "Theme", priority=True),
+        Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     subject: reactive[Subject | None] = reactive(None, init=False)
 
     def __init__(
-        self, engine: Engine, lesson: Lesson | None = None, demo: float | None = None
+        self,
+        engine: Engine,
+        lesson: Lesson | None = None,
+        demo: float | None = None,
+        history_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -142,6 +160,9 @@ class LayerlabApp(App[None]):
         self.lesson_pane: LessonPane | None = None
         self._first_lesson, self._demo_delay = lesson, demo  # `tui --lesson`, `demo`
         self._sandbox_closers: list[threading.Thread] = []  # sandboxes being removed
+        self.history_path = history_path if history_path is not None else history.default_path()
+        self.queue = CommandQueue()  # lines run one at a time, in the order typed
+        self._running_io: IO | None = None  # the running command's IO: its cancel, its attach
         self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         self._files_row: LayerRow | None = None
@@ -157,6 +178,7 @@ class LayerlabApp(App[None]):
         # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
+        self._completed: str | None = None  # the bar's value the hint above it speaks of
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
@@ -170,7 +192,8 @@ class LayerlabApp(App[None]):
         self.explainer = Explainer(id="explainer")
         self.output_log = OutputLog(id="output")
         self.event_log = EventLog(id="events")
-        self.command_bar = CommandBar(id="command")
+        self.bar_status = BarStatus(self.queue, id="bar-status")
+        self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
         with Horizontal(id="main"):
             yield self.subject_list
@@ -187,6 +210,7 @@ class LayerlabApp(App[None]):
                 yield self.output_log
             with TabPane("events", id="tab-events"):
                 yield self.event_log
+        yield self.bar_status
         yield self.command_bar
         yield Footer()
 
@@ -209,6 +233,25 @@ class LayerlabApp(App[None]):
         self._upper_wanted = None
         self._reconcile_upper_watch()
 
+    async def on_event(self, event: events.Event) -> None:
+        """Escape typed quickly with the keys after it reaches us disguised: undo that.
+
+        Textual's parser reads Escape and the key right after it as one `alt+key`,
+        and Escape at the head of a longer burst (a paste, tmux send-keys) as `^`.
+        Escape goes back to the command bar, and the key lands there. (A `^` means
+        nothing outside a text field; in the bar it stays a character.)
+        """
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            char = event.character
+            if event.key.startswith("alt+") and char and len(char) == 1 and char.isprintable():
+                self.action_to_bar()
+                name = char if char.isalnum() else _character_to_key(char)
+                event = events.Key(name, char)
+            elif event.key == "circumflex_accent" and not isinstance(self.focused, Input):
+                self.action_to_bar()
+                return
+        await super().on_event(event)
+
     # --- actions ---------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quit at once: a command still waiting (`logs -f`, `wait`, `run`) stops waiting."""
@@ -216,11 +259,18 @@ class LayerlabApp(App[None]):
         await super().action_quit()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
+            self.push_screen(HelpScreen())
 
     def action_toggle_subjects(self) -> None:
-        """Show the list and go to it, or hide it (it starts hidden on narrow screens)."""
-        self.subject_list.toggle_class("-toggled")
+        """Go to the list (showing it if hidden); from the list, hide it.
+
+        It starts hidden on narrow screens.
+        """
+        if not self.subject_list.display or self.focused is self.subject_list:
+            self.subject_list.toggle_class("-toggled")
         self.call_after_refresh(self._focus_subjects)
 
     def _focus_subjects(self) -> None:
@@ -320,34 +370,159 @@ class LayerlabApp(App[None]):
         elif what == "restart":
             self.open_lesson(pane.lesson)
 
+    def action_panel(self, name: str) -> None:
+        """F3-F8: go to a panel (the metadata tabs, so Left/Right switch them)."""
+        if name in ("output", "events"):
+            self.query_one("#logs", TabbedContent).active = f"tab-{name}"
+        tree = self.process_panel.query_one("#procs-tree")
+        target = {
+            "layers": self.layer_stack,
+            "files": self.files_tree,
+            "metadata": self.metadata_panel.query_one("#metadata-tabs Tabs"),
+            "procs": tree if tree.display else self.process_panel,
+            "output": self.output_log,
+            "events": self.event_log,
+        }[name]
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        self.screen.set_focus(target)  # now, not later: the next key goes there
+
+    def action_maximize(self) -> None:
+        """Fill the screen with the focused panel, or put it back."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif screen.focused is not None and screen.focused is not self.command_bar:
+            screen.maximize(screen.focused)
+        else:
+            self.notify("go to a panel first (F3-F8), then maximize it", timeout=3)
+
+    def action_to_bar(self) -> None:
+        """Escape: close help, put a maximized panel back, clear the queue, go to the bar."""
+        if isinstance(self.screen, ModalScreen):
+            self.screen.dismiss()
+        elif self.screen.maximized is not None:
+            self.screen.minimize()
+        dropped = self.queue.clear()
+        if dropped:
+            self.output_log.note(f"queue cleared: {plural(dropped, 'command')} will not run")
+            self.bar_status.show_state()
+        # Now, not with focus() (a callback queued behind the keys already typed).
+        self.screen.set_focus(self.command_bar)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Ctrl+C is ours (and in the footer) only while a command runs."""
+        if action == "interrupt":
+            return self.queue.running is not None
+        return True
+
+    def action_interrupt(self) -> None:
+        """Ctrl+C ends the running command as the CLI's Ctrl+C does.
+
+        Attached to a container (`run`, `start -a`), SIGINT goes to it (Docker's
+        sig-proxy); a process that ignores it runs on, and a second Ctrl+C stops
+        waiting. `logs -f` and `wait` stop waiting at once.
+        """
+        cio = self._running_io
+        if cio is None or cio.cancel is None:  # between commands, or an -it one
+            return
+        self.queue.interrupts += 1
+        attached = cio.attached
+        if attached is not None and self.queue.interrupts == 1:
+            self.output_log.note("^C: SIGINT sent to the container (Ctrl+C again stops waiting)")
+            self.send_signal(attached, signal.SIGINT)
+        else:
+            self.output_log.note("^C")
+            cio.cancel.set()
+
+    @work(thread=True, group="signal", exit_on_error=False)
+    def send_signal(self, container_id: str, signum: int) -> None:
+        with contextlib.suppress(LayerlabError):  # it may have ended meanwhile
+            self.engine.kill(container_id, signum)
+
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
+        """Each line waits its turn: one command at a time, in the order typed."""
+        self.queue.add(message.line)
+        self._next_command()
+
+    def _next_command(self) -> None:
+        """Start the next line if none runs; lines that run no command end at once."""
+        while (line := self.queue.take()) is not None:
+            if self._begin(line):
+                break
+            self.queue.finish()
+        self.bar_status.show_state()
+        self.refresh_bindings()  # Ctrl+C: in the footer while a command runs
+
+    def _command_over(self) -> None:
+        self.queue.finish()
+        self._next_command()
+
+    def on_command_bar_completed(self, message: CommandBar.Completed) -> None:
+        self._completed = message.value
+        alternatives = "  ".join(message.alternatives)
+        self.bar_status.set_hint(
+            f"Tab: {alternatives}" if message.alternatives else "Tab: nothing to complete here"
+        )
+
+    @on(Input.Changed, "#command")
+    def _command_typed(self, message: Input.Changed) -> None:
+        if self.bar_status.hint and message.value != self._completed:
+            self._completed = None
+            self.bar_status.set_hint("")
+
+    def _bar_word(self, words: list[str]) -> bool:
+        """`help`, `clear`, `exit`/`quit`, and a friendly line for words that are no command."""
+        word = bar_words.bar_word(words)
+        if word == "help":
+            self.action_help()
+        elif word == "clear":
+            self.output_log.clear()
+        elif word is not None:
+            self.exit()
+        if word is not None:
+            return True
+        word = bar_words.not_a_command(words)
+        if word is None:
+            return False
+        self.output_log.write(f"{word}: not a docker command here; F1 lists them")
+        self.explainer.text = (
+            f"{word} is not one of Docker's commands: the bar runs Docker's commands "
+            "(a leading docker is fine), plus help, clear and exit. F1 lists them."
+        )
+        return True
+
+    def _begin(self, line: str) -> bool:
+        """Echo and parse a line; start its command. False: nothing runs (an error, a word)."""
         log = self.output_log
-        log.command(message.line)
+        log.command(line)
         self.query_one("#logs", TabbedContent).active = "tab-output"
         try:
-            words = shlex.split(message.line)
+            words = shlex.split(line)
         except ValueError as exc:
             log.write(f"Error: {exc}")
-            return
+            return False
+        if words and self._bar_word(words):
+            return False
         parsed = io.StringIO()
         try:
             with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
                 ns = grammar.parse(words)
         except LayerlabError as exc:
             log.write(f"Error: {exc}")
-            return
+            return False
         except SystemExit:  # --help / --version print and exit, as argparse does
             log.write(parsed.getvalue().rstrip("\n"))
-            return
+            return False
         if ns.cmd is None or ns.cmd == "tui":
             log.write(grammar.build_parser().format_help().rstrip("\n"))
-            return
+            return False
         self.metadata_panel.mark()
         if needs_terminal(ns):
-            self._run_in_terminal(message.line, ns)
-        else:
-            self.run_command(message.line, ns)
+            return self._run_in_terminal(line, ns)
+        self.run_command(line, ns)
+        return True
 
     def _execute(
         self, line: str, ns: argparse.Namespace, cio: IO, before: Snapshot | None
@@ -510,8 +685,10 @@ class LayerlabApp(App[None]):
                 cancel.set()
         try:
             cio = IO(out, err, interactive=False, cancel=cancel)
+            self._running_io = cio
             outcome = self._execute(line, ns, cio, self.snapshot)
         finally:
+            self._running_io = None
             with self._cancels_lock:
                 self._cancels.pop(worker, None)
         out.flush()
@@ -532,7 +709,7 @@ class LayerlabApp(App[None]):
             for cancel in self._cancels.values():
                 cancel.set()
 
-    def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> None:
+    def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> bool:
         """Hand the real terminal to the container (`-it`), then come back and catch up.
 
         This blocks the UI thread on purpose: the app is suspended and the
@@ -545,13 +722,14 @@ class LayerlabApp(App[None]):
                 outcome = self._execute(line, ns, cio, self.snapshot)
         except SuspendNotSupported:
             log.write("Error: this terminal cannot be handed to a container (run -it needs a tty)")
-            return
+            return False
         if outcome.error:
             log.write(f"Error: {outcome.error}")
         log.note(f"the terminal is back from the container (exit code {outcome.code})")
         if self.lesson_pane is not None:  # what it printed went to the terminal, not to us
             self.lesson_pane.ran(line, outcome.code, io.StringIO(), io.StringIO())
         self.post_message(CommandDone(outcome=outcome))
+        return True
 
     def on_command_done(self, message: CommandDone) -> None:
         outcome = message.outcome
@@ -566,6 +744,33 @@ class LayerlabApp(App[None]):
             self.subject = outcome.subject
         elif self.subject is not None:
             self.load_subject(self.subject)
+        self._offer_busybox(outcome)
+        self._command_over()
+
+    def _offer_busybox(self, outcome: Outcome) -> None:
+        """`run ubuntu ...` has nothing to pull: offer the same line on busybox, ready to edit.
+
+        Into the bar only when it is empty and nothing waits (typing is never overwritten);
+        else it is shown above the bar.
+        """
+        ns = outcome.ns
+        image = getattr(ns, "image", None)
+        if ns.cmd not in ("run", "create") or not image or "No such image" not in outcome.error:
+            return
+        line = bar_words.on_busybox(outcome.line, image)
+        if line is None:
+            return
+        self.explainer.text = (
+            f"There is no registry here to pull {image} from; busybox is made locally. Try: {line}"
+        )
+        if not self.command_bar.value and not self.queue.waiting:
+            # Selected: Enter runs it, an arrow key edits it, typing replaces it.
+            self.command_bar.value = line
+            self.command_bar.selection = Selection(0, len(line))
+            self.bar_status.set_hint("ready to edit: Enter runs it on busybox, typing replaces it")
+            self._completed = line
+        else:
+            self.bar_status.set_hint(f"try: {line}")
 
     # --- the store ----------------------------------------------------------------------
     @work(thread=True, group="watch", exit_on_error=False)
@@ -877,6 +1082,7 @@ class LayerlabApp(App[None]):
         elif worker.group == "command":  # its CommandDone never came: the command is over
             self.commands_done += 1
             self.explainer.text = f"{doing} failed: {reason}. The TUI is still running."
+            self._command_over()
 
 
 def run_tui(engine: Engine, lesson: str | None = None, demo: float | None = None) -> int:

@@ -44,19 +44,26 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 ## Keys
 | key | does |
 |---|---|
-| `Enter` / `↑` `↓` / `Tab` | run / history / complete a name |
-| `F1` or `?` | this help |
-| `F2` | show or hide the containers and images list |
-| `F3` `F4` `F5` `F6` | focus layers, files, metadata, processes |
+| `Enter` | run the line; lines typed while one runs wait their turn, in order |
+| `↑` `↓` | history (kept between sessions) |
+| `Tab` | complete a command or name; several: listed above the bar |
+| `Ctrl+C` | stop the running command (attached: SIGINT to the container; again: stop waiting) |
+| `Esc` | back to the command bar; clears the queued commands; closes this help |
+| `F1` or `?` | this help (`?` outside the bar, or on an empty bar) |
+| `F2` | the containers and images list (again: hide it) |
+| `F3` `F4` `F5` `F6` | layers, files, metadata (`←` `→` switch tabs), processes |
+| `F12` `Shift+F12` | output log, event log |
+| `Ctrl+O` or `F11` | maximize the focused panel, or put it back |
 | `u` (in files) | the layer's own entries / the union view |
 | `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
 | `F8` / `F9` / `F10` | in a lesson: paste the next command / the next hint / the solution |
 | `Ctrl+N` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / step back / restart it clean |
 | `Space` / `→` (demo) | pause or resume the demonstration / go on to the next step now |
-| `Esc` | back to the command bar |
 | `Ctrl+T` | light / dark theme |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
+
+In the bar, `help`, `clear` and `exit` (or `quit`) work as in a shell.
 """
 
 

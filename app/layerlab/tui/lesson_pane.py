@@ -366,7 +366,7 @@ class LessonPane(Vertical, can_focus=True):
                     bar.cursor_position = len(bar.value)
                     await asyncio.sleep(per_char)
                 done = app.commands_done
-                await bar.action_submit()
+                bar.submit_line()
                 while app.commands_done <= done:
                     await asyncio.sleep(0.05)
             seen = self._checks_run

@@ -13,7 +13,10 @@ from textual.widget import Widget
 
 
 def panel_css(widget: str) -> str:
-    """A panel: a title rule on top and no side borders (80 columns are precious)."""
+    """A panel: a title rule on top and no side borders (80 columns are precious).
+
+    The panel holding the focus draws its rule heavy, in the accent colour (same height).
+    """
     return f"""
     {widget}, {widget}:focus {{
         border: none;
@@ -21,6 +24,10 @@ def panel_css(widget: str) -> str:
         border-title-color: $text;
         border-title-style: bold;
         background: $surface;
+    }}
+    {widget}:focus-within {{
+        border-top: heavy $accent;
+        border-title-color: $text-accent;
     }}
     """
 

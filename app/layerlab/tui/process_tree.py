@@ -57,6 +57,8 @@ class ProcessPanel(Vertical):
     """
     )
 
+    can_focus = True  # F6 reaches the panel even with no process to list
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.procs: list[Proc] | None = None

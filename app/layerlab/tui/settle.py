@@ -44,6 +44,7 @@ async def settled(
     until: Callable[[], bool] | None = None,
     groups: Iterable[str] = BUSY_GROUPS,
     store: bool = True,
+    queue: bool = True,
     current: bool = False,
     timeout: float = 60.0,
     poll: float = 0.02,
@@ -52,11 +53,12 @@ async def settled(
     """Wait until the app is settled, re-reading its state on every poll.
 
     Settled means: at least `commands` commands have finished
-    (`app.commands_done`), no worker of `groups` is pending or running, no
-    store read is waiting to start (unless `store` is False), with `current`
-    the app's snapshot lists what the engine's does (a store read per poll:
-    for tests and screenshots, not benchmarks), and `until()` (if given) is
-    true - on `quiet` polls in a row. Raises AssertionError
+    (`app.commands_done`), no line is queued or running (unless `queue` is
+    False), no worker of `groups` is pending or running, no store read is
+    waiting to start (unless `store` is False), with `current` the app's
+    snapshot lists what the engine's does (a store read per poll: for tests
+    and screenshots, not benchmarks), and `until()` (if given) is true - on
+    `quiet` polls in a row. Raises AssertionError
     saying what was still outstanding after `timeout` seconds.
     """
     app: LayerlabApp = target.app if isinstance(target, Pilot) else target  # type: ignore[assignment]
@@ -64,7 +66,7 @@ async def settled(
     deadline = time.monotonic() + timeout
     calm = 0
     while True:
-        pending = _outstanding(app, commands, until, groups, store)
+        pending = _outstanding(app, commands, until, groups, store, queue)
         if current and not pending and not shows_the_store(app):
             pending.append("the app's listing is not the store's yet (the watcher's read)")
         calm = 0 if pending else calm + 1
@@ -93,10 +95,13 @@ def _outstanding(
     until: Callable[[], bool] | None,
     groups: tuple[str, ...],
     store: bool,
+    queue: bool = True,
 ) -> list[str]:
     pending: list[str] = []
     if commands is not None and app.commands_done < commands:
         pending.append(f"{app.commands_done} of {commands} commands done")
+    if queue and not app.queue.idle:
+        pending.append(f"commands still queued or running: {app.queue.status() or 'starting'}")
     busy = busy_workers(app, groups)
     if busy:
         pending.append("workers busy: " + ", ".join(busy))
