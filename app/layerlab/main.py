@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if ns.cmd == "tui":
             from layerlab.tui.app import run_tui  # Textual only for the TUI
 
-            return run_tui(engine)
+            return run_tui(engine, present=getattr(ns, "present", False))
         return dispatch(engine, ns, io).code
     except LayerlabError as exc:
         print(f"Error: {exc}", file=io.err)

@@ -343,7 +343,10 @@ def build_parser() -> Parser:
     p.add_argument("--type", help="return JSON for the given type: container or image")
     p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.add_argument("names", nargs="+")
-    add("tui")
+    p = add("tui")
+    p.add_argument(
+        "--present", action="store_true", help="presentation mode for projectors (F8 toggles)"
+    )
     _lesson_grammar(add("lesson", aliases=["lessons"]))
     p = add("build")
     p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")

@@ -36,9 +36,10 @@ from layerlab.humanize import human_size
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
-from layerlab.tui import model
+from layerlab.tui import model, themes
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.diagram import Diagram
 from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
@@ -49,6 +50,7 @@ from layerlab.tui.messages import (
     FilesLoaded,
     ProcsLoaded,
     ProvenanceLoaded,
+    SizeRead,
     StoreChanged,
     StoreLoaded,
     SubjectLoaded,
@@ -66,6 +68,7 @@ from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
 STORE_SETTLE_SECONDS = 0.1
+SIZE_EVERY_SECONDS = 0.3  # writes in the writable layer re-measure it at most this often
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
@@ -81,6 +84,7 @@ DOING = {
     "files": "reading the layer's files",
     "provenance": "tracing the file's layers",
     "procs": "reading the processes",
+    "size": "measuring the writable layer",
     "watch": "watching the store",
 }
 
@@ -109,22 +113,25 @@ class LayerlabApp(App[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
+        Binding("f8", "toggle_present", "Present"),
         Binding("f2", "toggle_subjects", "List"),
         Binding("f3", "focus('layers')", "Layers"),
         Binding("f4", "focus('files')", "Files"),
         Binding("f5", "focus('metadata-tabs')", "JSON"),
         Binding("f6", "focus('procs-tree')", "Procs"),
         Binding("escape", "focus('command')", "Command", show=False),
-        Binding("ctrl+t", "toggle_dark", "Theme"),
+        Binding("ctrl+t", "cycle_theme", "Theme"),
         Binding("ctrl+l", "clear_output", "Clear", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
     subject: reactive[Subject | None] = reactive(None, init=False)
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, present: bool = False) -> None:
         super().__init__()
         self.engine = engine
+        self.present = present  # presentation mode: what a projector needs, large
+        themes.register(self)
         self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         self._files_row: LayerRow | None = None
@@ -136,6 +143,8 @@ class LayerlabApp(App[None]):
         self._store_failures = 0  # store reads failed in a row
         self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
+        self._to_top = False  # the next subject shown opens its writable (or top) layer
+        self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
         # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
         self._cancels: dict[Worker[None], threading.Event] = {}
@@ -149,6 +158,7 @@ class LayerlabApp(App[None]):
         self.files_tree = ChangeTree(id="files")
         self.provenance_view = ProvenanceView(id="provenance")
         self.metadata_panel = MetadataPanel(id="metadata")
+        self.diagram = Diagram(id="diagram")
         self.process_panel = ProcessPanel(id="procs")
         self.explainer = Explainer(id="explainer")
         self.output_log = OutputLog(id="output")
@@ -162,6 +172,7 @@ class LayerlabApp(App[None]):
                 yield self.files_tree
                 yield self.provenance_view
             with Vertical(id="right"):
+                yield self.diagram
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
@@ -177,6 +188,7 @@ class LayerlabApp(App[None]):
         self.layer_stack.border_title = "layers · top first"
         self.files_tree.border_title = "files"
         self.subject_list.border_title = "subjects"
+        self._apply_present()
         self.command_bar.focus()
         self.output_log.note("what each command prints shows here, as the CLI prints it")
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
@@ -208,6 +220,24 @@ class LayerlabApp(App[None]):
             self.subject_list.focus()
         else:
             self.command_bar.focus()
+
+    def action_toggle_present(self) -> None:
+        """Presentation mode: the picture, the layer stack and the changes; the rest hidden."""
+        self.present = not self.present
+        self._apply_present()
+
+    def _apply_present(self) -> None:
+        self.screen.set_class(self.present, "-present")
+        self.diagram.border_title = "the article's picture" + (
+            " · F8 shows every panel" if self.present else " · F8 presents it"
+        )
+
+    def action_cycle_theme(self) -> None:
+        self.theme = themes.next_theme(self.theme)
+
+    def action_toggle_dark(self) -> None:
+        """Dark and light only (scripts use it); Ctrl+T cycles in the high-contrast theme too."""
+        self.theme = themes.LIGHT.name if self.current_theme.dark else themes.DARK.name
 
     def action_clear_output(self) -> None:
         self.output_log.clear()
@@ -442,6 +472,7 @@ class LayerlabApp(App[None]):
         events.add(f"$ {outcome.line}  → exit {outcome.code}", "command")
         self.explainer.text = explain(outcome)
         self._after_command = outcome.ns.cmd
+        self._to_top = True  # the files panel shows the subject's writable (or top) layer again
         # The store's listing comes from the watcher (StoreChanged), the one route that refreshes
         # it; here only the subject: the one the command made or worked on, read again.
         if outcome.subject is not None and outcome.subject != self.subject:
@@ -491,6 +522,7 @@ class LayerlabApp(App[None]):
         self.command_bar.set_names(snapshot.names())
         subject = self.subject
         if subject is None:
+            self.subject = model.latest(snapshot)  # start-up, or the last subject went
             return
         if subject.kind == "container":
             old = previous.container(subject.id) if previous else None
@@ -526,6 +558,8 @@ class LayerlabApp(App[None]):
         self.metadata_panel.mark()
 
     def watch_subject(self, subject: Subject | None) -> None:
+        self._to_top = True
+        self.provenance_view.clear()
         if subject is None:
             self.workers.cancel_group(self, "subject")
             self._show(None)
@@ -544,8 +578,8 @@ class LayerlabApp(App[None]):
     def on_subject_loaded(self, message: SubjectLoaded) -> None:
         if message.stale:
             return  # a newer read (of this subject or the one the user moved to) replaced it
-        if message.view is None:
-            self.subject = None
+        if message.view is None:  # gone: follow the most recent subject still listed
+            self.subject = model.latest(self.snapshot, without=message.subject)
             return
         self._show(message.view)
 
@@ -553,6 +587,7 @@ class LayerlabApp(App[None]):
         """Render a subject snapshot into every panel."""
         self.view = view
         self.subject_bar.view = view
+        self.diagram.show(view)
         layers = self.layer_stack
         metadata = self.metadata_panel
         procs_panel = self.process_panel
@@ -571,7 +606,8 @@ class LayerlabApp(App[None]):
         is_container = view.subject.kind == "container"
         metadata.show("container", sid, view.inspect)
         metadata.show("oci", sid, view.bundle)
-        layers.show(view.layers)
+        to_top, self._to_top = self._to_top, False
+        layers.show(view.layers, top=to_top)
         if not is_container:
             self.workers.cancel_group(self, "procs")
             procs_panel.say(IMAGE)
@@ -675,17 +711,42 @@ class LayerlabApp(App[None]):
             return
         name = self.view.name if self.view else "?"
         news = tree.apply(message.updates)
+        if self._size_timer is None:  # the size column follows the writes, throttled
+            self._size_timer = self.set_timer(SIZE_EVERY_SECONDS, self._measure_writable)
         for change in news[:EVENTS_PER_BATCH]:
             self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
             self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "added")
+
+    def _measure_writable(self) -> None:
+        self._size_timer = None
+        view = self.view
+        if view is not None and view.layers and view.layers[0].writable:
+            self.measure_writable(view.layers[0].path, view.subject.id)
+
+    @work(thread=True, exclusive=True, group="size", exit_on_error=False)
+    def measure_writable(self, upper: Path, cid: str) -> None:
+        try:
+            size, _ = analysis.reread(self.engine.writable_layer(cid).size, (0, 0))
+        except LayerlabError:  # the container went meanwhile
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(SizeRead(upper=upper, size=size))
+
+    def on_size_read(self, message: SizeRead) -> None:
+        stack = self.layer_stack.stack
+        if not message.stale and stack and stack[0].path == message.upper:
+            self.layer_stack.set_writable_size(message.size)
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
             self.layer_stack.set_writable_files(message.count)
 
     @on(Tree.NodeHighlighted, "#files")
-    def _file_highlighted(self, message: Tree.NodeHighlighted[Change]) -> None:
+    @on(Tree.NodeSelected, "#files")
+    def _file_highlighted(
+        self, message: Tree.NodeHighlighted[Change] | Tree.NodeSelected[Change]
+    ) -> None:
         change = message.node.data
         if change is not None and self.view is not None:
             self.load_provenance(self.view, change.path)
@@ -759,7 +820,7 @@ class LayerlabApp(App[None]):
             self.explainer.text = f"{doing} failed: {reason}. The TUI is still running."
 
 
-def run_tui(engine: Engine) -> int:
-    """Open the TUI on `engine`'s store; returns the exit code for the CLI."""
-    LayerlabApp(engine).run()
+def run_tui(engine: Engine, present: bool = False) -> int:
+    """Open the TUI on `engine`'s store (`present`: presentation mode); the CLI's exit code."""
+    LayerlabApp(engine, present=present).run()
     return 0

@@ -40,6 +40,11 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 - **metadata**: the layer json, image config, container inspect, OCI config.json;
   values the last command changed are highlighted.
 - **processes**: the container's cgroup: pid inside, pid on the host, state.
+- **picture**: the article's drawing of the subject: an image's read-only layers
+  (bottom one marked), a container's writable layer on top, a running container's
+  process space beside it. Two kinds of id: a *layer* id (`layer 76ca…`) names one
+  read-only layer; an *image* id (`sha256:edc7…`) names an image. `rmi` takes an
+  image id or name, never a layer id.
 
 ## Keys
 | key | does |
@@ -50,7 +55,8 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `F3` `F4` `F5` `F6` | focus layers, files, metadata, processes |
 | `u` (in files) | the layer's own entries / the union view |
 | `Esc` | back to the command bar |
-| `Ctrl+T` | light / dark theme |
+| `F8` | presentation mode: the picture, the layers and the changes, large |
+| `Ctrl+T` | theme: dark, light, high contrast (all WCAG AA) |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
 """
@@ -60,6 +66,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
+        background: $background;  /* opaque: no dimmed text behind it on a projector */
         & > #help {
             width: 95%;
             max-width: 100;
