@@ -174,6 +174,7 @@ def test_the_writable_layers_size_follows_writes(engine: Engine, cli: CLI) -> No
         assert wrote.code == 0, wrote.err
         # nothing typed in the TUI: the watcher's update measures the layer again
         await until(pilot, lambda: size() == "5kB", timeout=10)
+        assert "writable layer  RW  5kB" in drawn(app.query_one(Diagram).view)
 
     drive(engine, scenario)
 

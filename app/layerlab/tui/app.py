@@ -734,9 +734,14 @@ class LayerlabApp(App[None]):
             self.post_message(SizeRead(upper=upper, size=size))
 
     def on_size_read(self, message: SizeRead) -> None:
-        stack = self.layer_stack.stack
-        if not message.stale and stack and stack[0].path == message.upper:
+        view = self.view
+        if message.stale or view is None or not view.layers:
+            return
+        top = view.layers[0]
+        if top.writable and top.path == message.upper:
             self.layer_stack.set_writable_size(message.size)
+            layers = (replace(top, size=message.size), *view.layers[1:])
+            self.diagram.show(replace(view, layers=layers))  # the picture's size too
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:

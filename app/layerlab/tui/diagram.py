@@ -81,9 +81,9 @@ def stack(view: SubjectView, s: Styles) -> Table:
             )
             continue
         line = Text.assemble("layer ", (_short(row.key), s("id")), ("  RO", s("read-only")))
-        if row is read_only[-1]:
-            line.append("  bottom", s("bottom"))  # no parent pointer: the base
         line.append("\n" + (row.created_by or "(no command recorded)"))
+        if row is read_only[-1]:
+            line.append("\nbottom layer: no parent", s("bottom"))
         table.add_row(line)
     return table
 
