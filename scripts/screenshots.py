@@ -14,12 +14,13 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from layerlab.engine import Engine
+from layerlab.tui import themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.settle import settled
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
-SIZES = [(100, 32), (80, 24)]
+SIZES = [(100, 32), (100, 30), (80, 24)]
 # (screen name, the commands typed before it is captured)
 SCENES = [
     ("welcome", []),
@@ -42,6 +43,20 @@ async def type_line(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     await settled(pilot, commands=done + 1, current=True, timeout=timeout)
 
 
+async def variants(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
+    """The running screen in the light and high-contrast themes, and in presentation mode."""
+    for theme, label in ((themes.LIGHT.name, "light"), (themes.CONTRAST.name, "contrast")):
+        app.theme = theme
+        await pilot.pause(0.3)
+        app.save_screenshot(f"running-{label}-{size}.svg", str(OUT))
+    app.theme = themes.DARK.name
+    app.action_toggle_present()
+    await pilot.pause(0.3)
+    app.save_screenshot(f"present-{size}.svg", str(OUT))
+    app.action_toggle_present()
+    await pilot.pause(0.3)
+
+
 async def render(size: tuple[int, int], root: Path) -> None:
     engine = Engine(root / "store")
     app = LayerlabApp(engine, history_path=root / "history")  # not the user's history
@@ -53,11 +68,8 @@ async def render(size: tuple[int, int], root: Path) -> None:
                     await type_line(pilot, line)
                 await pilot.pause(1.6)
                 app.save_screenshot(f"{name}-{size[0]}x{size[1]}.svg", str(OUT))
-                if name == "running":  # the same screen in the light theme, for projectors
-                    app.action_toggle_dark()
-                    await pilot.pause(0.3)
-                    app.save_screenshot(f"{name}-light-{size[0]}x{size[1]}.svg", str(OUT))
-                    app.action_toggle_dark()
+                if name == "running":  # the same screen for projectors: light, high contrast
+                    await variants(app, pilot, f"{size[0]}x{size[1]}")
             app.action_help()
             await pilot.pause(0.3)
             app.save_screenshot(f"help-{size[0]}x{size[1]}.svg", str(OUT))
@@ -74,7 +86,7 @@ def main() -> int:
             asyncio.run(render(size, root))
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"wrote {len(SIZES) * (len(SCENES) + 2)} screenshots to {OUT}")
+    print(f"wrote {len(SIZES) * (len(SCENES) + 5)} screenshots to {OUT}")
     return 0
 
 

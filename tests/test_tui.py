@@ -349,12 +349,13 @@ def test_the_app_stays_up_while_another_terminal_changes_the_store(
             await pilot.pause(0.01)
         await work
         await asyncio.to_thread(other.rm, "mine")  # the subject itself goes
-        await until(pilot, lambda: app.subject is None, timeout=10)
+        busybox = Subject("image", engine.image("busybox").id)
+        await until(pilot, lambda: app.subject == busybox, timeout=10)  # the one left
         assert app.is_running
         snapshot = app.snapshot
         assert snapshot is not None and not snapshot.containers
         assert [ref for ref, _ in snapshot.images] == ["busybox:latest"]
-        assert "no subject yet" in str(app.query_one(SubjectBar).render())
+        await until(pilot, lambda: "image busybox" in str(app.query_one(SubjectBar).render()))
 
     drive(engine, scenario)
 

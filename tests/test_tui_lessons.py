@@ -96,13 +96,13 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
             await wait_checks(pilot, pane, passed=False)
             checks = text(app, "#lesson-checks")
             assert "✘ container box is created — now: no such container" in checks
-            await pilot.press("f9")  # the first hint, then the second
+            await pilot.press("f10")  # the first hint, then the second
             await settled(pilot, until=lambda: "hint 1/2" in pane.help_text)
             assert "hint 2/2" not in pane.help_text
-            await pilot.press("f9")
+            await pilot.press("f10")
             await settled(pilot, until=lambda: "hint 2/2" in pane.help_text)
 
-            await pilot.press("f8")  # the command, pasted into the command bar
+            await pilot.press("f9")  # the command, pasted into the command bar
             assert app.command_bar.value == "create --name box busybox"
             done = app.commands_done
             await pilot.press("enter")

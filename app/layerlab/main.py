@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from layerlab.tui.app import run_tui  # Textual only for the TUI
 
             lesson = ns.lesson if ns.cmd != "lesson" else ns.names[0]
-            return run_tui(engine, lesson, ns.delay if ns.cmd == "demo" else None)
+            demo = ns.delay if ns.cmd == "demo" else None
+            return run_tui(engine, lesson, demo, present=getattr(ns, "present", False))
         return dispatch(engine, ns, io).code
     except LayerlabError as exc:
         print(f"Error: {exc}", file=io.err)

@@ -374,6 +374,9 @@ def build_parser() -> Parser:
     p.add_argument("names", nargs="+")
     p = add("tui", description=ROOT_NOTE)
     p.add_argument("--lesson", metavar="NAME", help="open on this lesson (name or number)")
+    p.add_argument(
+        "--present", action="store_true", help="presentation mode for projectors (F8 toggles)"
+    )
     _lesson_grammar(add("lesson", aliases=["lessons"]))
     p = add("demo", description=f"{COMMANDS['demo']}. Space pauses and resumes, → goes on to "
             f"the next step at once. {ROOT_NOTE}")  # fmt: skip

@@ -42,11 +42,12 @@ from layerlab.lessons.progress import Progress
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
-from layerlab.tui import bar_words, history, model
+from layerlab.tui import bar_words, history, model, themes
 from layerlab.tui.bar_status import BarStatus
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
+from layerlab.tui.diagram import Diagram
 from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
 from layerlab.tui.explainer import Explainer
@@ -59,6 +60,7 @@ from layerlab.tui.messages import (
     FilesLoaded,
     ProcsLoaded,
     ProvenanceLoaded,
+    SizeRead,
     StoreChanged,
     StoreLoaded,
     SubjectLoaded,
@@ -76,6 +78,7 @@ from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
 STORE_SETTLE_SECONDS = 0.1
+SIZE_EVERY_SECONDS = 0.3  # writes in the writable layer re-measure it at most this often
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
@@ -91,6 +94,7 @@ DOING = {
     "files": "reading the layer's files",
     "provenance": "tracing the file's layers",
     "procs": "reading the processes",
+    "size": "measuring the writable layer",
     "watch": "watching the store",
     "signal": "sending the signal",
 }
@@ -122,6 +126,7 @@ class LayerlabApp(App[None]):
     # before the next key is delivered (Escape then typing loses nothing).
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", priority=True),
+        Binding("f8", "toggle_present", "Present", priority=True),
         Binding("f2", "toggle_subjects", "List", priority=True),
         Binding("f3", "panel('layers')", "Layers", priority=True),
         Binding("f4", "panel('files')", "Files", priority=True),
@@ -130,9 +135,9 @@ class LayerlabApp(App[None]):
         Binding("f12", "panel('output')", "Output", show=False, priority=True),
         Binding("shift+f12", "panel('events')", "Events", show=False, priority=True),
         Binding("f7", "lessons", "Lessons", priority=True),
-        Binding("f8", "lesson('paste')", "Paste command", show=False),
-        Binding("f9", "lesson('hint')", "Hint", show=False),
-        Binding("f10", "lesson('solution')", "Solution", show=False),
+        Binding("f9", "lesson('paste')", "Paste command", show=False),
+        Binding("f10", "lesson('hint')", "Hint", show=False),
+        Binding("shift+f10", "lesson('solution')", "Solution", show=False),
         Binding("ctrl+n", "lesson('next')", "Next step", show=False),
         Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
         Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
@@ -140,7 +145,7 @@ class LayerlabApp(App[None]):
         Binding("ctrl+c", "interrupt", "Stop", priority=True),
         Binding("escape", "to_bar", "Command", show=False, priority=True),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+t", "toggle_dark", "Theme", priority=True),
+        Binding("ctrl+t", "cycle_theme", "Theme", priority=True),
         Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -153,6 +158,8 @@ class LayerlabApp(App[None]):
         lesson: Lesson | None = None,
         demo: float | None = None,
         history_path: Path | None = None,
+        *,
+        present: bool = False,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -163,6 +170,8 @@ class LayerlabApp(App[None]):
         self.history_path = history_path if history_path is not None else history.default_path()
         self.queue = CommandQueue()  # lines run one at a time, in the order typed
         self._running_io: IO | None = None  # the running command's IO: its cancel, its attach
+        self.present = present  # presentation mode: what a projector needs, large
+        themes.register(self)
         self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         self._files_row: LayerRow | None = None
@@ -174,6 +183,8 @@ class LayerlabApp(App[None]):
         self._store_failures = 0  # store reads failed in a row
         self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
+        self._to_top = False  # the next subject shown opens its writable (or top) layer
+        self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
         # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
         self._cancels: dict[Worker[None], threading.Event] = {}
@@ -188,6 +199,7 @@ class LayerlabApp(App[None]):
         self.files_tree = ChangeTree(id="files")
         self.provenance_view = ProvenanceView(id="provenance")
         self.metadata_panel = MetadataPanel(id="metadata")
+        self.diagram = Diagram(id="diagram")
         self.process_panel = ProcessPanel(id="procs")
         self.explainer = Explainer(id="explainer")
         self.output_log = OutputLog(id="output")
@@ -202,6 +214,7 @@ class LayerlabApp(App[None]):
                 yield self.files_tree
                 yield self.provenance_view
             with Vertical(id="right"):
+                yield self.diagram
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
@@ -218,6 +231,7 @@ class LayerlabApp(App[None]):
         self.layer_stack.border_title = "layers · top first"
         self.files_tree.border_title = "files"
         self.subject_list.border_title = "subjects"
+        self._apply_present()
         self.command_bar.focus()
         self.output_log.note("what each command prints shows here, as the CLI prints it")
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
@@ -278,6 +292,24 @@ class LayerlabApp(App[None]):
             self.subject_list.focus()
         else:
             self.command_bar.focus()
+
+    def action_toggle_present(self) -> None:
+        """Presentation mode: the picture, the layer stack and the changes; the rest hidden."""
+        self.present = not self.present
+        self._apply_present()
+
+    def _apply_present(self) -> None:
+        self.screen.set_class(self.present, "-present")
+        self.diagram.border_title = "the article's picture" + (
+            " · F8 shows every panel" if self.present else " · F8 presents it"
+        )
+
+    def action_cycle_theme(self) -> None:
+        self.theme = themes.next_theme(self.theme)
+
+    def action_toggle_dark(self) -> None:
+        """Dark and light only (scripts use it); Ctrl+T cycles in the high-contrast theme too."""
+        self.theme = themes.LIGHT.name if self.current_theme.dark else themes.DARK.name
 
     def action_clear_output(self) -> None:
         self.output_log.clear()
@@ -351,7 +383,7 @@ class LayerlabApp(App[None]):
         return any(thread.is_alive() for thread in self._sandbox_closers)
 
     def action_lesson(self, what: str) -> None:
-        """F8 paste the next command, F9 a hint, F10 the solution, ^N/^B step, ^R restart."""
+        """F9 paste the next command, F10 a hint, Shift+F10 the solution, ^N/^B step, ^R restart."""
         pane = self.lesson_pane
         if pane is None:
             return
@@ -371,7 +403,7 @@ class LayerlabApp(App[None]):
             self.open_lesson(pane.lesson)
 
     def action_panel(self, name: str) -> None:
-        """F3-F8: go to a panel (the metadata tabs, so Left/Right switch them)."""
+        """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
         if name in ("output", "events"):
             self.query_one("#logs", TabbedContent).active = f"tab-{name}"
         tree = self.process_panel.query_one("#procs-tree")
@@ -395,7 +427,7 @@ class LayerlabApp(App[None]):
         elif screen.focused is not None and screen.focused is not self.command_bar:
             screen.maximize(screen.focused)
         else:
-            self.notify("go to a panel first (F3-F8), then maximize it", timeout=3)
+            self.notify("go to a panel first (F3-F6, F12), then maximize it", timeout=3)
 
     def action_to_bar(self) -> None:
         """Escape: close help, put a maximized panel back, clear the queue, go to the bar."""
@@ -738,6 +770,7 @@ class LayerlabApp(App[None]):
         events.add(f"$ {outcome.line}  → exit {outcome.code}", "command")
         self.explainer.text = explain(outcome)
         self._after_command = outcome.ns.cmd
+        self._to_top = True  # the files panel shows the subject's writable (or top) layer again
         # The store's listing comes from the watcher (StoreChanged), the one route that refreshes
         # it; here only the subject: the one the command made or worked on, read again.
         if outcome.subject is not None and outcome.subject != self.subject:
@@ -816,6 +849,7 @@ class LayerlabApp(App[None]):
         self.command_bar.set_names(snapshot.names())
         subject = self.subject
         if subject is None:
+            self.subject = model.latest(snapshot)  # start-up, or the last subject went
             return
         if subject.kind == "container":
             old = previous.container(subject.id) if previous else None
@@ -851,6 +885,8 @@ class LayerlabApp(App[None]):
         self.metadata_panel.mark()
 
     def watch_subject(self, subject: Subject | None) -> None:
+        self._to_top = True
+        self.provenance_view.clear()
         if subject is None:
             self.workers.cancel_group(self, "subject")
             self._show(None)
@@ -869,8 +905,8 @@ class LayerlabApp(App[None]):
     def on_subject_loaded(self, message: SubjectLoaded) -> None:
         if message.stale:
             return  # a newer read (of this subject or the one the user moved to) replaced it
-        if message.view is None:
-            self.subject = None
+        if message.view is None:  # gone: follow the most recent subject still listed
+            self.subject = model.latest(self.snapshot, without=message.subject)
             return
         self._show(message.view)
 
@@ -878,6 +914,7 @@ class LayerlabApp(App[None]):
         """Render a subject snapshot into every panel."""
         self.view = view
         self.subject_bar.view = view
+        self.diagram.show(view)
         layers = self.layer_stack
         metadata = self.metadata_panel
         procs_panel = self.process_panel
@@ -896,7 +933,8 @@ class LayerlabApp(App[None]):
         is_container = view.subject.kind == "container"
         metadata.show("container", sid, view.inspect)
         metadata.show("oci", sid, view.bundle)
-        layers.show(view.layers)
+        to_top, self._to_top = self._to_top, False
+        layers.show(view.layers, top=to_top)
         if not is_container:
             self.workers.cancel_group(self, "procs")
             procs_panel.say(IMAGE)
@@ -1000,17 +1038,47 @@ class LayerlabApp(App[None]):
             return
         name = self.view.name if self.view else "?"
         news = tree.apply(message.updates)
+        if self._size_timer is None:  # the size column follows the writes, throttled
+            self._size_timer = self.set_timer(SIZE_EVERY_SECONDS, self._measure_writable)
         for change in news[:EVENTS_PER_BATCH]:
             self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
             self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "added")
+
+    def _measure_writable(self) -> None:
+        self._size_timer = None
+        view = self.view
+        if view is not None and view.layers and view.layers[0].writable:
+            self.measure_writable(view.layers[0].path, view.subject.id)
+
+    @work(thread=True, exclusive=True, group="size", exit_on_error=False)
+    def measure_writable(self, upper: Path, cid: str) -> None:
+        try:
+            size, _ = analysis.reread(self.engine.writable_layer(cid).size, (0, 0))
+        except LayerlabError:  # the container went meanwhile
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(SizeRead(upper=upper, size=size))
+
+    def on_size_read(self, message: SizeRead) -> None:
+        view = self.view
+        if message.stale or view is None or not view.layers:
+            return
+        top = view.layers[0]
+        if top.writable and top.path == message.upper:
+            self.layer_stack.set_writable_size(message.size)
+            layers = (replace(top, size=message.size), *view.layers[1:])
+            self.diagram.show(replace(view, layers=layers))  # the picture's size too
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
             self.layer_stack.set_writable_files(message.count)
 
     @on(Tree.NodeHighlighted, "#files")
-    def _file_highlighted(self, message: Tree.NodeHighlighted[Change]) -> None:
+    @on(Tree.NodeSelected, "#files")
+    def _file_highlighted(
+        self, message: Tree.NodeHighlighted[Change] | Tree.NodeSelected[Change]
+    ) -> None:
         change = message.node.data
         if change is not None and self.view is not None:
             self.load_provenance(self.view, change.path)
@@ -1085,12 +1153,15 @@ class LayerlabApp(App[None]):
             self._command_over()
 
 
-def run_tui(engine: Engine, lesson: str | None = None, demo: float | None = None) -> int:
-    """Open the TUI on `engine`'s store (on a lesson, played by itself with `demo`)."""
+def run_tui(
+    engine: Engine, lesson: str | None = None, demo: float | None = None, present: bool = False
+) -> int:
+    """Open the TUI on `engine`'s store (on a lesson, played by itself with `demo`;
+    `present`: presentation mode); the CLI's exit code."""
     chosen = None
     if lesson is not None:
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    LayerlabApp(engine, chosen, demo).run()
+    LayerlabApp(engine, chosen, demo, present=present).run()
     return 0

@@ -70,11 +70,11 @@ class ChangeTree(Tree[Change]):
         & > .change-tree--added { color: $text-success; text-style: bold; }
         & > .change-tree--changed { color: $text-warning; text-style: bold; }
         & > .change-tree--deleted { color: $text-error; text-style: bold; }
-        & > .change-tree--through { text-style: dim; }
+        & > .change-tree--through { color: $text-muted; }
         & > .change-tree--whiteout { color: $text-error; text-style: italic; }
         & > .change-tree--opaque { color: $text-warning; text-style: italic; }
         & > .change-tree--flash { text-style: reverse; }
-        & > .change-tree--empty { text-style: italic dim; }
+        & > .change-tree--empty { color: $text-muted; text-style: italic; }
     }
     """
     )
@@ -171,7 +171,9 @@ class ChangeTree(Tree[Change]):
 
     def _entry(self, change: Change) -> Text:
         kind_style = self._style(KIND_CLASS[change.kind])
-        name = change.path.rpartition("/")[2]
+        parent, _, name = change.path.rpartition("/")
+        if not parent:  # at the top: the path as `docker diff` prints it
+            name = change.path
         if change.kind == " ":  # shows through from a layer beneath
             text = Text.assemble((" ", kind_style), " ", (name, kind_style))
         else:

@@ -52,6 +52,7 @@ class CommandBar(Input):
         border: none;
         padding: 0 1;
         background: $boost;
+        & > .input--placeholder, & > .input--suggestion { color: $text-muted; }
     }
     CommandBar:focus {
         background: $primary 25%;

@@ -33,7 +33,7 @@ class EventLog(RichLog):
     """
     DEFAULT_CSS = """
     EventLog {
-        & > .event-log--time { text-style: dim; }
+        & > .event-log--time { color: $text-muted; }
         & > .event-log--command { text-style: bold; }
         & > .event-log--added { color: $text-success; }
         & > .event-log--removed { color: $text-error; }

@@ -40,6 +40,11 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 - **metadata**: the layer json, image config, container inspect, OCI config.json;
   values the last command changed are highlighted.
 - **processes**: the container's cgroup: pid inside, pid on the host, state.
+- **picture**: the article's drawing of the subject: an image's read-only layers
+  (bottom one marked), a container's writable layer on top, a running container's
+  process space beside it. Two kinds of id: a *layer* id (`layer 76ca…`) names one
+  read-only layer; an *image* id (`sha256:edc7…`) names an image. `rmi` takes an
+  image id or name, never a layer id.
 
 ## Keys
 | key | does |
@@ -56,10 +61,11 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `Ctrl+O` or `F11` | maximize the focused panel, or put it back |
 | `u` (in files) | the layer's own entries / the union view |
 | `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
-| `F8` / `F9` / `F10` | in a lesson: paste the next command / the next hint / the solution |
+| `F9` / `F10` / `Shift+F10` | in a lesson: paste the next command / the next hint / the solution |
 | `Ctrl+N` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / step back / restart it clean |
 | `Space` / `→` (demo) | pause or resume the demonstration / go on to the next step now |
-| `Ctrl+T` | light / dark theme |
+| `F8` | presentation mode: the picture, the layers and the changes, large |
+| `Ctrl+T` | theme: dark, light, high contrast (all WCAG AA) |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
 
@@ -71,6 +77,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen {
         align: center middle;
+        background: $background;  /* opaque: no dimmed text behind it on a projector */
         & > #help {
             width: 95%;
             max-width: 100;

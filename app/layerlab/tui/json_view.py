@@ -15,6 +15,17 @@ from layerlab.tui.look import component_style, on_theme_change
 
 Path_ = tuple[str | int, ...]
 HIGHLIGHT = JSONHighlighter()
+# Rich's JSON highlighter names its parts; each is drawn with a component class of ours,
+# so the theme (and its contrast) decides the colour, not Rich's default palette.
+PART_CLASS = {
+    "json.key": "json-view--key",
+    "json.str": "json-view--string",
+    "json.number": "json-view--number",
+    "json.bool_true": "json-view--true",
+    "json.bool_false": "json-view--false",
+    "json.null": "json-view--null",
+    "json.brace": "json-view--brace",
+}
 
 
 def json_lines(
@@ -57,6 +68,7 @@ class JsonView(Static):
         "json-view--changed",
         "json-view--note",
         "json-view--empty",
+        *PART_CLASS.values(),
     }
     """
     | Class | Description |
@@ -64,13 +76,21 @@ class JsonView(Static):
     | `json-view--changed` | A value the last command changed. |
     | `json-view--note` | What the changed value was (`← was ...`). |
     | `json-view--empty` | The line shown while there is no document. |
+    | `json-view--key` ... `--brace` | A part of the document: keys, strings, numbers... |
     """
     DEFAULT_CSS = """
     JsonView {
         width: auto;
-        & > .json-view--changed { background: $warning; color: $text; text-style: bold; }
+        & > .json-view--changed { background: $warning; color: $background; text-style: bold; }
         & > .json-view--note { text-style: italic; }
-        & > .json-view--empty { text-style: italic dim; }
+        & > .json-view--empty { color: $text-muted; text-style: italic; }
+        & > .json-view--key { color: $text-primary; text-style: bold; }
+        & > .json-view--string { color: $text-success; }
+        & > .json-view--number { color: $text-warning; }
+        & > .json-view--true { color: $text-success; text-style: bold; }
+        & > .json-view--false { color: $text-error; text-style: bold; }
+        & > .json-view--null { color: $text-muted; text-style: italic; }
+        & > .json-view--brace { color: $foreground; }
     }
     """
 
@@ -110,11 +130,15 @@ class JsonView(Static):
             self._style("json-view--changed"),
             self._style("json-view--note"),
         )
+        parts = {name: self._style(component) for name, component in PART_CLASS.items()}
         compare = marked_for == identity and bool(old)
         text = Text()
         changed: list[Path_] = []
         for line, path, leaf in json_lines(data):
             row = HIGHLIGHT(Text(line))
+            row.spans = [
+                span._replace(style=parts.get(str(span.style), span.style)) for span in row.spans
+            ]
             if compare and leaf and (path not in old or old[path] != _at(data, path)):
                 changed.append(path)
                 row.stylize(changed_style, len(line) - len(line.lstrip()))

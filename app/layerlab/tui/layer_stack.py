@@ -44,8 +44,8 @@ class LayerStack(DataTable[Text | str]):
         + """
     LayerStack {
         & > .layer-stack--writable { color: $text-success; text-style: bold; }
-        & > .layer-stack--read-only { text-style: dim; }
-        & > .layer-stack--nothing { text-style: dim; }
+        & > .layer-stack--read-only { color: $text-muted; }
+        & > .layer-stack--nothing { color: $text-muted; }
     }
     """
     )
@@ -77,11 +77,18 @@ class LayerStack(DataTable[Text | str]):
         if live is not None:
             self.set_writable_files(live)
 
-    def show(self, layers: tuple[LayerRow, ...]) -> None:
-        """Replace the rows, keeping the cursor on the same layer when it is still there."""
+    def show(self, layers: tuple[LayerRow, ...], *, top: bool = False) -> None:
+        """Replace the rows, keeping the cursor on the same layer when it is still there.
+
+        With `top` (a new subject, or after a command) the cursor goes to the top
+        layer: the writable layer of a container, the newest layer of an image.
+        """
         if layers == self.stack:
+            if top and layers and self.cursor_row != 0:
+                self.move_cursor(row=0)
+                self._pick(layers[0])
             return  # a re-read that found nothing new: leave the table (and cursor) alone
-        keep = self._picked.key if self._picked else None
+        keep = None if top or self._picked is None else self._picked.key
         self.stack = layers
         self._live_files = None
         self.clear()
@@ -104,6 +111,11 @@ class LayerStack(DataTable[Text | str]):
         if layers:
             self.move_cursor(row=index)
             self._pick(layers[index])
+
+    def set_writable_size(self, size: int) -> None:
+        """The writable layer's size, kept live from its watcher (throttled by the app)."""
+        if self.stack and self.stack[0].writable:
+            self.update_cell("rw", "size", Text(human_size(size), justify="right"))
 
     def set_writable_files(self, count: int) -> None:
         """The writable layer's file count, kept live from the diff panel."""

@@ -39,7 +39,7 @@ from layerlab.tui.command_bar import CommandBar
 
 RECHECK_SECONDS = 1.0
 DEMO_CHECK_TIMEOUT = 20.0  # a hang guard while a step's state lands, not a measure
-KEYS = "F8 paste command · F9 hint · F10 solution · ^N next · ^B back · ^R restart · F7 lessons"
+KEYS = "F9 paste command · F10 hint · ⇧F10 solution · ^N next · ^B back · ^R restart · F7 lessons"
 
 
 class LessonHost(Protocol):
@@ -129,7 +129,7 @@ class LessonPane(Vertical, can_focus=True):
         self.results: list[CheckResult] = []
         self.hints_shown = 0
         self.solution_shown = False
-        self.typed = 0  # commands run in this step: F8 pastes the next one
+        self.typed = 0  # commands run in this step: F9 pastes the next one
         self.help_text = ""  # the hints (and solution) shown, as Markdown
         self.demo_done = False
         self.paused = False
@@ -319,7 +319,7 @@ class LessonPane(Vertical, can_focus=True):
     def _show_command(self) -> None:
         command = self.next_command()
         self.query_one("#lesson-command", Static).update(
-            f"type: [b]{escape(command)}[/]  (F8 pastes it)" if command else ""
+            f"type: [b]{escape(command)}[/]  (F9 pastes it)" if command else ""
         )
 
     def _show_help(self) -> None:

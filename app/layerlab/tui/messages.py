@@ -114,3 +114,11 @@ class CommandDone(WorkerResult):
     """A command finished (or failed), with what its report says it touched."""
 
     outcome: Outcome = field(kw_only=True)
+
+
+@dataclass
+class SizeRead(WorkerResult):
+    """The writable layer at `upper` measured again after writes: (bytes, entries)."""
+
+    upper: Path = field(kw_only=True)
+    size: int = field(kw_only=True)

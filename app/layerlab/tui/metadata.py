@@ -28,6 +28,7 @@ class MetadataPanel(Vertical):
     MetadataPanel {
         & TabbedContent { height: 1fr; }
         & TabPane { padding: 0 0 0 1; }
+        & Tab { color: $text-muted; }  /* Textual's 50% foreground is under 4.5:1 */
         & ScrollableContainer { scrollbar-size: 1 1; }
     }
     """

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab.analysis import hidden_bytes, layer_stats, reread
 from layerlab.engine import Engine, WritableLayer
 from layerlab.reference import short_id
-from layerlab.snapshot import Subject
+from layerlab.snapshot import Snapshot, Subject
 
 if TYPE_CHECKING:
     from layerlab.images import Image
@@ -84,6 +84,22 @@ def command_refs(ns: argparse.Namespace) -> list[str]:
         elif isinstance(value, list):
             refs += [v for v in value if isinstance(v, str)]
     return refs
+
+
+def latest(snapshot: Snapshot | None, without: Subject | None = None) -> Subject | None:
+    """The most recent subject listed: the newest container, else the newest image.
+
+    What the panels follow at start-up and when their subject vanishes (`without`).
+    """
+    if snapshot is None:
+        return None
+    for c in snapshot.containers:  # newest first, as `ps -a`
+        if without is None or c.id != without.id:
+            return Subject("container", c.id)
+    for _, image in snapshot.images:
+        if without is None or image.id != without.id:
+            return Subject("image", image.id)
+    return None
 
 
 def image_name(tags: list[str], image_id: str) -> str:

@@ -32,7 +32,7 @@ class OutputLog(RichLog):
     DEFAULT_CSS = """
     OutputLog {
         & > .output-log--command { text-style: bold; }
-        & > .output-log--note { text-style: italic dim; }
+        & > .output-log--note { color: $text-muted; text-style: italic; }
         & > .output-log--error { color: $text-error; }
     }
     """
@@ -68,6 +68,9 @@ class LogTabs(TabbedContent):
         + """
     LogTabs TabPane {
         padding: 0;
+    }
+    LogTabs Tab {
+        color: $text-muted;  /* Textual's 50% foreground is under 4.5:1 */
     }
     """
     )

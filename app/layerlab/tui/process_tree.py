@@ -43,9 +43,9 @@ class ProcessPanel(Vertical):
         panel_css("ProcessPanel")
         + """
     ProcessPanel {
-        & > .process-panel--note { text-style: italic dim; }
+        & > .process-panel--note { color: $text-muted; text-style: italic; }
         & > .process-panel--pid { text-style: bold; }
-        & > .process-panel--host-pid { text-style: dim; }
+        & > .process-panel--host-pid { color: $text-muted; }
         & > .process-panel--running { color: $text-success; text-style: bold; }
         & > .process-panel--frozen { color: $text-primary; text-style: bold; }
         & > .process-panel--zombie { color: $text-error; }

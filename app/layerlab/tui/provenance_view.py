@@ -75,13 +75,13 @@ class ProvenanceView(Static):
     DEFAULT_CSS = """
     ProvenanceView {
         padding: 0 1;
-        & > .provenance-view--hint { text-style: italic dim; }
+        & > .provenance-view--hint { color: $text-muted; text-style: italic; }
         & > .provenance-view--path { text-style: bold; }
         & > .provenance-view--absent { text-style: italic; }
         & > .provenance-view--deleted { color: $text-error; }
         & > .provenance-view--supplied { color: $text-success; }
         & > .provenance-view--opaque { color: $text-warning; }
-        & > .provenance-view--lower { text-style: dim; }
+        & > .provenance-view--lower { color: $text-muted; }
         & > .provenance-view--added { color: $text-success; }
         & > .provenance-view--removed { color: $text-error; }
         & > .provenance-view--hunk { color: $text-primary; }
@@ -102,6 +102,12 @@ class ProvenanceView(Static):
     def show(self, provenance: Provenance) -> None:
         self.provenance = provenance
         self._draw()
+
+    def clear(self) -> None:
+        """Back to the hint: the subject changed, so the last path's story is another's."""
+        if self.provenance is not None:
+            self.provenance = None
+            self._draw()
 
     def _draw(self) -> None:
         provenance = self.provenance

@@ -47,9 +47,9 @@ class SubjectBar(Static):
         """
     SubjectBar {
         padding: 0 1;
-        background: $primary 30%;
+        background: $primary 15%;
         & > .subject-bar--app { text-style: bold; }
-        & > .subject-bar--rule { text-style: dim; }
+        & > .subject-bar--rule { color: $text-muted; }
         & > .subject-bar--name { text-style: bold; }
         & > .subject-bar--none { text-style: italic; }
 """

@@ -38,8 +38,8 @@ class SubjectList(OptionList):
         panel_css("SubjectList")
         + """
     SubjectList {
-        & > .subject-list--heading { text-style: bold dim; }
-        & > .subject-list--none { text-style: italic dim; }
+        & > .subject-list--heading { color: $text-muted; text-style: bold; }
+        & > .subject-list--none { color: $text-muted; text-style: italic; }
         & > .subject-list--image { color: $text-primary; }
 """
         + STATUS_CSS.format(name="subject-list")

@@ -1,0 +1,191 @@
+"""The article's pictures, live: an image, a container, a running container, as it draws them.
+
+An image is a stack of read-only layers; a container is that stack plus one
+writable layer on top; a running container adds a process space beside it.
+`picture()` is a pure function from a `SubjectView` to a Rich renderable, so
+it is tested without an app; `Diagram` is the widget that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich import box
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from layerlab.humanize import human_size
+from layerlab.reference import short_id
+from layerlab.tui.explain import plural
+from layerlab.tui.look import component_style, on_theme_change, panel_css
+from layerlab.tui.model import SubjectView
+
+CAPTION = (
+    "A layer id names one read-only layer (bottom: no parent); an image id (sha256:…) "
+    "names an image. rmi takes an image id or name, never a layer id."
+)
+EMPTY = "no subject yet: an image is a stack of read-only layers; create puts a writable one on top"
+BESIDE_FROM = 56  # columns from which the process space is drawn beside the stack
+PARTS = ("writable", "read-only", "bottom", "process", "frozen", "caption", "title", "id")
+
+
+Styles = Callable[[str], Style]
+
+
+def image_id(view: SubjectView) -> str:
+    """The image's id (`sha256:…`): the subject itself, or the image a container was made from."""
+    if view.subject.kind == "image":
+        return view.subject.id
+    return str(view.inspect.get("Image") or "")
+
+
+def _short(any_id: str) -> str:
+    return short_id(any_id) + "…"
+
+
+def init_command(view: SubjectView) -> str:
+    """Pid 1's command line, as the OCI config handed to runc has it."""
+    args = (view.bundle or {}).get("process", {}).get("args") or []
+    return " ".join(str(a) for a in args) or "?"
+
+
+def header(view: SubjectView, s: Styles) -> Text:
+    """Which subject, and the image id (told apart from the layer ids below it)."""
+    if view.subject.kind == "image":
+        text = Text.assemble(("image ", s("title")), (view.name, s("title")))
+        text.append(f" = {plural(len(view.layers), 'read-only layer')}")
+    else:
+        text = Text.assemble(("container ", s("title")), (view.name, s("title")))
+        text.append(f" = image {view.image_name} + a writable layer")
+    text.append_text(Text.assemble("\nimage id ", (image_id(view)[:19] + "…", s("id"))))
+    return text
+
+
+def stack(view: SubjectView, s: Styles) -> Table:
+    """One box per layer, the writable one on top, down to the bottom layer (no parent)."""
+    table = Table(box=box.SQUARE, show_header=False, show_lines=True, expand=True, padding=(0, 1))
+    table.add_column("layer", overflow="ellipsis", no_wrap=True)
+    read_only = [row for row in view.layers if not row.writable]
+    for row in view.layers:
+        if row.writable:
+            table.add_row(
+                Text.assemble(
+                    ("writable layer  RW  ", s("writable")),
+                    (human_size(row.size), s("writable")),
+                    f"\ncontainer {view.name}'s own files",
+                )
+            )
+            continue
+        line = Text.assemble("layer ", (_short(row.key), s("id")), ("  RO", s("read-only")))
+        line.append("\n" + (row.created_by or "(no command recorded)"))
+        if row is read_only[-1]:
+            line.append("\nbottom layer: no parent", s("bottom"))
+        table.add_row(line)
+    return table
+
+
+def process_space(view: SubjectView, s: Styles) -> Table:
+    """The running container's isolated process space: pid 1 and whether it is frozen."""
+    table = Table(box=box.ROUNDED, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("process space", overflow="fold")
+    frozen = view.status == "paused"
+    table.add_row(
+        Text.assemble(
+            ("process space\n", s("title")),
+            ("pid 1 ", s("process")),
+            init_command(view),
+            "\n",
+            ("frozen (paused)", s("frozen")) if frozen else ("running", s("process")),
+        )
+    )
+    return table
+
+
+class Picture:
+    """The drawing: the process space beside the stack when there is room, else below it."""
+
+    def __init__(self, view: SubjectView, s: Styles) -> None:
+        self.view, self.s = view, s
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        view, s = self.view, self.s
+        yield header(view, s)
+        layers = stack(view, s)
+        if not view.running:
+            yield layers
+        elif options.max_width >= BESIDE_FROM:
+            beside = Table.grid(expand=True, padding=(0, 1))
+            beside.add_column(ratio=3)
+            beside.add_column(ratio=2)
+            beside.add_row(layers, process_space(view, s))
+            yield beside
+        else:
+            yield layers
+            yield process_space(view, s)
+        yield Text(CAPTION, style=s("caption"))
+
+
+def picture(view: SubjectView | None, style: dict[str, Style] | None = None) -> RenderableType:
+    """The subject drawn as the article draws it; `style` maps a part (PARTS) to its look."""
+    look = style or {}
+
+    def s(part: str) -> Style:
+        return look.get(part, Style())
+
+    if view is None:
+        return Text(EMPTY, style=s("caption"))
+    return Picture(view, s)
+
+
+class Diagram(Static):
+    """The current subject as the article's picture; it changes as commands run."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"diagram--{part}" for part in PARTS}
+    """
+    | Class | Description |
+    | :- | :- |
+    | `diagram--writable` | The writable layer. |
+    | `diagram--read-only` | A read-only layer's `RO` mark. |
+    | `diagram--bottom` | The bottom layer's mark (no parent). |
+    | `diagram--process` | The process space's pid 1 and state. |
+    | `diagram--frozen` | A paused container's frozen processes. |
+    | `diagram--caption` | Which id is which. |
+    | `diagram--title` | The subject's name, the process space's title. |
+    | `diagram--id` | Layer and image ids. |
+    """
+    DEFAULT_CSS = (
+        panel_css("Diagram")
+        + """
+    Diagram {
+        padding: 0 1;
+        & > .diagram--writable { color: $text-success; text-style: bold; }
+        & > .diagram--read-only { color: $foreground; }
+        & > .diagram--bottom { color: $text-warning; text-style: italic; }
+        & > .diagram--process { color: $text-success; text-style: bold; }
+        & > .diagram--frozen { color: $text-primary; text-style: bold; }
+        & > .diagram--caption { color: $foreground; text-style: italic; }
+        & > .diagram--title { text-style: bold; }
+        & > .diagram--id { color: $text-primary; }
+    }
+    """
+    )
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view: SubjectView | None = None
+
+    def on_mount(self) -> None:
+        on_theme_change(self, self._draw)
+        self._draw()
+
+    def show(self, view: SubjectView | None) -> None:
+        self.view = view
+        self._draw()
+
+    def _draw(self) -> None:
+        styles = {part: component_style(self, f"diagram--{part}") for part in PARTS}
+        self.update(picture(self.view, styles))

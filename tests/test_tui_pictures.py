@@ -1,0 +1,289 @@
+"""Issue 9: panels that follow the subject, the article's pictures, presentation mode, contrast.
+
+Real containers (runc, overlay) throughout; the app is driven with Pilot and
+waited on with `settled()`, never with bare sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+from textual.widgets import Tree
+
+from layerlab.cli import grammar
+from layerlab.engine import CreateOptions, Engine
+from layerlab.reference import short_id
+from layerlab.snapshot import Subject
+from layerlab.tui import model, themes
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.diagram import CAPTION, Diagram, picture
+from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.provenance_view import HINT, ProvenanceView
+from layerlab.tui.settle import settled
+
+from .conftest import CLI
+from .contrast import AA, low_contrast, ratio
+from .test_tui import changes, drive, enter, until
+
+pytestmark = pytest.mark.system
+
+
+def drawn(view: model.SubjectView | None, width: int = 60) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(picture(view))
+    return console.export_text()
+
+
+def screen_text(app: LayerlabApp) -> str:
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+# --- the picture, a pure function of the subject ------------------------------------------
+def test_the_picture_of_an_image_a_container_and_a_running_one(engine: Engine) -> None:
+    image = engine.image("busybox")
+    layer = image.layers[0]
+    view = model.load(engine, Subject("image", image.id))
+    text = drawn(view)
+    assert f"layer {short_id(layer.chain_id)}…" in text and "bottom" in text
+    assert f"image id {image.id[:19]}…" in text  # told apart from the layer id
+    assert image.id.startswith("sha256:") and "writable" not in text
+    assert "rmi takes an image id or name, never a layer id" in " ".join(text.split())
+    assert "process space" not in text
+
+    made = engine.create("busybox", CreateOptions(command=["sleep", "60"], name="pic"))
+    text = drawn(model.load(engine, Subject("container", made.id)))
+    assert text.index("writable layer  RW") < text.index(f"layer {short_id(layer.chain_id)}")
+    assert "process space" not in text  # a container that is not running has none
+
+    engine.start("pic")
+    running = model.load(engine, Subject("container", made.id))
+    wide, narrow = drawn(running, 80), drawn(running, 40)
+    for text in (wide, narrow):
+        assert "process space" in text and "pid 1 sleep 60" in text and "running" in text
+    # beside the stack when there is room, below it when not
+    wide_line = next(line for line in wide.splitlines() if "process space" in line)
+    assert "│" in wide_line.split("process space")[0]
+    engine.pause("pic")
+    assert "frozen (paused)" in drawn(model.load(engine, Subject("container", made.id)))
+    assert drawn(None).startswith("no subject yet")
+    assert "rmi" in CAPTION
+
+
+def test_the_picture_changes_as_commands_run(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        diagram = app.query_one(Diagram)
+
+        def text() -> str:
+            return " ".join(drawn(diagram.view, 70).split())
+
+        await enter(pilot, "create --name art busybox sleep 600")
+        assert "writable layer RW" in text() and "process space" not in text()
+        await enter(pilot, "start art")
+        assert "process space" in text() and "pid 1 sleep 600" in text()
+        await enter(pilot, "pause art")
+        assert "frozen (paused)" in text()
+        await enter(pilot, "unpause art")
+        await enter(pilot, "stop -t 1 art")
+        assert "process space" not in text()
+        await enter(pilot, "commit art art:v1")
+        view = diagram.view
+        assert view is not None and view.subject.kind == "image" and len(view.layers) == 2
+        assert "image art:v1 = 2 read-only layers" in text()
+        assert text().count("layer ") >= 2 and "writable" not in text()
+
+    drive(engine, scenario)
+
+
+# --- panels that follow the subject ----------------------------------------------------------
+def test_a_new_subject_shows_its_writable_layer_not_the_layer_picked_before(
+    engine: Engine,
+) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "run --name first busybox sh -c 'echo x >> /etc/passwd'")
+        stack, tree = app.query_one(LayerStack), app.query_one(ChangeTree)
+        stack.focus()
+        await pilot.press("down")  # pick busybox's read-only layer
+        await until(pilot, lambda: "A /bin" in changes(app))
+        tree.focus()
+        await pilot.press("down")  # a file of that layer: its provenance shows
+        provenance = app.query_one(ProvenanceView)
+        await until(pilot, lambda: provenance.provenance is not None)
+
+        await pilot.press("escape")  # back to the command bar
+        await enter(pilot, "create --name second busybox true")
+        second = engine.container("second")
+        assert app.subject == Subject("container", second.id)
+        assert stack.cursor_row == 0 and stack.stack[0].writable
+        assert tree.live == stack.stack[0].path  # its writable layer, live
+        assert changes(app) == [] and "writable layer (live)" in str(tree.border_title)
+        assert provenance.provenance is None and HINT in str(provenance.render())
+
+        stack.focus()
+        await pilot.press("down")  # a read-only layer again; then any command goes back up
+        await until(pilot, lambda: "A /bin" in changes(app))
+        await pilot.press("escape")
+        await enter(pilot, "ps -a")
+        await until(pilot, lambda: tree.live is not None and changes(app) == [])
+        assert stack.cursor_row == 0
+
+        await enter(pilot, "start -a first")  # the container that wrote /etc/passwd
+        await until(pilot, lambda: "C /etc/passwd" in changes(app))
+        tree.focus()
+        await pilot.press("enter")  # Enter on a file: its provenance
+        await until(pilot, lambda: provenance.provenance is not None)
+
+    drive(engine, scenario)
+
+
+def test_provenance_follows_enter_on_a_file(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "run --name prov busybox sh -c 'echo x >> /etc/passwd'")
+        tree = app.query_one(ChangeTree)
+        await until(pilot, lambda: "C /etc/passwd" in changes(app))
+        provenance = app.query_one(ProvenanceView)
+        provenance.clear()
+        tree.focus()
+        etc = tree.root.children[0]
+        node = next(n for n in etc.children if str(n.data) == "C /etc/passwd")
+        tree.post_message(Tree.NodeSelected(node))  # what Enter on the node posts
+        await until(pilot, lambda: provenance.provenance is not None)
+        assert provenance.provenance is not None
+        assert provenance.provenance.path == "/etc/passwd"
+
+    drive(engine, scenario)
+
+
+@pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")  # see test_watch.py
+def test_the_writable_layers_size_follows_writes(engine: Engine, cli: CLI) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "run -d --name grow busybox sleep 60")
+        stack = app.query_one(LayerStack)
+
+        def size() -> str:
+            return str(stack.get_cell("rw", "size"))
+
+        assert size() == "0B"
+        script = "dd if=/dev/zero of=/big bs=1000 count=5 2>/dev/null"
+        wrote = await asyncio.to_thread(cli, "exec", "grow", "sh", "-c", script)
+        assert wrote.code == 0, wrote.err
+        # nothing typed in the TUI: the watcher's update measures the layer again
+        await until(pilot, lambda: size() == "5kB", timeout=10)
+        assert "writable layer  RW  5kB" in drawn(app.query_one(Diagram).view)
+
+    drive(engine, scenario)
+
+
+def test_the_subject_falls_back_to_the_most_recent_when_it_vanishes(engine: Engine) -> None:
+    older = engine.create("busybox", CreateOptions(command=["true"], name="older"))
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: app.subject == Subject("container", older.id))  # start-up
+        await enter(pilot, "create --name newer busybox true")
+        assert app.view is not None and app.view.name == "newer"
+        other = Engine(engine.store.root)  # another shell removes the subject
+        await asyncio.to_thread(other.rm, "newer")
+        await until(pilot, lambda: app.subject == Subject("container", older.id), timeout=10)
+        assert app.view is not None and app.view.name == "older"
+        await asyncio.to_thread(other.rm, "older")
+        busybox = Subject("image", engine.image("busybox").id)
+        await until(pilot, lambda: app.subject == busybox, timeout=10)
+
+    drive(engine, scenario)
+
+
+def test_start_up_selects_the_latest_subject(engine: Engine) -> None:
+    engine.create("busybox", CreateOptions(command=["true"], name="early"))
+    latest = engine.create("busybox", CreateOptions(command=["true"], name="late"))
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: app.view is not None)
+        assert app.subject == Subject("container", latest.id)
+        assert app.query_one(LayerStack).cursor_row == 0
+
+    drive(engine, scenario)
+
+
+# --- presentation mode -----------------------------------------------------------------------
+def test_present_is_in_the_grammar() -> None:
+    assert grammar.parse(["tui", "--present"]).present is True
+    assert grammar.parse(["tui"]).present is False
+
+
+def test_presentation_mode_at_80x24_shows_the_layers_and_the_change(engine: Engine) -> None:
+    async def main() -> None:
+        app = LayerlabApp(engine, present=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settled(pilot)
+            for line in ("create --name demo busybox sleep 600", "start demo"):
+                await enter(pilot, line)
+            await enter(pilot, "exec demo touch /happiness.txt")
+            await until(pilot, lambda: "A /happiness.txt" in changes(app))
+            await pilot.pause(0.1)  # a repaint: what is read next is what the screen shows
+            text = screen_text(app)
+            stack = app.query_one(LayerStack).stack
+            assert "A /happiness.txt" in text
+            for row in stack:
+                assert row.short_id in text
+            assert "RW" in text and "RO" in text
+            assert "process space" in text and "writable layer" in text
+            assert "processes:" not in text and "inspect" not in text  # the rest is hidden
+            await pilot.press("f8")
+            await until(pilot, lambda: not app.screen.has_class("-present"))
+            assert not app.query_one(Diagram).display  # 24 rows: the picture is F8's
+            await pilot.press("f8")
+            await until(pilot, lambda: app.screen.has_class("-present"))
+
+    asyncio.run(main())
+
+
+# --- contrast ---------------------------------------------------------------------------------
+def test_the_wcag_formula() -> None:
+    assert round(ratio((0, 0, 0), (255, 255, 255)), 1) == 21.0
+    assert ratio((118, 118, 118), (255, 255, 255)) > AA > ratio((119, 119, 119), (255, 255, 255))
+
+
+@pytest.mark.parametrize("theme", themes.NAMES)
+def test_every_text_meets_wcag_aa(engine: Engine, theme: str) -> None:
+    """Every non-blank text segment on screen, in every panel's state, at 4.5:1 or more."""
+
+    async def main() -> None:
+        app = LayerlabApp(engine)
+        app.theme = theme
+        async with app.run_test(size=(100, 32)) as pilot:
+            await settled(pilot)
+            found = [(r, "welcome: " + t, c) for r, t, c in low_contrast(app)]
+            for line in (
+                "create --name demo busybox sleep 600",
+                "start demo",
+                "exec demo touch /happiness.txt",
+                "pause demo",
+                "ps -a",
+            ):
+                await enter(pilot, line)
+            await until(pilot, lambda: "A /happiness.txt" in changes(app))
+            for keys in ([], ["f3"], ["f4"], ["f5"], ["f2"], ["f1"], ["escape", "f8"]):
+                await pilot.press(*keys)
+                await settled(pilot)
+                await pilot.pause(0.1)  # a repaint after the focus moved
+                found += [(r, f"{keys}: {t}", c) for r, t, c in low_contrast(app)]
+        assert not found, f"{len(found)} segments under {AA}:1, e.g. {found[:5]}"
+
+    asyncio.run(main())
+
+
+def test_ctrl_t_cycles_three_themes(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        seen = [app.theme]
+        for _ in themes.NAMES:
+            await pilot.press("ctrl+t")
+            seen.append(app.theme)
+        assert seen == [*themes.NAMES, themes.NAMES[0]]
+        assert app.get_theme("layerlab-high-contrast") is not None
+
+    drive(engine, scenario, size=(80, 24))
