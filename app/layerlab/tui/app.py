@@ -13,6 +13,7 @@ import io
 import shlex
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
@@ -40,7 +41,7 @@ from layerlab.tui import model
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.event_log import EventLog
-from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
+from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
@@ -117,6 +118,8 @@ class LayerlabApp(App[None]):
         Binding("escape", "focus('command')", "Command", show=False),
         Binding("ctrl+t", "toggle_dark", "Theme"),
         Binding("ctrl+l", "clear_output", "Clear", show=False),
+        Binding("ctrl+o", "expand_output", "Output"),
+        Binding("ctrl+y", "copy_host_path", "Copy path", show=False),  # said beside the path
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
@@ -212,6 +215,19 @@ class LayerlabApp(App[None]):
     def action_clear_output(self) -> None:
         self.output_log.clear()
 
+    def action_expand_output(self) -> None:
+        """The output pane takes most of the screen (it grows with it), or goes back."""
+        self.query_one("#logs").toggle_class("-expanded")
+
+    def action_copy_host_path(self) -> None:
+        """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
+        provenance = self.provenance_view.provenance
+        if provenance is None or not provenance.host:
+            self.notify("select a file first: its host path is what gets copied", timeout=3)
+            return
+        self.copy_to_clipboard(provenance.host)
+        self.notify(provenance.host, title="copied the host path", timeout=4)
+
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
         log = self.output_log
@@ -253,6 +269,7 @@ class LayerlabApp(App[None]):
         ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
         changes_before = self._changes(ran_in)
         error, cancelled, report = "", False, Report()
+        started = time.time()  # wall clock, as the container's FinishedAt
         try:
             report = handlers.dispatch(engine, ns, cio)
         except Cancelled as exc:  # the app quits, or the command was cancelled: no failure
@@ -262,7 +279,7 @@ class LayerlabApp(App[None]):
         except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
             error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
         outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
-                          subject=None, cancelled=cancelled)  # fmt: skip
+                          subject=None, cancelled=cancelled, started=started)  # fmt: skip
         if error or cancelled:
             return outcome
         return self._read_outcome(outcome, before, ran_in, changes_before)
@@ -314,6 +331,7 @@ class LayerlabApp(App[None]):
             else (),
             changes_after=changes_after,
             writable_entries=entries,
+            history=self._history_facts(ns.image) if ns.cmd == "history" else None,
         )
 
     def _subject_of(
@@ -364,6 +382,21 @@ class LayerlabApp(App[None]):
             return None
         return ImageFacts(model.image_name(tags, image.id), len(image.layers))
 
+    def _history_facts(self, ref: str) -> HistoryFacts | None:
+        try:
+            image = self.engine.image(ref)
+            rows = self.engine.history(image.id)
+            tags = self.engine.image_inspect(image)["RepoTags"]
+        except (NotFound, *analysis.GONE):
+            return None
+        entries = image.config.get("history") or []
+        return HistoryFacts(
+            name=model.image_name(tags, image.id),
+            rows=len(rows),
+            empty=sum(1 for entry in entries if entry.get("empty_layer")),
+            missing=sum(1 for row in rows if row.image_id == "<missing>"),
+        )
+
     @staticmethod
     def _removed_name(cid: str, before: Snapshot | None) -> str:
         was = before.container(cid) if before is not None else None
@@ -401,6 +434,8 @@ class LayerlabApp(App[None]):
             with self._cancels_lock:
                 self._cancels.pop(worker, None)
         out.flush()
+        for note in build_notes(outcome.report.build_steps):  # in order, after the build's lines
+            log.post_message(OutputLog.Line(note, False, note=True))
         if outcome.error:
             err.write(f"Error: {outcome.error}\n")
         err.flush()
@@ -593,6 +628,8 @@ class LayerlabApp(App[None]):
             metadata.bring_up("layer")  # the new layer, and its pointer to its parent
         elif command in LIFECYCLE and metadata.view("container").changed:
             metadata.bring_up("container")
+        elif command == "inspect":  # what it printed, as a document beside the output
+            metadata.bring_up("container" if view.subject.kind == "container" else "image")
 
     # --- layers and files ---------------------------------------------------------------
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:

@@ -36,7 +36,11 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 - **files**: the layer's entries. **A** added, **C** changed, **D** deleted
   (a whiteout); an *opaque* directory hides everything below it. The writable
   layer's list is live; new entries flash. Select a file for its provenance
-  (and, for a changed text file, its diff). `u` shows the union from this layer down.
+  (and, for a changed text file, its diff) and its whole path on the host (the
+  layer's `diff/`: the article's `find / -name happiness.txt`). `u` shows the
+  union from this layer down.
+- **output**: what each command printed, whole: scroll it, or `Ctrl+O` to give it
+  most of the screen. After `build`, a line per step says what the builder did.
 - **metadata**: the layer json, image config, container inspect, OCI config.json;
   values the last command changed are highlighted.
 - **processes**: the container's cgroup: pid inside, pid on the host, state.
@@ -51,6 +55,8 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `u` (in files) | the layer's own entries / the union view |
 | `Esc` | back to the command bar |
 | `Ctrl+T` | light / dark theme |
+| `Ctrl+O` | output pane: most of the screen / back |
+| `Ctrl+Y` | copy the selected file's host path (OSC 52; or select it with the mouse) |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
 """

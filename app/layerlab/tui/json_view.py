@@ -67,7 +67,7 @@ class JsonView(Static):
     """
     DEFAULT_CSS = """
     JsonView {
-        width: auto;
+        width: 1fr;  /* long values and `← was` notes wrap: nothing is cut */
         & > .json-view--changed { background: $warning; color: $text; text-style: bold; }
         & > .json-view--note { text-style: italic; }
         & > .json-view--empty { text-style: italic dim; }
