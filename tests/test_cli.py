@@ -206,6 +206,8 @@ def test_build_from_stdin_reports_the_new_image_then_none_from_the_cache(
     dockerfile = b"FROM busybox\nENV FROM_STDIN=1\n"
     first, out = _run(engine, "build", "-q", "-f", "-", str(tmp_path), stdin=dockerfile)
     image = out.strip()
-    assert first == Report(images=[image], created_images=[image])
+    assert [(s.keyword, s.cached) for s in first.build_steps] == [("FROM", False), ("ENV", False)]
+    assert first == Report(images=[image], created_images=[image], build_steps=first.build_steps)
     again, _ = _run(engine, "build", "-q", "-f", "-", str(tmp_path), stdin=dockerfile)
-    assert again == Report(images=[image])
+    assert [(s.keyword, s.cached) for s in again.build_steps] == [("FROM", False), ("ENV", True)]
+    assert again == Report(images=[image], build_steps=again.build_steps)

@@ -200,6 +200,7 @@ class Provenance:
     path: str
     entries: list[tuple[str, str]]  # (layer label, kind), top-down
     diff: list[str]  # unified diff lines, lower copy -> top copy, for a changed text file
+    host: str = ""  # where the top copy (or its whiteout) is on the host: `.../diff/<path>`
 
 
 def provenance_of(union: tuple[Path, ...], labels: dict[Path, str], path: str) -> Provenance:
@@ -217,7 +218,8 @@ def provenance_of(union: tuple[Path, ...], labels: dict[Path, str], path: str) -
         rel = path.lstrip("/")
         diff = text_diff(entries[1][0] / rel, entries[0][0] / rel)
     named = [(labels.get(layer, str(layer)), kind) for layer, kind in entries]
-    return Provenance(path, named, diff)
+    host = str(entries[0][0] / path.lstrip("/")) if entries else ""
+    return Provenance(path, named, diff, host)
 
 
 def text_diff(old: Path, new: Path) -> list[str]:

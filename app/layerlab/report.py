@@ -10,6 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True)
+class BuildStep:
+    """One Dockerfile step as the builder did it: what `build`'s explanation is told."""
+
+    instruction: str  # as written: `RUN echo hi > /greeting`
+    keyword: str  # FROM, RUN, COPY, ADD, WORKDIR, ENV, CMD, ...
+    cached: bool = False  # "Using cache": an image made by this very step was reused
+    container: str = ""  # the step's container (full id); "" when cached or FROM
+    layer: str = ""  # the new read-only layer's chain id; "" for an empty layer (config only)
+    image: str = ""  # the image the step left behind (sha256:…)
+
+
 @dataclass
 class Report:
     """One command's exit code and the ids it touched, most specific first."""
@@ -25,6 +37,7 @@ class Report:
     volumes: list[str] = field(default_factory=list)  # volume names made, used or removed
     created_volumes: list[str] = field(default_factory=list)
     removed_volumes: list[str] = field(default_factory=list)
+    build_steps: list[BuildStep] = field(default_factory=list)  # `build`: each step, in order
 
     def merge(self, other: Report) -> None:
         """Fold a sub-step's report into this one (multi-container commands)."""

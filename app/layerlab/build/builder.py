@@ -67,6 +67,7 @@ from layerlab.instructions import (
     set_labels,
 )
 from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.report import BuildStep
 from layerlab.store import Store
 
 NOP = "#(nop) "
@@ -130,6 +131,7 @@ class BuildOptions:
     out: TextIO | None = None  # default sys.stdout
     err: TextIO | None = None  # default sys.stderr: where -q dumps the output of a failed build
     run_output: int | IO[Any] | None = None  # a RUN's stdout+stderr; None = our stdout
+    steps: list[BuildStep] | None = None  # given: each step is recorded here, as it finishes
 
 
 @dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
@@ -161,6 +163,8 @@ class Builder:
         self.stage_names: dict[str, str] = {}  # ... by name
         self._children: dict[str, list[str]] | None = None
         self._sink: IO[bytes] | None = None
+        self._step_cached = False  # the step under way: reused from the cache ...
+        self._step_container = ""  # ... or run in this container
 
     # --- output ---
     def say(self, line: str) -> None:
@@ -267,10 +271,14 @@ class Builder:
             step(stage.source)
             state = self._begin_stage(stage, names)
             self._run_triggers(state, stage)
+            self._step_cached, self._step_container = False, ""
+            self._record(stage.source, state)
             self.say(f" ---> {short_id(state.image_id)}")
             for inst in stage.steps:
                 step(inst)
+                self._step_cached, self._step_container = False, ""
                 self._dispatch(state, inst)
+                self._record(inst, state)
                 self.say(f" ---> {short_id(state.image_id)}")
             built.append(state.image_id)
             if stage.name:
@@ -289,6 +297,31 @@ class Builder:
         for tag in tags:
             self.say(f"Successfully tagged {tag}")
         return image_id
+
+    def _record(self, inst: Instruction, state: StageState) -> None:
+        """Note what the step did, for a face that explains the build (`BuildOptions.steps`)."""
+        if self.opts.steps is None:
+            return
+        layer = "" if inst.keyword == "FROM" else self._new_layer(state.image_id)
+        self.opts.steps.append(
+            BuildStep(inst.original, inst.keyword, self._step_cached, self._step_container,
+                      layer, state.image_id)
+        )  # fmt: skip
+
+    def _new_layer(self, image_id: str) -> str:
+        """The chain id of the layer the image's last step added; "" for an empty layer."""
+        try:
+            with open(self.store.image_path(image_id), "rb") as f:
+                cfg = json.loads(f.read())
+            history = cfg.get("history") or []
+            if not history or history[-1].get("empty_layer"):
+                return ""
+            chain: str | None = None
+            for diff_id in cfg["rootfs"]["diff_ids"]:
+                chain = layers.chain_id(chain, diff_id)
+            return chain or ""
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return ""
 
     def _check_context(self) -> Path:
         context = self.context_dir
@@ -432,6 +465,7 @@ class Builder:
             state.busted = True
             return False
         self.say(" ---> Using cache")
+        self._step_cached = True
         state.image_id, state.config = hit, config
         state.history_len += 1
         return True
@@ -521,6 +555,7 @@ class Builder:
     ) -> None:
         """Create a container from the current image, let `work` change it, commit, remove."""
         cid = self._create(state, command, env)
+        self._step_container = cid
         if show:
             self.say(f" ---> Running in {short_id(cid)}")
         try:

@@ -22,7 +22,7 @@ from layerlab.errors import Cancelled, ExecFailed, LayerlabError, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.limits import LimitOptions
 from layerlab.reference import display_id
-from layerlab.report import Report
+from layerlab.report import BuildStep, Report
 from layerlab.table import format_table
 
 Handler = Callable[[Engine, argparse.Namespace, IO], Report]
@@ -729,6 +729,7 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     before: set[str] = set()  # to tell a new image from one the cache had whole
     with contextlib.suppress(LayerlabError):  # an image vanishing mid-listing is no failure
         before = {image.id for _, image in engine.images(all=True)}
+    steps: list[BuildStep] = []  # what each step did: the TUI explains the build from it
     with _stdio(io) as stdio:
         options = BuildOptions(
             tags=ns.tag,
@@ -743,6 +744,7 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             out=io.out,
             err=io.err,
             run_output=stdio[1],
+            steps=steps,
         )
         try:
             if stdin_context is not None:
@@ -752,11 +754,12 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         except LayerlabError as exc:  # Docker prints a failed build's message bare
             io.out.flush()
             print(exc, file=io.err)
-            return Report(code=exc.exit_code)
+            return Report(code=exc.exit_code, build_steps=steps)
     if ns.quiet:
         print(image_id, file=io.out)
     # All from the cache: the image was there already, and the build made nothing new.
-    return Report(images=[image_id], created_images=[] if image_id in before else [image_id])
+    created = [] if image_id in before else [image_id]
+    return Report(images=[image_id], created_images=created, build_steps=steps)
 
 
 @command("cp")

@@ -14,6 +14,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, TextIO
@@ -49,7 +50,7 @@ from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
 from layerlab.tui.event_log import EventLog
-from layerlab.tui.explain import ImageFacts, Outcome, explain, plural
+from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
@@ -147,6 +148,8 @@ class LayerlabApp(App[None]):
         Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+t", "cycle_theme", "Theme", priority=True),
         Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
+        Binding("ctrl+g", "expand_output", "Output", show=False, priority=True),
+        Binding("ctrl+y", "copy_host_path", "Copy path", show=False),  # said beside the path
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -472,6 +475,19 @@ class LayerlabApp(App[None]):
         with contextlib.suppress(LayerlabError):  # it may have ended meanwhile
             self.engine.kill(container_id, signum)
 
+    def action_expand_output(self) -> None:
+        """The output pane takes most of the screen (it grows with it), or goes back."""
+        self.query_one("#logs").toggle_class("-expanded")
+
+    def action_copy_host_path(self) -> None:
+        """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
+        provenance = self.provenance_view.provenance
+        if provenance is None or not provenance.host:
+            self.notify("select a file first: its host path is what gets copied", timeout=3)
+            return
+        self.copy_to_clipboard(provenance.host)
+        self.notify(provenance.host, title="copied the host path", timeout=4)
+
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
         """Each line waits its turn: one command at a time, in the order typed."""
@@ -568,6 +584,7 @@ class LayerlabApp(App[None]):
         ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
         changes_before = self._changes(ran_in)
         error, cancelled, report = "", False, Report()
+        started = time.time()  # wall clock, as the container's FinishedAt
         try:
             if self.lesson_pane is not None:
                 self.lesson_pane.prepare(ns)  # a lesson's relative paths: its work folder
@@ -579,7 +596,7 @@ class LayerlabApp(App[None]):
         except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
             error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
         outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
-                          subject=None, cancelled=cancelled)  # fmt: skip
+                          subject=None, cancelled=cancelled, started=started)  # fmt: skip
         if error or cancelled:
             return outcome
         return self._read_outcome(outcome, before, ran_in, changes_before)
@@ -631,6 +648,7 @@ class LayerlabApp(App[None]):
             else (),
             changes_after=changes_after,
             writable_entries=entries,
+            history=self._history_facts(ns.image) if ns.cmd == "history" else None,
         )
 
     def _subject_of(
@@ -681,6 +699,21 @@ class LayerlabApp(App[None]):
             return None
         return ImageFacts(model.image_name(tags, image.id), len(image.layers))
 
+    def _history_facts(self, ref: str) -> HistoryFacts | None:
+        try:
+            image = self.engine.image(ref)
+            rows = self.engine.history(image.id)
+            tags = self.engine.image_inspect(image)["RepoTags"]
+        except (NotFound, *analysis.GONE):
+            return None
+        entries = image.config.get("history") or []
+        return HistoryFacts(
+            name=model.image_name(tags, image.id),
+            rows=len(rows),
+            empty=sum(1 for entry in entries if entry.get("empty_layer")),
+            missing=sum(1 for row in rows if row.image_id == "<missing>"),
+        )
+
     @staticmethod
     def _removed_name(cid: str, before: Snapshot | None) -> str:
         was = before.container(cid) if before is not None else None
@@ -724,6 +757,8 @@ class LayerlabApp(App[None]):
             with self._cancels_lock:
                 self._cancels.pop(worker, None)
         out.flush()
+        for note in build_notes(outcome.report.build_steps):  # in order, after the build's lines
+            log.post_message(OutputLog.Line(note, False, note=True))
         if outcome.error:
             err.write(f"Error: {outcome.error}\n")
         err.flush()
@@ -956,6 +991,8 @@ class LayerlabApp(App[None]):
             metadata.bring_up("layer")  # the new layer, and its pointer to its parent
         elif command in LIFECYCLE and metadata.view("container").changed:
             metadata.bring_up("container")
+        elif command == "inspect":  # what it printed, as a document beside the output
+            metadata.bring_up("container" if view.subject.kind == "container" else "image")
 
     # --- layers and files ---------------------------------------------------------------
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:

@@ -179,7 +179,7 @@ class ChangeTree(Tree[Change]):
         else:
             text = Text.assemble((change.kind, kind_style), " ", name)
         if change.kind == "D":
-            note = "  whiteout: deleted here, hides the layers' copy below"
+            note = "  whiteout"  # short, never cut: the provenance line below says what it hides
             text.append(note, self._style("change-tree--whiteout"))
         elif change.opaque:
             note = "  opaque: hides what the layers below have here"

@@ -11,19 +11,32 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 from dataclasses import dataclass
 
-from layerlab.containers import Container
-from layerlab.report import Report
+from layerlab.containers import Container, parse_signal
+from layerlab.errors import LayerlabError
+from layerlab.humanize import parse_rfc3339
+from layerlab.reference import short_id
+from layerlab.report import BuildStep, Report
 from layerlab.snapshot import Subject
 from layerlab.unionfs import Change
 
+DEFAULT_STOP_SECONDS = 10  # `stop`'s grace time without -t (the engine's DEFAULT_STOP_TIMEOUT)
+TWO_IDS = (
+    "IMAGE ID is an image id (the hash of its config): what `rmi` takes, or a name; the "
+    "layer stack shows layer ids (chain ids), another kind: a layer is not an image."
+)
 READ_ONLY = {
     "ps": "ps read the containers' metadata; -a also lists the ones that are not running.",
-    "images": "images lists top-level images; each hides a stack of read-only layers "
-    "(pick one on the left to see them).",
+    "images": "images lists top-level images (tagged, or used by a container); each hides a "
+    "stack of read-only layers (pick one on the left to see them). " + TWO_IDS,
+    "images -a": "images -a also lists the intermediate images a build leaves, one per step "
+    "(<none>): each is its parent plus that step, and stands for the layers up to it; they "
+    "go when the image on top is removed. " + TWO_IDS,
     "history": "history listed the image's layers, newest first.",
-    "inspect": "inspect printed metadata from the store; nothing changed.",
+    "inspect": "inspect printed metadata from the store (the inspect tab shows it too); "
+    "nothing changed.",
     "logs": "logs read the container's json log file; nothing changed.",
     "top": "top listed the processes in the container's cgroup.",
     "diff": "diff read the container's writable layer: A added, C changed, D deleted "
@@ -45,6 +58,16 @@ class ImageFacts:
 
 
 @dataclass(frozen=True)
+class HistoryFacts:
+    """An image's history, counted: what `history`'s explanation says about its rows."""
+
+    name: str
+    rows: int
+    empty: int  # entries with `empty_layer`: config-only steps, 0B, no layer
+    missing: int  # rows whose step has no local image: `<missing>`
+
+
+@dataclass(frozen=True)
 class Outcome:
     """A finished command: its report, its subject, and what was read right after it."""
 
@@ -62,10 +85,14 @@ class Outcome:
     changes_before: tuple[Change, ...] = ()  # the subject's writable layer, when a process ran
     changes_after: tuple[Change, ...] = ()
     writable_entries: int = 0  # entries in the subject container's writable layer, after
+    started: float = 0.0  # when the command began (time.time()): `stop` tells the wait from it
+    history: HistoryFacts | None = None  # `history`: the image's rows, counted
 
 
 def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _delta(outcome: Outcome) -> str:
@@ -85,8 +112,16 @@ def explain(outcome: Outcome) -> str:
         )
     if outcome.error:
         return f"{ns.cmd} failed: {outcome.error.rstrip('.')}. The store is as it was."
+    if ns.cmd == "images" and getattr(ns, "all", False):
+        return READ_ONLY["images -a"]
+    if ns.cmd == "history" and outcome.history is not None:
+        return _history(outcome.history)
     if ns.cmd in READ_ONLY:
         return READ_ONLY[ns.cmd]
+    if ns.cmd == "build":
+        return _build(outcome)
+    if ns.cmd == "save":
+        return _save(outcome)
     after = outcome.container
     if ns.cmd in ("create", "run", "start") and after is not None:
         return _started(outcome, after)
@@ -98,16 +133,16 @@ def explain(outcome: Outcome) -> str:
                 f"exec ran `{shlex.join(ns.command)}` as a new process in {name}'s process space; "
                 f"{_delta(outcome)}."
             )
-        if ns.cmd in ("stop", "kill"):
-            how = "SIGKILL ended" if ns.cmd == "kill" else "the stop signal ended"
-            return (
-                f"{how} {name}'s processes: the process space is gone, but {writable}: "
-                "a stopped container is still a container."
-            )
+        if ns.cmd == "stop":
+            return _stop(outcome, after, writable)
+        if ns.cmd == "kill":
+            return _kill(outcome, after, writable)
+        if ns.cmd == "export":
+            return _export(outcome, after)
         if ns.cmd == "pause":
             return (
-                f"pause froze every process of {name} with the cgroup freezer (no signal is "
-                "sent); the filesystem is untouched."
+                f"pause froze every process of {name} with the cgroup freezer: no signal is "
+                "sent (not even SIGTSTP), so they cannot notice; the filesystem is untouched."
             )
         if ns.cmd == "unpause":
             return f"unpause thawed {name}'s processes; they carry on where they were frozen."
@@ -167,7 +202,196 @@ def _image_command(outcome: Outcome, code: int) -> str:
                 "name or a container uses it."
             )
         deleted = plural(len(report.removed_images), "image")
-        return f"rmi deleted {deleted} and the read-only layers no other image used" + (
-            f" (untagged {names})." if names else "."
+        return (
+            f"rmi deleted {deleted} and the read-only layers no other image used"
+            + (f" (untagged {names})" if names else "")
+            + ". It takes image ids (IMAGE ID in `images`) or names, never layer ids."
         )
     return f"{ns.cmd} finished with exit code {code}."
+
+
+def signal_name(value: str | int | None, default: str = "SIGTERM") -> str:
+    """`TERM`, `15` or `SIGTERM` as `SIGTERM`; what cannot be read stays as written."""
+    try:
+        return signal.Signals(parse_signal(value if value is not None else default)).name
+    except (LayerlabError, ValueError):
+        return str(value)
+
+
+def _signum(name: str) -> int:
+    try:
+        return parse_signal(name)
+    except (LayerlabError, ValueError):
+        return 0
+
+
+def _exit(code: int) -> str:
+    """`exit code 137 = 128 + 9 (SIGKILL)`: a code above 128 names the signal that ended it."""
+    try:
+        name = signal.Signals(code - 128).name if code > 128 else ""
+    except ValueError:
+        name = ""
+    return f"exit code {code} = 128 + {code - 128} ({name})" if name else f"exit code {code}"
+
+
+def _took(outcome: Outcome, after: Container) -> float | None:
+    """Seconds from the command's start to the container's recorded exit; None: unknown."""
+    finished = after.state.get("FinishedAt") or ""
+    if not outcome.started or not finished or finished.startswith("0001-"):
+        return None
+    try:
+        return parse_rfc3339(finished) - outcome.started
+    except (ValueError, LayerlabError):
+        return None
+
+
+def _stop(outcome: Outcome, after: Container, writable: str) -> str:
+    ns, name = outcome.ns, after.name
+    config = after.data.get("Config") or {}
+    sig = signal_name(ns.signal or config.get("StopSignal") or "SIGTERM")
+    grace = DEFAULT_STOP_SECONDS if ns.time is None else max(ns.time, 0)
+    stays = f"The process space is gone, but {writable}: a stopped container is still a container."
+    if after.running:
+        return f"stop sent {sig} to {name}, but it is still running."
+    took = _took(outcome, after)
+    if took is not None and took < -0.5:
+        return f"{name} was not running: stop sent no signal. {writable.capitalize()}."
+    code = int(after.state.get("ExitCode") or 0)
+    pid1 = f"{name}'s pid 1 (`{after.command}`)"
+    timing = f" ({took:.1f} s in all)" if took is not None else ""
+    if code > 128 and code - 128 == _signum(sig):
+        return f"stop sent {sig} to {pid1}, and it ended at once{timing}: {_exit(code)}. {stays}"
+    if code == 128 + signal.SIGKILL and (took is None or took >= grace - 0.5):
+        return (
+            f"stop sent {sig} to {pid1}, which ignored it: pid 1 gets only the signals it has "
+            f"a handler for. After the {grace} s grace time (-t) stop sent SIGKILL, which cannot "
+            f"be ignored{timing}: {_exit(code)}. {stays}"
+        )
+    if code == 128 + signal.SIGKILL:
+        return (
+            f"stop sent {sig} to {pid1}; SIGKILL ended it before the {grace} s grace time ran "
+            f"out{timing}: {_exit(code)}. {stays}"
+        )
+    return (
+        f"stop sent {sig} to {pid1}; it handled the signal (a trap) and exited with its own "
+        f"{_exit(code)}{timing}, within the {grace} s grace time: no SIGKILL. {stays}"
+    )
+
+
+def _kill(outcome: Outcome, after: Container, writable: str) -> str:
+    ns, name = outcome.ns, after.name
+    sig = signal_name(ns.signal, "KILL")
+    if after.running:
+        return (
+            f"kill sent {sig} to {name}'s pid 1 (`{after.command}`), and it was still running "
+            f"right after: pid 1 ignores a signal it has no handler for (SIGKILL always works)."
+        )
+    code = int(after.state.get("ExitCode") or 0)
+    how = (
+        "at once, with no grace time: SIGKILL cannot be caught or ignored"
+        if sig == "SIGKILL"
+        else "and it ended"
+    )
+    return (
+        f"kill sent {sig} to {name}'s processes {how}; {_exit(code)}. The process space is "
+        f"gone, but {writable}."
+    )
+
+
+def _history(facts: HistoryFacts) -> str:
+    text = f"history listed {facts.name}'s {plural(facts.rows, 'step')}, newest first"
+    if facts.empty:
+        text += (
+            f"; {facts.empty} of them show 0B: config-only steps (ENV, CMD, ...) recorded as "
+            "empty layers, with no files"
+        )
+    if facts.missing:
+        return text + (
+            f". {plural(facts.missing, 'row')} read <missing>: that step's image is not in this "
+            "store (a pulled or loaded image brings its layers, not its intermediate images): "
+            "layers are not images."
+        )
+    return text + ". Each IMAGE is the local image that step left (an intermediate image)."
+
+
+def _save(outcome: Outcome) -> str:
+    ns = outcome.ns
+    where = ns.output or "standard output"
+    what = " ".join(ns.images)
+    return (
+        f"save wrote {what} whole into {where}: each layer as its own tar with its json, the "
+        "image config and a manifest, so its history survives; `load` brings it back as it was. "
+        "(export, by contrast, flattens one container's files.)"
+    )
+
+
+def _export(outcome: Outcome, after: Container) -> str:
+    ns, facts = outcome.ns, outcome.image
+    where = ns.output or "standard output"
+    layers = plural(facts.layers if facts else 0, "read-only layer")
+    return (
+        f"export flattened {after.name}'s merged filesystem (its image's {layers} plus its "
+        f"writable layer) into one tar in {where}: no layers, no history, no config; `import` "
+        "makes a one-layer image from it. (save, by contrast, keeps an image's layers.)"
+    )
+
+
+def _build(outcome: Outcome) -> str:
+    steps = [s for s in outcome.report.build_steps if s.keyword != "FROM"]
+    cached = sum(s.cached for s in steps)
+    layered = sum(1 for s in steps if not s.cached and s.layer)
+    empty = sum(1 for s in steps if not s.cached and not s.layer)
+    parts = []
+    if layered:
+        kinds = sorted({s.keyword for s in steps if not s.cached and s.layer})
+        parts.append(
+            f"{layered} ({', '.join(kinds)}) changed files in a container's writable layer, "
+            "each committed as a new read-only layer"
+        )
+    if empty:
+        parts.append(f"{empty} changed only the config: an empty layer (0B) in history")
+    if cached:
+        parts.append(f"{cached} came from the cache: no container at all")
+    done = "; ".join(parts) if parts else "no step after FROM"
+    if outcome.code:
+        return (
+            f"build stopped with exit code {outcome.code} after {plural(len(steps), 'step')}: "
+            f"{done}. The steps done stay as intermediate images (the cache); no image was "
+            "tagged. The output pane lists each step."
+        )
+    image = f"image {outcome.image.name}" if outcome.image else "the image"
+    return (
+        f"build ran {plural(len(steps), 'step')} after FROM: {done}. Each step left an "
+        f"intermediate image (`images -a`); {image} is the last. The output pane lists each step."
+    )
+
+
+def build_notes(steps: list[BuildStep]) -> list[str]:
+    """A line per step, for the output pane: what the builder really did at it."""
+    notes = []
+    for number, step in enumerate(steps, 1):
+        head = f"step {number} {step.instruction}: "
+        image = f"image {short_id(step.image)}" if step.image else "an image"
+        if step.keyword == "FROM":
+            notes.append(head + f"start from {image}'s layers as they are: no container")
+        elif step.cached:
+            notes.append(
+                head + f"Using cache: {image}, made by this very step before, is reused; "
+                "no container, no new layer"
+            )
+        elif not step.layer:
+            ran = f"container {short_id(step.container)}" if step.container else "a container"
+            notes.append(
+                head + f"{ran} committed unchanged, config only: an empty layer in history "
+                f"(0B), {image}"
+            )
+        else:
+            layer = f"layer {short_id(step.layer)}"
+            ran = f"container {short_id(step.container)}" if step.container else "a container"
+            how = (
+                f"ran in {ran}; its writable layer's change was committed"
+                if step.keyword == "RUN"
+                else f"files written into {ran}'s writable layer (no process ran), committed"
+            )
+            notes.append(head + f"{how} as the new read-only {layer}, {image}")
+    return notes

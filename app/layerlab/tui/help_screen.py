@@ -36,7 +36,11 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 - **files**: the layer's entries. **A** added, **C** changed, **D** deleted
   (a whiteout); an *opaque* directory hides everything below it. The writable
   layer's list is live; new entries flash. Select a file for its provenance
-  (and, for a changed text file, its diff). `u` shows the union from this layer down.
+  (and, for a changed text file, its diff) and its whole path on the host (the
+  layer's `diff/`: the article's `find / -name happiness.txt`). `u` shows the
+  union from this layer down.
+- **output**: what each command printed, whole: scroll it, or `Ctrl+G` to give it
+  most of the screen. After `build`, a line per step says what the builder did.
 - **metadata**: the layer json, image config, container inspect, OCI config.json;
   values the last command changed are highlighted.
 - **processes**: the container's cgroup: pid inside, pid on the host, state.
@@ -66,6 +70,8 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `Space` / `→` (demo) | pause or resume the demonstration / go on to the next step now |
 | `F8` | presentation mode: the picture, the layers and the changes, large |
 | `Ctrl+T` | theme: dark, light, high contrast (all WCAG AA) |
+| `Ctrl+G` | output pane: most of the screen / back |
+| `Ctrl+Y` | copy the selected file's host path (OSC 52; or select it with the mouse) |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
 

@@ -80,7 +80,7 @@ class JsonView(Static):
     """
     DEFAULT_CSS = """
     JsonView {
-        width: auto;
+        width: 1fr;  /* long values and `← was` notes wrap: nothing is cut */
         & > .json-view--changed { background: $warning; color: $background; text-style: bold; }
         & > .json-view--note { text-style: italic; }
         & > .json-view--empty { color: $text-muted; text-style: italic; }

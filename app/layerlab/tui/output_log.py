@@ -38,13 +38,17 @@ class OutputLog(RichLog):
     """
 
     class Line(Message):
-        def __init__(self, text: str, err: bool) -> None:
+        def __init__(self, text: str, err: bool, note: bool = False) -> None:
             super().__init__()
             self.text = text
             self.err = err
+            self.note = note  # the TUI's own line (a build step explained), not the command's
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(wrap=False, markup=False, highlight=False, max_lines=5000, id=id)
+        # Wrapped, so no line is cut; Ctrl+G gives the pane most of the screen.
+        super().__init__(
+            wrap=True, min_width=20, markup=False, highlight=False, max_lines=5000, id=id
+        )
 
     def command(self, line: str) -> None:
         self.write(Text("$ " + line, style=self._component("output-log--command")))
@@ -53,7 +57,11 @@ class OutputLog(RichLog):
         self.write(Text(text, style=self._component("output-log--note")))
 
     def on_output_log_line(self, message: Line) -> None:
-        style = self._component("output-log--error") if message.err else Style()
+        style = (
+            self._component("output-log--error") if message.err
+            else self._component("output-log--note") if message.note
+            else Style()
+        )  # fmt: skip
         self.write(Text(message.text, style=style))
 
     def _component(self, name: str) -> Style:

@@ -12,6 +12,7 @@ from textual.widgets import Static
 from layerlab.analysis import Provenance
 from layerlab.tui.look import component_style, on_theme_change
 
+COPY_KEY = "ctrl+y"  # the app's binding that copies the host path
 HINT = "select a file: which layer supplies it, which copies it shadows"
 # Diff lines by their first character, and the component class each is drawn with.
 DIFF_CLASS = {
@@ -51,6 +52,7 @@ class ProvenanceView(Static):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "provenance-view--hint",
         "provenance-view--path",
+        "provenance-view--host",
         "provenance-view--absent",
         "provenance-view--deleted",
         "provenance-view--supplied",
@@ -65,6 +67,7 @@ class ProvenanceView(Static):
     | :- | :- |
     | `provenance-view--hint` | What to do before a file is selected. |
     | `provenance-view--path` | The path. |
+    | `provenance-view--host` | Where that copy is on the host (the layer's diff/). |
     | `provenance-view--absent` | A path not in the merged view. |
     | `provenance-view--deleted` | A path a whiteout deletes. |
     | `provenance-view--supplied` | The layer that supplies the path. |
@@ -77,6 +80,7 @@ class ProvenanceView(Static):
         padding: 0 1;
         & > .provenance-view--hint { color: $text-muted; text-style: italic; }
         & > .provenance-view--path { text-style: bold; }
+        & > .provenance-view--host { text-style: none; }
         & > .provenance-view--absent { text-style: italic; }
         & > .provenance-view--deleted { color: $text-error; }
         & > .provenance-view--supplied { color: $text-success; }
@@ -115,6 +119,10 @@ class ProvenanceView(Static):
             self.update(Text(HINT, style=self._part("hint")))
             return
         text = describe(provenance.path, provenance.entries, self._part)
+        if provenance.host:  # the article's `find / -name happiness.txt`: whole, never cut
+            text.append("\non the host: ", self._part("lower"))
+            text.append(provenance.host, self._part("host"))
+            text.append(f"  ({COPY_KEY} copies it)", self._part("lower"))
         lower = self._part("lower")
         for line in provenance.diff:
             component = DIFF_CLASS.get(line[:1])
