@@ -18,6 +18,7 @@ never follows a symlink that is already there.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import os
@@ -66,36 +67,128 @@ class _HashingWriter:
         return "sha256:" + self._sha.hexdigest()
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Every entry below `root` as (relative path, entry), never following symlinks.
+@dataclass(frozen=True)
+class WalkEntry:
+    """One entry of `walk_at`: read it only relative to `dir_fd` (its directory, open).
 
-    Names are sorted bytewise within each directory and a directory comes just
-    before its children, so the order depends only on the tree, not on the
-    file system's directory order.
+    `st` is its lstat - for a directory, the fstat of `fd`, the directory itself opened
+    with O_NOFOLLOW (-1 for anything else). Both fds are the walk's: valid until the
+    walk moves on, never to be closed by the reader.
     """
 
-    def children(prefix: str, path: str) -> list[tuple[str, os.DirEntry[str]]]:
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: os.fsencode(e.name), reverse=True)
-        return [(prefix + e.name, e) for e in entries]
-
-    stack = children("", str(root))  # reversed, so pop() yields the smallest name
-    while stack:
-        rel, entry = stack.pop()
-        yield rel, entry
-        if entry.is_dir(follow_symlinks=False):
-            stack.extend(children(rel + "/", entry.path))
+    rel: str
+    dir_fd: int
+    name: str
+    st: os.stat_result
+    fd: int = -1
 
 
-def _is_opaque(path: str) -> bool:
+def _raise_fd_limit() -> None:
+    """A deep tree holds one fd per level: let the soft limit go up to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def walk_at(root: Path | int) -> Iterator[WalkEntry]:
+    """Every entry below `root`, read relative to directory fds, never through a path.
+
+    Each directory is opened from its parent's fd with O_NOFOLLOW, so a tree that
+    changes while it is read - a running container swapping a directory or a file
+    for a symlink to a host path - can never lead the walk (or a reader that opens
+    entries with `open_file_at`) outside `root` (the CVE-2018-15664 class). Names are
+    sorted bytewise within each directory and a directory comes just before its
+    children: the order depends only on the tree. No recursion: any depth.
+    """
+    top = os.dup(root) if isinstance(root, int) else os.open(root, _DIR_FLAGS)
+    _raise_fd_limit()
+    frames: list[tuple[int, str, list[str]]] = []
+
+    def push(fd: int, prefix: str) -> None:
+        try:
+            names = sorted(os.listdir(fd), key=os.fsencode, reverse=True)
+        except OSError:
+            names = []
+        frames.append((fd, prefix, names))
+
+    push(top, "")
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:  # no such xattr, or a file system without xattrs
+        while frames:
+            fd, prefix, names = frames[-1]
+            if not names:
+                frames.pop()
+                os.close(fd)
+                continue
+            name = names.pop()
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the directory was listed
+            child = -1
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:  # swapped for something else meanwhile: take it as it is now
+                    try:
+                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        continue
+                else:
+                    st = os.fstat(child)
+            yield WalkEntry(prefix + name, fd, name, st, child)
+            if child >= 0:
+                push(child, prefix + name + "/")
+    finally:
+        for fd, _, _ in frames:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def open_file_at(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
+    """Open regular file `name` of directory `dir_fd` for reading, never through a symlink;
+    (fd, its fstat) - or None if it is not (or no longer) a regular file there."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink now: never followed
+            return None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device swapped in: never read
+        os.close(fd)
+        return None
+    os.set_blocking(fd, True)
+    return fd, st
+
+
+def read_link_at(dir_fd: int, name: str) -> str | None:
+    """The target of symlink `name` of directory `dir_fd`, or None if it is not one now."""
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def is_opaque_fd(fd: int) -> bool:
+    """Whether the open directory `fd` carries overlay's opaque marker."""
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
         return False
 
 
 def _header(
-    name: str, path: str, st: os.stat_result, first_paths: dict[tuple[int, int], str]
+    name: str, link: str | None, st: os.stat_result, first_paths: dict[tuple[int, int], str]
 ) -> tarfile.TarInfo | None:
     """The tar header for one entry, or None for what a tar can't hold (sockets).
 
@@ -118,7 +211,9 @@ def _header(
     elif stat.S_ISDIR(mode):
         info.type = tarfile.DIRTYPE  # tarfile writes the name with a trailing '/'
     elif stat.S_ISLNK(mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+        if link is None:
+            return None
+        info.type, info.linkname = tarfile.SYMTYPE, link
     elif stat.S_ISCHR(mode) and st.st_rdev == 0:  # overlay whiteout -> OCI whiteout file
         head, slash, base = name.rpartition("/")
         info.name = head + slash + WHITEOUT_PREFIX + base
@@ -138,35 +233,52 @@ def _write_header(sink: _HashingWriter, info: tarfile.TarInfo) -> None:
     sink.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
 
-def _write_data(sink: _HashingWriter, path: str, size: int) -> None:
-    with open(path, "rb", buffering=0) as f:
-        remaining = size
-        while remaining:
-            chunk = f.read(min(remaining, _CHUNK))
-            if not chunk:
-                raise OSError(f"{path}: file shrank while it was being archived")
-            sink.write(chunk)
-            remaining -= len(chunk)
+def _write_data(sink: _HashingWriter, fd: int, name: str, size: int) -> None:
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, _CHUNK))
+        if not chunk:
+            raise OSError(f"{name}: file shrank while it was being archived")
+        sink.write(chunk)
+        remaining -= len(chunk)
     sink.write(tarfile.NUL * (-size % tarfile.BLOCKSIZE))
 
 
-def write_layer_tar(src: Path, out: BinaryIO) -> str:
+def write_layer_tar(src: Path | int, out: BinaryIO) -> str:
     """Stream a canonical, uncompressed layer tar of directory `src` into `out`.
 
     Returns 'sha256:<hex>' of the bytes written: the layer's diff_id. Nothing
     but one file chunk is ever held in memory, so layer size doesn't matter.
+    Every entry is read relative to its directory's fd (`walk_at`, `open_file_at`):
+    a container changing its files meanwhile never gets a host file into the tar.
     """
     sink = _HashingWriter(out)
     first_paths: dict[tuple[int, int], str] = {}  # hardlinked inode -> its first path
-    for name, entry in _walk(src):
-        info = _header(name, entry.path, entry.stat(follow_symlinks=False), first_paths)
-        if info is None:
-            continue
-        _write_header(sink, info)
-        if info.size:
-            _write_data(sink, entry.path, info.size)
-        if info.isdir() and _is_opaque(entry.path):
-            marker = tarfile.TarInfo(f"{name}/{WHITEOUT_OPAQUE}")
+    for entry in walk_at(src):
+        st, fd, link = entry.st, -1, None
+        if stat.S_ISREG(st.st_mode):
+            opened = open_file_at(entry.dir_fd, entry.name)
+            if opened is None:  # swapped for something else: take what is there now
+                with contextlib.suppress(OSError):
+                    st = os.stat(entry.name, dir_fd=entry.dir_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    continue  # gone, or changing under us: left out
+            else:
+                fd, st = opened
+        if stat.S_ISLNK(st.st_mode):
+            link = read_link_at(entry.dir_fd, entry.name)
+        try:
+            info = _header(entry.rel, link, st, first_paths)
+            if info is None:
+                continue
+            _write_header(sink, info)
+            if info.size:
+                _write_data(sink, fd, entry.rel, info.size)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if info.isdir() and entry.fd >= 0 and is_opaque_fd(entry.fd):
+            marker = tarfile.TarInfo(f"{entry.rel}/{WHITEOUT_OPAQUE}")
             marker.mode = info.mode & 0o777
             marker.uid, marker.gid, marker.mtime = info.uid, info.gid, info.mtime
             _write_header(sink, marker)
@@ -200,9 +312,9 @@ def dir_size(path: Path) -> tuple[int, int]:
     """
     seen: set[tuple[int, int]] = set()
     size = entries = 0
-    for _, entry in _walk(path):
+    for entry in walk_at(path):
         entries += 1
-        st = entry.stat(follow_symlinks=False)
+        st = entry.st
         if not stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if key not in seen:
