@@ -121,3 +121,45 @@ def test_stale_scratch_work_goes_with_the_next_mutating_command(cli: CLI, root: 
     started = time.monotonic()
     assert cli("create", "busybox", "true").code == 0
     assert not stale.exists(), time.monotonic() - started
+
+
+def _deep_tar(path: Path, depth: int) -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("/".join(["d"] * depth) + "/f")
+        info.size = 3
+        tar.addfile(info, io.BytesIO(b"hi\n"))
+
+
+def test_a_2100_deep_tar_path_round_trips(cli: CLI, root: Path, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.tar"
+    _deep_tar(deep, 2100)
+    assert cli("import", str(deep), "deep").code == 0
+    assert cli("create", "--name", "deepc", "deep", "sh").code == 0
+    out = tmp_path / "out.tar"
+    assert cli("export", "-o", str(out), "deepc").code == 0
+    assert out.stat().st_size > 2100 * 512
+    assert cli("rm", "deepc").code == 0
+    assert cli("rmi", "deep").code == 0
+    assert not list((root / "tmp").iterdir())
+
+
+def test_a_gzip_bomb_is_refused_in_one_line(cli: CLI, root: Path, tmp_path: Path) -> None:
+    import gzip
+    import tarfile
+
+    bomb = tmp_path / "bomb.tar.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as g:
+        info = tarfile.TarInfo("zeros")
+        info.size = 256 << 20
+        g.write(info.tobuf(tarfile.PAX_FORMAT))
+        zeros = b"\0" * (1 << 20)
+        for _ in range(256):
+            g.write(zeros)
+    result = cli("import", str(bomb), "bomb")
+    assert result.code != 0
+    assert result.err.count("\n") == 1 and "expands more than 100 times" in result.err
+    assert not list((root / "tmp").iterdir())
+    assert cli("images", "-q", "bomb").out == ""

@@ -17,18 +17,22 @@ never follows a symlink that is already there.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import errno
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."
@@ -522,6 +526,92 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
             os.close(fd)
 
 
+# --- compressed input: a limit on what it may expand to -------------------------
+# A compressed tar may expand to at most this many times the compressed bytes read so far
+# (once past EXPANSION_FREE): a 1 MB gzip of zeros never becomes a 1 GiB layer. Both are
+# configurable: LAYERLAB_MAX_EXPANSION_RATIO (0: no limit), LAYERLAB_MAX_EXPANDED_BYTES.
+MAX_EXPANSION_RATIO = 100
+EXPANSION_FREE = 64 << 20
+_DECOMPRESS_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
+class ExpansionLimit(UnsafeTarError):
+    """Compressed input that expands beyond the configured limit."""
+
+
+class _Counted:
+    """`src` read with some bytes already peeked (`head`), counting what was consumed."""
+
+    def __init__(self, src: IO[bytes], head: bytes) -> None:
+        self._src, self._head, self.count = src, head, 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data, self._head = (
+                (self._head, b"")
+                if n < 0 or n >= len(self._head)
+                else (self._head[:n], self._head[n:])
+            )
+        else:
+            data = self._src.read(n)
+        self.count += len(data)
+        return data
+
+
+class _Limited:
+    """A decompressing stream that raises `ExpansionLimit` once it expands too far."""
+
+    def __init__(self, inner: Any, consumed: Callable[[], int]) -> None:
+        self._inner, self._consumed, self.expanded = inner, consumed, 0
+        self._ratio = int(os.environ.get("LAYERLAB_MAX_EXPANSION_RATIO") or MAX_EXPANSION_RATIO)
+        self._max = int(os.environ.get("LAYERLAB_MAX_EXPANDED_BYTES") or 0)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self.expanded += len(data)
+        compressed = max(self._consumed(), 1)
+        if self._max and self.expanded > self._max:
+            raise ExpansionLimit(
+                f"compressed input expands beyond {self._max} bytes "
+                "(LAYERLAB_MAX_EXPANDED_BYTES sets the limit)"
+            )
+        if (
+            self._ratio
+            and self.expanded > EXPANSION_FREE
+            and self.expanded > self._ratio * compressed
+        ):
+            raise ExpansionLimit(
+                f"compressed input expands more than {self._ratio} times ({self.expanded} "
+                f"bytes from {compressed}); LAYERLAB_MAX_EXPANSION_RATIO raises the limit"
+            )
+        return data
+
+
+def limit_expansion(inner: Any, consumed: Callable[[], int]) -> IO[bytes]:
+    """`inner` (a decompressor) limited by how many compressed bytes it has `consumed()`."""
+    return _Limited(inner, consumed)  # type: ignore[return-value]
+
+
+def decompressed(src: IO[bytes]) -> IO[bytes]:
+    """`src` as a plain stream: gzip, bzip2 and xz are told by magic and decompressed
+    (within the expansion limit); anything else is passed as it is."""
+    head = b""
+    while len(head) < 6 and (more := src.read(6 - len(head))):
+        head += more
+    counted = _Counted(src, head)
+    raw: IO[bytes] = counted  # type: ignore[assignment]
+    inner: Any
+    if head.startswith(b"\x1f\x8b"):
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif head.startswith(b"BZh"):
+        inner = bz2.BZ2File(raw)
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        inner = lzma.LZMAFile(raw)  # noqa: SIM115
+    else:
+        return raw
+    return limit_expansion(inner, lambda: counted.count)
+
+
 def is_tar(data: bytes) -> bool:
     """Whether `data` is a tar archive (plain, gzip, bzip2 or xz), as Docker tells a build
     context on stdin from a Dockerfile."""
@@ -552,7 +642,7 @@ def extract_tar_at(src: IO[bytes], root: int, how: Extraction = LAYER) -> None:
     """`extract_layer_tar` into an open directory `root` (the caller keeps it open)."""
     dir_mtimes: dict[tuple[str, ...], float] = {}
     try:
-        with tarfile.open(fileobj=src, mode="r|*") as tar:
+        with tarfile.open(fileobj=decompressed(src), mode="r|") as tar:
             while (member := tar.next()) is not None:
                 try:
                     _extract_member(tar, member, root, dir_mtimes, how)
@@ -562,5 +652,5 @@ def extract_tar_at(src: IO[bytes], root: int, how: Extraction = LAYER) -> None:
                 # of millions of tiny members must not grow memory with it.
                 tar.members.clear()  # type: ignore[attr-defined]
         _restore_dir_mtimes(root, dir_mtimes)
-    except tarfile.TarError as e:
+    except (tarfile.TarError, *_DECOMPRESS_ERRORS) as e:
         raise UnsafeTarError(f"not a valid tar archive: {e}") from e
