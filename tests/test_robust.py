@@ -163,3 +163,17 @@ def test_a_gzip_bomb_is_refused_in_one_line(cli: CLI, root: Path, tmp_path: Path
     assert result.err.count("\n") == 1 and "expands more than 100 times" in result.err
     assert not list((root / "tmp").iterdir())
     assert cli("images", "-q", "bomb").out == ""
+
+
+def test_a_killed_builds_step_container_goes_with_the_next_command(
+    cli: CLI, engine: Engine, root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN touch /started && sleep 60\n")
+    build = _popen(root, "build", "-t", "slow", str(tmp_path))
+    eventually(lambda: any(c.running for c in engine.containers(all=True)), True, timeout=60)
+    build.kill()
+    build.wait()
+    assert "container of a killed build" in cli("system", "check").out
+    assert cli("create", "--name", "after", "busybox", "true").code == 0
+    assert [c.name for c in engine.containers(all=True)] == ["after"]
+    assert cli("system", "check").out.strip() == "the store is consistent"

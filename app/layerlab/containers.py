@@ -20,6 +20,9 @@ from layerlab.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
 from layerlab.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# In a build step's container: the pid of the build that removes it (`system check` and
+# the next mutating command remove it once that build is gone).
+BUILD_OWNER = "build.owner"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class CreateOptions:
     stop_signal: str | None = None
     read_only: bool = False
     init: bool = False
+    # A build step's container: the build's pid, so one a killed build left is removed.
+    owner_pid: int | None = None
 
 
 def parse_signal(value: str | int) -> int:

@@ -37,6 +37,7 @@ from layerlab import images as imagelib
 from layerlab import layers, unionfs
 from layerlab import volumes as volumelib
 from layerlab.containers import (
+    BUILD_OWNER,
     Container,
     CreateOptions,
     apply,
@@ -371,6 +372,8 @@ class Engine:
                     },
                 }
                 write_json_atomic(staged / "config.json", data)
+                if opts.owner_pid is not None:
+                    (staged / BUILD_OWNER).write_text(f"{opts.owner_pid}\n")
                 os.rename(staged, final)
             except BaseException:
                 self.store.discard(staged)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layerlab import libc
+from layerlab.containers import BUILD_OWNER
 from layerlab.errors import LayerlabError
 from layerlab.store import Corrupted, owner_alive, read_json, remove_tree, tmp_owner
 
@@ -125,7 +126,23 @@ def heal(engine: Engine) -> list[Problem]:
                     problems.append(
                         Problem(str(cdir / "merged"), "union left mounted by a killed start", True)
                     )
+        if _build_owner_gone(cdir):
+            with contextlib.suppress(LayerlabError, FileNotFoundError):
+                engine.rm(cid, force=True, volumes=True)
+                problems.append(Problem(str(cdir), "container of a killed build", True))
     return problems
+
+
+def _build_owner_gone(cdir: Path) -> bool:
+    """A build step's container whose build process is gone (killed before removing it)."""
+    owner = cdir / BUILD_OWNER
+    try:
+        pid = int(owner.read_text().split()[0])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, IndexError):
+        return True
+    return pid != os.getpid() and not owner_alive(pid, _made(owner))
 
 
 def _quarantine(engine: Engine, path: Path, kind: str) -> Path:
@@ -192,6 +209,10 @@ def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> 
         found(cdir / "config.json", f"corrupted container record ({exc.reason})", cure)
         return
     state = data["State"]
+    if _build_owner_gone(cdir):
+        found(cdir, "container of a killed build",
+              lambda: engine.rm(cid, force=True, volumes=True))  # fmt: skip
+        return
     if state.get("Running"):
         if (cdir / "frozen-by-commit").exists():
             found(cdir / "frozen-by-commit", "frozen by a commit that was killed",
