@@ -335,7 +335,7 @@ def _spool(src: BinaryIO, archive: _Archive) -> None:
     """
     archive.root.mkdir()
     try:
-        with tarfile.open(fileobj=src, mode="r|*") as tar:
+        with tarfile.open(fileobj=layers.decompressed(src), mode="r|") as tar:
             while (m := tar.next()) is not None:
                 if m.isdir():
                     if m.name.strip("/.") != "":  # './' is the root itself
@@ -356,7 +356,9 @@ def _spool(src: BinaryIO, archive: _Archive) -> None:
                 else:
                     raise LayerlabError(f"invalid archive: unsupported member {m.name!r}")
                 tar.members.clear()  # type: ignore[attr-defined]  # flat memory, any size
-    except (tarfile.TarError, EOFError, zlib.error) as e:
+    except layers.ExpansionLimit as e:
+        raise LayerlabError(f"invalid archive: {e}") from e
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise LayerlabError(f"invalid archive: not a valid tar: {e}") from e
     except OSError as e:
         raise LayerlabError(f"invalid archive: {e.strerror or e}") from e
@@ -583,7 +585,8 @@ def _unpack_layer(archive: _Archive, source: _Source, diff_id: str, dest: Path |
         blob = _Hashing(f)
         tar_stream = blob
         if magic.startswith(b"\x1f\x8b"):
-            tar_stream = _Hashing(gzip.GzipFile(fileobj=cast(BinaryIO, blob), mode="rb"))
+            inflate = gzip.GzipFile(fileobj=cast(BinaryIO, blob), mode="rb")
+            tar_stream = _Hashing(layers.limit_expansion(inflate, lambda: blob.size))
         elif magic == b"\x28\xb5\x2f\xfd":
             raise LayerlabError(f"cannot load {source.name!r}: zstd-compressed layers unsupported")
         try:
@@ -606,9 +609,7 @@ def _unpack_layer(archive: _Archive, source: _Source, diff_id: str, dest: Path |
 def _keep_original(archive: _Archive, source: _Source, dest: Path) -> None:
     """Keep a foreign layer's uncompressed tar: `save` must write the very bytes of its diff_id."""
     with archive.open(source.name) as f, open(dest, "wb") as out:
-        magic = f.read(2)
-        f.seek(0)
-        stream = gzip.GzipFile(fileobj=f, mode="rb") if magic == b"\x1f\x8b" else f
+        stream = layers.decompressed(f)
         shutil.copyfileobj(stream, out, _CHUNK)
 
 

@@ -21,6 +21,9 @@ from layerlab.limits import LimitOptions
 from layerlab.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+# In a build step's container: the pid of the build that removes it (`system check` and
+# the next mutating command remove it once that build is gone).
+BUILD_OWNER = "build.owner"
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class CreateOptions:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)  # checked: runtime.seccomp
+    # A build step's container: the build's pid, so one a killed build left is removed.
+    owner_pid: int | None = None
 
 
 def parse_signal(value: str | int) -> int:
@@ -339,3 +344,47 @@ def new_record(
         },
         "NetworkSettings": {"Networks": {"none": {}}},
     }
+
+
+# --- a record that cannot be read --------------------------------------------------
+_REQUIRED: dict[str, type] = {
+    "Id": str, "Created": str, "Path": str, "Args": list, "State": dict, "Image": str,
+    "Name": str, "HostConfig": dict, "Config": dict, "GraphDriver": dict,
+}  # fmt: skip
+
+
+def record_problem(data: Any, container_id: str) -> str:
+    """Why `data` is not a usable container record ('' if it is)."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    for key, kind in _REQUIRED.items():
+        if not isinstance(data.get(key), kind):
+            return f"field {key} missing or not a {kind.__name__}"
+    if data["Id"] != container_id:
+        return f"its Id {data['Id'][:64]!r} is not its folder's name"
+    if not isinstance(data["GraphDriver"].get("Data"), dict):
+        return "field GraphDriver.Data missing"
+    if not isinstance(data["State"].get("Status"), str):
+        return "field State.Status missing"
+    return ""
+
+
+def broken_record(container_id: str, container_dir: Path, reason: str) -> dict[str, Any]:
+    """What the listings show for a container whose record is unreadable: `Dead`, with the
+    reason as its `State.Error`; `rm -f` removes it, `system check --repair` quarantines it."""
+    state = new_state() | {"Status": DEAD, "Dead": True, "Error": reason}
+    try:
+        made = rfc3339_nano(os.stat(container_dir).st_mtime)
+    except OSError:
+        made = ZERO_TIME
+    state["FinishedAt"] = made
+    return {
+        "Id": container_id, "Created": made, "Path": "", "Args": [], "State": state,
+        "Image": "", "Name": "/" + container_id[:12] + "-damaged", "HostConfig": {},
+        "Config": {"Image": "<unreadable>", "Labels": {}, "Env": []},
+        "GraphDriver": {"Name": "overlay2", "Data": {
+            "LowerDir": "", "UpperDir": str(container_dir / "diff"),
+            "MergedDir": str(container_dir / "merged"), "WorkDir": str(container_dir / "work"),
+        }},
+        "Mounts": [], "LogPath": "", "Damaged": True,
+    }  # fmt: skip

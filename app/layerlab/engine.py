@@ -38,9 +38,11 @@ from layerlab import layer_writer, layers, unionfs
 from layerlab import limits as limitlib
 from layerlab import volumes as volumelib
 from layerlab.containers import (
+    BUILD_OWNER,
     Container,
     CreateOptions,
     apply,
+    broken_record,
     can,
     merge_env,
     new_record,
@@ -72,7 +74,7 @@ from layerlab.runtime.spec import (
     build_spec,
 )
 from layerlab.snapshot import Snapshot, Subject
-from layerlab.store import Store, read_json, write_json_atomic
+from layerlab.store import Corrupted, Store, read_json, write_json_atomic
 from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
@@ -95,6 +97,15 @@ __all__ = [
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
+# Written (with the committer's pid) before a commit freezes a container, removed once it
+# thawed it; the commit holds `commit.lock` meanwhile. A marker whose lock is free was left
+# by a killed commit: the next command to read the container thaws it.
+FROZEN_MARKER = "frozen-by-commit"
+COMMIT_LOCK = "commit.lock"
+# Held by a `start` from its mount until its shim answered: a container that is mounted,
+# not running and whose launch lock is free was left by a killed `start`/`run`.
+LAUNCH_LOCK = "launch.lock"
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -116,6 +127,14 @@ class LogEntry:
 class Engine:
     def __init__(self, root: Path | None = None) -> None:
         self.store = Store(root)
+        self.store.on_first_lock = self._heal
+
+    def _heal(self) -> None:
+        """What a killed command left, cleaned before this one mutates: scratch work whose
+        owner is gone, a container mounted by a `start` that never finished."""
+        from layerlab import fsck
+
+        fsck.heal(self)
 
     @cached_property
     def runtime(self) -> Runtime:
@@ -139,16 +158,77 @@ class Engine:
         return [c for c in found if all or c.running]
 
     def _load(self, cid: str) -> Container:
-        data = self.store.read_container(cid)
+        try:
+            data = self.store.read_container(cid)
+        except Corrupted as exc:  # only this container is affected: listed as Dead
+            if not self.store.container_dir(cid).is_dir():
+                raise FileNotFoundError(cid) from None
+            return Container(broken_record(cid, self.store.container_dir(cid), str(exc)))
         self._settle(data)
         return Container(data)
 
     def _settle(self, data: dict[str, Any]) -> None:
-        """A record that says running while no shim lives: its shim was killed (or the host
-        rebooted), so the container is `lost` - exited, 255 - as Docker reports it."""
+        """Make the record tell the truth about what a killed process left.
+
+        A container frozen by a commit that was killed is thawed. A record that says
+        running while no shim lives: its shim was killed (or crashed, or the host
+        rebooted), so its processes are stopped, its union taken down and it is marked
+        exited (255) with the reason in `State.Error`; a `--rm` one is removed
+        (FileNotFoundError then, as for any container removed while read).
+        """
         state = data["State"]
-        if state.get("Running") and can(state, "lost") and not self._shim_alive(data["Id"]):
-            transition(state, "lost")
+        cid = data["Id"]
+        if state.get("Running") and (self.store.container_dir(cid) / FROZEN_MARKER).exists():
+            self._thaw_abandoned(cid)
+        if state.get("Running") and can(state, "lost") and not self._shim_alive(cid):
+            self._reap_lost(data)
+
+    def _thaw_abandoned(self, cid: str) -> bool:
+        """Resume a container a killed commit left frozen; False if a live commit holds it."""
+        cdir = self.store.container_dir(cid)
+        try:
+            fd = os.open(cdir / COMMIT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            return False
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # its commit lives and will thaw it
+            if (cdir / FROZEN_MARKER).exists():
+                with contextlib.suppress(LayerlabError):
+                    self.runtime.resume(cid)
+                (cdir / FROZEN_MARKER).unlink(missing_ok=True)
+            return True
+        finally:
+            os.close(fd)
+
+    def _reap_lost(self, data: dict[str, Any]) -> None:
+        cid = data["Id"]
+        cdir = self.store.container_dir(cid)
+        with self.store.lock():
+            try:
+                fresh = self.store.read_container(cid)
+            except (FileNotFoundError, Corrupted):
+                raise FileNotFoundError(cid) from None
+            state = fresh["State"]
+            if state.get("Running") and can(state, "lost") and not self._shim_alive(cid):
+                shim = self._shim_pid(cid)
+                with contextlib.suppress(LayerlabError):
+                    self.runtime.kill(cid, signal.SIGKILL)
+                self.runtime.release(cid, cdir)
+                transition(state, "lost")
+                state["FinishedAt"] = rfc3339_nano(time.time())
+                state["Error"] = (
+                    f"the container's shim{f' (pid {shim})' if shim else ''} died while it "
+                    "ran: layerlab stopped its processes and took its union down"
+                )
+                self.store.write_container(fresh)
+                if fresh.get("HostConfig", {}).get("AutoRemove"):
+                    self.store.discard(self._remove_container_dir(cid, fresh, volumes=True))
+                    raise FileNotFoundError(cid)
+        data.clear()
+        data.update(fresh)
 
     def _shim_pid(self, cid: str) -> int | None:
         try:
@@ -302,6 +382,8 @@ class Engine:
                     },
                 }
                 write_json_atomic(staged / "config.json", data)
+                if opts.owner_pid is not None:
+                    (staged / BUILD_OWNER).write_text(f"{opts.owner_pid}\n")
                 os.rename(staged, final)
             except BaseException:
                 self.store.discard(staged)
@@ -353,23 +435,36 @@ class Engine:
                 # shim's `start` moves on from there. (Written only then: every write
                 # wakes the store's watchers.)
                 container = self._record(cid, self._settle)
+            if container.data.get("Damaged"):
+                raise LayerlabError(container.state["Error"])
             if container.paused:
                 raise Conflict("cannot start a paused container, try unpause instead")
             rw = self._writable(container)
+            if not container.running and rw.is_mounted():
+                self._release_stale_mount(cid)  # left by a `start` killed mid-way
             if container.running or rw.is_mounted():
                 raise Conflict(f"Container {cid} is already running")
             self._require_layers(container, rw)
-            self._prepare(container, rw)
-        ready_r, ready_w = os.pipe()
+            launching = self._launch_lock(cid, blocking=True)
+            assert launching is not None
+            try:
+                self._prepare(container, rw)
+            except BaseException:
+                os.close(launching)
+                raise
         try:
-            shim = spawn_shim(self.store.root, cid, ready_w, attach)
-        except BaseException:
-            rw.unmount()
-            raise
+            ready_r, ready_w = os.pipe()
+            try:
+                shim = spawn_shim(self.store.root, cid, ready_w, attach)
+            except BaseException:
+                rw.unmount()
+                raise
+            finally:
+                os.close(ready_w)
+            with os.fdopen(ready_r, "rb") as ready:
+                answer = ready.readline().decode().strip()
         finally:
-            os.close(ready_w)
-        with os.fdopen(ready_r, "rb") as ready:
-            answer = ready.readline().decode().strip()
+            os.close(launching)
         if answer.startswith("ok"):
             return shim
         shim.wait()
@@ -381,6 +476,32 @@ class Engine:
             _, code, message = answer.split(" ", 2)
             raise StartFailed(message, int(code))
         raise LayerlabError(f"the shim for {short_id(cid)} died before the container started")
+
+    def _launch_lock(self, cid: str, blocking: bool) -> int | None:
+        """Take `launch.lock` (held from a start's mount to its shim's answer); None if busy."""
+        fd = os.open(
+            self.store.container_dir(cid) / LAUNCH_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+            0o600,
+        )  # fmt: skip
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        return fd
+
+    def _release_stale_mount(self, cid: str) -> bool:
+        """Unmount a not-running container's union if no start is under way nor shim alive."""
+        if self._shim_alive(cid):
+            return False
+        fd = self._launch_lock(cid, blocking=False)
+        if fd is None:
+            return False
+        try:
+            self.runtime.release(cid, self.store.container_dir(cid))
+        finally:
+            os.close(fd)
+        return True
 
     def _require_layers(self, container: Container, rw: WritableLayer) -> None:
         """Its image's layers must be there (the image itself may be gone: `rmi -f`)."""
@@ -537,9 +658,22 @@ class Engine:
 
     def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Delete the container and its writable layer (refused while running, unless forced);
-        with `volumes` its anonymous volumes too (`rm -v`), never the named ones."""
+        with `volumes` its anonymous volumes too (`rm -v`), never the named ones.
+
+        Of two racing `rm`s one removes it, the other says `No such container`."""
         cid = self.store.resolve_container(ref)
-        container = self._load(cid)
+        try:
+            return self._rm(cid, ref, force, volumes)
+        except (NotFound, FileNotFoundError):
+            if self.store.container_dir(cid).is_dir():
+                raise
+            raise NotFound(f"No such container: {ref}") from None
+
+    def _rm(self, cid: str, ref: str, force: bool, volumes: bool) -> str:
+        try:
+            container = self._load(cid)
+        except FileNotFoundError:  # removed since it was resolved (a racing `rm`)
+            raise NotFound(f"No such container: {ref}") from None
         if container.running and not force:
             if container.paused:
                 raise Conflict(
@@ -551,18 +685,28 @@ class Engine:
                 "attempting removal or force remove"
             )
         if container.running:
-            self.kill(cid, signal.SIGKILL)
+            # It may stop meanwhile, or a racing `rm` take it.
+            with contextlib.suppress(LayerlabError, FileNotFoundError):
+                self.kill(cid, signal.SIGKILL)
         with self.store.lock():
-            cdir = self.store.container_dir(cid)
-            self.runtime.release(cid, cdir)
-            # Rename first so no reader ever sees half a container.
-            doomed = self.store.make_tmp_dir("removing-")
-            os.rename(cdir, doomed / cid)
-            if volumes:
-                volumelib.remove_anonymous(self.store, container.data)
-            self._release_orphan_layers(container)
+            if not self.store.container_dir(cid).is_dir():  # a racing `rm` was first
+                raise NotFound(f"No such container: {ref}")
+            doomed = self._remove_container_dir(cid, container.data, volumes)
+            if not container.data.get("Damaged"):
+                self._release_orphan_layers(container)
         self.store.discard(doomed)
         return cid
+
+    def _remove_container_dir(self, cid: str, data: dict[str, Any], volumes: bool) -> Path:
+        """Under the store lock: release what a run left, then rename the folder away (so no
+        reader ever sees half a container); the caller discards what it returns."""
+        cdir = self.store.container_dir(cid)
+        self.runtime.release(cid, cdir)
+        doomed = self.store.make_tmp_dir("removing-")
+        os.rename(cdir, doomed / cid)
+        if volumes and not data.get("Damaged"):
+            volumelib.remove_anonymous(self.store, data)
+        return doomed
 
     def _release_orphan_layers(self, container: Container) -> None:
         """The layers of an image deleted under a container (`rmi -f`) go with its last user,
@@ -580,7 +724,7 @@ class Engine:
             os.path.realpath(p) for c in self.containers(all=True) for p in self._writable(c).lowers
         }
         for image_id in self.store.image_ids():
-            with contextlib.suppress(NotFound):
+            with contextlib.suppress(NotFound, Corrupted):
                 in_use.update(
                     os.path.realpath(layer.diff_path)
                     for layer in imagelib.read_image(self.store, image_id).layers
@@ -827,20 +971,13 @@ class Engine:
         created = rfc3339_nano(time.time())
         upper = self._writable(container).upper
         empty = empty_layer_if_unchanged and not os.listdir(upper)
-        freeze = pause and container.running and not container.paused
-        if freeze:
-            self.runtime.pause(cid)
-        try:
-            with self.store.lock():
-                parent_chain = parent.layers[-1].chain_id if parent.layers else None
-                layer: imagelib.Layer | None = None
-                if not empty:
-                    layer = imagelib.copy_into_layer(
-                        self.store, upper, parent_chain, created_by, created
-                    )
-        finally:
-            if freeze:
-                self.runtime.resume(cid)
+        with self._frozen_for_commit(cid, pause), self.store.lock():
+            parent_chain = parent.layers[-1].chain_id if parent.layers else None
+            layer: imagelib.Layer | None = None
+            if not empty:
+                layer = imagelib.copy_into_layer(
+                    self.store, upper, parent_chain, created_by, created
+                )
         history: dict[str, Any] = {"created": created, "created_by": created_by}
         if layer is None:
             history["empty_layer"] = True
@@ -860,6 +997,42 @@ class Engine:
             if repo_tag:
                 imagelib.tag_image(self.store, image_id, repo_tag)
         return image_id
+
+    @contextlib.contextmanager
+    def _frozen_for_commit(self, cid: str, pause: bool) -> Iterator[None]:
+        """The container frozen (if `pause` and it runs) for the block, thawed on any exit.
+
+        Commits of one container take turns (`commit.lock`), so a second never finds it
+        frozen by the first. SIGINT, SIGTERM and SIGHUP raise meanwhile so the thaw runs;
+        a SIGKILL leaves `frozen-by-commit`, which the next command reads (`_settle`).
+        """
+        cdir = self.store.container_dir(cid)
+        lock = os.open(cdir / COMMIT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            with _interrupts_raise():
+                container = self._load(cid)
+                marker = cdir / FROZEN_MARKER
+                freeze = pause and container.running and not container.paused
+                if freeze:
+                    marker.write_text(f"{os.getpid()}\n")
+                    try:
+                        self.runtime.pause(cid)
+                    except LayerlabError:
+                        marker.unlink(missing_ok=True)
+                        if self._load(cid).running:
+                            raise
+                        freeze = False  # it stopped meanwhile: its layer is still
+                try:
+                    yield
+                finally:
+                    if freeze:
+                        with _interrupts_blocked():
+                            with contextlib.suppress(LayerlabError):
+                                self.runtime.resume(cid)
+                            marker.unlink(missing_ok=True)
+        finally:
+            os.close(lock)
 
     def build(self, context: Path, options: BuildOptions) -> str:
         """`docker build` with the legacy builder: each step run, modified, committed (build/)."""
@@ -1320,6 +1493,38 @@ def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:
         fields["Tmpfs"],
     )
     data["Config"]["Volumes"] = fields["Volumes"]
+
+
+@contextlib.contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt for the block (main thread only:
+    elsewhere Python cannot take signals), so a `finally` inside it runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in _INTERRUPTS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _interrupts_blocked() -> Iterator[None]:
+    """The interrupting signals held back for the block (delivered after it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _rmdir(path: Path) -> None:

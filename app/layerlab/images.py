@@ -25,7 +25,7 @@ from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
 from layerlab.instructions import apply_changes
 from layerlab.reference import normalize_ref, strip_digest
-from layerlab.store import Store, read_json, write_bytes_atomic
+from layerlab.store import Corrupted, Store, read_json, warn, write_bytes_atomic
 
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -92,15 +92,21 @@ def read_layer(store: Store, chain_id: str) -> Layer:
 
 
 def read_image(store: Store, image_id: str) -> Image:
+    path = store.image_path(image_id)
     try:
-        config = read_json(store.image_path(image_id))
+        config = read_json(path)
     except FileNotFoundError:
         raise NotFound(f"No such image: {image_id}") from None
+    except ValueError as exc:
+        raise Corrupted(path, f"not JSON: {exc}") from None
     chain: list[Layer] = []
     parent: str | None = None
-    for diff_id in config["rootfs"]["diff_ids"]:
-        parent = layers.chain_id(parent, diff_id)
-        chain.append(read_layer(store, parent))
+    try:
+        for diff_id in config["rootfs"]["diff_ids"]:
+            parent = layers.chain_id(parent, diff_id)
+            chain.append(read_layer(store, parent))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Corrupted(path, f"{type(exc).__name__}: {exc}") from None
     return Image(id="sha256:" + strip_digest(image_id), config=config, layers=chain)
 
 
@@ -345,7 +351,7 @@ def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> lis
         store.image_parent_path(image_id).unlink()
     in_use: set[str] = set()
     for other in store.image_ids():
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound, Corrupted):
             in_use.update(layer.chain_id for layer in read_image(store, other).layers)
     deleted = [doomed.id]
     for layer in reversed(doomed.layers):
@@ -388,6 +394,9 @@ def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
         try:
             image = read_image(store, image_id)
         except (NotFound, FileNotFoundError):  # removed since the directory was read
+            continue
+        except Corrupted as exc:  # only this image is affected
+            warn(str(exc))
             continue
         names = sorted(t for t, i in tags.items() if i == image_id)
         if names:

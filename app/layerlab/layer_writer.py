@@ -49,7 +49,6 @@ _WINDOW = 8  # batches queued ahead of the hasher: bounds memory (~40 MiB) and o
 _WORKERS = min(4, (os.cpu_count() or 1) + 1)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO swapped in for a file between stat and open must not hang us.
-_SRC_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # The hasher re-reads a fresh copy; O_NOATIME leaves its atime as the copy set it.
 _REREAD_FLAGS = os.O_RDONLY | os.O_NOATIME | os.O_CLOEXEC
@@ -160,10 +159,18 @@ def _walk(root: Path) -> Iterator[_Entry]:
                 os.close(fd)
                 continue
             entry = children.pop()
-            st = entry.stat(follow_symlinks=False)
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # gone meanwhile (a running container): not in the layer
+                continue
             rel = prefix + entry.name
             if stat.S_ISDIR(st.st_mode):
-                child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                try:
+                    child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:  # gone, or swapped for a symlink: never followed
+                    if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                        continue
+                    raise
                 stack.append((rel + "/", child, _children(child)))
                 yield _Entry(rel, entry.name, fd, st, child)
             else:
@@ -199,10 +206,6 @@ def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _open_source(entry: _Entry) -> int:
-    return os.open(entry.name, _SRC_FLAGS, dir_fd=entry.parent_fd)
 
 
 # --- commit: copy + diff_id in one pass -------------------------------------------
@@ -388,11 +391,9 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                     break
                 if entry.name.startswith(layers.WHITEOUT_PREFIX):
                     raise NeedsReference(entry.rel)
-                info = layers._header(
-                    entry.rel, entry.name, entry.st, first_paths, dir_fd=entry.parent_fd
-                )
+                info, source = _entry_header(entry, first_paths)
                 if info is None:
-                    continue  # a socket: neither the tar nor the layer holds it
+                    continue  # a socket (or a file gone meanwhile): no tar or layer holds it
                 if info.ischr() or info.isblk():
                     raise NeedsReference(entry.rel)
                 path = f"{root}/{entry.rel}"
@@ -413,7 +414,6 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                     if files and (info.size > SMALL or parent != batch_dir):
                         flush()  # a big file is a job of its own; a directory is one
                     batch_dir = parent
-                    source = _open_source(entry) if info.size else -1
                     waiting.append((head, len(files), info.size))
                     files.append((source, path, info, entry.rel))
                     size += info.size
@@ -449,18 +449,46 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
 # --- diff_id and export: the stream itself, in this thread ---------------------------
 
 
+def _entry_header(
+    entry: _Entry, first_paths: dict[tuple[int, int], str]
+) -> tuple[tarfile.TarInfo | None, int]:
+    """An entry's tar header and, for a regular file with data, its open fd (else -1).
+
+    A regular file is opened first, beside its directory and never through a
+    symlink, and its header comes from that open file: a running container that
+    swaps it for a symlink meanwhile gets it left out (None), never followed.
+    """
+    if not stat.S_ISREG(entry.st.st_mode):
+        return layers._header(entry.rel, _link(entry), entry.st, first_paths), -1
+    opened = layers.open_file_at(entry.parent_fd, entry.name)
+    if opened is None:
+        return None, -1
+    fd, st = opened
+    info = layers._header(entry.rel, None, st, first_paths)
+    if info is None or not info.size:
+        os.close(fd)
+        return info, -1
+    return info, fd
+
+
+def _link(entry: _Entry) -> str | None:
+    """A symlink's target, read beside it (None: not a symlink, or no longer one)."""
+    if not stat.S_ISLNK(entry.st.st_mode):
+        return None
+    return layers.read_link_at(entry.parent_fd, entry.name)
+
+
 def _stream(
     src: Path, emit: Callable[[bytes], None], emit_file: Callable[[int, int], None]
 ) -> None:
     """write_layer_tar's byte stream to `emit`; file data (fd, size) to `emit_file`."""
     first_paths: dict[tuple[int, int], str] = {}
     for entry in _walk(src):
-        info = layers._header(entry.rel, entry.name, entry.st, first_paths, dir_fd=entry.parent_fd)
+        info, fd = _entry_header(entry, first_paths)
         if info is None:
             continue
         emit(header_bytes(info))
-        if info.size:
-            fd = _open_source(entry)
+        if fd >= 0:
             try:
                 emit_file(fd, info.size)
             finally:

@@ -17,17 +17,22 @@ never follows a symlink that is already there.
 
 from __future__ import annotations
 
+import bz2
 import contextlib
+import errno
+import gzip
 import hashlib
 import io
+import lzma
 import os
 import shutil
 import stat
 import tarfile
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."
@@ -66,44 +71,132 @@ class _HashingWriter:
         return "sha256:" + self._sha.hexdigest()
 
 
-def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Every entry below `root` as (relative path, entry), never following symlinks.
+@dataclass(frozen=True)
+class WalkEntry:
+    """One entry of `walk_at`: read it only relative to `dir_fd` (its directory, open).
 
-    Names are sorted bytewise within each directory and a directory comes just
-    before its children, so the order depends only on the tree, not on the
-    file system's directory order.
+    `st` is its lstat - for a directory, the fstat of `fd`, the directory itself opened
+    with O_NOFOLLOW (-1 for anything else). Both fds are the walk's: valid until the
+    walk moves on, never to be closed by the reader.
     """
 
-    def children(prefix: str, path: str) -> list[tuple[str, os.DirEntry[str]]]:
-        with os.scandir(path) as it:
-            entries = sorted(it, key=lambda e: os.fsencode(e.name), reverse=True)
-        return [(prefix + e.name, e) for e in entries]
-
-    stack = children("", str(root))  # reversed, so pop() yields the smallest name
-    while stack:
-        rel, entry = stack.pop()
-        yield rel, entry
-        if entry.is_dir(follow_symlinks=False):
-            stack.extend(children(rel + "/", entry.path))
+    rel: str
+    dir_fd: int
+    name: str
+    st: os.stat_result
+    fd: int = -1
 
 
-def _is_opaque(path: str) -> bool:
+def _raise_fd_limit() -> None:
+    """A deep tree holds one fd per level: let the soft limit go up to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def walk_at(root: Path | int) -> Iterator[WalkEntry]:
+    """Every entry below `root`, read relative to directory fds, never through a path.
+
+    Each directory is opened from its parent's fd with O_NOFOLLOW, so a tree that
+    changes while it is read - a running container swapping a directory or a file
+    for a symlink to a host path - can never lead the walk (or a reader that opens
+    entries with `open_file_at`) outside `root` (the CVE-2018-15664 class). Names are
+    sorted bytewise within each directory and a directory comes just before its
+    children: the order depends only on the tree. No recursion: any depth.
+    """
+    top = os.dup(root) if isinstance(root, int) else os.open(root, _DIR_FLAGS)
+    _raise_fd_limit()
+    frames: list[tuple[int, str, list[str]]] = []
+
+    def push(fd: int, prefix: str) -> None:
+        try:
+            names = sorted(os.listdir(fd), key=os.fsencode, reverse=True)
+        except OSError:
+            names = []
+        frames.append((fd, prefix, names))
+
+    push(top, "")
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
-    except OSError:  # no such xattr, or a file system without xattrs
+        while frames:
+            fd, prefix, names = frames[-1]
+            if not names:
+                frames.pop()
+                os.close(fd)
+                continue
+            name = names.pop()
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # gone since the directory was listed
+            child = -1
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError:  # swapped for something else meanwhile: take it as it is now
+                    try:
+                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        continue
+                else:
+                    st = os.fstat(child)
+            yield WalkEntry(prefix + name, fd, name, st, child)
+            if child >= 0:
+                push(child, prefix + name + "/")
+    finally:
+        for fd, _, _ in frames:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def open_file_at(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
+    """Open regular file `name` of directory `dir_fd` for reading, never through a symlink;
+    (fd, its fstat) - or None if it is not (or no longer) a regular file there."""
+    try:
+        fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a symlink now: never followed
+            return None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):  # a FIFO or device swapped in: never read
+        os.close(fd)
+        return None
+    os.set_blocking(fd, True)
+    return fd, st
+
+
+def read_link_at(dir_fd: int, name: str) -> str | None:
+    """The target of symlink `name` of directory `dir_fd`, or None if it is not one now."""
+    try:
+        return os.readlink(name, dir_fd=dir_fd)
+    except OSError:
+        return None
+
+
+def is_opaque_fd(fd: int) -> bool:
+    """Whether the open directory `fd` carries overlay's opaque marker."""
+    try:
+        return os.getxattr(fd, OPAQUE_XATTR) == b"y"
+    except OSError:
         return False
 
 
 def _header(
-    name: str,
-    path: str,
-    st: os.stat_result,
-    first_paths: dict[tuple[int, int], str],
-    dir_fd: int | None = None,
+    name: str, link: str | None, st: os.stat_result, first_paths: dict[tuple[int, int], str]
 ) -> tarfile.TarInfo | None:
     """The tar header for one entry, or None for what a tar can't hold (sockets).
 
-    `path` is only read for a symlink's target, relative to `dir_fd` if given.
+    `link` is a symlink's target, read by the caller (None: it changed meanwhile).
 
     Only what defines the layer goes in: no atime/ctime, no sub-second mtime,
     no user/group names, no xattrs - so equal trees give equal bytes.
@@ -124,7 +217,9 @@ def _header(
     elif stat.S_ISDIR(mode):
         info.type = tarfile.DIRTYPE  # tarfile writes the name with a trailing '/'
     elif stat.S_ISLNK(mode):
-        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path, dir_fd=dir_fd)
+        if link is None:
+            return None
+        info.type, info.linkname = tarfile.SYMTYPE, link
     elif stat.S_ISCHR(mode) and st.st_rdev == 0:  # overlay whiteout -> OCI whiteout file
         head, slash, base = name.rpartition("/")
         info.name = head + slash + WHITEOUT_PREFIX + base
@@ -144,35 +239,52 @@ def _write_header(sink: _HashingWriter, info: tarfile.TarInfo) -> None:
     sink.write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
 
-def _write_data(sink: _HashingWriter, path: str, size: int) -> None:
-    with open(path, "rb", buffering=0) as f:
-        remaining = size
-        while remaining:
-            chunk = f.read(min(remaining, _CHUNK))
-            if not chunk:
-                raise OSError(f"{path}: file shrank while it was being archived")
-            sink.write(chunk)
-            remaining -= len(chunk)
+def _write_data(sink: _HashingWriter, fd: int, name: str, size: int) -> None:
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, _CHUNK))
+        if not chunk:
+            raise OSError(f"{name}: file shrank while it was being archived")
+        sink.write(chunk)
+        remaining -= len(chunk)
     sink.write(tarfile.NUL * (-size % tarfile.BLOCKSIZE))
 
 
-def write_layer_tar(src: Path, out: BinaryIO) -> str:
+def write_layer_tar(src: Path | int, out: BinaryIO) -> str:
     """Stream a canonical, uncompressed layer tar of directory `src` into `out`.
 
     Returns 'sha256:<hex>' of the bytes written: the layer's diff_id. Nothing
     but one file chunk is ever held in memory, so layer size doesn't matter.
+    Every entry is read relative to its directory's fd (`walk_at`, `open_file_at`):
+    a container changing its files meanwhile never gets a host file into the tar.
     """
     sink = _HashingWriter(out)
     first_paths: dict[tuple[int, int], str] = {}  # hardlinked inode -> its first path
-    for name, entry in _walk(src):
-        info = _header(name, entry.path, entry.stat(follow_symlinks=False), first_paths)
-        if info is None:
-            continue
-        _write_header(sink, info)
-        if info.size:
-            _write_data(sink, entry.path, info.size)
-        if info.isdir() and _is_opaque(entry.path):
-            marker = tarfile.TarInfo(f"{name}/{WHITEOUT_OPAQUE}")
+    for entry in walk_at(src):
+        st, fd, link = entry.st, -1, None
+        if stat.S_ISREG(st.st_mode):
+            opened = open_file_at(entry.dir_fd, entry.name)
+            if opened is None:  # swapped for something else: take what is there now
+                with contextlib.suppress(OSError):
+                    st = os.stat(entry.name, dir_fd=entry.dir_fd, follow_symlinks=False)
+                if stat.S_ISREG(st.st_mode):
+                    continue  # gone, or changing under us: left out
+            else:
+                fd, st = opened
+        if stat.S_ISLNK(st.st_mode):
+            link = read_link_at(entry.dir_fd, entry.name)
+        try:
+            info = _header(entry.rel, link, st, first_paths)
+            if info is None:
+                continue
+            _write_header(sink, info)
+            if info.size:
+                _write_data(sink, fd, entry.rel, info.size)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if info.isdir() and entry.fd >= 0 and is_opaque_fd(entry.fd):
+            marker = tarfile.TarInfo(f"{entry.rel}/{WHITEOUT_OPAQUE}")
             marker.mode = info.mode & 0o777
             marker.uid, marker.gid, marker.mtime = info.uid, info.gid, info.mtime
             _write_header(sink, marker)
@@ -206,9 +318,9 @@ def dir_size(path: Path) -> tuple[int, int]:
     """
     seen: set[tuple[int, int]] = set()
     size = entries = 0
-    for _, entry in _walk(path):
+    for entry in walk_at(path):
         entries += 1
-        st = entry.stat(follow_symlinks=False)
+        st = entry.st
         if not stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             if key not in seen:
@@ -416,6 +528,92 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
             os.close(fd)
 
 
+# --- compressed input: a limit on what it may expand to -------------------------
+# A compressed tar may expand to at most this many times the compressed bytes read so far
+# (once past EXPANSION_FREE): a 1 MB gzip of zeros never becomes a 1 GiB layer. Both are
+# configurable: LAYERLAB_MAX_EXPANSION_RATIO (0: no limit), LAYERLAB_MAX_EXPANDED_BYTES.
+MAX_EXPANSION_RATIO = 100
+EXPANSION_FREE = 64 << 20
+_DECOMPRESS_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
+class ExpansionLimit(UnsafeTarError):
+    """Compressed input that expands beyond the configured limit."""
+
+
+class _Counted:
+    """`src` read with some bytes already peeked (`head`), counting what was consumed."""
+
+    def __init__(self, src: IO[bytes], head: bytes) -> None:
+        self._src, self._head, self.count = src, head, 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            data, self._head = (
+                (self._head, b"")
+                if n < 0 or n >= len(self._head)
+                else (self._head[:n], self._head[n:])
+            )
+        else:
+            data = self._src.read(n)
+        self.count += len(data)
+        return data
+
+
+class _Limited:
+    """A decompressing stream that raises `ExpansionLimit` once it expands too far."""
+
+    def __init__(self, inner: Any, consumed: Callable[[], int]) -> None:
+        self._inner, self._consumed, self.expanded = inner, consumed, 0
+        self._ratio = int(os.environ.get("LAYERLAB_MAX_EXPANSION_RATIO") or MAX_EXPANSION_RATIO)
+        self._max = int(os.environ.get("LAYERLAB_MAX_EXPANDED_BYTES") or 0)
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self.expanded += len(data)
+        compressed = max(self._consumed(), 1)
+        if self._max and self.expanded > self._max:
+            raise ExpansionLimit(
+                f"compressed input expands beyond {self._max} bytes "
+                "(LAYERLAB_MAX_EXPANDED_BYTES sets the limit)"
+            )
+        if (
+            self._ratio
+            and self.expanded > EXPANSION_FREE
+            and self.expanded > self._ratio * compressed
+        ):
+            raise ExpansionLimit(
+                f"compressed input expands more than {self._ratio} times ({self.expanded} "
+                f"bytes from {compressed}); LAYERLAB_MAX_EXPANSION_RATIO raises the limit"
+            )
+        return data
+
+
+def limit_expansion(inner: Any, consumed: Callable[[], int]) -> IO[bytes]:
+    """`inner` (a decompressor) limited by how many compressed bytes it has `consumed()`."""
+    return _Limited(inner, consumed)  # type: ignore[return-value]
+
+
+def decompressed(src: IO[bytes]) -> IO[bytes]:
+    """`src` as a plain stream: gzip, bzip2 and xz are told by magic and decompressed
+    (within the expansion limit); anything else is passed as it is."""
+    head = b""
+    while len(head) < 6 and (more := src.read(6 - len(head))):
+        head += more
+    counted = _Counted(src, head)
+    raw: IO[bytes] = counted  # type: ignore[assignment]
+    inner: Any
+    if head.startswith(b"\x1f\x8b"):
+        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+    elif head.startswith(b"BZh"):
+        inner = bz2.BZ2File(raw)
+    elif head.startswith(b"\xfd7zXZ\x00"):
+        inner = lzma.LZMAFile(raw)  # noqa: SIM115
+    else:
+        return raw
+    return limit_expansion(inner, lambda: counted.count)
+
+
 def is_tar(data: bytes) -> bool:
     """Whether `data` is a tar archive (plain, gzip, bzip2 or xz), as Docker tells a build
     context on stdin from a Dockerfile."""
@@ -446,7 +644,7 @@ def extract_tar_at(src: IO[bytes], root: int, how: Extraction = LAYER) -> None:
     """`extract_layer_tar` into an open directory `root` (the caller keeps it open)."""
     dir_mtimes: dict[tuple[str, ...], float] = {}
     try:
-        with tarfile.open(fileobj=src, mode="r|*") as tar:
+        with tarfile.open(fileobj=decompressed(src), mode="r|") as tar:
             while (member := tar.next()) is not None:
                 try:
                     _extract_member(tar, member, root, dir_mtimes, how)
@@ -456,5 +654,5 @@ def extract_tar_at(src: IO[bytes], root: int, how: Extraction = LAYER) -> None:
                 # of millions of tiny members must not grow memory with it.
                 tar.members.clear()  # type: ignore[attr-defined]
         _restore_dir_mtimes(root, dir_mtimes)
-    except tarfile.TarError as e:
+    except (tarfile.TarError, *_DECOMPRESS_ERRORS) as e:
         raise UnsafeTarError(f"not a valid tar archive: {e}") from e

@@ -10,13 +10,15 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
+import re
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from layerlab.containers import record_problem
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.reference import normalize_ref, split_ref, strip_digest
 
@@ -33,7 +35,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 
 def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
@@ -51,6 +53,104 @@ def read_json(path: Path) -> Any:
         return json.load(f)
 
 
+class Corrupted(LayerlabError):
+    """A store file that exists but cannot be read as what it should be (bad JSON, a
+    missing field): it affects only its own entry; `system check --repair` quarantines it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: corrupted ({reason}); run `layerlab system check --repair`")
+        self.path = path
+        self.reason = reason
+
+
+def warn(message: str) -> None:
+    """One line on stderr, as Docker warns about a record it cannot read."""
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+# --- who owns a piece of scratch work: `<kind>-<pid>.<random>`, `.tmp-<pid>.<random>` ------
+_OWNED = re.compile(r"^(?P<kind>.*?)-?(?P<pid>\d+)\.[A-Za-z0-9_]+$")
+
+
+def tmp_owner(name: str) -> int | None:
+    """The pid recorded in a scratch name, or None (a name from before owners were kept)."""
+    m = _OWNED.match(name.removeprefix(".tmp-"))
+    return int(m["pid"]) if m else None
+
+
+def process_started(pid: int) -> float | None:
+    """When process `pid` started (epoch seconds), or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open("/proc/stat", "rb") as f:
+            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime"))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+    return btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def owner_alive(pid: int | None, made: float) -> bool:
+    """Whether the process that made something at `made` (epoch) still lives: a pid that is
+    gone, or now names a process started after it (pid reuse), owns nothing any more."""
+    if pid is None:
+        return False
+    started = process_started(pid)
+    return started is not None and started <= made + 1
+
+
+def remove_tree(path: Path) -> None:
+    """`rm -rf` without recursion (any depth, any path length), never crossing into a mount
+    nor following a symlink; what cannot be removed is left (as rmtree's ignore_errors)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        top = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except OSError:  # a file or a symlink
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    dev = os.fstat(top).st_dev
+    stack: list[tuple[int, str]] = [(top, "")]
+    skipped: set[tuple[int, str]] = set()
+    try:
+        while stack:
+            fd, _ = stack[-1]
+            child = None
+            with contextlib.suppress(OSError), os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        if (fd, entry.name) not in skipped:
+                            child = entry.name
+                            break
+                        continue
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                try:
+                    cfd = os.open(child, flags, dir_fd=fd)
+                    if os.fstat(cfd).st_dev != dev:  # a mount point: never empty a mount
+                        os.close(cfd)
+                        raise OSError("mount point")
+                except OSError:
+                    skipped.add((fd, child))
+                    continue
+                stack.append((cfd, child))
+                continue
+            _, name = stack.pop()
+            os.close(fd)
+            if stack:
+                with contextlib.suppress(OSError):
+                    os.rmdir(name, dir_fd=stack[-1][0])
+    finally:
+        for fd, _ in stack:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
 class Store:
     """Paths and primitives for one store root (`/var/lib/layerlab` or `LAYERLAB_ROOT`)."""
 
@@ -59,6 +159,9 @@ class Store:
         self._lock_depth = 0
         self._lock_fd: int | None = None
         self._thread_lock = threading.RLock()
+        # Run once, at the first lock this Store takes: the engine heals what a killed
+        # command left (stale scratch work, a frozen container) before it mutates anything.
+        self.on_first_lock: Callable[[], None] | None = None
 
     # --- layout -----------------------------------------------------------
     @property
@@ -109,10 +212,11 @@ class Store:
     def make_tmp_dir(self, prefix: str) -> Path:
         """A scratch folder on the store's filesystem, so the finished thing can be renamed in."""
         self.ensure()
-        return Path(tempfile.mkdtemp(prefix=prefix, dir=self.tmp_dir))
+        # The owner's pid in the name: work left by a killed command is told from live work.
+        return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=self.tmp_dir))
 
     def discard(self, path: Path) -> None:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
 
     # --- locking ----------------------------------------------------------
     @contextlib.contextmanager
@@ -129,6 +233,9 @@ class Store:
                 self._lock_fd = fd
             self._lock_depth += 1
             try:
+                hook, self.on_first_lock = self.on_first_lock, None
+                if hook is not None:
+                    hook()
                 yield
             finally:
                 self._lock_depth -= 1
@@ -143,9 +250,16 @@ class Store:
             data = read_json(self.repositories_path)
         except FileNotFoundError:
             return {}
+        except ValueError as exc:
+            warn(f"{self.repositories_path}: unreadable ({exc}); tags ignored")
+            return {}
         flat: dict[str, str] = {}
-        for tags in data.get("Repositories", {}).values():
-            flat.update(tags)
+        try:
+            for tags in data.get("Repositories", {}).values():
+                flat.update({str(k): str(v) for k, v in tags.items()})
+        except (AttributeError, TypeError) as exc:
+            warn(f"{self.repositories_path}: unreadable ({exc}); tags ignored")
+            return {}
         return flat
 
     def write_repositories(self, tags: dict[str, str]) -> None:
@@ -177,8 +291,17 @@ class Store:
             return []
 
     def read_container(self, container_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = read_json(self.container_dir(container_id) / "config.json")
-        return data
+        """The record; raises `Corrupted` for one that is not a container's JSON."""
+        path = self.container_dir(container_id) / "config.json"
+        try:
+            data = read_json(path)
+        except ValueError as exc:
+            raise Corrupted(path, f"not JSON: {exc}") from None
+        problem = record_problem(data, container_id)
+        if problem:
+            raise Corrupted(path, problem)
+        record: dict[str, Any] = data
+        return record
 
     def write_container(self, data: dict[str, Any]) -> None:
         write_json_atomic(self.container_dir(data["Id"]) / "config.json", data)
@@ -242,7 +365,7 @@ class Store:
             return ref
         name = "/" + ref.lstrip("/")
         for cid in ids:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError, Corrupted):
                 if self.read_container(cid).get("Name") == name:
                     return cid
         matches = [cid for cid in ids if ref and cid.startswith(ref)]

@@ -77,29 +77,27 @@ def changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
 
 
 def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
-    stack: list[tuple[str, bool]] = [("", False)]  # (relative dir, whole subtree is new)
-    while stack:
-        rel_dir, new_subtree = stack.pop()
-        try:
-            entries = list(os.scandir(upper / rel_dir))
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            # The directory entry's type answers most questions without a stat call;
-            # only devices - possible whiteouts - need one.
-            is_dir = entry.is_dir(follow_symlinks=False)
-            plain = is_dir or entry.is_file(follow_symlinks=False) or entry.is_symlink()
-            if not plain and is_whiteout(entry.stat(follow_symlinks=False)):
+    """The writable layer's entries as A/C/D, read relative to directory fds (`walk_at`):
+    a container swapping a directory for a symlink never turns the walk to the host."""
+    new_dirs: set[str] = set()  # directories whose whole subtree is new
+    try:
+        walk = layers.walk_at(upper)
+        for entry in walk:
+            rel = entry.rel
+            parent = rel.rpartition("/")[0]
+            is_dir = stat.S_ISDIR(entry.st.st_mode)
+            if is_whiteout(entry.st):
                 kind = "D"
-            elif new_subtree or not _exists_below(rel, lowers):
+            elif parent in new_dirs or not _exists_below(rel, lowers):
                 kind = "A"
             else:
                 kind = "C"
-            opaque = is_dir and is_opaque(entry.path)
-            if is_dir:
-                stack.append((rel, kind == "A"))
+            opaque = is_dir and entry.fd >= 0 and layers.is_opaque_fd(entry.fd)
+            if is_dir and kind == "A":
+                new_dirs.add(rel)
             yield Change(kind, "/" + rel, opaque)
+    except (FileNotFoundError, NotADirectoryError):  # the layer went meanwhile
+        return
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339
 from layerlab.layers import dir_size
-from layerlab.store import Store, read_json, write_json_atomic
+from layerlab.store import Corrupted, Store, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 META = "layerlab-volume.json"  # beside `_data`, as Docker keeps its metadata.db
@@ -187,7 +187,7 @@ def prune(store: Store, records: list[dict[str, Any]]) -> tuple[list[str], int]:
 def _records(store: Store) -> list[dict[str, Any]]:
     found = []
     for cid in store.container_ids():
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError, Corrupted):  # an unreadable one: skipped
             found.append(store.read_container(cid))
     return found
 

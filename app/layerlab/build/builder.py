@@ -510,8 +510,10 @@ class Builder:
         return True
 
     def _create(self, state: StageState, command: list[str], env: list[str] | None = None) -> str:
+        owner = os.getpid() if self.opts.remove or self.opts.force_remove else None
         container = self.host.create(
-            state.image_id, CreateOptions(command=command, entrypoint="", env=env or [])
+            state.image_id,
+            CreateOptions(command=command, entrypoint="", env=env or [], owner_pid=owner),
         )
         return container.id
 

@@ -97,6 +97,7 @@ GROUP_COMMANDS: dict[str, str] = {
     "image prune": "Remove unused images",
     "system df": "Show layerlab disk usage",
     "system prune": "Remove unused data",
+    "system check": "Check the store for what crashes left; --repair cures it",
 }
 
 # `container X` / `image X` / `system X`: the top-level command (and words) each maps to.
@@ -118,7 +119,10 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "inspect": ["inspect", "--type", "image"],
         "prune": ["image prune"],
     },
-    "system": {"df": ["system df"], "info": ["info"], "prune": ["system prune"]},
+    "system": {
+        "df": ["system df"], "info": ["info"], "prune": ["system prune"],
+        "check": ["system check"],
+    },
 }
 # fmt: on
 
@@ -469,6 +473,9 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
         # Listed under its group only: argparse has no hidden subcommand, so it is unlisted.
         sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
         p.add_argument("--help", action="help", help="show this help")
+        if name == "system check":
+            p.add_argument("--repair", action="store_true", help="repair what is found")
+            continue
         if name != "system df":
             p.add_argument("-f", "--force", action="store_true", help="do not prompt")
             p.add_argument("--filter", action="append", default=[], help="filter: KEY=VALUE")

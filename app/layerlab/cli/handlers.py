@@ -18,7 +18,7 @@ from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, Usag
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
 from layerlab.engine import Engine, LogEntry
-from layerlab.errors import Cancelled, ExecFailed, LayerlabError, os_error
+from layerlab.errors import Cancelled, ExecFailed, LayerlabError, NotFound, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.limits import LimitOptions
 from layerlab.reference import display_id
@@ -349,7 +349,10 @@ def cmd_wait(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def cmd_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     def remove(ref: str) -> Report:
         container = engine.container(ref)  # before it goes: its id and its image
-        engine.rm(container.id, force=ns.force, volumes=ns.volumes)
+        try:
+            engine.rm(container.id, force=ns.force, volumes=ns.volumes)
+        except NotFound:  # a racing `rm` took it: named as the user named it
+            raise NotFound(f"No such container: {ref}") from None
         return Report(images=[container.data["Image"]], removed_containers=[container.id])
 
     return _each(ns.containers, io, remove)
@@ -1096,6 +1099,20 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         listing.render_rows(ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context)
     )
     return Report()
+
+
+@command("system check")
+def cmd_system_check(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """One line per problem (file: reason); exit 1 while any is left unrepaired."""
+    from layerlab import fsck
+
+    problems = fsck.check(engine, repair=ns.repair)
+    for problem in problems:
+        print(problem.line(), file=io.out)
+    left = [p for p in problems if not p.repaired]
+    if not problems:
+        print("the store is consistent", file=io.out)
+    return Report(code=1 if left else 0)
 
 
 # --- helpers -------------------------------------------------------------------

@@ -16,9 +16,11 @@ import os
 import selectors
 import signal
 import socket
+import stat
 import struct
 import sys
 import termios
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -173,7 +175,14 @@ class Shim:
             self.report(f"error {code} {message}")
             return 1
         self.report(f"ok {pid}")
-        code = self.pump(pid, ours, tty)
+        try:
+            code = self.pump(pid, ours, tty)
+        except Exception:  # never die silently: stop the container, record why
+            with contextlib.suppress(Exception):
+                self.runtime.kill(self.id, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            code = 255
         oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
         self.cleanup()
         data = None
@@ -275,7 +284,10 @@ class Shim:
                 sel.register(ours[stream], selectors.EVENT_READ, stream)
         stdin_target = ours.get("stdin")
         if attached and stdin_target is not None:
-            sel.register(0, selectors.EVENT_READ, "attach-stdin")
+            if _pollable(0):
+                sel.register(0, selectors.EVENT_READ, "attach-stdin")
+            else:  # a regular file (`< file`): epoll refuses it, plain reads copy it
+                threading.Thread(target=self._copy_stdin, args=(stdin_target,), daemon=True).start()
         pidfd = os.pidfd_open(pid)
         sel.register(pidfd, selectors.EVENT_READ, "exit")
         code: int | None = None
@@ -310,6 +322,15 @@ class Shim:
         self._reap_orphans()
         return code
 
+    def _copy_stdin(self, target: int) -> None:
+        """Stdin that cannot be polled, copied with blocking reads until its end."""
+        while data := self._read(0):
+            if not self._write_all(target, data):
+                break
+        if target != self.master:
+            with contextlib.suppress(OSError):
+                os.close(target)
+
     @staticmethod
     def _read(fd: int) -> bytes:
         try:
@@ -340,6 +361,15 @@ class Shim:
 
     def cleanup(self) -> None:
         self.runtime.release(self.id, self.dir)
+
+
+def _pollable(fd: int) -> bool:
+    """Whether epoll takes `fd`: not a regular file or a directory (EPERM)."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def serve(root: Path, container_id: str, ready_fd: int, attach: bool) -> int:

@@ -1,0 +1,308 @@
+"""`system check [--repair]`: what killed commands and crashes left in a store, and its cure.
+
+Each finding is one `Problem` (the file, the reason, and whether it was repaired).
+What is found: scratch work under `tmp/` whose owner process is gone, temp files of
+interrupted atomic writes, overlay and netns mounts no running container owns,
+runtime state and cgroups of containers that are gone or stopped, containers a
+killed commit left frozen or whose shim died, and store JSON that cannot be read (quarantined under
+`quarantine/`, never dropped). `heal` is the part every mutating command runs
+first: the cheap, certain cures of what a killed command left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from layerlab import libc
+from layerlab.containers import BUILD_OWNER
+from layerlab.errors import LayerlabError
+from layerlab.store import Corrupted, owner_alive, read_json, remove_tree, tmp_owner
+
+if TYPE_CHECKING:
+    from layerlab.engine import Engine
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+Found = Callable[..., None]
+
+
+@dataclass
+class Problem:
+    path: str
+    reason: str
+    repaired: bool = False
+
+    def line(self) -> str:
+        return f"{self.path}: {self.reason}" + (" (repaired)" if self.repaired else "")
+
+
+def mounts_under(root: Path) -> list[str]:
+    """Mount points at or below `root`, deepest first (so they unmount in order)."""
+    prefix = os.path.realpath(root).rstrip("/") + "/"
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if point.startswith(prefix) or point + "/" == prefix:
+                found.append(point)
+    return sorted(set(found), key=lambda p: p.count("/"), reverse=True)
+
+
+def _unmount_all(path: Path) -> None:
+    for point in mounts_under(path):
+        with contextlib.suppress(OSError):
+            libc.umount(point, libc.MNT_DETACH)
+
+
+def _discard_scratch(path: Path) -> None:
+    _unmount_all(path)
+    remove_tree(path)
+
+
+def _made(path: Path) -> float:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return time.time()
+    return min(st.st_mtime, st.st_ctime)
+
+
+def stale_tmp(engine: Engine, *, unowned: bool) -> list[Path]:
+    """Scratch entries under `tmp/` whose recorded owner is gone (`unowned`: also those that
+    record none, from before owners were kept)."""
+    try:
+        entries = sorted(engine.store.tmp_dir.iterdir())
+    except FileNotFoundError:
+        return []
+    stale = []
+    for entry in entries:
+        pid = tmp_owner(entry.name)
+        if pid is None and not unowned:
+            continue
+        if pid == os.getpid() or owner_alive(pid, _made(entry)):
+            continue
+        stale.append(entry)
+    return stale
+
+
+def stale_temp_files(engine: Engine) -> list[Path]:
+    """`.tmp-*` files of atomic writes a killed process never renamed into place."""
+    store = engine.store
+    dirs = [store.root, store.images_dir]
+    with contextlib.suppress(FileNotFoundError):
+        dirs += [Path(e.path) for e in os.scandir(store.containers_dir) if e.is_dir()]
+    found = []
+    for d in dirs:
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for e in os.scandir(d):
+                if e.name.startswith(".tmp-") and e.is_file(follow_symlinks=False):
+                    pid = tmp_owner(e.name)
+                    if pid != os.getpid() and not owner_alive(pid, _made(Path(e.path))):
+                        found.append(Path(e.path))
+    return found
+
+
+def heal(engine: Engine) -> list[Problem]:
+    """What every mutating command cures first: scratch work and temp files of killed
+    commands, unions a killed `start` left mounted, a killed build's containers."""
+    problems = []
+    for entry in stale_tmp(engine, unowned=False):
+        _discard_scratch(entry)
+        problems.append(Problem(str(entry), "scratch work of a killed command", True))
+    for path in stale_temp_files(engine):
+        path.unlink(missing_ok=True)
+        problems.append(Problem(str(path), "temp file of an interrupted write", True))
+    for cid in engine.store.container_ids():
+        cdir = engine.store.container_dir(cid)
+        if os.path.ismount(cdir / "merged"):
+            with contextlib.suppress(FileNotFoundError):
+                if not engine._load(cid).running and engine._release_stale_mount(cid):
+                    problems.append(
+                        Problem(str(cdir / "merged"), "union left mounted by a killed start", True)
+                    )
+        if _build_owner_gone(cdir):
+            with contextlib.suppress(LayerlabError, FileNotFoundError):
+                engine.rm(cid, force=True, volumes=True)
+                problems.append(Problem(str(cdir), "container of a killed build", True))
+    return problems
+
+
+def _build_owner_gone(cdir: Path) -> bool:
+    """A build step's container whose build process is gone (killed before removing it)."""
+    owner = cdir / BUILD_OWNER
+    try:
+        pid = int(owner.read_text().split()[0])
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, IndexError):
+        return True
+    return pid != os.getpid() and not owner_alive(pid, _made(owner))
+
+
+def _quarantine(engine: Engine, path: Path, kind: str) -> Path:
+    """Move an unreadable store entry to `quarantine/<kind>/`, never deleting it."""
+    dest_dir = engine.store.root / "quarantine" / kind
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+    os.rename(path, dest)
+    return dest
+
+
+def check(engine: Engine, repair: bool = False) -> list[Problem]:
+    """Every inconsistency and leftover of the store, one `Problem` each; with `repair`,
+    each cured (the `repaired` flag says so)."""
+    store = engine.store
+    problems: list[Problem] = []
+
+    def found(path: Path | str, reason: str, cure: object = None) -> None:
+        problem = Problem(str(path), reason)
+        if repair and callable(cure):
+            try:
+                cure()
+                problem.repaired = True
+            except (OSError, LayerlabError) as exc:
+                problem.reason += f" (repair failed: {exc})"
+        problems.append(problem)
+
+    with contextlib.ExitStack() as stack:
+        if repair:
+            store.on_first_lock = None  # the check does the healing itself, and says so
+            stack.enter_context(store.lock())
+        for entry in stale_tmp(engine, unowned=True):
+            owner = tmp_owner(entry.name)
+            why = f"owner pid {owner} is gone" if owner else "no owner recorded"
+            kind = "half-made container" if entry.name.startswith("container-") else "stale"
+            found(entry, f"{kind} scratch work of a killed command ({why})",
+                  lambda e=entry: _discard_scratch(e))  # fmt: skip
+        for path in stale_temp_files(engine):
+            found(path, "temp file of an interrupted write", lambda p=path: p.unlink())
+        live: set[str] = set()
+        ids = store.container_ids()
+        for cid in ids:
+            _check_container(engine, cid, found, live)
+        _check_mounts(engine, set(ids), live, found)
+        _check_runtime(engine, set(ids), live, found)
+        _check_images(engine, found)
+    return problems
+
+
+def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> None:
+    store = engine.store
+    cdir = store.container_dir(cid)
+    try:
+        data = store.read_container(cid)
+    except FileNotFoundError:
+        return
+    except Corrupted as exc:
+
+        def cure() -> None:
+            engine.runtime.release(cid, cdir)
+            _unmount_all(cdir)
+            _quarantine(engine, cdir, "containers")
+
+        found(cdir / "config.json", f"corrupted container record ({exc.reason})", cure)
+        return
+    state = data["State"]
+    if _build_owner_gone(cdir):
+        found(cdir, "container of a killed build",
+              lambda: engine.rm(cid, force=True, volumes=True))  # fmt: skip
+        return
+    if state.get("Running"):
+        if (cdir / "frozen-by-commit").exists():
+            found(cdir / "frozen-by-commit", "frozen by a commit that was killed",
+                  lambda: engine._thaw_abandoned(cid))  # fmt: skip
+        if not engine._shim_alive(cid):
+            found(cdir, "says running but its shim is dead (a ghost)",
+                  lambda: engine._load(cid))  # fmt: skip
+            return
+        live.add(cid)
+        return
+    launching = engine._launch_lock(cid, blocking=False)
+    if launching is not None:
+        os.close(launching)
+    if engine._shim_alive(cid) or launching is None:
+        live.add(cid)  # being started right now
+        return
+    if os.path.ismount(cdir / "merged") or os.path.ismount(cdir / "netns"):
+        found(cdir / "merged", f"{state.get('Status')} container whose union is still mounted",
+              lambda: engine.runtime.release(cid, cdir))  # fmt: skip
+
+
+def _check_mounts(engine: Engine, ids: set[str], live: set[str], found: Found) -> None:
+    containers = os.path.realpath(engine.store.containers_dir) + "/"
+    for point in mounts_under(engine.store.root):
+        if not point.startswith(containers):
+            continue
+        cid = point[len(containers) :].split("/")[0]
+        if cid not in ids:
+            found(point, "mount of a container that no longer exists",
+                  lambda p=point: libc.umount(p, libc.MNT_DETACH))  # fmt: skip
+
+
+def _check_runtime(engine: Engine, ids: set[str], live: set[str], found: Found) -> None:
+    state_root = engine.runtime.state_root
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(os.scandir(state_root), key=lambda e: e.name):
+            if entry.is_dir() and entry.name not in live:
+                found(entry.path, "runtime state of a container that is not running",
+                      lambda c=entry.name: engine.runtime.delete(c))  # fmt: skip
+    for group in _cgroups():  # shared by every store: only this store's containers'
+        if group.name in ids and group.name not in live:
+            found(group, "cgroup of a container that is not running",
+                  lambda g=group: _remove_cgroup(g))  # fmt: skip
+
+
+def _cgroups() -> list[Path]:
+    found = []
+    for top in (CGROUP_ROOT, *(p for p in CGROUP_ROOT.glob("*") if p.is_dir())):
+        base = top / "layerlab"
+        with contextlib.suppress(OSError):
+            found += [Path(e.path) for e in os.scandir(base) if e.is_dir(follow_symlinks=False)]
+    return found
+
+
+def _remove_cgroup(group: Path) -> None:
+    with contextlib.suppress(OSError):
+        for pid in (group / "cgroup.procs").read_text().split():
+            os.kill(int(pid), signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.rmdir(group)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+    os.rmdir(group)
+
+
+def _check_images(engine: Engine, found: Found) -> None:
+    store = engine.store
+    for image_id in store.image_ids():
+        path = store.image_path(image_id)
+        try:
+            config = read_json(path)
+            if not isinstance(config["rootfs"]["diff_ids"], list):
+                raise TypeError("rootfs.diff_ids is not a list")
+        except FileNotFoundError:
+            continue
+        except (ValueError, KeyError, TypeError) as exc:
+            found(path, f"corrupted image config ({type(exc).__name__}: {exc})",
+                  lambda p=path: _quarantine(engine, p, "images"))  # fmt: skip
+    repos = store.repositories_path
+    try:
+        data = read_json(repos)
+        for tags in data["Repositories"].values():
+            if not all(isinstance(v, str) for v in tags.values()):
+                raise TypeError("a tag that is not a string")
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        found(repos, f"corrupted tag index ({type(exc).__name__}: {exc})",
+              lambda: _quarantine(engine, repos, "repositories"))  # fmt: skip
