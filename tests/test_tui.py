@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import shutil
 import subprocess
 import sys
@@ -403,28 +404,34 @@ def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) ->
 
 
 def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, root: Path) -> None:
-    """A layer's json that cannot be read (corrupt, not gone) fails the engine's snapshot.
+    """A read that really fails (here a disk error, EIO, on the engine's snapshot) goes
+    through the TUI's one policy: a notification and an event line, then it reads again.
 
-    What vanishes mid-read is skipped (`engine.snapshot`); a file that is there
-    but unreadable is a real failure, and the TUI's one policy turns it into a
-    notification and an event line, then reads again.
+    What vanishes mid-read, or a corrupt file, the engine already skips with a
+    warning (`engine.snapshot`), so the failure is injected at the engine's edge.
     """
-    image = engine.image("busybox")
-    meta = image.layers[0].path / "json"
-    good = meta.read_bytes()
+    engine.image("busybox")  # made on first use: the store has an image to list
+    real = engine.snapshot
+    failures = []
+
+    def failing_once() -> Any:
+        if not failures:
+            failures.append(1)
+            raise OSError(errno.EIO, "Input/output error", str(root))
+        return real()
 
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await settled(pilot)
-        meta.write_bytes(good[: len(good) // 2])  # cut short: not JSON
+        engine.snapshot = failing_once  # type: ignore[method-assign]
         try:
             app.load_store()
             await until(pilot, lambda: any("store failed" in n.message for n in app._notifications))
         finally:
-            meta.write_bytes(good)
+            engine.snapshot = real  # type: ignore[method-assign]
         app.query_one("#logs", TabbedContent).active = "tab-events"  # a log renders once shown
         await pilot.pause(0.1)
         events = [line.text for line in app.query_one(EventLog).lines]
-        assert any("reading the store failed: JSONDecodeError" in line for line in events)
+        assert any("reading the store failed: OSError" in line for line in events), events
         assert app.is_running
         await enter(pilot, "ps -a")  # and it carries on
         assert app.snapshot is not None and app.snapshot.images

@@ -79,6 +79,7 @@ from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
+    from layerlab.watch import StoreWatch
 
 # Re-exported: the faces and the tests import these from here.
 __all__ = [
@@ -304,6 +305,13 @@ class Engine:
         except FileNotFoundError:
             return None
         return spec
+
+    def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
+        """A watcher (not started) calling `on_change` when this store's index changes:
+        the faces refresh from it, without knowing the store's layout."""
+        from layerlab.watch import StoreWatch  # watchdog only for a face that watches
+
+        return StoreWatch(self.store.root, on_change)
 
     def watch_paths(self) -> set[Path]:
         """The folders a watcher should watch (non-recursively) to see the store's index change.

@@ -75,7 +75,7 @@ from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 from layerlab.unionfs import Change
-from layerlab.watch import StoreWatch, UpperWatch
+from layerlab.watch import UpperWatch
 
 PROC_POLL_SECONDS = 0.4
 STORE_SETTLE_SECONDS = 0.1
@@ -173,6 +173,7 @@ class LayerlabApp(App[None]):
         self.history_path = history_path if history_path is not None else history.default_path()
         self.queue = CommandQueue()  # lines run one at a time, in the order typed
         self._running_io: IO | None = None  # the running command's IO: its cancel, its attach
+        self._upper_changed_at = 0.0  # when the watcher last changed the live files tree
         self.present = present  # presentation mode: what a projector needs, large
         themes.register(self)
         self.view: SubjectView | None = None
@@ -181,7 +182,7 @@ class LayerlabApp(App[None]):
         self._upper_watch: UpperWatch | None = None
         self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
         self._watch_lock = threading.Lock()
-        self._store_watch = StoreWatch(engine.store.root, self._store_changed)
+        self._store_watch = engine.watch_store(self._store_changed)
         self._store_timer: Timer | None = None
         self._store_failures = 0  # store reads failed in a row
         self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
@@ -324,7 +325,7 @@ class LayerlabApp(App[None]):
             return
         self._store_watch.stop()
         self.engine = engine
-        self._store_watch = StoreWatch(engine.store.root, self._store_changed)
+        self._store_watch = engine.watch_store(self._store_changed)
         self.snapshot = None
         self.subject = None
         self.start_store_watch()
@@ -1026,10 +1027,11 @@ class LayerlabApp(App[None]):
     def load_files(self, row: LayerRow, union: bool) -> None:
         """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
         self._reconcile_upper_watch()
+        started = time.monotonic()
         read = analysis.union_changes if union else analysis.layer_changes
         changes = read(row.path, row.beneath)
         if not get_current_worker().is_cancelled:
-            self.post_message(FilesLoaded(row=row, union=union, changes=changes))
+            self.post_message(FilesLoaded(row=row, union=union, changes=changes, started=started))
 
     def _stop_upper_watch(self) -> None:
         self._upper_wanted = None
@@ -1066,13 +1068,19 @@ class LayerlabApp(App[None]):
             self._upper_watch = watch
 
     def on_files_loaded(self, message: FilesLoaded) -> None:
-        if not message.stale:  # every new layer or view starts a new read, cancelling this one
-            self.files_tree.load(message.changes)
+        if message.stale:  # every new layer or view starts a new read, cancelling this one
+            return
+        self.files_tree.load(message.changes)
+        if self.files_tree.live is not None and self._upper_changed_at > message.started:
+            # The watcher applied a change while this read ran: the read may predate it
+            # (a file it listed is gone now). Read again; once writes stop, this converges.
+            self.load_files(message.row, message.union)
 
     def on_upper_changed(self, message: UpperChanged) -> None:
         tree = self.files_tree
         if tree.live != message.upper:
             return
+        self._upper_changed_at = time.monotonic()
         name = self.view.name if self.view else "?"
         news = tree.apply(message.updates)
         if self._size_timer is None:  # the size column follows the writes, throttled

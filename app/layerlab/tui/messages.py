@@ -72,6 +72,7 @@ class FilesLoaded(WorkerResult):
     row: LayerRow = field(kw_only=True)
     union: bool = field(kw_only=True)
     changes: list[Change] = field(kw_only=True)
+    started: float = field(kw_only=True, default=0.0)  # time.monotonic() when the read began
 
 
 @dataclass
