@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -177,3 +178,49 @@ def test_a_killed_builds_step_container_goes_with_the_next_command(
     assert cli("create", "--name", "after", "busybox", "true").code == 0
     assert [c.name for c in engine.containers(all=True)] == ["after"]
     assert cli("system", "check").out.strip() == "the store is consistent"
+
+
+def test_a_layer_a_killed_commit_left_is_found_and_goes(
+    cli: CLI, engine: Engine, root: Path
+) -> None:
+    from layerlab import images as imagelib
+
+    assert cli("run", "--name", "src", "busybox", "sh", "-c", "echo hi > /made").code == 0
+    # What `commit` had done when it was killed: its layer renamed into place, no image yet.
+    base = engine.image("busybox").layers[-1].chain_id
+    upper = engine.writable_layer("src").upper
+    layer = imagelib.copy_into_layer(engine.store, upper, base, "killed", "2026-01-01T00:00:00Z")
+    assert (layer.path / "diff" / "made").read_text() == "hi\n"
+    check = cli("system", "check")
+    assert check.code == 1 and f"{layer.path}: layer that no image" in check.out, check.out
+    assert cli("create", "busybox", "true").code == 0  # the next command heals it
+    assert not layer.path.exists() and engine.image("busybox").layers  # base layer kept
+    assert cli("system", "check").out.strip() == "the store is consistent"
+    # A layer only a container still stacks (its image removed with `rmi -f`) is no orphan.
+    assert cli("commit", "src", "kept").code == 0
+    assert cli("create", "--name", "user", "kept", "true").code == 0
+    kept_top = engine.image("kept").layers[-1].path
+    assert cli("rmi", "-f", "kept").code == 0
+    assert kept_top.exists()
+    assert cli("system", "check", "--repair").out.strip() == "the store is consistent"
+    assert kept_top.exists()
+    assert cli("rm", "user").code == 0
+    assert not kept_top.exists()
+
+
+def test_orphans_are_kept_while_a_record_cannot_be_read(cli: CLI, engine: Engine) -> None:
+    assert cli("run", "--name", "src", "busybox", "sh", "-c", "echo hi > /made").code == 0
+    image_id = cli("commit", "src").out.strip()
+    path = engine.store.image_path(image_id)
+    layer = engine.image(image_id).layers[-1].path
+    path.write_text("{broken")
+    check = cli("system", "check")
+    assert "corrupted image config" in check.out and "layer that no image" not in check.out
+    assert cli("create", "busybox", "true").code == 0
+    assert layer.exists()  # the broken config may still be repaired by hand
+    assert cli("system", "check", "--repair").code == 0
+    assert layer.exists()  # its quarantined config may still name it
+    shutil.rmtree(engine.store.root / "quarantine")  # given up: now the layer is an orphan
+    assert "layer that no image" in cli("system", "check").out
+    assert cli("create", "busybox", "true").code == 0
+    assert not layer.exists()

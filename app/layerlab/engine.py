@@ -979,16 +979,7 @@ class Engine:
         created = rfc3339_nano(time.time())
         upper = self._writable(container).upper
         empty = empty_layer_if_unchanged and not os.listdir(upper)
-        with self._frozen_for_commit(cid, pause), self.store.lock():
-            parent_chain = parent.layers[-1].chain_id if parent.layers else None
-            layer: imagelib.Layer | None = None
-            if not empty:
-                layer = imagelib.copy_into_layer(
-                    self.store, upper, parent_chain, created_by, created
-                )
         history: dict[str, Any] = {"created": created, "created_by": created_by}
-        if layer is None:
-            history["empty_layer"] = True
         if message:
             history["comment"] = message
         if author:
@@ -996,10 +987,18 @@ class Engine:
             config["author"] = author
         config["created"] = created
         config["container"] = cid
-        if layer is not None:
-            config["rootfs"]["diff_ids"].append(layer.diff_id)
-        config["history"].append(history)
-        with self.store.lock():
+        # One lock from the new layer to the image that uses it: a layer no image uses is
+        # then an orphan of a killed commit, which the next command removes (fsck.heal).
+        with self._frozen_for_commit(cid, pause), self.store.lock():
+            parent_chain = parent.layers[-1].chain_id if parent.layers else None
+            if empty:
+                history["empty_layer"] = True
+            else:
+                layer = imagelib.copy_into_layer(
+                    self.store, upper, parent_chain, created_by, created
+                )
+                config["rootfs"]["diff_ids"].append(layer.diff_id)
+            config["history"].append(history)
             image_id = imagelib.write_image(self.store, config)
             imagelib.set_image_parent(self.store, image_id, parent.id)
             if repo_tag:

@@ -4,8 +4,9 @@ Each finding is one `Problem` (the file, the reason, and whether it was repaired
 What is found: scratch work under `tmp/` whose owner process is gone, temp files of
 interrupted atomic writes, overlay and netns mounts no running container owns,
 runtime state and cgroups of containers that are gone or stopped, containers a
-killed commit left frozen or whose shim died, and store JSON that cannot be read (quarantined under
-`quarantine/`, never dropped). `heal` is the part every mutating command runs
+killed commit left frozen or whose shim died, layers no image or container uses (a commit,
+load or import killed between the layer and its image), and store JSON that cannot be read
+(quarantined under `quarantine/`, never dropped). `heal` is the part every mutating command runs
 first: the cheap, certain cures of what a killed command left.
 """
 
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layerlab import libc
+from layerlab import layers, libc
 from layerlab.containers import BUILD_OWNER
 from layerlab.errors import LayerlabError
 from layerlab.store import Corrupted, owner_alive, read_json, remove_tree, tmp_owner
@@ -108,10 +109,61 @@ def stale_temp_files(engine: Engine) -> list[Path]:
     return found
 
 
+def orphan_layers(engine: Engine) -> list[Path]:
+    """Layer folders that no image and no container uses: what a command killed between
+    renaming a layer into place and writing its image leaves. Every writer holds the store
+    lock from the one to the other, so under the lock an orphan is certain. Empty while a
+    record cannot be read (it might use any layer), quarantined image configs included:
+    they are kept for a person to repair, and so are the layers they may name."""
+    store = engine.store
+    try:
+        names = sorted(e.name for e in os.scandir(store.layers_dir) if e.is_dir())
+    except FileNotFoundError:
+        return []
+    used: set[str] = set()
+    quarantined = store.root / "quarantine" / "images"
+    configs = [store.image_path(i) for i in store.image_ids()]
+    with contextlib.suppress(FileNotFoundError):
+        configs += sorted(quarantined.iterdir())
+    for path in configs:
+        try:
+            chain = None
+            for diff_id in read_json(path)["rootfs"]["diff_ids"]:
+                chain = layers.chain_id(chain, diff_id)
+                used.add(chain.removeprefix("sha256:"))
+        except FileNotFoundError:
+            continue
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []
+    real_layers = os.path.realpath(store.layers_dir)
+    for cid in store.container_ids():
+        try:
+            lower = store.read_container(cid)["GraphDriver"]["Data"].get("LowerDir") or ""
+        except FileNotFoundError:
+            continue
+        except (Corrupted, KeyError, TypeError, AttributeError):
+            return []
+        for diff in lower.split(":"):
+            layer_dir = os.path.dirname(os.path.realpath(diff))
+            if os.path.dirname(layer_dir) == real_layers:
+                used.add(os.path.basename(layer_dir))
+    return [store.layers_dir / name for name in names if name not in used]
+
+
+def _remove_layer(engine: Engine, path: Path) -> None:
+    trash = engine.store.make_tmp_dir("removing-")
+    os.rename(path, trash / "layer")
+    engine.store.discard(trash)
+
+
 def heal(engine: Engine) -> list[Problem]:
     """What every mutating command cures first: scratch work and temp files of killed
-    commands, unions a killed `start` left mounted, a killed build's containers."""
+    commands, unions a killed `start` left mounted, a killed build's containers, layers
+    a killed commit, load or import left without their image."""
     problems = []
+    for layer in orphan_layers(engine):
+        _remove_layer(engine, layer)
+        problems.append(Problem(str(layer), "layer no image uses (a killed command's)", True))
     for entry in stale_tmp(engine, unowned=False):
         _discard_scratch(entry)
         problems.append(Problem(str(entry), "scratch work of a killed command", True))
@@ -189,6 +241,9 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         _check_mounts(engine, set(ids), live, found)
         _check_runtime(engine, set(ids), live, found)
         _check_images(engine, found)
+        for layer in orphan_layers(engine):
+            found(layer, "layer that no image or container uses (left by a killed command)",
+                  lambda p=layer: _remove_layer(engine, p))  # fmt: skip
     return problems
 
 
