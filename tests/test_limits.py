@@ -146,3 +146,27 @@ def test_log_rotates_and_logs_reads_across_files(cli: CLI, engine: Engine) -> No
     assert all(p.stat().st_size <= 1024 for p in files)
     lines = cli("logs", "chatty").out.split()
     assert lines == [str(n) for n in range(int(lines[0]), 1001)]  # the newest, in order
+
+
+def test_logs_follow_prints_every_line_across_rotations(cli: CLI, root: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    count = 150
+    script = (
+        "echo ready; while [ ! -e /go ]; do usleep 10000; done; i=1; "
+        f"while [ $i -le {count} ]; do echo $i; i=$((i+1)); usleep 30000; done"
+    )
+    assert cli("run", "-d", "--name", "steady", "--log-opt", "max-size=1k", "--log-opt",
+               "max-file=3", "busybox", "sh", "-c", script).code == 0  # fmt: skip
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "logs", "-f", "steady"],
+        env=dict(os.environ, LAYERLAB_ROOT=str(root)), stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert follow.stdout is not None
+    assert follow.stdout.readline() == "ready\n"  # the follower reads: now let it print
+    assert cli("exec", "steady", "touch", "/go").code == 0
+    out, _ = follow.communicate(timeout=120)  # `logs -f` ends when the container does
+    assert out.split() == [str(n) for n in range(1, count + 1)]
+    assert cli("logs", "steady").out.split()[-1] == str(count)

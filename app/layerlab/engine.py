@@ -866,40 +866,21 @@ class Engine:
         Following also ends - quietly, the iteration just stops - when the
         container is removed meanwhile (`rm -f`) or once `cancel` is set.
         """
+        from layerlab import logread
+
         cid = self.store.resolve_container(ref)
         path = Path(self._load(cid).data["LogPath"])
-        yield from _rotated_logs(path)
-        try:
-            f = open(path, "rb")  # noqa: SIM115 - closed below, generator lifetime
-        except FileNotFoundError:
-            if not follow:
-                return
-            try:
-                path.touch()
-                f = open(path, "rb")  # noqa: SIM115
-            except FileNotFoundError:  # the container went with its folder
-                return
-        with f:
-            buffer = b""
-            last_pass = False
-            while True:
-                chunk = f.readline()
-                if chunk:
-                    buffer += chunk
-                    if buffer.endswith(b"\n"):
-                        record = json.loads(buffer)
-                        buffer = b""
-                        yield LogEntry(record["stream"], record["log"], record["time"])
-                    continue
-                if not follow or last_pass or (cancel is not None and cancel.is_set()):
-                    break
-                if not self._still_running(cid):
-                    last_pass = True  # what it printed before it stopped, then the end
-                    continue
-                if cancel is not None:
-                    cancel.wait(POLL_SECONDS)
-                else:
-                    time.sleep(POLL_SECONDS)
+
+        def wait() -> bool:
+            if cancel is None:
+                time.sleep(POLL_SECONDS)
+                return True
+            return not cancel.wait(POLL_SECONDS)
+
+        with contextlib.suppress(FileNotFoundError):  # the container went with its folder
+            for record in logread.records(path, follow, lambda: self._still_running(cid), wait):
+                with contextlib.suppress(KeyError, TypeError):
+                    yield LogEntry(record["stream"], record["log"], record["time"])
 
     def _still_running(self, cid: str) -> bool:
         try:
@@ -1477,17 +1458,6 @@ class Engine:
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
             "Metadata": {"LastTagTime": ""},
         }
-
-
-def _rotated_logs(path: Path) -> Iterator[LogEntry]:
-    """What the shim rotated out (`<log>.N`, oldest first), before the current file."""
-    rotated = [p for p in path.parent.glob(path.name + ".*") if p.suffix[1:].isdigit()]
-    for old in sorted(rotated, key=lambda p: -int(p.suffix[1:])):
-        with contextlib.suppress(OSError):
-            for line in old.read_bytes().splitlines():
-                with contextlib.suppress(ValueError, KeyError):
-                    record = json.loads(line)
-                    yield LogEntry(record["stream"], record["log"], record["time"])
 
 
 def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:
