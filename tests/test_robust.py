@@ -224,3 +224,14 @@ def test_orphans_are_kept_while_a_record_cannot_be_read(cli: CLI, engine: Engine
     assert "layer that no image" in cli("system", "check").out
     assert cli("create", "busybox", "true").code == 0
     assert not layer.exists()
+
+
+def test_a_tag_written_over_a_broken_index_keeps_the_old_one(cli: CLI, root: Path) -> None:
+    assert cli("tag", "busybox", "first:v1").code == 0
+    (root / "repositories.json").write_text('{"Repositories": {"x": {"x:1": 7}}}')
+    assert cli("tag", "busybox", "again:v1").code == 0  # busybox is made again, then tagged
+    tags = cli("images", "--format", "{{.Repository}}:{{.Tag}}").out.split()
+    assert sorted(tags) == ["again:v1", "busybox:latest"]
+    kept = list((root / "quarantine" / "repositories").iterdir())
+    assert [p.read_text() for p in kept] == ['{"Repositories": {"x": {"x:1": 7}}}']
+    assert cli("system", "check").out.strip() == "the store is consistent"

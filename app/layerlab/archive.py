@@ -367,7 +367,7 @@ def _spool(src: BinaryIO, archive: _Archive) -> None:
 def _json(payload: bytes, what: str) -> Any:
     try:
         return json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise LayerlabError(f"invalid archive: {what} is not valid JSON") from None
 
 

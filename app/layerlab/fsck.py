@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING
 from layerlab import layers, libc
 from layerlab.containers import BUILD_OWNER
 from layerlab.errors import LayerlabError
-from layerlab.store import Corrupted, owner_alive, read_json, remove_tree, tmp_owner
+from layerlab.store import (
+    Corrupted,
+    owner_alive,
+    read_json,
+    read_tag_index,
+    remove_tree,
+    tmp_owner,
+)
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
@@ -197,15 +204,6 @@ def _build_owner_gone(cdir: Path) -> bool:
     return pid != os.getpid() and not owner_alive(pid, _made(owner))
 
 
-def _quarantine(engine: Engine, path: Path, kind: str) -> Path:
-    """Move an unreadable store entry to `quarantine/<kind>/`, never deleting it."""
-    dest_dir = engine.store.root / "quarantine" / kind
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    dest = dest_dir / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
-    os.rename(path, dest)
-    return dest
-
-
 def check(engine: Engine, repair: bool = False) -> list[Problem]:
     """Every inconsistency and leftover of the store, one `Problem` each; with `repair`,
     each cured (the `repaired` flag says so)."""
@@ -259,7 +257,7 @@ def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> 
         def cure() -> None:
             engine.runtime.release(cid, cdir)
             _unmount_all(cdir)
-            _quarantine(engine, cdir, "containers")
+            engine.store.quarantine(cdir, "containers")
 
         found(cdir / "config.json", f"corrupted container record ({exc.reason})", cure)
         return
@@ -349,15 +347,12 @@ def _check_images(engine: Engine, found: Found) -> None:
             continue
         except (ValueError, KeyError, TypeError) as exc:
             found(path, f"corrupted image config ({type(exc).__name__}: {exc})",
-                  lambda p=path: _quarantine(engine, p, "images"))  # fmt: skip
+                  lambda p=path: store.quarantine(p, "images"))  # fmt: skip
     repos = store.repositories_path
     try:
-        data = read_json(repos)
-        for tags in data["Repositories"].values():
-            if not all(isinstance(v, str) for v in tags.values()):
-                raise TypeError("a tag that is not a string")
+        read_tag_index(repos)
     except FileNotFoundError:
         pass
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        found(repos, f"corrupted tag index ({type(exc).__name__}: {exc})",
-              lambda: _quarantine(engine, repos, "repositories"))  # fmt: skip
+    except ValueError as exc:
+        found(repos, f"corrupted tag index ({exc})",
+              lambda: store.quarantine(repos, "repositories"))  # fmt: skip

@@ -40,7 +40,7 @@ def json_array(text: str) -> list[str] | None:
         return None
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # `[[[[...` too deep is no JSON form either
         return None
     if isinstance(parsed, list) and all(isinstance(p, str) for p in parsed):
         return parsed

@@ -141,7 +141,7 @@ def store_defaults(root: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise LayerlabError(f"unable to configure the store with file {path}: {exc}") from None
     if not isinstance(data, dict):
         raise LayerlabError(f"unable to configure the store with file {path}: not an object")

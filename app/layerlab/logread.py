@@ -79,7 +79,7 @@ def _newer(path: Path, current: IO[bytes]) -> IO[bytes] | None:
 def _parse(line: bytes) -> Any:
     try:
         return json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

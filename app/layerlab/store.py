@@ -14,6 +14,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,12 @@ def write_bytes_atomic(path: Path, payload: bytes) -> None:
 
 
 def read_json(path: Path) -> Any:
+    """A store file's JSON; ValueError for what is no JSON, however it is broken."""
     with open(path, "rb") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except RecursionError:  # `[[[[...` a hundred thousand deep
+            raise ValueError("nested too deeply") from None
 
 
 class Corrupted(LayerlabError):
@@ -151,6 +156,21 @@ def remove_tree(path: Path) -> None:
         os.rmdir(path)
 
 
+def read_tag_index(path: Path) -> dict[str, str]:
+    """`repositories.json` as a flat map `name:tag` -> image id; ValueError says why it
+    cannot be read as one."""
+    data = read_json(path)
+    flat: dict[str, str] = {}
+    try:
+        for tags in data.get("Repositories", {}).values():
+            flat.update(tags.items())
+    except (AttributeError, TypeError) as exc:
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in flat.items()):
+        raise ValueError("a tag or an image id that is not a string")
+    return flat
+
+
 class Store:
     """Paths and primitives for one store root (`/var/lib/layerlab` or `LAYERLAB_ROOT`)."""
 
@@ -245,29 +265,36 @@ class Store:
 
     # --- repositories (name:tag -> image id), Docker's repositories.json shape
     def read_repositories(self) -> dict[str, str]:
-        """Flat map `name:tag` -> `sha256:<image id>`."""
+        """Flat map `name:tag` -> `sha256:<image id>`; an unreadable index reads as none."""
         try:
-            data = read_json(self.repositories_path)
+            return read_tag_index(self.repositories_path)
         except FileNotFoundError:
             return {}
         except ValueError as exc:
             warn(f"{self.repositories_path}: unreadable ({exc}); tags ignored")
             return {}
-        flat: dict[str, str] = {}
-        try:
-            for tags in data.get("Repositories", {}).values():
-                flat.update({str(k): str(v) for k, v in tags.items()})
-        except (AttributeError, TypeError) as exc:
-            warn(f"{self.repositories_path}: unreadable ({exc}); tags ignored")
-            return {}
-        return flat
 
     def write_repositories(self, tags: dict[str, str]) -> None:
+        """Under the lock. An index that cannot be read is quarantined, never overwritten:
+        the tags it held can still be recovered by hand."""
         repos: dict[str, dict[str, str]] = {}
         for ref in sorted(tags):
             repos.setdefault(split_ref(ref)[0], {})[ref] = tags[ref]
         self.root.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            try:
+                read_tag_index(self.repositories_path)
+            except ValueError:
+                self.quarantine(self.repositories_path, "repositories")
         write_json_atomic(self.repositories_path, {"Repositories": repos})
+
+    def quarantine(self, path: Path, kind: str) -> Path:
+        """Move an unreadable store entry to `quarantine/<kind>/`, never deleting it."""
+        dest_dir = self.root / "quarantine" / kind
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        dest = dest_dir / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{os.getpid()}"
+        os.rename(path, dest)
+        return dest
 
     # --- listing ----------------------------------------------------------
     def container_ids(self) -> list[str]:

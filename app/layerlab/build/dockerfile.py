@@ -132,6 +132,8 @@ def parse_dockerfile(data: bytes, name: str = "Dockerfile") -> Dockerfile:
     meta_args: list[Instruction] = []
     stages: list[Stage] = []
     for number, line in _logical_lines(lines, escape):
+        if not line.strip():  # only an escape, continued into nothing: Docker's words
+            raise BuildError(f"Dockerfile:{number}: unknown instruction: ")
         written, *rest = line.split(None, 1)
         keyword = written.upper()
         value = rest[0].strip() if rest else ""
