@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from layerlab import cgroups
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
 from layerlab.limits import LimitOptions, host_config, log_rotation, oci_resources, parse_bytes
@@ -21,6 +22,11 @@ from layerlab.limits import LimitOptions, host_config, log_rotation, oci_resourc
 from .conftest import CLI, eventually
 
 pytestmark = pytest.mark.system
+
+# Inside a container its own cgroup is at /sys/fs/cgroup: per controller on v1, one tree on v2.
+V1_CPU = cgroups.hierarchies().version("cpu") == 1
+PIDS_MAX = "/sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"
+SHARES, WEIGHT = "/sys/fs/cgroup/cpu/cpu.shares", "/sys/fs/cgroup/cpu.weight"
 
 
 def _inspect(cli: CLI, name: str, fmt: str) -> str:
@@ -91,19 +97,22 @@ def test_update_changes_a_running_containers_cgroup(engine: Engine, cli: CLI) ->
     container, _ = engine.run("busybox", CreateOptions(command=["sleep", "300"]))
     result = cli("update", "--pids-limit", "30", "-m", "64m", "--cpus", "0.5", container.id)
     assert (result.code, result.out) == (0, container.id + "\n"), result.err
-    read = cli("exec", container.id, "cat", "/sys/fs/cgroup/pids/pids.max",
-               "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # fmt: skip
-    assert read.out.split() == ["30", str(64 << 20)]
+    # What the kernel enforces, read from the host's cgroup files (v1 or v2 alike).
+    enforced = cgroups.read_limits(f"/layerlab/{container.id}")
+    assert (enforced.pids, enforced.memory, enforced.nano_cpus) == (30, 64 << 20, 500_000_000)
+    assert enforced.memory_swap == 128 << 20  # Docker: twice the memory when not given
     fmt = "{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}"
     assert _inspect(cli, container.id, fmt) == f"30 {64 << 20} 500000000"
     assert cli("update", container.id).code == 1  # no flag: Docker's usage error
 
 
 def test_ulimits_cpu_shares_and_inspect(cli: CLI) -> None:
+    shares = f"cat {SHARES}" if V1_CPU else f"cat {WEIGHT}"
     result = cli("run", "--name", "ulim", "--ulimit", "nofile=100:200", "--ulimit", "nproc=50",
                  "--cpu-shares", "512", "busybox", "sh", "-c",
-                 "ulimit -n; ulimit -Hn; ulimit -u; cat /sys/fs/cgroup/cpu/cpu.shares")  # fmt: skip
-    assert result.out.split() == ["100", "200", "50", "512"], result.err
+                 f"ulimit -n; ulimit -Hn; ulimit -u; {shares}")  # fmt: skip
+    weight = "512" if V1_CPU else str(cgroups.cpu_weight(512))
+    assert result.out.split() == ["100", "200", "50", weight], result.err
     ulimits = json.loads(_inspect(cli, "ulim", "{{json .HostConfig.Ulimits}}"))
     assert ulimits == [
         {"Name": "nofile", "Hard": 200, "Soft": 100},
@@ -119,7 +128,7 @@ def test_store_defaults_limit_every_container_without_flags(root: Path, cli: CLI
         "log-opts": {"max-size": "1m", "max-file": "2"},
     }))  # fmt: skip
     result = cli("run", "--name", "dflt", "busybox", "sh", "-c",
-                 "ulimit -n; cat /sys/fs/cgroup/pids/pids.max")  # fmt: skip
+                 f"ulimit -n; cat {PIDS_MAX}")  # fmt: skip
     assert result.out.split() == ["256", "50"], result.err
     fmt = "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}"
     assert _inspect(cli, "dflt", fmt) == f"{64 << 20} 50 1000000000"
@@ -127,9 +136,7 @@ def test_store_defaults_limit_every_container_without_flags(root: Path, cli: CLI
         '{"max-file":"2","max-size":"1m"}'
     )
     # A flag wins over the store's default.
-    flagged = cli(
-        "run", "--rm", "--pids-limit", "7", "busybox", "cat", "/sys/fs/cgroup/pids/pids.max"
-    )
+    flagged = cli("run", "--rm", "--pids-limit", "7", "busybox", "sh", "-c", f"cat {PIDS_MAX}")
     assert flagged.out.strip() == "7"
     (root / "daemon.json").write_text("{broken")
     broken = cli("create", "busybox")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab import procs
+from layerlab import cgroups, procs
 from layerlab.engine import CreateOptions, Engine
 
 from .conftest import eventually
@@ -52,13 +52,13 @@ def test_children_hang_under_their_parent(engine: Engine) -> None:
 def test_paused_processes_are_frozen(engine: Engine) -> None:
     container, _ = engine.run("busybox", CreateOptions(command=["sleep", "60"], name="icy"))
     pid = container.state["Pid"]
-    dirs = procs.cgroup_dirs(pid)
-    assert dirs and all(container.id in str(d) for d in dirs.values())
+    group = cgroups.group_of(pid)
+    assert group is not None and container.id in group
     engine.pause("icy")
-    assert procs.is_frozen(dirs)
+    assert cgroups.frozen(group)
     assert {p.state for p in procs.processes(pid)} == {"frozen"}
     engine.unpause("icy")
-    assert not procs.is_frozen(dirs)
+    assert not cgroups.frozen(group)
     assert {p.state for p in procs.processes(pid)} != {"frozen"}
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layerlab import layers, libc
+from layerlab import cgroups, layers, libc
 from layerlab.containers import BUILD_OWNER
 from layerlab.errors import LayerlabError
 from layerlab.store import (
@@ -36,7 +36,6 @@ from layerlab.store import (
 if TYPE_CHECKING:
     from layerlab.engine import Engine
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 Found = Callable[..., None]
 
 
@@ -305,19 +304,10 @@ def _check_runtime(engine: Engine, ids: set[str], live: set[str], found: Found) 
             if entry.is_dir() and entry.name not in live:
                 found(entry.path, "runtime state of a container that is not running",
                       lambda c=entry.name: engine.runtime.delete(c))  # fmt: skip
-    for group in _cgroups():  # shared by every store: only this store's containers'
+    for group in cgroups.layerlab_groups():  # shared by every store: this store's only
         if group.name in ids and group.name not in live:
             found(group, "cgroup of a container that is not running",
                   lambda g=group: _remove_cgroup(g))  # fmt: skip
-
-
-def _cgroups() -> list[Path]:
-    found = []
-    for top in (CGROUP_ROOT, *(p for p in CGROUP_ROOT.glob("*") if p.is_dir())):
-        base = top / "layerlab"
-        with contextlib.suppress(OSError):
-            found += [Path(e.path) for e in os.scandir(base) if e.is_dir(follow_symlinks=False)]
-    return found
 
 
 def _remove_cgroup(group: Path) -> None:

@@ -265,28 +265,3 @@ def host_nofile(limit: int) -> int:
     """`limit` open files, or the most this host allows us to hand on."""
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return limit if hard == resource.RLIM_INFINITY else min(limit, hard)
-
-
-# --- what the kernel says after the fact ------------------------------------------------
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def oom_kills(cgroup: str) -> int:
-    """How many processes the kernel's OOM killer ended in `cgroup` (runc's cgroupsPath).
-
-    cgroup v2: `memory.events` `oom_kill`; v1: `memory.oom_control` `oom_kill`
-    (kernel 4.13+). Read by the shim before the cgroup is deleted.
-    """
-    rel = cgroup.lstrip("/")
-    for path in (CGROUP_ROOT / "memory" / rel / "memory.oom_control",
-                 CGROUP_ROOT / rel / "memory.events",
-                 CGROUP_ROOT / "unified" / rel / "memory.events"):  # fmt: skip
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-    return 0

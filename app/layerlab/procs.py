@@ -1,10 +1,9 @@
 """A running container's processes, read from its cgroup and /proc (psutil).
 
 The cgroup is the container's process space as the kernel keeps it: every
-process runc started or `exec`'d is in it, whatever its parent. Hosts differ:
-cgroup v1 keeps one hierarchy per controller (the freezer says whether the
-container is paused), v2 one unified tree; hybrid hosts have both. We find
-the container's cgroup from its first process (`State.Pid`) and read it.
+process runc started or `exec`'d is in it, whatever its parent. We find the
+container's cgroup from its first process (`State.Pid`) and read it through
+`cgroups` (v1, v2 or hybrid alike).
 """
 
 from __future__ import annotations
@@ -14,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from layerlab import cgroups
 
 PROC = Path("/proc")
 
@@ -27,47 +28,6 @@ class Proc:
     command: str
     state: str  # running / sleeping / frozen / zombie / ... (psutil's words)
     children: list[Proc] = field(default_factory=list)
-
-
-def _mounts() -> tuple[dict[str, Path], Path | None]:
-    """Where the v1 controllers we read and the v2 tree are mounted: ({controller: dir}, v2 dir)."""
-    v1: dict[str, Path] = {}
-    v2: Path | None = None
-    with open(PROC / "mounts") as f:
-        for line in f:
-            _, mountpoint, fstype, options, *_ = line.split()
-            if fstype == "cgroup2":
-                v2 = Path(mountpoint)
-            elif fstype == "cgroup":
-                for option in options.split(","):
-                    if option in ("freezer", "pids"):
-                        v1[option] = Path(mountpoint)
-    return v1, v2
-
-
-def cgroup_dirs(pid: int) -> dict[str, Path]:
-    """The process's cgroup folders: `freezer`, `pids` (v1) and `unified` (v2), where present."""
-    v1, v2 = _mounts()
-    dirs: dict[str, Path] = {}
-    for line in (PROC / str(pid) / "cgroup").read_text().splitlines():
-        hierarchy, controllers, path = line.split(":", 2)
-        rel = path.lstrip("/")
-        if hierarchy == "0" and v2 is not None:
-            dirs["unified"] = v2 / rel
-        for controller in controllers.split(","):
-            if controller in v1:
-                dirs[controller] = v1[controller] / rel
-    return {name: d for name, d in dirs.items() if d.is_dir()}
-
-
-def is_frozen(dirs: dict[str, Path]) -> bool:
-    """Paused: the v1 freezer reports FROZEN, or the v2 cgroup reports `frozen 1`."""
-    if "freezer" in dirs:
-        return (dirs["freezer"] / "freezer.state").read_text().strip() == "FROZEN"
-    if "unified" in dirs:
-        events = (dirs["unified"] / "cgroup.events").read_text().split("\n")
-        return "frozen 1" in events
-    return False
 
 
 def _ns_pid(pid: int) -> int:
@@ -85,12 +45,12 @@ def processes(pid: int) -> list[Proc]:
     container. Empty when the process is gone.
     """
     try:
-        dirs = cgroup_dirs(pid)
-        source = dirs.get("pids") or dirs.get("freezer") or dirs.get("unified")
-        if source is None:
+        hierarchies = cgroups.hierarchies()
+        group = cgroups.group_of(pid, hierarchies)
+        if group is None:
             return []
-        pids = [int(p) for p in (source / "cgroup.procs").read_text().split()]
-        frozen = is_frozen(dirs)
+        pids = cgroups.procs(group, hierarchies)
+        frozen = cgroups.frozen(group, hierarchies)
     except (FileNotFoundError, ProcessLookupError):
         return []
     nodes: dict[int, Proc] = {}

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from layerlab import libc, limits, volumes
+from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
@@ -198,7 +198,7 @@ class Shim:
         """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""
         try:
             spec = json.loads((self.bundle / "config.json").read_text())
-            return limits.oom_kills(str(spec["linux"]["cgroupsPath"])) > 0
+            return cgroups.oom_kills(str(spec["linux"]["cgroupsPath"])) > 0
         except (OSError, ValueError, KeyError):
             return False
 
