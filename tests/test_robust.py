@@ -235,3 +235,17 @@ def test_a_tag_written_over_a_broken_index_keeps_the_old_one(cli: CLI, root: Pat
     kept = list((root / "quarantine" / "repositories").iterdir())
     assert [p.read_text() for p in kept] == ['{"Repositories": {"x": {"x:1": 7}}}']
     assert cli("system", "check").out.strip() == "the store is consistent"
+
+
+def test_user_in_a_dockerfile_is_who_the_next_run_runs_as(cli: CLI, tmp_path: Path) -> None:
+    dockerfile = (
+        "FROM busybox\nUSER nobody\nRUN echo uid=$(id -u) gid=$(id -g)\n"
+        "USER 1234:5678\nRUN echo uid=$(id -u) gid=$(id -g)\n"
+        "USER root\nRUN echo uid=$(id -u) > /who\n"
+    )
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    build = cli("build", "-t", "users", str(tmp_path))
+    assert build.code == 0, build.err
+    assert "uid=65534 gid=65534" in build.out and "uid=1234 gid=5678" in build.out
+    assert cli("run", "--rm", "users", "cat", "/who").out == "uid=0\n"
+    assert cli("inspect", "-f", "{{.Config.User}}", "users").out == "root\n"
