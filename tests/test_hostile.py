@@ -34,6 +34,7 @@ from layerlab.build.dockerfile import parse_dockerfile
 from layerlab.build.lexer import Lexer
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
+from layerlab.layers import walk_at
 from layerlab.main import main
 
 pytestmark = pytest.mark.system
@@ -224,11 +225,9 @@ def _foreign_inodes(store: Store) -> set[tuple[int, int]]:
 
 
 def _check_layers(store: Store, bait: set[tuple[int, int]]) -> None:
-    """No file of any layer is a bait file (a hardlink out of the root)."""
-    for dirpath, _, filenames in os.walk(store.root / "layers"):
-        for name in filenames:
-            s = os.lstat(os.path.join(dirpath, name))
-            assert (s.st_dev, s.st_ino) not in bait, os.path.join(dirpath, name)
+    """No file of any layer is a bait file (a hardlink out of the root); any depth."""
+    for entry in walk_at(store.root / "layers"):
+        assert (entry.st.st_dev, entry.st.st_ino) not in bait, entry.rel
 
 
 def docker_archive(layer: bytes) -> bytes:
@@ -273,8 +272,41 @@ def _hostile_tar_case(store: Store, case: tuple[Any, ...], how: str) -> None:
     store.consistent()
 
 
+UP = "../" * 12
+# The attacks known by name, always tried (a generated run may not happen upon them).
+KNOWN_ATTACKS = [
+    [("symlink", "l", "{out}"), ("file", "l/x")],
+    [("symlink", "l", UP + "{out}"), ("file", "l/x")],
+    [("symlink", "l", "{out}/dir"), ("dir", "l/y"), ("file", "l/y/z")],
+    [("symlink", "l", "{out}"), ("file", "l/.wh.secret")],
+    [("symlink", "l", "{out}"), ("file", "l/.wh..wh..opq")],
+    [("symlink", "l", "{out}"), ("symlink", "l/y", "/etc")],
+    [("symlink", "l", "{out}"), ("hardlink", "h", "l/secret")],
+    [("hardlink", "h", "{out}/secret")],
+    [("hardlink", "h", UP + "{out}/secret")],
+    [("file", UP + "{out}/rel")],
+    [("file", "{out}/abs")],
+    [("file", "a/../../x")],
+    [("chr", "a"), ("blk", "b"), ("fifo", "c")],
+    [("file", "a"), ("file", "a")],
+    [("file", "a"), ("dir", "a"), ("file", "a/b")],
+    [("dir", "d"), ("symlink", "d", "{out}"), ("file", "d/x")],
+    [("file", ".wh.."), ("file", ".wh..."), ("file", "../.wh.x")],
+    [("file", "/".join(["d"] * 2100) + "/f")],
+]
+
+
+def _known(kind: str, name: str, target: str = "") -> tuple[Any, ...]:
+    return (kind, name, target, 0o644, 0, 1_700_000_000)
+
+
 def test_hostile_tar_counts(store: Store) -> None:
-    """The tar suite's cases, then its counts in the output."""
+    """The known attacks, then generated tars; the counts in the output."""
+    for attack in KNOWN_ATTACKS:
+        for mangle in ("none", "gzip"):
+            for how in ("import", "load"):
+                members = [_known(*m) for m in attack]
+                _hostile_tar_case(store, (members, tarfile.PAX_FORMAT, mangle, 0), how)
     run = given(case=tars, how=st.sampled_from(["import", "load"]))(
         lambda case, how: _hostile_tar_case(store, case, how)
     )
@@ -359,7 +391,9 @@ def test_hostile_dockerfiles_in_build(store: Store) -> None:
         (context / "Dockerfile").write_text("FROM scratch\n" + "\n".join(lines) + "\n")
         code, _, err = store.cli("build", "-t", "hostile:build", str(context))
         if store.answered("build", code, err):
-            assert store.cli("rmi", "hostile:build")[0] == 0
+            # A failed build keeps its steps' images (the cache, as Docker's): one of them may
+            # be a parent of this one, which Docker's rmi then refuses too - in one line.
+            store.answered("rmi", *store.cli("rmi", "hostile:build")[::2])
         store.consistent()
 
     run()
