@@ -1244,6 +1244,10 @@ class Engine:
     def volume(self, name: str) -> volumelib.Volume:
         return volumelib.read(self.store, name)
 
+    def volumes_in_use(self) -> set[str]:
+        """The names of the volumes a container mounts (`volume ls -f dangling=false`)."""
+        return volumelib.in_use(self._records())
+
     def volume_rm(self, name: str, force: bool = False) -> int:
         """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
         return volumelib.remove(self.store, name, self._records(), force)

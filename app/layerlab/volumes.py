@@ -135,13 +135,19 @@ def listing(store: Store) -> list[Volume]:
     return found
 
 
+def _mounted(record: dict[str, Any]) -> set[str]:
+    """The volumes a container record mounts, by name."""
+    return {m["Name"] for m in record.get("Mounts") or [] if m.get("Type") == "volume"}
+
+
 def users(name: str, records: list[dict[str, Any]]) -> list[str]:
     """The ids of the containers (records) that mount volume `name`."""
-    return [
-        str(r["Id"])
-        for r in records
-        if any(m.get("Type") == "volume" and m.get("Name") == name for m in r.get("Mounts") or [])
-    ]
+    return [str(r["Id"]) for r in records if name in _mounted(r)]
+
+
+def in_use(records: list[dict[str, Any]]) -> set[str]:
+    """The volumes some container mounts, running or not (the others are `dangling`)."""
+    return set().union(*map(_mounted, records))
 
 
 def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool = False) -> int:

@@ -255,6 +255,9 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("names", nargs="+", metavar="VOLUME")
     v = add("ls", ("list",))
     v.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
+    v.add_argument("-f", "--filter", action="append", default=[],
+                   help="filter: dangling=true|false, driver=, label=K[=V], name=")  # fmt: skip
+    v.add_argument("--format", help="format output using a Go template ('table ...', 'json')")
     v = add("prune")
     v.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
     v = add("rm", ("remove",))

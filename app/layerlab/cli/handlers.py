@@ -133,7 +133,11 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         if raw:
             _require_terminal(io)
         return _start_attached(engine, container, io, raw=raw)
-    return _each(ns.containers, io, lambda ref: _touched(engine.start(ref)))
+    failed: list[str] = []
+    report = _each(ns.containers, io, lambda ref: _touched(engine.start(ref)), failed)
+    if failed:  # Docker starts the others, then names the failed ones on a line of its own
+        print(f"Error: failed to start containers: {', '.join(failed)}", file=io.err)
+    return report
 
 
 def _start_attached(
@@ -171,11 +175,15 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if last > 0:
         containers = containers[:last]
     if ns.format and not ns.quiet:
-        from layerlab.listing import CONTAINER_CONTEXT, PS_DEFAULT, PS_TITLES, render_rows
+        from layerlab import listing
 
-        contexts = ps_contexts(engine, containers, ns.no_trunc, "Size" in ns.format)
-        io.out.write(render_rows(ns.format, PS_DEFAULT, contexts, PS_TITLES, CONTAINER_CONTEXT))
-        return Report()
+        # `{{json .}}` marshals every field, the size too.
+        sizes = "Size" in ns.format or "json" in ns.format
+        contexts = ps_contexts(engine, containers, ns.no_trunc, sizes)
+        return _listing(io, lambda: listing.render_rows(
+            ns.format, listing.PS_DEFAULT, contexts, listing.PS_TITLES,
+            listing.CONTAINER_CONTEXT, listing.PS_ERRORS,
+        ))  # fmt: skip
     if ns.quiet:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
@@ -538,12 +546,9 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             ns.format = "{{.ID}}"
         default = listing.IMAGES_DIGESTS if ns.digests else listing.IMAGES_DEFAULT
         contexts = image_contexts(rows, ns.no_trunc)
-        io.out.write(
-            listing.render_rows(
-                ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
-            )
-        )
-        return Report()
+        return _listing(io, lambda: listing.render_rows(
+            ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
+        ))  # fmt: skip
     if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
         for _, image in rows:
             print(display_id(image.id, ns.no_trunc), file=io.out)
@@ -601,11 +606,10 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 "Comment": row.comment,
             })  # fmt: skip
         default = listing.HISTORY_DEFAULT if ns.human else listing.HISTORY_RAW
-        io.out.write(
-            listing.render_rows(
-                ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
-            )
-        )
+        formatted = _listing(io, lambda: listing.render_rows(
+            ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
+        ))  # fmt: skip
+        report.code = formatted.code
         return report
     if ns.quiet:
         for row in rows:
@@ -838,7 +842,17 @@ def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """Docker's `volume inspect`: a template is parsed first (exit 64), then run on each
+    volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
     found, report = [], Report()
+    if ns.format is not None:
+        from layerlab.gotemplate import TemplateError, check, render  # on use, as `inspect -f`
+
+        try:
+            check(ns.format)
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            return Report(code=exc.exit_code)
     for name in ns.names:
         try:
             found.append(engine.volume(name).inspect())
@@ -848,26 +862,34 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             continue
         report.volumes.append(name)
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # on use, as `inspect -f`
-
         try:
             for item in found:
-                print(render(ns.format, item), file=io.out)
+                print(render(ns.format, item, struct="volume.Volume"), file=io.out)
         except TemplateError as exc:
-            raise LayerlabError(f"template parsing error: {exc}") from None
+            print(f"template parsing error: {exc}", file=io.err)
+            report.code = exc.exit_code
     else:
         print(json.dumps(found, indent=4), file=io.out)
     return report
 
 
 def _volume_ls(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`volume ls [-q] [-f KEY=VALUE] [--format T]`: a custom format wins over `-q`."""
+    from layerlab import listing
+
     found = engine.volumes()
-    if ns.quiet:
-        for volume in found:
-            print(volume.name, file=io.out)
-    else:
-        io.out.write(format_table(["DRIVER", "VOLUME NAME"], [["local", v.name] for v in found]))
-    return Report()
+    if ns.filter:
+        from layerlab.filters import volume_filter
+
+        used = engine.volumes_in_use()
+        found = volume_filter(ns.filter, found, lambda name: name in used)
+    fmt = ns.format
+    if ns.quiet and fmt in (None, "", "table"):
+        fmt = "{{.Name}}"
+    contexts = listing.volume_contexts(found)
+    return _listing(io, lambda: listing.render_rows(
+        fmt, listing.VOLUMES_DEFAULT, contexts, listing.VOLUMES_TITLES, listing.VOLUME_CONTEXT
+    ))  # fmt: skip
 
 
 def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
@@ -959,17 +981,35 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(code=engine.wait(container.id, cancel=io.cancel), containers=[container.id])
 
 
-def _print_formatted(io: IO, fmt: str | None, data: object, text: Callable[[], str]) -> Report:
+def _print_formatted(
+    io: IO, fmt: str | None, data: object, text: Callable[[], str], struct: str, name: str = ""
+) -> Report:
+    """`version`/`info` `--format`: Docker words a parse error "template parsing error: ..."
+    (exit 64) and prints an execution error bare (exit 1), `struct` the type it names."""
     if fmt is None:
         io.out.write(text())
         return Report()
-    from layerlab.gotemplate import TemplateError, render
+    from layerlab.gotemplate import TemplateError, check, render
 
     try:
-        print(render(fmt, data), file=io.out)
+        check(fmt, name)
     except TemplateError as exc:
         print(f"template parsing error: {exc}", file=io.err)
         return Report(code=exc.exit_code)
+    return _listing(io, lambda: render(fmt, data, struct=struct, name=name) + "\n")
+
+
+def _listing(io: IO, render: Callable[[], str]) -> Report:
+    """Write a `--format`ted output; a template that fails is printed as Docker prints it,
+    without our "Error:" (its words come with it: `listing.PS_ERRORS`, ...)."""
+    from layerlab.gotemplate import TemplateError
+
+    try:
+        text = render()
+    except TemplateError as exc:
+        print(exc, file=io.err)
+        return Report(code=exc.exit_code)
+    io.out.write(text)
     return Report()
 
 
@@ -978,7 +1018,8 @@ def cmd_version(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import sysinfo
 
     data = sysinfo.version(engine)
-    return _print_formatted(io, ns.format, data, lambda: sysinfo.version_text(data))
+    text = lambda: sysinfo.version_text(data)  # noqa: E731
+    return _print_formatted(io, ns.format, data, text, "system.versionInfo", "version")
 
 
 @command("info")
@@ -986,7 +1027,8 @@ def cmd_info(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import sysinfo
 
     data = sysinfo.info(engine)
-    return _print_formatted(io, ns.format, data, lambda: sysinfo.info_text(data))
+    text = lambda: sysinfo.info_text(data)  # noqa: E731
+    return _print_formatted(io, ns.format, data, text, "system.dockerInfo")
 
 
 @command("help")
@@ -1095,10 +1137,9 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         return Report()
     rows = sysinfo.df_rows(usage)
     context = "*formatter.diskUsageImagesContext"
-    io.out.write(
-        listing.render_rows(ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context)
-    )
-    return Report()
+    return _listing(io, lambda: listing.render_rows(
+        ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context
+    ))  # fmt: skip
 
 
 @command("system check")
@@ -1116,18 +1157,28 @@ def cmd_system_check(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 # --- helpers -------------------------------------------------------------------
-def _each(refs: Sequence[str], io: IO, action: Callable[[str], Report]) -> Report:
-    """Docker's multi-container commands: echo each name done, one error line per failure."""
+def _each(
+    refs: Sequence[str],
+    io: IO,
+    action: Callable[[str], Report],
+    failed: list[str] | None = None,
+) -> Report:
+    """Docker's multi-container commands: echo each name done, one error line per failure.
+
+    A lone failing name is the command's error, unless `failed` collects the failed names
+    (`start` sums them up after, even for one)."""
     report = Report()
     for ref in refs:
         try:
             done = action(ref)
             print(ref, file=io.out)
         except LayerlabError as exc:
-            if len(refs) == 1:
+            if len(refs) == 1 and failed is None:
                 raise
             print(f"Error: {exc}", file=io.err)
             report.code = 1
+            if failed is not None:
+                failed.append(ref)
             continue
         report.merge(done)
     return report
