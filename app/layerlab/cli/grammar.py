@@ -460,9 +460,9 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
     p.add_argument("containers", nargs="+")
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
-    p.add_argument("--sig-proxy", default=True, action=argparse.BooleanOptionalAction,
-                   help="proxy received signals to the process (default true)")  # fmt: skip
-    p.add_argument("--detach-keys", help="accepted; layerlab detaches on Ctrl+C")
+    _bool_flag(p, "--sig-proxy", dest="sig_proxy",
+               help="proxy received signals to the process (default true)")  # fmt: skip
+    p.add_argument("--detach-keys", help="key sequence to detach a terminal (ctrl-p,ctrl-q)")
     p.add_argument("container")
     add("version").add_argument("-f", "--format", help="format output using a Go template")
     add("info").add_argument("-f", "--format", help="format output using a Go template")

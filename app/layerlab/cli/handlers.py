@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -965,19 +966,45 @@ def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("attach")
 def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    """The running container's output from now on, until it exits; its exit code."""
+    """The running container's output from now on, and our input into its stdin when it
+    was started with `-i` (unless `--no-stdin`), until it exits; its exit code.
+
+    As Docker: the end of our input leaves the container's stdin open; with a terminal
+    (`-t`) the detach keys (Ctrl-P Ctrl-Q) end the attach and leave it running (exit 1)."""
     container = engine.container(ns.container)
     if not container.running:
         raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
+    from layerlab.cli.attach import DetachKeys, copy_input
+
+    tty = bool(container.data["Config"].get("Tty"))
+    keys = DetachKeys.parse(ns.detach_keys) if tty else None
+    wants_input = not ns.no_stdin and io.stdin is not None
+    if wants_input and tty and container.data["Config"].get("OpenStdin"):
+        _require_terminal(io)
+    target = engine.attach_input(container.id) if wants_input else None
+    stop = io.cancel or threading.Event()
+    detached = threading.Event()
+
+    def detach() -> None:
+        detached.set()
+        stop.set()
+
     already = sum(1 for _ in engine.logs(container.id))
-    for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=io.cancel)):
-        if i < already:
-            continue
-        stream = io.err if entry.stream == "stderr" else io.out
-        stream.write(entry.text)
-        stream.flush()
+    raw = target is not None and tty
+    with _attached(engine, container.id, io, raw=raw, sig_proxy=ns.sig_proxy):
+        if target is not None and io.stdin is not None:
+            copy_input(io.stdin, target, keys, on_detach=detach)
+        for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=stop)):
+            if i < already:
+                continue
+            stream = io.err if entry.stream == "stderr" else io.out
+            stream.write(entry.text)
+            stream.flush()
+    if detached.is_set():
+        print("read escape sequence", file=io.err)
+        return Report(code=1, containers=[container.id])
     return Report(code=engine.wait(container.id, cancel=io.cancel), containers=[container.id])
 
 
