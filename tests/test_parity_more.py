@@ -12,6 +12,7 @@ import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -105,7 +106,8 @@ def test_attach_to_a_terminal_detaches_on_ctrl_p_ctrl_q(cli: CLI, root: Path) ->
                     return
 
     try:
-        time.sleep(0.3)  # the attach sets up its raw terminal before we type
+        # What is typed before the attach made the terminal raw is flushed: wait for it.
+        eventually(lambda: termios.tcgetattr(master)[3] & termios.ICANON, 0, timeout=60)
         os.write(master, b"echo h''i\r")
         read_until(b"hi\r\n")
         os.write(master, b"\x10\x11")
@@ -269,3 +271,33 @@ def test_json_of_a_ps_row_is_escaped_and_sorted(cli: CLI) -> None:
     # `{{json .Labels}}` and inspect's `{{json ...}}`: Docker's encoder does not escape.
     assert cli("ps", "-a", "-f", "name=pm-j", "--format", "{{json .Labels}}").out == ('"a=<b>&c"\n')
     assert cli("inspect", "-f", "{{json .Config.Labels}}", "pm-j").out == '{"a":"<b>&c"}\n'
+
+
+def test_ps_filters_and_counts_volumes_and_volume_create_takes_dockers_words(
+    cli: CLI, tmp_path: Path
+) -> None:
+    host = tmp_path / "host"
+    host.mkdir()
+    cli("create", "--name", "pm-m", "-v", "pm-mv:/data", "-v", f"{host}:/host", "busybox")
+    # docker ps -a --format '{{.Mounts}}|{{.LocalVolumes}}' -> "pm-mv,/tmp/...|1"
+    shown = cli("ps", "-a", "-f", "name=pm-m", "--format", "{{.Mounts}}|{{.LocalVolumes}}")
+    assert shown.out == f"pm-mv,{host}|1\n"
+    # docker ps -a -f volume=X matches a volume's name, a bind's host path, a destination.
+    for key in ("pm-mv", "/data", str(host), "/host"):
+        assert cli("ps", "-a", "-q", "-f", f"volume={key}").out.strip(), key
+    assert cli("ps", "-a", "-q", "-f", "volume=nope").out == ""
+    # docker volume create --name X (the hidden, old flag) -> X; with a positional too:
+    # "conflicting options: cannot specify a volume-name through both --name and as a
+    # positional arg", 1; -d nope -> "create X: error looking up volume plugin nope: ..."
+    assert cli("volume", "create", "--name", "pm-old").out == "pm-old\n"
+    both = cli("volume", "create", "--name", "a", "b")
+    assert both.code == 1 and "cannot specify a volume-name through both --name" in both.err
+    plugin = cli("volume", "create", "-d", "nope", "pm-x")
+    assert (plugin.code, plugin.err) == (
+        1,
+        'Error: create pm-x: error looking up volume plugin nope: plugin "nope" not found\n',
+    )
+    # docker volume: its usage, the names padded to cobra's 11 columns, exit 0.
+    usage = cli("volume")
+    assert usage.code == 0 and usage.out.startswith("Usage:  layerlab volume COMMAND\n")
+    assert "\n  create      Create a volume\n" in usage.out

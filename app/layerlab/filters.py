@@ -106,10 +106,21 @@ def container_filter(
             return False
         if any(c.created >= t for t in before) or any(c.created <= t for t in since):
             return False
-        unsupported = {"volume", "network", "publish", "expose", "health", "isolation"}
+        if "volume" in filters and not set(filters["volume"]) & _mount_keys(c):
+            return False
+        unsupported = {"network", "publish", "expose", "health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
+
+
+def _mount_keys(c: Container) -> set[str]:
+    """What `ps -f volume=` matches, as moby: a mount's destination, its volume's name (or,
+    for a bind mount, its host path)."""
+    keys = set()
+    for m in c.data.get("Mounts") or []:
+        keys |= {m.get("Destination", ""), m.get("Name") or m.get("Source", "")}
+    return keys
 
 
 def _path_match(pattern: str, text: str) -> bool:

@@ -250,6 +250,7 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
     v.add_argument("-o", "--opt", action="append", default=[], help="driver specific options")
     v.add_argument("name", nargs="?", metavar="VOLUME")
+    v.add_argument("--name", dest="name_flag", help=argparse.SUPPRESS)  # Docker's, deprecated
     v = add("inspect")
     v.add_argument("-f", "--format", help="format output using a Go template")
     v.add_argument("names", nargs="+", metavar="VOLUME")

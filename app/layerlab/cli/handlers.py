@@ -308,7 +308,7 @@ def ps_contexts(
             Label=lambda key, labels=labels: labels.get(key, ""),
             Mounts=",".join(m.get("Name") or m.get("Source", "") for m in mounts),
             Networks=",".join(sorted((c.data.get("NetworkSettings") or {}).get("Networks") or {})),
-            LocalVolumes="0",
+            LocalVolumes=str(sum(m.get("Type") == "volume" for m in mounts)),
             Platform=None,
         )
         if sizes:
@@ -820,24 +820,32 @@ def cmd_volume(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _volume_usage(io: IO) -> None:
-    width = max(map(len, VOLUME_COMMANDS))
-    lines = [f"  {name:<{width}}   {text.split('.')[0]}" for name, text in VOLUME_COMMANDS.items()]
-    print("\nUsage:  layerlab volume COMMAND\n\nManage volumes\n\nCommands:", file=io.out)
+    width = max(11, *map(len, VOLUME_COMMANDS))  # cobra pads command names to 11 at least
+    lines = [f"  {name:<{width}} {text.split('.')[0]}" for name, text in VOLUME_COMMANDS.items()]
+    print("Usage:  layerlab volume COMMAND\n\nManage volumes\n\nCommands:", file=io.out)
     print("\n".join(lines), file=io.out)
     print("\nRun 'layerlab volume COMMAND --help' for more information on a command.", file=io.out)
 
 
 def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    if ns.name and ns.name_flag:
+        raise UsageError(
+            "conflicting options: cannot specify a volume-name through both --name and as a "
+            "positional arg",
+            1,
+        )
+    name = ns.name or ns.name_flag  # Docker still takes the old `--name NAME` (hidden)
     if ns.driver != "local":
         raise LayerlabError(
-            f'error looking up volume plugin {ns.driver}: plugin "{ns.driver}" not found',
+            f"create {name or ''}: error looking up volume plugin {ns.driver}: "
+            f'plugin "{ns.driver}" not found',
             exit_code=1,
         )
     labels = {}
     for item in ns.label:
         key, _, value = item.partition("=")
         labels[key] = value
-    volume = engine.volume_create(ns.name, labels or None)
+    volume = engine.volume_create(name, labels or None)
     print(volume.name, file=io.out)
     return Report(volumes=[volume.name], created_volumes=[volume.name])
 
