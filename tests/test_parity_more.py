@@ -301,3 +301,22 @@ def test_ps_filters_and_counts_volumes_and_volume_create_takes_dockers_words(
     usage = cli("volume")
     assert usage.code == 0 and usage.out.startswith("Usage:  layerlab volume COMMAND\n")
     assert "\n  create      Create a volume\n" in usage.out
+
+
+def test_system_df_counts_local_volumes(cli: CLI) -> None:
+    cli("volume", "create", "pm-free")
+    written = cli("run", "--name", "pm-w", "-v", "pm-used:/d", "busybox", "sh", "-c",
+                  "head -c 5000 /dev/zero > /d/f")  # fmt: skip
+    assert written.code == 0, written
+    # Docker 20.10, same volumes: "Local Volumes   2   1   5kB   0B (0%)" (the used one holds
+    # the bytes); -v lists them with their LINKS, and the container's LOCAL VOLUMES is 1.
+    rows = cli("system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|"
+               "{{.Reclaimable}}").out.splitlines()  # fmt: skip
+    assert "Local Volumes|2|1|5kB|0B (0%)" in rows
+    verbose = cli("system", "df", "-v").out
+    volumes = verbose.split("Local Volumes space usage:\n\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split() for line in volumes] == [
+        ["VOLUME", "NAME", "LINKS", "SIZE"], ["pm-free", "0", "0B"], ["pm-used", "1", "5kB"],
+    ]  # fmt: skip
+    container = next(line for line in verbose.splitlines() if line.endswith(" pm-w"))
+    assert "   1   " in container

@@ -42,6 +42,10 @@ class Volume:
     labels: dict[str, str] | None = None
     anonymous: bool = False
 
+    def disk_size(self) -> int:
+        """The bytes it holds (`system df`); 0 for one removed meanwhile."""
+        return _size(self.mountpoint)
+
     def inspect(self) -> dict[str, Any]:
         return {
             "CreatedAt": self.created_at,
@@ -135,19 +139,19 @@ def listing(store: Store) -> list[Volume]:
     return found
 
 
-def _mounted(record: dict[str, Any]) -> set[str]:
-    """The volumes a container record mounts, by name."""
+def mounted(record: dict[str, Any]) -> set[str]:
+    """The volumes a container record mounts, by name (`ps`'s LOCAL VOLUMES counts them)."""
     return {m["Name"] for m in record.get("Mounts") or [] if m.get("Type") == "volume"}
 
 
 def users(name: str, records: list[dict[str, Any]]) -> list[str]:
     """The ids of the containers (records) that mount volume `name`."""
-    return [str(r["Id"]) for r in records if name in _mounted(r)]
+    return [str(r["Id"]) for r in records if name in mounted(r)]
 
 
 def in_use(records: list[dict[str, Any]]) -> set[str]:
     """The volumes some container mounts, running or not (the others are `dangling`)."""
-    return set().union(*map(_mounted, records))
+    return set().union(*map(mounted, records))
 
 
 def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool = False) -> int:

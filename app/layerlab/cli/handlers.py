@@ -292,6 +292,7 @@ def ps_contexts(
 ) -> list[dict[str, object]]:
     """Docker's ContainerContext fields for `ps --format`, one dict per container."""
     from layerlab.listing import go_time
+    from layerlab.volumes import mounted
 
     contexts: list[dict[str, object]] = []
     for c, row in zip(containers, ps_rows(containers, no_trunc), strict=True):
@@ -308,7 +309,7 @@ def ps_contexts(
             Label=lambda key, labels=labels: labels.get(key, ""),
             Mounts=",".join(m.get("Name") or m.get("Source", "") for m in mounts),
             Networks=",".join(sorted((c.data.get("NetworkSettings") or {}).get("Networks") or {})),
-            LocalVolumes=str(sum(m.get("Type") == "volume" for m in mounts)),
+            LocalVolumes=str(len(mounted(c.data))),
             Platform=None,
         )
         if sizes:
