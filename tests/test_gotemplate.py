@@ -392,3 +392,30 @@ def test_a_named_template_says_its_name() -> None:
         'template: version:1:2: executing "version" at <.Nope>: '
         "can't evaluate field Nope in type system.versionInfo"
     )
+
+
+def test_gos_escaping_builtins_and_slice() -> None:
+    # Docker 20.10 `inspect -f` with each template, busybox's config as the data:
+    assert render('{{js "<a>"}}', {}) == "\\u003Ca\\u003E"
+    assert render('{{js "it\'s \\"x\\" \\\\ = \\n"}}', {}) == 'it\\\'s \\"x\\" \\\\ \\u003D \\u000A'
+    assert render("{{html .}}", '<a href="x">&\'</a>') == (
+        "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;"
+    )
+    assert render('{{urlquery "a b&c=d/é~"}}', {}) == "a+b%26c%3Dd%2F%C3%A9~"
+    assert render('{{slice "abc" 1}}|{{slice "abc" 1 2}}|{{slice .L 0 1}}', {"L": [1, 2]}) == (
+        "bc|b|[1]"
+    )
+    with pytest.raises(TemplateError, match=r"error calling slice: index out of range: 5$"):
+        render('{{slice "abc" 5}}', {})
+    with pytest.raises(TemplateError, match=r"error calling slice: invalid slice index: 2 > 1$"):
+        render('{{slice "abc" 2 1}}', {})
+    # An integer constant past uint64 does not parse: 'integer overflow: "1000...0"', 64.
+    with pytest.raises(TemplateError, match='^template: :1: integer overflow: "1' + "0" * 20):
+        render("{{json 100000000000000000000}}", {})
+
+
+def test_a_failed_execution_keeps_what_it_wrote() -> None:
+    # `docker version -f 'x{{.Nope}}'` prints "x" and a newline before the error.
+    with pytest.raises(TemplateError) as info:
+        render("x{{.Nope}}", {"A": 1}, struct="system.versionInfo")
+    assert info.value.partial == "x"

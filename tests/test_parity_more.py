@@ -320,3 +320,22 @@ def test_system_df_counts_local_volumes(cli: CLI) -> None:
     ]  # fmt: skip
     container = next(line for line in verbose.splitlines() if line.endswith(" pm-w"))
     assert "   1   " in container
+
+
+def test_inspect_reports_each_failing_object_and_version_prints_what_ran(cli: CLI) -> None:
+    # docker inspect -f 'x{{.Nope}}' busybox busybox: one error line per object, exit 1,
+    # and stdout a lone newline (nothing was printed).
+    both = cli("inspect", "-f", "x{{.Nope}}", "busybox", "busybox")
+    assert (both.code, both.out) == (1, "\n")
+    assert (
+        both.err.splitlines()
+        == [
+            'template parsing error: template: :1:3: executing "" at <.Nope>: '
+            'map has no entry for key "Nope"'
+        ]
+        * 2
+    )
+    # docker version -f 'x{{.Nope}}': "x\n" on stdout, then the error; info the same.
+    for args in (["version"], ["info"]):
+        r = cli(*args, "-f", "x{{.Nope}}")
+        assert (r.code, r.out) == (1, "x\n"), r

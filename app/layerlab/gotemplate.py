@@ -75,6 +75,7 @@ class TemplateError(ValueError):
     def __init__(self, message: str, exit_code: int = EXEC_EXIT_CODE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.partial = ""  # what an execution wrote before it failed (`version` prints it)
 
 
 class _CallError(Exception):
@@ -143,7 +144,11 @@ def render(template: str, data: Any, *, struct: str | None = None, name: str = "
     """
     nodes = _Parser(template, name).parse()  # every parse error comes before any output
     out: list[str] = []
-    _Exec(template, out, data, struct, name).run(nodes, data, [("$", data)])
+    try:
+        _Exec(template, out, data, struct, name).run(nodes, data, [("$", data)])
+    except TemplateError as exc:
+        exc.partial = "".join(out)
+        raise
     return "".join(out)
 
 
@@ -211,6 +216,8 @@ class _Parser:
             value = tuple(text.split("."))  # ("$x", "A", "B")
         elif kind == "number":
             value = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+            if isinstance(value, int) and not -(2**63) <= value < 2**64:  # int64 or uint64
+                raise self.error(pos, f'integer overflow: "{text}"')
         elif kind == "ident" and text in ("true", "false"):
             kind, value = "bool", text == "true"
         elif kind == "ident" and text == "nil":
@@ -814,6 +821,51 @@ def _pad(value: Any, before: Any, after: Any) -> str:
     return " " * _int(before) + _string(value) + " " * _int(after)
 
 
+def _html(*args: Any) -> str:
+    """Go's `html`: HTMLEscapeString of the arguments printed as `print` does."""
+    text = _print(*args).replace("\0", "\ufffd")
+    for plain, escaped in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"),
+                           ('"', "&#34;")):  # fmt: skip
+        text = text.replace(plain, escaped)
+    return text
+
+
+def _js(*args: Any) -> str:
+    """Go's `js`: JSEscapeString (quotes and backslash escaped, `<>&=` and controls as \\uXXXX)."""
+    out = []
+    for ch in _print(*args):
+        if ch in "\\'\"":
+            out.append("\\" + ch)
+        elif ch in "<>&=" or ord(ch) < 0x20 or not ch.isprintable():
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _urlquery(*args: Any) -> str:
+    from urllib.parse import quote_plus  # Go's url.QueryEscape
+
+    return quote_plus(_print(*args), safe="-_.~")
+
+
+def _slice(item: Any, *indexes: Any) -> Any:
+    """Go's `slice x 1 2`: x[1:2] of a string or a list (a third index: the capacity)."""
+    if not isinstance(item, str | list):
+        raise _CallError(f"can't slice item of type {_go_type(item)}")
+    if len(indexes) > 3 or (isinstance(item, str) and len(indexes) > 2):
+        raise _CallError(f"too many slice indexes: {len(indexes)}")
+    bounds = [_int(i) for i in indexes]
+    for bound in bounds:
+        if not 0 <= bound <= len(item):
+            raise _CallError(f"index out of range: {bound}")
+    if len(bounds) >= 2 and bounds[0] > bounds[1]:
+        raise _CallError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
+    start = bounds[0] if bounds else 0
+    end = bounds[1] if len(bounds) >= 2 else len(item)
+    return item[start:end]
+
+
 def _truncate(value: Any, length: Any) -> str:
     text, size = _string(value), _int(length)
     return text if len(text) < size else text[:size]
@@ -943,4 +995,8 @@ _FUNCTIONS: dict[str, tuple[Callable[..., Any], int, bool]] = {
     "upper": (lambda value: _string(value).upper(), 1, False),
     "pad": (_pad, 3, False),
     "truncate": (_truncate, 2, False),
+    "html": (_html, 0, True),
+    "js": (_js, 0, True),
+    "urlquery": (_urlquery, 0, True),
+    "slice": (_slice, 1, True),
 }

@@ -694,17 +694,30 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(str(item["Id"]))
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # -f only
-
-        try:
-            for item in found:
-                print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:
-            print(f"template parsing error: {exc}", file=io.err)
-            report.code = exc.exit_code
+        report.code = _inspect_formatted(io, ns.format, found) or report.code
     else:  # Docker prints `[]` even when nothing was found
         print(json.dumps(found, indent=4), file=io.out)
     return report
+
+
+def _inspect_formatted(
+    io: IO, fmt: str, found: list[dict[str, Any]], struct: str | None = None
+) -> int:
+    """`inspect -f` on each object found, as Docker's inspector: one that fails is reported
+    (exit 1) and the others still print; with nothing printed, a lone newline."""
+    from layerlab.gotemplate import TemplateError, render
+
+    printed, code = False, 0
+    for item in found:
+        try:
+            print(render(fmt, item, struct=struct), file=io.out)
+            printed = True
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            code = exc.exit_code
+    if code and not printed:
+        print(file=io.out)
+    return code
 
 
 def _inspect_one(
@@ -856,7 +869,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
     found, report = [], Report()
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, check, render  # on use, as `inspect -f`
+        from layerlab.gotemplate import TemplateError, check  # on use, as `inspect -f`
 
         try:
             check(ns.format)
@@ -872,12 +885,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             continue
         report.volumes.append(name)
     if ns.format is not None:
-        try:
-            for item in found:
-                print(render(ns.format, item, struct="volume.Volume"), file=io.out)
-        except TemplateError as exc:
-            print(f"template parsing error: {exc}", file=io.err)
-            report.code = exc.exit_code
+        report.code = _inspect_formatted(io, ns.format, found, "volume.Volume") or report.code
     else:
         print(json.dumps(found, indent=4), file=io.out)
     return report
@@ -1032,7 +1040,13 @@ def _print_formatted(
     except TemplateError as exc:
         print(f"template parsing error: {exc}", file=io.err)
         return Report(code=exc.exit_code)
-    return _listing(io, lambda: render(fmt, data, struct=struct, name=name) + "\n")
+    try:
+        print(render(fmt, data, struct=struct, name=name), file=io.out)
+    except TemplateError as exc:  # Docker prints what ran, a newline, then the error
+        print(exc.partial, file=io.out)
+        print(exc, file=io.err)
+        return Report(code=exc.exit_code)
+    return Report()
 
 
 def _listing(io: IO, render: Callable[[], str]) -> Report:
