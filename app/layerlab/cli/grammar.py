@@ -65,7 +65,7 @@ COMMANDS: dict[str, str] = {
     "volume": "Manage volumes: storage that bypasses the union filesystem",
     "restart": "Restart one or more containers (stop, then start)",
     "update": "Update the resource limits of containers (memory, cpus, pids)",
-    "attach": "Attach to a running container's output (and input with -i)",
+    "attach": "Attach local standard input, output, and error streams to a running container",
     "version": "Show the layerlab and runc version information",
     "info": "Display system-wide information",
     "help": "Show this help",
