@@ -268,6 +268,11 @@ def test_json_of_a_ps_row_is_escaped_and_sorted(cli: CLI) -> None:
     data = json.loads(row)
     assert list(data) == sorted(data) and "Label" not in data
     assert data["Size"].startswith("0B (virtual ")
+    # `--format json` does not ask for sizes (Docker 28 client: "Size":"0B"); `-s` does.
+    plain = json.loads(cli("ps", "-a", "-f", "name=pm-j", "--format", "json").out)
+    assert plain["Size"] == "0B" and list(plain) == list(data)
+    sized = json.loads(cli("ps", "-a", "-s", "-f", "name=pm-j", "--format", "json").out)
+    assert sized["Size"].startswith("0B (virtual ")
     # `{{json .Labels}}` and inspect's `{{json ...}}`: Docker's encoder does not escape.
     assert cli("ps", "-a", "-f", "name=pm-j", "--format", "{{json .Labels}}").out == ('"a=<b>&c"\n')
     assert cli("inspect", "-f", "{{json .Config.Labels}}", "pm-j").out == '{"a":"<b>&c"}\n'

@@ -178,8 +178,8 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if ns.format and not ns.quiet:
         from layerlab import listing
 
-        # `{{json .}}` marshals every field, the size too.
-        sizes = "Size" in ns.format or "json" in ns.format
+        # Docker asks the daemon for sizes only for `.Size` or `{{json .}}` (not `json`).
+        sizes = ns.size or ".Size" in ns.format or "{{json .}}" in ns.format
         contexts = ps_contexts(engine, containers, ns.no_trunc, sizes)
         return _listing(io, lambda: listing.render_rows(
             ns.format, listing.PS_DEFAULT, contexts, listing.PS_TITLES,
@@ -312,8 +312,7 @@ def ps_contexts(
             LocalVolumes=str(len(mounted(c.data))),
             Platform=None,
         )
-        if sizes:
-            context["Size"] = _size_cell(engine, c)
+        context["Size"] = _size_cell(engine, c) if sizes else "0B"  # none asked: 0 bytes
         contexts.append(context)
     return contexts
 
