@@ -344,3 +344,19 @@ def test_inspect_reports_each_failing_object_and_version_prints_what_ran(cli: CL
     for args in (["version"], ["info"]):
         r = cli(*args, "-f", "x{{.Nope}}")
         assert (r.code, r.out) == (1, "x\n"), r
+
+
+def test_volume_prune_filters_by_label(cli: CLI) -> None:
+    cli("volume", "create", "pm-p1")
+    cli("volume", "create", "--label", "keep=1", "pm-p2")
+    # docker volume prune -f --filter label=keep=1 -> only pm-p2 goes:
+    # "Deleted Volumes:\npm-p2\n\nTotal reclaimed space: 0B"
+    only = cli("volume", "prune", "-f", "--filter", "label=keep=1")
+    assert only.out == "Deleted Volumes:\npm-p2\n\nTotal reclaimed space: 0B\n"
+    # until= is not a volume filter in Docker 20.10: "Invalid filter 'until'", 1
+    until = cli("volume", "prune", "-f", "--filter", "until=1h")
+    assert (until.code, until.err) == (1, "Error: Invalid filter 'until'\n")
+    cli("volume", "create", "--label", "keep=1", "pm-p3")
+    rest = cli("volume", "prune", "-f", "--filter", "label!=keep")
+    assert rest.out.splitlines()[:2] == ["Deleted Volumes:", "pm-p1"]
+    assert cli("volume", "ls", "-q").out == "pm-p3\n"

@@ -1266,9 +1266,11 @@ class Engine:
         """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
         return volumelib.remove(self.store, name, self._records(), force)
 
-    def volume_prune(self) -> tuple[list[str], int]:
-        """Remove every volume no container uses: (names, bytes reclaimed)."""
-        return volumelib.prune(self.store, self._records())
+    def volume_prune(
+        self, may_go: Callable[[volumelib.Volume], bool] | None = None
+    ) -> tuple[list[str], int]:
+        """Remove every volume no container uses (that `may_go` lets go): (names, bytes)."""
+        return volumelib.prune(self.store, self._records(), may_go)
 
     def _records(self) -> list[dict[str, Any]]:
         return [c.data for c in self.containers(all=True)]

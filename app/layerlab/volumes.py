@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,10 +185,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def prune(store: Store, records: list[dict[str, Any]]) -> tuple[list[str], int]:
-    """Remove every volume no container uses (Docker 20.10: named ones too)."""
+def prune(
+    store: Store,
+    records: list[dict[str, Any]],
+    may_go: Callable[[Volume], bool] | None = None,
+) -> tuple[list[str], int]:
+    """Remove every volume no container uses (Docker 20.10: named ones too) that `may_go`
+    lets go (`volume prune --filter label=...`)."""
     deleted, reclaimed = [], 0
     for volume in listing(store):
+        if may_go is not None and not may_go(volume):
+            continue
         with contextlib.suppress(NotFound, Conflict):
             reclaimed += remove(store, volume.name, records)
             deleted.append(volume.name)

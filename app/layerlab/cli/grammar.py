@@ -261,6 +261,8 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("--format", help="format output using a Go template ('table ...', 'json')")
     v = add("prune")
     v.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    v.add_argument("--filter", action="append", default=[],
+                   help="filter: label=K[=V], label!=K[=V]")  # fmt: skip
     v = add("rm", ("remove",))
     v.add_argument("-f", "--force", action="store_true", help="force the removal of volumes")
     v.add_argument("names", nargs="+", metavar="VOLUME")

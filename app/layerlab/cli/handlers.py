@@ -925,16 +925,17 @@ def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    if not ns.force:
-        io.out.write(
-            "WARNING! This will remove all local volumes not used by at least one container.\n"
-            "Are you sure you want to continue? [y/N] "
-        )
-        io.out.flush()
-        answer = io.stdin.readline().decode(errors="replace") if io.stdin is not None else ""
-        if answer.strip().lower() not in ("y", "yes"):
-            return Report()
-    deleted, reclaimed = engine.volume_prune()
+    """Docker 20.10's `volume prune [--filter label=K[=V]|label!=K[=V]]`: every unused one."""
+    from layerlab import prune
+    from layerlab.volumes import created_order
+
+    may_go = prune.prune_filter(ns.filter, frozenset({"label", "label!"}))  # before the prompt
+    warning = "WARNING! This will remove all local volumes not used by at least one container."
+    if not _confirmed(io, warning, ns.force):
+        return Report()
+    deleted, reclaimed = engine.volume_prune(
+        lambda volume: may_go(created_order(volume), volume.labels or {})
+    )
     if deleted:
         print("Deleted Volumes:", file=io.out)
         for name in deleted:
