@@ -220,7 +220,7 @@ def test_logs_follow_and_wait(engine: Engine, cli: CLI) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [  # Docker's codes: 1 for a command's error, 125 when `run` cannot start one
-        (["start", "nosuch"], 1, "No such container: nosuch"),
+        (["stop", "nosuch"], 1, "No such container: nosuch"),
         (["run", "nosuchimage"], 125, "No such image: nosuchimage:latest"),
         (["run", "--bogus", "busybox"], 125, "unrecognized arguments"),
         (["kill", "-s", "NOPE", "x"], 1, "No such container: x"),

@@ -43,10 +43,11 @@ CONTAINER: dict[str, Any] = {
 def test_docker_examples() -> None:
     assert render("{{.State.Status}}", CONTAINER) == "running"
     assert render("{{.Name}} {{.Id}}", CONTAINER) == f"/admiring_turing {CONTAINER['Id']}"
+    # Docker 20.10: a struct keeps its field order, a map (Labels) is marshalled key-sorted.
     assert render("{{json .Config}}", CONTAINER) == (
         '{"Hostname":"3f4e8b2c1d0a","Env":["PATH=/usr/bin:/bin"],"Cmd":["sleep","300"],'
         '"Image":"busybox","Entrypoint":null,'
-        '"Labels":{"org.example.team":"infra","com.docker.compose.project":"demo"}}'
+        '"Labels":{"com.docker.compose.project":"demo","org.example.team":"infra"}}'
     )
     assert render("{{.GraphDriver.Data.UpperDir}}", CONTAINER) == "/var/lib/layerlab/c/diff"
     assert render('{{index .Config.Labels "org.example.team"}}', CONTAINER) == "infra"
@@ -177,7 +178,7 @@ def test_join_upper_lower_len_println() -> None:
 def test_pipelines_pass_the_value_as_the_last_argument() -> None:
     assert render("{{.Config.Image | upper}}", CONTAINER) == "BUSYBOX"
     assert render("{{.Config.Labels | json}}", CONTAINER) == (
-        '{"org.example.team":"infra","com.docker.compose.project":"demo"}'
+        '{"com.docker.compose.project":"demo","org.example.team":"infra"}'  # a map: sorted
     )
     with pytest.raises(TemplateError, match=r"error calling join: .* expected \[\]string"):
         render('{{.Config.Cmd | join "-"}}', CONTAINER)  # join's list comes first
@@ -351,3 +352,70 @@ def test_a_null_typed_field_prints_empty_yet_marshals_as_null() -> None:
     data = {"Config": {"Cmd": None, "Labels": None}}
     assert render("{{.Config.Cmd}}|{{json .Config.Cmd}}", data) == "[]|null"
     assert render("{{.Config.Labels}}|{{json .Config.Labels}}", data) == "map[]|null"
+
+
+def test_json_of_a_listing_row_is_json_marshal_and_of_a_field_is_not_escaped() -> None:
+    from layerlab.gotemplate import Context
+
+    row = Context(Names="pj", Labels="a=<b>&c", Label=lambda key: key, Command='"sh <x>"')
+    # Docker 20.10, `ps --format '{{json .}}'` on `-l 'a=<b>&c'`: keys sorted, <>& escaped,
+    # the Label method left out: {"Command":...,"Labels":"a=\u003cb\u003e\u0026c",...}
+    assert render("{{json .}}", row, struct="*formatter.ContainerContext") == (
+        '{"Command":"\\"sh \\u003cx\\u003e\\"","Labels":"a=\\u003cb\\u003e\\u0026c","Names":"pj"}'
+    )
+    # ... while `{{json .Labels}}` goes through its non-escaping encoder: "a=<b>&c".
+    assert render("{{json .Labels}}", row) == '"a=<b>&c"'
+    assert render("{{json .}}", {"a": "<b>&c"}) == '{"a":"<b>&c"}'  # inspect's `{{json .}}`
+    # `{{.Label}}` with no key: Docker's "wrong number of args for Label: want 1 got 0".
+    with pytest.raises(
+        TemplateError, match=r"at <\.Label>: wrong number of args for Label: want 1"
+    ):
+        render("{{.Label}}", row, struct="*formatter.ContainerContext")
+    assert "<function" not in render("{{.}}", row)
+
+
+def test_go_counts_arguments_before_evaluating_them() -> None:
+    # Docker: `ps --format '{{json .Id 1}}'` (no field Id) -> "at <json>: wrong number of
+    # args for json: want 1 got 2", not the missing field.
+    with pytest.raises(TemplateError, match=r":1:2: executing \"\" at <json>: wrong number"):
+        render("{{json .Id 1}}", {"ID": "x"}, struct="*formatter.ContainerContext")
+
+
+def test_a_named_template_says_its_name() -> None:
+    # Docker: `version --format '{{.Nope'` -> "template: version:1: unclosed action";
+    # '{{.Nope}}' -> 'template: version:1:2: executing "version" at <.Nope>: ...'.
+    with pytest.raises(TemplateError, match=r"^template: version:1: unclosed action$"):
+        render("{{.Nope", {}, name="version")
+    with pytest.raises(TemplateError) as info:
+        render("{{.Nope}}", {"Client": {}}, struct="system.versionInfo", name="version")
+    assert str(info.value) == (
+        'template: version:1:2: executing "version" at <.Nope>: '
+        "can't evaluate field Nope in type system.versionInfo"
+    )
+
+
+def test_gos_escaping_builtins_and_slice() -> None:
+    # Docker 20.10 `inspect -f` with each template, busybox's config as the data:
+    assert render('{{js "<a>"}}', {}) == "\\u003Ca\\u003E"
+    assert render('{{js "it\'s \\"x\\" \\\\ = \\n"}}', {}) == 'it\\\'s \\"x\\" \\\\ \\u003D \\u000A'
+    assert render("{{html .}}", '<a href="x">&\'</a>') == (
+        "&lt;a href=&#34;x&#34;&gt;&amp;&#39;&lt;/a&gt;"
+    )
+    assert render('{{urlquery "a b&c=d/é~"}}', {}) == "a+b%26c%3Dd%2F%C3%A9~"
+    assert render('{{slice "abc" 1}}|{{slice "abc" 1 2}}|{{slice .L 0 1}}', {"L": [1, 2]}) == (
+        "bc|b|[1]"
+    )
+    with pytest.raises(TemplateError, match=r"error calling slice: index out of range: 5$"):
+        render('{{slice "abc" 5}}', {})
+    with pytest.raises(TemplateError, match=r"error calling slice: invalid slice index: 2 > 1$"):
+        render('{{slice "abc" 2 1}}', {})
+    # An integer constant past uint64 does not parse: 'integer overflow: "1000...0"', 64.
+    with pytest.raises(TemplateError, match='^template: :1: integer overflow: "1' + "0" * 20):
+        render("{{json 100000000000000000000}}", {})
+
+
+def test_a_failed_execution_keeps_what_it_wrote() -> None:
+    # `docker version -f 'x{{.Nope}}'` prints "x" and a newline before the error.
+    with pytest.raises(TemplateError) as info:
+        render("x{{.Nope}}", {"A": 1}, struct="system.versionInfo")
+    assert info.value.partial == "x"

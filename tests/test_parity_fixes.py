@@ -27,7 +27,6 @@ pytestmark = pytest.mark.system
         # docker rm nosuch -> "Error response from daemon: No such container: nosuch", 1
         (["rm", "nosuch"], 1, "No such container: nosuch"),
         (["stop", "nosuch"], 1, "No such container: nosuch"),
-        (["start", "nosuch"], 1, "No such container: nosuch"),
         (["rmi", "nosuch"], 1, "No such image: nosuch"),
         # docker ps --bogus -> "unknown flag: --bogus", 125 (a flag cobra cannot parse)
         (["ps", "--bogus"], 125, "--bogus"),

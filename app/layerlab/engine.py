@@ -64,7 +64,7 @@ from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
-from layerlab.runtime.runc import Runtime, runtime_message
+from layerlab.runtime.runc import STDIN_FIFO, Runtime, runtime_message
 from layerlab.runtime.spec import (
     DEFAULT_CAPS,
     INIT_PATH,
@@ -426,6 +426,20 @@ class Engine:
         cid = self.store.resolve_container(ref)
         shim = self._launch(cid, attach=stdio)
         return shim.wait(cancel)
+
+    def attach_input(self, ref: str) -> BinaryIO | None:
+        """A running container's stdin, to write to (`attach`); None when it has none open
+        (started without `-i`, or its shim is gone): Docker then attaches the output only.
+
+        Closing it leaves the container's stdin open: another attach can go on."""
+        cid = self.store.resolve_container(ref)
+        path = self.store.container_dir(cid) / STDIN_FIFO
+        try:  # non-blocking: with no shim reading, this fails (ENXIO) instead of hanging
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            return None
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "wb", buffering=0)
 
     def run(
         self, image_ref: str, opts: CreateOptions, stdio: Stdio = (None, None, None)
@@ -1224,13 +1238,19 @@ class Engine:
     def volume(self, name: str) -> volumelib.Volume:
         return volumelib.read(self.store, name)
 
+    def volumes_in_use(self) -> set[str]:
+        """The names of the volumes a container mounts (`volume ls -f dangling=false`)."""
+        return volumelib.in_use(self._records())
+
     def volume_rm(self, name: str, force: bool = False) -> int:
         """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
         return volumelib.remove(self.store, name, self._records(), force)
 
-    def volume_prune(self) -> tuple[list[str], int]:
-        """Remove every volume no container uses: (names, bytes reclaimed)."""
-        return volumelib.prune(self.store, self._records())
+    def volume_prune(
+        self, may_go: Callable[[volumelib.Volume], bool] | None = None
+    ) -> tuple[list[str], int]:
+        """Remove every volume no container uses (that `may_go` lets go): (names, bytes)."""
+        return volumelib.prune(self.store, self._records(), may_go)
 
     def _records(self) -> list[dict[str, Any]]:
         return [c.data for c in self.containers(all=True)]

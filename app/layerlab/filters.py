@@ -1,4 +1,5 @@
-"""Docker's `--filter` and time arguments: `ps -f`, `images -f`, `logs --since/--until`.
+"""Docker's `--filter` and time arguments: `ps -f`, `images -f`, `volume ls -f`,
+`logs --since/--until`.
 
 Filters with the same key are alternatives (OR), different keys must all hold (AND), as
 in Docker. Unknown keys and values are refused with the daemon's words
@@ -15,12 +16,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from layerlab.containers import Container
-from layerlab.errors import LayerlabError
+from layerlab.errors import NOT_STARTED, LayerlabError
 from layerlab.humanize import parse_rfc3339
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
     from layerlab.images import Image
+    from layerlab.volumes import Volume
 
 Filters = dict[str, list[str]]
 
@@ -29,6 +31,7 @@ PS_KEYS = frozenset(
     "isolation is-task".split()
 )
 IMAGE_KEYS = frozenset("dangling label before since reference until".split())
+VOLUME_KEYS = frozenset("dangling driver label name".split())
 STATUSES = frozenset("created restarting running removing paused exited dead".split())
 
 
@@ -40,7 +43,8 @@ def parse_filters(values: Sequence[str], allowed: frozenset[str]) -> Filters:
         if not sep:
             raise LayerlabError(
                 f'invalid argument "{value}" for "-f, --filter" flag: bad format of filter '
-                "(expected name=value)"
+                "(expected name=value)",
+                exit_code=NOT_STARTED,  # cobra's flag parsing: a usage error
             )
         key = key.strip().lower()
         if key not in allowed:
@@ -102,10 +106,21 @@ def container_filter(
             return False
         if any(c.created >= t for t in before) or any(c.created <= t for t in since):
             return False
-        unsupported = {"volume", "network", "publish", "expose", "health", "isolation"}
+        if "volume" in filters and not set(filters["volume"]) & _mount_keys(c):
+            return False
+        unsupported = {"network", "publish", "expose", "health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
+
+
+def _mount_keys(c: Container) -> set[str]:
+    """What `ps -f volume=` matches, as moby: a mount's destination, its volume's name (or,
+    for a bind mount, its host path)."""
+    keys = set()
+    for m in c.data.get("Mounts") or []:
+        keys |= {m.get("Destination", ""), m.get("Name") or m.get("Source", "")}
+    return keys
 
 
 def _path_match(pattern: str, text: str) -> bool:
@@ -174,6 +189,44 @@ def image_filter(
             continue
         kept.append((ref, image))
     return kept
+
+
+def volume_filter(
+    values: Sequence[str], found: list[Volume], in_use: Callable[[str], bool]
+) -> list[Volume]:
+    """`volume ls -f`: `dangling=` (used by no container, running or not), `name=` (a regular
+    expression searched in the name), `driver=` (exactly), `label=KEY[=VALUE]`."""
+    filters = parse_filters(values, VOLUME_KEYS)
+    dangling = None
+    if "dangling" in filters:  # as moby: any true wins; neither true nor false is refused
+        given = filters["dangling"]
+        if {"true", "1"} & set(given):
+            dangling = True
+        elif {"false", "0"} & set(given):
+            dangling = False
+        else:
+            raise LayerlabError(f"Invalid filter 'dangling=[{' '.join(given)}]'", exit_code=1)
+    kept = []
+    for volume in found:
+        names = filters.get("name", [])
+        if names and not any(_searches(pattern, volume.name) for pattern in names):
+            continue
+        if "driver" in filters and "local" not in filters["driver"]:
+            continue
+        if "label" in filters and not _labels_match(filters["label"], volume.labels or {}):
+            continue
+        if dangling is not None and in_use(volume.name) == dangling:
+            continue
+        kept.append(volume)
+    return kept
+
+
+def _searches(pattern: str, text: str) -> bool:
+    """Go's regexp.MatchString: a pattern that does not compile matches nothing."""
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return False
 
 
 # Docker's time arguments

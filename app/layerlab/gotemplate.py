@@ -51,7 +51,7 @@ _NIL_SLICES = frozenset(
     "ExtraHosts GroupAdd Links Mounts OnBuild RepoDigests RepoTags SecurityOpt Shell "
     "Layers".split()
 )
-_NIL_MAPS = frozenset("ExposedPorts Labels Ports Sysctls Tmpfs Volumes StorageOpt".split())
+_NIL_MAPS = frozenset("ExposedPorts Labels Options Ports Sysctls Tmpfs Volumes StorageOpt".split())
 
 
 class _NilSlice(list[Any]):
@@ -62,12 +62,20 @@ class _NilMap(dict[str, Any]):
     """A typed map field that is null: `%v` prints `map[]`, `json` gives `null`."""
 
 
+class Context(dict[str, Any]):
+    """A listing row (`ps`, `images`, `volume ls` ...): the dot of one of Docker's formatter
+    contexts, a struct whose MarshalJSON is Go's json.Marshal of a map of its fields. So
+    `{{json .}}` sorts the keys, escapes `<`, `>`, `&` (`\u003c`) and leaves methods out,
+    while `{{json .Field}}` goes through Docker's non-escaping encoder."""
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed or executed; the message is one line."""
 
     def __init__(self, message: str, exit_code: int = EXEC_EXIT_CODE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.partial = ""  # what an execution wrote before it failed (`version` prints it)
 
 
 class _CallError(Exception):
@@ -126,35 +134,41 @@ class _Continue(Exception):
     pass
 
 
-def render(template: str, data: Any, *, struct: str | None = None) -> str:
+def render(template: str, data: Any, *, struct: str | None = None, name: str = "") -> str:
     """Execute `template` against JSON-like `data` as Go's text/template would.
 
     `struct` names the Go type Docker formats when `data` stands for a struct (a listing
     row: `*formatter.ContainerContext`): a missing field is then Go's "can't evaluate
     field" error, and a callable value is a method taking arguments (`{{.Label "k"}}`).
+    `name` is the template's name in its errors (`docker version`'s is "version").
     """
-    nodes = _Parser(template).parse()  # every parse error comes before any output, as in Go
+    nodes = _Parser(template, name).parse()  # every parse error comes before any output
     out: list[str] = []
-    _Exec(template, out, data, struct).run(nodes, data, [("$", data)])
+    try:
+        _Exec(template, out, data, struct, name).run(nodes, data, [("$", data)])
+    except TemplateError as exc:
+        exc.partial = "".join(out)
+        raise
     return "".join(out)
 
 
-def check(template: str) -> None:
+def check(template: str, name: str = "") -> None:
     """Parse only: raise the parse error Docker would, before anything runs."""
-    _Parser(template).parse()
+    _Parser(template, name).parse()
 
 
 # Parsing
 
 
 class _Parser:
-    def __init__(self, src: str) -> None:
+    def __init__(self, src: str, name: str = "") -> None:
         self.src = src
+        self.name = name
         self.scopes: list[set[str]] = [{"$"}]
 
     def error(self, pos: int, message: str) -> TemplateError:
         line = self.src.count("\n", 0, pos) + 1
-        return TemplateError(f"template: :{line}: {message}", PARSE_EXIT_CODE)
+        return TemplateError(f"template: {self.name}:{line}: {message}", PARSE_EXIT_CODE)
 
     def actions(self) -> list[tuple[str, Any, int]]:
         """The template as ("text", str) and ("action", tokens) items, trimmed."""
@@ -202,6 +216,8 @@ class _Parser:
             value = tuple(text.split("."))  # ("$x", "A", "B")
         elif kind == "number":
             value = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+            if isinstance(value, int) and not -(2**63) <= value < 2**64:  # int64 or uint64
+                raise self.error(pos, f'integer overflow: "{text}"')
         elif kind == "ident" and text in ("true", "false"):
             kind, value = "bool", text == "true"
         elif kind == "ident" and text == "nil":
@@ -363,8 +379,11 @@ class _Parser:
 
 
 class _Exec:
-    def __init__(self, src: str, out: list[str], root: Any, struct: str | None) -> None:
+    def __init__(
+        self, src: str, out: list[str], root: Any, struct: str | None, name: str = ""
+    ) -> None:
         self.src = src
+        self.name = name
         self.out = out
         self.root = root
         self.struct = struct
@@ -443,7 +462,7 @@ class _Exec:
                     continue
                 if head.kind == "nil":
                     raise self.fail(head.pos, "nil", "nil is not a command")
-                value = self.operand(head, dot, variables)
+                value = self.value(head, dot, variables)
                 continue
             value = self.call(command, dot, variables, value if stage > 0 else None, stage > 0)
         if pipe.decl:
@@ -539,12 +558,13 @@ class _Exec:
                 if _truth(value) != (name == "and") or (i == len(tokens) - 1 and not has_piped):
                     return value
             return piped
+        function, want, variadic = _FUNCTIONS[name]
+        given = len(command) - 1 + has_piped  # Go counts them before it evaluates any
+        if given < want or (given > want and not variadic):
+            raise self.arity(head, name, want, variadic, given)
         args = [self.argument(token, dot, variables) for token in command[1:]]
         if has_piped:  # the previous stage's result is the last argument
             args.append(None if piped is _MISSING else piped)
-        function, want, variadic = _FUNCTIONS[name]
-        if len(args) < want or (len(args) > want and not variadic):
-            raise self.arity(head, name, want, variadic, len(args))
         try:
             return function(*args)
         except _CallError as exc:
@@ -559,14 +579,25 @@ class _Exec:
     def argument(self, token: _Token, dot: Any, variables: list[tuple[str, Any]]) -> Any:
         if token.kind == "ident":  # a function as an argument is called without arguments
             return self.call([token], dot, variables, None, False)
-        value = self.operand(token, dot, variables)
+        value = self.value(token, dot, variables)
         return None if value is _MISSING else value  # Go hands a function nil for it
+
+    def value(self, token: _Token, dot: Any, variables: list[tuple[str, Any]]) -> Any:
+        """An operand used as a value: a method (`.Label`) is then called with no argument."""
+        value = self.operand(token, dot, variables)
+        if callable(value):
+            name = token.text.rpartition(".")[2]
+            raise self.fail(token.pos, token.text, f"wrong number of args for {name}: want 1 got 0")
+        return value
 
     def fail(self, pos: int, node: str, problem: str) -> TemplateError:
         src = self.src
         line_start = src.rfind("\n", 0, pos) + 1
         line, column = src.count("\n", 0, pos) + 1, len(src[line_start:pos].encode())
-        return TemplateError(f'template: :{line}:{column}: executing "" at <{node}>: {problem}')
+        name = self.name
+        return TemplateError(
+            f'template: {name}:{line}:{column}: executing "{name}" at <{node}>: {problem}'
+        )
 
 
 def _struct_like(value: dict[str, Any]) -> bool:
@@ -790,6 +821,51 @@ def _pad(value: Any, before: Any, after: Any) -> str:
     return " " * _int(before) + _string(value) + " " * _int(after)
 
 
+def _html(*args: Any) -> str:
+    """Go's `html`: HTMLEscapeString of the arguments printed as `print` does."""
+    text = _print(*args).replace("\0", "\ufffd")
+    for plain, escaped in (("&", "&amp;"), ("'", "&#39;"), ("<", "&lt;"), (">", "&gt;"),
+                           ('"', "&#34;")):  # fmt: skip
+        text = text.replace(plain, escaped)
+    return text
+
+
+def _js(*args: Any) -> str:
+    """Go's `js`: JSEscapeString (quotes and backslash escaped, `<>&=` and controls as \\uXXXX)."""
+    out = []
+    for ch in _print(*args):
+        if ch in "\\'\"":
+            out.append("\\" + ch)
+        elif ch in "<>&=" or ord(ch) < 0x20 or not ch.isprintable():
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _urlquery(*args: Any) -> str:
+    from urllib.parse import quote_plus  # Go's url.QueryEscape
+
+    return quote_plus(_print(*args), safe="-_.~")
+
+
+def _slice(item: Any, *indexes: Any) -> Any:
+    """Go's `slice x 1 2`: x[1:2] of a string or a list (a third index: the capacity)."""
+    if not isinstance(item, str | list):
+        raise _CallError(f"can't slice item of type {_go_type(item)}")
+    if len(indexes) > 3 or (isinstance(item, str) and len(indexes) > 2):
+        raise _CallError(f"too many slice indexes: {len(indexes)}")
+    bounds = [_int(i) for i in indexes]
+    for bound in bounds:
+        if not 0 <= bound <= len(item):
+            raise _CallError(f"index out of range: {bound}")
+    if len(bounds) >= 2 and bounds[0] > bounds[1]:
+        raise _CallError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
+    start = bounds[0] if bounds else 0
+    end = bounds[1] if len(bounds) >= 2 else len(item)
+    return item[start:end]
+
+
 def _truncate(value: Any, length: Any) -> str:
     text, size = _string(value), _int(length)
     return text if len(text) < size else text[:size]
@@ -832,17 +908,23 @@ def _go_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + " ".join(_go_value(v) for v in value) + "]"
     if isinstance(value, dict):
-        pairs = (f"{k}:{_go_value(value[k])}" for k in sorted(value, key=str))
+        keys = sorted((k for k in value if not callable(value[k])), key=str)  # no methods
+        pairs = (f"{k}:{_go_value(value[k])}" for k in keys)
         return "map[" + " ".join(pairs) + "]"
     return str(value)
 
 
 def _go_json(value: Any) -> str:
-    """Go's json.Marshal without HTML escaping, as Docker's `json` function does it."""
+    """Go's json encoding without HTML escaping, as Docker's `json` function does it; a
+    `Context` is its own MarshalJSON's bytes (json.Marshal: escaped, keys sorted)."""
+    if isinstance(value, Context):
+        fields = {k: value[k] for k in sorted(value) if not callable(value[k])}
+        return _html_escape(_go_json(fields))
     if isinstance(value, _NilSlice | _NilMap):
         return "null"
     if isinstance(value, dict):
-        pairs = (f"{_go_json(str(k))}:{_go_json(v)}" for k, v in value.items())
+        keys = sorted(value, key=str) if _go_map(value) else list(value)
+        pairs = (f"{_go_json(str(k))}:{_go_json(value[k])}" for k in keys)
         return "{" + ",".join(pairs) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(_go_json(v) for v in value) + "]"
@@ -850,6 +932,17 @@ def _go_json(value: Any) -> str:
         return _go_float(value, json_style=True)
     text = json.dumps(value, ensure_ascii=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # as Go does
+
+
+def _go_map(value: dict[str, Any]) -> bool:
+    """A dict Docker types as a Go map (Labels, ExposedPorts: json sorts its keys), not a
+    struct (its fields keep their order): all strings, or all empty sets (`{"80/tcp":{}}`)."""
+    return not _struct_like(value) or all(v == {} for v in value.values())
+
+
+def _html_escape(text: str) -> str:
+    """json.Marshal's HTMLEscape: `<`, `>`, `&` can only be inside strings of JSON text."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _go_float(value: float, *, json_style: bool) -> str:
@@ -902,4 +995,8 @@ _FUNCTIONS: dict[str, tuple[Callable[..., Any], int, bool]] = {
     "upper": (lambda value: _string(value).upper(), 1, False),
     "pad": (_pad, 3, False),
     "truncate": (_truncate, 2, False),
+    "html": (_html, 0, True),
+    "js": (_js, 0, True),
+    "urlquery": (_urlquery, 0, True),
+    "slice": (_slice, 1, True),
 }

@@ -1,4 +1,4 @@
-"""Docker's `--format` for listings (`ps`, `images`, `history`, `system df`).
+"""Docker's `--format` for listings (`ps`, `images`, `history`, `volume ls`, `system df`).
 
 A format is a Go template run once per row; `table TEMPLATE` adds a header row (the same
 template run on the column titles) and aligns the cells with Docker's tabwriter; a bare
@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from layerlab.errors import LayerlabError
 from layerlab.table import tabwrite
+
+if TYPE_CHECKING:
+    from layerlab.volumes import Volume
 
 PS_DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -41,10 +43,22 @@ HISTORY_TITLES = {
     "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
     "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT",
 }  # fmt: skip
+VOLUMES_DEFAULT = "table {{.Driver}}\t{{.Name}}"
+VOLUMES_TITLES = {
+    "Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
+    "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
+    "Availability": "AVAILABILITY", "Status": "STATUS",
+}  # fmt: skip
 
 CONTAINER_CONTEXT = "*formatter.ContainerContext"
-IMAGE_CONTEXT = "*formatter.ImageContext"
+IMAGE_CONTEXT = "*formatter.imageContext"
 HISTORY_CONTEXT = "*image.historyContext"
+VOLUME_CONTEXT = "*formatter.volumeContext"
+
+# Docker's words before a --format that fails to parse, and one that fails to run (exit 1
+# both, unlike `inspect`'s 64): `ps` has its own, the other listings share the formatter's.
+PS_ERRORS = ("failed to parse template", "failed to execute template")
+LISTING_ERRORS = ("template parsing error", "template parsing error")
 
 
 def render_rows(
@@ -53,9 +67,14 @@ def render_rows(
     rows: Sequence[dict[str, Any]],
     headers: dict[str, str],
     context: str,
+    errors: tuple[str, str] = LISTING_ERRORS,
 ) -> str:
-    """The listing's text: `fmt` (or the default table) for each row, as Docker prints it."""
-    from layerlab.gotemplate import TemplateError, check, render
+    """The listing's text: `fmt` (or the default table) for each row, as Docker prints it.
+
+    A template that fails raises `TemplateError` worded as the command's `errors` say,
+    exit code 1: the face prints it as it is, as Docker does (no "Error:").
+    """
+    from layerlab.gotemplate import Context, TemplateError, check, render
 
     fmt = default if fmt in (None, "", "table") else fmt
     if fmt == "json":
@@ -66,20 +85,36 @@ def render_rows(
     try:
         check(template)
     except TemplateError as exc:
-        raise LayerlabError(f"template parsing error: {exc}", exc.exit_code) from None
+        raise TemplateError(f"{errors[0]}: {exc}") from None
     out = []
     try:
         if table:
-            out.append(render(template, headers) + "\n")
+            # A `.Label "k"` column is headed by its key, as in Docker.
+            out.append(render(template, headers | {"Label": lambda key: key}) + "\n")
         if not rows:  # a field the row type lacks is an error even with no rows, as in Docker
-            blank = dict.fromkeys(headers, "") | {"Label": lambda *_: ""}
+            blank = Context(dict.fromkeys(headers, "") | {"Label": lambda *_: ""})
             render(template, blank, struct=context)
         for row in rows:
-            out.append(render(template, row, struct=context) + "\n")
+            out.append(render(template, Context(row), struct=context) + "\n")
     except TemplateError as exc:
-        raise LayerlabError(f"failed to execute template: {exc}", exc.exit_code) from None
+        raise TemplateError(f"{errors[1]}: {exc}") from None
     text = "".join(out)
     return tabwrite(text) if table else text
+
+
+def volume_contexts(volumes: Sequence[Volume]) -> list[dict[str, Any]]:
+    """Docker's volumeContext fields for `volume ls --format`: a local volume has no size,
+    links or cluster fields to show (`N/A`)."""
+    contexts: list[dict[str, Any]] = []
+    for v in volumes:
+        labels = v.labels or {}
+        contexts.append({
+            "Name": v.name, "Driver": "local", "Scope": "local", "Mountpoint": str(v.mountpoint),
+            "Labels": ",".join(f"{k}={labels[k]}" for k in sorted(labels)),
+            "Label": lambda key, labels=labels: labels.get(key, ""),
+            **dict.fromkeys(("Links", "Size", "Group", "Availability", "Status"), "N/A"),
+        })  # fmt: skip
+    return contexts
 
 
 def go_time(ts: float) -> str:

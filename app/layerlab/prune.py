@@ -54,11 +54,15 @@ class Pruned:
 PRUNE_KEYS = frozenset({"until", "label", "label!"})
 
 
-def prune_filter(values: list[str]) -> Callable[[float, dict[str, str]], bool]:
-    """`--filter until=TIME|label=K[=V]|label!=K[=V]`: which (created, labels) may go."""
+def prune_filter(
+    values: list[str], allowed: frozenset[str] = PRUNE_KEYS
+) -> Callable[[float, dict[str, str]], bool]:
+    """`--filter until=TIME|label=K[=V]|label!=K[=V]`: which (created, labels) may go.
+
+    `allowed`: the keys the command takes (`volume prune`: no `until`, as Docker)."""
     from layerlab.filters import docker_time, parse_filters
 
-    filters = parse_filters(values, PRUNE_KEYS)
+    filters = parse_filters(values, allowed)
     until = []
     for value in filters.get("until", []):
         try:

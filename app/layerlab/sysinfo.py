@@ -249,6 +249,13 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     total = sum(layer_size.values())
     reclaimable = sum(size for chain, size in layer_size.items() if chain not in active_layers)
     sizes = [(c, engine.container_sizes(c)[0]) for c in containers]
+    from layerlab.volumes import mounted
+
+    links: dict[str, int] = {}  # volume name -> how many containers mount it (LINKS)
+    for c in containers:
+        for name in mounted(c.data):
+            links[name] = links.get(name, 0) + 1
+    volumes = [(v, links.get(v.name, 0), v.disk_size()) for v in engine.volumes()]
     return {
         "images": images,
         "images_active": sum(1 for i in images if used_by.get(i)),
@@ -256,6 +263,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
         "images_reclaimable": reclaimable,
         "containers": sizes,
         "used_by": used_by,
+        "volumes": volumes,
     }
 
 
@@ -270,6 +278,9 @@ def df_rows(usage: dict[str, Any]) -> list[dict[str, Any]]:
     containers = usage["containers"]
     rw_total = sum(size for _, size in containers)
     stopped = sum(size for c, size in containers if not c.running)
+    volumes = usage["volumes"]
+    volumes_size = sum(size for _, _, size in volumes)
+    unused = sum(size for _, links, size in volumes if not links)
     return [
         {"Type": "Images", "TotalCount": str(len(usage["images"])),
          "Active": str(usage["images_active"]), "Size": human_size(usage["images_size"]),
@@ -277,8 +288,9 @@ def df_rows(usage: dict[str, Any]) -> list[dict[str, Any]]:
         {"Type": "Containers", "TotalCount": str(len(containers)),
          "Active": str(sum(1 for c, _ in containers if c.running)),
          "Size": human_size(rw_total), "Reclaimable": _reclaim(stopped, rw_total)},
-        {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B",
-         "Reclaimable": "0B"},
+        {"Type": "Local Volumes", "TotalCount": str(len(volumes)),
+         "Active": str(sum(1 for _, links, _ in volumes if links)),
+         "Size": human_size(volumes_size), "Reclaimable": _reclaim(unused, volumes_size)},
         {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B",
          "Reclaimable": "0B"},
     ]  # fmt: skip
@@ -294,6 +306,7 @@ DF_TITLES = {
 def df_verbose_text(usage: dict[str, Any], now: float | None = None) -> str:
     from layerlab.humanize import ago
     from layerlab.table import format_table
+    from layerlab.volumes import mounted
 
     now = time.time() if now is None else now
     image_rows = []
@@ -310,7 +323,8 @@ def df_verbose_text(usage: dict[str, Any], now: float | None = None) -> str:
     for c, size in usage["containers"]:
         command = c.command if len(c.command) <= 20 else c.command[:19] + "…"
         container_rows.append([
-            c.short_id, c.image_ref, '"' + command + '"', "0", human_size(size),
+            c.short_id, c.image_ref, '"' + command + '"', str(len(mounted(c.data))),
+            human_size(size),
             ago(c.created, now), c.status_text(now), c.name,
         ])  # fmt: skip
     return "".join([
@@ -321,7 +335,8 @@ def df_verbose_text(usage: dict[str, Any], now: float | None = None) -> str:
         format_table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED",
                       "STATUS", "NAMES"], container_rows),
         "\nLocal Volumes space usage:\n\n",
-        format_table(["VOLUME NAME", "LINKS", "SIZE"], []),
+        format_table(["VOLUME NAME", "LINKS", "SIZE"],
+                     [[v.name, str(n), human_size(size)] for v, n, size in usage["volumes"]]),
         "\nBuild cache usage: 0B\n\n",
         format_table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE",
                       "SHARED"], []),

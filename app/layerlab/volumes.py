@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ class Volume:
     created_at: str
     labels: dict[str, str] | None = None
     anonymous: bool = False
+
+    def disk_size(self) -> int:
+        """The bytes it holds (`system df`); 0 for one removed meanwhile."""
+        return _size(self.mountpoint)
 
     def inspect(self) -> dict[str, Any]:
         return {
@@ -135,13 +140,19 @@ def listing(store: Store) -> list[Volume]:
     return found
 
 
+def mounted(record: dict[str, Any]) -> set[str]:
+    """The volumes a container record mounts, by name (`ps`'s LOCAL VOLUMES counts them)."""
+    return {m["Name"] for m in record.get("Mounts") or [] if m.get("Type") == "volume"}
+
+
 def users(name: str, records: list[dict[str, Any]]) -> list[str]:
     """The ids of the containers (records) that mount volume `name`."""
-    return [
-        str(r["Id"])
-        for r in records
-        if any(m.get("Type") == "volume" and m.get("Name") == name for m in r.get("Mounts") or [])
-    ]
+    return [str(r["Id"]) for r in records if name in mounted(r)]
+
+
+def in_use(records: list[dict[str, Any]]) -> set[str]:
+    """The volumes some container mounts, running or not (the others are `dangling`)."""
+    return set().union(*map(mounted, records))
 
 
 def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool = False) -> int:
@@ -174,10 +185,17 @@ def _size(path: Path) -> int:
         return 0
 
 
-def prune(store: Store, records: list[dict[str, Any]]) -> tuple[list[str], int]:
-    """Remove every volume no container uses (Docker 20.10: named ones too)."""
+def prune(
+    store: Store,
+    records: list[dict[str, Any]],
+    may_go: Callable[[Volume], bool] | None = None,
+) -> tuple[list[str], int]:
+    """Remove every volume no container uses (Docker 20.10: named ones too) that `may_go`
+    lets go (`volume prune --filter label=...`)."""
     deleted, reclaimed = [], 0
     for volume in listing(store):
+        if may_go is not None and not may_go(volume):
+            continue
         with contextlib.suppress(NotFound, Conflict):
             reclaimed += remove(store, volume.name, records)
             deleted.append(volume.name)

@@ -65,7 +65,7 @@ COMMANDS: dict[str, str] = {
     "volume": "Manage volumes: storage that bypasses the union filesystem",
     "restart": "Restart one or more containers (stop, then start)",
     "update": "Update the resource limits of containers (memory, cpus, pids)",
-    "attach": "Attach to a running container's output (and input with -i)",
+    "attach": "Attach local standard input, output, and error streams to a running container",
     "version": "Show the layerlab and runc version information",
     "info": "Display system-wide information",
     "help": "Show this help",
@@ -250,13 +250,19 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
     v.add_argument("-o", "--opt", action="append", default=[], help="driver specific options")
     v.add_argument("name", nargs="?", metavar="VOLUME")
+    v.add_argument("--name", dest="name_flag", help=argparse.SUPPRESS)  # Docker's, deprecated
     v = add("inspect")
     v.add_argument("-f", "--format", help="format output using a Go template")
     v.add_argument("names", nargs="+", metavar="VOLUME")
     v = add("ls", ("list",))
     v.add_argument("-q", "--quiet", action="store_true", help="only display volume names")
+    v.add_argument("-f", "--filter", action="append", default=[],
+                   help="filter: dangling=true|false, driver=, label=K[=V], name=")  # fmt: skip
+    v.add_argument("--format", help="format output using a Go template ('table ...', 'json')")
     v = add("prune")
     v.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    v.add_argument("--filter", action="append", default=[],
+                   help="filter: label=K[=V], label!=K[=V]")  # fmt: skip
     v = add("rm", ("remove",))
     v.add_argument("-f", "--force", action="store_true", help="force the removal of volumes")
     v.add_argument("names", nargs="+", metavar="VOLUME")
@@ -457,9 +463,9 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
     p.add_argument("containers", nargs="+")
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
-    p.add_argument("--sig-proxy", default=True, action=argparse.BooleanOptionalAction,
-                   help="proxy received signals to the process (default true)")  # fmt: skip
-    p.add_argument("--detach-keys", help="accepted; layerlab detaches on Ctrl+C")
+    _bool_flag(p, "--sig-proxy", dest="sig_proxy",
+               help="proxy received signals to the process (default true)")  # fmt: skip
+    p.add_argument("--detach-keys", help="key sequence to detach a terminal (ctrl-p,ctrl-q)")
     p.add_argument("container")
     add("version").add_argument("-f", "--format", help="format output using a Go template")
     add("info").add_argument("-f", "--format", help="format output using a Go template")

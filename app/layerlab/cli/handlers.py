@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -133,7 +134,11 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         if raw:
             _require_terminal(io)
         return _start_attached(engine, container, io, raw=raw)
-    return _each(ns.containers, io, lambda ref: _touched(engine.start(ref)))
+    failed: list[str] = []
+    report = _each(ns.containers, io, lambda ref: _touched(engine.start(ref)), failed)
+    if failed:  # Docker starts the others, then names the failed ones on a line of its own
+        print(f"Error: failed to start containers: {', '.join(failed)}", file=io.err)
+    return report
 
 
 def _start_attached(
@@ -171,11 +176,15 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if last > 0:
         containers = containers[:last]
     if ns.format and not ns.quiet:
-        from layerlab.listing import CONTAINER_CONTEXT, PS_DEFAULT, PS_TITLES, render_rows
+        from layerlab import listing
 
-        contexts = ps_contexts(engine, containers, ns.no_trunc, "Size" in ns.format)
-        io.out.write(render_rows(ns.format, PS_DEFAULT, contexts, PS_TITLES, CONTAINER_CONTEXT))
-        return Report()
+        # Docker asks the daemon for sizes only for `.Size` or `{{json .}}` (not `json`).
+        sizes = ns.size or ".Size" in ns.format or "{{json .}}" in ns.format
+        contexts = ps_contexts(engine, containers, ns.no_trunc, sizes)
+        return _listing(io, lambda: listing.render_rows(
+            ns.format, listing.PS_DEFAULT, contexts, listing.PS_TITLES,
+            listing.CONTAINER_CONTEXT, listing.PS_ERRORS,
+        ))  # fmt: skip
     if ns.quiet:
         for c in containers:
             print(c.id if ns.no_trunc else c.short_id, file=io.out)
@@ -283,6 +292,7 @@ def ps_contexts(
 ) -> list[dict[str, object]]:
     """Docker's ContainerContext fields for `ps --format`, one dict per container."""
     from layerlab.listing import go_time
+    from layerlab.volumes import mounted
 
     contexts: list[dict[str, object]] = []
     for c, row in zip(containers, ps_rows(containers, no_trunc), strict=True):
@@ -299,11 +309,10 @@ def ps_contexts(
             Label=lambda key, labels=labels: labels.get(key, ""),
             Mounts=",".join(m.get("Name") or m.get("Source", "") for m in mounts),
             Networks=",".join(sorted((c.data.get("NetworkSettings") or {}).get("Networks") or {})),
-            LocalVolumes="0",
+            LocalVolumes=str(len(mounted(c.data))),
             Platform=None,
         )
-        if sizes:
-            context["Size"] = _size_cell(engine, c)
+        context["Size"] = _size_cell(engine, c) if sizes else "0B"  # none asked: 0 bytes
         contexts.append(context)
     return contexts
 
@@ -538,12 +547,9 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             ns.format = "{{.ID}}"
         default = listing.IMAGES_DIGESTS if ns.digests else listing.IMAGES_DEFAULT
         contexts = image_contexts(rows, ns.no_trunc)
-        io.out.write(
-            listing.render_rows(
-                ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
-            )
-        )
-        return Report()
+        return _listing(io, lambda: listing.render_rows(
+            ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
+        ))  # fmt: skip
     if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
         for _, image in rows:
             print(display_id(image.id, ns.no_trunc), file=io.out)
@@ -601,11 +607,10 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 "Comment": row.comment,
             })  # fmt: skip
         default = listing.HISTORY_DEFAULT if ns.human else listing.HISTORY_RAW
-        io.out.write(
-            listing.render_rows(
-                ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
-            )
-        )
+        formatted = _listing(io, lambda: listing.render_rows(
+            ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
+        ))  # fmt: skip
+        report.code = formatted.code
         return report
     if ns.quiet:
         for row in rows:
@@ -688,17 +693,30 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(str(item["Id"]))
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # -f only
-
-        try:
-            for item in found:
-                print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:
-            print(f"template parsing error: {exc}", file=io.err)
-            report.code = exc.exit_code
+        report.code = _inspect_formatted(io, ns.format, found) or report.code
     else:  # Docker prints `[]` even when nothing was found
         print(json.dumps(found, indent=4), file=io.out)
     return report
+
+
+def _inspect_formatted(
+    io: IO, fmt: str, found: list[dict[str, Any]], struct: str | None = None
+) -> int:
+    """`inspect -f` on each object found, as Docker's inspector: one that fails is reported
+    (exit 1) and the others still print; with nothing printed, a lone newline."""
+    from layerlab.gotemplate import TemplateError, render
+
+    printed, code = False, 0
+    for item in found:
+        try:
+            print(render(fmt, item, struct=struct), file=io.out)
+            printed = True
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            code = exc.exit_code
+    if code and not printed:
+        print(file=io.out)
+    return code
 
 
 def _inspect_one(
@@ -815,30 +833,48 @@ def cmd_volume(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _volume_usage(io: IO) -> None:
-    width = max(map(len, VOLUME_COMMANDS))
-    lines = [f"  {name:<{width}}   {text.split('.')[0]}" for name, text in VOLUME_COMMANDS.items()]
-    print("\nUsage:  layerlab volume COMMAND\n\nManage volumes\n\nCommands:", file=io.out)
+    width = max(11, *map(len, VOLUME_COMMANDS))  # cobra pads command names to 11 at least
+    lines = [f"  {name:<{width}} {text.split('.')[0]}" for name, text in VOLUME_COMMANDS.items()]
+    print("Usage:  layerlab volume COMMAND\n\nManage volumes\n\nCommands:", file=io.out)
     print("\n".join(lines), file=io.out)
     print("\nRun 'layerlab volume COMMAND --help' for more information on a command.", file=io.out)
 
 
 def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    if ns.name and ns.name_flag:
+        raise UsageError(
+            "conflicting options: cannot specify a volume-name through both --name and as a "
+            "positional arg",
+            1,
+        )
+    name = ns.name or ns.name_flag  # Docker still takes the old `--name NAME` (hidden)
     if ns.driver != "local":
         raise LayerlabError(
-            f'error looking up volume plugin {ns.driver}: plugin "{ns.driver}" not found',
+            f"create {name or ''}: error looking up volume plugin {ns.driver}: "
+            f'plugin "{ns.driver}" not found',
             exit_code=1,
         )
     labels = {}
     for item in ns.label:
         key, _, value = item.partition("=")
         labels[key] = value
-    volume = engine.volume_create(ns.name, labels or None)
+    volume = engine.volume_create(name, labels or None)
     print(volume.name, file=io.out)
     return Report(volumes=[volume.name], created_volumes=[volume.name])
 
 
 def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """Docker's `volume inspect`: a template is parsed first (exit 64), then run on each
+    volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
     found, report = [], Report()
+    if ns.format is not None:
+        from layerlab.gotemplate import TemplateError, check  # on use, as `inspect -f`
+
+        try:
+            check(ns.format)
+        except TemplateError as exc:
+            print(f"template parsing error: {exc}", file=io.err)
+            return Report(code=exc.exit_code)
     for name in ns.names:
         try:
             found.append(engine.volume(name).inspect())
@@ -848,26 +884,29 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             continue
         report.volumes.append(name)
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, render  # on use, as `inspect -f`
-
-        try:
-            for item in found:
-                print(render(ns.format, item), file=io.out)
-        except TemplateError as exc:
-            raise LayerlabError(f"template parsing error: {exc}") from None
+        report.code = _inspect_formatted(io, ns.format, found, "volume.Volume") or report.code
     else:
         print(json.dumps(found, indent=4), file=io.out)
     return report
 
 
 def _volume_ls(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`volume ls [-q] [-f KEY=VALUE] [--format T]`: a custom format wins over `-q`."""
+    from layerlab import listing
+
     found = engine.volumes()
-    if ns.quiet:
-        for volume in found:
-            print(volume.name, file=io.out)
-    else:
-        io.out.write(format_table(["DRIVER", "VOLUME NAME"], [["local", v.name] for v in found]))
-    return Report()
+    if ns.filter:
+        from layerlab.filters import volume_filter
+
+        used = engine.volumes_in_use()
+        found = volume_filter(ns.filter, found, lambda name: name in used)
+    fmt = ns.format
+    if ns.quiet and fmt in (None, "", "table"):
+        fmt = "{{.Name}}"
+    contexts = listing.volume_contexts(found)
+    return _listing(io, lambda: listing.render_rows(
+        fmt, listing.VOLUMES_DEFAULT, contexts, listing.VOLUMES_TITLES, listing.VOLUME_CONTEXT
+    ))  # fmt: skip
 
 
 def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
@@ -886,16 +925,17 @@ def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    if not ns.force:
-        io.out.write(
-            "WARNING! This will remove all local volumes not used by at least one container.\n"
-            "Are you sure you want to continue? [y/N] "
-        )
-        io.out.flush()
-        answer = io.stdin.readline().decode(errors="replace") if io.stdin is not None else ""
-        if answer.strip().lower() not in ("y", "yes"):
-            return Report()
-    deleted, reclaimed = engine.volume_prune()
+    """Docker 20.10's `volume prune [--filter label=K[=V]|label!=K[=V]]`: every unused one."""
+    from layerlab import prune
+    from layerlab.volumes import created_order
+
+    may_go = prune.prune_filter(ns.filter, frozenset({"label", "label!"}))  # before the prompt
+    warning = "WARNING! This will remove all local volumes not used by at least one container."
+    if not _confirmed(io, warning, ns.force):
+        return Report()
+    deleted, reclaimed = engine.volume_prune(
+        lambda volume: may_go(created_order(volume), volume.labels or {})
+    )
     if deleted:
         print("Deleted Volumes:", file=io.out)
         for name in deleted:
@@ -943,33 +983,83 @@ def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("attach")
 def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    """The running container's output from now on, until it exits; its exit code."""
+    """The running container's output from now on, and our input into its stdin when it
+    was started with `-i` (unless `--no-stdin`), until it exits; its exit code.
+
+    As Docker: the end of our input leaves the container's stdin open; with a terminal
+    (`-t`) the detach keys (Ctrl-P Ctrl-Q) end the attach and leave it running (exit 1)."""
     container = engine.container(ns.container)
     if not container.running:
         raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
+    from layerlab.cli.attach import DetachKeys, copy_input
+
+    tty = bool(container.data["Config"].get("Tty"))
+    keys = DetachKeys.parse(ns.detach_keys) if tty else None
+    wants_input = not ns.no_stdin and io.stdin is not None
+    if wants_input and tty and container.data["Config"].get("OpenStdin"):
+        _require_terminal(io)
+    target = engine.attach_input(container.id) if wants_input else None
+    stop = io.cancel or threading.Event()
+    detached = threading.Event()
+
+    def detach() -> None:
+        detached.set()
+        stop.set()
+
     already = sum(1 for _ in engine.logs(container.id))
-    for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=io.cancel)):
-        if i < already:
-            continue
-        stream = io.err if entry.stream == "stderr" else io.out
-        stream.write(entry.text)
-        stream.flush()
+    raw = target is not None and tty
+    with _attached(engine, container.id, io, raw=raw, sig_proxy=ns.sig_proxy):
+        if target is not None and io.stdin is not None:
+            copy_input(io.stdin, target, keys, on_detach=detach)
+        for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=stop)):
+            if i < already:
+                continue
+            stream = io.err if entry.stream == "stderr" else io.out
+            stream.write(entry.text)
+            stream.flush()
+    if detached.is_set():
+        print("read escape sequence", file=io.err)
+        return Report(code=1, containers=[container.id])
     return Report(code=engine.wait(container.id, cancel=io.cancel), containers=[container.id])
 
 
-def _print_formatted(io: IO, fmt: str | None, data: object, text: Callable[[], str]) -> Report:
+def _print_formatted(
+    io: IO, fmt: str | None, data: object, text: Callable[[], str], struct: str, name: str = ""
+) -> Report:
+    """`version`/`info` `--format`: Docker words a parse error "template parsing error: ..."
+    (exit 64) and prints an execution error bare (exit 1), `struct` the type it names."""
     if fmt is None:
         io.out.write(text())
         return Report()
-    from layerlab.gotemplate import TemplateError, render
+    from layerlab.gotemplate import TemplateError, check, render
 
     try:
-        print(render(fmt, data), file=io.out)
+        check(fmt, name)
     except TemplateError as exc:
         print(f"template parsing error: {exc}", file=io.err)
         return Report(code=exc.exit_code)
+    try:
+        print(render(fmt, data, struct=struct, name=name), file=io.out)
+    except TemplateError as exc:  # Docker prints what ran, a newline, then the error
+        print(exc.partial, file=io.out)
+        print(exc, file=io.err)
+        return Report(code=exc.exit_code)
+    return Report()
+
+
+def _listing(io: IO, render: Callable[[], str]) -> Report:
+    """Write a `--format`ted output; a template that fails is printed as Docker prints it,
+    without our "Error:" (its words come with it: `listing.PS_ERRORS`, ...)."""
+    from layerlab.gotemplate import TemplateError
+
+    try:
+        text = render()
+    except TemplateError as exc:
+        print(exc, file=io.err)
+        return Report(code=exc.exit_code)
+    io.out.write(text)
     return Report()
 
 
@@ -978,7 +1068,8 @@ def cmd_version(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import sysinfo
 
     data = sysinfo.version(engine)
-    return _print_formatted(io, ns.format, data, lambda: sysinfo.version_text(data))
+    text = lambda: sysinfo.version_text(data)  # noqa: E731
+    return _print_formatted(io, ns.format, data, text, "system.versionInfo", "version")
 
 
 @command("info")
@@ -986,7 +1077,8 @@ def cmd_info(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab import sysinfo
 
     data = sysinfo.info(engine)
-    return _print_formatted(io, ns.format, data, lambda: sysinfo.info_text(data))
+    text = lambda: sysinfo.info_text(data)  # noqa: E731
+    return _print_formatted(io, ns.format, data, text, "system.dockerInfo")
 
 
 @command("help")
@@ -1095,10 +1187,9 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         return Report()
     rows = sysinfo.df_rows(usage)
     context = "*formatter.diskUsageImagesContext"
-    io.out.write(
-        listing.render_rows(ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context)
-    )
-    return Report()
+    return _listing(io, lambda: listing.render_rows(
+        ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context
+    ))  # fmt: skip
 
 
 @command("system check")
@@ -1116,18 +1207,28 @@ def cmd_system_check(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 # --- helpers -------------------------------------------------------------------
-def _each(refs: Sequence[str], io: IO, action: Callable[[str], Report]) -> Report:
-    """Docker's multi-container commands: echo each name done, one error line per failure."""
+def _each(
+    refs: Sequence[str],
+    io: IO,
+    action: Callable[[str], Report],
+    failed: list[str] | None = None,
+) -> Report:
+    """Docker's multi-container commands: echo each name done, one error line per failure.
+
+    A lone failing name is the command's error, unless `failed` collects the failed names
+    (`start` sums them up after, even for one)."""
     report = Report()
     for ref in refs:
         try:
             done = action(ref)
             print(ref, file=io.out)
         except LayerlabError as exc:
-            if len(refs) == 1:
+            if len(refs) == 1 and failed is None:
                 raise
             print(f"Error: {exc}", file=io.err)
             report.code = 1
+            if failed is not None:
+                failed.append(ref)
             continue
         report.merge(done)
     return report

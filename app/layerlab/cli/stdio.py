@@ -133,8 +133,11 @@ PROXIED_SIGNALS = (
 
 
 @contextlib.contextmanager
-def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[None]:
-    """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy."""
+def _attached(
+    engine: Engine, container_id: str, io: IO, raw: bool, sig_proxy: bool = True
+) -> Iterator[None]:
+    """While attached: a raw terminal for `-it`, else Ctrl-C forwarded as Docker's sig-proxy
+    (`attach --sig-proxy=false`: not forwarded, Ctrl-C ends only the attach)."""
     if not io.interactive:  # the TUI: no terminal of ours; its Ctrl+C reads `io.attached`
         io.attached = container_id
         try:
@@ -149,6 +152,9 @@ def _attached(engine: Engine, container_id: str, io: IO, raw: bool) -> Iterator[
             yield
         finally:
             termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        return
+    if not sig_proxy:
+        yield
         return
 
     def proxy(signum: int, _frame: object) -> None:

@@ -21,6 +21,9 @@ from layerlab import libc, unionfs
 from layerlab.errors import LayerlabError
 
 RUNTIMES = ("runc", "crun")
+# In a running container's folder, while its stdin is open (`-i`): the FIFO its shim reads
+# and copies into the container's stdin, so that `attach` can write to it from anywhere.
+STDIN_FIFO = "stdin.fifo"
 
 
 def find_runtime() -> str:
@@ -164,6 +167,7 @@ class Runtime:
             libc.umount(str(netns), libc.MNT_DETACH)
         netns.unlink(missing_ok=True)
         (container_dir / "shim.pid").unlink(missing_ok=True)
+        (container_dir / STDIN_FIFO).unlink(missing_ok=True)
 
     def state(self, container_id: str) -> dict[str, Any] | None:
         proc = self._run("state", container_id, check=False)

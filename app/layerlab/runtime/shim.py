@@ -29,7 +29,13 @@ from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
-from layerlab.runtime.runc import Runtime, exec_failure_code, runtime_message, start_failure
+from layerlab.runtime.runc import (
+    STDIN_FIFO,
+    Runtime,
+    exec_failure_code,
+    runtime_message,
+    start_failure,
+)
 from layerlab.store import Store
 
 SIOCGIFFLAGS = 0x8913
@@ -130,6 +136,7 @@ class Shim:
         self.runtime = Runtime.for_store(store.root)
         self.bundle = self.dir / "bundle"
         self.master = -1  # the pty's master end, for a container with a terminal
+        self.fifo = -1  # our end of STDIN_FIFO (`attach` writes there), for a `-i` container
 
     # --- state ------------------------------------------------------------
     def record(self, event: str, **facts: Any) -> dict[str, Any] | None:
@@ -160,6 +167,8 @@ class Shim:
         try:
             make_netns(self.dir / "netns")
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
+            if cfg.get("OpenStdin"):
+                self.fifo = self.open_fifo()
             pid = self.create(stdio, console)
             for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
@@ -217,6 +226,15 @@ class Shim:
         if open_stdin:
             stdin, ours["stdin"] = os.pipe()
         return (stdin, out_w, err_w), ours, None
+
+    def open_fifo(self) -> int:
+        """The FIFO `attach` writes a `-i` container's input to. Opened for reading and
+        writing, it never ends: an attach that closes its end leaves the container's stdin
+        open, as Docker's does for a container it did not start attached (StdinOnce)."""
+        path = self.dir / STDIN_FIFO
+        path.unlink(missing_ok=True)
+        os.mkfifo(path, 0o600)
+        return os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
 
     def create(self, stdio: tuple[int, int, int], console: Path | None) -> int:
         """`runc run --detach`: the process starts, runc exits, and we inherit the process."""
@@ -283,6 +301,11 @@ class Shim:
             if stream in ours:
                 sel.register(ours[stream], selectors.EVENT_READ, stream)
         stdin_target = ours.get("stdin")
+        # Where what `attach` writes goes: the pty, else the stdin pipe - unless an attached
+        # starter (`run -i`) owns that pipe: its input's end closes it (Docker's StdinOnce).
+        fifo_target = self.master if tty else (None if attached else stdin_target)
+        if self.fifo >= 0:
+            sel.register(self.fifo, selectors.EVENT_READ, "fifo")
         if attached and stdin_target is not None:
             if _pollable(0):
                 sel.register(0, selectors.EVENT_READ, "attach-stdin")
@@ -309,6 +332,11 @@ class Shim:
                         sel.unregister(0)
                         if stdin_target != self.master:
                             os.close(stdin_target)  # type: ignore[arg-type]
+                    continue
+                if what == "fifo":
+                    data = self._read(self.fifo)
+                    if data and fifo_target is not None:
+                        self._write_all(fifo_target, data)
                     continue
                 data = self._read(key.fd)
                 if not data:
