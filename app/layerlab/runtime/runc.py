@@ -163,8 +163,8 @@ class Runtime:
 
         Called by the shim when the process ends, and by `rm` for a container
         whose shim died without cleaning up. Idempotent. The mounts come down while
-        runc deletes (they are the host's; the container's own are gone with it): on
-        `run --rm`'s path, a runtime start-up less to wait for.
+        runc deletes (they are the host's; the container's own namespace holds its
+        copies): on `run --rm`'s path the unmounts overlap runc's start-up.
         """
         deleting = self._start_delete(container_id)
         try:
