@@ -100,6 +100,17 @@ def test_run_loads_only_what_starting_a_container_needs(root: Path, engine: Engi
     assert engine.containers(all=True) == []  # it did run: `--rm` removed it
 
 
+def test_the_quick_exit_delivers_all_output_and_the_code(cli: CLI) -> None:
+    """`python -m layerlab` leaves without the interpreter's teardown: what was printed
+    (much more than a pipe buffer holds) still arrives whole, and the code is the one."""
+    r = cli("run", "--rm", "busybox", "sh", "-c", "seq 1 50000; echo done >&2; exit 3")
+    assert r.code == 3, r.err
+    assert r.out.split() == [str(n) for n in range(1, 50001)]
+    assert r.err == "done\n"
+    listing = cli("images", "--format", "{{.Repository}}:{{.Tag}}")  # the CLI's own print
+    assert (listing.code, listing.out) == (0, "busybox:latest\n")
+
+
 def test_a_command_builds_only_its_own_parser() -> None:
     """argparse builds every flag it is given: `run` is parsed by run's parser alone,
     while a bare `layerlab`, a typo and `help` see every command."""
