@@ -56,7 +56,9 @@ def main() -> int:
         root = work / "store"
         engine = Engine(root)
         bundle = bare_runc_bundle(engine, work)
-        env = dict(os.environ, LAYERLAB_ROOT=str(root))
+        # Bytecode cached in a private folder, as for an installed package (bench_build too).
+        env = dict(os.environ, LAYERLAB_ROOT=str(root), PYTHONPYCACHEPREFIX=str(work / "pyc"))
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         layerlab = [sys.executable, "-m", "layerlab", "run", "--rm", "busybox", "true"]
         commands: dict[str, list[str]] = {
             "layerlab run --rm busybox true": layerlab,

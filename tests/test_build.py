@@ -134,6 +134,7 @@ def test_rebuild_hits_the_cache_for_every_step_and_starts_no_container(
     containers_dir = root / "containers"
     before = (containers_dir.stat().st_mtime_ns, sorted(os.listdir(containers_dir)))
     images_before = engine.store.image_ids()
+    tags_file = engine.store.repositories_path.stat().st_ino  # an atomic write makes a new one
 
     second = cli("build", "-t", "app", str(ctx))
     assert second.code == 0, second.err
@@ -143,6 +144,12 @@ def test_rebuild_hits_the_cache_for_every_step_and_starts_no_container(
     # no container was made, not even briefly: the containers folder never changed
     assert (containers_dir.stat().st_mtime_ns, sorted(os.listdir(containers_dir))) == before
     assert engine.store.image_ids() == images_before
+    # the tag named the image already: nothing was written
+    assert "Successfully tagged app:latest" in second.out
+    assert engine.store.repositories_path.stat().st_ino == tags_file
+    third = cli("build", "-t", "app", "-t", "other", str(ctx))  # a new tag is still written
+    assert third.code == 0, third.err
+    assert engine.image("other").id == engine.image("app").id
 
     # and in-process, the engine's own record: no create, no start
     calls: list[str] = []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.grammar import COMMANDS, FACES, UsageError, parse
+from layerlab.cli.grammar import COMMANDS, FACES, UsageError, build_parser, parse
 from layerlab.cli.handlers import HANDLERS, dispatch
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
@@ -71,6 +71,57 @@ def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
     heavy = ("textual", "pyroute2", "rich", "watchdog", "layerlab.tui")
     assert _imported_by("layerlab.main", *heavy) == []
     assert _imported_by("layerlab.cli.handlers", *heavy) == []
+
+
+# What `run --rm` must not load: tar writing and reading, the builder, the TUI, package
+# resources (zipfile). Each is a start-up cost paid by a command that does not use it.
+NOT_FOR_RUN = (
+    "tarfile", "zipfile", "importlib.resources", "textual", "rich", "layerlab.tui",
+    "layerlab.archive", "layerlab.build", "layerlab.copy", "layerlab.layers",
+    "layerlab.layer_writer", "layerlab.instructions", "layerlab.lessons",
+)  # fmt: skip
+
+
+def test_run_loads_only_what_starting_a_container_needs(root: Path, engine: Engine) -> None:
+    """A real `run --rm busybox true`, then the modules its process had loaded (the shim
+    is forked from it, so what the shim imports up front counts too)."""
+    engine.image("busybox")  # made here: making busybox writes a layer, a run does not
+    code = (
+        "import sys; from layerlab.main import main; code = main(['run', '--rm', 'busybox', "
+        f"'true']); print(sorted(m for m in sys.modules if m.startswith({NOT_FOR_RUN!r}))); "
+        "sys.exit(code)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, LAYERLAB_ROOT=str(root)), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert eval(out.stdout.splitlines()[-1]) == []
+    assert engine.containers(all=True) == []  # it did run: `--rm` removed it
+
+
+def test_the_quick_exit_delivers_all_output_and_the_code(cli: CLI) -> None:
+    """`python -m layerlab` leaves without the interpreter's teardown: what was printed
+    (much more than a pipe buffer holds) still arrives whole, and the code is the one."""
+    r = cli("run", "--rm", "busybox", "sh", "-c", "seq 1 50000; echo done >&2; exit 3")
+    assert r.code == 3, r.err
+    assert r.out.split() == [str(n) for n in range(1, 50001)]
+    assert r.err == "done\n"
+    listing = cli("images", "--format", "{{.Repository}}:{{.Tag}}")  # the CLI's own print
+    assert (listing.code, listing.out) == (0, "busybox:latest\n")
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    """argparse builds every flag it is given: `run` is parsed by run's parser alone,
+    while a bare `layerlab`, a typo and `help` see every command."""
+    sub = next(a for a in build_parser("run")._actions if a.dest == "cmd")
+    assert set(sub.choices) == {"run"}  # type: ignore[attr-defined]
+    everything = next(a for a in build_parser()._actions if a.dest == "cmd")
+    assert set(COMMANDS) <= set(everything.choices)  # type: ignore[attr-defined]
+    assert parse(["container", "prune", "-f"]).cmd == "container prune"
+    assert parse(["--root", "/x", "lessons", "ls"]).cmd == "lesson"
+    with pytest.raises(UsageError, match="invalid choice"):
+        parse(["frobnicate"])
 
 
 def test_the_grammar_parses_without_the_engine() -> None:

@@ -1,3 +1,3 @@
-from layerlab.main import main
+from layerlab.main import entry
 
-raise SystemExit(main())
+entry()

@@ -32,10 +32,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from layerlab import copy as copylib
 from layerlab import images as imagelib
-from layerlab import layer_writer, layers, unionfs
 from layerlab import limits as limitlib
+from layerlab import unionfs
 from layerlab import volumes as volumelib
 from layerlab.containers import (
     BUILD_OWNER,
@@ -74,7 +73,7 @@ from layerlab.runtime.spec import (
     build_spec,
 )
 from layerlab.snapshot import Snapshot, Subject
-from layerlab.store import Corrupted, Store, read_json, write_json_atomic
+from layerlab.store import Corrupted, Store, read_json, write_bytes_atomic, write_json_atomic
 from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
@@ -555,7 +554,9 @@ class Engine:
         )
         apply_limits(spec, host)
         apply_security(spec, host)
-        write_json_atomic(cdir / "bundle" / "config.json", spec)
+        # Compact, as containerd writes it: json's C encoder (indent= falls back to the
+        # Python one, milliseconds for the seccomp profile), on every start.
+        write_bytes_atomic(cdir / "bundle" / "config.json", json.dumps(spec).encode())
         rw.mount()
         try:
             volumelib.populate(self.store, container.data, rw.merged)
@@ -1049,6 +1050,7 @@ class Engine:
         import dataclasses
         import io
 
+        from layerlab import layers
         from layerlab.build.context import scoped_resolve
         from layerlab.errors import BuildError
 
@@ -1070,6 +1072,10 @@ class Engine:
             return self.build(context, options)
         finally:
             self.store.discard(context)
+
+    def image_ids(self) -> list[str]:
+        """Every image's id, from the store's file names alone (no config is read)."""
+        return self.store.image_ids()
 
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
@@ -1214,6 +1220,8 @@ class Engine:
         A running container's union is already mounted; otherwise the writable
         layer is stacked read-only on the others for the length of the export.
         """
+        from layerlab import layer_writer  # the tar writer: only the commands that write tars
+
         rw = self.writable_layer(ref)
         if rw.is_mounted():
             layer_writer.write_tar(rw.merged, out)
@@ -1271,6 +1279,8 @@ class Engine:
         A container that is not running is written through a union mounted for the
         copy alone, so a directory only its image has receives the files as Docker's do.
         """
+        from layerlab import copy as copylib  # tarfile's users load only for `cp`
+
         container = self._cp_container(ref)
         with self._rootfs(container, write=True) as root:
             copylib.copy_in(
@@ -1289,6 +1299,8 @@ class Engine:
         stdout: BinaryIO | None = None,
     ) -> Container:
         """`cp CONTAINER:SRC DEST|-`: read through the union (the merged view)."""
+        from layerlab import copy as copylib
+
         container = self._cp_container(ref)
         with self._rootfs(container, write=False) as root:
             copylib.copy_out(

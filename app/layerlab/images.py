@@ -19,12 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab import layer_writer, layers
 from layerlab.containers import Container
 from layerlab.errors import NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.instructions import apply_changes
-from layerlab.reference import normalize_ref, strip_digest
+from layerlab.reference import chain_id, normalize_ref, strip_digest
 from layerlab.store import Corrupted, Store, read_json, warn, write_bytes_atomic
 
 BASE_IMAGE = "busybox:latest"
@@ -103,7 +101,7 @@ def read_image(store: Store, image_id: str) -> Image:
     parent: str | None = None
     try:
         for diff_id in config["rootfs"]["diff_ids"]:
-            parent = layers.chain_id(parent, diff_id)
+            parent = chain_id(parent, diff_id)
             chain.append(read_layer(store, parent))
     except (KeyError, TypeError, ValueError) as exc:
         raise Corrupted(path, f"{type(exc).__name__}: {exc}") from None
@@ -141,9 +139,11 @@ def add_layer(
     already exists (same content, same parent) the staged copy is dropped.
     `diff_id` and `size` are computed from the folder unless the caller knows them.
     """
+    from layerlab import layer_writer, layers  # writing layers only: `run` never loads tarfile
+
     diff = staged / "diff"
     diff_id = diff_id or layer_writer.diff_id(diff)
-    chain = layers.chain_id(parent, diff_id)
+    chain = chain_id(parent, diff_id)
     final = store.layer_dir(chain)
     if not final.exists():
         if size is None:
@@ -272,6 +272,8 @@ def copy_into_layer(
     out of the same pass. The staging folder is renamed into place when done,
     so a killed commit leaves only tmp work behind.
     """
+    from layerlab import layer_writer
+
     staged = store.make_tmp_dir("layer-")
     try:
         (staged / "diff").mkdir()
@@ -293,6 +295,8 @@ def _copy_through_tar(upper: Path, dest: Path) -> str:
     Slow (every byte through Python twice, one entry at a time) but it is the
     definition; copy_layer gives the same tree and diff_id, faster.
     """
+    from layerlab import layers
+
     read_fd, write_fd = os.pipe()
     produced: dict[str, str | BaseException] = {}
 
@@ -372,6 +376,8 @@ def commit_config(parent: Image, container: Container, changes: list[str]) -> di
     for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
         if cfg.get(key):
             run[key] = cfg[key]
+    from layerlab.instructions import apply_changes  # Dockerfile words: commits only
+
     apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     config["config"] = run
     config.setdefault("rootfs", {"type": "layers", "diff_ids": []})

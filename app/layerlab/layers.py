@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from layerlab.reference import chain_id as chain_id  # an id, at home there; re-exported
+
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
@@ -297,16 +299,6 @@ def layer_diff_id(src: Path) -> str:
     """diff_id of `src` without keeping the tar: stream write_layer_tar into a hashing sink."""
     with open(os.devnull, "wb") as null:
         return write_layer_tar(src, null)
-
-
-def chain_id(parent_chain_id: str | None, diff_id: str) -> str:
-    """OCI: ChainID(L0)=DiffID(L0); ChainID(Ln)=sha256(ChainID(Ln-1) + ' ' + DiffID(Ln)).
-
-    Names a layer *with everything below it*, which is what a store directory holds.
-    """
-    if parent_chain_id is None:
-        return diff_id
-    return "sha256:" + hashlib.sha256(f"{parent_chain_id} {diff_id}".encode()).hexdigest()
 
 
 def dir_size(path: Path) -> tuple[int, int]:

@@ -2,15 +2,20 @@
 
 A bare `layerlab` on a terminal, or `layerlab tui`, opens the TUI (imported
 only then: CLI start-up is benchmarked); every other command goes to
-`cli.handlers.dispatch`, and its `Report`'s code is the exit code.
+`cli.handlers.dispatch`, and its `Report`'s code is the exit code. `entry` is the
+process's way in: `main`, then an exit without the interpreter's teardown when
+nothing needs it.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from layerlab.cli.grammar import build_parser, parse
 from layerlab.cli.handlers import dispatch
@@ -63,6 +68,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
         return NOT_STARTED if ns is not None and ns.cmd in CREATING_COMMANDS else FAILED
+
+
+def entry() -> NoReturn:
+    """The process's entry (`python -m layerlab`, the `layerlab` script): `main`, then out.
+
+    Tearing the interpreter down (freeing every module) costs a command 15-30 ms, a
+    tenth of a `run --rm`. When no thread is left (the TUI's are) and nothing waits
+    to run at exit, all that teardown would still do is flush our output: so flush
+    it, and leave.
+    """
+    code = main()
+    if threading.active_count() > 1 or atexit._ncallbacks():
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a reader gone (`| head`), or closed: nothing to deliver
+            pass
+    os._exit(code)
 
 
 def _check_root(root: Path) -> None:

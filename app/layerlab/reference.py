@@ -6,6 +6,7 @@ rmi, the build output), so they are spelled here once.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from layerlab.errors import LayerlabError
@@ -55,3 +56,13 @@ def split_ref(ref: str) -> tuple[str, str]:
 def normalize_ref(ref: str) -> str:
     name, tag = split_ref(ref)
     return f"{name}:{tag}"
+
+
+def chain_id(parent_chain_id: str | None, diff_id: str) -> str:
+    """OCI: ChainID(L0)=DiffID(L0); ChainID(Ln)=sha256(ChainID(Ln-1) + ' ' + DiffID(Ln)).
+
+    Names a layer *with everything below it*, which is what a store directory holds.
+    """
+    if parent_chain_id is None:
+        return diff_id
+    return "sha256:" + hashlib.sha256(f"{parent_chain_id} {diff_id}".encode()).hexdigest()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab import layers, libc
+from layerlab import libc
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -79,6 +79,8 @@ def changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
 def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
     """The writable layer's entries as A/C/D, read relative to directory fds (`walk_at`):
     a container swapping a directory for a symlink never turns the walk to the host."""
+    from layerlab import layers  # tarfile's module: loaded by what reads layers, not by `run`
+
     new_dirs: set[str] = set()  # directories whose whole subtree is new
     try:
         walk = layers.walk_at(upper)
@@ -168,6 +170,8 @@ class WritableLayer:
 
     def size(self) -> tuple[int, int]:
         """(bytes, entries) of the writable layer, as `ps -s` counts the upper dir."""
+        from layerlab import layers
+
         try:
             return layers.dir_size(self.upper)
         except FileNotFoundError:  # the container went meanwhile

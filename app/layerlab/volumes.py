@@ -26,7 +26,6 @@ from typing import Any
 
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339
-from layerlab.layers import dir_size
 from layerlab.store import Corrupted, Store, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -179,6 +178,8 @@ def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool =
 
 
 def _size(path: Path) -> int:
+    from layerlab.layers import dir_size  # tarfile's module: not on a container's start
+
     try:
         return dir_size(path)[0]
     except FileNotFoundError:
@@ -450,8 +451,6 @@ def populate(store: Store, record: dict[str, Any], rootfs: Path) -> None:
     `rootfs` is the container's mounted union; the copy walks it without following any
     symlink out of it.
     """
-    from layerlab import copy  # the tar walk is shared with `cp`
-
     for m in record.get("Mounts") or []:
         if m.get("Type") != "volume" or "nocopy" in str(m.get("Mode", "")).split(","):
             continue
@@ -461,4 +460,6 @@ def populate(store: Store, record: dict[str, Any], rootfs: Path) -> None:
                 continue
         except FileNotFoundError:
             continue
+        from layerlab import copy  # the tar walk shared with `cp`: loaded only to copy
+
         copy.copy_tree_contents(rootfs, m["Destination"], data)

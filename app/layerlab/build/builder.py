@@ -291,9 +291,14 @@ class Builder:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
         image_id = built[-1]
         self.say(f"Successfully built {short_id(image_id)}")
-        with self.store.lock():
-            for tag in tags:
-                imagelib.tag_image(self.store, image_id, tag)
+        # A tag that names this image already stays as it is: a rebuild the cache had whole
+        # writes nothing (no lock, no fsync), as it changes nothing.
+        current = self.store.read_repositories()
+        moved = [t for t in tags if current.get(t) != image_id]
+        if moved:
+            with self.store.lock():
+                for tag in moved:
+                    imagelib.tag_image(self.store, image_id, tag)
         for tag in tags:
             self.say(f"Successfully tagged {tag}")
         return image_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
@@ -268,14 +268,26 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("names", nargs="+", metavar="VOLUME")
 
 
-def build_parser() -> Parser:
+class _Unbuilt:
+    """Stands in for the parser of a command that was not typed: whatever is asked of it
+    (flags, subcommands) is dropped, so a command's start-up builds only its own flags."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Unbuilt]:
+        return lambda *args, **kwargs: self
+
+
+def build_parser(only: str | None = None) -> Parser:
+    """The whole grammar; with `only` (a command's name), only that command's parser
+    under the top level (argparse builds every flag of every command otherwise)."""
     parser = Parser(prog="layerlab", description="A small, real container engine.")
     parser.add_argument("--root", help="store root (default /var/lib/layerlab, or $LAYERLAB_ROOT)")
     parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
     sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
-    def add(name: str, **kw: object) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=COMMANDS[name], add_help=False, **kw)  # type: ignore[arg-type]
+    def add(name: str, **kw: Any) -> argparse.ArgumentParser:
+        if only is not None and only != name and only not in kw.get("aliases", ()):
+            return cast(argparse.ArgumentParser, _Unbuilt())
+        p = sub.add_parser(name, help=COMMANDS[name], add_help=False, **kw)
         p.add_argument("--help", action="help", help="show this help")
         return p
 
@@ -423,7 +435,7 @@ def build_parser() -> Parser:
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     _volume_parsers(add("volume"))
-    _more_commands(add, sub)
+    _more_commands(add, sub, only)
     return parser
 
 
@@ -452,7 +464,7 @@ def _lesson_grammar(p: argparse.ArgumentParser) -> None:
     rec.add_argument("--title", help="the lesson's title")
 
 
-def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> None:
+def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: str | None) -> None:
     """restart, attach, version, info, help, the groups and the group-only commands."""
     p = add("restart")
     p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing")
@@ -475,6 +487,8 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
         p.add_argument("subcommand", nargs="?", choices=sorted(commands), metavar="COMMAND",
                        help=", ".join(sorted(commands)))  # fmt: skip
     for name, line in GROUP_COMMANDS.items():
+        if only is not None and only != name:
+            continue
         p = sub.add_parser(name, add_help=False, prog=f"layerlab {name}", description=line)
         # Listed under its group only: argparse has no hidden subcommand, so it is unlisted.
         sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
@@ -492,11 +506,17 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any) -> Non
             p.add_argument("--format", help="format output using a Go template")
 
 
+def _command_at(words: list[str]) -> int:
+    """Where the command word is: after the one global option, `--root`."""
+    i = 0
+    while i < len(words) and words[i].startswith("--root"):
+        i += 1 if "=" in words[i] else 2
+    return i
+
+
 def _ungroup(words: list[str]) -> list[str]:
     """`container ls -a` -> `ps -a`: a group's command is the top-level one, same parser."""
-    i = 0
-    while i < len(words) and words[i].startswith("--root"):  # the one global option
-        i += 1 if "=" in words[i] else 2
+    i = _command_at(words)
     group, rest = words[i : i + 1], words[i + 1 :]
     if group and rest and group[0] in GROUPS and rest[0] in GROUPS[group[0]]:
         return words[:i] + GROUPS[group[0]][rest[0]] + rest[1:]
@@ -507,4 +527,9 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     words = list(argv)
     if words and words[0] == "docker":  # the article's commands, typed as printed
         words = words[1:]
-    return build_parser().parse_args(_ungroup(words))
+    words = _ungroup(words)
+    typed = words[_command_at(words) :][:1]
+    # A known command builds its own parser only; anything else (no command, `--help`, a
+    # typo) the whole grammar, which lists every command and names the choices.
+    known = typed and (typed[0] in COMMANDS or typed[0] in GROUP_COMMANDS or typed[0] == "lessons")
+    return build_parser(typed[0] if known else None).parse_args(words)

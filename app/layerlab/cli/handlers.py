@@ -747,9 +747,7 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     from layerlab.build import BuildOptions  # on use: the builder loads for builds only
 
-    before: set[str] = set()  # to tell a new image from one the cache had whole
-    with contextlib.suppress(LayerlabError):  # an image vanishing mid-listing is no failure
-        before = {image.id for _, image in engine.images(all=True)}
+    before = set(engine.image_ids())  # to tell a new image from one the cache had whole
     steps: list[BuildStep] = []  # what each step did: the TUI explains the build from it
     with _stdio(io) as stdio:
         options = BuildOptions(

@@ -152,20 +152,32 @@ class Runtime:
             raise LayerlabError(f"{self.name} update: {runtime_message(proc.stderr)}")
 
     def delete(self, container_id: str) -> None:
-        self._run("delete", "--force", container_id, check=False)
+        self._start_delete(container_id).wait()
+
+    def _start_delete(self, container_id: str) -> subprocess.Popen[bytes]:
+        """`runc delete --force`, started; its failure (nothing to delete) is no error."""
+        return subprocess.Popen(
+            self.command("delete", "--force", container_id),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
 
     def release(self, container_id: str, container_dir: Path) -> None:
         """Everything a run leaves behind: runc's record, the union, the network namespace.
 
         Called by the shim when the process ends, and by `rm` for a container
-        whose shim died without cleaning up. Idempotent.
+        whose shim died without cleaning up. Idempotent. The mounts come down while
+        runc deletes (they are the host's; the container's own namespace holds its
+        copies): on `run --rm`'s path the unmounts overlap runc's start-up.
         """
-        self.delete(container_id)
-        unionfs.unmount(container_dir / "merged")
-        netns = container_dir / "netns"
-        with contextlib.suppress(OSError):
-            libc.umount(str(netns), libc.MNT_DETACH)
-        netns.unlink(missing_ok=True)
+        deleting = self._start_delete(container_id)
+        try:
+            unionfs.unmount(container_dir / "merged")
+            netns = container_dir / "netns"
+            with contextlib.suppress(OSError):
+                libc.umount(str(netns), libc.MNT_DETACH)
+            netns.unlink(missing_ok=True)
+        finally:
+            deleting.wait()
         (container_dir / "shim.pid").unlink(missing_ok=True)
         (container_dir / STDIN_FIFO).unlink(missing_ok=True)
 

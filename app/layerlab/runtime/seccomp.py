@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from layerlab.errors import LayerlabError
@@ -79,8 +78,13 @@ def capabilities(
     return base + [c for c in adds if c not in base and (c not in drops or "ALL" in drops)]
 
 
+# Beside this module (the package is never zipped): importlib.resources would cost every
+# container start the import of zipfile and its readers.
+DEFAULT_PROFILE = Path(__file__).with_name("seccomp_default.json")
+
+
 def default_profile() -> dict[str, Any]:
-    text = resources.files("layerlab.runtime").joinpath("seccomp_default.json").read_text()
+    text = DEFAULT_PROFILE.read_text()
     profile: dict[str, Any] = json.loads(text)
     return profile
 
@@ -126,7 +130,8 @@ def _applies(rule: dict[str, Any], caps: list[str], arch: str) -> bool:
 
 def oci_seccomp(profile: dict[str, Any], caps: list[str]) -> dict[str, Any]:
     """The OCI `linux.seccomp` for a process with `caps`, from a Docker-format profile."""
-    arch = _GOARCH.get(platform.machine(), platform.machine())
+    machine = os.uname().machine
+    arch = _GOARCH.get(machine, machine)
     native = _SCMP_ARCH.get(arch)
     arches: list[str] = list(profile.get("architectures") or [])
     for entry in profile.get("archMap") or []:
