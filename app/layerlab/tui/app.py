@@ -232,7 +232,6 @@ class LayerlabApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.layer_stack.border_title = "layers · top first"
         self.files_tree.border_title = "files"
         self.subject_list.border_title = "subjects"
         self._apply_present()
@@ -958,6 +957,7 @@ class LayerlabApp(App[None]):
             self.workers.cancel_group(self, "files")
             self.workers.cancel_group(self, "procs")
             layers.show(())
+            self.files_tree.set_mounts(())
             self.files_tree.begin("files", None)
             self.files_tree.load([])
             for key in ("image", "container", "oci", "layer"):
@@ -970,7 +970,8 @@ class LayerlabApp(App[None]):
         metadata.show("container", sid, view.inspect)
         metadata.show("oci", sid, view.bundle)
         to_top, self._to_top = self._to_top, False
-        layers.show(view.layers, top=to_top)
+        layers.show(view.layers, view.mounts, top=to_top)
+        self.files_tree.set_mounts(view.mounts)
         if not is_container:
             self.workers.cancel_group(self, "procs")
             procs_panel.say(IMAGE)
