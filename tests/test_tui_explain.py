@@ -314,9 +314,11 @@ def test_whole_outputs_and_the_host_path(engine: Engine) -> None:
             await enter(pilot, "run --name hap busybox touch /happiness.txt")
             await until(pilot, lambda: "A /happiness.txt" in changes(app))
             tree = app.query_one(ChangeTree)
-            tree.focus()
+            app.screen.set_focus(tree)
             node = next(n for n in tree.root.children if str(n.data) == "A /happiness.txt")
             tree.move_cursor(node)
+            # Enter selects it whether or not the cursor moved (already on it: no highlight)
+            await pilot.press("enter")
             view = app.query_one(ProvenanceView)
             await until(pilot, lambda: view.provenance is not None and bool(view.provenance.host))
             assert view.provenance is not None

@@ -259,7 +259,7 @@ def test_every_text_meets_wcag_aa(engine: Engine, theme: str) -> None:
             await settled(pilot)
             found = [(r, "welcome: " + t, c) for r, t, c in low_contrast(app)]
             for line in (
-                "create --name demo busybox sleep 600",
+                "create --name demo -v data:/data --tmpfs /run busybox sleep 600",
                 "start demo",
                 "exec demo touch /happiness.txt",
                 "pause demo",

@@ -3,6 +3,9 @@
 The app owns the subject and the wiring; each panel is a widget of its own.
 Everything that touches the disk, the engine or runc runs in a thread worker
 and comes back as a message; watchdog and the process poll do the same.
+The first frame waits for nothing but Textual and the panels: the store is
+read after it, in a worker, and what only a command, a lesson or help needs
+is imported when it is first needed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -25,21 +28,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
 from textual.reactive import reactive
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerlab import analysis, procs
-from layerlab.cli import grammar, handlers
-from layerlab.cli.stdio import IO
+from layerlab import analysis
 from layerlab.containers import Container
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled, LayerlabError, NotFound
 from layerlab.humanize import human_size
-from layerlab.lessons.model import Lesson
-from layerlab.lessons.progress import Progress
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
@@ -52,10 +51,7 @@ from layerlab.tui.diagram import Diagram
 from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
-from layerlab.tui.help_screen import HelpScreen
 from layerlab.tui.layer_stack import LayerStack
-from layerlab.tui.lesson_pane import LessonPane
-from layerlab.tui.lesson_picker import LEAVE, LessonPicker
 from layerlab.tui.messages import (
     CommandDone,
     FilesLoaded,
@@ -75,7 +71,12 @@ from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 from layerlab.unionfs import Change
-from layerlab.watch import UpperWatch
+
+if TYPE_CHECKING:
+    from layerlab.cli.stdio import IO
+    from layerlab.lessons.model import Lesson
+    from layerlab.tui.lesson_pane import LessonPane
+    from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
 STORE_SETTLE_SECONDS = 0.1
@@ -182,8 +183,12 @@ class LayerlabApp(App[None]):
         self._upper_watch: UpperWatch | None = None
         self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
         self._watch_lock = threading.Lock()
-        self._store_watch = engine.watch_store(self._store_changed)
+        # The store's watcher: made and started in a worker (watchdog waits for the first frame).
+        self._watched: Engine | None = engine  # whose store it should watch; None: none
+        self._store_watch: tuple[Engine, StoreWatch] | None = None
+        self._store_watch_lock = threading.Lock()
         self._store_timer: Timer | None = None
+        self._first_read_due = True  # the store is read once the first frame is painted
         self._store_failures = 0  # store reads failed in a row
         self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
@@ -194,6 +199,24 @@ class LayerlabApp(App[None]):
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
         self._completed: str | None = None  # the bar's value the hint above it speaks of
+
+    def get_default_screen(self) -> Screen[None]:
+        """The first screen, born with the classes its size and mode give it.
+
+        Set after its panels mounted (as Textual does on the first resize), each
+        class would restyle every panel once more before the first frame.
+        """
+        width, height = self.size
+        classes = [
+            max((point for point in points if point[0] <= size), default=(0, ""))[1]
+            for size, points in (
+                (width, self.HORIZONTAL_BREAKPOINTS),
+                (height, self.VERTICAL_BREAKPOINTS),
+            )
+        ]
+        if self.present:
+            classes.append("-present")
+        return Screen(id="_default", classes=" ".join(classes))
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
@@ -232,12 +255,18 @@ class LayerlabApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.layer_stack.border_title = "layers · top first"
         self.files_tree.border_title = "files"
         self.subject_list.border_title = "subjects"
         self._apply_present()
         self.command_bar.focus()
         self.output_log.note("what each command prints shows here, as the CLI prints it")
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        """Paint first: only once the panels are on the screen is the store read and watched
+        (a worker's thread would slow the first frame down), the processes polled, a lesson
+        opened."""
+        self._first_read_due = False
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
         self.start_store_watch()
         self.load_store()
@@ -246,7 +275,8 @@ class LayerlabApp(App[None]):
 
     def on_unmount(self) -> None:
         self._cancel_commands()
-        self._store_watch.stop()
+        self._watched = None
+        self._reconcile_store_watch()
         self._close_sandbox(wait=True)
         self._upper_wanted = None
         self._reconcile_upper_watch()
@@ -277,6 +307,8 @@ class LayerlabApp(App[None]):
         await super().action_quit()
 
     def action_help(self) -> None:
+        from layerlab.tui.help_screen import HelpScreen  # markdown: only when asked for
+
         if isinstance(self.screen, HelpScreen):
             self.screen.dismiss()
         else:
@@ -323,9 +355,7 @@ class LayerlabApp(App[None]):
         """Read and run commands through another store: a lesson's sandbox, or back home."""
         if engine is self.engine:
             return
-        self._store_watch.stop()
-        self.engine = engine
-        self._store_watch = engine.watch_store(self._store_changed)
+        self.engine = self._watched = engine
         self.snapshot = None
         self.subject = None
         self.start_store_watch()
@@ -333,6 +363,8 @@ class LayerlabApp(App[None]):
 
     def action_lessons(self) -> None:
         from layerlab.lessons.loader import LessonError, load_course
+        from layerlab.lessons.progress import Progress
+        from layerlab.tui.lesson_picker import LessonPicker
 
         try:
             course = load_course()
@@ -343,6 +375,9 @@ class LayerlabApp(App[None]):
         self.push_screen(LessonPicker(course, Progress.load(), current), self._picked)
 
     def _picked(self, choice: Lesson | str | None) -> None:
+        from layerlab.lessons.model import Lesson
+        from layerlab.tui.lesson_picker import LEAVE
+
         if choice == LEAVE:
             self.leave_lesson()
         elif isinstance(choice, Lesson):
@@ -350,6 +385,9 @@ class LayerlabApp(App[None]):
 
     def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
         """Open a lesson on a clean sandbox of its own (the one open is closed first)."""
+        from layerlab.lessons.progress import Progress
+        from layerlab.tui.lesson_pane import LessonPane
+
         self.leave_lesson()
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
@@ -554,6 +592,8 @@ class LayerlabApp(App[None]):
             return False
         if words and self._bar_word(words):
             return False
+        from layerlab.cli import grammar  # the command line's grammar: at the first line typed
+
         parsed = io.StringIO()
         try:
             with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
@@ -581,6 +621,8 @@ class LayerlabApp(App[None]):
         `before` is the store as the panels show it; the writable layer is read
         around the command only when it runs a process in an existing container.
         """
+        from layerlab.cli import handlers
+
         engine = self.engine
         ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
         changes_before = self._changes(ran_in)
@@ -737,6 +779,8 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
+        from layerlab.cli.stdio import IO
+
         log = self.output_log
         out: TextIO = LogStream(log)
         err: TextIO = LogStream(log, err=True)
@@ -783,6 +827,8 @@ class LayerlabApp(App[None]):
         This blocks the UI thread on purpose: the app is suspended and the
         terminal belongs to the container until it exits.
         """
+        from layerlab.cli.stdio import IO
+
         log = self.output_log
         try:
             with self.suspend():
@@ -844,7 +890,25 @@ class LayerlabApp(App[None]):
     # --- the store ----------------------------------------------------------------------
     @work(thread=True, group="watch", exit_on_error=False)
     def start_store_watch(self) -> None:
-        self._store_watch.start()
+        self._reconcile_store_watch()
+
+    def _reconcile_store_watch(self) -> None:
+        """Make the store's watcher watch the store last asked for (`_watched`).
+
+        Off the UI thread but at exit; it converges, as the writable layer's does.
+        """
+        with self._store_watch_lock:
+            wanted, current = self._watched, self._store_watch
+            if current is not None and current[0] is wanted:
+                return
+            if current is not None:
+                current[1].stop()
+                self._store_watch = None
+            if wanted is None:
+                return
+            watch = wanted.watch_store(self._store_changed)
+            watch.start()
+            self._store_watch = (wanted, watch)
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
@@ -860,8 +924,9 @@ class LayerlabApp(App[None]):
 
     @property
     def store_read_pending(self) -> bool:
-        """A change to the store was seen and its read has not started yet."""
-        return self._store_timer is not None
+        """A change to the store was seen (or the app just started) and its read has not
+        started yet."""
+        return self._store_timer is not None or self._first_read_due
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def load_store(self) -> None:
@@ -958,6 +1023,7 @@ class LayerlabApp(App[None]):
             self.workers.cancel_group(self, "files")
             self.workers.cancel_group(self, "procs")
             layers.show(())
+            self.files_tree.set_mounts(())
             self.files_tree.begin("files", None)
             self.files_tree.load([])
             for key in ("image", "container", "oci", "layer"):
@@ -970,7 +1036,8 @@ class LayerlabApp(App[None]):
         metadata.show("container", sid, view.inspect)
         metadata.show("oci", sid, view.bundle)
         to_top, self._to_top = self._to_top, False
-        layers.show(view.layers, top=to_top)
+        layers.show(view.layers, view.mounts, top=to_top)
+        self.files_tree.set_mounts(view.mounts)
         if not is_container:
             self.workers.cancel_group(self, "procs")
             procs_panel.say(IMAGE)
@@ -1056,6 +1123,7 @@ class LayerlabApp(App[None]):
             if wanted is None:
                 return
             upper, lowers = wanted
+            from layerlab.watch import UpperWatch  # watchdog: off the UI thread, when needed
 
             def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
                 self.post_message(UpperChanged(upper, analysis.changes_at(upper, lowers, paths)))
@@ -1161,6 +1229,8 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
+        from layerlab import procs  # psutil: not before the first frame
+
         found = procs.processes(pid)
         if not get_current_worker().is_cancelled:
             self.post_message(ProcsLoaded(pid=pid, procs=found))

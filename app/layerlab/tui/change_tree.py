@@ -13,7 +13,9 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.engine import Mounted
 from layerlab.tui.look import component_style, panel_css
+from layerlab.tui.outside import what
 from layerlab.unionfs import Change
 
 # The component class each kind of entry is drawn with (dive's colours, from the theme).
@@ -50,6 +52,7 @@ class ChangeTree(Tree[Change]):
         "change-tree--opaque",
         "change-tree--flash",
         "change-tree--empty",
+        "change-tree--mount",
     }
     """
     | Class | Description |
@@ -62,6 +65,7 @@ class ChangeTree(Tree[Change]):
     | `change-tree--opaque` | The note on an opaque directory. |
     | `change-tree--flash` | A new entry, for a moment. |
     | `change-tree--empty` | The line an empty layer shows. |
+    | `change-tree--mount` | The note on a mount point: its files are outside the layers. |
     """
     DEFAULT_CSS = (
         panel_css("ChangeTree")
@@ -75,6 +79,7 @@ class ChangeTree(Tree[Change]):
         & > .change-tree--opaque { color: $text-warning; text-style: italic; }
         & > .change-tree--flash { text-style: reverse; }
         & > .change-tree--empty { color: $text-muted; text-style: italic; }
+        & > .change-tree--mount { color: $text-warning; text-style: italic; }
     }
     """
     )
@@ -98,6 +103,14 @@ class ChangeTree(Tree[Change]):
         self._queued: list[dict[str, Change | None]] = []
         self._loading = False
         self._flashing: set[str] = set()
+        self._mounts: dict[str, Mounted] = {}  # mount point -> what the container has there
+
+    def set_mounts(self, mounts: tuple[Mounted, ...]) -> None:
+        """The container's mounts: their mount points say that their files are not here."""
+        by_point = {mount.destination: mount for mount in mounts}
+        if by_point != self._mounts:
+            self._mounts = by_point
+            self._invalidate()  # the lines drawn are cached: draw them again
 
     def begin(self, title: str, live: Path | None) -> None:
         """A new layer is being read; updates until `load()` are queued, not lost."""
@@ -184,6 +197,10 @@ class ChangeTree(Tree[Change]):
         elif change.opaque:
             note = "  opaque: hides what the layers below have here"
             text.append(note, self._style("change-tree--opaque"))
+        mount = self._mounts.get(change.path) if self.live is not None else None
+        if mount is not None:  # only the writable layer has the mount point
+            note = f"  {what(mount)} mounted here: outside the layers"
+            text.append(note, self._style("change-tree--mount"))
         if change.path in self._flashing:
             text.stylize(self._style("change-tree--flash"))
         return text

@@ -1,7 +1,8 @@
 """The article's pictures, live: an image, a container, a running container, as it draws them.
 
 An image is a stack of read-only layers; a container is that stack plus one
-writable layer on top; a running container adds a process space beside it.
+writable layer on top; a running container adds a process space beside it. What is mounted over
+the union (volumes, binds, tmpfs) is drawn under the stack, outside it.
 `picture()` is a pure function from a `SubjectView` to a Rich renderable, so
 it is tested without an app; `Diagram` is the widget that shows it.
 """
@@ -23,6 +24,7 @@ from layerlab.reference import short_id
 from layerlab.tui.explain import plural
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import SubjectView
+from layerlab.tui.outside import NOTE, describe
 
 CAPTION = (
     "A layer id names one read-only layer (bottom: no parent); an image id (sha256:…) "
@@ -30,7 +32,9 @@ CAPTION = (
 )
 EMPTY = "no subject yet: an image is a stack of read-only layers; create puts a writable one on top"
 BESIDE_FROM = 56  # columns from which the process space is drawn beside the stack
-PARTS = ("writable", "read-only", "bottom", "process", "frozen", "caption", "title", "id")
+PARTS = (
+    "writable", "read-only", "bottom", "process", "frozen", "caption", "title", "id", "mount"
+)  # fmt: skip
 
 
 Styles = Callable[[str], Style]
@@ -105,6 +109,18 @@ def process_space(view: SubjectView, s: Styles) -> Table:
     return table
 
 
+def outside(view: SubjectView, s: Styles) -> Table:
+    """Volumes, binds and tmpfs: mounted over the union, so drawn apart from the layers."""
+    table = Table(box=box.DOUBLE, show_header=False, padding=(0, 1), expand=True)
+    table.add_column("mounts", overflow="fold")
+    text = Text("mounted over the union\n", style=s("title"))
+    for mount in view.mounts:
+        text.append(describe(mount) + "\n", s("mount"))
+    text.append(NOTE, s("caption"))
+    table.add_row(text)
+    return table
+
+
 class Picture:
     """The drawing: the process space beside the stack when there is room, else below it."""
 
@@ -126,6 +142,8 @@ class Picture:
         else:
             yield layers
             yield process_space(view, s)
+        if view.mounts:
+            yield outside(view, s)
         yield Text(CAPTION, style=s("caption"))
 
 
@@ -156,6 +174,7 @@ class Diagram(Static):
     | `diagram--caption` | Which id is which. |
     | `diagram--title` | The subject's name, the process space's title. |
     | `diagram--id` | Layer and image ids. |
+    | `diagram--mount` | A volume, bind or tmpfs, outside the layers. |
     """
     DEFAULT_CSS = (
         panel_css("Diagram")
@@ -170,6 +189,7 @@ class Diagram(Static):
         & > .diagram--caption { color: $foreground; text-style: italic; }
         & > .diagram--title { text-style: bold; }
         & > .diagram--id { color: $text-primary; }
+        & > .diagram--mount { color: $text-warning; text-style: bold; }
     }
     """
     )

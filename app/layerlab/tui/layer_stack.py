@@ -1,4 +1,8 @@
-"""The layer stack: the writable layer on top, the read-only layers below it, down to the base."""
+"""The layer stack: the writable layer on top, the read-only layers below it, down to the base.
+
+Under the base, set apart, what is mounted over the union (volumes, binds,
+tmpfs): beside the layers, never in them.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,15 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from layerlab.engine import Mounted
 from layerlab.humanize import human_size
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import LayerRow
+from layerlab.tui.outside import NOTE, target
 
 CREATED_BY_WIDTH = 42
+MOUNT_WIDTH = 16
+TITLE = "layers · top first"
 
 
 def _created_by(row: LayerRow) -> str:
@@ -24,6 +32,12 @@ def _created_by(row: LayerRow) -> str:
     return text[: CREATED_BY_WIDTH - 1] + "…"
 
 
+def _where(mount: Mounted) -> str:
+    """`volume /data`: what and where, in about a layer id's width (the rest is further right)."""
+    text = f"{mount.type} {mount.destination}"
+    return text if len(text) <= MOUNT_WIDTH else text[: MOUNT_WIDTH - 1] + "…"
+
+
 class LayerStack(DataTable[Text | str]):
     """One row per layer; moving the cursor picks the layer whose files and json are shown."""
 
@@ -31,6 +45,7 @@ class LayerStack(DataTable[Text | str]):
         "layer-stack--writable",
         "layer-stack--read-only",
         "layer-stack--nothing",
+        "layer-stack--mount",
     }
     """
     | Class | Description |
@@ -38,6 +53,7 @@ class LayerStack(DataTable[Text | str]):
     | `layer-stack--writable` | The writable layer's `RW` mark. |
     | `layer-stack--read-only` | A read-only layer's `RO` mark. |
     | `layer-stack--nothing` | A layer that hides nothing of the layers below. |
+    | `layer-stack--mount` | A volume, bind or tmpfs: mounted over the union, not a layer. |
     """
     DEFAULT_CSS = (
         panel_css("LayerStack")
@@ -46,6 +62,7 @@ class LayerStack(DataTable[Text | str]):
         & > .layer-stack--writable { color: $text-success; text-style: bold; }
         & > .layer-stack--read-only { color: $text-muted; }
         & > .layer-stack--nothing { color: $text-muted; }
+        & > .layer-stack--mount { color: $text-warning; }
     }
     """
     )
@@ -58,10 +75,12 @@ class LayerStack(DataTable[Text | str]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.stack: tuple[LayerRow, ...] = ()
+        self.mounts: tuple[Mounted, ...] = ()  # the rows under the layers: not layers
         self._picked: LayerRow | None = None
         self._live_files: int | None = None  # the writable layer's count, kept live
 
     def on_mount(self) -> None:
+        self.border_title = TITLE
         self.add_column("", key="mode")
         self.add_column("layer", key="id")
         self.add_column("size", key="size")
@@ -73,23 +92,26 @@ class LayerStack(DataTable[Text | str]):
     def _restyle(self) -> None:
         stack, self.stack = self.stack, ()
         live = self._live_files
-        self.show(stack)
+        self.show(stack, self.mounts)
         if live is not None:
             self.set_writable_files(live)
 
-    def show(self, layers: tuple[LayerRow, ...], *, top: bool = False) -> None:
+    def show(
+        self, layers: tuple[LayerRow, ...], mounts: tuple[Mounted, ...] = (), *, top: bool = False
+    ) -> None:
         """Replace the rows, keeping the cursor on the same layer when it is still there.
 
         With `top` (a new subject, or after a command) the cursor goes to the top
         layer: the writable layer of a container, the newest layer of an image.
         """
-        if layers == self.stack:
+        if layers == self.stack and mounts == self.mounts:
             if top and layers and self.cursor_row != 0:
                 self.move_cursor(row=0)
                 self._pick(layers[0])
             return  # a re-read that found nothing new: leave the table (and cursor) alone
         keep = None if top or self._picked is None else self._picked.key
-        self.stack = layers
+        self.stack, self.mounts = layers, mounts
+        self.border_title = TITLE + (" · under them, mounts: outside the layers" if mounts else "")
         self._live_files = None
         self.clear()
         writable = component_style(self, "layer-stack--writable")
@@ -105,6 +127,17 @@ class LayerStack(DataTable[Text | str]):
                 Text(human_size(row.hidden), justify="right", style="" if row.hidden else nothing),
                 _created_by(row),
                 key=row.key,
+            )
+        outside = component_style(self, "layer-stack--mount")
+        for mount in mounts:
+            self.add_row(
+                "",
+                Text(_where(mount), style=outside),
+                "",
+                "",
+                "",
+                Text(f"{target(mount)} · {NOTE}", style=outside),
+                key=f"mount:{mount.destination}",
             )
         keys = [row.key for row in layers]
         index = keys.index(keep) if keep in keys else 0

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from layerlab.analysis import Provenance
-from layerlab.procs import Proc
 from layerlab.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
 from layerlab.tui.model import LayerRow, SubjectView
 from layerlab.unionfs import Change
+
+if TYPE_CHECKING:
+    from layerlab.procs import Proc  # psutil: not before the first frame
 
 
 @dataclass

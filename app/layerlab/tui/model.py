@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.analysis import hidden_bytes, layer_stats, reread
-from layerlab.engine import Engine, WritableLayer
+from layerlab.engine import Engine, Mounted, WritableLayer, mounts_of
 from layerlab.reference import short_id
 from layerlab.snapshot import Snapshot, Subject
 
@@ -68,6 +68,7 @@ class SubjectView:
     image_config: dict[str, Any]
     inspect: dict[str, Any]
     bundle: dict[str, Any] | None  # the OCI runtime config.json, once started
+    mounts: tuple[Mounted, ...] = ()  # volumes, binds, tmpfs: over the union, outside the layers
 
     @property
     def running(self) -> bool:
@@ -182,6 +183,7 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         image_config=image.config,
         inspect=container.data,
         bundle=engine.bundle_spec(container.id),
+        mounts=mounts_of(container.data),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -11,8 +11,10 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from layerlab.procs import Proc
 from layerlab.tui.look import component_style, on_theme_change, panel_css
+
+if TYPE_CHECKING:
+    from layerlab.procs import Proc
 
 STATES = ("running", "sleeping", "frozen", "zombie")  # each has a component class
 NOT_RUNNING = "No process space: a container that is not running is an image plus a writable layer."
