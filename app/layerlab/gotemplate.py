@@ -4,10 +4,11 @@ Docker formats output with Go templates, and scripts depend on the exact bytes, 
 follows Go: literal text, `{{.}}`, field paths, variables (`$`, `$x := ...`, `$x = ...`),
 pipelines (`|`) and parenthesised ones, `{{if}}`/`{{else if}}`/`{{else}}`, `{{with}}`,
 `{{range}}` (with `$i, $e :=`, `{{else}}`, `{{break}}`, `{{continue}}`), `{{-`/`-}}`
-trimming; Go's builtins (`and or not eq ne lt le gt ge index len print printf println`)
-and Docker's (`json join split title lower upper pad truncate`). Errors are worded like
-Go's: parse errors `template: :LINE: ...` (Docker exits 64), execution errors
-`template: :LINE:COL: executing "" at <NODE>: ...` (Docker exits 1).
+trimming; Go's builtins (`and or not eq ne lt le gt ge index len slice print printf
+println html js urlquery`) and Docker's (`json join split title lower upper pad truncate`).
+Errors are worded like Go's: parse errors `template: NAME:LINE: ...` (`inspect` exits 64),
+execution errors `template: NAME:LINE:COL: executing "NAME" at <NODE>: ...` (exit 1);
+each command puts its own words before them (`listing`, `cli.handlers`).
 
 The data is JSON-like (dicts, lists, str, int, float, bool, None). Go's data is typed,
 so two of its rules are approximated from the shape: a missing key is an error in a
