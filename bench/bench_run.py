@@ -86,6 +86,7 @@ def main() -> int:
             f"{max(s) * 1000:7.1f}ms  {medians[name] / base:5.2f}x"
         )
     ours = medians["layerlab run --rm busybox true"]
+    print(f"layerlab / runc: {ours / base:.2f}x (goal <= 2x, issue 13)")
     if "docker run --rm busybox true" in medians:
         print(f"layerlab / docker: {ours / medians['docker run --rm busybox true']:.2f}x")
     else:
