@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 import re
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -150,6 +152,19 @@ def test_rebuild_hits_the_cache_for_every_step_and_starts_no_container(
     third = cli("build", "-t", "app", "-t", "other", str(ctx))  # a new tag is still written
     assert third.code == 0, third.err
     assert engine.image("other").id == engine.image("app").id
+
+    # a rebuild the cache has whole loads no tar machinery, nor the healing scan
+    code = (
+        "import sys; from layerlab.main import main; "
+        f"code = main(['build', '-t', 'app', {str(ctx)!r}]); sys.stdout.flush(); "
+        "print([m for m in ('tarfile', 'layerlab.layers', 'layerlab.layer_writer', "
+        "'layerlab.fsck') if m in sys.modules]); sys.exit(code)"
+    )
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(" ---> Using cache") == 7
+    assert out.stdout.splitlines()[-1] == "[]"
 
     # and in-process, the engine's own record: no create, no start
     calls: list[str] = []

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
 from layerlab import images as imagelib
-from layerlab import layers, unionfs
+from layerlab import unionfs
 from layerlab.build.context import Source, SourceRoot, scoped_resolve
 from layerlab.build.dockerfile import (
     KNOWN,
@@ -66,7 +66,7 @@ from layerlab.instructions import (
     set_env,
     set_labels,
 )
-from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.reference import chain_id, normalize_ref, short_id, validate_reference
 from layerlab.report import BuildStep
 from layerlab.store import Store
 
@@ -323,7 +323,7 @@ class Builder:
                 return ""
             chain: str | None = None
             for diff_id in cfg["rootfs"]["diff_ids"]:
-                chain = layers.chain_id(chain, diff_id)
+                chain = chain_id(chain, diff_id)
             return chain or ""
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return ""
@@ -451,7 +451,11 @@ class Builder:
                 self._config_step(state, inst)
         except BuildError:
             raise
-        except layers.UnsafeTarError as exc:
+        except ValueError as exc:  # layers.UnsafeTarError, loaded by the steps that extract
+            from layerlab.layers import UnsafeTarError
+
+            if not isinstance(exc, UnsafeTarError):
+                raise
             raise BuildError(f"{inst.keyword} failed: {exc}") from None
         except LayerlabError as exc:
             raise BuildError(str(exc)) from None
@@ -509,7 +513,7 @@ class Builder:
     def _layers_present(self, diff_ids: list[str]) -> bool:
         chain: str | None = None
         for diff_id in diff_ids:
-            chain = layers.chain_id(chain, diff_id)
+            chain = chain_id(chain, diff_id)
             if not os.path.isfile(self.store.layer_dir(chain) / "json"):
                 return False
         return True

@@ -15,13 +15,11 @@ import os
 import posixpath
 import re
 import stat
-import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from layerlab import layers
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.errors import BuildError
 from layerlab.pipes import produced_by
@@ -253,6 +251,8 @@ def entry_digest(entry: Entry) -> str:
 
 def is_archive(path: Path) -> bool:
     """ADD extracts a local file when it is a tar (plain, gzip, bzip2 or xz), as Docker does."""
+    import tarfile  # tar machinery loads for steps that run, never for a cached build
+
     try:
         with tarfile.open(path, "r|*") as tar:
             return tar.next() is not None
@@ -262,6 +262,8 @@ def is_archive(path: Path) -> bool:
 
 def write_tar(out: BinaryIO, entries: list[tuple[str, Entry]], owner: tuple[int, int]) -> None:
     """The entries as a tar with the given names, owned by `owner`, modes and mtimes kept."""
+    import tarfile
+
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for name, entry in entries:
             st = entry.st
@@ -287,5 +289,7 @@ def write_tar(out: BinaryIO, entries: list[tuple[str, Entry]], owner: tuple[int,
 
 def extract_stream(dest: Path, produce: Callable[[BinaryIO], None]) -> None:
     """Pipe what `produce` writes through the safe extractor into `dest`."""
+    from layerlab import layers
+
     with produced_by(produce) as source:
         layers.extract_layer_tar(source, dest)

@@ -415,4 +415,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Out without the interpreter's teardown, as the forked shim leaves: everything was
+    # written with os.write or closed, and whoever started us waits for this exit.
+    os._exit(main(sys.argv[1:]))
