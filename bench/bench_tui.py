@@ -96,10 +96,12 @@ def tmux_server() -> Iterator[None]:
     started at once may find the old one's socket), with a name of its own."""
     SOCKET[0] = f"tui-bench-{os.getpid()}-{next(SERVERS)}"
     tmux("new-session", "-d", "-s", "keep", "-x", "20", "-y", "5", "sleep 3600")
+    socket = Path(tmux("display-message", "-p", "#{socket_path}").strip())
     try:
         yield
     finally:
         tmux("kill-server", check=False)
+        socket.unlink(missing_ok=True)  # tmux leaves it behind
 
 
 def paint_time(command: list[str], mark: str, env: dict[str, str], timeout: float = 30.0) -> float:
