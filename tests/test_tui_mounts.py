@@ -21,7 +21,7 @@ from layerlab.tui.diagram import Diagram
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.outside import NOTE
 
-from .test_tui import changes, drive, enter, until
+from .test_tui import changes, drive, enter, explained, until
 from .test_tui_pictures import drawn
 
 pytestmark = pytest.mark.system
@@ -111,5 +111,15 @@ def test_a_volume_a_bind_and_a_tmpfs_are_beside_the_layers_not_in_them(
         table.move_cursor(row=2)
         await until(pilot, lambda: table.cursor_row == 2)
         assert "A /top" in changes(app)
+        # A write into the volume changes no layer, and the explanation says where it went.
+        app.screen.set_focus(app.command_bar)
+        await enter(pilot, "exec mounts touch /data/new")
+        said = " ".join(explained(app).split())
+        assert "nothing changed in its writable layer" in said
+        assert (
+            "What it wrote under /data, /mnt or /run went to what is mounted there "
+            f"(volume data, bind {host}, tmpfs), outside the layers: in no diff, in no commit."
+        ) in said
+        assert not any("new" in entry for entry in changes(app))
 
     drive(engine, scenario)

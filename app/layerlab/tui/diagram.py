@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from rich import box
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -130,7 +130,9 @@ class Picture:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         view, s = self.view, self.s
         yield header(view, s)
-        layers = stack(view, s)
+        layers: RenderableType = stack(view, s)
+        if view.mounts:  # right under the stack, apart from it
+            layers = Group(layers, outside(view, s))
         if not view.running:
             yield layers
         elif options.max_width >= BESIDE_FROM:
@@ -142,8 +144,6 @@ class Picture:
         else:
             yield layers
             yield process_space(view, s)
-        if view.mounts:
-            yield outside(view, s)
         yield Text(CAPTION, style=s("caption"))
 
 

@@ -15,11 +15,13 @@ import signal
 from dataclasses import dataclass
 
 from layerlab.containers import Container, parse_signal
+from layerlab.engine import mounts_of
 from layerlab.errors import LayerlabError
 from layerlab.humanize import parse_rfc3339
 from layerlab.reference import short_id
 from layerlab.report import BuildStep, Report
 from layerlab.snapshot import Subject
+from layerlab.tui.outside import written_outside
 from layerlab.unionfs import Change
 
 DEFAULT_STOP_SECONDS = 10  # `stop`'s grace time without -t (the engine's DEFAULT_STOP_TIMEOUT)
@@ -131,7 +133,7 @@ def explain(outcome: Outcome) -> str:
         if ns.cmd == "exec":
             return (
                 f"exec ran `{shlex.join(ns.command)}` as a new process in {name}'s process space; "
-                f"{_delta(outcome)}."
+                f"{_delta(outcome)}.{written_outside(mounts_of(after.data))}"
             )
         if ns.cmd == "stop":
             return _stop(outcome, after, writable)

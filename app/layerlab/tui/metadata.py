@@ -34,14 +34,20 @@ class MetadataPanel(Vertical):
     """
     )
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        # Made here, not found in the DOM: a document that arrives before the tabs have
+        # composed (a fast first read) is kept and drawn when its view mounts.
+        self._views = {key: JsonView(empty, id=f"json-{key}") for key, (_, empty) in TABS.items()}
+
     def compose(self) -> ComposeResult:
         with TabbedContent(id="metadata-tabs"):
-            for key, (title, empty) in TABS.items():
+            for key, (title, _) in TABS.items():
                 with TabPane(title, id=f"tab-{key}"), ScrollableContainer():
-                    yield JsonView(empty, id=f"json-{key}")
+                    yield self._views[key]
 
     def view(self, key: str) -> JsonView:
-        return self.query_one(f"#json-{key}", JsonView)
+        return self._views[key]
 
     def show(self, key: str, identity: str | None, data: Any) -> None:
         self.view(key).show(identity, data)

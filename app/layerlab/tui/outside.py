@@ -8,6 +8,7 @@ stack and the picture both list them under the layers in these words.
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 
 from layerlab.engine import Mounted
 from layerlab.reference import short_id
@@ -39,3 +40,16 @@ def target(mount: Mounted) -> str:
 def describe(mount: Mounted) -> str:
     """`volume data → /data`, `bind /srv/site → /mnt`, `tmpfs /run`."""
     return f"{mount.type} {target(mount)}"
+
+
+def written_outside(mounts: Sequence[Mounted]) -> str:
+    """After a process ran: where its writes bypassed the writable layer, as a sentence."""
+    if not mounts:
+        return ""
+    points = [m.destination for m in mounts]
+    where = points[0] if len(points) == 1 else ", ".join(points[:-1]) + " or " + points[-1]
+    kinds = ", ".join(what(m) for m in mounts)
+    return (
+        f" What it wrote under {where} went to what is mounted there ({kinds}), "
+        "outside the layers: in no diff, in no commit."
+    )
