@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layerlab import cgroups, layers, libc
+from layerlab import cgroups, libc
 from layerlab.containers import BUILD_OWNER
 from layerlab.errors import LayerlabError
+from layerlab.reference import chain_id
 from layerlab.store import (
     Corrupted,
     owner_alive,
@@ -135,7 +136,7 @@ def orphan_layers(engine: Engine) -> list[Path]:
         try:
             chain = None
             for diff_id in read_json(path)["rootfs"]["diff_ids"]:
-                chain = layers.chain_id(chain, diff_id)
+                chain = chain_id(chain, diff_id)
                 used.add(chain.removeprefix("sha256:"))
         except FileNotFoundError:
             continue
