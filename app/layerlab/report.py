@@ -38,6 +38,7 @@ class Report:
     created_volumes: list[str] = field(default_factory=list)
     removed_volumes: list[str] = field(default_factory=list)
     build_steps: list[BuildStep] = field(default_factory=list)  # `build`: each step, in order
+    errors: list[str] = field(default_factory=list)  # items that failed (multi-item commands)
 
     def merge(self, other: Report) -> None:
         """Fold a sub-step's report into this one (multi-container commands)."""
@@ -45,7 +46,7 @@ class Report:
         for name in (
             "containers", "images", "created_containers", "created_images",
             "removed_containers", "removed_images", "untagged",
-            "volumes", "created_volumes", "removed_volumes",
+            "volumes", "created_volumes", "removed_volumes", "errors",
         ):  # fmt: skip
             getattr(self, name).extend(getattr(other, name))
 

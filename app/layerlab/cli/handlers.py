@@ -656,6 +656,7 @@ def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 raise
             print(f"Error: {exc}", file=io.err)
             report.code = 1
+            report.errors.append(str(exc))
             continue
         for tag in removal.untagged:
             print(f"Untagged: {tag}", file=io.out)
@@ -1225,6 +1226,7 @@ def _each(
                 raise
             print(f"Error: {exc}", file=io.err)
             report.code = 1
+            report.errors.append(str(exc))
             if failed is not None:
                 failed.append(ref)
             continue

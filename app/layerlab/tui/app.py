@@ -638,6 +638,8 @@ class LayerlabApp(App[None]):
             error, report = str(exc), Report(code=exc.exit_code)
         except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
             error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
+        if report.errors and not report.containers:  # every item failed (`start nosuch`)
+            error = "; ".join(report.errors)
         outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
                           subject=None, cancelled=cancelled, started=started)  # fmt: skip
         if error or cancelled:
