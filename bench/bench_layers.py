@@ -21,8 +21,10 @@ Peers: Docker, when a daemon answers, running the same workload (without
 one, Docker 20.10 figures measured on this kind of machine are printed as a
 reference); `cp -a` of the same writable layer (commit and export), the
 physical cost of copying it at all; and `tar -cf` of it (export), the cost of
-writing it as one archive. layerlab runs with its bytecode cached, as an
-installed package does. Not a test: nothing passes or fails.
+writing it as one archive. `--baseline APP_DIR` adds another layerlab (an
+older checkout) as one more side, in its own store: before and after in one
+run. layerlab runs with its bytecode cached, as an installed package does.
+Not a test: nothing passes or fails.
 """
 
 from __future__ import annotations
@@ -126,12 +128,18 @@ def main() -> int:
     parser.add_argument("-n", "--runs", type=int, default=5)
     parser.add_argument("--name", default="bench-big", help="container name on both sides")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every round's walls")
+    parser.add_argument(
+        "--baseline",
+        metavar="APP_DIR",
+        help="also run the layerlab found in APP_DIR (e.g. an older checkout's app/), in its own"
+        " store, interleaved like any side: before and after measured in one run",
+    )
     args = parser.parse_args()
     walls: dict[tuple[str, str], list[float]] = {}
     rss: dict[tuple[str, str], int] = {}
     with tempfile.TemporaryDirectory(prefix="layerlab-bench-") as tmp:
         work = Path(tmp)
-        for sub in ("ours", "docker", "peers"):
+        for sub in ("ours", "baseline", "docker", "peers"):
             (work / sub).mkdir()
         # Bytecode as an installed package has it (bench_build does the same): without
         # it, PYTHONDONTWRITEBYTECODE makes every command compile every module first.
@@ -141,6 +149,14 @@ def main() -> int:
             "layerlab": Side([sys.executable, "-m", "layerlab"], env, work / "ours", args.name)
         }
         try:
+            if args.baseline:
+                base_env = dict(env, LAYERLAB_ROOT=str(work / "baseline-store"))
+                base_env["PYTHONPATH"] = os.pathsep.join(
+                    [args.baseline, *env.get("PYTHONPATH", "").split(os.pathsep)]
+                )
+                sides["baseline"] = Side(
+                    [sys.executable, "-m", "layerlab"], base_env, work / "baseline", args.name
+                )
             if docker_reachable():
                 sides["docker"] = Side(["docker"], dict(os.environ), work / "docker", args.name)
             upper = subprocess.run(
@@ -172,11 +188,16 @@ def main() -> int:
             for side in sides.values():
                 side.close()
     print_table(walls, rss, measured="docker" in sides, runs=args.runs)
+    if "baseline" in sides:
+        print(f"\nbaseline ({args.baseline}), measured in the same rounds:")
+        print_table(walls, rss, measured="docker" in sides, runs=args.runs, subject="baseline")
     return 0
 
 
-def ratio(walls: dict[tuple[str, str], list[float]], name: str, peer: str) -> float:
-    ours, theirs = walls[name, "layerlab"], walls[name, peer]
+def ratio(
+    walls: dict[tuple[str, str], list[float]], name: str, peer: str, subject: str = "layerlab"
+) -> float:
+    ours, theirs = walls[name, subject], walls[name, peer]
     return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
 
 
@@ -186,21 +207,28 @@ def print_table(
     *,
     measured: bool,
     runs: int,
+    subject: str = "layerlab",
 ) -> None:
-    """One row per command and peer: both medians, the median ratio, both peak RSS."""
+    """One row per command and peer: both medians, the median ratio, both peak RSS.
+
+    The layerlab subject's peers are Docker, the physical ones, and the baseline if
+    one ran (for the baseline itself: all but itself).
+    """
     print(
-        "| command | layerlab | peak RSS | peer | peer wall | ratio | peer peak RSS |\n"
+        f"| command | {subject} | peak RSS | peer | peer wall | ratio | peer peak RSS |\n"
         "|---|---|---|---|---|---|---|"
     )
     for name in COMMANDS:
-        ours = statistics.median(walls[name, "layerlab"])
-        mine = [name, f"{ours:.2f} s", f"{rss[name, 'layerlab'] / 1024:.1f} MB"]
+        ours = statistics.median(walls[name, subject])
+        mine = [name, f"{ours:.2f} s", f"{rss[name, subject] / 1024:.1f} MB"]
         peers = (["docker"] if measured else []) + PEERS.get(name, [])
+        if subject == "layerlab" and (name, "baseline") in walls:
+            peers.append("baseline")
         rows = [
             [
                 peer,
                 f"{statistics.median(walls[name, peer]):.2f} s",
-                f"{ratio(walls, name, peer):.2f}x",
+                f"{ratio(walls, name, peer, subject):.2f}x",
                 f"{rss[name, peer] / 1024:.1f} MB" + (" (CLI)" if peer == "docker" else ""),
             ]
             for peer in peers
@@ -215,7 +243,7 @@ def print_table(
             mine = ["", "", ""]
     print(
         f"(median of {runs} interleaved rounds, the order turning each round; ratio = median"
-        " of per-round layerlab/peer; peak RSS of the command's own process, wait4 rusage)"
+        f" of per-round {subject}/peer; peak RSS of the command's own process, wait4 rusage)"
     )
 
 
