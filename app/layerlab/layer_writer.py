@@ -711,36 +711,64 @@ def _pwrite_all(fd: int, data: bytes | bytearray, offset: int) -> int:
     return offset
 
 
+class _Behind:
+    """Calls run one after another on one thread, behind the caller; the first error kept.
+
+    Export's big-file copies: a plain thread and a queue, not concurrent.futures
+    (with logging, ~20 ms of import for a command that takes a few hundred).
+    """
+
+    def __init__(self) -> None:
+        import queue
+
+        self.calls: queue.SimpleQueue[tuple[Callable[..., None], tuple[object, ...]] | None]
+        self.calls = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="export-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (call := self.calls.get()) is not None:
+            fn, args = call
+            try:
+                fn(*args)
+            except BaseException as exc:
+                self.error = self.error or exc
+
+    def finish(self) -> None:
+        """Wait for every call; raise the first error."""
+        self.calls.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _write_at(src: Path, out: int) -> None:
     """The stream into regular file `out` from its position on, by offset (see write_tar)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     at = os.lseek(out, 0, os.SEEK_CUR)  # where `pending` goes
     pending = bytearray()
-    copies: list[Future[None]] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="export-copy") as pool:
-        try:
-            for read in _entries(src):
-                pending += read.head
-                if read.fd >= 0:
-                    size = read.st.st_size
-                    if size > SMALL:
-                        at = _pwrite_all(out, pending, at)
-                        pending.clear()
-                        copies.append(pool.submit(_copy_at, read.fd, out, size, at))
-                        at += size
-                    else:
-                        try:
-                            pending += _read_exact(read.fd, size, "an exported file")
-                        finally:
-                            os.close(read.fd)
-                    pending += _pad(size)
-                if len(pending) >= _PIECE:
+    copies = _Behind()
+    try:
+        for read in _entries(src):
+            pending += read.head
+            if read.fd >= 0:
+                size = read.st.st_size
+                if size > SMALL:
                     at = _pwrite_all(out, pending, at)
                     pending.clear()
-            pending += _END
-            at = _pwrite_all(out, pending, at)
-        finally:
-            for copy in copies:
-                copy.result()  # the first failure is raised, once every copy is done
+                    copies.calls.put((_copy_at, (read.fd, out, size, at)))
+                    at += size
+                else:
+                    try:
+                        pending += _read_exact(read.fd, size, "an exported file")
+                    finally:
+                        os.close(read.fd)
+                pending += _pad(size)
+            if len(pending) >= _PIECE:
+                at = _pwrite_all(out, pending, at)
+                pending.clear()
+        pending += _END
+        at = _pwrite_all(out, pending, at)
+    finally:
+        copies.finish()  # every copy done (each closes its source); the first failure raised
     os.lseek(out, at, os.SEEK_SET)  # where writing in order would have left it
