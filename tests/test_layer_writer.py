@@ -15,13 +15,14 @@ import socket
 import stat
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab import images, layer_writer, layers
+from layerlab import images, layer_writer, layers, libc
 from layerlab.containers import CreateOptions
 from layerlab.engine import Engine
 from layerlab.store import Store
@@ -208,10 +209,39 @@ def test_hash_only_and_export_give_the_reference_stream(tmp_path: Path) -> None:
     in_memory = io.BytesIO()  # no fileno: everything through write()
     layer_writer.write_tar(tmp_path / "src", in_memory)
     assert in_memory.getvalue() == data
-    with open(tmp_path / "out.tar", "wb") as f:  # a file: big data by sendfile
+    with open(tmp_path / "out.tar", "wb") as f:  # a file: written by offset, big data copied
         f.write(b"already here")  # export appends at the file's position
         layer_writer.write_tar(tmp_path / "src", f)
-    assert (tmp_path / "out.tar").read_bytes() == b"already here" + data
+        f.write(b" and after")  # and leaves the position where writing in order would
+    assert (tmp_path / "out.tar").read_bytes() == b"already here" + data + b" and after"
+    with open(tmp_path / "appended.tar", "ab") as f:  # O_APPEND: offsets don't hold, in order
+        layer_writer.write_tar(tmp_path / "src", f)
+    assert (tmp_path / "appended.tar").read_bytes() == data
+    read_end, write_end = os.pipe()  # a pipe: in order, big data by sendfile
+    received = io.BytesIO()
+    reader = threading.Thread(target=lambda: received.write(os.fdopen(read_end, "rb").read()))
+    reader.start()
+    with os.fdopen(write_end, "wb") as f:
+        layer_writer.write_tar(tmp_path / "src", f)
+    reader.join()
+    assert received.getvalue() == data
+
+
+@pytest.mark.unit
+def test_export_into_another_file_system_gives_the_reference_stream(tmp_path: Path) -> None:
+    """Export reads an overlay and writes elsewhere: copy_file_range refuses (EXDEV), the
+    big files go by splice at their offsets, and the bytes are the same."""
+    varied_tree(tmp_path / "src")
+    data, _ = reference_tar(tmp_path / "src")
+    other = tmp_path / "tmpfs"
+    other.mkdir()
+    libc.mount("tmpfs", str(other), "tmpfs", 0, "size=64m")
+    try:
+        with open(other / "out.tar", "wb") as f:
+            layer_writer.write_tar(tmp_path / "src", f)
+        assert (other / "out.tar").read_bytes() == data
+    finally:
+        libc.umount(str(other), libc.MNT_DETACH)
 
 
 NAME = st.text(alphabet="abz.-_ \u00e9", min_size=1, max_size=6).filter(
@@ -284,6 +314,7 @@ def test_names_that_extraction_reinterprets_take_the_reference_path(tmp_path: Pa
     (src / ".wh.y").write_text("a file a container named like a whiteout")
     (src / "d").mkdir()
     (src / "d/.wh..wh..opq").write_text("")
+    (tmp_path / "unused").mkdir()
     with pytest.raises(layer_writer.NeedsReference):
         layer_writer.copy_layer(src, tmp_path / "unused")
     want = reference_copy(src, tmp_path / "ref")
@@ -316,7 +347,7 @@ def test_a_directory_swapped_for_a_symlink_is_not_followed(tmp_path: Path) -> No
     src.mkdir()
     (src / "d").symlink_to(outside)
     with pytest.raises(OSError):  # a symlink where a directory is expected: not opened
-        list(layer_writer._walk(src / "d"))
+        list(layers.walk_at(src / "d"))
     (tmp_path / "new").mkdir()
     layer_writer.copy_layer(src, tmp_path / "new")
     assert os.readlink(tmp_path / "new/d") == str(outside)  # copied as the link it is

@@ -24,6 +24,7 @@ from layerlab.layers import (
     dir_size,
     extract_layer_tar,
     layer_diff_id,
+    walk_at,
     write_layer_tar,
 )
 
@@ -250,6 +251,62 @@ def test_streaming_keeps_memory_flat(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20
+
+
+# --- the walk -----------------------------------------------------------------
+
+
+def test_walk_order_is_bytewise_with_each_directory_before_its_children(tmp_path: Path) -> None:
+    for rel in ("b/z", "b/a/x", "B", "a-", "a/y", "\u00e9"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    walked = [entry.rel for entry in walk_at(tmp_path)]
+    assert walked == ["B", "a", "a/y", "a-", "b", "b/a", "b/a/x", "b/z", "\u00e9"]
+
+
+def test_walk_stats_files_on_demand_and_directories_by_their_open_fd(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d/f").write_text("data")
+    (tmp_path / "link").symlink_to("d/f")
+    for stat_files in (True, False):
+        seen = {}
+        for entry in walk_at(tmp_path, stat_files=stat_files):
+            if entry.rel == "d":
+                assert entry.fd >= 0 and os.path.samestat(entry.st, os.fstat(entry.fd))
+            else:
+                assert entry.fd == -1
+            seen[entry.rel] = (entry.is_file(), stat.S_IFMT(entry.st.st_mode), entry.st.st_size)
+        assert seen == {
+            "d": (False, stat.S_IFDIR, seen["d"][2]),
+            "d/f": (True, stat.S_IFREG, 4),
+            "link": (False, stat.S_IFLNK, 3),  # the link itself, never its target
+        }
+
+
+def test_a_directory_swapped_for_a_symlink_mid_walk_is_taken_as_the_symlink(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host file")
+    src = tmp_path / "src"
+    (src / "b").mkdir(parents=True)
+    (src / "a").write_text("first")
+    walk = walk_at(src)
+    assert next(walk).rel == "a"  # "b" is listed as a directory by now
+    os.rmdir(src / "b")
+    (src / "b").symlink_to(outside)
+    rest = [(entry.rel, stat.S_ISLNK(entry.st.st_mode), entry.fd) for entry in walk]
+    assert rest == [("b", True, -1)]  # nothing of outside/ comes through
+
+
+def test_a_file_gone_mid_walk_is_left_out(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_text(name)
+    walk = walk_at(tmp_path)
+    assert next(walk).rel == "a"
+    (tmp_path / "b").unlink()
+    assert [entry.rel for entry in walk] == ["c"]
 
 
 # --- extraction -------------------------------------------------------------

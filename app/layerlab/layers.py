@@ -73,20 +73,38 @@ class _HashingWriter:
         return "sha256:" + self._sha.hexdigest()
 
 
-@dataclass(frozen=True)
 class WalkEntry:
     """One entry of `walk_at`: read it only relative to `dir_fd` (its directory, open).
 
-    `st` is its lstat - for a directory, the fstat of `fd`, the directory itself opened
-    with O_NOFOLLOW (-1 for anything else). Both fds are the walk's: valid until the
-    walk moves on, never to be closed by the reader.
+    `fd` is a directory's own fd, opened with O_NOFOLLOW (-1 for anything else); both
+    fds are the walk's, valid until the walk moves on, never to be closed by the reader.
+    `st` is the entry's lstat - a directory's is the fstat of `fd` - taken by the walk,
+    or for a regular file of a `stat_files=False` walk on first use.
     """
 
-    rel: str
-    dir_fd: int
-    name: str
-    st: os.stat_result
-    fd: int = -1
+    __slots__ = ("_entry", "_st", "dir_fd", "fd", "rel")
+
+    def __init__(
+        self, rel: str, dir_fd: int, entry: os.DirEntry[str], st: os.stat_result | None, fd: int
+    ) -> None:
+        self.rel, self.dir_fd, self.fd = rel, dir_fd, fd
+        self._entry, self._st = entry, st
+
+    @property
+    def name(self) -> str:
+        return self._entry.name
+
+    @property
+    def st(self) -> os.stat_result:
+        if self._st is None:
+            self._st = self._entry.stat(follow_symlinks=False)
+        return self._st
+
+    def is_file(self) -> bool:
+        """A regular file (as listed, if not stat'ed yet: no system call); never followed."""
+        if self._st is not None:
+            return stat.S_ISREG(self._st.st_mode)
+        return self._entry.is_file(follow_symlinks=False)
 
 
 def _raise_fd_limit() -> None:
@@ -99,56 +117,69 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def walk_at(root: Path | int) -> Iterator[WalkEntry]:
+def _listing(fd: int) -> list[os.DirEntry[str]]:
+    """A directory's entries, last name first (the walk pops from the end)."""
+    with os.scandir(fd) as it:
+        return sorted(it, key=lambda e: os.fsencode(e.name), reverse=True)
+
+
+def walk_at(root: Path | int, *, stat_files: bool = True) -> Iterator[WalkEntry]:
     """Every entry below `root`, read relative to directory fds, never through a path.
 
     Each directory is opened from its parent's fd with O_NOFOLLOW, so a tree that
     changes while it is read - a running container swapping a directory or a file
     for a symlink to a host path - can never lead the walk (or a reader that opens
-    entries with `open_file_at`) outside `root` (the CVE-2018-15664 class). Names are
+    entries with `open_file_at`) outside `root` (the CVE-2018-15664 class): what is
+    no longer a directory when it is opened is taken as what it is now. Names are
     sorted bytewise within each directory and a directory comes just before its
-    children: the order depends only on the tree. No recursion: any depth.
+    children: the order depends only on the tree. No recursion: any depth. A
+    directory that cannot be listed is an error, never a silently missing subtree.
+
+    `stat_files=False` leaves regular files (known from the listing) unstat'ed, for
+    readers that open them anyway and fstat what they opened: one system call less each.
     """
     top = os.dup(root) if isinstance(root, int) else os.open(root, _DIR_FLAGS)
     _raise_fd_limit()
-    frames: list[tuple[int, str, list[str]]] = []
-
-    def push(fd: int, prefix: str) -> None:
-        try:
-            names = sorted(os.listdir(fd), key=os.fsencode, reverse=True)
-        except OSError:
-            names = []
-        frames.append((fd, prefix, names))
-
-    push(top, "")
+    frames: list[tuple[int, str, list[os.DirEntry[str]]]] = []
+    try:
+        frames.append((top, "", _listing(top)))
+    except BaseException:
+        os.close(top)
+        raise
     try:
         while frames:
-            fd, prefix, names = frames[-1]
-            if not names:
+            fd, prefix, entries = frames[-1]
+            if not entries:
                 frames.pop()
                 os.close(fd)
                 continue
-            name = names.pop()
+            entry = entries.pop()
+            rel = prefix + entry.name
+            st: os.stat_result | None = None
             try:
-                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    try:
+                        child = os.open(entry.name, _DIR_FLAGS, dir_fd=fd)
+                    except OSError as exc:  # swapped meanwhile: take it as it is now
+                        if exc.errno not in (errno.ENOTDIR, errno.ELOOP):
+                            raise
+                        st = os.stat(entry.name, dir_fd=fd, follow_symlinks=False)
+                        if stat.S_ISDIR(st.st_mode):
+                            continue  # changing under us
+                    else:
+                        try:
+                            st = os.fstat(child)
+                            frames.append((child, rel + "/", _listing(child)))
+                        except BaseException:
+                            os.close(child)
+                            raise
+                        yield WalkEntry(rel, fd, entry, st, child)
+                        continue
+                elif stat_files or not entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue  # gone since the directory was listed
-            child = -1
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    child = os.open(name, _DIR_FLAGS, dir_fd=fd)
-                except OSError:  # swapped for something else meanwhile: take it as it is now
-                    try:
-                        st = os.stat(name, dir_fd=fd, follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        continue
-                else:
-                    st = os.fstat(child)
-            yield WalkEntry(prefix + name, fd, name, st, child)
-            if child >= 0:
-                push(child, prefix + name + "/")
+            yield WalkEntry(rel, fd, entry, st, -1)
     finally:
         for fd, _, _ in frames:
             with contextlib.suppress(OSError):
@@ -173,8 +204,7 @@ def open_file_at(dir_fd: int, name: str) -> tuple[int, os.stat_result] | None:
     if not stat.S_ISREG(st.st_mode):  # a FIFO or device swapped in: never read
         os.close(fd)
         return None
-    os.set_blocking(fd, True)
-    return fd, st
+    return fd, st  # O_NONBLOCK left on: Linux ignores it for a regular file's data
 
 
 def read_link_at(dir_fd: int, name: str) -> str | None:
@@ -252,44 +282,74 @@ def _write_data(sink: _HashingWriter, fd: int, name: str, size: int) -> None:
     sink.write(tarfile.NUL * (-size % tarfile.BLOCKSIZE))
 
 
+def open_entry(entry: WalkEntry) -> tuple[os.stat_result, int] | None:
+    """An entry's stat and, for a regular file, an fd open on it (else -1; the caller
+    closes it) - or None when it is left out.
+
+    A regular file is opened beside its directory, never through a symlink, and its
+    stat comes from the open file, so a header and the data it announces are the same
+    file's. One swapped for something else meanwhile is taken as what it is now; one
+    that is a regular file again (changing under us), or gone, is left out.
+    """
+    if not entry.is_file():
+        return entry.st, -1
+    opened = open_file_at(entry.dir_fd, entry.name)
+    if opened is not None:
+        return opened[1], opened[0]
+    try:
+        st = os.stat(entry.name, dir_fd=entry.dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return None if stat.S_ISREG(st.st_mode) else (st, -1)
+
+
+def entry_header(
+    entry: WalkEntry, st: os.stat_result, fd: int, first_paths: dict[tuple[int, int], str]
+) -> tuple[tarfile.TarInfo | None, int]:
+    """The tar header of an entry `open_entry` gave (None: nothing a tar holds) and `fd`
+    if its data follows, else -1 (`fd` closed): a hardlink or an empty file has none."""
+    link = read_link_at(entry.dir_fd, entry.name) if stat.S_ISLNK(st.st_mode) else None
+    info = _header(entry.rel, link, st, first_paths)
+    if fd >= 0 and (info is None or not info.size):
+        os.close(fd)
+        fd = -1
+    return info, fd
+
+
+def opaque_marker(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """The `.wh..wh..opq` entry that follows an opaque directory's own header."""
+    marker = tarfile.TarInfo(f"{info.name.rstrip('/')}/{WHITEOUT_OPAQUE}")
+    marker.mode = info.mode & 0o777
+    marker.uid, marker.gid, marker.mtime = info.uid, info.gid, info.mtime
+    return marker
+
+
 def write_layer_tar(src: Path | int, out: BinaryIO) -> str:
     """Stream a canonical, uncompressed layer tar of directory `src` into `out`.
 
     Returns 'sha256:<hex>' of the bytes written: the layer's diff_id. Nothing
     but one file chunk is ever held in memory, so layer size doesn't matter.
-    Every entry is read relative to its directory's fd (`walk_at`, `open_file_at`):
+    Every entry is read relative to its directory's fd (`walk_at`, `open_entry`):
     a container changing its files meanwhile never gets a host file into the tar.
     """
     sink = _HashingWriter(out)
     first_paths: dict[tuple[int, int], str] = {}  # hardlinked inode -> its first path
-    for entry in walk_at(src):
-        st, fd, link = entry.st, -1, None
-        if stat.S_ISREG(st.st_mode):
-            opened = open_file_at(entry.dir_fd, entry.name)
-            if opened is None:  # swapped for something else: take what is there now
-                with contextlib.suppress(OSError):
-                    st = os.stat(entry.name, dir_fd=entry.dir_fd, follow_symlinks=False)
-                if stat.S_ISREG(st.st_mode):
-                    continue  # gone, or changing under us: left out
-            else:
-                fd, st = opened
-        if stat.S_ISLNK(st.st_mode):
-            link = read_link_at(entry.dir_fd, entry.name)
+    for entry in walk_at(src, stat_files=False):
+        opened = open_entry(entry)
+        if opened is None:
+            continue
+        info, fd = entry_header(entry, *opened, first_paths)
+        if info is None:
+            continue
         try:
-            info = _header(entry.rel, link, st, first_paths)
-            if info is None:
-                continue
             _write_header(sink, info)
-            if info.size:
+            if fd >= 0:
                 _write_data(sink, fd, entry.rel, info.size)
         finally:
             if fd >= 0:
                 os.close(fd)
         if info.isdir() and entry.fd >= 0 and is_opaque_fd(entry.fd):
-            marker = tarfile.TarInfo(f"{entry.rel}/{WHITEOUT_OPAQUE}")
-            marker.mode = info.mode & 0o777
-            marker.uid, marker.gid, marker.mtime = info.uid, info.gid, info.mtime
-            _write_header(sink, marker)
+            _write_header(sink, opaque_marker(info))
     # Two zero blocks end the archive; unlike tarfile we don't pad to 10 KiB (nor does Go).
     sink.write(_END_OF_ARCHIVE)
     return sink.digest()
