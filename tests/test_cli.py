@@ -50,7 +50,7 @@ def test_every_command_in_the_grammar_has_a_handler_but_tui() -> None:
 
 
 def test_bad_flags_are_usage_errors() -> None:
-    with pytest.raises(UsageError, match="unrecognized arguments"):
+    with pytest.raises(UsageError, match="unknown flag: --bogus"):
         parse(["ps", "--bogus"])
     with pytest.raises(UsageError):
         parse(["stop", "-t", "soon", "a"])
@@ -230,7 +230,9 @@ def test_reports_name_the_containers_and_images_each_command_touched(engine: Eng
     assert _run(engine, "ps", "-a")[0] == Report()
 
     removed, out = _run(engine, "rm", "box", "nosuch")  # by name; one failure, one done
-    assert removed == Report(code=1, images=[busybox], removed_containers=[cid])
+    assert removed == Report(
+        code=1, images=[busybox], removed_containers=[cid], errors=["No such container: nosuch"]
+    )
     assert out == "box\n"
 
     untagged, out = _run(engine, "rmi", "happy:2")
@@ -262,3 +264,28 @@ def test_build_from_stdin_reports_the_new_image_then_none_from_the_cache(
     again, _ = _run(engine, "build", "-q", "-f", "-", str(tmp_path), stdin=dockerfile)
     assert [(s.keyword, s.cached) for s in again.build_steps] == [("FROM", False), ("ENV", True)]
     assert again == Report(images=[image], build_steps=again.build_steps)
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [  # Docker 20.10's words (cobra) and codes for the same command lines
+        (["ps", "extra"], 1, "'layerlab ps' accepts no arguments"),
+        (["volume", "ls", "extra"], 1, "'layerlab volume ls' accepts no arguments"),
+        (["images", "a", "b"], 1, "'layerlab images' requires at most 1 argument"),
+        (["rm"], 1, "'layerlab rm' requires at least 1 argument"),
+        (["run"], 1, "'layerlab run' requires at least 1 argument"),
+        (["tag", "a", "b", "c"], 1, "'layerlab tag' requires exactly 2 arguments"),
+        (["commit"], 1, "'layerlab commit' requires at least 1 and at most 2 arguments"),
+        (["ps", "--bogus"], 125, "unknown flag: --bogus (see 'layerlab ps --help')"),
+        (["ps", "-z"], 125, "unknown shorthand flag: 'z' in -z"),
+    ],
+)
+def test_usage_errors_in_dockers_words(argv: list[str], code: int, message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse(argv)
+    assert message in str(raised.value)
+    assert raised.value.exit_code == code
+
+
+def test_a_containers_command_keeps_its_dashes() -> None:
+    assert parse(["run", "busybox", "echo", "--bogus"]).command == ["echo", "--bogus"]

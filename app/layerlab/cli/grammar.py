@@ -24,9 +24,60 @@ _ARGUMENT_ERRORS = ("the following arguments are required", "argument COMMAND: i
 
 
 class Parser(argparse.ArgumentParser):
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Leftover words are this (sub)command's error, so it names itself and its arity."""
+        ns, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns, extras
+
     def error(self, message: str) -> NoReturn:
         code = FAILED if message.startswith(_ARGUMENT_ERRORS) else NOT_STARTED
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')", code)
+        if message.startswith("unrecognized arguments: "):
+            words = message.removeprefix("unrecognized arguments: ").split()
+            flag = next((w for w in words if w.startswith("-") and w != "-"), None)
+            if flag is None:  # too many arguments: cobra's words, exit 1
+                message, code = f"'{self.prog}' {self._arity()}", FAILED
+            elif flag.startswith("--"):
+                message = f"unknown flag: {flag.split('=')[0]}"
+            else:
+                message = f"unknown shorthand flag: {flag[1]!r} in {flag}"
+        elif message.startswith(_ARGUMENT_ERRORS[0]) and self._arguments():
+            message = f"'{self.prog}' {self._arity()}"
+        raise UsageError(f"{message} (see '{self.prog} --help')", code)
+
+    def _arguments(self) -> list[argparse.Action]:
+        return [
+            a for a in self._actions
+            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+        ]  # fmt: skip
+
+    def _arity(self) -> str:
+        """How many arguments it takes, in cobra's words ("requires at least 1 argument")."""
+        least, most = 0, 0
+        for action in self._arguments():
+            n = action.nargs
+            least += 1 if n is None or n == "+" else n if isinstance(n, int) else 0
+            most = (
+                -1
+                if most < 0 or n in ("*", "+", argparse.REMAINDER)
+                else most + (n if isinstance(n, int) else 1)
+            )
+
+        def args(n: int) -> str:
+            return f"{n} argument" + ("" if n == 1 else "s")
+
+        if most == 0:
+            return "accepts no arguments"
+        if least == most:
+            return f"requires exactly {args(least)}"
+        if most < 0:
+            return f"requires at least {args(least)}"
+        if least == 0:
+            return f"requires at most {args(most)}"
+        return f"requires at least {least} and at most {args(most)}"
 
 
 # Every command, with the help line `layerlab --help` shows; `handlers` has one function each.
