@@ -31,9 +31,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from layerlab import cgroups, unionfs
 from layerlab import images as imagelib
 from layerlab import limits as limitlib
-from layerlab import unionfs
 from layerlab import volumes as volumelib
 from layerlab.containers import (
     BUILD_OWNER,
@@ -582,7 +582,7 @@ class Engine:
             tty=bool(cfg.get("Tty")),
             rootfs=cdir / "merged",
             container_dir=cdir,
-            cgroup=f"/layerlab/{container.id}",
+            cgroup=cgroups.container_group(container.id),
             mounts=volumelib.spec_mounts(self.store, container.data),
         )
         host = container.data["HostConfig"]

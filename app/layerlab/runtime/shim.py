@@ -193,9 +193,8 @@ class Shim:
     def oom_killed(self) -> bool:
         """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""
         try:
-            spec = json.loads((self.bundle / "config.json").read_text())
-            return cgroups.oom_kills(str(spec["linux"]["cgroupsPath"])) > 0
-        except (OSError, ValueError, KeyError):
+            return cgroups.oom_kills(cgroups.container_group(self.id)) > 0
+        except (OSError, ValueError):
             return False
 
     def make_stdio(
