@@ -51,8 +51,8 @@ def bare_runc_bundle(engine: Engine, workdir: Path) -> Path:
 
 
 def layerlab_spec_bundle(engine: Engine, rootfs: Path, workdir: Path) -> Path:
-    """The spec layerlab gave a real container, on the same copied rootfs: its own
-    namespaces (no shim's netns to join), cgroup and mounts of the store left out."""
+    """The spec layerlab gave a real container, on the same copied rootfs: its cgroup
+    and the mounts of the store left out."""
     container = engine.create("busybox", CreateOptions(command=["sleep", "60"]))
     try:
         engine.start(container.id)
@@ -62,8 +62,6 @@ def layerlab_spec_bundle(engine: Engine, rootfs: Path, workdir: Path) -> Path:
     assert spec is not None
     spec["process"]["args"] = ["true"]
     spec["root"] = {"path": str(rootfs), "readonly": False}
-    for namespace in spec["linux"]["namespaces"]:
-        namespace.pop("path", None)
     spec["linux"]["cgroupsPath"] = f"/layerlab/bench-{workdir.name}"
     spec["mounts"] = [m for m in spec["mounts"] if not m["source"].startswith(str(workdir))]
     bundle = workdir / "bundle-layerlab-spec"

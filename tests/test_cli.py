@@ -73,12 +73,15 @@ def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
     assert _imported_by("layerlab.cli.handlers", *heavy) == []
 
 
-# What `run --rm` must not load: tar writing and reading, the builder, the TUI, package
-# resources (zipfile). Each is a start-up cost paid by a command that does not use it.
+# What `run --rm` must not load: tar writing and reading, the builder, the TUI and its
+# snapshot, package resources (zipfile), tempfile and shutil (bz2, lzma), datetime, a
+# socket (only a `-t` console needs one), termios (only `-t`). Each is a start-up cost
+# paid by a command that does not use it.
 NOT_FOR_RUN = (
     "tarfile", "zipfile", "importlib.resources", "textual", "rich", "layerlab.tui",
     "layerlab.archive", "layerlab.build", "layerlab.copy", "layerlab.layers",
-    "layerlab.layer_writer", "layerlab.instructions", "layerlab.lessons",
+    "layerlab.layer_writer", "layerlab.instructions", "layerlab.lessons", "layerlab.snapshot",
+    "tempfile", "shutil", "bz2", "lzma", "datetime", "socket", "termios", "tty",
 )  # fmt: skip
 
 

@@ -227,6 +227,11 @@ def group_of(pid: int, h: Hierarchies | None = None) -> str | None:
     return None
 
 
+def container_group(container_id: str) -> str:
+    """The cgroup (runc's cgroupsPath) a container's processes run in: `/layerlab/<id>`."""
+    return f"/layerlab/{container_id}"
+
+
 def layerlab_groups(h: Hierarchies | None = None) -> list[Path]:
     """Every container cgroup folder layerlab made (`<mount>/layerlab/<id>`), in any
     hierarchy; shared by every store on the host."""

@@ -23,7 +23,6 @@ import re
 import select
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,9 +31,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from layerlab import cgroups, unionfs
 from layerlab import images as imagelib
 from layerlab import limits as limitlib
-from layerlab import unionfs
 from layerlab import volumes as volumelib
 from layerlab.containers import (
     BUILD_OWNER,
@@ -72,12 +71,19 @@ from layerlab.runtime.spec import (
     apply_security,
     build_spec,
 )
-from layerlab.snapshot import Snapshot, Subject
-from layerlab.store import Corrupted, Store, read_json, write_bytes_atomic, write_json_atomic
+from layerlab.store import (
+    Corrupted,
+    Store,
+    read_json,
+    record_durable,
+    write_bytes_atomic,
+    write_json_atomic,
+)
 from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
+    from layerlab.snapshot import Snapshot, Subject
     from layerlab.watch import StoreWatch
 
 # Re-exported: the faces and the tests import these from here.
@@ -87,10 +93,8 @@ __all__ = [
     "Engine",
     "HistoryRow",
     "LogEntry",
-    "Snapshot",
     "Stdio",
     "Stream",
-    "Subject",
     "WritableLayer",
     "commit_config",
 ]
@@ -296,6 +300,8 @@ class Engine:
 
         Whatever another process removes during the read is left out, never an error.
         """
+        from layerlab.snapshot import Snapshot  # the TUI's: not loaded for a CLI command
+
         return Snapshot(tuple(self.containers(all=True)), tuple(self.images(all=True)))
 
     def resolve(self, ref: str) -> Subject | None:
@@ -303,6 +309,8 @@ class Engine:
 
         Never creates busybox (unlike `image`, which makes it on first use).
         """
+        from layerlab.snapshot import Subject  # the TUI's: not loaded for a CLI command
+
         try:
             return Subject("container", self.store.resolve_container(ref))
         except LayerlabError:
@@ -418,7 +426,7 @@ class Engine:
                         "WorkDir": str(final / "work"),
                     },
                 }
-                write_json_atomic(staged / "config.json", data)
+                write_json_atomic(staged / "config.json", data, durable=record_durable(data))
                 if opts.owner_pid is not None:
                     (staged / BUILD_OWNER).write_text(f"{opts.owner_pid}\n")
                 os.rename(staged, final)
@@ -574,8 +582,7 @@ class Engine:
             tty=bool(cfg.get("Tty")),
             rootfs=cdir / "merged",
             container_dir=cdir,
-            netns=cdir / "netns",
-            cgroup=f"/layerlab/{container.id}",
+            cgroup=cgroups.container_group(container.id),
             mounts=volumelib.spec_mounts(self.store, container.data),
         )
         host = container.data["HostConfig"]
@@ -585,8 +592,10 @@ class Engine:
         apply_limits(spec, host)
         apply_security(spec, host)
         # Compact, as containerd writes it: json's C encoder (indent= falls back to the
-        # Python one, milliseconds for the seccomp profile), on every start.
-        write_bytes_atomic(cdir / "bundle" / "config.json", json.dumps(spec).encode())
+        # Python one, milliseconds for the seccomp profile), on every start: so not synced
+        # either, a crash takes the process it describes with it.
+        payload = json.dumps(spec).encode()
+        write_bytes_atomic(cdir / "bundle" / "config.json", payload, durable=False)
         rw.mount()
         try:
             volumelib.populate(self.store, container.data, rw.merged)
@@ -838,6 +847,8 @@ class Engine:
             ids = self._user_ids(self._writable(container), user) if user else None
         except LayerlabError as exc:
             raise LayerlabError(str(exc), 126) from None
+        import tempfile  # on use: its import costs every `run` milliseconds
+
         fd, name = tempfile.mkstemp(
             prefix="exec-", suffix=".log", dir=self.store.container_dir(cid)
         )

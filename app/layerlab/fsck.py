@@ -2,7 +2,7 @@
 
 Each finding is one `Problem` (the file, the reason, and whether it was repaired).
 What is found: scratch work under `tmp/` whose owner process is gone, temp files of
-interrupted atomic writes, overlay and netns mounts no running container owns,
+interrupted atomic writes, overlay mounts no running container owns,
 runtime state and cgroups of containers that are gone or stopped, containers a
 killed commit left frozen or whose shim died, layers no image or container uses (a commit,
 load or import killed between the layer and its image), and store JSON that cannot be read
@@ -282,7 +282,7 @@ def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> 
     if engine._shim_alive(cid) or launching is None:
         live.add(cid)  # being started right now
         return
-    if os.path.ismount(cdir / "merged") or os.path.ismount(cdir / "netns"):
+    if os.path.ismount(cdir / "merged"):
         found(cdir / "merged", f"{state.get('Status')} container whose union is still mounted",
               lambda: engine.runtime.release(cid, cdir))  # fmt: skip
 

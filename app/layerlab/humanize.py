@@ -9,9 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import UTC, datetime, timedelta
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\d)[Tt](\d\d:\d\d:\d\d)(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
@@ -78,8 +76,8 @@ def rfc3339_nano(ts: float) -> str:
     width keeps the strings sorting chronologically.
     """
     whole, micros = divmod(round(ts * 1_000_000), 1_000_000)
-    stamp = _EPOCH + timedelta(seconds=whole)
-    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{micros:06d}000Z"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))  # no datetime: see below
+    return f"{stamp}.{micros:06d}000Z"
 
 
 def parse_rfc3339(text: str) -> float:
@@ -87,6 +85,9 @@ def parse_rfc3339(text: str) -> float:
     match = _RFC3339.fullmatch(text.strip())
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    # Imported on use: datetime's import would cost every `run` (which only writes stamps).
+    from datetime import datetime
+
     date, clock, fraction, zone = match.groups()
     offset = "+00:00" if zone in ("Z", "z") else zone
     return datetime.fromisoformat(f"{date}T{clock}{offset}").timestamp() + float(fraction or 0)

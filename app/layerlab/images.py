@@ -11,7 +11,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Collection
@@ -190,6 +189,8 @@ def busybox_applets() -> list[str]:
 
 
 def _populate_busybox_rootfs(root: Path, mtime: float) -> None:
+    import shutil  # on use: its import (bz2, lzma) would cost every `run`
+
     for d, mode in (
         ("bin", 0o755), ("dev", 0o755), ("etc", 0o755), ("home", 0o755), ("proc", 0o555),
         ("root", 0o700), ("sbin", 0o755), ("sys", 0o555), ("tmp", 0o1777), ("usr", 0o755),

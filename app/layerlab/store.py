@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,23 +29,40 @@ def default_root() -> Path:
     return Path(os.environ.get("LAYERLAB_ROOT") or DEFAULT_ROOT)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_json_atomic(path: Path, data: Any, durable: bool = True) -> None:
     """Write JSON so readers see the old file or the new one, never half of one."""
-    write_bytes_atomic(path, json.dumps(data, indent=2).encode() + b"\n")
+    write_bytes_atomic(path, json.dumps(data, indent=2).encode() + b"\n", durable)
 
 
-def write_bytes_atomic(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}.", dir=path.parent)
+def write_bytes_atomic(path: Path, payload: bytes, durable: bool = True) -> None:
+    """`payload` at `path`, all or nothing. `durable`: on the disk before it is renamed in
+    (a record); False for what is remade on each use (a bundle's config)."""
+    tmp = path.parent / _owned_name(".tmp-")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.rename(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _owned_name(prefix: str) -> str:
+    """`<prefix><pid>.<random>`, the name `tmp_owner` reads back. Made here, not by tempfile:
+    its import (shutil, bz2, lzma) would cost every command, `run` included, milliseconds."""
+    return f"{prefix}{os.getpid()}.{os.urandom(6).hex()}"
+
+
+def record_durable(data: dict[str, Any]) -> bool:
+    """Whether a container's record is synced before it is renamed in. Not a `--rm` one's:
+    it is not meant to outlive a crash (dockerd removes such containers when it restarts),
+    and its three writes (create, start, exit) would cost each `run --rm` milliseconds."""
+    return not (data.get("HostConfig") or {}).get("AutoRemove")
 
 
 def read_json(path: Path) -> Any:
@@ -233,7 +249,9 @@ class Store:
         """A scratch folder on the store's filesystem, so the finished thing can be renamed in."""
         self.ensure()
         # The owner's pid in the name: work left by a killed command is told from live work.
-        return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}.", dir=self.tmp_dir))
+        path = self.tmp_dir / _owned_name(prefix)
+        path.mkdir(mode=0o700)
+        return path
 
     def discard(self, path: Path) -> None:
         remove_tree(path)
@@ -331,7 +349,9 @@ class Store:
         return record
 
     def write_container(self, data: dict[str, Any]) -> None:
-        write_json_atomic(self.container_dir(data["Id"]) / "config.json", data)
+        write_json_atomic(
+            self.container_dir(data["Id"]) / "config.json", data, durable=record_durable(data)
+        )
 
     def update_container(
         self, container_id: str, change: Callable[[dict[str, Any]], None]

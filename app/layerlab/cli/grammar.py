@@ -7,6 +7,8 @@ command bar can import it without the engine (`handlers.dispatch` runs them).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
@@ -23,7 +25,31 @@ class UsageError(LayerlabError):
 _ARGUMENT_ERRORS = ("the following arguments are required", "argument COMMAND: invalid choice")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's, with the terminal's width read here: argparse imports shutil for it on
+    every parser built, and that import (bz2, lzma) would cost each command milliseconds."""
+
+    def __init__(self, prog: str, max_help_position: int = 24, width: int | None = None) -> None:
+        super().__init__(prog, max_help_position=max_help_position, width=width or _columns() - 2)
+
+
+def _columns() -> int:
+    """shutil.get_terminal_size's columns: $COLUMNS, else the terminal's, else 80."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 class Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:

@@ -13,10 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
-import termios
 import threading
-import tty
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +82,8 @@ def atomic_output(path: Path, failed: str) -> Iterator[BinaryIO]:
     parent = path.parent
     if not parent.is_dir():
         raise LayerlabError(f"{failed}: invalid output path: stat {parent}: {_go_reason(parent)}")
+    import tempfile  # on use: its import (shutil, bz2, lzma) would cost every `run`
+
     try:  # named as Docker names its own: .tmp-<name><random>
         fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}", dir=parent)
     except OSError as exc:
@@ -146,6 +145,9 @@ def _attached(
             io.attached = None
         return
     if raw:
+        import termios  # only `-it` puts the terminal in raw mode
+        import tty
+
         saved = termios.tcgetattr(0)
         tty.setraw(0)
         try:

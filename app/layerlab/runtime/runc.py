@@ -6,18 +6,16 @@ one invocation of the runtime binary, with its state kept under the store.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
-import shutil
 import subprocess
-import termios
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from layerlab import libc, unionfs
+from layerlab import unionfs
 from layerlab.errors import LayerlabError
 
 RUNTIMES = ("runc", "crun")
@@ -33,13 +31,23 @@ def find_runtime() -> str:
     """
     wanted = os.environ.get("LAYERLAB_RUNTIME")
     for name in (wanted,) if wanted else RUNTIMES:
-        path = shutil.which(name)
+        path = _executable(name)
         if path:
             return path
     raise LayerlabError(
         "no OCI runtime found: install runc (apt-get install runc)"
         + (f"; LAYERLAB_RUNTIME={wanted} is not an executable" if wanted else "")
     )
+
+
+def _executable(name: str) -> str | None:
+    """Where `name` (or the path it is) is an executable file, as `shutil.which` says:
+    found here, as importing shutil (bz2, lzma) would cost every `run` milliseconds."""
+    for folder in [""] if os.sep in name else os.get_exec_path():
+        path = os.path.join(folder, name)
+        if os.access(path, os.X_OK) and os.path.isfile(path):
+            return path
+    return None
 
 
 def runtime_message(stderr: str) -> str:
@@ -161,21 +169,23 @@ class Runtime:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
 
-    def release(self, container_id: str, container_dir: Path) -> None:
-        """Everything a run leaves behind: runc's record, the union, the network namespace.
+    def release(
+        self, container_id: str, container_dir: Path, meanwhile: Callable[[], None] | None = None
+    ) -> None:
+        """Everything a run leaves behind: runc's record and the union.
 
         Called by the shim when the process ends, and by `rm` for a container
         whose shim died without cleaning up. Idempotent. The mounts come down while
         runc deletes (they are the host's; the container's own namespace holds its
-        copies): on `run --rm`'s path the unmounts overlap runc's start-up.
+        copies): on `run --rm`'s path the unmount overlaps runc's start-up.
+        `meanwhile` runs once the union is down, while runc still deletes (the shim
+        removes a `--rm` container then, which nothing can start again).
         """
         deleting = self._start_delete(container_id)
         try:
             unionfs.unmount(container_dir / "merged")
-            netns = container_dir / "netns"
-            with contextlib.suppress(OSError):
-                libc.umount(str(netns), libc.MNT_DETACH)
-            netns.unlink(missing_ok=True)
+            if meanwhile is not None:
+                meanwhile()
         finally:
             deleting.wait()
         (container_dir / "shim.pid").unlink(missing_ok=True)
@@ -237,4 +247,6 @@ class Runtime:
 
 def _take_terminal() -> None:
     """In the child, after setsid: its stdin (a pty) becomes its controlling terminal."""
+    import termios  # only `exec -t` takes a terminal
+
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)

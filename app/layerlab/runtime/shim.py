@@ -15,15 +15,12 @@ import json
 import os
 import selectors
 import signal
-import socket
 import stat
-import struct
 import sys
-import termios
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
@@ -38,9 +35,9 @@ from layerlab.runtime.runc import (
 )
 from layerlab.store import Store
 
-SIOCGIFFLAGS = 0x8913
-SIOCSIFFLAGS = 0x8914
-IFF_UP = 0x1
+if TYPE_CHECKING:
+    import socket
+
 CHUNK = 65536
 # How long runc has to hand over a `-t` container's pty master; LAYERLAB_CONSOLE_TIMEOUT overrides.
 CONSOLE_TIMEOUT = 10.0
@@ -48,22 +45,6 @@ CONSOLE_TIMEOUT = 10.0
 
 class StartFailed(Exception):
     """The container could not be started as asked: reported to the starter, then undone."""
-
-
-def bring_up_loopback() -> None:
-    """`ip link set lo up` in the current network namespace, with one ioctl."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        ifreq = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifreq))[1]
-        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
-
-
-def make_netns(path: Path) -> None:
-    """A private network namespace with only `lo` (up), pinned at `path` for the runtime."""
-    libc.unshare(libc.CLONE_NEWNET)
-    bring_up_loopback()
-    path.touch()
-    libc.mount("/proc/self/ns/net", str(path), "none", libc.MS_BIND)
 
 
 class JsonLog:
@@ -165,7 +146,6 @@ class Shim:
         cfg = self.config["Config"]
         tty = bool(cfg.get("Tty"))
         try:
-            make_netns(self.dir / "netns")
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
@@ -193,7 +173,15 @@ class Shim:
                 os.waitpid(pid, 0)
             code = 255
         oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
-        self.cleanup()
+        if self.config.get("HostConfig", {}).get("AutoRemove"):  # `run --rm`: gone as runc deletes
+            self.runtime.release(self.id, self.dir, meanwhile=lambda: self.finish(code, oom))
+        else:  # recorded as exited only once runc forgot it: a `start` may follow at once
+            self.cleanup()
+            self.finish(code, oom)
+        return code
+
+    def finish(self, code: int, oom: bool) -> None:
+        """Record the exit; a `--rm` container is then removed, with its anonymous volumes."""
         data = None
         with contextlib.suppress(IllegalTransition):  # the record was changed under us
             data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()), oom_killed=oom)
@@ -201,14 +189,12 @@ class Shim:
             with self.store.lock():
                 self.store.discard(self.dir)
                 volumes.remove_anonymous(self.store, data)  # `run --rm`: Docker's `rm -v`
-        return code
 
     def oom_killed(self) -> bool:
         """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""
         try:
-            spec = json.loads((self.bundle / "config.json").read_text())
-            return cgroups.oom_kills(str(spec["linux"]["cgroupsPath"])) > 0
-        except (OSError, ValueError, KeyError):
+            return cgroups.oom_kills(cgroups.container_group(self.id)) > 0
+        except (OSError, ValueError):
             return False
 
     def make_stdio(
@@ -241,6 +227,8 @@ class Shim:
         pid_file = self.bundle / "pid"
         server = None
         if console is not None:
+            import socket  # only a `-t` container's console needs one
+
             with contextlib.suppress(FileNotFoundError):
                 console.unlink()
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -271,6 +259,8 @@ class Shim:
     @staticmethod
     def _receive_console(server: socket.socket, timeout: float) -> int:
         """The pty master runc sends over the console socket, or -1 if none came in time."""
+        import socket  # as in `create`: only for a console
+
         server.settimeout(timeout)
         try:
             conn, _ = server.accept()
@@ -377,6 +367,8 @@ class Shim:
 
     @staticmethod
     def size_pty(master: int) -> None:
+        import termios  # only an attached `-t` container's terminal is sized
+
         with contextlib.suppress(OSError):
             size = fcntl.ioctl(1, termios.TIOCGWINSZ, b"\0" * 8)
             fcntl.ioctl(master, termios.TIOCSWINSZ, size)

@@ -154,7 +154,6 @@ def build_spec(
     tty: bool,
     rootfs: Path,
     container_dir: Path,
-    netns: Path,
     cgroup: str,
     mounts: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -246,7 +245,8 @@ def build_spec(
                 {"type": "ipc"},
                 {"type": "uts"},
                 {"type": "mount"},
-                {"type": "network", "path": str(netns)},
+                # A new one, made by the runtime (which brings up its `lo`), not one of ours.
+                {"type": "network"},
             ],
             "cgroupsPath": cgroup,
             "resources": {"devices": [{"allow": False, "access": "rwm"}]},
