@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
+from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -268,7 +269,7 @@ class LayerlabApp(App[None]):
             with TabPane("output", id="tab-output"):
                 yield self.output_log
             with TabPane("events", id="tab-events"):
-                yield self.event_log
+                yield Lazy(self.event_log)  # hidden at first: mounted after the first frame
         yield self.bar_status
         yield self.command_bar
         yield Footer()
