@@ -233,7 +233,7 @@ async def headless(tmp: Path, runs: int) -> None:
     engine.image("busybox")
     try:
         t0 = time.perf_counter()
-        app = LayerlabApp(engine, history_path=tmp / "history")  # not the user's
+        app = LayerlabApp(engine.store.root, history_path=tmp / "history")  # not the user's
         async with app.run_test(size=SIZE) as pilot:
             first_paint_headless = time.perf_counter() - t0
             await pilot.press(*"docker run -d --name bench busybox sleep 600", "enter")

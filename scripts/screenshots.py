@@ -59,7 +59,7 @@ async def variants(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
 
 async def render(size: tuple[int, int], root: Path) -> None:
     engine = Engine(root / "store")
-    app = LayerlabApp(engine, history_path=root / "history")  # not the user's history
+    app = LayerlabApp(engine.store.root, history_path=root / "history")  # not the user's history
     try:
         async with app.run_test(size=size) as pilot:
             await settled(pilot)

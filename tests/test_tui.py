@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 from textual.worker import NoActiveWorker, get_current_worker
 
+import layerlab
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
 from layerlab.procs import Proc
@@ -46,7 +47,7 @@ Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
 
 def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         async with app.run_test(size=size) as pilot:
             await scenario(app, pilot)
 
@@ -231,8 +232,8 @@ def test_a_command_is_followed_by_its_report_not_by_reading_the_store(engine: En
     """
     in_commands: list[str] = []
 
-    def counted(name: str) -> None:
-        real = getattr(engine, name)
+    def counted(app_engine: Engine, name: str) -> None:
+        real = getattr(app_engine, name)
 
         def spy(*args: Any, **kwargs: Any) -> Any:
             with contextlib.suppress(NoActiveWorker):
@@ -240,12 +241,11 @@ def test_a_command_is_followed_by_its_report_not_by_reading_the_store(engine: En
                     in_commands.append(name)
             return real(*args, **kwargs)
 
-        setattr(engine, name, spy)
-
-    counted("snapshot")
-    counted("diff")
+        setattr(app_engine, name, spy)
 
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        counted(app.engine, "snapshot")  # the app's own engine, on the same store
+        counted(app.engine, "diff")
         await enter(pilot, "create --name rep busybox true")
         made = app.subject
         assert made is not None and made.kind == "container"
@@ -323,6 +323,52 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
     )
     assert ps.returncode == 0, ps.stderr  # 3: Textual was loaded
     assert ps.stdout.startswith("CONTAINER ID")
+
+
+# What the first frame must not wait for: the engine and the store's machinery load after it.
+AFTER_THE_FIRST_FRAME = (
+    "layerlab.engine",
+    "layerlab.store",
+    "layerlab.containers",
+    "layerlab.images",
+)
+FIRST_FRAME_PROBE = """
+import asyncio, sys
+from pathlib import Path
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.settle import settled
+
+after_first_frame = LayerlabApp._after_first_frame
+
+def probe(app):  # what is loaded when the first frame is on the screen
+    app.loaded_at_first_frame = [m for m in {mods!r} if m in sys.modules]
+    after_first_frame(app)
+
+LayerlabApp._after_first_frame = probe
+
+async def main():
+    app = LayerlabApp(Path({root!r}))
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        print(app.loaded_at_first_frame, app.snapshot is not None and app.snapshot.images != ())
+
+asyncio.run(main())
+"""
+
+
+def test_the_first_frame_is_painted_before_the_engine_loads(engine: Engine, root: Path) -> None:
+    """`layerlab tui` paints before it imports the engine: the store is read (and the engine
+    made) by a worker after the first frame, and settled() waits for that read."""
+    engine.image("busybox")
+    probe = FIRST_FRAME_PROBE.format(mods=AFTER_THE_FIRST_FRAME, root=str(root))
+    code = str(Path(layerlab.__file__).parents[1])  # this checkout's code, not an installed one
+    env = {"LAYERLAB_ROOT": str(root), "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": str(root),
+           "PYTHONPATH": code}  # fmt: skip
+    ran = subprocess.run(
+        [sys.executable, "-c", probe], env=env, timeout=120, capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["[]", "True"]  # none loaded then; the store read since
 
 
 def test_the_app_stays_up_while_another_terminal_changes_the_store(
@@ -411,23 +457,24 @@ def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, ro
     warning (`engine.snapshot`), so the failure is injected at the engine's edge.
     """
     engine.image("busybox")  # made on first use: the store has an image to list
-    real = engine.snapshot
     failures = []
-
-    def failing_once() -> Any:
-        if not failures:
-            failures.append(1)
-            raise OSError(errno.EIO, "Input/output error", str(root))
-        return real()
 
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await settled(pilot)
-        engine.snapshot = failing_once  # type: ignore[method-assign]
+        real = app.engine.snapshot  # the app's own engine, on the same store
+
+        def failing_once() -> Any:
+            if not failures:
+                failures.append(1)
+                raise OSError(errno.EIO, "Input/output error", str(root))
+            return real()
+
+        app.engine.snapshot = failing_once  # type: ignore[method-assign]
         try:
             app.load_store()
             await until(pilot, lambda: any("store failed" in n.message for n in app._notifications))
         finally:
-            engine.snapshot = real  # type: ignore[method-assign]
+            app.engine.snapshot = real  # type: ignore[method-assign]
         app.query_one("#logs", TabbedContent).active = "tab-events"  # a log renders once shown
         await pilot.pause(0.1)
         events = [line.text for line in app.query_one(EventLog).lines]
@@ -477,7 +524,7 @@ async def quit_while(engine: Engine, line: str, started: Callable[[LayerlabApp],
     A command that ignores the quit keeps its worker thread alive, and the event
     loop's executor (so `asyncio.run`) waits for it: that is the hang.
     """
-    app = LayerlabApp(engine)
+    app = LayerlabApp(engine.store.root)
     async with app.run_test(size=(100, 32)) as pilot:
         await settled(pilot)
         await pilot.press(*line, "enter")

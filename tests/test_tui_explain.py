@@ -279,7 +279,7 @@ def test_stop_with_an_ignored_sigterm_in_the_tui(engine: Engine) -> None:
     from .test_tui import enter, explained, until
 
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         async with app.run_test(size=(100, 32)) as pilot:
             await enter(pilot, "run -d --name demo busybox sleep 600")
             await enter(pilot, "stop -t 1 demo")
@@ -302,7 +302,7 @@ def test_whole_outputs_and_the_host_path(engine: Engine) -> None:
     from .test_tui import changes, enter, until
 
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         async with app.run_test(size=(80, 24)) as pilot:
             logs = app.query_one("#logs")
             rows = logs.size.height

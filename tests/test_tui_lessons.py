@@ -76,7 +76,7 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
     """Pick it (F7), a failing check and its hint, paste and type, ✔, next step, leave."""
 
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         async with app.run_test(size=(140, 44)) as pilot:
             await settled(pilot)
             await pilot.press("f7")
@@ -89,7 +89,7 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
             await settled(pilot, until=lambda: app.lesson_pane is not None)
             pane = app.lesson_pane
             assert pane is not None
-            assert app.engine is not engine  # the lesson's own store
+            assert app.engine.store.root != engine.store.root  # the lesson's own store
             assert "step 1 of 3" in text(app, "#lesson-head")
 
             # Nothing typed yet: the check fails, showing its goal and what is there now.
@@ -130,7 +130,8 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
             app.screen.query_one(OptionList).highlighted = 0  # "leave lesson containers"
             await pilot.press("enter")
             await settled(pilot, until=lambda: app.lesson_pane is None and not app.lesson_closing)
-            assert app.engine is engine
+            assert app.engine is app.home_engine
+            assert app.engine.store.root == engine.store.root
 
     asyncio.run(main())
     progress = Progress.load()
@@ -141,7 +142,7 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
 def test_restart_begins_again_on_a_clean_store(engine: Engine, lesson_env: Path) -> None:
     async def main() -> None:
         lesson = find_lesson(load_course(), "containers")
-        app = LayerlabApp(engine, lesson)
+        app = LayerlabApp(engine.store.root, lesson)
         async with app.run_test(size=(140, 44)) as pilot:
             await settled(pilot, until=lambda: app.lesson_pane is not None)
             pane = app.lesson_pane
@@ -164,7 +165,7 @@ def test_restart_begins_again_on_a_clean_store(engine: Engine, lesson_env: Path)
 def test_demo_plays_a_lesson_to_the_end(engine: Engine, lesson_env: Path) -> None:
     async def main() -> None:
         lesson = find_lesson(load_course(), "containers")
-        app = LayerlabApp(engine, lesson, demo=0.0)
+        app = LayerlabApp(engine.store.root, lesson, demo=0.0)
         async with app.run_test(size=(140, 44)) as pilot:
             await settled(pilot, until=lambda: app.lesson_pane is not None)
             pane = app.lesson_pane

@@ -217,7 +217,7 @@ def test_present_is_in_the_grammar() -> None:
 
 def test_presentation_mode_at_80x24_shows_the_layers_and_the_change(engine: Engine) -> None:
     async def main() -> None:
-        app = LayerlabApp(engine, present=True)
+        app = LayerlabApp(engine.store.root, present=True)
         async with app.run_test(size=(80, 24)) as pilot:
             await settled(pilot)
             for line in ("create --name demo busybox sleep 600", "start demo"):
@@ -253,7 +253,7 @@ def test_every_text_meets_wcag_aa(engine: Engine, theme: str) -> None:
     """Every non-blank text segment on screen, in every panel's state, at 4.5:1 or more."""
 
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         app.theme = theme
         async with app.run_test(size=(100, 32)) as pilot:
             await settled(pilot)

@@ -35,7 +35,7 @@ TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
 
 def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
     async def main() -> None:
-        app = LayerlabApp(engine)
+        app = LayerlabApp(engine.store.root)
         async with app.run_test(size=size) as pilot:
             await settled(pilot)
             await scenario(app, pilot)

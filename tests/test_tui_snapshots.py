@@ -43,7 +43,7 @@ async def steady(pilot: Pilot[Any]) -> None:
 
 
 def test_welcome_at_80x24(snap_compare: SnapCompare, engine: Engine) -> None:
-    assert snap_compare(LayerlabApp(engine), terminal_size=(80, 24), run_before=steady)
+    assert snap_compare(LayerlabApp(engine.store.root), terminal_size=(80, 24), run_before=steady)
 
 
 def test_help_at_80x24(snap_compare: SnapCompare, engine: Engine) -> None:
@@ -51,7 +51,9 @@ def test_help_at_80x24(snap_compare: SnapCompare, engine: Engine) -> None:
         await steady(pilot)
         await pilot.press("f1")
 
-    assert snap_compare(LayerlabApp(engine), terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(
+        LayerlabApp(engine.store.root), terminal_size=(80, 24), run_before=run_before
+    )
 
 
 def test_a_created_container(snap_compare: SnapCompare, engine: Engine) -> None:
@@ -70,7 +72,9 @@ def test_a_created_container(snap_compare: SnapCompare, engine: Engine) -> None:
         log.write("<container id>")
         await steady(pilot)
 
-    assert snap_compare(LayerlabApp(engine), terminal_size=(100, 32), run_before=run_before)
+    assert snap_compare(
+        LayerlabApp(engine.store.root), terminal_size=(100, 32), run_before=run_before
+    )
 
 
 def test_an_image_and_its_base_layer(snap_compare: SnapCompare, engine: Engine) -> None:
@@ -78,4 +82,6 @@ def test_an_image_and_its_base_layer(snap_compare: SnapCompare, engine: Engine) 
         await enter(pilot, "tag busybox demo:v1")
         await steady(pilot)
 
-    assert snap_compare(LayerlabApp(engine), terminal_size=(100, 32), run_before=run_before)
+    assert snap_compare(
+        LayerlabApp(engine.store.root), terminal_size=(100, 32), run_before=run_before
+    )

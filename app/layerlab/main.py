@@ -18,43 +18,45 @@ from pathlib import Path
 from typing import NoReturn
 
 from layerlab.cli.grammar import build_parser, parse
-from layerlab.cli.handlers import dispatch
-from layerlab.cli.stdio import IO
-from layerlab.engine import Engine
 from layerlab.errors import CREATING_COMMANDS, FAILED, NOT_STARTED, LayerlabError, go_strerror
+from layerlab.rootdir import default_root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    stdin = sys.stdin.buffer if sys.stdin is not None else None
-    io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
     ns = None
     try:
         ns = parse(words)
         if ns.cmd is None:
             if not sys.stdout.isatty():
-                build_parser().print_help(io.out)
+                build_parser().print_help(sys.stdout)
                 return 0
             ns.cmd = "tui"  # a bare `layerlab` on a terminal opens the TUI
         reads_only = ns.cmd == "lesson" and ns.lesson_cmd in ("ls", "check")  # no store, no runc
         if os.geteuid() != 0 and not reads_only:
             raise LayerlabError("layerlab must run as root: it mounts overlayfs and starts runc")
-        engine = Engine(Path(ns.root) if ns.root else None)
-        _check_root(engine.store.root)
+        root = Path(ns.root) if ns.root else default_root()
+        _check_root(root)
         if ns.cmd == "serve":
             from layerlab.serve import serve  # textual-serve only to serve
 
-            return serve(ns.host, ns.port, ns.token, io.out)
+            return serve(ns.host, ns.port, ns.token, sys.stdout)
         opens_lesson = ns.cmd == "lesson" and ns.lesson_cmd == "open"
         if ns.cmd in ("tui", "demo") or opens_lesson:
-            from layerlab.tui.app import run_tui  # Textual only for the TUI
+            from layerlab.tui.app import run_tui  # Textual only; its engine after the first frame
 
             lesson = ns.lesson if ns.cmd != "lesson" else ns.names[0]
             demo = ns.delay if ns.cmd == "demo" else None
-            return run_tui(engine, lesson, demo, present=getattr(ns, "present", False))
-        return dispatch(engine, ns, io).code
+            return run_tui(root, lesson, demo, present=getattr(ns, "present", False))
+        from layerlab.cli.handlers import dispatch
+        from layerlab.cli.stdio import IO
+        from layerlab.engine import Engine
+
+        stdin = sys.stdin.buffer if sys.stdin is not None else None
+        io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
+        return dispatch(Engine(root), ns, io).code
     except LayerlabError as exc:
-        print(f"Error: {exc}", file=io.err)
+        print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -64,9 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("LAYERLAB_DEBUG"):
             raise
         if isinstance(exc, OSError) and exc.filename:  # Go's words: "PATH: not a directory"
-            print(f"Error: {exc.filename}: {go_strerror(exc)}", file=io.err)
+            print(f"Error: {exc.filename}: {go_strerror(exc)}", file=sys.stderr)
         else:
-            print(f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)", file=io.err)
+            print(
+                f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)",
+                file=sys.stderr,
+            )
         return NOT_STARTED if ns is not None and ns.cmd in CREATING_COMMANDS else FAILED
 
 

@@ -90,7 +90,7 @@ def session() -> int:
 
     with Sandbox(dispatch, temp_parent()) as sandbox:
         os.environ["LAYERLAB_ROOT"] = str(sandbox.root)  # what the session's commands see
-        LayerlabApp(sandbox.engine).run()
+        LayerlabApp(sandbox.root).run()
     return 0
 
 

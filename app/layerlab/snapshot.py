@@ -8,11 +8,13 @@ or one image, by full id.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from layerlab.containers import Container
-from layerlab.images import Image
 from layerlab.reference import short_id
+
+if TYPE_CHECKING:  # the TUI's first frame imports this module, and no store machinery
+    from layerlab.containers import Container
+    from layerlab.images import Image
 
 NONE_REF = "<none>:<none>"
 

@@ -21,12 +21,7 @@ from typing import Any
 from layerlab.containers import record_problem
 from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.reference import normalize_ref, split_ref, strip_digest
-
-DEFAULT_ROOT = "/var/lib/layerlab"
-
-
-def default_root() -> Path:
-    return Path(os.environ.get("LAYERLAB_ROOT") or DEFAULT_ROOT)
+from layerlab.rootdir import default_root
 
 
 def write_json_atomic(path: Path, data: Any, durable: bool = True) -> None:

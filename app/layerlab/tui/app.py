@@ -3,9 +3,10 @@
 The app owns the subject and the wiring; each panel is a widget of its own.
 Everything that touches the disk, the engine or runc runs in a thread worker
 and comes back as a message; watchdog and the process poll do the same.
-The first frame waits for nothing but Textual and the panels: the store is
-read after it, in a worker, and what only a command, a lesson or help needs
-is imported when it is first needed.
+The first frame waits for nothing but Textual and the panels: the app is
+made from a store root, and its engine (with all the store's machinery) is
+made by the worker that reads the store after that frame; what only a
+command, a lesson or help needs is imported when it is first needed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
+from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -35,8 +37,6 @@ from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab import analysis
-from layerlab.containers import Container
-from layerlab.engine import Engine
 from layerlab.errors import Cancelled, LayerlabError, NotFound
 from layerlab.humanize import human_size
 from layerlab.reference import short_id
@@ -74,6 +74,8 @@ from layerlab.unionfs import Change
 
 if TYPE_CHECKING:
     from layerlab.cli.stdio import IO
+    from layerlab.containers import Container
+    from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.watch import StoreWatch, UpperWatch
@@ -158,7 +160,7 @@ class LayerlabApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine,
+        root: Path | None = None,
         lesson: Lesson | None = None,
         demo: float | None = None,
         history_path: Path | None = None,
@@ -166,8 +168,10 @@ class LayerlabApp(App[None]):
         present: bool = False,
     ) -> None:
         super().__init__()
-        self.engine = engine
-        self.home_engine = engine  # the learner's own store; a lesson switches to its sandbox
+        self.root = root  # the learner's own store (None: LAYERLAB_ROOT or the default)
+        self._home_engine: Engine | None = None  # made at its first use: after the first frame
+        self._engine_lock = threading.Lock()
+        self._lesson_engine: Engine | None = None  # a lesson's sandbox, while one is open
         self.lesson_pane: LessonPane | None = None
         self._first_lesson, self._demo_delay = lesson, demo  # `tui --lesson`, `demo`
         self._sandbox_closers: list[threading.Thread] = []  # sandboxes being removed
@@ -184,7 +188,7 @@ class LayerlabApp(App[None]):
         self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
         self._watch_lock = threading.Lock()
         # The store's watcher: made and started in a worker (watchdog waits for the first frame).
-        self._watched: Engine | None = engine  # whose store it should watch; None: none
+        self._watching = True  # the engine's store is watched (until the app unmounts)
         self._store_watch: tuple[Engine, StoreWatch] | None = None
         self._store_watch_lock = threading.Lock()
         self._store_timer: Timer | None = None
@@ -199,6 +203,22 @@ class LayerlabApp(App[None]):
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
         self._completed: str | None = None  # the bar's value the hint above it speaks of
+
+    @property
+    def home_engine(self) -> Engine:
+        """The learner's own store's engine, made at its first use: by the store's first
+        read, in a worker after the first frame (so the engine's import is off it too)."""
+        with self._engine_lock:
+            if self._home_engine is None:
+                from layerlab.engine import Engine
+
+                self._home_engine = Engine(self.root)
+            return self._home_engine
+
+    @property
+    def engine(self) -> Engine:
+        """What commands and reads go through: a lesson's sandbox, else the learner's store."""
+        return self._lesson_engine or self.home_engine
 
     def get_default_screen(self) -> Screen[None]:
         """The first screen, born with the classes its size and mode give it.
@@ -249,7 +269,7 @@ class LayerlabApp(App[None]):
             with TabPane("output", id="tab-output"):
                 yield self.output_log
             with TabPane("events", id="tab-events"):
-                yield self.event_log
+                yield Lazy(self.event_log)  # hidden at first: mounted after the first frame
         yield self.bar_status
         yield self.command_bar
         yield Footer()
@@ -275,7 +295,7 @@ class LayerlabApp(App[None]):
 
     def on_unmount(self) -> None:
         self._cancel_commands()
-        self._watched = None
+        self._watching = False
         self._reconcile_store_watch()
         self._close_sandbox(wait=True)
         self._upper_wanted = None
@@ -355,7 +375,7 @@ class LayerlabApp(App[None]):
         """Read and run commands through another store: a lesson's sandbox, or back home."""
         if engine is self.engine:
             return
-        self.engine = self._watched = engine
+        self._lesson_engine = None if engine is self.home_engine else engine
         self.snapshot = None
         self.subject = None
         self.start_store_watch()
@@ -895,12 +915,13 @@ class LayerlabApp(App[None]):
         self._reconcile_store_watch()
 
     def _reconcile_store_watch(self) -> None:
-        """Make the store's watcher watch the store last asked for (`_watched`).
+        """Make the store's watcher watch the store of the engine in use (none once unmounted).
 
         Off the UI thread but at exit; it converges, as the writable layer's does.
         """
         with self._store_watch_lock:
-            wanted, current = self._watched, self._store_watch
+            wanted = self.engine if self._watching else None
+            current = self._store_watch
             if current is not None and current[0] is wanted:
                 return
             if current is not None:
@@ -1271,14 +1292,14 @@ class LayerlabApp(App[None]):
 
 
 def run_tui(
-    engine: Engine, lesson: str | None = None, demo: float | None = None, present: bool = False
+    root: Path, lesson: str | None = None, demo: float | None = None, present: bool = False
 ) -> int:
-    """Open the TUI on `engine`'s store (on a lesson, played by itself with `demo`;
+    """Open the TUI on the store at `root` (on a lesson, played by itself with `demo`;
     `present`: presentation mode); the CLI's exit code."""
     chosen = None
     if lesson is not None:
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    LayerlabApp(engine, chosen, demo, present=present).run()
+    LayerlabApp(root, chosen, demo, present=present).run()
     return 0

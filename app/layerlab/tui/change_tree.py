@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -13,10 +13,12 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from layerlab.engine import Mounted
 from layerlab.tui.look import component_style, panel_css
 from layerlab.tui.outside import what
 from layerlab.unionfs import Change
+
+if TYPE_CHECKING:
+    from layerlab.engine import Mounted
 
 # The component class each kind of entry is drawn with (dive's colours, from the theme).
 KIND_CLASS = {

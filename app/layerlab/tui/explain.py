@@ -13,9 +13,8 @@ import argparse
 import shlex
 import signal
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from layerlab.containers import Container, parse_signal
-from layerlab.engine import mounts_of
 from layerlab.errors import LayerlabError
 from layerlab.humanize import parse_rfc3339
 from layerlab.reference import short_id
@@ -23,6 +22,9 @@ from layerlab.report import BuildStep, Report
 from layerlab.snapshot import Subject
 from layerlab.tui.outside import written_outside
 from layerlab.unionfs import Change
+
+if TYPE_CHECKING:  # the panels import this module before the first frame; the engine waits
+    from layerlab.containers import Container
 
 DEFAULT_STOP_SECONDS = 10  # `stop`'s grace time without -t (the engine's DEFAULT_STOP_TIMEOUT)
 TWO_IDS = (
@@ -131,6 +133,8 @@ def explain(outcome: Outcome) -> str:
         name = after.name
         writable = f"its writable layer ({plural(outcome.writable_entries, 'entry')}) stays"
         if ns.cmd == "exec":
+            from layerlab.engine import mounts_of  # loaded by then: the command ran through it
+
             return (
                 f"exec ran `{shlex.join(ns.command)}` as a new process in {name}'s process space; "
                 f"{_delta(outcome)}.{written_outside(mounts_of(after.data))}"
@@ -214,6 +218,8 @@ def _image_command(outcome: Outcome, code: int) -> str:
 
 def signal_name(value: str | int | None, default: str = "SIGTERM") -> str:
     """`TERM`, `15` or `SIGTERM` as `SIGTERM`; what cannot be read stays as written."""
+    from layerlab.containers import parse_signal
+
     try:
         return signal.Signals(parse_signal(value if value is not None else default)).name
     except (LayerlabError, ValueError):
@@ -221,6 +227,8 @@ def signal_name(value: str | int | None, default: str = "SIGTERM") -> str:
 
 
 def _signum(name: str) -> int:
+    from layerlab.containers import parse_signal
+
     try:
         return parse_signal(name)
     except (LayerlabError, ValueError):

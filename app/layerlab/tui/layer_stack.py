@@ -6,17 +6,19 @@ tmpfs): beside the layers, never in them.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from layerlab.engine import Mounted
 from layerlab.humanize import human_size
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import LayerRow
 from layerlab.tui.outside import NOTE, target
+
+if TYPE_CHECKING:
+    from layerlab.engine import Mounted
 
 CREATED_BY_WIDTH = 42
 MOUNT_WIDTH = 16

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer, Vertical
+from textual.lazy import Lazy
 from textual.widgets import TabbedContent, TabPane
 
 from layerlab.tui.json_view import JsonView
@@ -41,10 +42,12 @@ class MetadataPanel(Vertical):
         self._views = {key: JsonView(empty, id=f"json-{key}") for key, (_, empty) in TABS.items()}
 
     def compose(self) -> ComposeResult:
+        """The first tab's document at once; the hidden tabs' after the first frame (Lazy)."""
         with TabbedContent(id="metadata-tabs"):
-            for key, (title, _) in TABS.items():
-                with TabPane(title, id=f"tab-{key}"), ScrollableContainer():
-                    yield self._views[key]
+            for i, (key, (title, _)) in enumerate(TABS.items()):
+                with TabPane(title, id=f"tab-{key}"):
+                    scroll = ScrollableContainer(self._views[key])
+                    yield scroll if i == 0 else Lazy(scroll)
 
     def view(self, key: str) -> JsonView:
         return self._views[key]

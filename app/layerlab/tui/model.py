@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.analysis import hidden_bytes, layer_stats, reread
-from layerlab.engine import Engine, Mounted, WritableLayer, mounts_of
 from layerlab.reference import short_id
 from layerlab.snapshot import Snapshot, Subject
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the panels' first frame imports this module; the engine comes after it
+    from layerlab.engine import Engine, Mounted, WritableLayer
     from layerlab.images import Image
 
 # Attributes of a parsed command that name a container or an image, most specific first.
@@ -133,6 +133,8 @@ def _image_rows(engine: Engine, image: Image) -> list[LayerRow]:
 
 def load(engine: Engine, subject: Subject) -> SubjectView:
     """Read the subject through the engine; raises NotFound once it is gone."""
+    from layerlab.engine import mounts_of  # loaded: the engine reading this is its module
+
     if subject.kind == "image":
         image = engine.image(subject.id)
         inspect = engine.image_inspect(image)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import string
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from layerlab.engine import Mounted
 from layerlab.reference import short_id
+
+if TYPE_CHECKING:
+    from layerlab.engine import Mounted
 
 NOTE = "outside the layers: not in diff, not committed"
 
