@@ -32,8 +32,8 @@ pytestmark = pytest.mark.system
         (["ps", "--bogus"], 125, "--bogus"),
         (["run", "--bogus", "busybox"], 125, "--bogus"),
         # docker rm -> "'docker rm' requires at least 1 argument", 1
-        (["rm"], 1, "required"),
-        (["inspect"], 1, "required"),
+        (["rm"], 1, "'layerlab rm' requires at least 1 argument"),
+        (["inspect"], 1, "requires at least 1 argument"),
         # docker bogus -> "docker: unknown command: docker bogus", 1
         (["bogus"], 1, "invalid choice"),
         # docker run nosuchimage: 125 (the container never started)
