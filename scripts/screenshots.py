@@ -28,6 +28,13 @@ SCENES = [
     ("running", ["docker start demo", "docker exec demo touch /happiness.txt"]),
     ("paused", ["docker pause demo"]),
     ("committed", ["docker unpause demo", "docker stop -t 1 demo", "docker commit demo demo:v1"]),
+    (
+        "volumes",
+        [  # a volume and a tmpfs: outside the layer stack, in no diff, in no commit
+            "docker run -d --name vol -v data:/data --tmpfs /run busybox sleep 600",
+            "docker exec vol touch /data/kept.txt /happiness.txt",
+        ],
+    ),
 ]
 
 
