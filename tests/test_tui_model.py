@@ -42,3 +42,31 @@ def test_bursts_of_messages_merge() -> None:
 
 def test_a_result_posted_outside_a_worker_is_never_stale() -> None:
     assert ProcsLoaded(pid=1, procs=[]).stale is False
+
+
+def test_processes_read_before_the_panel_is_composed_are_drawn_once_it_is() -> None:
+    """A process read can land before the panel mounts (or while it is torn down): no
+    query for a child that is not there, and what arrived is drawn at mount."""
+    import asyncio
+
+    from textual.app import App, ComposeResult
+
+    from layerlab.procs import Proc
+    from layerlab.tui.process_tree import ProcessPanel
+
+    panel = ProcessPanel(id="procs")
+    panel.show([Proc(host_pid=4242, ns_pid=1, command="sleep 600", state="sleeping")])
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield panel
+
+    async def scenario() -> None:
+        async with Host().run_test() as pilot:
+            await pilot.pause()
+            assert panel.has_class("-running")
+            labels = [node.label.plain for node in panel.proc_tree.root.children]
+            assert labels == ["  1    4242 sleeping sleep 600"]
+        panel.show([Proc(host_pid=4243, ns_pid=2, command="sh", state="running")])  # removed
+
+    asyncio.run(scenario())

@@ -468,7 +468,7 @@ class LayerlabApp(App[None]):
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
         if name in ("output", "events"):
             self.query_one("#logs", TabbedContent).active = f"tab-{name}"
-        tree = self.process_panel.query_one("#procs-tree")
+        tree = self.process_panel.proc_tree
         target = {
             "layers": self.layer_stack,
             "files": self.files_tree,

@@ -65,16 +65,19 @@ class ProcessPanel(Vertical):
         super().__init__(id=id)
         self.procs: list[Proc] | None = None
         self._said = NOT_RUNNING
+        # Made up front, not queried: a process read can land before this panel is
+        # composed, or while the app tears it down.
+        self.note = Static(NOT_RUNNING, id="procs-note")
+        self.proc_tree: Tree[Proc] = Tree("processes", id="procs-tree")
+        self.proc_tree.show_root = False
 
     def compose(self) -> ComposeResult:
-        yield Static(NOT_RUNNING, id="procs-note")
-        tree: Tree[Proc] = Tree("processes", id="procs-tree")
-        tree.show_root = False
-        yield tree
+        yield self.note
+        yield self.proc_tree
 
     def on_mount(self) -> None:
         self.border_title = "processes: pid inside · host pid · state"
-        self.say(NOT_RUNNING)
+        self._restyle()  # what arrived before the mount, drawn in the theme's colours
         on_theme_change(self, self._restyle)
 
     def _restyle(self) -> None:
@@ -87,16 +90,12 @@ class ProcessPanel(Vertical):
     def _component(self, name: str) -> Style:
         return component_style(self, name)
 
-    @property
-    def proc_tree(self) -> Tree[Proc]:
-        return self.query_one("#procs-tree", Tree)
-
     def say(self, message: str) -> None:
         """No processes to show, and why."""
         self.procs = None
         self._said = message
         note = Text(message, style=self._component("process-panel--note"))
-        self.query_one("#procs-note", Static).update(note)
+        self.note.update(note)
         self.set_class(False, "-running")
 
     def show(self, procs: list[Proc]) -> None:
