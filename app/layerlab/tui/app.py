@@ -19,9 +19,11 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TextIO
+from typing import TYPE_CHECKING, ClassVar, TextIO, TypeVar
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -116,6 +118,21 @@ def needs_terminal(ns: argparse.Namespace) -> bool:
     if ns.cmd not in ("run", "exec", "start") or getattr(ns, "detach", False):
         return False
     return bool(ns.interactive)
+
+
+M = TypeVar("M")
+
+
+def while_running(handler: Callable[[LayerlabApp, M], None]) -> Callable[[LayerlabApp, M], None]:
+    """A read's result, dropped once the app shuts down: its panels are being removed, and a
+    message queued before the shutdown must not find them half gone."""
+
+    @wraps(handler)
+    def handle(app: LayerlabApp, message: M) -> None:
+        if app.is_running:
+            handler(app, message)
+
+    return handle
 
 
 class LayerlabApp(App[None]):
@@ -936,6 +953,7 @@ class LayerlabApp(App[None]):
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
 
+    @while_running
     def on_store_changed(self, _: StoreChanged) -> None:
         """Let a burst of writes settle (one command writes several files), then read once."""
         if self._store_timer is None:
@@ -957,6 +975,7 @@ class LayerlabApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(StoreLoaded(snapshot=snapshot))
 
+    @while_running
     def on_store_loaded(self, message: StoreLoaded) -> None:
         if message.stale:
             return
@@ -1026,6 +1045,7 @@ class LayerlabApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(SubjectLoaded(subject=subject, view=view))
 
+    @while_running
     def on_subject_loaded(self, message: SubjectLoaded) -> None:
         if message.stale:
             return  # a newer read (of this subject or the one the user moved to) replaced it
@@ -1158,6 +1178,7 @@ class LayerlabApp(App[None]):
                 return
             self._upper_watch = watch
 
+    @while_running
     def on_files_loaded(self, message: FilesLoaded) -> None:
         if message.stale:  # every new layer or view starts a new read, cancelling this one
             return
@@ -1167,6 +1188,7 @@ class LayerlabApp(App[None]):
             # (a file it listed is gone now). Read again; once writes stop, this converges.
             self.load_files(message.row, message.union)
 
+    @while_running
     def on_upper_changed(self, message: UpperChanged) -> None:
         tree = self.files_tree
         if tree.live != message.upper:
@@ -1196,6 +1218,7 @@ class LayerlabApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(SizeRead(upper=upper, size=size))
 
+    @while_running
     def on_size_read(self, message: SizeRead) -> None:
         view = self.view
         if message.stale or view is None or not view.layers:
@@ -1225,6 +1248,7 @@ class LayerlabApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(ProvenanceLoaded(provenance=provenance))
 
+    @while_running
     def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
         if not message.stale:
             self.provenance_view.show(message.provenance)
@@ -1258,6 +1282,7 @@ class LayerlabApp(App[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(ProcsLoaded(pid=pid, procs=found))
 
+    @while_running
     def on_procs_loaded(self, message: ProcsLoaded) -> None:
         if not message.stale:  # a subject with no process space cancels the reads (`_show`)
             self.process_panel.show(message.procs)
