@@ -26,6 +26,7 @@ from layerlab import images, layer_writer, layers, libc
 from layerlab.containers import CreateOptions
 from layerlab.engine import Engine
 from layerlab.store import Store
+from tests.trees import NAME, OVERLAY_NODE, build
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*")
 
@@ -244,50 +245,9 @@ def test_export_into_another_file_system_gives_the_reference_stream(tmp_path: Pa
         libc.umount(str(other), libc.MNT_DETACH)
 
 
-NAME = st.text(alphabet="abz.-_ \u00e9", min_size=1, max_size=6).filter(
-    lambda n: n not in (".", "..") and not n.startswith(".wh.")
-)
-NODE = st.one_of(
-    st.binary(max_size=1500),  # a file
-    st.none(),  # a directory
-    st.text(alphabet="ab./", min_size=1, max_size=12),  # a symlink target
-    st.just(b"whiteout"),
-    st.just(b"hardlink"),
-)
-
-
-def build(root: Path, parts: list[str], node: bytes | str | None) -> None:
-    path = root
-    for part in parts[:-1]:
-        path /= part
-        if not os.path.lexists(path):
-            path.mkdir()
-        elif path.is_symlink() or not path.is_dir():
-            return
-    path /= parts[-1]
-    if os.path.lexists(path):
-        return
-    if node == b"whiteout":
-        os.mknod(path, stat.S_IFCHR, os.makedev(0, 0))
-    elif node == b"hardlink":
-        first = next(
-            (p for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()), None
-        )
-        if first is not None:
-            os.link(first, path)
-    elif isinstance(node, bytes):
-        path.write_bytes(node)
-    elif node is None:
-        path.mkdir()
-        if len(parts) % 2:
-            os.setxattr(path, layers.OPAQUE_XATTR, b"y")
-    else:
-        path.symlink_to(node)
-
-
 @pytest.mark.unit
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.lists(NAME, min_size=1, max_size=3), NODE), max_size=15))
+@given(st.lists(st.tuples(st.lists(NAME, min_size=1, max_size=3), OVERLAY_NODE), max_size=15))
 def test_random_trees_copy_as_the_reference(
     entries: list[tuple[list[str], bytes | str | None]],
 ) -> None:

@@ -27,6 +27,7 @@ from layerlab.layers import (
     walk_at,
     write_layer_tar,
 )
+from tests.trees import NAME, NODE, build
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*"),
@@ -459,35 +460,6 @@ def test_member_count_does_not_grow_memory(tmp_path: Path) -> None:
 
 
 # --- properties -------------------------------------------------------------
-
-NAME = st.text(alphabet="abz.-_ \u00e9", min_size=1, max_size=6).filter(
-    lambda n: n not in (".", "..") and not n.startswith(".wh.")
-)
-NODE = st.one_of(
-    st.binary(max_size=1500),  # a file
-    st.none(),  # a directory
-    st.text(alphabet="ab./", min_size=1, max_size=12),  # a symlink target
-)
-
-
-def build(root: Path, parts: list[str], node: bytes | str | None) -> None:
-    """Add one entry unless something is in the way; never follow a symlink doing it."""
-    path = root
-    for part in parts[:-1]:
-        path /= part
-        if not os.path.lexists(path):
-            path.mkdir()
-        elif path.is_symlink() or not path.is_dir():
-            return
-    path /= parts[-1]
-    if os.path.lexists(path):
-        return
-    if isinstance(node, bytes):
-        path.write_bytes(node)
-    elif node is None:
-        path.mkdir()
-    else:
-        path.symlink_to(node)
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
