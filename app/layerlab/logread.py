@@ -58,12 +58,19 @@ def _newer(path: Path, current: IO[bytes]) -> IO[bytes] | None:
     up, so `current` stayed at k the whole time and what was opened is its successor.
     """
     inode = os.fstat(current.fileno()).st_ino
+    unseen = 0
     for _ in range(RETRIES):
         indexes = _indexes(path)
         k = next((i for i in indexes if _inode(_named(path, i)) == inode), None)
         if k == 0:
             return None
-        if k is None:  # rotated out entirely (or the log removed): the oldest one left
+        if k is None:
+            # Renamed up between the listing and the stats (then it is found on the next
+            # look), or rotated out entirely (or the log removed): only then the oldest
+            # file left, which taken too early would be `current` again, read twice.
+            unseen += 1
+            if unseen < 3:
+                continue
             return _open_oldest(path)
         try:
             newer = open(_named(path, k - 1), "rb")  # noqa: SIM115 - the caller closes it
