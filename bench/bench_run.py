@@ -13,9 +13,11 @@ ratios are printed side by side. Not a test: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,17 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode().strip()}")
     return elapsed
+
+
+def wait_for_server(folder: Path, timeout: float = 30.0) -> int:
+    """The pid of the fork server the first `layerlab` command started, once it answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for sock in folder.glob("cli-*.sock"):  # bound once it is ready; its lock names it
+            with contextlib.suppress(OSError, ValueError):
+                return int(sock.with_name(sock.name + ".lock").read_text())
+        time.sleep(0.05)
+    raise SystemExit("the layerlab fork server did not start")
 
 
 def bare_runc_bundle(engine: Engine, workdir: Path) -> Path:
@@ -83,9 +96,14 @@ def main() -> int:
         # Bytecode cached in a private folder, as for an installed package (bench_build too).
         env = dict(os.environ, LAYERLAB_ROOT=str(root), PYTHONPYCACHEPREFIX=str(work / "pyc"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        layerlab = [sys.executable, "-m", "layerlab", "run", "--rm", "busybox", "true"]
+        # The `layerlab` a user types: its first command starts the resident fork server
+        # (client.py), which the warm-up waits for; the second row runs without it.
+        script = str(Path(sys.executable).with_name("layerlab"))
+        layerlab = [script, "run", "--rm", "busybox", "true"]
+        env["LAYERLAB_SERVER_DIR"] = str(work / "server")
         commands: dict[str, list[str]] = {
             "layerlab run --rm busybox true": layerlab,
+            "  the same, no server": ["env", "LAYERLAB_NO_SERVER=1", *layerlab],
             "runc run (bare bundle)": [
                 "runc", "--root", str(work / "runc"), "run", "--bundle", str(bundle), "bench",
             ],
@@ -101,9 +119,11 @@ def main() -> int:
         samples: dict[str, list[float]] = {name: [] for name in commands}
         for cmd in commands.values():  # warm-up
             timed(cmd, env)
+        server = wait_for_server(work / "server")
         for _ in range(args.runs):
             for name, cmd in commands.items():
                 samples[name].append(timed(cmd, env))
+        os.kill(server, signal.SIGTERM)
     medians = {name: statistics.median(s) for name, s in samples.items()}
     base = medians["runc run (bare bundle)"]
     print(f"{'command':34} {'median':>9} {'min':>9} {'max':>9}  vs runc  ({args.runs} runs each)")

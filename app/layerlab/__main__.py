@@ -1,3 +1,3 @@
-from layerlab.main import entry
+from layerlab.client import entry
 
 entry()

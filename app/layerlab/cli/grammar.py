@@ -609,4 +609,16 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     # A known command builds its own parser only; anything else (no command, `--help`, a
     # typo) the whole grammar, which lists every command and names the choices.
     known = typed and (typed[0] in COMMANDS or typed[0] in GROUP_COMMANDS or typed[0] == "lessons")
-    return build_parser(typed[0] if known else None).parse_args(words)
+    only = typed[0] if known else None
+    parser = _PREBUILT.pop(only, None) or build_parser(only)
+    return parser.parse_args(words)
+
+
+# Parsers built ahead of their command, by the fork server (whose children each parse once).
+_PREBUILT: dict[str | None, Parser] = {}
+
+
+def prebuild() -> None:
+    """Build every command's parser now: a forked child finds its own already made."""
+    for name in (*COMMANDS, "lessons", None):
+        _PREBUILT[name] = build_parser(name)

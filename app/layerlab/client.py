@@ -1,0 +1,156 @@
+"""The `layerlab` command's way in: hand the command to the resident fork server, or run it.
+
+A Python CLI pays ~80 ms of imports before it does anything, twice a bare
+`runc run`. So, like Mercurial's chg, the command is handed to a resident
+server (`forkserver.py`) that has every module loaded and forks a child per
+command: the child takes our stdin/stdout/stderr and working directory (passed
+as file descriptors), our arguments, environment and umask, runs the command,
+and sends its exit code back. Signals we get are forwarded to it. The store
+stays the only state: the server holds nothing but loaded code.
+
+This module is what each command imports first, so it imports nothing that
+costs: `_socket` and `_signal` (not `socket`, `signal`: their enums cost ms).
+Whenever the server cannot take a command (none yet, stale, not root, the TUI,
+`LAYERLAB_NO_SERVER=1`), the command runs here as before, and a missing
+server is started in the background for the next one.
+"""
+
+from __future__ import annotations
+
+import _signal
+import _socket
+import os
+import sys
+
+# Commands that keep the terminal to themselves (Textual's TUI) or serve for long.
+RUN_HERE = frozenset(("tui", "demo", "serve", "lesson", "lessons"))
+# What Docker's sig-proxy forwards (all but CHLD, PIPE, URG, WINCH), and Ctrl-\ and hangup.
+FORWARDED = (
+    _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
+    _signal.SIGUSR1, _signal.SIGUSR2,
+)  # fmt: skip
+SERVER_DIR = "/run/layerlab"
+
+
+def identity() -> bytes:
+    """Which code a server must have loaded to run our command: this package, this Python."""
+    return f"{os.path.dirname(os.path.abspath(__file__))}\0{sys.executable}".encode()
+
+
+def socket_path(ident: bytes) -> str:
+    """The server's address for `ident`: one server per checkout and interpreter."""
+    import zlib  # a C module, cheap; the name only has to tell checkouts apart (it is checked)
+
+    folder = os.environ.get("LAYERLAB_SERVER_DIR") or SERVER_DIR
+    return f"{folder}/cli-{zlib.crc32(ident):08x}.sock"
+
+
+def entry() -> None:
+    """Run `layerlab ARGS...`: through the server when it can, else in this process."""
+    words = sys.argv[1:]
+    if _server_may_run(words):
+        ident = identity()
+        path = socket_path(ident)
+        code = _through_server(path, ident, words)
+        if code is not None:
+            os._exit(code)
+        _start_server(path)
+    from layerlab.main import entry as run_here
+
+    run_here()
+
+
+def _server_may_run(words: list[str]) -> bool:
+    if os.environ.get("LAYERLAB_NO_SERVER") or os.geteuid() != 0:
+        return False
+    i = 1 if words[:1] == ["docker"] else 0  # the article's commands, typed as printed
+    while i < len(words) and words[i].startswith("-"):  # global flags: only --root takes a value
+        i += 2 if words[i] == "--root" else 1
+    return i < len(words) and words[i] not in RUN_HERE  # no command: the TUI, or help
+
+
+def _through_server(path: str, ident: bytes, words: list[str]) -> int | None:
+    """The command's exit code from the server; None when no server could take it."""
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        conn.close()
+        return None
+    umask = os.umask(0)
+    os.umask(umask)
+    env = [f"{k}={v}" for k, v in os.environ.items()]
+    fields = [ident, str(umask).encode(), str(len(words)).encode()]
+    fields += [os.fsencode(w) for w in words] + [os.fsencode(e) for e in env]
+    payload = b"\0".join(fields)
+    fds = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2, cwd))
+    header = len(payload).to_bytes(8, "big")
+    try:
+        conn.sendmsg([header], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
+        conn.sendall(payload)
+    except OSError:  # a closed stdin/stdout (EBADF), or the server went away
+        conn.close()
+        return None
+    finally:
+        os.close(cwd)
+    return _wait(conn)
+
+
+def _wait(conn: _socket.socket) -> int | None:
+    """Read the server's lines: `pid N` (then signals go there), `exit N`, or `refused`."""
+    pid = 0
+    forwarded = 0
+    buf = b""
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal forwarded
+        forwarded = signum
+        if pid:
+            try:  # noqa: SIM105 - contextlib is an import every command would pay for
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    for signum in FORWARDED:
+        _signal.signal(signum, forward)
+    while True:
+        try:
+            chunk = conn.recv(256)
+        except OSError:
+            chunk = b""
+        if not chunk:
+            break
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            word, _, value = line.partition(b" ")
+            if word == b"pid":
+                pid = int(value)
+            elif word == b"exit":
+                return int(value)
+            elif word == b"refused":  # stale or another checkout: run it here
+                return None
+    if not pid:
+        return None  # the server went away before it forked: run it here
+    # The command's process ended without an exit code: killed. End as it ended.
+    if forwarded:
+        _signal.signal(forwarded, _signal.SIG_DFL)
+        os.kill(os.getpid(), forwarded)
+    sys.stderr.write("Error: the command's process was killed\n")
+    return 137
+
+
+def _start_server(path: str) -> None:
+    """Start a server for the next command, detached; this one does not wait for it."""
+    null = os.O_RDWR
+    try:  # noqa: SIM105 - as above
+        os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "layerlab.forkserver", path],
+            os.environ,
+            file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, null, 0) for fd in (0, 1, 2)],
+            setsid=True,
+        )
+    except OSError:
+        pass  # no server: every command runs in its own process, as it always could

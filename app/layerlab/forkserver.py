@@ -1,0 +1,263 @@
+"""The resident fork server behind `layerlab` commands: `python -m layerlab.forkserver SOCKET`.
+
+Started in the background by a command that found none (client.py). It loads
+every module a command may need and the command-line grammar once, then
+forks a child per connection; the child becomes the command (the client's
+descriptors, directory, environment, arguments), runs `main`, and reports its
+exit code. Nothing the server holds is state: the store is read afresh by
+every child. It answers only its own user, ends when idle, and refuses (and
+ends) once a source file it loaded has changed, so it never runs old code.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import gc
+import io
+import os
+import pkgutil
+import signal
+import socket
+import sys
+import threading
+import time
+from importlib import import_module
+from typing import NoReturn
+
+import layerlab
+from layerlab import client
+
+IDLE_SECONDS = 900.0  # then the next command starts a new one
+SKIP = ("layerlab.tui", "layerlab.serve", "layerlab.lessons")  # they run in their own process
+HEADER = 8
+
+
+def preload() -> dict[str, int]:
+    """Import what any command may import, build every command's parser; the sources' mtimes."""
+    for mod in pkgutil.walk_packages(layerlab.__path__, "layerlab."):
+        if not mod.name.startswith(SKIP) and mod.name != "layerlab.__main__":
+            import_module(mod.name)
+    from layerlab.cli import grammar
+
+    grammar.prebuild()
+    return _sources()
+
+
+def _sources() -> dict[str, int]:
+    found = {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.startswith("layerlab") and path:
+            with contextlib.suppress(OSError):
+                found[path] = os.stat(path).st_mtime_ns
+    return found
+
+
+def _changed(sources: dict[str, int]) -> bool:
+    for path, mtime in sources.items():
+        try:
+            if os.stat(path).st_mtime_ns != mtime:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def serve(path: str) -> int:
+    """Answer commands at `path` until idle, stale, or replaced; one server per address."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another one is starting or serving
+    os.ftruncate(lock, 0)
+    os.write(lock, f"{os.getpid()}\n".encode())  # who serves here: `kill $(cat ...lock)`
+    sources = preload()
+    gc.freeze()  # what is loaded stays shared with the children: their collections skip it
+    ident = client.identity()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    umask = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(umask)
+    listener.listen(64)
+    inode = os.stat(path).st_ino
+    listener.settimeout(float(os.environ.get("LAYERLAB_SERVER_IDLE") or IDLE_SECONDS))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    signal.signal(signal.SIGTERM, _stop)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except (TimeoutError, _Stopped):
+            break
+        if not _same_user(conn):
+            conn.close()
+            continue
+        if _changed(sources) or not _still_at(path, inode):
+            _leave(path, inode, lock)
+            with contextlib.suppress(OSError):
+                conn.sendall(b"refused\n")
+            return 0
+        if os.fork() == 0:
+            listener.close()
+            os.close(lock)
+            _child(conn, ident)
+        conn.close()
+    _leave(path, inode, lock)
+    return 0
+
+
+class _Stopped(Exception):
+    """SIGTERM: leave as when idle."""
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise _Stopped()
+
+
+def _same_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+    uid = int.from_bytes(creds[4:8], sys.byteorder)
+    return uid == os.geteuid()
+
+
+def _still_at(path: str, inode: int) -> bool:
+    try:
+        return os.stat(path).st_ino == inode
+    except OSError:
+        return False
+
+
+def _leave(path: str, inode: int, lock: int) -> None:
+    """Stop answering: our address goes (unless another server's is there now), then our lock."""
+    if _still_at(path, inode):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    os.close(lock)
+
+
+# --- the child: one command -------------------------------------------------------------------
+def _child(conn: socket.socket, ident: bytes) -> NoReturn:
+    code = 1
+    try:
+        for signum in (signal.SIGCHLD, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_DFL)
+        conn.setblocking(True)
+        request = _receive(conn)
+        if request is None or request[0] != ident:
+            conn.sendall(b"refused\n")
+            os._exit(0)
+        _become(conn, *request[1:])
+        conn.sendall(f"pid {os.getpid()}\n".encode())
+        code = _run(sys.argv[1:])
+    except BaseException:  # whatever happened, the client hears an exit code
+        code = 1
+    finally:
+        with contextlib.suppress(OSError):
+            conn.sendall(f"exit {code}\n".encode())
+        os._exit(code)
+
+
+def _receive(conn: socket.socket) -> tuple[bytes, list[int], int, list[str], list[str]] | None:
+    """(identity, descriptors, umask, arguments, environment) as client.py sends them."""
+    head, fds, _, _ = socket.recv_fds(conn, HEADER, 4)
+    while len(head) < HEADER:
+        more = conn.recv(HEADER - len(head))
+        if not more:
+            return None
+        head += more
+    size = int.from_bytes(head, "big")
+    payload = bytearray()
+    while len(payload) < size:
+        more = conn.recv(min(size - len(payload), 1 << 20))
+        if not more:
+            return None
+        payload += more
+    if len(fds) != 4:
+        return None
+    fields = bytes(payload).split(b"\0")
+    ident = b"\0".join(fields[:2])
+    umask, argc = int(fields[2]), int(fields[3])
+    words = [os.fsdecode(w) for w in fields[4 : 4 + argc]]
+    env = [os.fsdecode(e) for e in fields[4 + argc :]]
+    return ident, fds, umask, words, env
+
+
+def _become(
+    conn: socket.socket, fds: list[int], umask: int, words: list[str], env: list[str]
+) -> None:
+    """Take on the client's descriptors, directory, umask, environment and arguments."""
+    for target, fd in enumerate(fds[:3]):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.fchdir(fds[3])
+    os.close(fds[3])
+    os.umask(umask)
+    os.environ.clear()
+    os.environ.update(e.partition("=")[::2] for e in env if "=" in e)
+    time.tzset()
+    sys.argv = ["layerlab", *words]
+    streams = {
+        "stdin": _text(0, "r", "surrogateescape"),
+        "stdout": _text(1, "w", "surrogateescape"),
+        "stderr": _text(2, "w", "backslashreplace", line_buffered=True),
+    }
+    for name, stream in streams.items():  # the __stdout__ kind too: the grammar reads its width
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+    _end_with_client(conn)
+
+
+def _text(fd: int, mode: str, errors: str, line_buffered: bool = False) -> io.TextIOWrapper:
+    """A standard stream over `fd`, buffered as Python buffers its own (lines on a terminal)."""
+    binary = open(fd, mode + "b", closefd=False)  # noqa: SIM115 - the command's, as sys's are
+    return io.TextIOWrapper(
+        binary, "utf-8", errors, line_buffering=line_buffered or binary.isatty()
+    )
+
+
+def _end_with_client(conn: socket.socket) -> None:
+    """A client killed outright (SIGKILL) takes its command with it, as a killed process
+    would: the connection's hangup raises SIGIO here. Processes forked from the command
+    (a container's shim) do not keep the connection."""
+
+    def hangup(_signum: int, _frame: object) -> None:
+        try:
+            if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                os.kill(os.getpid(), signal.SIGKILL)
+        except (BlockingIOError, OSError):
+            pass
+
+    signal.signal(signal.SIGIO, hangup)
+    fd = conn.fileno()
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
+    os.register_at_fork(after_in_child=conn.close)
+
+
+def _run(words: list[str]) -> int:
+    """`main`, then what the interpreter's exit would do: wait for threads, run atexit."""
+    from layerlab.main import main
+
+    try:
+        code = main(words)
+    except SystemExit as exc:  # --help, --version
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(serve(sys.argv[1]))
