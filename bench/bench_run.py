@@ -13,19 +13,18 @@ ratios are printed side by side. Not a test: nothing here passes or fails.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from docker_peer import docker_reachable
+from served import LAYERLAB, wait_for_server
 
 from layerlab.engine import CreateOptions, Engine
 
@@ -37,17 +36,6 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr.decode().strip()}")
     return elapsed
-
-
-def wait_for_server(folder: Path, timeout: float = 30.0) -> int:
-    """The pid of the fork server the first `layerlab` command started, once it answers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for sock in folder.glob("cli-*.sock"):  # bound once it is ready; its lock names it
-            with contextlib.suppress(OSError, ValueError):
-                return int(sock.with_name(sock.name + ".lock").read_text())
-        time.sleep(0.05)
-    raise SystemExit("the layerlab fork server did not start")
 
 
 def bare_runc_bundle(engine: Engine, workdir: Path) -> Path:
@@ -98,8 +86,7 @@ def main() -> int:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         # The `layerlab` a user types: its first command starts the resident fork server
         # (client.py), which the warm-up waits for; the second row runs without it.
-        script = str(Path(sys.executable).with_name("layerlab"))
-        layerlab = [script, "run", "--rm", "busybox", "true"]
+        layerlab = [LAYERLAB, "run", "--rm", "busybox", "true"]
         env["LAYERLAB_SERVER_DIR"] = str(work / "server")
         commands: dict[str, list[str]] = {
             "layerlab run --rm busybox true": layerlab,

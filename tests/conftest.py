@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from layerlab.engine import Engine
@@ -25,6 +26,33 @@ def eventually(read: Callable[[], object], want: object, timeout: float = 20) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"still {got!r}, waiting for {want!r}")
         time.sleep(0.02)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The CLI as a user gets it: through the resident fork server (client.py), one of the
+    session's own, ended (by its pid, in its lock file) when the session is done."""
+    folder = tmp_path_factory.mktemp("server")
+    saved = os.environ.get("LAYERLAB_SERVER_DIR")
+    os.environ["LAYERLAB_SERVER_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        del os.environ["LAYERLAB_SERVER_DIR"]
+    else:
+        os.environ["LAYERLAB_SERVER_DIR"] = saved
+    end_servers(folder)
+
+
+def end_servers(folder: Path) -> None:
+    """End the fork servers answering in `folder`, and wait until they are gone."""
+    for lock in folder.glob("*.lock"):
+        try:
+            proc = psutil.Process(int(lock.read_text()))
+            if "layerlab.forkserver" in " ".join(proc.cmdline()):
+                proc.terminate()
+                proc.wait(30)
+        except (OSError, ValueError, psutil.NoSuchProcess):
+            continue
 
 
 @pytest.fixture(autouse=True)

@@ -67,6 +67,8 @@ def _changed(sources: dict[str, int]) -> bool:
 
 def serve(path: str) -> int:
     """Answer commands at `path` until idle, stale, or replaced; one server per address."""
+    os.chdir("/")  # not the first client's directory, which may be unmounted or removed
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nor any descriptor it had left open
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:

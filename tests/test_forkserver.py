@@ -1,0 +1,244 @@
+"""The resident fork server (client.py, forkserver.py): a command handed to it behaves as one
+run in its own process - its output, input, exit code, directory, umask, environment,
+signals - and the server never outlives its code, its idleness, or a rival."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from layerlab.client import _server_may_run
+from tests.conftest import end_servers, eventually
+
+APP = Path(__file__).resolve().parent.parent / "app"
+
+
+class Served:
+    """`layerlab` commands with a server folder of their own; its servers are ended after."""
+
+    def __init__(self, root: Path, folder: Path, **env: str) -> None:
+        self.folder = folder
+        self.env = dict(os.environ, LAYERLAB_ROOT=str(root), LAYERLAB_SERVER_DIR=str(folder), **env)
+        self.env.pop("LAYERLAB_NO_SERVER", None)
+
+    def popen(self, *args: str, **kw: object) -> subprocess.Popen[str]:
+        cmd = [sys.executable, "-m", "layerlab", *args]
+        return subprocess.Popen(cmd, env=self.env, text=True, **kw)  # type: ignore[call-overload]
+
+    def __call__(self, *args: str, input: str | None = None, cwd: Path | None = None) -> tuple:
+        proc = subprocess.run(
+            [sys.executable, "-m", "layerlab", *args], env=self.env, text=True, input=input,
+            capture_output=True, cwd=cwd, timeout=60,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )  # fmt: skip
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def server(self) -> int | None:
+        """The pid of the server answering here, None while there is none."""
+        for lock in self.folder.glob("cli-*.sock.lock"):
+            sock = lock.with_name(lock.name.removesuffix(".lock"))
+            try:
+                pid = int(lock.read_text())
+            except (OSError, ValueError):
+                continue
+            if sock.exists() and psutil.pid_exists(pid):
+                return pid
+        return None
+
+    def started(self, only: bool = True) -> int:
+        """A command, then the server it started, once it answers; `only`: every command
+        after must be run by a server (none runs in its own process unnoticed)."""
+        assert self("version", "--format", "{{.Client.Version}}")[0] == 0
+        eventually(lambda: self.server() is not None, True)
+        pid = self.server()
+        assert pid is not None
+        if only:
+            self.env["LAYERLAB_SERVER_REQUIRED"] = "1"
+        return pid
+
+    def end(self) -> None:
+        end_servers(self.folder)
+
+
+@pytest.fixture
+def served(root: Path, tmp_path: Path, engine: object) -> Iterator[Served]:
+    s = Served(root, tmp_path / "server")
+    yield s
+    s.end()
+
+
+def child_of(server: int) -> psutil.Process:
+    """The one command the server is running now."""
+    eventually(lambda: len(psutil.Process(server).children()), 1)
+    return psutil.Process(server).children()[0]
+
+
+def test_a_command_runs_in_a_server_child_with_our_output_and_directory(
+    served: Served, tmp_path: Path
+) -> None:
+    server = served.started()
+    code, cid, err = served("run", "-d", "busybox", "sh", "-c", "echo hello; sleep 60")
+    assert code == 0, err
+    here = tmp_path / "here"
+    here.mkdir()
+    follow = served.popen("logs", "-f", cid.strip(), stdout=subprocess.PIPE, cwd=here)
+    try:
+        assert follow.stdout is not None
+        assert follow.stdout.readline() == "hello\n"
+        child = child_of(server)
+        assert child.cwd() == str(here)
+        ours = os.readlink(f"/proc/self/fd/{follow.stdout.fileno()}")
+        assert os.readlink(f"/proc/{child.pid}/fd/1") == ours  # the same pipe
+        follow.terminate()  # forwarded: the command ends as it would have, by SIGTERM
+        assert follow.wait(30) == -signal.SIGTERM
+        eventually(lambda: psutil.Process(server).children(), [])
+    finally:
+        follow.kill()
+
+
+def test_exit_codes_streams_and_input_are_the_commands(served: Served) -> None:
+    served.started()
+    script = "cat; echo err >&2; exit 3"
+    assert served("run", "--rm", "-i", "busybox", "sh", "-c", script, input="piped\n") == (
+        3, "piped\n", "err\n",
+    )  # fmt: skip
+    code, out, err = served("ps", "--bogus")
+    assert (code, out) == (125, "") and "unknown flag: --bogus" in err
+    assert served("--version")[:2] == (0, "layerlab 0.1.0\n")
+
+
+def test_each_command_has_its_own_store_directory_and_umask(served: Served, tmp_path: Path) -> None:
+    served.started()
+    assert served("create", "--name", "mine", "busybox")[0] == 0
+    other = Served(tmp_path / "other-store", served.folder, LAYERLAB_SERVER_REQUIRED="1")
+    assert other("ps", "-aq")[:2] == (0, "")  # the same server, another store
+    here = tmp_path / "cwd"
+    here.mkdir()
+    umask = os.umask(0o027)
+    try:
+        code, _, err = served("export", "-o", "rel.tar", "mine", cwd=here)
+    finally:
+        os.umask(umask)
+    assert code == 0, err
+    assert (here / "rel.tar").stat().st_mode & 0o777 == 0o640
+
+
+def test_ctrl_c_reaches_the_container_through_the_server(served: Served) -> None:
+    served.started()
+    script = 'trap "exit 7" INT; echo ready; sleep 60 & wait'
+    run = served.popen("run", "--rm", "busybox", "sh", "-c", script, stdout=subprocess.PIPE)
+    try:
+        assert run.stdout is not None and run.stdout.readline() == "ready\n"
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) == 7
+    finally:
+        run.kill()
+
+
+def test_a_killed_client_takes_its_command_with_it(served: Served) -> None:
+    server = served.started()
+    code, cid, _ = served("run", "-d", "busybox", "sleep", "60")
+    assert code == 0
+    waiting = served.popen("wait", cid.strip(), stdout=subprocess.DEVNULL)
+    try:
+        child = child_of(server)
+        waiting.kill()
+        waiting.wait(30)
+        eventually(child.is_running, False)
+    finally:
+        waiting.kill()
+
+
+def test_a_changed_source_retires_the_server(root: Path, tmp_path: Path, engine: object) -> None:
+    """A copy of the code, so that it can change: the next command runs that change."""
+    copy = tmp_path / "app"
+    shutil.copytree(
+        APP / "layerlab", copy / "layerlab", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    s = Served(root, tmp_path / "server", PYTHONPATH=str(copy))
+    try:
+        first = s.started(only=False)
+        names = copy / "layerlab" / "names.py"
+        os.utime(names, ns=(names.stat().st_atime_ns, names.stat().st_mtime_ns + 10**9))
+        assert s("ps", "-aq")[:2] == (0, "")  # run by the client itself, and right
+        eventually(lambda: psutil.pid_exists(first), False)
+        eventually(lambda: s.server() not in (None, first), True)  # and a new one for the next
+    finally:
+        s.end()
+
+
+def test_an_idle_server_leaves_and_takes_its_address(
+    root: Path, tmp_path: Path, engine: object
+) -> None:
+    s = Served(root, tmp_path / "server", LAYERLAB_SERVER_IDLE="0.5")
+    try:
+        pid = s.started(only=False)
+        eventually(lambda: psutil.pid_exists(pid), False)
+        assert list(s.folder.glob("*.sock")) == []
+    finally:
+        s.end()
+
+
+def test_commands_started_together_start_one_server(served: Served) -> None:
+    procs = [served.popen("ps", "-q", stdout=subprocess.PIPE) for _ in range(4)]
+    assert [p.wait(60) for p in procs] == [0, 0, 0, 0]
+    for p in procs:
+        assert p.stdout is not None
+        p.stdout.close()
+    eventually(lambda: served.server() is not None, True)
+
+    def servers() -> int:
+        found = 0
+        for proc in psutil.process_iter(["cmdline"]):
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            found += "layerlab.forkserver" in cmdline and str(served.folder) in cmdline
+        return found
+
+    eventually(servers, 1)  # the others found it taken, and left
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["run", "--rm", "busybox"], True),
+        (["docker", "ps", "-a"], True),
+        (["--root", "/tmp/x", "images"], True),
+        (["--root=/tmp/x", "build", "."], True),
+        ([], False),  # the TUI, or help
+        (["tui"], False),
+        (["--root", "/tmp/x"], False),
+        (["lesson", "run", "1", "--auto"], False),
+        (["demo"], False),
+        (["serve"], False),
+    ],
+)
+def test_which_commands_go_to_the_server(
+    words: list[str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The TUI and long-lived commands keep the terminal to themselves: they run here."""
+    monkeypatch.delenv("LAYERLAB_NO_SERVER", raising=False)
+    assert _server_may_run(words) is expected
+
+
+def test_the_client_imports_nothing_that_costs() -> None:
+    """Every command imports client.py first: Python's start plus this, then the server."""
+    code = (
+        "import sys; before = set(sys.modules); import layerlab.client; "
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert set(eval(out.stdout)) <= {
+        "layerlab",
+        "layerlab.client",
+        "_signal",
+        "_socket",
+        "__future__",
+    }
