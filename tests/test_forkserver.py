@@ -242,3 +242,14 @@ def test_the_client_imports_nothing_that_costs() -> None:
         "_socket",
         "__future__",
     }
+
+
+def test_a_server_folder_others_can_write_to_is_not_used(served: Served) -> None:
+    """A socket there could be anyone's: our descriptors and environment stay ours."""
+    served.folder.mkdir(mode=0o777)
+    served.folder.chmod(0o777)
+    assert served("ps", "-q")[:2] == (0, "")  # run by the client itself
+    served.env["LAYERLAB_SERVER_REQUIRED"] = "1"
+    code, _, err = served("ps", "-q")
+    assert code == 1 and "no layerlab server answered" in err
+    assert list(served.folder.iterdir()) == []  # and none was started there

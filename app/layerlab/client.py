@@ -45,19 +45,33 @@ def socket_path(ident: bytes) -> str:
     return f"{folder}/cli-{zlib.crc32(ident):08x}.sock"
 
 
+def private(folder: str) -> bool:
+    """Whether only we can put a socket in `folder`: else a stranger's "server" could be
+    handed our descriptors and environment, so none is used (nor started) there."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        return True  # the server makes it, ours alone
+    except OSError:
+        return False
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
+
+
 def entry() -> None:
     """Run `layerlab ARGS...`: through the server when it can, else in this process."""
     words = sys.argv[1:]
+    ident = identity()
+    path = socket_path(ident)
     if _server_may_run(words):
-        ident = identity()
-        path = socket_path(ident)
-        code = _through_server(path, ident, words)
+        trusted = private(os.path.dirname(path))
+        code = _through_server(path, ident, words) if trusted else None
         if code is not None:
             os._exit(code)
         if os.environ.get("LAYERLAB_SERVER_REQUIRED"):  # the tests' way to know it served
             sys.stderr.write(f"Error: no layerlab server answered at {path}\n")
             os._exit(1)
-        _start_server(path)
+        if trusted:
+            _start_server(path)
     from layerlab.main import entry as run_here
 
     run_here()

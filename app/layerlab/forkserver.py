@@ -70,6 +70,8 @@ def serve(path: str) -> int:
     os.chdir("/")  # not the first client's directory, which may be unmounted or removed
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # nor any descriptor it had left open
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if not client.private(os.path.dirname(path)):
+        return 1  # clients would not trust it either
     lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
