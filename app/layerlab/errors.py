@@ -29,6 +29,11 @@ class LayerlabError(Exception):
         return self
 
 
+class ClientError(LayerlabError):
+    """An error Docker's client itself prints, bare (no "Error:"): "the input device is not
+    a TTY"."""
+
+
 def go_strerror(exc: OSError) -> str:
     """An OS error's reason as Go (and so Docker) words it: "no such file or directory"."""
     reason = exc.strerror or str(exc)

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import NoReturn
 
 from layerlab.cli.grammar import build_parser, parse
-from layerlab.errors import CREATING_COMMANDS, FAILED, NOT_STARTED, LayerlabError, go_strerror
+from layerlab.errors import (
+    CREATING_COMMANDS,
+    FAILED,
+    NOT_STARTED,
+    ClientError,
+    LayerlabError,
+    go_strerror,
+)
 from layerlab.rootdir import default_root
 
 
@@ -56,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
         return dispatch(Engine(root), ns, io).code
     except LayerlabError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(exc if isinstance(exc, ClientError) else f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

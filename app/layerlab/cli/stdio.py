@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from layerlab.engine import Engine, Stdio
-from layerlab.errors import LayerlabError, go_strerror
+from layerlab.errors import ClientError, LayerlabError, go_strerror
 from layerlab.pipes import pump_into
 
 
@@ -48,7 +48,7 @@ def no_stdin(command: str, reads: str, instead: str) -> LayerlabError:
 
 def _require_terminal(io: IO) -> None:
     if not io.interactive or not sys.stdin.isatty():
-        raise LayerlabError("the input device is not a TTY", exit_code=1)
+        raise ClientError("the input device is not a TTY", exit_code=1)
 
 
 @contextlib.contextmanager
