@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from docker_peer import docker_reachable
-from served import LAYERLAB, wait_for_server
+from served import LAYERLAB, peak_rss_mb, wait_for_server
 
 from layerlab.engine import Engine
 
@@ -90,6 +90,7 @@ def main() -> int:
         for _ in range(args.runs):
             for name, (cmd, expect) in commands.items():
                 samples[name].append(timed(cmd, env, expect if "docker" not in name else None))
+        server_rss = peak_rss_mb(server)
         os.kill(server, signal.SIGTERM)
     medians = {name: statistics.median(s) for name, s in samples.items()}
     print(f"{'command':26} {'median':>9} {'min':>9} {'max':>9}   ({args.runs} runs each)")
@@ -97,6 +98,7 @@ def main() -> int:
         print(
             f"{name:26} {medians[name] * 1000:7.1f}ms {min(s) * 1000:7.1f}ms {max(s) * 1000:7.1f}ms"
         )
+    print(f"the fork server: peak RSS {server_rss:.0f} MB (its children share it)")
     cold, cached = medians["layerlab build (cold)"], medians["layerlab build (cached)"]
     print(f"cached / cold: {cached / cold:.2f}")
     if "docker build (cold)" in medians:

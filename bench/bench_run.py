@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from docker_peer import docker_reachable
-from served import LAYERLAB, wait_for_server
+from served import LAYERLAB, peak_rss_mb, wait_for_server
 
 from layerlab.engine import CreateOptions, Engine
 
@@ -110,6 +110,7 @@ def main() -> int:
         for _ in range(args.runs):
             for name, cmd in commands.items():
                 samples[name].append(timed(cmd, env))
+        server_rss = peak_rss_mb(server)
         os.kill(server, signal.SIGTERM)
     medians = {name: statistics.median(s) for name, s in samples.items()}
     base = medians["runc run (bare bundle)"]
@@ -119,6 +120,7 @@ def main() -> int:
             f"{name:34} {medians[name] * 1000:7.1f}ms {min(s) * 1000:7.1f}ms "
             f"{max(s) * 1000:7.1f}ms  {medians[name] / base:5.2f}x"
         )
+    print(f"the fork server: peak RSS {server_rss:.0f} MB (its children share it)")
     ours = medians["layerlab run --rm busybox true"]
     print(f"layerlab / runc: {ours / base:.2f}x (goal <= 2x, issue 13)")
     same = medians["runc run (layerlab's spec)"]

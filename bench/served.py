@@ -23,3 +23,12 @@ def wait_for_server(folder: Path, timeout: float = 30.0) -> int:
                 return int(sock.with_name(sock.name + ".lock").read_text())
         time.sleep(0.05)
     raise SystemExit("the layerlab fork server did not start")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), in MB: the server's, which its children share."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
