@@ -253,3 +253,28 @@ def test_a_server_folder_others_can_write_to_is_not_used(served: Served) -> None
     code, _, err = served("ps", "-q")
     assert code == 1 and "no layerlab server answered" in err
     assert list(served.folder.iterdir()) == []  # and none was started there
+
+
+def test_a_command_has_its_clients_limits(served: Served) -> None:
+    """`ulimit` in the user's shell holds for the command as for a process of its own
+    (a container's open-file limit is the most the command may hand on)."""
+    served.started()
+    cmd = [sys.executable, "-m", "layerlab", "run", "--rm", "busybox", "sh", "-c", "ulimit -Hn"]
+    out = subprocess.run(
+        ["prlimit", "--nofile=1024:4096", *cmd], env=served.env, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=60,
+    )  # fmt: skip
+    assert (out.returncode, out.stdout) == (0, "4096\n"), out.stderr
+
+
+def test_a_client_in_other_namespaces_runs_its_command_itself(served: Served) -> None:
+    """`ip netns exec`, `unshare`: the server's world is not the command's."""
+    served.started()
+    cmd = [sys.executable, "-m", "layerlab", "ps", "-q"]
+    refused = subprocess.run(
+        ["unshare", "--uts", *cmd], env=served.env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 1 and "no layerlab server answered" in refused.stderr
+    env = {k: v for k, v in served.env.items() if k != "LAYERLAB_SERVER_REQUIRED"}
+    alone = subprocess.run(["unshare", "--uts", *cmd], env=env, capture_output=True, timeout=60)
+    assert alone.returncode == 0

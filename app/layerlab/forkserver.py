@@ -18,11 +18,13 @@ import gc
 import io
 import os
 import pkgutil
+import resource
 import signal
 import socket
 import sys
 import threading
 import time
+import traceback
 from importlib import import_module
 from typing import NoReturn
 
@@ -32,6 +34,8 @@ from layerlab import client
 IDLE_SECONDS = 900.0  # then the next command starts a new one
 SKIP = ("layerlab.tui", "layerlab.serve", "layerlab.lessons")  # they run in their own process
 HEADER = 8
+NAMESPACES = ("mnt", "net", "pid", "uts", "ipc", "user")
+LIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]
 
 
 def preload() -> dict[str, int]:
@@ -125,10 +129,14 @@ def _stop(_signum: int, _frame: object) -> None:
     raise _Stopped()
 
 
-def _same_user(conn: socket.socket) -> bool:
+def _peer(conn: socket.socket) -> tuple[int, int]:
+    """The connecting process's pid and uid (SO_PEERCRED), as the kernel vouches for them."""
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
-    uid = int.from_bytes(creds[4:8], sys.byteorder)
-    return uid == os.geteuid()
+    return int.from_bytes(creds[:4], sys.byteorder), int.from_bytes(creds[4:8], sys.byteorder)
+
+
+def _same_user(conn: socket.socket) -> bool:
+    return _peer(conn)[1] == os.geteuid()
 
 
 def _still_at(path: str, inode: int) -> bool:
@@ -148,24 +156,44 @@ def _leave(path: str, inode: int, lock: int) -> None:
 
 # --- the child: one command -------------------------------------------------------------------
 def _child(conn: socket.socket, ident: bytes) -> NoReturn:
-    code = 1
     try:
         for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         conn.setblocking(True)
         request = _receive(conn)
-        if request is None or request[0] != ident:
-            conn.sendall(b"refused\n")
-            os._exit(0)
-        _become(conn, *request[1:])
+        client = _peer(conn)[0]
+        if request is None or request[0] != ident or not _same_world(client):
+            raise LookupError("not ours to run")
+        _become(conn, client, *request[1:])
         conn.sendall(f"pid {os.getpid()}\n".encode())
+    except Exception:  # the client runs its command itself
+        with contextlib.suppress(OSError):
+            conn.sendall(b"refused\n")
+        os._exit(0)
+    code = 1
+    try:
         code = _run(sys.argv[1:])
-    except BaseException:  # whatever happened, the client hears an exit code
-        code = 1
+    except BaseException:  # a bug: the client hears why, and an exit code
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+            sys.stderr.flush()
     finally:
         with contextlib.suppress(OSError):
             conn.sendall(f"exit {code}\n".encode())
         os._exit(code)
+
+
+def _same_world(pid: int) -> bool:
+    """Whether the client sees the machine as we do: the same namespaces and root. A
+    command from another (`ip netns exec`, `unshare`, a chroot) runs in its own process."""
+    try:
+        for ns in NAMESPACES:
+            if os.stat(f"/proc/{pid}/ns/{ns}").st_ino != os.stat(f"/proc/self/ns/{ns}").st_ino:
+                return False
+        theirs, ours = os.stat(f"/proc/{pid}/root"), os.stat("/")
+    except OSError:
+        return False
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
 
 
 def _receive(conn: socket.socket) -> tuple[bytes, list[int], int, list[str], list[str]] | None:
@@ -194,9 +222,11 @@ def _receive(conn: socket.socket) -> tuple[bytes, list[int], int, list[str], lis
 
 
 def _become(
-    conn: socket.socket, fds: list[int], umask: int, words: list[str], env: list[str]
+    conn: socket.socket, client: int, fds: list[int], umask: int, words: list[str], env: list[str]
 ) -> None:
-    """Take on the client's descriptors, directory, umask, environment and arguments."""
+    """Take on the client's descriptors, directory, umask, limits, environment, arguments."""
+    for limit in LIMITS:
+        resource.setrlimit(limit, resource.prlimit(client, limit))
     for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
         os.close(fd)
