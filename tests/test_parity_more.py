@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from layerlab.detachkeys import DetachKeys, Scanner
 from layerlab.engine import Engine
 from tests.conftest import CLI, eventually
 
@@ -81,45 +82,92 @@ def test_attach_no_stdin_and_a_container_without_i_take_no_input(cli: CLI, root:
     assert quiet.wait(timeout=60) == 137 and deaf.wait(timeout=60) == 137
 
 
+class Terminal:
+    """A `layerlab` command on a pseudo-terminal of its own, as typed in a real one."""
+
+    def __init__(self, root: Path, *args: str) -> None:
+        env = dict(os.environ, LAYERLAB_ROOT=str(root))
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "layerlab", *args],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        self.seen = b""
+
+    def read_until(self, word: bytes) -> None:
+        deadline = time.monotonic() + 30
+        while word not in self.seen:
+            assert time.monotonic() < deadline, self.seen
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    self.seen += os.read(self.master, 4096)
+                except OSError:
+                    return
+
+    def raw(self) -> None:
+        """What is typed before the command made the terminal raw is flushed: wait for it."""
+        eventually(lambda: termios.tcgetattr(self.master)[3] & termios.ICANON, 0, timeout=60)
+
+    def close(self) -> None:
+        os.close(self.master)
+        if self.proc.poll() is None:
+            self.proc.kill()
+
+
 def test_attach_to_a_terminal_detaches_on_ctrl_p_ctrl_q(cli: CLI, root: Path) -> None:
     assert cli("run", "-dit", "--name", "pm-t", "busybox", "sh").code == 0
     # docker attach c (a -it container), type `echo hi`, then Ctrl-P Ctrl-Q:
     #   "read escape sequence", exit 1, the container still running.
-    env = dict(os.environ, LAYERLAB_ROOT=str(root))
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "layerlab", "attach", "pm-t"],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-    )  # fmt: skip
-    os.close(slave)
-    seen = b""
-
-    def read_until(word: bytes) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + 30
-        while word not in seen:
-            assert time.monotonic() < deadline, seen
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    return
-
+    term = Terminal(root, "attach", "pm-t")
     try:
-        # What is typed before the attach made the terminal raw is flushed: wait for it.
-        eventually(lambda: termios.tcgetattr(master)[3] & termios.ICANON, 0, timeout=60)
-        os.write(master, b"echo h''i\r")
-        read_until(b"hi\r\n")
-        os.write(master, b"\x10\x11")
-        assert proc.wait(timeout=60) == 1
-        read_until(b"read escape sequence")
+        term.raw()
+        os.write(term.master, b"echo h''i\r")
+        term.read_until(b"hi\r\n")
+        os.write(term.master, b"\x10\x11")
+        assert term.proc.wait(timeout=60) == 1
+        term.read_until(b"read escape sequence")
     finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
+        term.close()
     assert _status(cli, "pm-t") == "running"
     bad = cli("attach", "--detach-keys", "ctrl-", "pm-t")
     assert bad.code == 1 and "Invalid detach keys (ctrl-) provided" in bad.err
+
+
+@pytest.mark.parametrize("keys", [None, "ctrl-a,x"])
+def test_run_it_detaches_on_the_detach_keys(cli: CLI, root: Path, keys: str | None) -> None:
+    # docker run -it --name c busybox sh, `echo hi`, Ctrl-P Ctrl-Q: nothing printed, exit 0,
+    # the container still running (and `attach` takes it up again).
+    flags = ["--detach-keys", keys] if keys else []
+    term = Terminal(root, "run", "-it", *flags, "--name", "pm-r", "busybox", "sh")
+    try:
+        term.raw()
+        os.write(term.master, b"echo h''i\r")
+        term.read_until(b"hi\r\n")
+        os.write(term.master, b"\x01x" if keys else b"\x10\x11")
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+    assert b"read escape sequence" not in term.seen
+    assert _status(cli, "pm-r") == "running"
+    back = Terminal(root, "attach", "pm-r")  # its shell still reads the terminal's input
+    try:
+        back.raw()
+        os.write(back.master, b"exit 5\r")
+        assert back.proc.wait(timeout=60) == 5
+    finally:
+        back.close()
+
+
+def test_detach_keys_held_back_until_they_are_or_are_not_the_sequence() -> None:
+    scanner = Scanner(DetachKeys.parse("ctrl-p,ctrl-q"))
+    assert scanner.feed(b"ab\x10") == (b"ab", False)  # Ctrl-P may begin it: held
+    assert scanner.feed(b"c") == (b"\x10c", False)  # it did not
+    assert scanner.feed(b"d\x10") == (b"d", False)
+    assert scanner.feed(b"\x11rest") == (b"", True)
+    held = Scanner(DetachKeys())
+    assert held.feed(b"\x10") == (b"", False)
+    assert held.feed(b"") == (b"\x10", False)  # the input ended: what was held goes
 
 
 # --- start: the summary line -----------------------------------------------------------

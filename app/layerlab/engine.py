@@ -453,15 +453,17 @@ class Engine:
         ref: str,
         stdio: Stdio = (None, None, None),
         cancel: threading.Event | None = None,
+        detach_keys: bytes | None = None,
     ) -> int:
         """`start -a` / foreground `run`: stream output to `stdio` and return the exit code.
 
         `stdio` are the attach targets (file descriptors or files; None = ours).
         Once `cancel` is set the wait ends with `Cancelled` (exit code 130); the
-        container keeps running, as when a docker client detaches.
+        container keeps running, as when a docker client detaches. With a terminal
+        attached, `detach_keys` typed there end the wait with `Detached`.
         """
         cid = self.store.resolve_container(ref)
-        shim = self._launch(cid, attach=stdio)
+        shim = self._launch(cid, attach=stdio, detach_keys=detach_keys)
         return shim.wait(cancel)
 
     def attach_input(self, ref: str) -> BinaryIO | None:
@@ -486,7 +488,7 @@ class Engine:
             return container, self.start_attached(container.id, stdio)
         return self.start(container.id), None
 
-    def _launch(self, cid: str, attach: Stdio | None) -> Shim:
+    def _launch(self, cid: str, attach: Stdio | None, detach_keys: bytes | None = None) -> Shim:
         with self.store.lock():
             container = self._load(cid)
             if container.state != self.store.read_container(cid)["State"]:
@@ -513,17 +515,22 @@ class Engine:
                 raise
         try:
             ready_r, ready_w = os.pipe()
+            ready = os.fdopen(ready_r, "rb")
             try:
-                shim = spawn_shim(self.store.root, cid, ready_w, attach)
+                shim = spawn_shim(self.store.root, cid, ready_w, attach, detach_keys)
             except BaseException:
+                ready.close()
                 rw.unmount()
                 raise
             finally:
                 os.close(ready_w)
-            with os.fdopen(ready_r, "rb") as ready:
-                answer = ready.readline().decode().strip()
+            answer = ready.readline().decode().strip()
         finally:
             os.close(launching)
+        if answer.startswith("ok") and detach_keys:
+            shim.told = ready  # it says more: whether the detach keys were typed
+            return shim
+        ready.close()
         if answer.startswith("ok"):
             return shim
         shim.wait()

@@ -29,6 +29,10 @@ class LayerlabError(Exception):
         return self
 
 
+class Detached(Exception):
+    """An attached terminal let go (the detach keys were typed); the container runs on."""
+
+
 class ClientError(LayerlabError):
     """An error Docker's client itself prints, bare (no "Error:"): "the input device is not
     a TTY"."""

@@ -15,6 +15,8 @@ from typing import Any, NoReturn, cast
 from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
 
+DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
+
 
 class UsageError(LayerlabError):
     """A malformed command line, with Docker's code: 125 for a flag it cannot parse
@@ -371,10 +373,12 @@ def build_parser(only: str | None = None) -> Parser:
     _container_flags(add("create"))
     p = add("run")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
+    p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     _container_flags(p)
     p = add("start")
     p.add_argument("-a", "--attach", action="store_true", help="attach STDOUT/STDERR")
     p.add_argument("-i", "--interactive", action="store_true", help="attach STDIN")
+    p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     p.add_argument("containers", nargs="+")
     p = add("ps")
     p.add_argument("-a", "--all", action="store_true", help="show all containers")
@@ -554,7 +558,7 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",
                help="proxy received signals to the process (default true)")  # fmt: skip
-    p.add_argument("--detach-keys", help="key sequence to detach a terminal (ctrl-p,ctrl-q)")
+    p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     p.add_argument("container")
     add("version").add_argument("-f", "--format", help="format output using a Go template")
     add("info").add_argument("-f", "--format", help="format output using a Go template")

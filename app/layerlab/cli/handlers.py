@@ -18,8 +18,9 @@ from typing import Any
 from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
 from layerlab.containers import Container, CreateOptions
+from layerlab.detachkeys import DetachKeys
 from layerlab.engine import Engine, LogEntry
-from layerlab.errors import Cancelled, ExecFailed, LayerlabError, NotFound, os_error
+from layerlab.errors import Cancelled, Detached, ExecFailed, LayerlabError, NotFound, os_error
 from layerlab.humanize import ago, human_size, parse_rfc3339
 from layerlab.limits import LimitOptions
 from layerlab.reference import display_id
@@ -106,6 +107,7 @@ def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     streams = attach_streams(ns.attach_streams, detach=ns.detach)
     attach = not ns.detach
+    keys = DetachKeys.parse(ns.detach_keys)
     if attach and ns.tty and ns.interactive:
         _require_terminal(io)
     opts = _create_options(ns, attach=attach)
@@ -118,7 +120,8 @@ def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         return Report(containers=[container.id], created_containers=[container.id])
     container = engine.create(ns.image, opts)
     write_cidfile(ns.cidfile, container.id)
-    report = _start_attached(engine, container, io, raw=ns.tty and ns.interactive, streams=streams)
+    raw = ns.tty and ns.interactive
+    report = _start_attached(engine, container, io, raw, streams, keys)
     report.created_containers.append(container.id)
     return report
 
@@ -131,9 +134,10 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         container = engine.container(ns.containers[0])
         cfg = container.data["Config"]
         raw = bool(cfg.get("Tty") and cfg.get("OpenStdin") and ns.interactive)
+        keys = DetachKeys.parse(ns.detach_keys)
         if raw:
             _require_terminal(io)
-        return _start_attached(engine, container, io, raw=raw)
+        return _start_attached(engine, container, io, raw, keys=keys)
     failed: list[str] = []
     report = _each(ns.containers, io, lambda ref: _touched(engine.start(ref)), failed)
     if failed:  # Docker starts the others, then names the failed ones on a line of its own
@@ -142,17 +146,30 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 
 def _start_attached(
-    engine: Engine, container: Container, io: IO, raw: bool, streams: set[str] | None = None
+    engine: Engine,
+    container: Container,
+    io: IO,
+    raw: bool,
+    streams: set[str] | None = None,
+    keys: DetachKeys | None = None,
 ) -> Report:
     """Start attached until the container exits; its exit code is the command's.
 
-    `streams` (`run -a`): the ones attached; the others go to the log only."""
+    `streams` (`run -a`): the ones attached; the others go to the log only. On a raw
+    terminal (`-it`), `keys` typed there let it go: exit 0, the container runs on
+    (Docker's Ctrl-P Ctrl-Q)."""
+    sequence = keys.sequence if raw and keys is not None else None
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
         if streams:
             from layerlab.runflags import only_streams
 
             stdio = only_streams(stdio, streams)
-        code = engine.start_attached(container.id, stdio, cancel=io.cancel)
+        try:
+            code = engine.start_attached(
+                container.id, stdio, cancel=io.cancel, detach_keys=sequence
+            )
+        except Detached:
+            return Report(code=0, containers=[container.id])
     report = Report(code=code, containers=[container.id])
     if not _container_ids(engine, container.id):  # `--rm`: gone with its process
         report.removed_containers.append(container.id)
@@ -992,7 +1009,7 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
-    from layerlab.cli.attach import DetachKeys, copy_input
+    from layerlab.cli.attach import copy_input
 
     tty = bool(container.data["Config"].get("Tty"))
     keys = DetachKeys.parse(ns.detach_keys) if tty else None

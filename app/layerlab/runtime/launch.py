@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from layerlab.errors import Cancelled
+from layerlab.errors import Cancelled, Detached
 
 Stream = int | IO[Any] | None
 Stdio = tuple[Stream, Stream, Stream]
@@ -27,13 +27,21 @@ class Shim:
     def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
         self.pid = pid
         self.popen = popen
+        self.told: IO[bytes] | None = None  # where it says the detach keys were typed
 
     def wait(self, cancel: threading.Event | None = None) -> int:
-        """The shim's exit code (the container's); raises `Cancelled` once `cancel` is set.
+        """The shim's exit code (the container's); raises `Cancelled` once `cancel` is set,
+        `Detached` once the detach keys were typed on the attached terminal.
 
         A cancelled wait leaves the shim running (the caller reaps it later, or
         nobody does: a forked shim is then reaped when the caller exits).
         """
+        if self.told is not None:
+            with self.told:  # a line when they are typed, else the end when the shim ends
+                said = self.told.readline()
+            self.told = None
+            if said.startswith(b"detached"):
+                raise Detached()
         if cancel is None:
             if self.popen is not None:
                 return self.popen.wait()
@@ -61,8 +69,11 @@ def _fileno(stream: Stream) -> int:
     return stream if isinstance(stream, int) else stream.fileno()
 
 
-def spawn_shim(root: Path, cid: str, ready_fd: int, attach: Stdio | None) -> Shim:
-    """Start `layerlab.runtime.shim` in its own session.
+def spawn_shim(
+    root: Path, cid: str, ready_fd: int, attach: Stdio | None, detach_keys: bytes | None = None
+) -> Shim:
+    """Start `layerlab.runtime.shim` in its own session (`detach_keys`: those that let an
+    attached terminal go).
 
     A single-threaded CLI forks it: the child already has every module loaded,
     which saves a whole interpreter start on each `run`. A threaded process
@@ -72,6 +83,7 @@ def spawn_shim(root: Path, cid: str, ready_fd: int, attach: Stdio | None) -> Shi
     if threading.active_count() > 1:
         argv = [sys.executable, "-m", "layerlab.runtime.shim", str(root), cid, str(ready_fd)]
         argv += ["--attach"] if attach is not None else []
+        argv += [f"--keys={detach_keys.hex()}"] if detach_keys else []
         popen = subprocess.Popen(
             argv,
             pass_fds=(ready_fd,),
@@ -100,6 +112,6 @@ def spawn_shim(root: Path, cid: str, ready_fd: int, attach: Stdio | None) -> Shi
             fd = null if stream == subprocess.DEVNULL else _fileno(stream)
             if fd >= 0 and fd != target_fd:
                 os.dup2(fd, target_fd)
-        code = shim.serve(root, cid, ready_fd, attach is not None)
+        code = shim.serve(root, cid, ready_fd, attach is not None, detach_keys)
     finally:
         os._exit(code)

@@ -1,4 +1,4 @@
-"""The per-container shim: `python -m layerlab.runtime.shim ROOT ID READY_FD [--attach]`.
+"""The per-container shim: `python -m layerlab.runtime.shim ROOT ID READY_FD [--attach] [--keys=X]`.
 
 One detached shim per running container. It outlives the CLI that started it
 (like containerd-shim): it creates the container with the runtime, becomes the
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
+from layerlab.detachkeys import DetachKeys, Scanner
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import (
@@ -107,12 +108,21 @@ class JsonLog:
 
 
 class Shim:
-    def __init__(self, store: Store, container_id: str, ready_fd: int, attach: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        container_id: str,
+        ready_fd: int,
+        attach: bool,
+        detach_keys: bytes | None = None,
+    ) -> None:
         self.store = store
         self.id = container_id
         self.dir = store.container_dir(container_id)
         self.ready_fd = ready_fd
         self.attach = attach
+        # With a terminal attached: the keys that let it go (the starter then hears it).
+        self.detach_keys = DetachKeys(detach_keys) if detach_keys else None
         self.config = store.read_container(container_id)
         self.runtime = Runtime.for_store(store.root)
         self.bundle = self.dir / "bundle"
@@ -127,13 +137,15 @@ class Shim:
         except NotFound:  # removed meanwhile (`rm -f`): nothing left to record
             return None
 
-    def report(self, message: str) -> None:
-        """Tell the waiting `start` how it went; after this the shim is on its own."""
+    def report(self, message: str, more: bool = False) -> None:
+        """Tell the waiting `start` how it went; after this the shim is on its own, unless
+        `more` is to come (a terminal attached with detach keys: whether they were typed)."""
         if self.ready_fd >= 0:
             with contextlib.suppress(OSError):
                 os.write(self.ready_fd, message.encode() + b"\n")
-            os.close(self.ready_fd)
-            self.ready_fd = -1
+            if not more:
+                os.close(self.ready_fd)
+                self.ready_fd = -1
 
     # --- life -------------------------------------------------------------
     def run(self) -> int:
@@ -163,7 +175,7 @@ class Shim:
                 self.record("start_failed", error=message, exit_code=code)
             self.report(f"error {code} {message}")
             return 1
-        self.report(f"ok {pid}")
+        self.report(f"ok {pid}", more=self.detach_keys is not None)
         try:
             code = self.pump(pid, ours, tty)
         except Exception:  # never die silently: stop the container, record why
@@ -296,6 +308,7 @@ class Shim:
         fifo_target = self.master if tty else (None if attached else stdin_target)
         if self.fifo >= 0:
             sel.register(self.fifo, selectors.EVENT_READ, "fifo")
+        scanner = Scanner(self.detach_keys) if self.detach_keys and tty else None
         if attached and stdin_target is not None:
             if _pollable(0):
                 sel.register(0, selectors.EVENT_READ, "attach-stdin")
@@ -315,10 +328,15 @@ class Shim:
                     os.close(pidfd)
                     continue
                 if what == "attach-stdin":
-                    data = self._read(0)
+                    typed = self._read(0)
+                    data, detached = scanner.feed(typed) if scanner else (typed, False)
                     if data:
                         self._write_all(stdin_target, data)  # type: ignore[arg-type]
-                    else:
+                    if detached:
+                        sel.unregister(0)
+                        attached = False
+                        self.let_go()
+                    elif not typed:
                         sel.unregister(0)
                         if stdin_target != self.master:
                             os.close(stdin_target)  # type: ignore[arg-type]
@@ -339,6 +357,14 @@ class Shim:
         log.close()
         self._reap_orphans()
         return code
+
+    def let_go(self) -> None:
+        """The detach keys were typed: the terminal is given back, the container runs on."""
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        self.report("detached")
 
     def _copy_stdin(self, target: int) -> None:
         """Stdin that cannot be polled, copied with blocking reads until its end."""
@@ -392,18 +418,23 @@ def _pollable(fd: int) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def serve(root: Path, container_id: str, ready_fd: int, attach: bool) -> int:
+def serve(
+    root: Path, container_id: str, ready_fd: int, attach: bool, detach_keys: bytes | None = None
+) -> int:
     """The shim's life, in a process of its own (exec'd, or forked from a single-threaded CLI)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    return Shim(Store(root), container_id, ready_fd, attach).run()
+    return Shim(Store(root), container_id, ready_fd, attach, detach_keys).run()
 
 
 def main(argv: list[str]) -> int:
     root, container_id, ready_fd = argv[0], argv[1], int(argv[2])
-    return serve(Path(root), container_id, ready_fd, attach="--attach" in argv[3:])
+    keys = next(
+        (bytes.fromhex(a.partition("=")[2]) for a in argv[3:] if a.startswith("--keys=")), None
+    )
+    return serve(Path(root), container_id, ready_fd, "--attach" in argv[3:], keys)
 
 
 if __name__ == "__main__":
