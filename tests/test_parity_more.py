@@ -122,8 +122,11 @@ def test_attach_to_a_terminal_detaches_on_ctrl_p_ctrl_q(cli: CLI, root: Path) ->
     term = Terminal(root, "attach", "pm-t")
     try:
         term.raw()
-        os.write(term.master, b"echo h''i\r")
-        term.read_until(b"hi\r\n")
+        # As Docker's, live: what is typed is echoed before Enter, the next prompt at once.
+        os.write(term.master, b"echo h''i")
+        term.read_until(b"echo h''i")
+        os.write(term.master, b"\r")
+        term.read_until(b"hi\r\n/ # ")
         os.write(term.master, b"\x10\x11")
         assert term.proc.wait(timeout=60) == 1
         term.read_until(b"read escape sequence")

@@ -62,7 +62,7 @@ from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
-from layerlab.runtime.runc import STDIN_FIFO, Runtime, runtime_message
+from layerlab.runtime.runc import ATTACH_SOCKET, STDIN_FIFO, Runtime, runtime_message
 from layerlab.runtime.spec import (
     DEFAULT_CAPS,
     INIT_PATH,
@@ -82,6 +82,8 @@ from layerlab.store import (
 from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
+    import socket
+
     from layerlab.build.builder import BuildOptions
     from layerlab.snapshot import Snapshot, Subject
     from layerlab.watch import StoreWatch
@@ -465,6 +467,23 @@ class Engine:
         cid = self.store.resolve_container(ref)
         shim = self._launch(cid, attach=stdio, detach_keys=detach_keys)
         return shim.wait(cancel)
+
+    def attach_output(self, ref: str) -> socket.socket | None:
+        """A running `-t` container's output as it comes (from its shim), to read; None
+        when there is none to connect to (no terminal, or its shim is gone)."""
+        import socket
+
+        cid = self.store.resolve_container(ref)
+        folder = os.open(self.store.container_dir(cid), os.O_PATH | os.O_CLOEXEC)
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:  # through the folder's descriptor: a socket's path must fit in 108 bytes
+            conn.connect(f"/proc/self/fd/{folder}/{ATTACH_SOCKET}")
+        except OSError:
+            conn.close()
+            return None
+        finally:
+            os.close(folder)
+        return conn
 
     def attach_input(self, ref: str) -> BinaryIO | None:
         """A running container's stdin, to write to (`attach`); None when it has none open

@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
@@ -26,6 +26,9 @@ from layerlab.limits import LimitOptions
 from layerlab.reference import display_id
 from layerlab.report import BuildStep, Report
 from layerlab.table import format_table
+
+if TYPE_CHECKING:
+    import socket
 
 Handler = Callable[[Engine, argparse.Namespace, IO], Report]
 HANDLERS: dict[str, Handler] = {}
@@ -997,6 +1000,24 @@ def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return _each(ns.containers, io, update)
 
 
+def _watch(conn: socket.socket, io: IO, stop: threading.Event) -> None:
+    """Copy a terminal's output to ours until it ends (the container exited) or `stop`."""
+    io.out.flush()
+    with conn:
+        conn.settimeout(0.1)  # to see `stop` (the detach keys) soon
+        while not stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            io.out.buffer.write(data)
+            io.out.buffer.flush()
+
+
 @command("attach")
 def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """The running container's output from now on, and our input into its stdin when it
@@ -1024,17 +1045,23 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         detached.set()
         stop.set()
 
-    already = sum(1 for _ in engine.logs(container.id))
+    # A terminal's output as it comes (a prompt, the echo of each key), from the shim; else
+    # the log's lines from now on (the TUI's output pane takes lines).
+    watch = engine.attach_output(container.id) if tty and io.interactive else None
+    already = 0 if watch is not None else sum(1 for _ in engine.logs(container.id))
     raw = target is not None and tty
     with _attached(engine, container.id, io, raw=raw, sig_proxy=ns.sig_proxy):
         if target is not None and io.stdin is not None:
             copy_input(io.stdin, target, keys, on_detach=detach)
-        for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=stop)):
-            if i < already:
-                continue
-            stream = io.err if entry.stream == "stderr" else io.out
-            stream.write(entry.text)
-            stream.flush()
+        if watch is not None:
+            _watch(watch, io, stop)
+        else:
+            for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=stop)):
+                if i < already:
+                    continue
+                stream = io.err if entry.stream == "stderr" else io.out
+                stream.write(entry.text)
+                stream.flush()
     if detached.is_set():
         print("read escape sequence", file=io.err)
         return Report(code=1, containers=[container.id])

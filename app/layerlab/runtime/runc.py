@@ -22,6 +22,7 @@ RUNTIMES = ("runc", "crun")
 # In a running container's folder, while its stdin is open (`-i`): the FIFO its shim reads
 # and copies into the container's stdin, so that `attach` can write to it from anywhere.
 STDIN_FIFO = "stdin.fifo"
+ATTACH_SOCKET = "attach.sock"  # a `-t` container's raw output, for `attach` (shim.py)
 
 
 def find_runtime() -> str:
@@ -190,6 +191,7 @@ class Runtime:
             deleting.wait()
         (container_dir / "shim.pid").unlink(missing_ok=True)
         (container_dir / STDIN_FIFO).unlink(missing_ok=True)
+        (container_dir / ATTACH_SOCKET).unlink(missing_ok=True)
 
     def state(self, container_id: str) -> dict[str, Any] | None:
         proc = self._run("state", container_id, check=False)

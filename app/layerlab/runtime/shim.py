@@ -28,6 +28,7 @@ from layerlab.detachkeys import DetachKeys, Scanner
 from layerlab.errors import IllegalTransition, NotFound
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import (
+    ATTACH_SOCKET,
     STDIN_FIFO,
     Runtime,
     exec_failure_code,
@@ -308,6 +309,7 @@ class Shim:
         fifo_target = self.master if tty else (None if attached else stdin_target)
         if self.fifo >= 0:
             sel.register(self.fifo, selectors.EVENT_READ, "fifo")
+        watchers = Watchers.serve(sel) if tty else None
         scanner = Scanner(self.detach_keys) if self.detach_keys and tty else None
         if attached and stdin_target is not None:
             if _pollable(0):
@@ -346,14 +348,21 @@ class Shim:
                     if data and fifo_target is not None:
                         self._write_all(fifo_target, data)
                     continue
+                if what == "watcher" and watchers is not None:
+                    watchers.accept()
+                    continue
                 data = self._read(key.fd)
                 if not data:
                     sel.unregister(key.fd)
                     open_streams -= 1
                     continue
                 log.write(what, data)
+                if watchers is not None:
+                    watchers.send(data)
                 if attached and not self._write_all(sinks[what], data):
                     attached = False
+        if watchers is not None:
+            watchers.close()
         log.close()
         self._reap_orphans()
         return code
@@ -407,6 +416,62 @@ class Shim:
 
     def cleanup(self) -> None:
         self.runtime.release(self.id, self.dir)
+
+
+class Watchers:
+    """A `-t` container's output as it comes, to each `attach` connected to ATTACH_SOCKET.
+
+    The log holds a line until it ends (as Docker's json-file does), so a shell's prompt
+    and the echo of what is typed would reach a log-following `attach` only with Enter;
+    Docker's attach streams instead, and so does this. A watcher that cannot keep up is
+    dropped (the container never waits for one), and one gone is forgotten."""
+
+    def __init__(self, sel: selectors.BaseSelector) -> None:
+        import socket  # only a `-t` container's shim serves attaches
+
+        self.sockets: list[socket.socket] = []
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):  # left by a shim that was killed
+            os.unlink(f"../{ATTACH_SOCKET}")
+        umask = os.umask(0o177)
+        try:  # relative to our cwd (the bundle): a socket path must fit in 108 bytes
+            self.server.bind(f"../{ATTACH_SOCKET}")
+        finally:
+            os.umask(umask)
+        self.server.listen(8)
+        self.server.setblocking(False)
+        sel.register(self.server, selectors.EVENT_READ, "watcher")
+
+    @classmethod
+    def serve(cls, sel: selectors.BaseSelector) -> Watchers | None:
+        """Watchers, or None when the socket cannot be made (`attach` then reads the log)."""
+        try:
+            return cls(sel)
+        except OSError:
+            return None
+
+    def accept(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self.server.accept()
+            conn.setblocking(False)
+            self.sockets.append(conn)
+
+    def send(self, data: bytes) -> None:
+        for conn in list(self.sockets):
+            try:
+                if conn.send(data) == len(data):
+                    continue
+            except OSError:
+                pass
+            conn.close()
+            self.sockets.remove(conn)
+
+    def close(self) -> None:
+        for conn in self.sockets:
+            conn.close()
+        self.server.close()
+        with contextlib.suppress(OSError):
+            os.unlink(f"../{ATTACH_SOCKET}")
 
 
 def _pollable(fd: int) -> bool:
