@@ -213,18 +213,18 @@ def test_commands_started_together_start_one_server(served: Served) -> None:
         (["docker", "ps", "-a"], True),
         (["--root", "/tmp/x", "images"], True),
         (["--root=/tmp/x", "build", "."], True),
-        ([], False),  # the TUI, or help
-        (["tui"], False),
-        (["--root", "/tmp/x"], False),
-        (["lesson", "run", "1", "--auto"], False),
-        (["demo"], False),
+        ([], True),  # the TUI, or help
+        (["tui"], True),
+        (["--root", "/tmp/x"], True),
+        (["lesson", "run", "1", "--auto"], True),
         (["serve"], False),
+        (["--root", "/tmp/x", "serve", "--port", "0"], False),
     ],
 )
 def test_which_commands_go_to_the_server(
     words: list[str], expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The TUI and long-lived commands keep the terminal to themselves: they run here."""
+    """Every command but `serve` (which serves browsers for long, each its own TUI)."""
     monkeypatch.delenv("LAYERLAB_NO_SERVER", raising=False)
     assert _server_may_run(words) is expected
 
@@ -279,3 +279,37 @@ def test_a_client_in_other_namespaces_runs_its_command_itself(served: Served) ->
     env = {k: v for k, v in served.env.items() if k != "LAYERLAB_SERVER_REQUIRED"}
     alone = subprocess.run(["unshare", "--uts", *cmd], env=env, capture_output=True, timeout=60)
     assert alone.returncode == 0
+
+
+def test_the_tui_runs_in_a_server_child_and_follows_the_terminals_size(
+    served: Served, tmp_path: Path
+) -> None:
+    """In a real terminal (tmux, a server of its own): the TUI paints from a server child,
+    re-lays itself out when the terminal is resized (SIGWINCH, forwarded), and quits."""
+    server = served.started()
+    tmux = ["tmux", "-L", f"layerlab-test-{os.getpid()}", "-f", "/dev/null"]
+    env = " ".join(
+        f"{k}={v}" for k, v in served.env.items() if k.startswith(("LAYERLAB_", "PYTHON"))
+    )
+    command = f"env {env} {sys.executable} -m layerlab tui"
+    subprocess.run([*tmux, "new-session", "-d", "-s", "t", "-x", "110", "-y", "34", command],
+                   check=True, env=served.env)  # fmt: skip
+
+    def screen() -> str:
+        out = subprocess.run([*tmux, "capture-pane", "-p", "-t", "t"], capture_output=True)
+        return out.stdout.decode(errors="replace")
+
+    def re_laid_out(text: str) -> bool:
+        return "subjects" not in text and "layers · top first" in text
+
+    try:
+        eventually(lambda: "layers · top first" in screen(), True, timeout=60)
+        assert "subjects" in screen()  # wide: the subjects list beside the layers
+        assert len(psutil.Process(server).children()) == 1
+        subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "90", "-y", "30"], check=True)
+        # Narrow: laid out anew (a terminal that only cut the old frame keeps "subjects").
+        eventually(lambda: re_laid_out(screen()), True, timeout=60)
+        subprocess.run([*tmux, "send-keys", "-t", "t", "C-q"], check=True)
+        eventually(lambda: psutil.Process(server).children(), [], timeout=60)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -216,7 +217,8 @@ def test_every_check_kind_is_documented() -> None:
 
 def test_lesson_check_on_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "01-bad.yaml").write_text(GOOD.replace("state: created", "state: asleep"))
-    env = {"PYTHONPATH": str(REPO / "app"), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(REPO / "app"), "PATH": "/usr/bin:/bin",
+           "LAYERLAB_SERVER_DIR": os.environ["LAYERLAB_SERVER_DIR"]}  # fmt: skip
     bad = subprocess.run(
         [sys.executable, "-m", "layerlab", "lesson", "check", str(tmp_path)],
         capture_output=True, text=True, env=env,

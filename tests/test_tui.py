@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -307,7 +308,8 @@ def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None
 def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_textual(
     root: Path,
 ) -> None:
-    env = {"LAYERLAB_ROOT": str(root), "PATH": "/usr/bin:/bin"}
+    env = {"LAYERLAB_ROOT": str(root), "PATH": "/usr/bin:/bin",
+           "LAYERLAB_SERVER_DIR": os.environ["LAYERLAB_SERVER_DIR"]}  # fmt: skip
     bare = subprocess.run(
         [sys.executable, "-m", "layerlab"], capture_output=True, text=True, env=env, timeout=30
     )

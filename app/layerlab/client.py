@@ -10,9 +10,11 @@ stays the only state: the server holds nothing but loaded code.
 
 This module is what each command imports first, so it imports nothing that
 costs: `_socket` and `_signal` (not `socket`, `signal`: their enums cost ms).
-Whenever the server cannot take a command (none yet, stale, not root, the TUI,
+Whenever the server cannot take a command (none yet, stale, not root, `serve`,
 `LAYERLAB_NO_SERVER=1`), the command runs here as before, and a missing
-server is started in the background for the next one.
+server is started in the background for the next one. The TUI is a command
+like the others: Textual is loaded in the server too, so its first frame comes
+sooner; the terminal's size changes are forwarded to it.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ import _socket
 import os
 import sys
 
-# Commands that keep the terminal to themselves (Textual's TUI) or serve for long.
-RUN_HERE = frozenset(("tui", "demo", "serve", "lesson", "lessons"))
-# What Docker's sig-proxy forwards (all but CHLD, PIPE, URG, WINCH), and Ctrl-\ and hangup.
-FORWARDED = (
+# A command that serves browsers for long (each starts its own TUIs) keeps its own process.
+RUN_HERE = frozenset(("serve",))
+# What Docker's sig-proxy forwards (all but CHLD, PIPE, URG, WINCH), and a resized terminal
+# (for the TUI), which the kernel tells the terminal's foreground processes: us.
+ENDING = (
     _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
     _signal.SIGUSR1, _signal.SIGUSR2,
 )  # fmt: skip
+FORWARDED = (*ENDING, _signal.SIGWINCH)
 SERVER_DIR = "/run/layerlab"
 
 
@@ -83,7 +87,7 @@ def _server_may_run(words: list[str]) -> bool:
     i = 1 if words[:1] == ["docker"] else 0  # the article's commands, typed as printed
     while i < len(words) and words[i].startswith("-"):  # global flags: only --root takes a value
         i += 2 if words[i] == "--root" else 1
-    return i < len(words) and words[i] not in RUN_HERE  # no command: the TUI, or help
+    return i >= len(words) or words[i] not in RUN_HERE  # no command: the TUI, or help
 
 
 def _through_server(path: str, ident: bytes, words: list[str]) -> int | None:
@@ -122,7 +126,8 @@ def _wait(conn: _socket.socket) -> int | None:
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal forwarded
-        forwarded = signum
+        if signum in ENDING:
+            forwarded = signum
         if pid:
             try:  # noqa: SIM105 - contextlib is an import every command would pay for
                 os.kill(pid, signum)

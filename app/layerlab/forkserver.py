@@ -15,6 +15,7 @@ import atexit
 import contextlib
 import fcntl
 import gc
+import importlib
 import io
 import os
 import pkgutil
@@ -25,14 +26,13 @@ import sys
 import threading
 import time
 import traceback
-from importlib import import_module
 from typing import NoReturn
 
 import layerlab
 from layerlab import client
 
 IDLE_SECONDS = 900.0  # then the next command starts a new one
-SKIP = ("layerlab.tui", "layerlab.serve", "layerlab.lessons")  # they run in their own process
+SKIP = ("layerlab.serve",)  # it runs in a process of its own (client.RUN_HERE)
 HEADER = 8
 NAMESPACES = ("mnt", "net", "pid", "uts", "ipc", "user")
 LIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]
@@ -42,7 +42,7 @@ def preload() -> dict[str, int]:
     """Import what any command may import, build every command's parser; the sources' mtimes."""
     for mod in pkgutil.walk_packages(layerlab.__path__, "layerlab."):
         if not mod.name.startswith(SKIP) and mod.name != "layerlab.__main__":
-            import_module(mod.name)
+            importlib.import_module(mod.name)
     from layerlab.cli import grammar
 
     grammar.prebuild()
@@ -237,6 +237,8 @@ def _become(
     os.environ.update(e.partition("=")[::2] for e in env if "=" in e)
     time.tzset()
     sys.argv = ["layerlab", *words]
+    if "textual.constants" in sys.modules:  # read from the environment as it is imported
+        importlib.reload(sys.modules["textual.constants"])
     streams = {
         "stdin": _text(0, "r", "surrogateescape"),
         "stdout": _text(1, "w", "surrogateescape"),
