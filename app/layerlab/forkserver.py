@@ -50,10 +50,16 @@ def preload() -> dict[str, int]:
 
 
 def _sources() -> dict[str, int]:
+    """What the loaded code came from: our modules, and the folders on the import path (a
+    package installed, upgraded or removed there changes its folder)."""
+    paths = [
+        getattr(m, "__file__", None)
+        for n, m in list(sys.modules.items())
+        if n.startswith("layerlab")
+    ]
     found = {}
-    for name, module in list(sys.modules.items()):
-        path = getattr(module, "__file__", None)
-        if name.startswith("layerlab") and path:
+    for path in [*paths, *sys.path]:
+        if path:
             with contextlib.suppress(OSError):
                 found[path] = os.stat(path).st_mtime_ns
     return found
