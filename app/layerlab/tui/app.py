@@ -135,6 +135,22 @@ def while_running(handler: Callable[[LayerlabApp, M], None]) -> Callable[[Layerl
     return handle
 
 
+class FirstScreen(Screen[None]):
+    """The app's own screen, styled once before its first frame.
+
+    Each widget is styled as it mounts; Textual then restyles the whole screen
+    when it first becomes current, in case the CSS changed while it was away.
+    The first time it was never away: that second pass would only delay the frame.
+    """
+
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:  # before Screen's own
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
+
+
 class LayerlabApp(App[None]):
     """Panels that follow one subject (a container or an image) and a command bar driving them."""
 
@@ -253,7 +269,7 @@ class LayerlabApp(App[None]):
         ]
         if self.present:
             classes.append("-present")
-        return Screen(id="_default", classes=" ".join(classes))
+        return FirstScreen(id="_default", classes=" ".join(classes))
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
