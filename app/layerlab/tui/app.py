@@ -34,7 +34,7 @@ from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
+from textual.widgets import Footer, Input, TabbedContent, TabPane, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -141,8 +141,11 @@ class FirstScreen(Screen[None]):
     Each widget is styled as it mounts; Textual then restyles the whole screen
     when it first becomes current, in case the CSS changed while it was away.
     The first time it was never away: that second pass would only delay the frame.
+    Its focus starts in the command bar (Textual's default, the first focusable
+    widget, would restyle the subject list in and out of focus on the way).
     """
 
+    AUTO_FOCUS = "#command"
     _resumed = False
 
     def _on_screen_resume(self, event: events.ScreenResume) -> None:  # before Screen's own
@@ -305,7 +308,7 @@ class LayerlabApp(App[None]):
                 yield Lazy(self.event_log)  # hidden at first: mounted after the first frame
         yield self.bar_status
         yield self.command_bar
-        yield Footer()
+        yield Lazy(Footer())
 
     def on_mount(self) -> None:
         self.files_tree.border_title = "files"
@@ -499,13 +502,16 @@ class LayerlabApp(App[None]):
 
     def action_panel(self, name: str) -> None:
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
+        tabs, tree = self.metadata_panel.tabs, self.process_panel.proc_tree
+        if not (tabs.is_mounted and tree.is_mounted):  # right after the first frame, they are
+            self.call_after_refresh(self.action_panel, name)
+            return
         if name in ("output", "events"):
             self.query_one("#logs", TabbedContent).active = f"tab-{name}"
-        tree = self.process_panel.proc_tree
         target = {
             "layers": self.layer_stack,
             "files": self.files_tree,
-            "metadata": self.metadata_panel.query_one("#metadata-tabs Tabs"),
+            "metadata": tabs.query_one(Tabs),
             "procs": tree if tree.display else self.process_panel,
             "output": self.output_log,
             "events": self.event_log,
