@@ -34,7 +34,7 @@ from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent, TabPane, Tabs, Tree
+from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -67,7 +67,7 @@ from layerlab.tui.messages import (
 )
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, SubjectView
-from layerlab.tui.output_log import LogStream, LogTabs, OutputLog
+from layerlab.tui.output_log import LogsPanel, LogStream, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -285,8 +285,11 @@ class LayerlabApp(App[None]):
         self.diagram = Diagram(id="diagram")
         self.process_panel = ProcessPanel(id="procs")
         self.explainer = Explainer(id="explainer")
-        self.output_log = OutputLog(id="output")
+        self.output_log = OutputLog(
+            "what each command prints shows here, as the CLI prints it", id="output"
+        )
         self.event_log = EventLog(id="events")
+        self.logs = LogsPanel(self.output_log, self.event_log, id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
         self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
@@ -301,11 +304,7 @@ class LayerlabApp(App[None]):
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
-        with LogTabs(id="logs"):
-            with TabPane("output", id="tab-output"):
-                yield self.output_log
-            with TabPane("events", id="tab-events"):
-                yield Lazy(self.event_log)  # hidden at first: mounted after the first frame
+        yield self.logs
         yield self.bar_status
         yield self.command_bar
         yield Lazy(Footer())
@@ -315,7 +314,6 @@ class LayerlabApp(App[None]):
         self.subject_list.border_title = "subjects"
         self._apply_present()
         self.command_bar.focus()
-        self.output_log.note("what each command prints shows here, as the CLI prints it")
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
@@ -503,11 +501,11 @@ class LayerlabApp(App[None]):
     def action_panel(self, name: str) -> None:
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
         tabs, tree = self.metadata_panel.tabs, self.process_panel.proc_tree
-        if not (tabs.is_mounted and tree.is_mounted):  # right after the first frame, they are
-            self.call_after_refresh(self.action_panel, name)
+        if not (tabs.is_mounted and tree.is_mounted and self.logs.tabs.is_mounted):
+            self.call_after_refresh(self.action_panel, name)  # they mount after the first frame
             return
         if name in ("output", "events"):
-            self.query_one("#logs", TabbedContent).active = f"tab-{name}"
+            self.logs.show_tab(name)
         target = {
             "layers": self.layer_stack,
             "files": self.files_tree,
@@ -575,7 +573,7 @@ class LayerlabApp(App[None]):
 
     def action_expand_output(self) -> None:
         """The output pane takes most of the screen (it grows with it), or goes back."""
-        self.query_one("#logs").toggle_class("-expanded")
+        self.logs.toggle_class("-expanded")
 
     def action_copy_host_path(self) -> None:
         """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
@@ -643,7 +641,7 @@ class LayerlabApp(App[None]):
         """Echo and parse a line; start its command. False: nothing runs (an error, a word)."""
         log = self.output_log
         log.command(line)
-        self.query_one("#logs", TabbedContent).active = "tab-output"
+        self.logs.show_tab("output")
         try:
             words = shlex.split(line)
         except ValueError as exc:

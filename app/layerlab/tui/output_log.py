@@ -8,8 +8,12 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.lazy import Lazy
 from textual.message import Message
-from textual.widgets import RichLog, TabbedContent
+from textual.widget import Widget
+from textual.widgets import RichLog, TabbedContent, TabPane
 
 from layerlab.tui.look import component_style, panel_css
 
@@ -44,11 +48,16 @@ class OutputLog(RichLog):
             self.err = err
             self.note = note  # the TUI's own line (a build step explained), not the command's
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, first_note: str = "", *, id: str | None = None) -> None:
         # Wrapped, so no line is cut; Ctrl+G gives the pane most of the screen.
         super().__init__(
             wrap=True, min_width=20, markup=False, highlight=False, max_lines=5000, id=id
         )
+        self._first_note = first_note  # written at mount: in its style, known only then
+
+    def on_mount(self) -> None:
+        if self._first_note:
+            self.note(self._first_note)
 
     def command(self, line: str) -> None:
         self.write(Text("$ " + line, style=self._component("output-log--command")))
@@ -69,11 +78,12 @@ class OutputLog(RichLog):
 
 
 class LogTabs(TabbedContent):
-    """The output and event logs, a tab each, as one panel at the foot of the screen."""
+    """The output and event logs, a tab each, filling the logs panel."""
 
-    DEFAULT_CSS = (
-        panel_css("LogTabs")
-        + """
+    DEFAULT_CSS = """
+    LogTabs {
+        height: 1fr;
+    }
     LogTabs TabPane {
         padding: 0;
     }
@@ -81,7 +91,33 @@ class LogTabs(TabbedContent):
         color: $text-muted;  /* Textual's 50% foreground is under 4.5:1 */
     }
     """
-    )
+
+
+class LogsPanel(Vertical):
+    """The panel at the foot of the screen: its frame is in the first frame, its tabs
+    (`LogTabs`: the output, and the events log hidden behind it) right after it."""
+
+    DEFAULT_CSS = panel_css("LogsPanel")
+
+    def __init__(self, output: OutputLog, events: Widget, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tabs = LogTabs(id="log-tabs")
+        self._logs = (output, events)
+
+    def compose(self) -> ComposeResult:
+        output, events = self._logs
+        with Lazy(self.tabs):
+            with TabPane("output", id="tab-output"):
+                yield output
+            with TabPane("events", id="tab-events"):
+                yield Lazy(events)
+
+    def show_tab(self, name: str) -> None:
+        """Bring up the `name` tab (`output`, `events`): once the tabs have mounted."""
+        if self.tabs.is_mounted:
+            self.tabs.active = f"tab-{name}"
+        else:
+            self.call_after_refresh(self.show_tab, name)
 
 
 class LogStream(io.StringIO):
