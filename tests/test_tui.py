@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import shutil
 import subprocess
 import sys
@@ -413,6 +414,22 @@ def test_the_first_frame_is_the_layout_and_keys_typed_before_its_panels_fill_in_
             await settled(pilot, commands=1, current=True)
             assert any(line.startswith("busybox ") for line in output(app))  # the output tab
             assert app.snapshot is not None and app.snapshot.images  # the store was read
+
+    asyncio.run(main())
+
+
+def test_the_collector_held_off_for_the_first_frame_resumes_after_it(engine: Engine) -> None:
+    """`run_tui` holds the garbage collector off until the first frame; the app resumes it."""
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root)
+        gc.disable()
+        try:
+            async with app.run_test() as pilot:
+                await settled(pilot)
+                assert gc.isenabled()
+        finally:
+            gc.enable()
 
     asyncio.run(main())
 
