@@ -19,7 +19,7 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Footer, TabbedContent, Tabs
+from textual.widgets import TabbedContent, Tabs
 from textual.worker import NoActiveWorker, get_current_worker
 
 import layerlab
@@ -395,8 +395,8 @@ def test_the_first_frame_is_the_layout_and_keys_typed_before_its_panels_fill_in_
     engine: Engine,
 ) -> None:
     """The first frame has every panel's frame and the command bar; the metadata tabs, the
-    process tree, the logs' tabs and the footer mount right after it. What was typed
-    meanwhile is in the bar, and F5 pressed then reaches the tabs once they are there."""
+    process tree and the logs' tabs mount right after it. What was typed meanwhile is in
+    the bar, and F5 pressed then reaches the tabs once they are there."""
     engine.image("busybox")
 
     async def main() -> None:
@@ -407,7 +407,6 @@ def test_the_first_frame_is_the_layout_and_keys_typed_before_its_panels_fill_in_
             assert set(panels) <= set(app.first_frame)
             assert app.early_mounted == [False, False, False]
             await until(pilot, lambda: all(w.is_mounted for w in early_panels(app)))
-            await until(pilot, lambda: bool(app.query(Footer)))
             assert app.query_one(CommandBar).value == "images"
             assert app.focused is app.metadata_panel.tabs.query_one(Tabs)
             await pilot.press("escape", "enter")

@@ -31,7 +31,6 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
-from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
@@ -51,10 +50,10 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
     FilesLoaded,
@@ -68,7 +67,6 @@ from layerlab.tui.messages import (
 )
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, SubjectView
-from layerlab.tui.output_log import LogsPanel, LogStream, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -80,7 +78,9 @@ if TYPE_CHECKING:
     from layerlab.containers import Container
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
+    from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
+    from layerlab.tui.output_log import OutputLog
     from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
@@ -253,6 +253,14 @@ class LayerlabApp(App[None]):
             return self._home_engine
 
     @property
+    def output_log(self) -> OutputLog:
+        return self.logs.output
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.logs.events
+
+    @property
     def engine(self) -> Engine:
         """What commands and reads go through: a lesson's sandbox, else the learner's store."""
         return self._lesson_engine or self.home_engine
@@ -286,11 +294,7 @@ class LayerlabApp(App[None]):
         self.diagram = Diagram(id="diagram")
         self.process_panel = ProcessPanel(id="procs")
         self.explainer = Explainer(id="explainer")
-        self.output_log = OutputLog(
-            "what each command prints shows here, as the CLI prints it", id="output"
-        )
-        self.event_log = EventLog(id="events")
-        self.logs = LogsPanel(self.output_log, self.event_log, id="logs")
+        self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
         self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
@@ -308,7 +312,7 @@ class LayerlabApp(App[None]):
         yield self.logs
         yield self.bar_status
         yield self.command_bar
-        yield Lazy(Footer())
+        yield Footer()
 
     def on_mount(self) -> None:
         self.files_tree.border_title = "files"
@@ -841,6 +845,7 @@ class LayerlabApp(App[None]):
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         from layerlab.cli.stdio import IO
+        from layerlab.tui.output_log import LogStream, OutputLog
 
         log = self.output_log
         out: TextIO = LogStream(log)

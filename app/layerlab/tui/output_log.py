@@ -8,14 +8,10 @@ from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.lazy import Lazy
 from textual.message import Message
-from textual.widget import Widget
-from textual.widgets import RichLog, TabbedContent, TabPane
+from textual.widgets import RichLog
 
-from layerlab.tui.look import component_style, panel_css
+from layerlab.tui.look import component_style
 
 
 class OutputLog(RichLog):
@@ -75,49 +71,6 @@ class OutputLog(RichLog):
 
     def _component(self, name: str) -> Style:
         return component_style(self, name)
-
-
-class LogTabs(TabbedContent):
-    """The output and event logs, a tab each, filling the logs panel."""
-
-    DEFAULT_CSS = """
-    LogTabs {
-        height: 1fr;
-    }
-    LogTabs TabPane {
-        padding: 0;
-    }
-    LogTabs Tab {
-        color: $text-muted;  /* Textual's 50% foreground is under 4.5:1 */
-    }
-    """
-
-
-class LogsPanel(Vertical):
-    """The panel at the foot of the screen: its frame is in the first frame, its tabs
-    (`LogTabs`: the output, and the events log hidden behind it) right after it."""
-
-    DEFAULT_CSS = panel_css("LogsPanel")
-
-    def __init__(self, output: OutputLog, events: Widget, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.tabs = LogTabs(id="log-tabs")
-        self._logs = (output, events)
-
-    def compose(self) -> ComposeResult:
-        output, events = self._logs
-        with Lazy(self.tabs):
-            with TabPane("output", id="tab-output"):
-                yield output
-            with TabPane("events", id="tab-events"):
-                yield Lazy(events)
-
-    def show_tab(self, name: str) -> None:
-        """Bring up the `name` tab (`output`, `events`): once the tabs have mounted."""
-        if self.tabs.is_mounted:
-            self.tabs.active = f"tab-{name}"
-        else:
-            self.call_after_refresh(self.show_tab, name)
 
 
 class LogStream(io.StringIO):
