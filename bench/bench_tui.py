@@ -5,7 +5,10 @@ with `capture-pane`), idle and under a load this script makes itself (busy
 loops it starts and kills by pid):
 - first paint: from starting `layerlab tui` until its first frame (the panels'
   titles) is on the screen, beside the floor measured the same way (the
-  smallest Textual app painting one line) and printed as a ratio to it;
+  smallest Textual app painting one line) and printed as a ratio to it. That
+  frame is the whole layout: every panel's frame and title, the footer, and the
+  command bar with the focus, ready to type; the metadata and log tabs and the
+  process tree mount right after it (the keys typed meanwhile land in the bar);
 - key response: from a Down sent to the files tree of a 10,000-entry writable
   layer until the screen changed.
 Headless (Textual's run_test) on a scratch store with a real running

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import os
 import shutil
 import subprocess
@@ -16,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
+from textual.widget import Widget
+from textual.widgets import TabbedContent, Tabs
 from textual.worker import NoActiveWorker, get_current_worker
 
 import layerlab
@@ -134,7 +137,7 @@ def test_the_article_in_the_command_bar(engine: Engine) -> None:
         await enter(pilot, "pause t1")
         await until(pilot, lambda: {p.state for p in processes(app)} == {"frozen"})
 
-        app.query_one("#logs", TabbedContent).active = "tab-events"  # as a click on its tab
+        app.query_one("#log-tabs", TabbedContent).active = "tab-events"  # as a click on its tab
         await pilot.pause(0.1)
         events = [line.text for line in app.query_one(EventLog).lines]
         assert any("t1: running → paused" in line for line in events)
@@ -373,6 +376,65 @@ def test_the_first_frame_is_painted_before_the_engine_loads(engine: Engine, root
     assert ran.stdout.split() == ["[]", "True"]  # none loaded then; the store read since
 
 
+def early_panels(app: LayerlabApp) -> list[Widget]:
+    """What mounts right after the first frame: metadata tabs, process tree, logs' tabs."""
+    return [app.metadata_panel.tabs, app.process_panel.proc_tree, app.logs.tabs]
+
+
+class TypedEarly(LayerlabApp):
+    """Keys typed before the first frame: before the panels that mount after it are there."""
+
+    CSS_PATH = Path(layerlab.__file__).parent / "tui" / "app.tcss"  # not beside this file
+
+    def on_mount(self) -> None:  # LayerlabApp's own on_mount runs next, as Textual calls both
+        self.first_frame = [w.id for w in self.screen.walk_children() if w.id]
+        self.early_mounted = [w.is_mounted for w in early_panels(self)]
+        for key in (*"images", "f5"):
+            self.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+def test_the_first_frame_is_the_layout_and_keys_typed_before_its_panels_fill_in_are_kept(
+    engine: Engine,
+) -> None:
+    """The first frame has every panel's frame and the command bar; the metadata tabs, the
+    process tree and the logs' tabs mount right after it. What was typed meanwhile is in
+    the bar, and F5 pressed then reaches the tabs once they are there."""
+    engine.image("busybox")
+
+    async def main() -> None:
+        app = TypedEarly(engine.store.root)
+        async with app.run_test(size=(100, 32)) as pilot:
+            panels = ["subject", "subjects", "layers", "files", "provenance", "diagram"]
+            panels += ["metadata", "procs", "explainer", "logs", "bar-status", "command"]
+            assert set(panels) <= set(app.first_frame)
+            assert app.early_mounted == [False, False, False]
+            await until(pilot, lambda: all(w.is_mounted for w in early_panels(app)))
+            assert app.query_one(CommandBar).value == "images"
+            assert app.focused is app.metadata_panel.tabs.query_one(Tabs)
+            await pilot.press("escape", "enter")
+            await settled(pilot, commands=1, current=True)
+            assert any(line.startswith("busybox ") for line in output(app))  # the output tab
+            assert app.snapshot is not None and app.snapshot.images  # the store was read
+
+    asyncio.run(main())
+
+
+def test_the_collector_held_off_for_the_first_frame_resumes_after_it(engine: Engine) -> None:
+    """`run_tui` holds the garbage collector off until the first frame; the app resumes it."""
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root)
+        gc.disable()
+        try:
+            async with app.run_test() as pilot:
+                await settled(pilot)
+                assert gc.isenabled()
+        finally:
+            gc.enable()
+
+    asyncio.run(main())
+
+
 def test_the_app_stays_up_while_another_terminal_changes_the_store(
     engine: Engine, root: Path
 ) -> None:
@@ -477,7 +539,7 @@ def test_a_failed_read_is_a_notification_and_the_app_stays_up(engine: Engine, ro
             await until(pilot, lambda: any("store failed" in n.message for n in app._notifications))
         finally:
             app.engine.snapshot = real  # type: ignore[method-assign]
-        app.query_one("#logs", TabbedContent).active = "tab-events"  # a log renders once shown
+        app.query_one("#log-tabs", TabbedContent).active = "tab-events"  # a log renders once shown
         await pilot.pause(0.1)
         events = [line.text for line in app.query_one(EventLog).lines]
         assert any("reading the store failed: OSError" in line for line in events), events

@@ -62,7 +62,7 @@ def events(app: LayerlabApp) -> list[str]:
 
 async def commands_logged(app: LayerlabApp, pilot: Pilot[None], count: int) -> list[str]:
     """The commands the event log shows (its tab brought up: a hidden log defers its lines)."""
-    app.query_one("#logs", TabbedContent).active = "tab-events"
+    app.query_one("#log-tabs", TabbedContent).active = "tab-events"
 
     def logged() -> list[str]:
         return [line for line in events(app) if line.startswith("$ ")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import shlex
 import signal
@@ -30,11 +31,10 @@ from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
-from textual.lazy import Lazy
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, TabbedContent, TabPane, Tree
+from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -50,10 +50,10 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.event_log import EventLog
 from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
     FilesLoaded,
@@ -67,7 +67,6 @@ from layerlab.tui.messages import (
 )
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, SubjectView
-from layerlab.tui.output_log import LogStream, LogTabs, OutputLog
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -79,7 +78,9 @@ if TYPE_CHECKING:
     from layerlab.containers import Container
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
+    from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
+    from layerlab.tui.output_log import OutputLog
     from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
@@ -133,6 +134,25 @@ def while_running(handler: Callable[[LayerlabApp, M], None]) -> Callable[[Layerl
             handler(app, message)
 
     return handle
+
+
+class FirstScreen(Screen[None]):
+    """The app's own screen, styled once before its first frame.
+
+    Each widget is styled as it mounts; Textual then restyles the whole screen
+    when it first becomes current, in case the CSS changed while it was away.
+    The first time it was never away: that second pass would only delay the frame.
+    Its focus starts in the command bar (Textual's default, the first focusable
+    widget, would restyle the subject list in and out of focus on the way).
+    """
+
+    AUTO_FOCUS = "#command"
+    _resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:  # before Screen's own
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
 
 class LayerlabApp(App[None]):
@@ -233,6 +253,14 @@ class LayerlabApp(App[None]):
             return self._home_engine
 
     @property
+    def output_log(self) -> OutputLog:
+        return self.logs.output
+
+    @property
+    def event_log(self) -> EventLog:
+        return self.logs.events
+
+    @property
     def engine(self) -> Engine:
         """What commands and reads go through: a lesson's sandbox, else the learner's store."""
         return self._lesson_engine or self.home_engine
@@ -253,7 +281,7 @@ class LayerlabApp(App[None]):
         ]
         if self.present:
             classes.append("-present")
-        return Screen(id="_default", classes=" ".join(classes))
+        return FirstScreen(id="_default", classes=" ".join(classes))
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
@@ -266,8 +294,7 @@ class LayerlabApp(App[None]):
         self.diagram = Diagram(id="diagram")
         self.process_panel = ProcessPanel(id="procs")
         self.explainer = Explainer(id="explainer")
-        self.output_log = OutputLog(id="output")
-        self.event_log = EventLog(id="events")
+        self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
         self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
@@ -282,11 +309,7 @@ class LayerlabApp(App[None]):
                 yield self.metadata_panel
                 yield self.process_panel
         yield self.explainer
-        with LogTabs(id="logs"):
-            with TabPane("output", id="tab-output"):
-                yield self.output_log
-            with TabPane("events", id="tab-events"):
-                yield Lazy(self.event_log)  # hidden at first: mounted after the first frame
+        yield self.logs
         yield self.bar_status
         yield self.command_bar
         yield Footer()
@@ -296,13 +319,13 @@ class LayerlabApp(App[None]):
         self.subject_list.border_title = "subjects"
         self._apply_present()
         self.command_bar.focus()
-        self.output_log.note("what each command prints shows here, as the CLI prints it")
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
         """Paint first: only once the panels are on the screen is the store read and watched
         (a worker's thread would slow the first frame down), the processes polled, a lesson
-        opened."""
+        opened; and the garbage collector, which `run_tui` holds off until then, resumes."""
+        gc.enable()
         self._first_read_due = False
         self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
         self.start_store_watch()
@@ -483,13 +506,16 @@ class LayerlabApp(App[None]):
 
     def action_panel(self, name: str) -> None:
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
+        tabs, tree = self.metadata_panel.tabs, self.process_panel.proc_tree
+        if not (tabs.is_mounted and tree.is_mounted and self.logs.tabs.is_mounted):
+            self.call_after_refresh(self.action_panel, name)  # they mount after the first frame
+            return
         if name in ("output", "events"):
-            self.query_one("#logs", TabbedContent).active = f"tab-{name}"
-        tree = self.process_panel.proc_tree
+            self.logs.show_tab(name)
         target = {
             "layers": self.layer_stack,
             "files": self.files_tree,
-            "metadata": self.metadata_panel.query_one("#metadata-tabs Tabs"),
+            "metadata": tabs.query_one(Tabs),
             "procs": tree if tree.display else self.process_panel,
             "output": self.output_log,
             "events": self.event_log,
@@ -553,7 +579,7 @@ class LayerlabApp(App[None]):
 
     def action_expand_output(self) -> None:
         """The output pane takes most of the screen (it grows with it), or goes back."""
-        self.query_one("#logs").toggle_class("-expanded")
+        self.logs.toggle_class("-expanded")
 
     def action_copy_host_path(self) -> None:
         """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
@@ -621,7 +647,7 @@ class LayerlabApp(App[None]):
         """Echo and parse a line; start its command. False: nothing runs (an error, a word)."""
         log = self.output_log
         log.command(line)
-        self.query_one("#logs", TabbedContent).active = "tab-output"
+        self.logs.show_tab("output")
         try:
             words = shlex.split(line)
         except ValueError as exc:
@@ -819,6 +845,7 @@ class LayerlabApp(App[None]):
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
         from layerlab.cli.stdio import IO
+        from layerlab.tui.output_log import LogStream, OutputLog
 
         log = self.output_log
         out: TextIO = LogStream(log)
@@ -1326,5 +1353,10 @@ def run_tui(
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    LayerlabApp(root, chosen, demo, present=present).run()
+    app = LayerlabApp(root, chosen, demo, present=present)
+    # What the imports made lives as long as the app: no collection need walk it again. And
+    # none runs before the first frame (a full one took ~20 ms of it); the app resumes them.
+    gc.freeze()
+    gc.disable()
+    app.run()
     return 0

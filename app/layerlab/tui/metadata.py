@@ -40,10 +40,12 @@ class MetadataPanel(Vertical):
         # Made here, not found in the DOM: a document that arrives before the tabs have
         # composed (a fast first read) is kept and drawn when its view mounts.
         self._views = {key: JsonView(empty, id=f"json-{key}") for key, (_, empty) in TABS.items()}
+        self.tabs = TabbedContent(id="metadata-tabs")
 
     def compose(self) -> ComposeResult:
-        """The first tab's document at once; the hidden tabs' after the first frame (Lazy)."""
-        with TabbedContent(id="metadata-tabs"):
+        """The panel's frame in the first frame; its tabs right after it (Lazy), the hidden
+        tabs' documents after theirs."""
+        with Lazy(self.tabs):
             for i, (key, (title, _)) in enumerate(TABS.items()):
                 with TabPane(title, id=f"tab-{key}"):
                     scroll = ScrollableContainer(self._views[key])
@@ -61,4 +63,7 @@ class MetadataPanel(Vertical):
             self.view(key).mark()
 
     def bring_up(self, key: str) -> None:
-        self.query_one("#metadata-tabs", TabbedContent).active = f"tab-{key}"
+        if self.tabs.is_mounted:
+            self.tabs.active = f"tab-{key}"
+        else:  # the tabs mount right after the first frame
+            self.call_after_refresh(self.bring_up, key)

@@ -9,9 +9,9 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
-from textual.widgets import RichLog, TabbedContent
+from textual.widgets import RichLog
 
-from layerlab.tui.look import component_style, panel_css
+from layerlab.tui.look import component_style
 
 
 class OutputLog(RichLog):
@@ -44,11 +44,16 @@ class OutputLog(RichLog):
             self.err = err
             self.note = note  # the TUI's own line (a build step explained), not the command's
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, first_note: str = "", *, id: str | None = None) -> None:
         # Wrapped, so no line is cut; Ctrl+G gives the pane most of the screen.
         super().__init__(
             wrap=True, min_width=20, markup=False, highlight=False, max_lines=5000, id=id
         )
+        self._first_note = first_note  # written at mount: in its style, known only then
+
+    def on_mount(self) -> None:
+        if self._first_note:
+            self.note(self._first_note)
 
     def command(self, line: str) -> None:
         self.write(Text("$ " + line, style=self._component("output-log--command")))
@@ -66,22 +71,6 @@ class OutputLog(RichLog):
 
     def _component(self, name: str) -> Style:
         return component_style(self, name)
-
-
-class LogTabs(TabbedContent):
-    """The output and event logs, a tab each, as one panel at the foot of the screen."""
-
-    DEFAULT_CSS = (
-        panel_css("LogTabs")
-        + """
-    LogTabs TabPane {
-        padding: 0;
-    }
-    LogTabs Tab {
-        color: $text-muted;  /* Textual's 50% foreground is under 4.5:1 */
-    }
-    """
-    )
 
 
 class LogStream(io.StringIO):

@@ -8,6 +8,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.lazy import Lazy
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -72,8 +73,9 @@ class ProcessPanel(Vertical):
         self.proc_tree.show_root = False
 
     def compose(self) -> ComposeResult:
+        """The note in the first frame; the tree (hidden until a process runs) right after."""
         yield self.note
-        yield self.proc_tree
+        yield Lazy(self.proc_tree)
 
     def on_mount(self) -> None:
         self.border_title = "processes: pid inside · host pid · state"
