@@ -135,6 +135,49 @@ def test_five_commands_typed_with_no_pause_run_in_order(engine: Engine) -> None:
     drive(engine, scenario)
 
 
+def test_a_commands_output_comes_before_the_next_ones_echo(engine: Engine) -> None:
+    """Its lines come from its worker as messages; the next line's echo waits its turn behind
+    them (it was once written at once: `$ ps -a` above `history`'s table, typed in tmux)."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        done = app.commands_done
+        lines = ("create --name demo busybox", "commit demo happy", "history happy", "ps -a",
+                 "run --rm busybox seq 1 300", "images -q", "clear", "ps -q")  # fmt: skip
+        await pilot.press(*typed(*lines))
+        await settled(pilot, commands=done + 7, current=True, timeout=120)
+        await until(pilot, lambda: output(app)[:1] == ["$ ps -q"])  # cleared in its turn
+        assert output(app) == ["$ ps -q"]
+        await pilot.press(*typed(*lines[2:6]))
+        await settled(pilot, commands=done + 11, current=True, timeout=120)
+        await until(pilot, lambda: any(line.startswith("$ images") for line in output(app)))
+        shown = output(app)
+        at = shown.index("$ history happy")
+        assert shown[at + 1].startswith("IMAGE")
+        listed = shown.index("$ ps -a")
+        assert listed > at and shown[listed + 1].startswith("CONTAINER ID")
+        at = shown.index("$ run --rm busybox seq 1 300")
+        assert shown[at + 1 : at + 301] == [str(n) for n in range(1, 301)]
+        assert shown[at + 301] == "$ images -q"
+
+    drive(engine, scenario)
+
+
+def test_the_apps_own_lines_queue_behind_the_commands(engine: Engine) -> None:
+    """A line a worker posted (not shown yet) comes before the echo and notes the app writes
+    after it: they are posted too, never written over the queue's head."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        log = app.output_log
+        log.post_message(OutputLog.Line("the last command's line"))
+        log.command("next")
+        log.say("Error: its own")
+        log.note("a note")
+        want = ["the last command's line", "$ next", "Error: its own", "a note"]
+        await until(pilot, lambda: output(app)[-4:] == want)
+
+    drive(engine, scenario)
+
+
 def test_kill_then_rm_are_logged_in_that_order(engine: Engine) -> None:
     engine.run("busybox", CreateOptions(command=["sleep", "600"], name="demo"))
 
@@ -334,8 +377,7 @@ def test_help_clear_and_a_word_that_is_no_command(engine: Engine) -> None:
         assert "find: not a docker command here; F1 lists them" in output(app)
         assert "find is not one of Docker's commands" in explained(app)
         await pilot.press(*typed("clear"))
-        await until(pilot, lambda: app.queue.idle)
-        assert output(app) == []
+        await until(pilot, lambda: app.queue.idle and output(app) == [])
         await pilot.press(*typed("docker help"))
         await until(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
         await pilot.press("escape")

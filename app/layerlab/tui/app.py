@@ -628,7 +628,7 @@ class LayerlabApp(App[None]):
         if word == "help":
             self.action_help()
         elif word == "clear":
-            self.output_log.clear()
+            self.output_log.clear_in_turn()
         elif word is not None:
             self.exit()
         if word is not None:
@@ -636,7 +636,7 @@ class LayerlabApp(App[None]):
         word = bar_words.not_a_command(words)
         if word is None:
             return False
-        self.output_log.write(f"{word}: not a docker command here; F1 lists them")
+        self.output_log.say(f"{word}: not a docker command here; F1 lists them")
         self.explainer.text = (
             f"{word} is not one of Docker's commands: the bar runs Docker's commands "
             "(a leading docker is fine), plus help, clear and exit. F1 lists them."
@@ -651,7 +651,7 @@ class LayerlabApp(App[None]):
         try:
             words = shlex.split(line)
         except ValueError as exc:
-            log.write(f"Error: {exc}")
+            log.say(f"Error: {exc}")
             return False
         if words and self._bar_word(words):
             return False
@@ -662,13 +662,13 @@ class LayerlabApp(App[None]):
             with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
                 ns = grammar.parse(words)
         except LayerlabError as exc:
-            log.write(f"Error: {exc}")
+            log.say(f"Error: {exc}")
             return False
         except SystemExit:  # --help / --version print and exit, as argparse does
-            log.write(parsed.getvalue().rstrip("\n"))
+            log.say(parsed.getvalue().rstrip("\n"))
             return False
         if ns.cmd is None or ns.cmd == "tui":
-            log.write(grammar.build_parser().format_help().rstrip("\n"))
+            log.say(grammar.build_parser().format_help().rstrip("\n"))
             return False
         self.metadata_panel.mark()
         if needs_terminal(ns):
@@ -901,10 +901,10 @@ class LayerlabApp(App[None]):
                 cio = IO(sys.stdout, sys.stderr, interactive=True)
                 outcome = self._execute(line, ns, cio, self.snapshot)
         except SuspendNotSupported:
-            log.write("Error: this terminal cannot be handed to a container (run -it needs a tty)")
+            log.say("Error: this terminal cannot be handed to a container (run -it needs a tty)")
             return False
         if outcome.error:
-            log.write(f"Error: {outcome.error}")
+            log.say(f"Error: {outcome.error}")
         log.note(f"the terminal is back from the container (exit code {outcome.code})")
         if self.lesson_pane is not None:  # what it printed went to the terminal, not to us
             self.lesson_pane.ran(line, outcome.code, io.StringIO(), io.StringIO())

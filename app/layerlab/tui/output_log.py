@@ -38,11 +38,21 @@ class OutputLog(RichLog):
     """
 
     class Line(Message):
-        def __init__(self, text: str, err: bool, note: bool = False) -> None:
+        """A line to show, in its turn: every line goes through the log's message queue, the
+        command's own (posted from its worker) and the app's (a command's echo, an error,
+        a note), so the next command's echo never overtakes the last one's output."""
+
+        def __init__(
+            self, text: str, err: bool = False, note: bool = False, command: bool = False
+        ) -> None:
             super().__init__()
             self.text = text
             self.err = err
             self.note = note  # the TUI's own line (a build step explained), not the command's
+            self.command = command  # a command line, as typed
+
+    class Cleared(Message):
+        """`clear` typed in the bar: in its turn too, after what came before it."""
 
     def __init__(self, first_note: str = "", *, id: str | None = None) -> None:
         # Wrapped, so no line is cut; Ctrl+G gives the pane most of the screen.
@@ -56,18 +66,28 @@ class OutputLog(RichLog):
             self.note(self._first_note)
 
     def command(self, line: str) -> None:
-        self.write(Text("$ " + line, style=self._component("output-log--command")))
+        self.post_message(self.Line("$ " + line, command=True))
 
     def note(self, text: str) -> None:
-        self.write(Text(text, style=self._component("output-log--note")))
+        self.post_message(self.Line(text, note=True))
+
+    def say(self, text: str) -> None:
+        self.post_message(self.Line(text))
+
+    def clear_in_turn(self) -> None:
+        self.post_message(self.Cleared())
 
     def on_output_log_line(self, message: Line) -> None:
         style = (
-            self._component("output-log--error") if message.err
+            self._component("output-log--command") if message.command
+            else self._component("output-log--error") if message.err
             else self._component("output-log--note") if message.note
             else Style()
         )  # fmt: skip
         self.write(Text(message.text, style=style))
+
+    def on_output_log_cleared(self, _message: Cleared) -> None:
+        self.clear()
 
     def _component(self, name: str) -> Style:
         return component_style(self, name)
