@@ -67,9 +67,9 @@ def test_a_created_container(snap_compare: SnapCompare, engine: Engine) -> None:
         app.query_one(ChangeTree).border_title = f"writable layer (live) · {masked}"
         app.query_one(MetadataPanel).bring_up("image")
         log = app.query_one(OutputLog)
-        log.clear()
+        log.clear_in_turn()  # in the log's turn: after the real id the command printed
         log.command(CREATE)
-        log.write("<container id>")
+        log.say("<container id>")
         await steady(pilot)
 
     assert snap_compare(
