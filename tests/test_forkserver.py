@@ -305,7 +305,7 @@ def test_the_tui_runs_in_a_server_child_and_follows_the_terminals_size(
     try:
         eventually(lambda: "layers · top first" in screen(), True, timeout=60)
         assert "subjects" in screen()  # wide: the subjects list beside the layers
-        assert len(psutil.Process(server).children()) == 1
+        eventually(lambda: len(psutil.Process(server).children()), 1)  # the TUI, served
         subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "90", "-y", "30"], check=True)
         # Narrow: laid out anew (a terminal that only cut the old frame keeps "subjects").
         eventually(lambda: re_laid_out(screen()), True, timeout=60)
@@ -313,3 +313,4 @@ def test_the_tui_runs_in_a_server_child_and_follows_the_terminals_size(
         eventually(lambda: psutil.Process(server).children(), [], timeout=60)
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+        Path(f"/tmp/tmux-{os.getuid()}/layerlab-test-{os.getpid()}").unlink(missing_ok=True)
