@@ -149,6 +149,8 @@ def _wait(conn: _socket.socket) -> int | None:
             word, _, value = line.partition(b" ")
             if word == b"pid":
                 pid = int(value)
+                if forwarded:  # Ctrl-C came before the command began: it ends it now
+                    forward(forwarded, None)
             elif word == b"exit":
                 return int(value)
             elif word == b"refused":  # stale or another checkout: run it here
