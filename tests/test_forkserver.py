@@ -144,17 +144,21 @@ def test_ctrl_c_reaches_the_container_through_the_server(served: Served) -> None
 
 
 def test_a_killed_client_takes_its_command_with_it(served: Served) -> None:
+    """Killed at once, as soon as its command is forked (before it listens for a hangup),
+    or before it read the command's first words (the command then sees ECONNRESET, not an
+    end): the command ends. Eight times, to meet those moments (one in ~10 did once)."""
     server = served.started()
     code, cid, _ = served("run", "-d", "busybox", "sleep", "60")
     assert code == 0
-    waiting = served.popen("wait", cid.strip(), stdout=subprocess.DEVNULL)
-    try:
-        child = child_of(server)
-        waiting.kill()
-        waiting.wait(30)
-        eventually(child.is_running, False)
-    finally:
-        waiting.kill()
+    for _ in range(8):
+        waiting = served.popen("wait", cid.strip(), stdout=subprocess.DEVNULL)
+        try:
+            child = child_of(server)
+            waiting.kill()
+            waiting.wait(30)
+            eventually(child.is_running, False)
+        finally:
+            waiting.kill()
 
 
 def test_a_changed_source_retires_the_server(root: Path, tmp_path: Path, engine: object) -> None:

@@ -271,16 +271,20 @@ def _end_with_client(conn: socket.socket) -> None:
 
     def hangup(_signum: int, _frame: object) -> None:
         try:
-            if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                os.kill(os.getpid(), signal.SIGKILL)
-        except (BlockingIOError, OSError):
-            pass
+            gone = conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:  # there, quiet
+            return
+        except OSError:  # ECONNRESET: it went before reading what we had sent it
+            gone = True
+        if gone:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     signal.signal(signal.SIGIO, hangup)
     fd = conn.fileno()
     fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
     os.register_at_fork(after_in_child=conn.close)
+    hangup(signal.SIGIO, None)  # a client gone already, before there was a SIGIO to send
 
 
 def _run(words: list[str]) -> int:
