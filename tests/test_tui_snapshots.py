@@ -7,11 +7,13 @@ screens are stable for one Debian release. Update with `--snapshot-update`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from layerlab.engine import Engine
 from layerlab.tui.app import LayerlabApp
@@ -33,13 +35,23 @@ CREATE = "create --name demo busybox sleep 600"
 async def steady(pilot: Pilot[Any]) -> None:
     """Settled, painted, and no blinking cursor (it would make every other snapshot differ).
 
-    A few separate pauses, not one long one: each lets the refreshes the last one
-    queued (a table's column widths, then its header) reach the screen.
+    Then the screen itself must be still: no table with column widths still to work out
+    (a DataTable does that when its queue is idle, which a loaded machine delays), and
+    three screenshots in a row, a pause apart, the same.
     """
-    pilot.app.query_one(CommandBar).cursor_blink = False
+    app = pilot.app
+    app.query_one(CommandBar).cursor_blink = False
     await settled(pilot, current=True)
-    for _ in range(3):
+    shots: list[str] = []
+    deadline = time.monotonic() + 60  # a hang guard, not a measure
+    while len(shots) < 3 or len(set(shots[-3:])) > 1:
+        assert time.monotonic() < deadline, "the screen never stood still"
         await pilot.pause(0.05)
+        widths_due = any(
+            table._require_update_dimensions or table._updated_cells
+            for table in app.query(DataTable)
+        )
+        shots.append(f"widths due {len(shots)}" if widths_due else app.export_screenshot())
 
 
 def test_welcome_at_80x24(snap_compare: SnapCompare, engine: Engine) -> None:
