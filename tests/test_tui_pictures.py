@@ -223,8 +223,7 @@ def test_presentation_mode_at_80x24_shows_the_layers_and_the_change(engine: Engi
             for line in ("create --name demo busybox sleep 600", "start demo"):
                 await enter(pilot, line)
             await enter(pilot, "exec demo touch /happiness.txt")
-            await until(pilot, lambda: "A /happiness.txt" in changes(app))
-            await pilot.pause(0.1)  # a repaint: what is read next is what the screen shows
+            await until(pilot, lambda: "A /happiness.txt" in screen_text(app))  # repainted
             text = screen_text(app)
             stack = app.query_one(LayerStack).stack
             assert "A /happiness.txt" in text

@@ -75,6 +75,10 @@ class UpperWatch:
         self.on_paths = on_paths
         self._pending: set[str] = set()
         self._lock = threading.Lock()
+        # One batch reported at a time, in order: each timer is a thread of its own, and a
+        # batch re-read after a later one (a file's creation after its folder's removal)
+        # would otherwise leave the receiver showing what is gone.
+        self._reporting = threading.Lock()
         self._timer: threading.Timer | None = None
         self._observer = Observer()
         self._observer.daemon = True
@@ -104,10 +108,11 @@ class UpperWatch:
                 self._timer.start()
 
     def _flush(self) -> None:
-        with self._lock:
-            batch, self._pending, self._timer = self._pending, set(), None
-        if batch:
-            self.on_paths(batch)
+        with self._reporting:
+            with self._lock:
+                batch, self._pending, self._timer = self._pending, set(), None
+            if batch:
+                self.on_paths(batch)
 
 
 class StoreWatch:
