@@ -240,9 +240,11 @@ def get(url: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def serving(*args: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`layerlab serve ARGS` until the block ends; yields it and the URL it printed."""
+def serving(*args: str, tmp: Path, log: list[str] | None = None) -> Iterator[str]:
+    """`layerlab serve ARGS` until the block ends; yields the URL it printed, and puts the
+    rest of what it printed in `log` once it has ended."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "app"), LAYERLAB_LESSON_TMP=str(tmp))
+    env["COLUMNS"] = "1000"  # its log's lines whole, not wrapped at 80
     proc = subprocess.Popen(
         [sys.executable, "-m", "layerlab", "serve", *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -266,7 +268,7 @@ def serving(*args: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[str], str]
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise
                 time.sleep(0.05)
-        yield proc, url
+        yield url
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -275,22 +277,54 @@ def serving(*args: str, tmp: Path) -> Iterator[tuple[subprocess.Popen[str], str]
             proc.kill()
             proc.wait()
         if proc.stdout is not None:
+            rest = proc.stdout.read()
             proc.stdout.close()
+            if log is not None:
+                log.append(rest)
 
 
-def test_serve_on_localhost_without_a_token(tmp_path: Path) -> None:
+async def probe_serve(base: str, token: str) -> None:
+    """Tokenless, wrong-token and token-carrying requests to the page, its files and the
+    websocket, as a browser makes them (the page's cookie carried after it)."""
+    import aiohttp
+
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies from an IP address (127.0.0.1) too
+    async with aiohttp.ClientSession(cookie_jar=jar) as client:
+        for path in ("", "?token=wrong", "static/js/textual.js", "nowhere"):
+            async with client.get(base + path) as response:
+                assert response.status == 403, path
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await client.ws_connect(base + "ws")
+        assert refused.value.status == 403
+        async with client.get(base, params={"token": token}) as response:
+            assert response.status == 200
+            assert "<div>layerlab</div>" in await response.text()  # the splash names the app
+        async with client.get(base + "static/js/textual.js") as response:
+            assert response.status == 200  # the page's cookie carries the token
+        async with client.ws_connect(base + "ws?width=100&height=30") as ws:
+            first = await ws.receive(timeout=90)  # a hang guard while the session starts
+            assert first.type in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT), first
+
+
+def test_serve_on_localhost_requires_a_generated_token(tmp_path: Path) -> None:
+    """Any local user reaches 127.0.0.1: the token is required there too, and shown once."""
     port = free_port()
-    with serving("--port", str(port), tmp=tmp_path) as (_, url):
-        assert url == f"http://127.0.0.1:{port}/"
-        status, page = get(url)
-        assert status == 200
-        assert "<div>layerlab</div>" in page  # the splash names the app
-        assert f"ws://127.0.0.1:{port}/ws" in page
+    log: list[str] = []
+    with serving("--port", str(port), tmp=tmp_path, log=log) as url:
+        base = f"http://127.0.0.1:{port}/"
+        token = url.removeprefix(base + "?token=")
+        assert len(token) >= 16 and url == f"{base}?token={token}"
+        assert get(base)[0] == 403
+        asyncio.run(probe_serve(base, token))
+        # The session the websocket opened ends with it, and its store is removed.
+        eventually(lambda: list(tmp_path.glob("layerlab-lesson-*")), [], timeout=60)
+    assert "?token=wrong" in log[0]  # the log shows requests ...
+    assert token not in log[0]  # ... never the token
 
 
 def test_serve_requires_its_token(tmp_path: Path) -> None:
     port = free_port()
-    with serving("--port", str(port), "--token", "s3cret", tmp=tmp_path) as (_, url):
+    with serving("--port", str(port), "--token", "s3cret", tmp=tmp_path) as url:
         base = f"http://127.0.0.1:{port}/"
         assert get(base)[0] == 403
         assert get(base + "?token=wrong")[0] == 403
@@ -302,7 +336,7 @@ def test_serve_requires_its_token(tmp_path: Path) -> None:
 
 def test_serve_on_another_host_generates_a_token(tmp_path: Path) -> None:
     port = free_port()
-    with serving("--port", str(port), "--host", "127.0.0.2", tmp=tmp_path) as (_, url):
+    with serving("--port", str(port), "--host", "127.0.0.2", tmp=tmp_path) as url:
         token = url.split("?token=")[1]
         assert len(token) >= 16
         assert get(f"http://127.0.0.2:{port}/")[0] == 403
@@ -316,7 +350,7 @@ def test_serve_in_a_real_browser(tmp_path: Path) -> None:
         pytest.skip("chromium is not installed (apt-get install chromium; `make test` does)")
     playwright = pytest.importorskip("playwright.sync_api")
     port = free_port()
-    with serving("--port", str(port), "--token", "tok", tmp=tmp_path) as (_, url):
+    with serving("--port", str(port), "--token", "tok", tmp=tmp_path) as url:
         frames: list[str] = []
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(

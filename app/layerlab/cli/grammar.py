@@ -488,13 +488,17 @@ def build_parser(only: str | None = None) -> Parser:
                    help="seconds to pause after each step (default 3; 0: no pause)")  # fmt: skip
     p = add(
         "serve",
-        description=f"{COMMANDS['serve']} (textual-serve). {ROOT_NOTE} So it "
-        "listens on 127.0.0.1 only, unless --host is given; then every request must carry "
-        "the token (?token=...; one is generated and printed when --token is not given).",
+        description=f"{COMMANDS['serve']} (textual-serve). {ROOT_NOTE} So every request "
+        "must carry the token (?token=...), on 127.0.0.1 too: any local user can reach it. "
+        "Without --token one is generated and printed in the URL.",
     )
     p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
-    p.add_argument("--host", help="listen on this address, not 127.0.0.1 (needs the token)")
-    p.add_argument("--token", help="require this token (?token=...) on every request")
+    p.add_argument("--host", help="listen on this address, not 127.0.0.1")
+    p.add_argument(
+        "--token",
+        help="require this token (?token=...) on every request "
+        "(every local user sees it in ps: leave it out on a shared machine)",
+    )
     p = add("build")
     p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
     p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
