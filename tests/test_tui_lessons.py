@@ -20,9 +20,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Markdown, OptionList, Static
@@ -286,8 +287,6 @@ def serving(*args: str, tmp: Path, log: list[str] | None = None) -> Iterator[str
 async def probe_serve(base: str, token: str) -> None:
     """Tokenless, wrong-token and token-carrying requests to the page, its files and the
     websocket, as a browser makes them (the page's cookie carried after it)."""
-    import aiohttp
-
     jar = aiohttp.CookieJar(unsafe=True)  # cookies from an IP address (127.0.0.1) too
     async with aiohttp.ClientSession(cookie_jar=jar) as client:
         for path in ("", "?token=wrong", "static/js/textual.js", "nowhere"):
@@ -320,6 +319,69 @@ def test_serve_on_localhost_requires_a_generated_token(tmp_path: Path) -> None:
         eventually(lambda: list(tmp_path.glob("layerlab-lesson-*")), [], timeout=60)
     assert "?token=wrong" in log[0]  # the log shows requests ...
     assert token not in log[0]  # ... never the token
+
+
+class BrowserSession:
+    """One browser session over its websocket: what its TUI drew so far, read as it comes
+    (reading also answers the server's heartbeat)."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.screen = ws, ""
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                self.screen += message.data.decode("utf-8", "replace")
+
+    async def type(self, keys: str) -> None:
+        await self.ws.send_json(["stdin", keys])
+
+
+async def until(read: Callable[[], object], want: object, timeout: float = 90) -> None:
+    """`eventually`, for a test on an event loop: waits without stopping the loop."""
+    deadline = time.monotonic() + timeout  # a hang guard: sessions start slowly under load
+    while (got := read()) != want:
+        assert time.monotonic() < deadline, f"still {got!r}, waiting for {want!r}"
+        await asyncio.sleep(0.05)
+
+
+def history_in(folder: Path) -> list[str]:
+    """The command history a session kept in its own folder."""
+    path = folder / "state" / "layerlab" / "history"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+async def two_sessions_type(base: str, token: str, tmp: Path) -> None:
+    """Two browser sessions, one command typed in each: each history holds its own."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with aiohttp.ClientSession(cookie_jar=jar) as client:
+        async with client.get(base, params={"token": token}) as response:
+            assert response.status == 200
+        sessions: list[tuple[BrowserSession, Path]] = []
+        for _ in range(2):
+            before = set(tmp.glob("layerlab-lesson-*"))
+            session = BrowserSession(await client.ws_connect(base + "ws?width=120&height=40"))
+            await until(lambda s=session: "Lessons" in s.screen, True)  # the TUI is drawn
+            (folder,) = set(tmp.glob("layerlab-lesson-*")) - before  # this session's own
+            sessions.append((session, folder))
+        (first, first_dir), (second, second_dir) = sessions
+        await first.type("version\r")
+        await until(lambda: history_in(first_dir), ["version"])
+        await second.type("images\r")
+        await until(lambda: history_in(second_dir), ["images"])
+        assert history_in(first_dir) == ["version"]  # neither recalls the other's command
+        for session, _ in sessions:
+            await session.ws.close()
+            await session.reader
+
+
+def test_serve_keeps_a_history_per_browser_session(tmp_path: Path, state_home: Path) -> None:
+    port = free_port()
+    with serving("--port", str(port), "--token", "tok", tmp=tmp_path):
+        asyncio.run(two_sessions_type(f"http://127.0.0.1:{port}/", "tok", tmp_path))
+        eventually(lambda: list(tmp_path.glob("layerlab-lesson-*")), [], timeout=60)
+    assert not (state_home / "layerlab").exists()  # nor does the teacher's history get theirs
 
 
 def test_serve_requires_its_token(tmp_path: Path) -> None:

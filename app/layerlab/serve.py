@@ -2,7 +2,9 @@
 
 Every browser session is a process of its own (`python -m layerlab.serve`)
 with a store of its own: a throwaway `LAYERLAB_ROOT` (a lesson `Sandbox`),
-whose containers and folder are removed when the session ends. The TUI runs
+whose containers and folder are removed when the session ends; its command
+history and lesson progress live in that folder too (its own `XDG_STATE_HOME`),
+so no student's ↑ recalls another's or the teacher's commands. The TUI runs
 containers as root, and on a shared machine any local user can reach even
 127.0.0.1, so every request must carry the token, on every address (`?token=`
 on the page; the page's cookie on what it loads after, the websocket included),
@@ -107,13 +109,15 @@ def serve(host: str | None, port: int, token: str | None, out: TextIO) -> int:
 
 
 def session() -> int:
-    """One browser session: the TUI on a throwaway store, removed when the session ends."""
+    """One browser session: the TUI on a throwaway store and state (history, progress),
+    removed when the session ends."""
     from layerlab.cli.handlers import dispatch
     from layerlab.lessons.runner import Sandbox, temp_parent
     from layerlab.tui.app import LayerlabApp
 
     with Sandbox(dispatch, temp_parent()) as sandbox:
         os.environ["LAYERLAB_ROOT"] = str(sandbox.root)  # what the session's commands see
+        os.environ["XDG_STATE_HOME"] = str(sandbox.dir / "state")  # history.py, progress.py
         LayerlabApp(sandbox.root).run()
     return 0
 
