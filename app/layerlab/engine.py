@@ -371,6 +371,7 @@ class Engine:
         limit_fields = self._limit_fields(opts)
         cid = os.urandom(32).hex()
         with self.store.lock():
+            imagelib.read_image(self.store, image.id)  # still there: a racing rmi may be done
             self.store.ensure()
             names = {c.name for c in self.containers(all=True)}
             name = (opts.name or "").lstrip("/") or generate_name(names)
