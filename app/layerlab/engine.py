@@ -37,6 +37,7 @@ from layerlab import limits as limitlib
 from layerlab import volumes as volumelib
 from layerlab.containers import (
     BUILD_OWNER,
+    PAUSED,
     Container,
     CreateOptions,
     apply,
@@ -62,7 +63,14 @@ from layerlab.names import generate_name
 from layerlab.reference import normalize_ref, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
-from layerlab.runtime.runc import ATTACH_SOCKET, STDIN_FIFO, Runtime, runtime_message
+from layerlab.runtime.runc import (
+    ATTACH_SOCKET,
+    FREEZE_SOCKET,
+    FROZEN_MARKER,
+    STDIN_FIFO,
+    Runtime,
+    runtime_message,
+)
 from layerlab.runtime.spec import (
     DEFAULT_CAPS,
     INIT_PATH,
@@ -103,15 +111,9 @@ __all__ = [
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 DEFAULT_STOP_TIMEOUT = 10
-# Written (with the committer's pid) before a commit freezes a container, removed once it
-# thawed it; the commit holds `commit.lock` meanwhile. A marker whose lock is free was left
-# by a killed commit: the next command to read the container thaws it.
-FROZEN_MARKER = "frozen-by-commit"
-COMMIT_LOCK = "commit.lock"
 # Held by a `start` from its mount until its shim answered: a container that is mounted,
 # not running and whose launch lock is free was left by a killed `start`/`run`.
 LAUNCH_LOCK = "launch.lock"
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -204,40 +206,21 @@ class Engine:
         return Container(data)
 
     def _settle(self, data: dict[str, Any]) -> None:
-        """Make the record tell the truth about what a killed process left.
+        """Make the record tell the truth about what a killed process left, and what it is.
 
-        A container frozen by a commit that was killed is thawed. A record that says
-        running while no shim lives: its shim was killed (or crashed, or the host
-        rebooted), so its processes are stopped, its union taken down and it is marked
-        exited (255) with the reason in `State.Error`; a `--rm` one is removed
-        (FileNotFoundError then, as for any container removed while read).
+        A record that says running while no shim lives: its shim was killed (or crashed,
+        or the host rebooted), so its processes are stopped, its union taken down and it
+        is marked exited (255) with the reason in `State.Error`; a `--rm` one is removed
+        (FileNotFoundError then, as for any container removed while read). A container a
+        commit holds frozen is paused (as Docker's commit pauses it) - in this view only:
+        its shim ends the freeze, and no record keeps it.
         """
         state = data["State"]
         cid = data["Id"]
-        if state.get("Running") and (self.store.container_dir(cid) / FROZEN_MARKER).exists():
-            self._thaw_abandoned(cid)
         if state.get("Running") and can(state, "lost") and not self._shim_alive(cid):
             self._reap_lost(data)
-
-    def _thaw_abandoned(self, cid: str) -> bool:
-        """Resume a container a killed commit left frozen; False if a live commit holds it."""
-        cdir = self.store.container_dir(cid)
-        try:
-            fd = os.open(cdir / COMMIT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except FileNotFoundError:
-            return False
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return False  # its commit lives and will thaw it
-            if (cdir / FROZEN_MARKER).exists():
-                with contextlib.suppress(LayerlabError):
-                    self.runtime.resume(cid)
-                (cdir / FROZEN_MARKER).unlink(missing_ok=True)
-            return True
-        finally:
-            os.close(fd)
+        if state.get("Running") and (self.store.container_dir(cid) / FROZEN_MARKER).exists():
+            state.update(Paused=True, Status=PAUSED)
 
     def _reap_lost(self, data: dict[str, Any]) -> None:
         cid = data["Id"]
@@ -388,6 +371,7 @@ class Engine:
         limit_fields = self._limit_fields(opts)
         cid = os.urandom(32).hex()
         with self.store.lock():
+            imagelib.read_image(self.store, image.id)  # still there: a racing rmi may be done
             self.store.ensure()
             names = {c.name for c in self.containers(all=True)}
             name = (opts.name or "").lstrip("/") or generate_name(names)
@@ -471,13 +455,17 @@ class Engine:
     def attach_output(self, ref: str) -> socket.socket | None:
         """A running `-t` container's output as it comes (from its shim), to read; None
         when there is none to connect to (no terminal, or its shim is gone)."""
+        return self._shim_socket(self.store.resolve_container(ref), ATTACH_SOCKET)
+
+    def _shim_socket(self, cid: str, name: str) -> socket.socket | None:
+        """A connection to the socket `name` a running container's shim serves; None when
+        nothing answers there."""
         import socket
 
-        cid = self.store.resolve_container(ref)
         folder = os.open(self.store.container_dir(cid), os.O_PATH | os.O_CLOEXEC)
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:  # through the folder's descriptor: a socket's path must fit in 108 bytes
-            conn.connect(f"/proc/self/fd/{folder}/{ATTACH_SOCKET}")
+            conn.connect(f"/proc/self/fd/{folder}/{name}")
         except OSError:
             conn.close()
             return None
@@ -509,12 +497,7 @@ class Engine:
 
     def _launch(self, cid: str, attach: Stdio | None, detach_keys: bytes | None = None) -> Shim:
         with self.store.lock():
-            container = self._load(cid)
-            if container.state != self.store.read_container(cid)["State"]:
-                # A record left `running` by a lost shim is settled on disk first: the
-                # shim's `start` moves on from there. (Written only then: every write
-                # wakes the store's watchers.)
-                container = self._record(cid, self._settle)
+            container = self._load(cid)  # a record a lost shim left `running` is settled on disk
             if container.data.get("Damaged"):
                 raise LayerlabError(container.state["Error"])
             if container.paused:
@@ -705,14 +688,15 @@ class Engine:
 
     def _thaw(self, cid: str) -> None:
         with contextlib.suppress(LayerlabError):
-            self.runtime.resume(cid)
-
-        def unpause_if_paused(data: dict[str, Any]) -> None:
-            if can(data["State"], "unpause"):  # the shim may have recorded the exit already
-                transition(data["State"], "unpause")
-
+            self._resume(cid)
         with contextlib.suppress(NotFound):
-            self.store.update_container(cid, unpause_if_paused)
+            self.store.update_container(cid, _unpause_if_paused)
+
+    def _resume(self, cid: str) -> None:
+        """Thaw it; a commit's freeze, if that is what it was, is then no longer the
+        commit's to end (its shim leaves what comes next alone)."""
+        self.runtime.resume(cid)
+        (self.store.container_dir(cid) / FROZEN_MARKER).unlink(missing_ok=True)
 
     def _record(self, cid: str, change: Callable[[dict[str, Any]], None]) -> Container:
         return Container(self.store.update_container(cid, change))
@@ -731,8 +715,8 @@ class Engine:
         container = self._load(cid)
         if not container.paused:
             raise Conflict(f"Container {cid} is not paused")
-        self.runtime.resume(cid)
-        return self._record(cid, apply("unpause"))
+        self._resume(cid)  # a commit's freeze too, as Docker's unpause ends its commit's pause
+        return self._record(cid, _unpause_if_paused)
 
     def wait(self, ref: str, cancel: threading.Event | None = None) -> int:
         """Block until the container stops, then its exit code - `docker wait`.
@@ -1070,39 +1054,34 @@ class Engine:
 
     @contextlib.contextmanager
     def _frozen_for_commit(self, cid: str, pause: bool) -> Iterator[None]:
-        """The container frozen (if `pause` and it runs) for the block, thawed on any exit.
+        """The container frozen (if `pause` and it runs) for the block, thawed after it.
 
-        Commits of one container take turns (`commit.lock`), so a second never finds it
-        frozen by the first. SIGINT, SIGTERM and SIGHUP raise meanwhile so the thaw runs;
-        a SIGKILL leaves `frozen-by-commit`, which the next command reads (`_settle`).
+        Its shim holds the freeze while our connection to it is open and thaws once that
+        closes, however it closes: a commit killed by SIGKILL leaves nothing frozen. The
+        shim ends only a freeze of its own (a paused container stays paused), and of
+        commits of one container together, the last one out thaws it.
         """
-        cdir = self.store.container_dir(cid)
-        lock = os.open(cdir / COMMIT_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        import socket
+
+        hold = None
+        if pause and self._load(cid).running:
+            hold = self._shim_socket(cid, FREEZE_SOCKET)
+            answer = _answer(hold) if hold else "error its shim does not answer"
+            if answer != "frozen":
+                if hold:
+                    hold.close()
+                hold = None
+                if self._load(cid).running:  # else it stopped meanwhile: its layer is still
+                    raise LayerlabError(
+                        f"Cannot pause container {cid}: {answer.removeprefix('error ')}"
+                    )
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            with _interrupts_raise():
-                container = self._load(cid)
-                marker = cdir / FROZEN_MARKER
-                freeze = pause and container.running and not container.paused
-                if freeze:
-                    marker.write_text(f"{os.getpid()}\n")
-                    try:
-                        self.runtime.pause(cid)
-                    except LayerlabError:
-                        marker.unlink(missing_ok=True)
-                        if self._load(cid).running:
-                            raise
-                        freeze = False  # it stopped meanwhile: its layer is still
-                try:
-                    yield
-                finally:
-                    if freeze:
-                        with _interrupts_blocked():
-                            with contextlib.suppress(LayerlabError):
-                                self.runtime.resume(cid)
-                            marker.unlink(missing_ok=True)
+            yield
         finally:
-            os.close(lock)
+            if hold:
+                with hold, contextlib.suppress(OSError):
+                    hold.shutdown(socket.SHUT_WR)
+                    _answer(hold)  # "thawed": the commit ends on a running container
 
     def build(self, context: Path, options: BuildOptions) -> str:
         """`docker build` with the legacy builder: each step run, modified, committed (build/)."""
@@ -1571,36 +1550,15 @@ def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:
     data["Config"]["Volumes"] = fields["Volumes"]
 
 
-@contextlib.contextmanager
-def _interrupts_raise() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise KeyboardInterrupt for the block (main thread only:
-    elsewhere Python cannot take signals), so a `finally` inside it runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in _INTERRUPTS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def _unpause_if_paused(data: dict[str, Any]) -> None:
+    if can(data["State"], "unpause"):  # the shim may have recorded the exit already
+        transition(data["State"], "unpause")
 
 
-@contextlib.contextmanager
-def _interrupts_blocked() -> Iterator[None]:
-    """The interrupting signals held back for the block (delivered after it)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+def _answer(conn: socket.socket) -> str:
+    """One line a shim says on `conn` ("" when it hung up)."""
+    with conn.makefile("rb") as lines:
+        return lines.readline().decode(errors="replace").strip()
 
 
 def _rmdir(path: Path) -> None:

@@ -267,9 +267,6 @@ def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> 
               lambda: engine.rm(cid, force=True, volumes=True))  # fmt: skip
         return
     if state.get("Running"):
-        if (cdir / "frozen-by-commit").exists():
-            found(cdir / "frozen-by-commit", "frozen by a commit that was killed",
-                  lambda: engine._thaw_abandoned(cid))  # fmt: skip
         if not engine._shim_alive(cid):
             found(cdir, "says running but its shim is dead (a ghost)",
                   lambda: engine._load(cid))  # fmt: skip

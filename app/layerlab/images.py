@@ -175,9 +175,14 @@ def write_image(store: Store, config: dict[str, Any]) -> str:
 
 
 def tag_image(store: Store, image_id: str, ref: str) -> None:
-    tags = store.read_repositories()
-    tags[normalize_ref(ref)] = image_id
-    store.write_repositories(tags)
+    """Point `ref` at the image, which is checked under the store lock to be there still (a
+    racing `rmi` may have deleted it): no tag ever names a missing image."""
+    with store.lock():
+        if not store.image_path(image_id).is_file():
+            raise NotFound(f"No such image: {image_id}")
+        tags = store.read_repositories()
+        tags[normalize_ref(ref)] = image_id
+        store.write_repositories(tags)
 
 
 def busybox_applets() -> list[str]:

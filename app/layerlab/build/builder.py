@@ -55,7 +55,7 @@ from layerlab.build.dockerfile import (
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.build.lexer import Lexer, clip, go_list
 from layerlab.containers import Container, CreateOptions, parse_signal
-from layerlab.errors import BuildError, LayerlabError
+from layerlab.errors import BuildError, LayerlabError, NotFound
 from layerlab.instructions import (
     DEFAULT_SHELL,
     apply_change,
@@ -78,6 +78,7 @@ BUILTIN_ARGS = frozenset(
     for upper in (True, False)
 )
 MAX_MESSAGE = 300  # an error longer than this quotes only its start
+REBUILDS = 3  # times a build starts again when images it stands on are removed meanwhile
 PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
 
 # A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
@@ -145,6 +146,11 @@ class StageState:
     cmd_set: bool = False
     busted: bool = False  # a cache miss: later steps of the stage can't hit
     maintainer: str = ""
+
+
+class Vanished(Exception):
+    """An image this build took from its cache or made was removed meanwhile (`rmi`,
+    `image prune`): the build starts again, and that step is a cache miss then."""
 
 
 class Builder:
@@ -266,6 +272,26 @@ class Builder:
                 self.meta[key] = override if override is not None else value
                 self.referenced.add(key)
 
+        recorded, rebuilds = len(self.opts.steps or []), 0
+        while True:
+            try:
+                return self._build_stages(stages, step, tags)
+            except Vanished as exc:
+                if rebuilds == REBUILDS:
+                    raise BuildError(f"No such image: {exc}") from None
+                rebuilds += 1
+                self.say(f"Image {short_id(str(exc))} was removed meanwhile: building again")
+            number = len(dockerfile.meta_args)
+            self.built.clear()
+            self.stage_names.clear()
+            self._children = None  # the store's images are read again: the removed are misses
+            if self.opts.steps is not None:
+                del self.opts.steps[recorded:]
+
+    def _build_stages(
+        self, stages: list[Stage], step: Callable[[Instruction], None], tags: list[str]
+    ) -> str:
+        """Every stage's steps, then the tags: the image built."""
         built, names = self.built, self.stage_names
         for stage in stages:
             step(stage.source)
@@ -290,15 +316,18 @@ class Builder:
         if unused:
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
         image_id = built[-1]
-        self.say(f"Successfully built {short_id(image_id)}")
         # A tag that names this image already stays as it is: a rebuild the cache had whole
         # writes nothing (no lock, no fsync), as it changes nothing.
         current = self.store.read_repositories()
         moved = [t for t in tags if current.get(t) != image_id]
         if moved:
-            with self.store.lock():
-                for tag in moved:
-                    imagelib.tag_image(self.store, image_id, tag)
+            try:
+                with self.store.lock():
+                    for tag in moved:
+                        imagelib.tag_image(self.store, image_id, tag)
+            except NotFound:  # removed since it was built (or found in the cache)
+                raise Vanished(image_id) from None
+        self.say(f"Successfully built {short_id(image_id)}")
         for tag in tags:
             self.say(f"Successfully tagged {tag}")
         return image_id
@@ -389,7 +418,7 @@ class Builder:
     def _begin_stage(self, stage: Stage, names: dict[str, str]) -> StageState:
         base = self.lexer.word(stage.base, self._meta_env())
         if base.lower() in names:
-            image = imagelib.read_image(self.store, names[base.lower()])
+            image = self._own_image(names[base.lower()])
         elif base == "scratch":
             image = imagelib.read_image(self.store, self._scratch())
         else:
@@ -518,12 +547,24 @@ class Builder:
                 return False
         return True
 
+    def _own_image(self, image_id: str) -> imagelib.Image:
+        """An image this build made or found: Vanished if it was removed meanwhile."""
+        try:
+            return imagelib.read_image(self.store, image_id)
+        except NotFound:
+            raise Vanished(image_id) from None
+
     def _create(self, state: StageState, command: list[str], env: list[str] | None = None) -> str:
         owner = os.getpid() if self.opts.remove or self.opts.force_remove else None
-        container = self.host.create(
-            state.image_id,
-            CreateOptions(command=command, entrypoint="", env=env or [], owner_pid=owner),
-        )
+        try:
+            container = self.host.create(
+                state.image_id,
+                CreateOptions(command=command, entrypoint="", env=env or [], owner_pid=owner),
+            )
+        except NotFound:
+            if self.store.image_path(state.image_id).is_file():
+                raise
+            raise Vanished(state.image_id) from None
         return container.id
 
     def _commit(self, state: StageState, cid: str, config: dict[str, Any], created_by: str) -> None:
@@ -800,7 +841,7 @@ class Builder:
             except LayerlabError as exc:
                 raise BuildError(f"invalid from flag value {clip(ref)}: {exc}") from None
         else:
-            image = imagelib.read_image(self.store, image_id)
+            image = self._own_image(image_id)
         scratch = self.store.make_tmp_dir("build-from-")
         rootfs = scratch / "rootfs"
         empty = scratch / "empty"

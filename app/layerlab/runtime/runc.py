@@ -23,6 +23,10 @@ RUNTIMES = ("runc", "crun")
 # and copies into the container's stdin, so that `attach` can write to it from anywhere.
 STDIN_FIFO = "stdin.fifo"
 ATTACH_SOCKET = "attach.sock"  # a `-t` container's raw output, for `attach` (shim.py)
+# A commit's freeze, held by the shim while the commit's connection is open (shim.Freezer),
+# and the marker it keeps while the freeze is its own: `inspect` then says Paused.
+FREEZE_SOCKET = "freeze.sock"
+FROZEN_MARKER = "frozen-by-commit"
 
 
 def find_runtime() -> str:
@@ -190,8 +194,8 @@ class Runtime:
         finally:
             deleting.wait()
         (container_dir / "shim.pid").unlink(missing_ok=True)
-        (container_dir / STDIN_FIFO).unlink(missing_ok=True)
-        (container_dir / ATTACH_SOCKET).unlink(missing_ok=True)
+        for name in (STDIN_FIFO, ATTACH_SOCKET, FREEZE_SOCKET, FROZEN_MARKER):
+            (container_dir / name).unlink(missing_ok=True)
 
     def state(self, container_id: str) -> dict[str, Any] | None:
         proc = self._run("state", container_id, check=False)

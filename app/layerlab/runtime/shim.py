@@ -25,10 +25,12 @@ from typing import TYPE_CHECKING, Any
 from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
 from layerlab.detachkeys import DetachKeys, Scanner
-from layerlab.errors import IllegalTransition, NotFound
+from layerlab.errors import IllegalTransition, LayerlabError, NotFound
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
+    FREEZE_SOCKET,
+    FROZEN_MARKER,
     STDIN_FIFO,
     Runtime,
     exec_failure_code,
@@ -129,6 +131,7 @@ class Shim:
         self.bundle = self.dir / "bundle"
         self.master = -1  # the pty's master end, for a container with a terminal
         self.fifo = -1  # our end of STDIN_FIFO (`attach` writes there), for a `-i` container
+        self.freezer: Freezer | None = None
 
     # --- state ------------------------------------------------------------
     def record(self, event: str, **facts: Any) -> dict[str, Any] | None:
@@ -159,6 +162,8 @@ class Shim:
         cfg = self.config["Config"]
         tty = bool(cfg.get("Tty"))
         try:
+            # Before the record says running: a commit may ask for its freeze at once.
+            self.freezer = Freezer(self.id, self.dir, self.runtime)
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
@@ -316,6 +321,9 @@ class Shim:
                 sel.register(0, selectors.EVENT_READ, "attach-stdin")
             else:  # a regular file (`< file`): epoll refuses it, plain reads copy it
                 threading.Thread(target=self._copy_stdin, args=(stdin_target,), daemon=True).start()
+        freezer = self.freezer
+        assert freezer is not None  # made by `run` before the container was
+        sel.register(freezer.server, selectors.EVENT_READ, "freezer")
         pidfd = os.pidfd_open(pid)
         sel.register(pidfd, selectors.EVENT_READ, "exit")
         code: int | None = None
@@ -351,6 +359,12 @@ class Shim:
                 if what == "watcher" and watchers is not None:
                     watchers.accept()
                     continue
+                if what == "freezer":
+                    freezer.accept(sel)
+                    continue
+                if what == "hold":
+                    freezer.release(key.fileobj, sel)  # type: ignore[arg-type]
+                    continue
                 data = self._read(key.fd)
                 if not data:
                     sel.unregister(key.fd)
@@ -363,6 +377,7 @@ class Shim:
                     attached = False
         if watchers is not None:
             watchers.close()
+        freezer.close()
         log.close()
         self._reap_orphans()
         return code
@@ -427,19 +442,8 @@ class Watchers:
     dropped (the container never waits for one), and one gone is forgotten."""
 
     def __init__(self, sel: selectors.BaseSelector) -> None:
-        import socket  # only a `-t` container's shim serves attaches
-
         self.sockets: list[socket.socket] = []
-        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        with contextlib.suppress(FileNotFoundError):  # left by a shim that was killed
-            os.unlink(f"../{ATTACH_SOCKET}")
-        umask = os.umask(0o177)
-        try:  # relative to our cwd (the bundle): a socket path must fit in 108 bytes
-            self.server.bind(f"../{ATTACH_SOCKET}")
-        finally:
-            os.umask(umask)
-        self.server.listen(8)
-        self.server.setblocking(False)
+        self.server = _listen(ATTACH_SOCKET)
         sel.register(self.server, selectors.EVENT_READ, "watcher")
 
     @classmethod
@@ -472,6 +476,93 @@ class Watchers:
         self.server.close()
         with contextlib.suppress(OSError):
             os.unlink(f"../{ATTACH_SOCKET}")
+
+
+class Freezer:
+    """A commit's freeze (FREEZE_SOCKET): a commit connects, and the container stays frozen
+    while any commit's connection is open; it is thawed the moment the last one closes,
+    however it closes. The kernel hangs up a killed commit's socket at once, so a `kill -9`
+    of a commit leaves nothing frozen (Docker's daemon, likewise, unpauses whatever happens
+    to its client).
+
+    Only a freeze of our own is ended, and FROZEN_MARKER is kept while it lasts: a pause the
+    user made first stays, and so does what `unpause` (which drops the marker) and a later
+    `pause` made of ours meanwhile."""
+
+    def __init__(self, container_id: str, folder: Path, runtime: Runtime) -> None:
+        self.id = container_id
+        self.marker = folder / FROZEN_MARKER
+        self.runtime = runtime
+        self.holders: set[socket.socket] = set()
+        self.server = _listen(FREEZE_SOCKET)
+
+    def accept(self, sel: selectors.BaseSelector) -> None:
+        """A commit asks: frozen (or already frozen), answered `frozen` or `error ...`."""
+        try:
+            conn, _ = self.server.accept()
+        except OSError:
+            return
+        conn.setblocking(True)
+        if not self.holders:
+            try:
+                self._freeze()
+            except (LayerlabError, OSError) as exc:
+                _send(conn, f"error {exc}\n".encode())
+                conn.close()
+                return
+        self.holders.add(conn)
+        sel.register(conn, selectors.EVENT_READ, "hold")
+        _send(conn, b"frozen\n")
+
+    def release(self, conn: socket.socket, sel: selectors.BaseSelector) -> None:
+        """A commit is done (or dead): the last one out thaws, then hears `thawed`."""
+        sel.unregister(conn)
+        self.holders.discard(conn)
+        if not self.holders and self.marker.exists():
+            with contextlib.suppress(LayerlabError):
+                self.runtime.resume(self.id)
+            self.marker.unlink(missing_ok=True)
+        _send(conn, b"thawed\n")
+        conn.close()
+
+    def _freeze(self) -> None:
+        if cgroups.frozen(cgroups.container_group(self.id)):
+            return  # the user's pause: not ours to end
+        self.marker.write_text(f"{os.getpid()}\n")
+        try:
+            self.runtime.pause(self.id)
+        except BaseException:
+            self.marker.unlink(missing_ok=True)
+            raise
+
+    def close(self) -> None:
+        """The container ended: its commits hear the end of their connections."""
+        for conn in self.holders:
+            conn.close()
+        self.server.close()
+
+
+def _listen(name: str) -> socket.socket:
+    """A listening unix socket in the container's folder (the shim's cwd is its bundle: a
+    socket's path must fit in 108 bytes), for its owner only."""
+    import socket
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with contextlib.suppress(FileNotFoundError):  # left by a shim that was killed
+        os.unlink(f"../{name}")
+    umask = os.umask(0o177)
+    try:
+        server.bind(f"../{name}")
+    finally:
+        os.umask(umask)
+    server.listen(8)
+    server.setblocking(False)
+    return server
+
+
+def _send(conn: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # a commit killed meanwhile hears nothing
+        conn.sendall(data)
 
 
 def _pollable(fd: int) -> bool:
