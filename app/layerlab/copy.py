@@ -11,7 +11,8 @@ unpacks it with the safe extractor of `layers` (names as they are, no
 whiteouts, no relative symlink above where it lands). Paths inside a container
 are resolved one component at a time in its root: a symlink is followed as
 the container would follow it - `/` and `..` stop at the container's root - so
-a link planted inside can never lead a copy onto the host.
+a link planted inside can never lead a copy onto the host. On the host, a device is
+refused in Docker's words and never replaced, and a FIFO receives a file's bytes in place.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from layerlab.errors import LayerlabError
 
 MAX_LINKS = 255  # the kernel's own limit on symlinks in one lookup (MAXSYMLINKS is 40; Go's 255)
 _SPOOL = 64 << 20
+_CHUNK = 1 << 20
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -341,11 +343,17 @@ def copy_out(
             parent = os.path.dirname(local)
             if not os.path.isdir(parent):
                 raise CopyError(f"lstat {parent}: no such file or directory") from None
+        if dest_st is not None and not stat.S_ISDIR(dest_st.st_mode):
+            _check_host_file(local, dest_st.st_mode)
+            if stat.S_ISFIFO(dest_st.st_mode):
+                _into_fifo(sroot, sparts, st, local)
+                return
         src_name = src if sparts or src.endswith("/.") else src.rstrip("/") + "/."
         where = place(src_name, stat.S_ISDIR(st.st_mode), dest, dest_st)
         target_dir = os.path.dirname(local) if where.into_parent else local
         how = layers.Extraction(whiteouts=False, owner=(os.getuid(), os.getgid()),
-                                confine_symlinks=True, where=target_dir)  # fmt: skip
+                                confine_symlinks=True, where=target_dir,
+                                keep_nodes=True)  # fmt: skip
         host = os.open(target_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
             with _spool() as spool:
@@ -354,6 +362,39 @@ def copy_out(
                 extract(spool, host, [], how)
         finally:
             os.close(host)
+
+
+def _check_host_file(local: str, mode: int) -> None:
+    """Docker's refusal (ValidateOutputPath) of a destination that is no regular file."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        got = "a device"
+    elif stat.S_ISSOCK(mode):
+        got = "an irregular file"
+    else:
+        return
+    raise CopyError(
+        f'invalid output path: "{local}" must be a directory or a regular file: got {got}'
+    )
+
+
+def _into_fifo(root: int, parts: Sequence[str], st: os.stat_result, local: str) -> None:
+    """A file's bytes written into the named pipe at `local`, which stays a pipe."""
+    from layerlab.hostfile import open_output
+
+    if stat.S_ISDIR(st.st_mode):
+        raise CopyError("cannot copy directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise CopyError(f"cannot copy a symbolic link into the named pipe {local}")
+    parent = layers.open_dir(root, parts[:-1], create=False)
+    try:
+        opened = layers.open_file_at(parent, parts[-1])
+    finally:
+        os.close(parent)
+    if opened is None:
+        raise CopyError(f"Could not find the file /{'/'.join(parts)} in the container")
+    with os.fdopen(opened[0], "rb") as src, open_output(Path(local), "cannot copy") as out:
+        while chunk := src.read(_CHUNK):
+            out.write(chunk)
 
 
 def copy_tree_contents(rootfs: Path, path: str, dest: Path) -> None:

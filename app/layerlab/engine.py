@@ -1400,6 +1400,8 @@ class Engine:
         container = self._load(cid)
         host = container.data["HostConfig"]
         base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
+        if changes.cpus is not None:
+            limitlib.flag_cpus(changes.cpus)
         fields = limitlib.resources(
             memory=changes.memory, memory_swap=changes.memory_swap,
             pids_limit=changes.pids_limit, cpus=changes.cpus, cpu_shares=changes.cpu_shares,

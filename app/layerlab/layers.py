@@ -430,16 +430,26 @@ def open_dir(
     return fd
 
 
-def _remove(parent: int, name: str, *, keep_dir: bool = False) -> None:
-    """Clear `name` for a new entry; a directory becoming a directory is kept (and merged)."""
+def _remove(parent: int, name: str, *, keep_dir: bool = False, keep_nodes: bool = False) -> None:
+    """Clear `name` for a new entry; a directory becoming a directory is kept (and merged).
+
+    With `keep_nodes` (a `cp` onto the host) a device, FIFO or socket there is refused, never
+    removed: a node of the host's is not ours to replace.
+    """
     try:
         st = os.stat(name, dir_fd=parent, follow_symlinks=False)
     except FileNotFoundError:
         return
+    if keep_nodes and _is_node(st.st_mode):
+        raise _unsafe(name, "cannot replace a device, named pipe or socket on the host")
     if not stat.S_ISDIR(st.st_mode):
         os.unlink(name, dir_fd=parent)
     elif not keep_dir:
         shutil.rmtree(name, dir_fd=parent)  # fd-based: safe against symlinks inside
+
+
+def _is_node(mode: int) -> bool:
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _set_metadata(parent: int, name: str, m: tarfile.TarInfo, *, mtime: bool = True) -> None:
@@ -484,6 +494,7 @@ class Extraction:
     owner: tuple[int, int] | None = None
     confine_symlinks: bool = False
     where: str = ""  # the destination as the user named it, for the symlink error
+    keep_nodes: bool = False  # onto the host: an existing device/FIFO/socket is refused
 
 
 LAYER = Extraction()
@@ -542,13 +553,13 @@ def _extract_member(
             _set_metadata(parent, hidden, m)
             return
         if m.isdir():
-            _remove(parent, name, keep_dir=True)
+            _remove(parent, name, keep_dir=True, keep_nodes=how.keep_nodes)
             with contextlib.suppress(FileExistsError):  # an existing directory is kept
                 os.mkdir(name, 0o700, dir_fd=parent)
             _set_metadata(parent, name, m, mtime=False)
             dir_mtimes[tuple(parts)] = m.mtime
         else:
-            _remove(parent, name)
+            _remove(parent, name, keep_nodes=how.keep_nodes)
             if m.isreg():
                 data = tar.extractfile(m)
                 assert data is not None  # a regular member always has a data stream

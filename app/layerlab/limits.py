@@ -15,9 +15,11 @@ to `create`/`run` wins over the store's default.
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +62,30 @@ def parse_swap(value: str | int) -> int:
 
 
 def parse_cpus(value: str | float) -> int:
-    """`--cpus 1.5` -> NanoCpus 1500000000."""
+    """`--cpus 1.5` -> NanoCpus 1500000000, as Docker's opts.ParseCPUs reads a rational
+    number and its daemon checks the range; ValueError with Docker's words for a value
+    that is no number (`nan`, `inf`), LayerlabError for one out of range."""
     try:
-        cpus = float(value)
-    except ValueError:
+        cpus = Fraction(str(value))  # Go's big.Rat: "1.5", "3/2", "1e-2"; never nan or inf
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"failed to parse {value} as a rational number") from None
+    nano = cpus * 1_000_000_000
+    if nano.denominator != 1:
+        raise ValueError("value is too precise")
+    count = len(os.sched_getaffinity(0))  # Go's runtime.NumCPU, as Docker counts them
+    if nano < 0 or nano > count * 1_000_000_000:
         raise LayerlabError(
-            f'invalid argument "{value}" for "--cpus" flag: failed to parse'
-        ) from None
-    if cpus < 0:
-        raise LayerlabError(f"invalid argument {value!r} for --cpus: must be positive")
-    return round(cpus * 1e9)
+            f"Range of CPUs is from 0.01 to {count}.00, as there are only {count} CPUs available"
+        )
+    return int(nano)
+
+
+def flag_cpus(value: str) -> int:
+    """`--cpus VALUE` read as Docker's flag parser does: its error names the flag."""
+    try:
+        return parse_cpus(value)
+    except ValueError as exc:
+        raise LayerlabError(f'invalid argument "{value}" for "--cpus" flag: {exc}') from None
 
 
 def parse_ulimit(value: str) -> dict[str, Any]:
@@ -153,7 +169,13 @@ def _pick(flag: Any, default: Any) -> Any:
 
 
 def host_config(opts: LimitOptions, defaults: dict[str, Any]) -> dict[str, Any]:
-    """The `HostConfig` fields `docker inspect` shows, flags over the store's defaults."""
+    """The `HostConfig` fields `docker inspect` shows, flags over the store's defaults.
+
+    A bad flag is named as Docker names it; a bad value only the store's daemon.json
+    holds is blamed on that file.
+    """
+    if opts.cpus is not None:
+        flag_cpus(opts.cpus)
     try:
         return _host_config(opts, defaults)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -228,6 +250,8 @@ def resources(
     if cpus is not None:
         out["NanoCpus"] = parse_cpus(cpus)
     if cpu_shares is not None:
+        if int(cpu_shares) < 0:  # Docker's daemon, as it makes the runtime's spec
+            raise LayerlabError("shares: invalid argument")
         out["CpuShares"] = int(cpu_shares)
     return out
 

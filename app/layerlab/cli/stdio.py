@@ -9,7 +9,6 @@ that ends its long waits early (`cancel`: `Cancelled`, exit code 130).
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,8 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from layerlab.engine import Engine, Stdio
-from layerlab.errors import ClientError, LayerlabError, go_strerror
+from layerlab.errors import ClientError, LayerlabError
+from layerlab.hostfile import open_output
 from layerlab.pipes import pump_into
 
 
@@ -57,57 +57,17 @@ def _binary_output(
 ) -> Iterator[BinaryIO]:
     """`-o FILE`, else STDOUT - never a terminal, as Docker refuses too.
 
-    FILE is written through `atomic_output`: a failed command leaves it as it was.
+    FILE is written through `hostfile.open_output`: a failed command leaves it as it
+    was, and a device is refused, never replaced.
     """
     if path:
-        with atomic_output(Path(path), failed) as f:
+        with open_output(Path(path), failed) as f:
             yield f
         return
     if not io.interactive or io.out.isatty():
         raise LayerlabError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
     io.out.flush()
     yield io.out.buffer
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path, failed: str) -> Iterator[BinaryIO]:
-    """A file written beside `path` and renamed over it only once the command succeeded.
-
-    A failing `save -o keep.tar typo:1` leaves keep.tar untouched, and `export -o f
-    nosuch` leaves no empty f (Docker's behaviour). `failed` starts Docker's messages
-    for an output path it cannot use ("failed to save image: invalid output path: ...").
-    """
-    if path.is_dir():
-        raise LayerlabError(f"{failed}: cannot write to a directory")
-    parent = path.parent
-    if not parent.is_dir():
-        raise LayerlabError(f"{failed}: invalid output path: stat {parent}: {_go_reason(parent)}")
-    import tempfile  # on use: its import (shutil, bz2, lzma) would cost every `run`
-
-    try:  # named as Docker names its own: .tmp-<name><random>
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}", dir=parent)
-    except OSError as exc:
-        raise LayerlabError(f"{failed}: open {exc.filename}: {go_strerror(exc)}") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # as Go's os.Create makes it
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _go_reason(path: Path) -> str:
-    """Go's lower-case words for why `path` is no directory ("no such file or directory")."""
-    try:
-        os.stat(path)
-    except OSError as exc:
-        return go_strerror(exc)
-    return "not a directory"
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 One small JSON file: the lessons finished (by name) and the step each was left
 at. A damaged or unreadable file counts as no progress (it is rewritten on the
-next save); writes go through a temporary file and a rename.
+next save); writes go through `hostfile.write_text` (a temporary file and a rename).
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from layerlab.errors import LayerlabError
+from layerlab.hostfile import regular_or_absent, write_text
 
 
 def state_file() -> Path:
@@ -28,6 +31,8 @@ class Progress:
     @classmethod
     def load(cls, path: Path | None = None) -> Progress:
         path = state_file() if path is None else path
+        if not regular_or_absent(path):  # a FIFO would block us: no progress kept
+            return cls(path=path)
         try:
             data = json.loads(path.read_text())
             done = {str(name) for name in data.get("done", [])}
@@ -38,11 +43,10 @@ class Progress:
 
     def save(self) -> None:
         data = {"done": sorted(self.done), "steps": dict(sorted(self.steps.items()))}
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, LayerlabError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1) + "\n")
-            tmp.replace(self.path)
+            if regular_or_absent(self.path):
+                write_text(self.path, json.dumps(data, indent=1) + "\n", "progress")
 
     def finish(self, name: str) -> None:
         self.done.add(name)

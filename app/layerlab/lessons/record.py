@@ -22,7 +22,8 @@ from typing import Any, TextIO
 import yaml
 
 from layerlab.errors import LayerlabError
-from layerlab.lessons.loader import command_problem, lesson_name, load_lesson
+from layerlab.hostfile import write_text
+from layerlab.lessons.loader import LessonError, command_problem, lesson_name, read_lesson
 from layerlab.lessons.runner import Dispatch, Sandbox
 from layerlab.reference import normalize_ref
 
@@ -180,8 +181,9 @@ def record(
         allow_unicode=True,
         width=100,
     )
+    if problems := read_lesson(target, text.encode())[1]:  # only a lesson the loader accepts
+        raise LessonError(problems)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    load_lesson(target)  # what was written is a lesson the loader accepts
+    write_text(target, text, "failed to write the lesson")
     print(f"wrote {target}", file=out)
     return target

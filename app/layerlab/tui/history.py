@@ -2,7 +2,8 @@
 
 `$XDG_STATE_HOME/layerlab/history` (default `~/.local/state/layerlab/history`),
 one line per command, newest last, at most `LIMIT` lines. A history that cannot
-be read or written (a read-only home) is simply not kept: never an error.
+be read or written (a read-only home), or that is no regular file, is simply not
+kept: never an error.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+
+from layerlab.errors import LayerlabError
+from layerlab.hostfile import regular_or_absent, write_text
 
 LIMIT = 1000
 
@@ -21,6 +25,8 @@ def default_path() -> Path:
 
 def load(path: Path, limit: int = LIMIT) -> list[str]:
     """The newest `limit` lines; a file grown past twice that is trimmed on the way."""
+    if not regular_or_absent(path):
+        return []
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -35,12 +41,12 @@ def append(path: Path, line: str) -> None:
     """Add one line (appending, so two sessions at once both keep theirs)."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not regular_or_absent(path):
+            return
         with path.open("a", encoding="utf-8") as f:
             f.write(line.replace("\n", " ") + "\n")
 
 
 def _rewrite(path: Path, lines: list[str]) -> None:
-    with contextlib.suppress(OSError):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        os.replace(tmp, path)
+    with contextlib.suppress(OSError, LayerlabError):
+        write_text(path, "".join(line + "\n" for line in lines), "history")
