@@ -53,6 +53,7 @@ from layerlab.tui.diagram import Diagram
 from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.literal import shown
 from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
@@ -429,7 +430,9 @@ class LayerlabApp(App[None]):
         try:
             course = load_course()
         except LessonError as exc:
-            self.notify(str(exc), title="the course has problems", severity="error")
+            self.notify(
+                shown(str(exc)), title="the course has problems", severity="error", markup=False
+            )
             return
         current = self.lesson_pane.lesson.name if self.lesson_pane else None
         self.push_screen(LessonPicker(course, Progress.load(), current), self._picked)
@@ -588,7 +591,7 @@ class LayerlabApp(App[None]):
             self.notify("select a file first: its host path is what gets copied", timeout=3)
             return
         self.copy_to_clipboard(provenance.host)
-        self.notify(provenance.host, title="copied the host path", timeout=4)
+        self.notify(shown(provenance.host), title="copied the host path", timeout=4, markup=False)
 
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
@@ -1333,7 +1336,13 @@ class LayerlabApp(App[None]):
         doing = DOING.get(worker.group, worker.name or "working")
         reason = error_line(error)
         self.event_log.add(f"{doing} failed: {reason}", "failed")
-        self.notify(f"{doing} failed: {reason}", title="layerlab", severity="warning", timeout=4)
+        self.notify(
+            shown(f"{doing} failed: {reason}"),
+            title="layerlab",
+            severity="warning",
+            timeout=4,
+            markup=False,
+        )
         if worker.group == "store" and self._store_failures < STORE_RETRIES:
             self._store_failures += 1  # read again once the writes settle: they usually have
             self.post_message(StoreChanged())
