@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import gc
 import io
+import os
 import shlex
 import signal
 import sys
@@ -241,6 +242,19 @@ class LayerlabApp(App[None]):
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
         self._completed: str | None = None  # the bar's value the hint above it speaks of
+        self.crash: BaseException | None = None  # the error no handler caught: it ended the app
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error no handler caught ends the app, as Textual does; it is kept for its report."""
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        """After a crash, one line (`run_app`) and the traceback in a file, not Textual's
+        screenful of traceback and locals."""
+        if self.crash is None:
+            super()._print_error_renderables()
 
     @property
     def home_engine(self) -> Engine:
@@ -1362,10 +1376,44 @@ def run_tui(
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    app = LayerlabApp(root, chosen, demo, present=present)
+    return run_app(LayerlabApp(root, chosen, demo, present=present))
+
+
+def run_app(app: LayerlabApp, *, headless: bool = False) -> int:
+    """Run the app; the CLI's exit code. A crash exits 1 with one line naming the file that
+    holds its traceback."""
     # What the imports made lives as long as the app: no collection need walk it again. And
     # none runs before the first frame (a full one took ~20 ms of it); the app resumes them.
     gc.freeze()
     gc.disable()
-    app.run()
-    return 0
+    try:
+        app.run(headless=headless)
+    finally:
+        gc.enable()  # on again (the first frame does it; an app that failed first may not)
+    if app.crash is None:
+        return app.return_code or 0
+    import traceback
+
+    text = "".join(traceback.format_exception(app.crash))
+    where = crash_file(text)
+    if where is None:  # nowhere to write it: the traceback itself, then the line
+        print(text, file=sys.stderr, end="")
+    said = f"traceback in {where}" if where else "traceback above"
+    print(f"layerlab crashed: {error_line(app.crash)}; {said}", file=sys.stderr)
+    return 1
+
+
+def crash_file(text: str) -> Path | None:
+    """Write a traceback to `$XDG_STATE_HOME/layerlab/crash-<time>-<pid>.txt` (else the
+    temporary folder); its path, or None when neither can be written."""
+    import tempfile
+
+    name = time.strftime("crash-%Y%m%d-%H%M%S") + f"-{os.getpid()}.txt"
+    for folder in (history.default_path().parent, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+        except OSError:
+            continue
+        return folder / name
+    return None
