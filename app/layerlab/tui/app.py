@@ -946,7 +946,9 @@ class LayerlabApp(App[None]):
         self._command_over()
 
     def _offer_busybox(self, outcome: Outcome) -> None:
-        """`run ubuntu ...` has nothing to pull: offer the same line on busybox, ready to edit.
+        """`run hello:v1 ...` with `hello:latest` here: offer the line on the nearest local
+        image; `run ubuntu ...` has nothing to pull: offer it on busybox. Never another tag of
+        the same name: Enter must not run an image the user did not mean.
 
         Into the bar only when it is empty and nothing waits (typing is never overwritten);
         else it is shown above the bar.
@@ -955,17 +957,25 @@ class LayerlabApp(App[None]):
         image = getattr(ns, "image", None)
         if ns.cmd not in ("run", "create") or not image or "No such image" not in outcome.error:
             return
-        line = bar_words.on_busybox(outcome.line, image)
+        refs = [ref for ref, _ in self.snapshot.images] if self.snapshot else []
+        near = bar_words.nearest(image, [ref for ref in refs if not ref.startswith("<none>")])
+        if near is not None:
+            line = bar_words.on_image(outcome.line, image, near)
+            why = f"There is no image {image} here; the nearest name is {near}."
+        elif bar_words.local_repository(image, refs):
+            return  # a tag that is not here, and nothing close: no guess
+        else:
+            line = bar_words.on_busybox(outcome.line, image)
+            why = f"There is no registry here to pull {image} from; busybox is made locally."
         if line is None:
             return
-        self.explainer.text = (
-            f"There is no registry here to pull {image} from; busybox is made locally. Try: {line}"
-        )
+        self.explainer.text = f"{why} Try: {line}"
         if not self.command_bar.value and not self.queue.waiting:
             # Selected: Enter runs it, an arrow key edits it, typing replaces it.
             self.command_bar.value = line
             self.command_bar.selection = Selection(0, len(line))
-            self.bar_status.set_hint("ready to edit: Enter runs it on busybox, typing replaces it")
+            image = near or "busybox"
+            self.bar_status.set_hint(f"ready to edit: Enter runs it on {image}, typing replaces it")
             self._completed = line
         else:
             self.bar_status.set_hint(f"try: {line}")
