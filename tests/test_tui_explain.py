@@ -339,3 +339,46 @@ def test_whole_outputs_and_the_host_path(engine: Engine) -> None:
             assert engine.container("hap").id in "".join(lines)
 
     asyncio.run(main())
+
+
+# --- a failure, the quotes as typed, shell syntax in the bar ----------------------------
+def test_a_read_that_failed_is_explained_as_a_failure() -> None:
+    text = explain(outcome("inspect busybx", code=1))
+    assert text == "inspect failed (exit code 1): the output says why; nothing changed."
+    assert "printed metadata" not in text
+
+
+def test_the_command_is_quoted_as_typed_and_shell_syntax_is_named() -> None:
+    quoted = explain(outcome("run --rm busybox sh -c 'echo hi > /x'"))
+    assert "ran `sh -c 'echo hi > /x'`" in quoted and "Note" not in quoted
+    bare = explain(outcome("run --rm busybox sh -c echo hi > /x"))
+    assert "ran `sh -c echo hi > /x`" in bare
+    assert "`>` was passed to `sh` as a plain argument" in bare
+    assert bare.endswith("read it: run --rm busybox sh -c 'echo hi > /x'")
+    piped = explain(outcome("docker run --rm busybox ls / | wc -l && echo done"))
+    assert "`|`, `&&` were passed to `ls` as plain arguments" in piped
+    assert piped.endswith("docker run --rm busybox sh -c 'ls / | wc -l && echo done'")
+
+
+@pytest.mark.system
+def test_the_explainer_in_the_tui_after_a_failure_and_an_unquoted_redirection(
+    engine: Engine,
+) -> None:
+    from .test_tui import enter, explained
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root)
+        async with app.run_test(size=(100, 32)) as pilot:
+            await enter(pilot, "inspect busybx")
+            assert explained(app).startswith("inspect failed (exit code 1)")
+            await enter(pilot, "run -d --name ex busybox sleep 600")
+            await enter(pilot, "exec ex sh -c echo hi > /x")
+            text = explained(app)
+            assert "exec ran `sh -c echo hi > /x`" in text and "nothing changed" in text
+            assert text.endswith("read it: exec ex sh -c 'echo hi > /x'")
+            await enter(pilot, "exec ex sh -c 'echo hi > /x'")
+            text = explained(app)
+            assert "exec ran `sh -c 'echo hi > /x'`" in text and "A /x" in text
+            assert "Note" not in text
+
+    asyncio.run(main())

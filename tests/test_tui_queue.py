@@ -402,6 +402,25 @@ def test_run_ubuntu_offers_the_busybox_line_ready_to_edit(engine: Engine) -> Non
     drive(engine, scenario)
 
 
+def test_a_tag_typo_offers_the_nearest_local_name_never_busybox(engine: Engine) -> None:
+    engine.tag(engine.image("busybox").id, "hello:latest")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        done = app.commands_done
+        await pilot.press(*typed("run --name greet hello:v1 echo hi"))
+        await settled(pilot, commands=done + 1)
+        assert app.command_bar.value == "run --name greet hello echo hi"
+        assert "Enter runs it on hello" in app.query_one(BarStatus).hint
+        assert "the nearest name is hello" in explained(app)
+        await pilot.press("ctrl+u")  # nothing close to this tag of hello: no guess at all
+        await pilot.press(*typed("run --name greet hello:a-tag-far-from-any echo hi"))
+        await settled(pilot, commands=done + 2)
+        assert app.command_bar.value == ""
+        assert "Try:" not in explained(app) and app.query_one(BarStatus).hint == ""
+
+    drive(engine, scenario)
+
+
 # --- history --------------------------------------------------------------------------------
 def test_history_is_kept_between_sessions_in_the_xdg_state_dir(
     engine: Engine, state_home: Path

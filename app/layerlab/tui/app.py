@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import gc
 import io
+import os
 import shlex
 import signal
 import sys
@@ -53,6 +54,7 @@ from layerlab.tui.diagram import Diagram
 from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.literal import shown
 from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
@@ -240,6 +242,19 @@ class LayerlabApp(App[None]):
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
         self._completed: str | None = None  # the bar's value the hint above it speaks of
+        self.crash: BaseException | None = None  # the error no handler caught: it ended the app
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error no handler caught ends the app, as Textual does; it is kept for its report."""
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        """After a crash, one line (`run_app`) and the traceback in a file, not Textual's
+        screenful of traceback and locals."""
+        if self.crash is None:
+            super()._print_error_renderables()
 
     @property
     def home_engine(self) -> Engine:
@@ -429,7 +444,9 @@ class LayerlabApp(App[None]):
         try:
             course = load_course()
         except LessonError as exc:
-            self.notify(str(exc), title="the course has problems", severity="error")
+            self.notify(
+                shown(str(exc)), title="the course has problems", severity="error", markup=False
+            )
             return
         current = self.lesson_pane.lesson.name if self.lesson_pane else None
         self.push_screen(LessonPicker(course, Progress.load(), current), self._picked)
@@ -588,7 +605,7 @@ class LayerlabApp(App[None]):
             self.notify("select a file first: its host path is what gets copied", timeout=3)
             return
         self.copy_to_clipboard(provenance.host)
-        self.notify(provenance.host, title="copied the host path", timeout=4)
+        self.notify(shown(provenance.host), title="copied the host path", timeout=4, markup=False)
 
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
@@ -929,7 +946,9 @@ class LayerlabApp(App[None]):
         self._command_over()
 
     def _offer_busybox(self, outcome: Outcome) -> None:
-        """`run ubuntu ...` has nothing to pull: offer the same line on busybox, ready to edit.
+        """`run hello:v1 ...` with `hello:latest` here: offer the line on the nearest local
+        image; `run ubuntu ...` has nothing to pull: offer it on busybox. Never another tag of
+        the same name: Enter must not run an image the user did not mean.
 
         Into the bar only when it is empty and nothing waits (typing is never overwritten);
         else it is shown above the bar.
@@ -938,17 +957,25 @@ class LayerlabApp(App[None]):
         image = getattr(ns, "image", None)
         if ns.cmd not in ("run", "create") or not image or "No such image" not in outcome.error:
             return
-        line = bar_words.on_busybox(outcome.line, image)
+        refs = [ref for ref, _ in self.snapshot.images] if self.snapshot else []
+        near = bar_words.nearest(image, [ref for ref in refs if not ref.startswith("<none>")])
+        if near is not None:
+            line = bar_words.on_image(outcome.line, image, near)
+            why = f"There is no image {image} here; the nearest name is {near}."
+        elif bar_words.local_repository(image, refs):
+            return  # a tag that is not here, and nothing close: no guess
+        else:
+            line = bar_words.on_busybox(outcome.line, image)
+            why = f"There is no registry here to pull {image} from; busybox is made locally."
         if line is None:
             return
-        self.explainer.text = (
-            f"There is no registry here to pull {image} from; busybox is made locally. Try: {line}"
-        )
+        self.explainer.text = f"{why} Try: {line}"
         if not self.command_bar.value and not self.queue.waiting:
             # Selected: Enter runs it, an arrow key edits it, typing replaces it.
             self.command_bar.value = line
             self.command_bar.selection = Selection(0, len(line))
-            self.bar_status.set_hint("ready to edit: Enter runs it on busybox, typing replaces it")
+            image = near or "busybox"
+            self.bar_status.set_hint(f"ready to edit: Enter runs it on {image}, typing replaces it")
             self._completed = line
         else:
             self.bar_status.set_hint(f"try: {line}")
@@ -1333,7 +1360,13 @@ class LayerlabApp(App[None]):
         doing = DOING.get(worker.group, worker.name or "working")
         reason = error_line(error)
         self.event_log.add(f"{doing} failed: {reason}", "failed")
-        self.notify(f"{doing} failed: {reason}", title="layerlab", severity="warning", timeout=4)
+        self.notify(
+            shown(f"{doing} failed: {reason}"),
+            title="layerlab",
+            severity="warning",
+            timeout=4,
+            markup=False,
+        )
         if worker.group == "store" and self._store_failures < STORE_RETRIES:
             self._store_failures += 1  # read again once the writes settle: they usually have
             self.post_message(StoreChanged())
@@ -1353,10 +1386,44 @@ def run_tui(
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    app = LayerlabApp(root, chosen, demo, present=present)
+    return run_app(LayerlabApp(root, chosen, demo, present=present))
+
+
+def run_app(app: LayerlabApp, *, headless: bool = False) -> int:
+    """Run the app; the CLI's exit code. A crash exits 1 with one line naming the file that
+    holds its traceback."""
     # What the imports made lives as long as the app: no collection need walk it again. And
     # none runs before the first frame (a full one took ~20 ms of it); the app resumes them.
     gc.freeze()
     gc.disable()
-    app.run()
-    return 0
+    try:
+        app.run(headless=headless)
+    finally:
+        gc.enable()  # on again (the first frame does it; an app that failed first may not)
+    if app.crash is None:
+        return app.return_code or 0
+    import traceback
+
+    text = "".join(traceback.format_exception(app.crash))
+    where = crash_file(text)
+    if where is None:  # nowhere to write it: the traceback itself, then the line
+        print(text, file=sys.stderr, end="")
+    said = f"traceback in {where}" if where else "traceback above"
+    print(f"layerlab crashed: {error_line(app.crash)}; {said}", file=sys.stderr)
+    return 1
+
+
+def crash_file(text: str) -> Path | None:
+    """Write a traceback to `$XDG_STATE_HOME/layerlab/crash-<time>-<pid>.txt` (else the
+    temporary folder); its path, or None when neither can be written."""
+    import tempfile
+
+    name = time.strftime("crash-%Y%m%d-%H%M%S") + f"-{os.getpid()}.txt"
+    for folder in (history.default_path().parent, Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+        except OSError:
+            continue
+        return folder / name
+    return None

@@ -13,6 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from layerlab.tui.command_queue import CommandQueue
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change
 
 TICK_SECONDS = 0.1
@@ -70,4 +71,4 @@ class BarStatus(Static):
                 text.append("\n")
             text.append(self.hint, component_style(self, "bar-status--hint"))
         self.set_class(bool(text), "-shown")
-        self.update(text)
+        self.update(literal(text))

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, panel_css
 from layerlab.tui.outside import what
 from layerlab.unionfs import Change
@@ -116,7 +117,7 @@ class ChangeTree(Tree[Change]):
 
     def begin(self, title: str, live: Path | None) -> None:
         """A new layer is being read; updates until `load()` are queued, not lost."""
-        self.border_title = title
+        self.border_title = literal(Text(title))
         self.live = live
         self._loading = True
         self._queued = []
@@ -205,7 +206,7 @@ class ChangeTree(Tree[Change]):
             text.append(note, self._style("change-tree--mount"))
         if change.path in self._flashing:
             text.stylize(self._style("change-tree--flash"))
-        return text
+        return literal(text)
 
     def _style(self, component: str) -> Style:
         return component_style(self, component)
@@ -220,7 +221,7 @@ class ChangeTree(Tree[Change]):
                 parent.expand()
         siblings = parent.children
         at = bisect.bisect_right(siblings, name, key=_name) if live else len(siblings)
-        node = parent.add_leaf(name, change, before=at if at < len(siblings) else None)
+        node = parent.add_leaf(Text(name), change, before=at if at < len(siblings) else None)
         self._by_path[change.path] = node
         return node
 

@@ -22,6 +22,7 @@ from textual.widgets import Static
 from layerlab.humanize import human_size
 from layerlab.reference import short_id
 from layerlab.tui.explain import plural
+from layerlab.tui.literal import literal, shown
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import SubjectView
 from layerlab.tui.outside import NOTE, describe
@@ -54,7 +55,7 @@ def _short(any_id: str) -> str:
 def init_command(view: SubjectView) -> str:
     """Pid 1's command line, as the OCI config handed to runc has it."""
     args = (view.bundle or {}).get("process", {}).get("args") or []
-    return " ".join(str(a) for a in args) or "?"
+    return shown(" ".join(str(a) for a in args)) or "?"
 
 
 def header(view: SubjectView, s: Styles) -> Text:
@@ -88,7 +89,7 @@ def stack(view: SubjectView, s: Styles) -> Table:
         line.append("\n" + (row.created_by or "(no command recorded)"))
         if row is read_only[-1]:
             line.append("\nbottom layer: no parent", s("bottom"))
-        table.add_row(line)
+        table.add_row(literal(line))
     return table
 
 
@@ -115,7 +116,7 @@ def outside(view: SubjectView, s: Styles) -> Table:
     table.add_column("mounts", overflow="fold")
     text = Text("mounted over the union\n", style=s("title"))
     for mount in view.mounts:
-        text.append(describe(mount) + "\n", s("mount"))
+        text.append(shown(describe(mount)) + "\n", s("mount"))
     text.append(NOTE, s("caption"))
     table.add_row(text)
     return table

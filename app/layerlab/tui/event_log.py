@@ -9,6 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style
 
 
@@ -49,7 +50,9 @@ class EventLog(RichLog):
         now = time.time()
         stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d} "
         style = self._component(f"event-log--{kind}") if kind else Style()
-        self.write(Text.assemble((stamp, self._component("event-log--time")), (text, style)))
+        self.write(
+            literal(Text.assemble((stamp, self._component("event-log--time")), (text, style)))
+        )
 
     def _component(self, name: str) -> Style:
         return component_style(self, name)

@@ -10,6 +10,7 @@ it (`Outcome`); it never parses what the command printed.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import signal
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ READ_ONLY = {
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",
 }
+# Commands whose exit code is their container's: any other non-zero code is their own failure.
+CONTAINER_CODE = {"run", "start", "exec", "attach", "build"}
+# A word as the bar splits it, quotes and all (each is one word of `shlex.split`).
+RAW_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"(?:\\.|[^"\\])*"|\\.)+""")
+# What a shell would have taken for itself: a redirection, a pipe, a list.
+SHELL_OPERATOR = re.compile(r"[0-9]?(?:>>?|<)(?:&[0-9])?\S*|&>\S*|\|\|?|&&?|;")
 CANCELLED = {
     "logs": "logs stopped following the container's log; the container keeps running.",
     "wait": "wait stopped waiting; the container keeps running.",
@@ -108,7 +115,55 @@ def _delta(outcome: Outcome) -> str:
     return f"its writable layer now shows {shown}"
 
 
+def typed(line: str, words: int) -> str:
+    """The last `words` words of `line` as they were typed, quotes and all ("" if none)."""
+    raw = list(RAW_WORD.finditer(line))
+    if not 0 < words <= len(raw):
+        return ""
+    return line[raw[-words].start() :].rstrip()
+
+
+def command_typed(outcome: Outcome) -> str:
+    """The command given to the container (`run`, `create`, `exec`) as typed in the bar."""
+    words = getattr(outcome.ns, "command", None) or []
+    return typed(outcome.line, len(words)) or shlex.join(words)
+
+
+def container_command(after: Container) -> str:
+    """Pid 1's command line, quoted as a shell would need it (so a quoted script shows)."""
+    return shlex.join([after.data["Path"], *after.data["Args"]])
+
+
+def shell_note(outcome: Outcome) -> str:
+    """`>`, `|`, `&&` typed after the image reach the container as plain words: say so, and
+    give the `sh -c '…'` line that lets the container's shell read them."""
+    ns = outcome.ns
+    words = getattr(ns, "command", None) or []
+    if ns.cmd not in ("run", "create", "exec") or not words:
+        return ""
+    raw = [m.group() for m in RAW_WORD.finditer(outcome.line)][-len(words) :]
+    operators = [word for word in raw if SHELL_OPERATOR.fullmatch(word)]
+    if not operators:
+        return ""
+    head = outcome.line[: len(outcome.line) - len(typed(outcome.line, len(words)))]
+    head = head.rstrip()
+    script = raw[2:] if words[:2] == ["sh", "-c"] and len(raw) > 2 else raw  # the shell's
+    fixed = f"{head} sh -c {shlex.quote(' '.join(script))}"
+    said = ", ".join(dict.fromkeys(f"`{word}`" for word in operators))
+    passed = "was passed to" if said.count("`") == 2 else "were passed to"
+    plain = "a plain argument" if said.count("`") == 2 else "plain arguments"
+    return (
+        f" Note: {said} {passed} `{words[0]}` as {plain}: no shell stands between the bar and "
+        f"the container to read it. For the container's shell to read it: {fixed}"
+    )
+
+
 def explain(outcome: Outcome) -> str:
+    """What the command did, and a note when shell syntax reached it as plain words."""
+    return _explain(outcome) + shell_note(outcome)
+
+
+def _explain(outcome: Outcome) -> str:
     ns, code = outcome.ns, outcome.code
     if outcome.cancelled:
         return CANCELLED.get(
@@ -116,6 +171,9 @@ def explain(outcome: Outcome) -> str:
         )
     if outcome.error:
         return f"{ns.cmd} failed: {outcome.error.rstrip('.')}. The store is as it was."
+    if code and ns.cmd not in CONTAINER_CODE:  # its errors went to the output, one per item
+        changed = "nothing changed" if ns.cmd in READ_ONLY else "the rest was done"
+        return f"{ns.cmd} failed (exit code {code}): the output says why; {changed}."
     if ns.cmd == "images" and getattr(ns, "all", False):
         return READ_ONLY["images -a"]
     if ns.cmd == "history" and outcome.history is not None:
@@ -136,7 +194,7 @@ def explain(outcome: Outcome) -> str:
             from layerlab.engine import mounts_of  # loaded by then: the command ran through it
 
             return (
-                f"exec ran `{shlex.join(ns.command)}` as a new process in {name}'s process space; "
+                f"exec ran `{command_typed(outcome)}` as a new process in {name}'s process space; "
                 f"{_delta(outcome)}.{written_outside(mounts_of(after.data))}"
             )
         if ns.cmd == "stop":
@@ -161,6 +219,7 @@ def _started(outcome: Outcome, after: Container) -> str:
     ns, facts = outcome.ns, outcome.image
     image = facts.name if facts else after.image_ref
     layers = plural(facts.layers if facts else 0, "read-only layer")
+    command = command_typed(outcome) if getattr(ns, "command", None) else container_command(after)
     if outcome.created and not after.running and after.status == "created":
         return (
             f"create added an empty writable layer on top of {image}'s {layers}; nothing is "
@@ -169,12 +228,9 @@ def _started(outcome: Outcome, after: Container) -> str:
     made = "a new writable layer on" if outcome.created else f"{after.name}'s writable layer and"
     union = f"mounted {made} {image}'s {layers} as one union"
     if after.running:
-        return (
-            f"{ns.cmd} {union} and gave it an isolated process space: "
-            f"`{after.command}` runs as pid 1."
-        )
+        return f"{ns.cmd} {union} and gave it an isolated process space: `{command}` runs as pid 1."
     return (
-        f"{ns.cmd} {union}; `{after.command}` ran in its own process space and exited with "
+        f"{ns.cmd} {union}; `{command}` ran in its own process space and exited with "
         f"code {outcome.code}; {_delta(outcome)}."
     )
 
@@ -183,7 +239,7 @@ def _image_command(outcome: Outcome, code: int) -> str:
     ns, report = outcome.ns, outcome.report
     if ns.cmd == "run" and ns.rm and not ns.detach:
         return (
-            f"run put a writable layer on {ns.image}, ran `{shlex.join(ns.command) or 'its CMD'}` "
+            f"run put a writable layer on {ns.image}, ran `{command_typed(outcome) or 'its CMD'}` "
             f"(exit code {code}), and --rm deleted the container and its writable layer again."
         )
     if ns.cmd in ("rm", "run") and outcome.removed:

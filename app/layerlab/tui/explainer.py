@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from layerlab.tui.literal import literal
+
 WELCOME = (
     "Welcome! Type [b]docker create busybox sleep 600[/b] to put a writable layer on an image, "
     "then [b]docker start <name>[/b] to give it a process space. F1 explains the panels."
@@ -29,4 +31,4 @@ class Explainer(Static):
 
     def watch_text(self, text: str) -> None:
         if text:
-            self.update(Text(text))
+            self.update(literal(Text(text)))

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from layerlab.humanize import human_size
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import LayerRow
 from layerlab.tui.outside import NOTE, target
@@ -123,11 +124,11 @@ class LayerStack(DataTable[Text | str]):
             mode = Text("RW", style=writable) if row.writable else Text("RO", style=read_only)
             self.add_row(
                 mode,
-                row.short_id,
+                Text(row.short_id),
                 Text(human_size(row.size), justify="right"),
                 Text(str(row.files), justify="right"),
                 Text(human_size(row.hidden), justify="right", style="" if row.hidden else nothing),
-                _created_by(row),
+                literal(Text(_created_by(row))),
                 key=row.key,
             )
         outside = component_style(self, "layer-stack--mount")

@@ -60,7 +60,7 @@ class LessonPicker(ModalScreen[Lesson | str | None]):
         options: list[Option] = []
         if self.current is not None:
             options.append(
-                Option(f"← leave lesson {self.current}: back to your own store", id=LEAVE)
+                Option(Text(f"← leave lesson {self.current}: back to your own store"), id=LEAVE)
             )
         for lesson in self.lessons:
             line = lesson_line(lesson, lesson.name in self.progress.done)

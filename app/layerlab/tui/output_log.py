@@ -11,6 +11,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import RichLog
 
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style
 
 
@@ -84,7 +85,7 @@ class OutputLog(RichLog):
             else self._component("output-log--note") if message.note
             else Style()
         )  # fmt: skip
-        self.write(Text(message.text, style=style))
+        self.write(literal(Text(message.text, style=style)))
 
     def on_output_log_cleared(self, _message: Cleared) -> None:
         self.clear()

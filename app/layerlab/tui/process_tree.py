@@ -12,6 +12,7 @@ from textual.lazy import Lazy
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ class ProcessPanel(Vertical):
                 (f"{proc.state:<8} ", state),
                 proc.command,
             )
+            literal(label)
             if proc.children:
                 self._add(parent.add(label, proc), proc.children)
             else:

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from layerlab.analysis import Provenance
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change
 
 COPY_KEY = "ctrl+y"  # the app's binding that copies the host path
@@ -128,4 +129,4 @@ class ProvenanceView(Static):
             component = DIFF_CLASS.get(line[:1])
             style = component_style(self, component) if component else lower
             text.append("\n" + line, style)
-        self.update(text)
+        self.update(literal(text))

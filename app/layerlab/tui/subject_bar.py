@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import Static
 
 from layerlab.tui.explain import plural
+from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change
 from layerlab.tui.model import SubjectView
 
@@ -97,4 +98,4 @@ class SubjectBar(Static):
                     f"  = {view.image_name} ({len(view.layers) - 1} read-only) + 1 writable layer",
                 )
             )
-        self.update(text)
+        self.update(literal(text))
