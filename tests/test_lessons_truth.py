@@ -9,14 +9,13 @@ failed command to the checks, not "no command yet".
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from layerlab.cli.handlers import dispatch
 from layerlab.engine import Engine
-from layerlab.lessons.checks import CheckResult
+from layerlab.lessons.attempt import Attempt, attempt
 from layerlab.lessons.loader import find_lesson, load_course
 from layerlab.lessons.progress import Progress
 from layerlab.lessons.runner import LessonRun, Sandbox
@@ -29,27 +28,10 @@ from .test_tui_lessons import lesson_env, text, type_line  # noqa: F401 (a fixtu
 pytestmark = pytest.mark.system
 
 
-@dataclass
-class Attempt:
-    results: list[CheckResult]
-    done: bool
-
-
 def tried(name: str, step: int, *lines: str, tmp: Path) -> Attempt:
-    """`lines` typed at the start of `step` (from 1), after the earlier steps' solutions."""
+    """`lines` typed at the start of `step` (from 1), as `lesson try` judges them."""
     lesson = find_lesson(load_course(), name)
-    with Sandbox(dispatch, tmp) as sandbox:
-        run = LessonRun(lesson, sandbox)
-        assert run.start() is None
-        for index in range(step - 1):
-            run.begin(index)
-            for command in lesson.steps[index].commands:
-                run.type(command.text)
-        run.begin(step - 1)
-        for line in lines:
-            run.type(line)
-        results = run.settle()
-        return Attempt(results, run.judge(results))
+    return attempt(lesson, step - 1, lines, dispatch, tmp)
 
 
 def shown(result: Attempt) -> list[str]:

@@ -18,6 +18,7 @@ import io as _io
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,7 +57,9 @@ POLL = 0.05
 class Sandbox:
     """A lesson's own store and work folder, made in `parent` (the system's temp dir)."""
 
-    def __init__(self, dispatch: Dispatch, parent: Path | None = None) -> None:
+    def __init__(
+        self, dispatch: Dispatch, parent: Path | None = None, cancel: threading.Event | None = None
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="layerlab-lesson-", dir=parent))
         self.root = self.dir / "store"
         self.workdir = self.dir / "work"
@@ -64,6 +67,8 @@ class Sandbox:
         self.engine = Engine(self.root)
         self.dispatch = dispatch
         self.closed = False
+        # Set: a long wait (`wait`, an attached `run`) ends, as the CLI's Ctrl-C ends it.
+        self.cancel = cancel or threading.Event()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -92,7 +97,8 @@ class Sandbox:
             if (problem := command_problem(line)) is not None:
                 return Outcome(line, 125, "", f"Error: {problem}\n")
             self._anchor(ns)
-            code = self.dispatch(self.engine, ns, IO(out, err, interactive=False, stdin=None)).code
+            cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
+            code = self.dispatch(self.engine, ns, cio).code
         except LayerlabError as exc:
             print(f"Error: {exc}", file=err)
             code = exc.exit_code
@@ -194,7 +200,9 @@ class LessonRun:
         while True:
             still = steady(self.sandbox.engine)
             results = self.results()
-            if all(r.ok for r in results) or still or time.monotonic() > deadline:
+            if all(r.ok for r in results) or still or self.sandbox.cancel.is_set():
+                return results
+            if time.monotonic() > deadline:
                 return results
             time.sleep(POLL)
 
