@@ -135,7 +135,8 @@ COMMANDS: dict[str, str] = {
     "tag": "Create a tag TARGET that refers to SOURCE",
     "rmi": "Remove images (and the layers no other image uses)",
     "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
-    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto, open NAME, record NAME",
+    "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto, try NAME STEP COMMAND..., "
+    "open NAME, record NAME",
     "demo": "Play a lesson in the TUI by itself, typing each command (a classroom projector)",
     "serve": "Serve the TUI to browsers, each session with a store of its own",
     "inspect": "Show the metadata of containers or images",
@@ -525,7 +526,7 @@ def build_parser(only: str | None = None) -> Parser:
 
 
 def _lesson_grammar(p: argparse.ArgumentParser) -> None:
-    """`lesson ls | check [DIR] | run NAME... | --all --auto` (the lessons package runs them)."""
+    """`lesson ls | check [DIR] | run NAME... | --all --auto | try NAME STEP COMMAND...`."""
     p.set_defaults(cmd="lesson")  # typed as `lessons` too: one handler
     sub = p.add_subparsers(dest="lesson_cmd", parser_class=Parser, metavar="ACTION", required=True)
     ls = sub.add_parser("ls", help="list the lessons, one a line, name first")
@@ -537,6 +538,19 @@ def _lesson_grammar(p: argparse.ArgumentParser) -> None:
     run.add_argument("--all", action="store_true", help="the whole course, in order")
     run.add_argument("--auto", action="store_true", help="type every command and check it")
     run.add_argument("--dir", help="a folder of lesson files (default: the course)")
+    tr = sub.add_parser(
+        "try",
+        help="judge an answer to one step: its commands run in a throwaway store "
+        "brought to the start of the step, every check shown",
+    )
+    tr.add_argument("names", nargs=1, metavar="NAME", help="a lesson by name or number")
+    tr.add_argument("step", type=int, metavar="STEP", help="the step, from 1")
+    tr.add_argument("lines", nargs="+", metavar="COMMAND", help="one command line each, quoted")
+    tr.add_argument(
+        "--skip", type=int, action="append", default=[], metavar="N",
+        help="leave out step N's solution (an earlier step the learner skipped)",
+    )  # fmt: skip
+    tr.add_argument("--dir", help="a folder of lesson files (default: the course)")
     op = sub.add_parser("open", help="open the TUI on a lesson (its own store)")
     op.add_argument("names", nargs=1, metavar="NAME", help="a lesson by name or number")
     rec = sub.add_parser(

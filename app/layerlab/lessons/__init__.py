@@ -4,5 +4,6 @@
 - `loader`: read and validate lesson files (`read_dir`, `load_course`, `load_lesson`).
 - `checks`: the declarative checks (`CHECKS`) and `evaluate` against an `Engine`.
 - `runner`: `Sandbox` (a throwaway store), `LessonRun` (step by step), `run_auto`.
-- `commands`: `layerlab lesson ls|check|run` for the CLI.
+- `attempt`: one step's answer judged in a sandbox brought to its start (`lesson try`).
+- `commands`: `layerlab lesson ls|check|run|try` for the CLI.
 """

@@ -373,17 +373,48 @@ def _first_line(text: str) -> str:
     return head + (f" (+{len(lines) - 1} lines)" if len(lines) > 1 else "")
 
 
-@check("output_has", "the last command's output contains this text", Param("text", str))
+def _failed(last: Outcome) -> str:
+    """`now` for an output check after a failed command: its exit code and first error line."""
+    return f"exited {last.code}: {_first_line(last.err or last.out)}"
+
+
+@check(
+    "output_has",
+    "the last command succeeded (exit 0) and printed this text (its stdout)",
+    Param("text", str),
+)
 def _output_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     goal = f"the output shows {a['text']!r}"
     if ctx.last is None:
         return False, goal, "no command yet"
-    return str(a["text"]) in ctx.last.output, goal, _first_line(ctx.last.output)
+    if ctx.last.code != 0:
+        return False, goal, _failed(ctx.last)
+    return str(a["text"]) in ctx.last.out, goal, _first_line(ctx.last.out)
 
 
-@check("output_lacks", "the last command's output does not contain this text", Param("text", str))
+@check(
+    "output_lacks",
+    "the last command succeeded (exit 0) and did not print this text (its stdout)",
+    Param("text", str),
+)
 def _output_lacks(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     goal = f"the output does not show {a['text']!r}"
     if ctx.last is None:
         return False, goal, "no command yet"
-    return str(a["text"]) not in ctx.last.output, goal, _first_line(ctx.last.output)
+    if ctx.last.code != 0:
+        return False, goal, _failed(ctx.last)
+    return str(a["text"]) not in ctx.last.out, goal, _first_line(ctx.last.out)
+
+
+@check(
+    "error_has",
+    "the last command failed (exit not 0) and its error (stderr) says this text",
+    Param("text", str),
+)
+def _error_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the command fails saying {a['text']!r}"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    if ctx.last.code == 0:
+        return False, goal, f"it succeeded: {_first_line(ctx.last.out)}"
+    return str(a["text"]) in ctx.last.err, goal, _failed(ctx.last)

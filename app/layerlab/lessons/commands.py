@@ -1,4 +1,4 @@
-"""`layerlab lesson ls | check [DIR] | run NAME|--all --auto | record NAME`: lessons on the CLI.
+"""`layerlab lesson ls | check | run | try | record`: lessons on the CLI.
 
 `lesson open NAME` opens the TUI, so the entry point (`layerlab.main`) runs it.
 
@@ -49,6 +49,14 @@ def main(ns: argparse.Namespace, io: IO, dispatch: Dispatch) -> int:
         record(name, sys.stdin, dispatch, io.out, target, ns.title, temp_parent(),
                prompt=sys.stdin.isatty())  # fmt: skip
         return 0
+    if ns.lesson_cmd == "try":
+        from layerlab.lessons.attempt import attempt, report
+
+        lesson = find_lesson(load_course(directory), ns.names[0])
+        skip = [n - 1 for n in ns.skip]
+        result = attempt(lesson, ns.step - 1, ns.lines, dispatch, temp_parent(), skip)
+        report(lesson, result, io.out)
+        return 0 if result.done else 1
     # run
     if not ns.auto:
         raise LayerlabError(

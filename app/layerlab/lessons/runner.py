@@ -18,11 +18,14 @@ import io as _io
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+import psutil
 
 from layerlab.cli.stdio import IO
 from layerlab.engine import Engine
@@ -54,7 +57,9 @@ POLL = 0.05
 class Sandbox:
     """A lesson's own store and work folder, made in `parent` (the system's temp dir)."""
 
-    def __init__(self, dispatch: Dispatch, parent: Path | None = None) -> None:
+    def __init__(
+        self, dispatch: Dispatch, parent: Path | None = None, cancel: threading.Event | None = None
+    ) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="layerlab-lesson-", dir=parent))
         self.root = self.dir / "store"
         self.workdir = self.dir / "work"
@@ -62,6 +67,8 @@ class Sandbox:
         self.engine = Engine(self.root)
         self.dispatch = dispatch
         self.closed = False
+        # Set: a long wait (`wait`, an attached `run`) ends, as the CLI's Ctrl-C ends it.
+        self.cancel = cancel or threading.Event()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -82,13 +89,16 @@ class Sandbox:
     def run(self, line: str) -> Outcome:
         """Run one command line as the CLI would, capturing its output and exit code."""
         out, err = _io.StringIO(), _io.StringIO()
-        problem = command_problem(line)
+        problem = command_problem(line, parse=False)
         if problem is not None:
             return Outcome(line, 125, "", f"Error: {problem}\n")
         try:
-            ns = parse_command(line)
+            ns = parse_command(line)  # a usage error or an unknown word: Docker's exit 1
+            if (problem := command_problem(line)) is not None:
+                return Outcome(line, 125, "", f"Error: {problem}\n")
             self._anchor(ns)
-            code = self.dispatch(self.engine, ns, IO(out, err, interactive=False, stdin=None)).code
+            cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
+            code = self.dispatch(self.engine, ns, cio).code
         except LayerlabError as exc:
             print(f"Error: {exc}", file=err)
             code = exc.exit_code
@@ -148,8 +158,9 @@ class LessonRun:
     lesson: Lesson
     sandbox: Sandbox
     index: int = 0
-    last: Outcome | None = None
+    last: Outcome | None = None  # the last command typed in this step; None: none yet
     baseline: Baseline = field(default_factory=Baseline)
+    done: set[int] = field(default_factory=set)  # the steps done; a skipped step never is
 
     @property
     def step(self) -> Step:
@@ -183,14 +194,48 @@ class LessonRun:
         return evaluate_all(self.step.checks, self.context())
 
     def settle(self, timeout: float = CHECK_TIMEOUT) -> list[CheckResult]:
-        """The checks once all pass, or as they stand at the deadline (state may take a moment
-        to land: a killed process's exit is recorded by its shim)."""
+        """The checks once all pass, or once nothing is left to land (a process that ended
+        but whose exit its shim has not recorded yet), or as they stand at the hang guard."""
         deadline = time.monotonic() + timeout
         while True:
+            still = steady(self.sandbox.engine)
             results = self.results()
-            if all(r.ok for r in results) or time.monotonic() > deadline:
+            if all(r.ok for r in results) or still or self.sandbox.cancel.is_set():
+                return results
+            if time.monotonic() > deadline:
                 return results
             time.sleep(POLL)
+
+    def judge(self, results: list[CheckResult]) -> bool:
+        """Whether the step is done, noted if so: every check passes after a command typed
+        in the step (a state that held before the learner did anything is not their work)."""
+        ok = self.passes(results)
+        if ok:
+            self.done.add(self.index)
+        return ok
+
+    def passes(self, results: list[CheckResult]) -> bool:
+        return self.last is not None and bool(results) and all(r.ok for r in results)
+
+    @property
+    def lesson_done(self) -> bool:
+        """Every step done: a step skipped (Ctrl+N) keeps the lesson unfinished."""
+        return len(self.done) == len(self.lesson.steps)
+
+
+def steady(engine: Engine) -> bool:
+    """No container between two states: each one the store says runs has its own command
+    running (not a zombie its shim is about to record, not runc's init before its exec)."""
+    for container in engine.containers(all=True):
+        if not container.running:
+            continue
+        try:
+            process = psutil.Process(int(container.state.get("Pid") or 0))
+            if process.status() == psutil.STATUS_ZOMBIE or process.name().startswith("runc"):
+                return False
+        except (psutil.Error, ValueError):
+            return False
+    return True
 
 
 @dataclass
@@ -237,8 +282,7 @@ def run_auto(
                 outcome = run.type(command.text)
                 print(f"    $ layerlab {command.text}  (exit {outcome.code})", file=out)
             results = run.settle(timeout)
-            for r in results:
-                print(f"    {'✔' if r.ok else '✘'} {r}", file=out)
+            print_results(results, out, "    ")
             bad = next((r for r in results if not r.ok), None)
             if bad is not None:
                 _print_output(run.last, out)
@@ -247,12 +291,22 @@ def run_auto(
     return AutoResult(lesson, True)
 
 
+def print_results(results: list[CheckResult], out: TextIO, indent: str = "") -> None:
+    for r in results:
+        print(f"{indent}{'✔' if r.ok else '✘'} {r}", file=out)
+
+
 def _print_output(outcome: Outcome | None, out: TextIO) -> None:
     if outcome is None:
         return
     print(f"    the last command, {outcome.line!r}, printed:", file=out)
+    print_printed(outcome, out, "      ")
+
+
+def print_printed(outcome: Outcome, out: TextIO, indent: str) -> None:
+    """What a command printed, its last 20 lines."""
     for line in outcome.output.splitlines()[-20:]:
-        print(f"      {line}", file=out)
+        print(f"{indent}{line}", file=out)
 
 
 def run_all(

@@ -654,6 +654,7 @@ class LayerlabApp(App[None]):
         if word is None:
             return False
         self.output_log.say(f"{word}: not a docker command here; F1 lists them")
+        self._lesson_refused(shlex.join(words), f"{word}: not a docker command")
         self.explainer.text = (
             f"{word} is not one of Docker's commands: the bar runs Docker's commands "
             "(a leading docker is fine), plus help, clear and exit. F1 lists them."
@@ -669,6 +670,7 @@ class LayerlabApp(App[None]):
             words = shlex.split(line)
         except ValueError as exc:
             log.say(f"Error: {exc}")
+            self._lesson_refused(line, str(exc))
             return False
         if words and self._bar_word(words):
             return False
@@ -680,6 +682,7 @@ class LayerlabApp(App[None]):
                 ns = grammar.parse(words)
         except LayerlabError as exc:
             log.say(f"Error: {exc}")
+            self._lesson_refused(line, str(exc))
             return False
         except SystemExit:  # --help / --version print and exit, as argparse does
             log.say(parsed.getvalue().rstrip("\n"))
@@ -692,6 +695,11 @@ class LayerlabApp(App[None]):
             return self._run_in_terminal(line, ns)
         self.run_command(line, ns)
         return True
+
+    def _lesson_refused(self, line: str, error: str) -> None:
+        """A lesson's checks see a line that ran nothing as a failed command, as Docker's exit 1."""
+        if self.lesson_pane is not None:
+            self.lesson_pane.refused(line, error)
 
     def _execute(
         self, line: str, ns: argparse.Namespace, cio: IO, before: Snapshot | None

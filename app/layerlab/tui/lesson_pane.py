@@ -203,6 +203,10 @@ class LessonPane(Vertical, can_focus=True):
         errors = err.getvalue() if isinstance(err, Tee) else ""
         self.post_message(self.Ran(Outcome(line, code, text, errors)))
 
+    def refused(self, line: str, error: str) -> None:
+        """A line the bar ran nothing for (a usage error, an unknown word): a failed command."""
+        self.post_message(self.Ran(Outcome(line, 1, "", f"Error: {error}\n")))
+
     def on_lesson_pane_ran(self, message: LessonPane.Ran) -> None:
         if self.run is None:
             return
@@ -237,20 +241,23 @@ class LessonPane(Vertical, can_focus=True):
             f"[green]✔[/] {escape(str(r))}" if r.ok else f"[red]✘[/] {escape(str(r))}"
             for r in message.results
         ]
-        if self.passed:
-            last = run.index == len(self.lesson.steps) - 1
-            if last and self.lesson.name not in self.progress.done:
-                self.progress.finish(self.lesson.name)
-            lines.append(
-                "[b green]lesson done![/] F7 picks the next one"
-                if last
-                else "[b green]step done[/] — Ctrl+N for the next step"
-            )
+        if run.judge(message.results):
+            undone = [str(i + 1) for i in range(len(self.lesson.steps)) if i not in run.done]
+            if not undone:
+                if self.lesson.name not in self.progress.done:
+                    self.progress.finish(self.lesson.name)
+                lines.append("[b green]lesson done![/] F7 picks the next one")
+            elif run.index == len(self.lesson.steps) - 1:
+                lines.append(f"[b green]step done[/] — not done yet: step {', '.join(undone)}"
+                             " (Ctrl+B goes back)")  # fmt: skip
+            else:
+                lines.append("[b green]step done[/] — Ctrl+N for the next step")
         self.query_one("#lesson-checks", Static).update("\n".join(lines))
 
     @property
     def passed(self) -> bool:
-        return bool(self.results) and all(r.ok for r in self.results)
+        """The step is done: its checks pass after a command typed in it."""
+        return self.run is not None and self.run.passes(self.results)
 
     # --- steps, hints, solution ---------------------------------------------------------
     def goto(self, index: int) -> None:
