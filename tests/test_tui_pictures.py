@@ -22,13 +22,14 @@ from layerlab.tui import model, themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.diagram import CAPTION, Diagram, picture
+from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.provenance_view import HINT, ProvenanceView
 from layerlab.tui.settle import settled
 
 from .conftest import CLI
 from .contrast import AA, low_contrast, ratio
-from .test_tui import changes, drive, enter, until
+from .test_tui import changes, drive, enter, explained, until
 
 pytestmark = pytest.mark.system
 
@@ -237,6 +238,36 @@ def test_presentation_mode_at_80x24_shows_the_layers_and_the_change(engine: Engi
             assert not app.query_one(Diagram).display  # 24 rows: the picture is F8's
             await pilot.press("f8")
             await until(pilot, lambda: app.screen.has_class("-present"))
+
+    asyncio.run(main())
+
+
+def test_presentation_mode_shows_the_output_and_whole_explanations_at_80x24(
+    engine: Engine,
+) -> None:
+    """A teacher shows `history`'s output; Ctrl+G gives it the screen and F12 goes to it;
+    stop's explanation (the longest) is whole, not cut mid-sentence."""
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root, present=True)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settled(pilot)
+            await enter(pilot, "history busybox")
+            await until(pilot, lambda: 'CMD ["sh"]' in screen_text(app))  # its output
+            for line in ("create --name demo busybox sleep 600", "start demo", "stop -t 1 demo"):
+                await enter(pilot, line)
+            await until(pilot, lambda: "SIGKILL" in screen_text(app))
+            explainer = app.query_one(Explainer)
+            assert explainer.virtual_size.height <= explainer.scrollable_content_region.height
+            assert "(SIGKILL)" in explained(app) and explained(app).split()[-1] in screen_text(app)
+            logs = app.query_one("#logs")
+            small = logs.region.height
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: logs.region.height > 2 * small)
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: logs.region.height == small)
+            await pilot.press("f12")
+            await until(pilot, lambda: app.focused is app.output_log)
 
     asyncio.run(main())
 

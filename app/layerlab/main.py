@@ -54,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             lesson = ns.lesson if ns.cmd != "lesson" else ns.names[0]
             demo = ns.delay if ns.cmd == "demo" else None
-            return run_tui(root, lesson, demo, present=getattr(ns, "present", False))
+            present, leave = getattr(ns, "present", False), getattr(ns, "exit", False)
+            return run_tui(root, lesson, demo, present=present, demo_exit=leave)
         from layerlab.cli.handlers import dispatch
         from layerlab.cli.stdio import IO
         from layerlab.engine import Engine

@@ -487,6 +487,9 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("lesson", metavar="LESSON", help="a lesson by name or number")
     p.add_argument("--delay", type=float, default=3.0, metavar="S",
                    help="seconds to pause after each step (default 3; 0: no pause)")  # fmt: skip
+    p.add_argument("--present", action="store_true", help="in presentation mode (F8 toggles)")
+    p.add_argument("--exit", action="store_true", help="quit when it is over: exit code 1 "
+                   "if a step's checks did not pass")  # fmt: skip
     p = add(
         "serve",
         description=f"{COMMANDS['serve']} (textual-serve). {ROOT_NOTE} So every request "

@@ -168,27 +168,29 @@ class LayerlabApp(App[None]):
     # Priority bindings run on the app's task as each key arrives, so focus has moved
     # before the next key is delivered (Escape then typing loses nothing).
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Shown in the footer: what fits 100 columns, with Ctrl+C's Stop. F1 lists them all.
         Binding("f1", "help", "Help", priority=True),
+        Binding("f7", "lessons", "Lessons", priority=True),
         Binding("f8", "toggle_present", "Present", priority=True),
-        Binding("f2", "toggle_subjects", "List", priority=True),
+        Binding("f2", "toggle_subjects", "List", show=False, priority=True),
         Binding("f3", "panel('layers')", "Layers", priority=True),
         Binding("f4", "panel('files')", "Files", priority=True),
         Binding("f5", "panel('metadata')", "JSON", priority=True),
         Binding("f6", "panel('procs')", "Procs", priority=True),
         Binding("f12", "panel('output')", "Output", show=False, priority=True),
         Binding("shift+f12", "panel('events')", "Events", show=False, priority=True),
-        Binding("f7", "lessons", "Lessons", priority=True),
         Binding("f9", "lesson('paste')", "Paste command", show=False),
         Binding("f10", "lesson('hint')", "Hint", show=False),
         Binding("shift+f10", "lesson('solution')", "Solution", show=False),
-        Binding("ctrl+n", "lesson('next')", "Next step", show=False),
+        Binding("ctrl+n,shift+f9", "lesson('next')", "Next step", show=False),
+        Binding("shift+f7", "lesson('fold')", "Fold lesson", show=False),
         Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
         Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
-        Binding("f11,ctrl+o", "maximize", "Max", key_display="^o", priority=True),
+        Binding("f11,ctrl+o", "maximize", "Max", show=False, priority=True),
         Binding("ctrl+c", "interrupt", "Stop", priority=True),
         Binding("escape", "to_bar", "Command", show=False, priority=True),
         Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+t", "cycle_theme", "Theme", priority=True),
+        Binding("ctrl+t,shift+f8", "cycle_theme", "Theme", priority=True),
         Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
         Binding("ctrl+g", "expand_output", "Output", show=False, priority=True),
         Binding("ctrl+y", "copy_host_path", "Copy path", show=False),  # said beside the path
@@ -238,6 +240,8 @@ class LayerlabApp(App[None]):
         self._to_top = False  # the next subject shown opens its writable (or top) layer
         self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
+        self.demo_failed: list[str] = []  # the steps a demo left with a failing check
+        self.demo_exit = False  # `demo --exit`: quit once the demonstration is over
         # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
@@ -327,7 +331,7 @@ class LayerlabApp(App[None]):
         yield self.logs
         yield self.bar_status
         yield self.command_bar
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # its keys fit 100 columns
 
     def on_mount(self) -> None:
         self.files_tree.border_title = "files"
@@ -470,10 +474,15 @@ class LayerlabApp(App[None]):
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
         if demo is not None:
-            self.run_worker(pane.play(demo), group="demo", exit_on_error=False)
+            self.run_worker(self._demo(pane, demo), group="demo", exit_on_error=False)
             pane.focus()  # space and → drive the demo; the command bar only shows the typing
         else:
             self.command_bar.focus()
+
+    async def _demo(self, pane: LessonPane, delay: float) -> None:
+        await pane.play(delay)
+        if self.demo_exit:
+            self.exit(return_code=1 if self.demo_failed else 0)
 
     def leave_lesson(self) -> None:
         """Back to the learner's own store; the lesson's sandbox is removed off the UI thread."""
@@ -520,6 +529,8 @@ class LayerlabApp(App[None]):
             pane.step_by(1 if what == "next" else -1)
         elif what == "restart":
             self.open_lesson(pane.lesson)
+        elif what == "fold":
+            pane.toggle_fold()
 
     def action_panel(self, name: str) -> None:
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
@@ -1385,21 +1396,28 @@ class LayerlabApp(App[None]):
 
 
 def run_tui(
-    root: Path, lesson: str | None = None, demo: float | None = None, present: bool = False
+    root: Path,
+    lesson: str | None = None,
+    demo: float | None = None,
+    present: bool = False,
+    demo_exit: bool = False,
 ) -> int:
-    """Open the TUI on the store at `root` (on a lesson, played by itself with `demo`;
-    `present`: presentation mode); the CLI's exit code."""
+    """Open the TUI on the store at `root` (on a lesson, played by itself with `demo`, and
+    left when it is over with `demo_exit`; `present`: presentation mode); the CLI's exit code:
+    non-zero when the app crashed or a demonstrated step's checks did not pass."""
     chosen = None
     if lesson is not None:
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    return run_app(LayerlabApp(root, chosen, demo, present=present))
+    app = LayerlabApp(root, chosen, demo, present=present)
+    app.demo_exit = demo_exit
+    return run_app(app)
 
 
 def run_app(app: LayerlabApp, *, headless: bool = False) -> int:
     """Run the app; the CLI's exit code. A crash exits 1 with one line naming the file that
-    holds its traceback."""
+    holds its traceback; a demonstrated step whose checks did not pass exits 1 too."""
     # What the imports made lives as long as the app: no collection need walk it again. And
     # none runs before the first frame (a full one took ~20 ms of it); the app resumes them.
     gc.freeze()
@@ -1409,7 +1427,9 @@ def run_app(app: LayerlabApp, *, headless: bool = False) -> int:
     finally:
         gc.enable()  # on again (the first frame does it; an app that failed first may not)
     if app.crash is None:
-        return app.return_code or 0
+        for step in app.demo_failed:
+            print(f"demo: {step}: its checks did not pass", file=sys.stderr)
+        return app.return_code or (1 if app.demo_failed else 0)
     import traceback
 
     text = "".join(traceback.format_exception(app.crash))

@@ -21,7 +21,9 @@ import io
 import time
 from typing import ClassVar, Protocol, TextIO, cast
 
-from rich.markup import escape
+from rich.style import Style
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -36,10 +38,18 @@ from layerlab.lessons.model import Lesson
 from layerlab.lessons.progress import Progress
 from layerlab.lessons.runner import LessonRun, Sandbox, temp_parent
 from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.look import component_style, on_theme_change
 
 RECHECK_SECONDS = 1.0
 DEMO_CHECK_TIMEOUT = 20.0  # a hang guard while a step's state lands, not a measure
-KEYS = "F9 paste command · F10 hint · ⇧F10 solution · ^N next · ^B back · ^R restart · F7 lessons"
+KEYS = (
+    "F9 paste command · F10 hint · ⇧F10 solution · ⇧F9/^N next · ^B back · ^R restart · "
+    "⇧F7 fold · F7 lessons"
+)
+FOLDED_KEYS = "⇧F7 read the step · F10 hint · ⇧F10 solution · ⇧F9 next · ^B back"
+FOLDED_CHECK = 90  # a check's characters at most, folded (its "now" may be a whole JSON)
+# Below this size the pane folds into a strip above the panels (⇧F7 unfolds it).
+ROOMY = (140, 40)
 
 
 class LessonHost(Protocol):
@@ -47,6 +57,7 @@ class LessonHost(Protocol):
 
     command_bar: CommandBar
     commands_done: int
+    demo_failed: list[str]  # "lesson step N" for each step a demo left with a failing check
 
     def switch_engine(self, engine: Engine) -> None: ...
 
@@ -69,6 +80,24 @@ class Tee(io.StringIO):
 class LessonPane(Vertical, can_focus=True):
     """Step n of m, the prose, the command to type, the live checks, hints and solution."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "lesson-pane--ok",
+        "lesson-pane--failed",
+        "lesson-pane--done",
+        "lesson-pane--command",
+        "lesson-pane--head",
+        "lesson-pane--keys",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `lesson-pane--ok` | A check that passes (its ✔). |
+    | `lesson-pane--failed` | A check that fails (its ✘), and a setup that failed. |
+    | `lesson-pane--done` | "step done", "lesson done!". |
+    | `lesson-pane--command` | The command to type. |
+    | `lesson-pane--head` | The lesson's name and step. |
+    | `lesson-pane--keys` | The keys, beside the step in the strip. |
+    """
     DEFAULT_CSS = """
     LessonPane {
         dock: right;
@@ -78,13 +107,33 @@ class LessonPane(Vertical, can_focus=True):
         background: $surface;
         padding: 0 1;
         &:focus { background: $boost; }
-        #lesson-head { text-style: bold; color: $accent; }
+        & > .lesson-pane--ok { color: $text-success; }
+        & > .lesson-pane--failed { color: $text-error; text-style: bold; }
+        & > .lesson-pane--done { color: $text-success; text-style: bold; }
+        & > .lesson-pane--command { text-style: bold; }
+        & > .lesson-pane--head { text-style: bold; color: $text-accent; }
+        & > .lesson-pane--keys { color: $text-muted; }
         #lesson-prose-box { height: 1fr; min-height: 4; }
         #lesson-prose { margin: 0; padding: 0; }
         #lesson-command { margin-top: 1; }
         #lesson-checks { height: auto; margin-top: 1; }
         #lesson-help { height: auto; max-height: 10; margin: 0; padding: 0; }
         #lesson-keys { color: $text-muted; height: auto; }
+        /* Folded: a strip above the panels - the step, the command, the checks. */
+        &.-folded {
+            dock: top;
+            width: 100%;
+            max-width: 100%;
+            height: auto;
+            max-height: 50%;
+            border-left: none;
+            background: $boost;
+            #lesson-prose-box, #lesson-keys { display: none; }
+            #lesson-command, #lesson-checks { margin-top: 0; }
+            #lesson-head { text-wrap: nowrap; text-overflow: ellipsis; }
+            #lesson-checks { max-height: 3; }
+            #lesson-help { max-height: 4; overflow-y: auto; }
+        }
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -131,10 +180,12 @@ class LessonPane(Vertical, can_focus=True):
         self.solution_shown = False
         self.typed = 0  # commands run in this step: F9 pastes the next one
         self.help_text = ""  # the hints (and solution) shown, as Markdown
+        self.setup_failed = False
         self.demo_done = False
         self.paused = False
         self._skip = asyncio.Event()
         self._checks_run = 0  # check evaluations shown: what a demo waits on
+        self._cramped_at = False  # the size class the fold was last chosen for
 
     @property
     def host(self) -> LessonHost:
@@ -147,12 +198,39 @@ class LessonPane(Vertical, can_focus=True):
         yield Static(id="lesson-command")
         yield Static(id="lesson-checks")
         yield Markdown(id="lesson-help")
-        yield Static(KEYS, id="lesson-keys")
+        yield Static(Text(KEYS), id="lesson-keys")
 
     def on_mount(self) -> None:
         self.border_title = self.lesson.title
         self.set_interval(RECHECK_SECONDS, self.recheck)
+        on_theme_change(self, self._restyle)
+        self._fold(self._cramped())
         self.begin()
+
+    def on_unmount(self) -> None:
+        self.screen.remove_class("-lesson-strip")
+
+    # --- folded or not ------------------------------------------------------------------
+    def _cramped(self) -> bool:
+        width, height = self.app.size
+        return width < ROOMY[0] or height < ROOMY[1]
+
+    def on_resize(self, _: events.Resize) -> None:
+        """The terminal changed size: fold below `ROOMY`, unless ⇧F7 chose for this size."""
+        cramped = self._cramped()
+        if cramped != self._cramped_at:
+            self._fold(cramped)
+
+    def toggle_fold(self) -> None:
+        """⇧F7: the whole step (its prose) or the strip; kept until the size class changes."""
+        self._fold(not self.has_class("-folded"), keep=self._cramped())
+
+    def _fold(self, folded: bool, keep: bool | None = None) -> None:
+        self._cramped_at = self._cramped() if keep is None else keep
+        self.set_class(folded, "-folded")
+        self.screen.set_class(folded, "-lesson-strip")  # app.tcss makes room for the strip
+        self._show_head()
+        self._show_checks()
 
     # --- the sandbox ---------------------------------------------------------------------
     def begin(self) -> None:
@@ -162,7 +240,9 @@ class LessonPane(Vertical, can_focus=True):
         self.host.switch_engine(self.sandbox.engine)
         self.run = LessonRun(self.lesson, self.sandbox)
         self._show_step()
-        self.query_one("#lesson-checks", Static).update("setting up the lesson's start state…")
+        self.query_one("#lesson-checks", Static).update(
+            Text("setting up the lesson's start state…")
+        )
         self._setup(self.run)
 
     def _setup(self, run: LessonRun) -> None:
@@ -176,10 +256,10 @@ class LessonPane(Vertical, can_focus=True):
         if message.run is not self.run:
             return
         self.ready = True
+        self.setup_failed = message.failed is not None
         if message.failed is not None:
-            self.query_one("#lesson-checks", Static).update(
-                f"[b red]the lesson's setup failed:[/] {escape(message.failed)}"
-            )
+            failed = Text("the lesson's setup failed: ", self._style("failed"))
+            self.query_one("#lesson-checks", Static).update(failed.append(message.failed))
             return
         self.goto(0)
 
@@ -237,22 +317,52 @@ class LessonPane(Vertical, can_focus=True):
             return
         self.results = message.results
         self._checks_run += 1
-        lines = [
-            f"[green]✔[/] {escape(str(r))}" if r.ok else f"[red]✘[/] {escape(str(r))}"
-            for r in message.results
-        ]
-        if run.judge(message.results):
+        finished = run.judge(message.results) and run.lesson_done
+        if finished and self.lesson.name not in self.progress.done:
+            self.progress.finish(self.lesson.name)
+        self._show_head()
+        self._show_checks()
+
+    def _style(self, part: str) -> Style:
+        return component_style(self, f"lesson-pane--{part}")
+
+    def _restyle(self) -> None:
+        self._show_head()
+        self._show_checks()
+        self._show_command()
+
+    def _show_checks(self) -> None:
+        """Each check's goal and what is there now: plain text, whatever a command printed.
+
+        Folded, the checks flow on a line or two: a passing one by its goal alone.
+        """
+        run = self.run
+        if run is None or not self.results:
+            return
+        folded = self.has_class("-folded")
+        parts = []
+        for result in self.results:
+            style = self._style("ok" if result.ok else "failed")
+            said = result.goal if folded and result.ok else str(result)
+            said = " ".join(said.split())  # a multi-line "now" (inspect's JSON) on one line
+            if folded and len(said) > FOLDED_CHECK:
+                said = said[: FOLDED_CHECK - 1] + "…"
+            parts.append(Text.assemble(("✔ " if result.ok else "✘ ", style), said))
+        if self.passed and not folded:  # folded, the head says it
+            parts.append(self._done())
+        checks = Text("   " if folded else "\n").join(parts)
+        self.query_one("#lesson-checks", Static).update(checks)
+
+    def _done(self) -> Text:
+        """Step done; the lesson only when every step is (a step skipped with Ctrl+N is not)."""
+        run = self.run
+        if run is not None and run.lesson_done:
+            return Text("lesson done!", self._style("done")).append(" F7 picks the next one")
+        done = Text("step done", self._style("done"))
+        if run is not None and run.index == len(self.lesson.steps) - 1:
             undone = [str(i + 1) for i in range(len(self.lesson.steps)) if i not in run.done]
-            if not undone:
-                if self.lesson.name not in self.progress.done:
-                    self.progress.finish(self.lesson.name)
-                lines.append("[b green]lesson done![/] F7 picks the next one")
-            elif run.index == len(self.lesson.steps) - 1:
-                lines.append(f"[b green]step done[/] — not done yet: step {', '.join(undone)}"
-                             " (Ctrl+B goes back)")  # fmt: skip
-            else:
-                lines.append("[b green]step done[/] — Ctrl+N for the next step")
-        self.query_one("#lesson-checks", Static).update("\n".join(lines))
+            return done.append(f" — not done yet: step {', '.join(undone)} (Ctrl+B goes back)")
+        return done.append(" — ⇧F9 or Ctrl+N: next step")
 
     @property
     def passed(self) -> bool:
@@ -313,20 +423,34 @@ class LessonPane(Vertical, can_focus=True):
         run = self.run
         if run is None:
             return
-        steps = len(self.lesson.steps)
-        done = " · done before" if self.lesson.name in self.progress.done else ""
-        self.query_one("#lesson-head", Static).update(
-            f"{escape(self.lesson.name)} · step {run.index + 1} of {steps}{done}"
-        )
+        self._show_head()
         self.query_one("#lesson-prose", Markdown).update(run.step.prose)
         self.query_one("#lesson-checks", Static).update("")
         self._show_command()
         self._show_help()
 
+    def _show_head(self) -> None:
+        """The lesson and the step; folded, beside them the keys, or "step done" (one row)."""
+        run = self.run
+        if run is None:
+            return
+        steps = len(self.lesson.steps)
+        done = " · done before" if self.lesson.name in self.progress.done else ""
+        head = Text(f"{self.lesson.name} · step {run.index + 1} of {steps}{done}", end="")
+        head.stylize(self._style("head"))
+        if self.has_class("-folded"):
+            head.append("   ")
+            head.append_text(
+                self._done() if self.passed else Text(FOLDED_KEYS, self._style("keys"))
+            )
+        self.query_one("#lesson-head", Static).update(head)
+
     def _show_command(self) -> None:
         command = self.next_command()
         self.query_one("#lesson-command", Static).update(
-            f"type: [b]{escape(command)}[/]  (F9 pastes it)" if command else ""
+            Text.assemble("type: ", (command, self._style("command")), "  (F9 pastes it)")
+            if command
+            else Text()
         )
 
     def _show_help(self) -> None:
@@ -355,6 +479,9 @@ class LessonPane(Vertical, can_focus=True):
         app = self.host
         while not self.ready:
             await asyncio.sleep(0.05)
+        if self.setup_failed:
+            app.demo_failed.append(f"{self.lesson.name} setup")
+            return
         bar = app.command_bar
         per_char = min(0.05, delay / 20)
         for index in range(len(self.lesson.steps)):
@@ -383,6 +510,8 @@ class LessonPane(Vertical, can_focus=True):
                     seen = self._checks_run
                     self.recheck()
                 await asyncio.sleep(0.05)
+            if not self.passed:
+                app.demo_failed.append(f"{self.lesson.name} step {index + 1}")
             await self._pause_between(delay)
         self.demo_done = True
         self.notify("the demonstration is over: the lesson is yours now", timeout=4)
