@@ -326,13 +326,10 @@ class Engine:
     def layer_meta(self, chain_id: str) -> dict[str, Any]:
         """A read-only layer's `json` (id, parent, diff_id, created, created_by, size).
 
-        Raises NotFound if the layer is not (or no longer) in the store.
+        Raises NotFound if the layer is not (or no longer) in the store, `Corrupted` if its
+        `json` is broken.
         """
-        try:
-            meta: dict[str, Any] = read_json(self.store.layer_dir(chain_id) / "json")
-        except FileNotFoundError:
-            raise NotFound(f"layer {chain_id} is missing from the store") from None
-        return meta
+        return imagelib.read_layer_meta(self.store, chain_id)
 
     def bundle_spec(self, ref: str) -> dict[str, Any] | None:
         """The OCI runtime config.json handed to runc, once the container was started; else None."""

@@ -18,20 +18,23 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from layerlab import cgroups, libc
+from layerlab import images as imagelib
 from layerlab.containers import BUILD_OWNER
-from layerlab.errors import LayerlabError
-from layerlab.reference import chain_id
+from layerlab.errors import Corrupted, LayerlabError, NotFound
+from layerlab.reference import chain_id, strip_digest
 from layerlab.store import (
-    Corrupted,
+    Store,
     owner_alive,
     read_json,
     read_tag_index,
     remove_tree,
     tmp_owner,
+    write_json_atomic,
 )
 
 if TYPE_CHECKING:
@@ -45,9 +48,11 @@ class Problem:
     path: str
     reason: str
     repaired: bool = False
+    cure: str = ""  # what the repair did, when it is worth saying (where a file went)
 
     def line(self) -> str:
-        return f"{self.path}: {self.reason}" + (" (repaired)" if self.repaired else "")
+        done = f" (repaired: {self.cure})" if self.cure else " (repaired)"
+        return f"{self.path}: {self.reason}" + (done if self.repaired else "")
 
 
 def mounts_under(root: Path) -> list[str]:
@@ -214,7 +219,8 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         problem = Problem(str(path), reason)
         if repair and callable(cure):
             try:
-                cure()
+                done = cure()  # a Path: where the entry was quarantined; a str: what was done
+                problem.cure = f"moved to {done}" if isinstance(done, Path) else done or ""
                 problem.repaired = True
             except (OSError, LayerlabError) as exc:
                 problem.reason += f" (repair failed: {exc})"
@@ -239,6 +245,9 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         _check_mounts(engine, set(ids), live, found)
         _check_runtime(engine, set(ids), live, found)
         _check_images(engine, found)
+        _check_layers(engine, found)
+        _check_tags(engine, found)
+        _check_store_defaults(engine, found)
         for layer in orphan_layers(engine):
             found(layer, "layer that no image or container uses (left by a killed command)",
                   lambda p=layer: _remove_layer(engine, p))  # fmt: skip
@@ -347,3 +356,110 @@ def _check_images(engine: Engine, found: Found) -> None:
     except ValueError as exc:
         found(repos, f"corrupted tag index ({exc})",
               lambda: store.quarantine(repos, "repositories"))  # fmt: skip
+
+
+def _check_tags(engine: Engine, found: Found) -> None:
+    """Tags naming an image that is not in the store (its config gone or quarantined)."""
+    store = engine.store
+    try:
+        tags = read_tag_index(store.repositories_path)
+    except (FileNotFoundError, ValueError):
+        return  # no index, or one `_check_images` reported
+    for tag, image_id in sorted(tags.items()):
+        if not store.image_path(image_id).exists():
+            found(store.repositories_path, f"tag {tag} names image {image_id}, which is not"
+                  " in the store", lambda t=tag, i=image_id: _drop_tag(store, t, i))  # fmt: skip
+
+
+def _drop_tag(store: Store, tag: str, image_id: str) -> str:
+    tags = store.read_repositories()
+    if tags.get(tag) == image_id and not store.image_path(image_id).exists():
+        del tags[tag]
+        store.write_repositories(tags)
+    return "tag removed"
+
+
+class _Stacked(NamedTuple):
+    """One layer as an image stacks it: what its `json` must say."""
+
+    chain: str
+    parent: str | None
+    diff_id: str
+    history: dict[str, Any]  # the image's history entry that made it
+
+
+def _check_layers(engine: Engine, found: Found) -> None:
+    """Each layer an image stacks: its `json` readable (else rebuilt from the image, the
+    broken one quarantined), its folder there."""
+    store = engine.store
+    seen: set[str] = set()
+    for image_id in store.image_ids():
+        try:
+            layers = _stacked(read_json(store.image_path(image_id)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # gone, or a config `_check_images` reported
+        for layer in layers:
+            if layer.chain in seen:
+                continue
+            seen.add(layer.chain)
+            path = store.layer_dir(layer.chain)
+            try:
+                imagelib.read_layer_meta(store, layer.chain)
+                continue
+            except Corrupted as exc:
+                reason = f"corrupted layer metadata ({exc.reason})"
+            except NotFound:
+                if not path.is_dir():
+                    found(path, f"missing layer of image {image_id}")
+                    continue
+                reason = "layer without its metadata (json)"
+            found(path / "json", reason, partial(_rebuild_layer_meta, store, layer, image_id))
+
+
+def _stacked(config: dict[str, Any]) -> list[_Stacked]:
+    """An image's layers, bottom first, from its config."""
+    made = [h for h in config.get("history") or [] if not h.get("empty_layer")]
+    layers: list[_Stacked] = []
+    parent = None
+    for i, diff_id in enumerate(config["rootfs"]["diff_ids"]):
+        chain = chain_id(parent, diff_id)
+        layers.append(_Stacked(chain, parent, diff_id, made[i] if i < len(made) else {}))
+        parent = chain
+    return layers
+
+
+def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
+    """A layer's `json` again, from the image that stacks it (the broken one kept aside)."""
+    from layerlab.layers import dir_size
+
+    path = store.layer_dir(layer.chain) / "json"
+    size, _ = dir_size(path.parent / "diff")
+    created, created_by = layer.history.get("created") or "", layer.history.get("created_by") or ""
+    meta = imagelib.layer_meta(layer.chain, layer.parent, layer.diff_id, created, created_by, size)
+    cure = f"rebuilt from image {image_id}"
+    if path.exists():
+        kept = store.quarantine(path, f"layers/{strip_digest(layer.chain)}")
+        cure += f", the broken one moved to {kept}"
+    write_json_atomic(path, meta)
+    return cure
+
+
+def _check_store_defaults(engine: Engine, found: Found) -> None:
+    """`daemon.json`: a file `create`/`run` cannot use fails every one of them."""
+    from layerlab import limits
+
+    path = engine.store.root / limits.DAEMON_JSON
+    try:
+        limits.host_config(limits.LimitOptions(), limits.store_defaults(engine.store.root))
+    except Corrupted as exc:
+        reason = exc.reason
+    except LayerlabError as exc:
+        reason = str(exc)
+    else:
+        return
+
+    def cure() -> str:
+        kept = engine.store.quarantine(path, "daemon")
+        return f"moved to {kept}: containers get no store defaults until it is mended and put back"
+
+    found(path, f"unusable store defaults, every create and run fails ({reason})", cure)

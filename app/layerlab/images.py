@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import Container
-from layerlab.errors import NotFound
+from layerlab.errors import Corrupted, NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
 from layerlab.reference import chain_id, normalize_ref, strip_digest
-from layerlab.store import Corrupted, Store, read_json, warn, write_bytes_atomic
+from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
 
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -71,12 +71,52 @@ def docker_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
 
 
-def read_layer(store: Store, chain_id: str) -> Layer:
-    path = store.layer_dir(chain_id)
+def layer_meta(
+    chain: str, parent: str | None, diff_id: str, created: str, created_by: str, size: int
+) -> dict[str, Any]:
+    """A layer's `json`: its id, the parent it points to, its diff_id and where it came from."""
+    return {
+        "id": strip_digest(chain),
+        "parent": strip_digest(parent) if parent else None,
+        "diff_id": diff_id,
+        "created": created,
+        "created_by": created_by,
+        "size": size,
+    }
+
+
+def layer_meta_problem(meta: Any, chain_id: str) -> str | None:
+    """Why `meta` is not the `json` of layer `chain_id`, or None."""
+    if not isinstance(meta, dict):
+        return "not a layer's metadata"
+    if meta.get("id") != strip_digest(chain_id):
+        return "its id is not its folder's name"
+    if not isinstance(meta.get("diff_id"), str):
+        return "no diff_id"
+    if not isinstance(meta.get("parent"), (str, type(None))):
+        return "a parent that is not a layer id"
+    return None
+
+
+def read_layer_meta(store: Store, chain_id: str) -> dict[str, Any]:
+    """A layer's `json`; NotFound without one, `Corrupted` for one that is no layer's."""
+    path = store.layer_dir(chain_id) / "json"
     try:
-        meta = read_json(path / "json")
+        meta = read_json(path)
     except FileNotFoundError:
         raise NotFound(f"layer {chain_id} is missing from the store") from None
+    except ValueError as exc:
+        raise Corrupted(path, f"not JSON: {exc}") from None
+    problem = layer_meta_problem(meta, chain_id)
+    if problem:
+        raise Corrupted(path, problem)
+    result: dict[str, Any] = meta
+    return result
+
+
+def read_layer(store: Store, chain_id: str) -> Layer:
+    path = store.layer_dir(chain_id)
+    meta = read_layer_meta(store, chain_id)
     return Layer(
         chain_id="sha256:" + meta["id"],
         diff_id=meta["diff_id"],
@@ -119,7 +159,14 @@ def resolve_image(store: Store, ref: str) -> Image:
             f"No such image: {name} (layerlab pulls nothing: use busybox, made locally,"
             " or load/import/build an image)"
         )
-    return read_image(store, image_id)
+    try:
+        return read_image(store, image_id)
+    except NotFound:
+        tag = normalize_ref(ref)
+        if store.read_repositories().get(tag) != image_id or store.image_path(image_id).exists():
+            raise  # removed meanwhile, tag and all; or a layer is missing
+        reason = f"tag {tag} names image {image_id}, which is not in the store"
+        raise Corrupted(store.repositories_path, reason) from None
 
 
 def add_layer(
@@ -147,15 +194,8 @@ def add_layer(
     if not final.exists():
         if size is None:
             size, _ = layers.dir_size(diff)
-        meta = {
-            "id": strip_digest(chain),
-            "parent": strip_digest(parent) if parent else None,
-            "diff_id": diff_id,
-            "created": created,
-            "created_by": created_by,
-            "size": size,
-        }
-        write_bytes_atomic(staged / "json", json.dumps(meta, indent=2).encode() + b"\n")
+        meta = layer_meta(chain, parent, diff_id, created, created_by, size)
+        write_json_atomic(staged / "json", meta)
         store.layers_dir.mkdir(parents=True, exist_ok=True)
         os.rename(staged, final)
     else:

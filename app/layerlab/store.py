@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import record_problem
-from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
 from layerlab.reference import normalize_ref, split_ref, strip_digest
 from layerlab.rootdir import default_root
 
@@ -67,16 +67,6 @@ def read_json(path: Path) -> Any:
             return json.load(f)
         except RecursionError:  # `[[[[...` a hundred thousand deep
             raise ValueError("nested too deeply") from None
-
-
-class Corrupted(LayerlabError):
-    """A store file that exists but cannot be read as what it should be (bad JSON, a
-    missing field): it affects only its own entry; `system check --repair` quarantines it."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: corrupted ({reason}); run `layerlab system check --repair`")
-        self.path = path
-        self.reason = reason
 
 
 def warn(message: str) -> None:
