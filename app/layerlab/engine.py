@@ -817,9 +817,7 @@ class Engine:
         for diff in own:  # top first: a layer's parent is used by whatever uses the layer
             if str(diff) in in_use:
                 break
-            trash = self.store.make_tmp_dir("removing-")
-            os.rename(diff.parent, trash / "layer")
-            self.store.discard(trash)
+            self.store.remove_layer(diff.parent)
 
     def rename(self, ref: str, new_name: str) -> Container:
         cid = self.store.resolve_container(ref)

@@ -29,6 +29,7 @@ from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.reference import chain_id, strip_digest
 from layerlab.store import (
     Store,
+    layer_link,
     owner_alive,
     read_json,
     read_tag_index,
@@ -107,7 +108,7 @@ def stale_tmp(engine: Engine, *, unowned: bool) -> list[Path]:
 def stale_temp_files(engine: Engine) -> list[Path]:
     """`.tmp-*` files of atomic writes a killed process never renamed into place."""
     store = engine.store
-    dirs = [store.root, store.images_dir]
+    dirs = [store.root, store.images_dir, store.links_dir]
     with contextlib.suppress(FileNotFoundError):
         dirs += [Path(e.path) for e in os.scandir(store.containers_dir) if e.is_dir()]
     found = []
@@ -162,19 +163,13 @@ def orphan_layers(engine: Engine) -> list[Path]:
     return [store.layers_dir / name for name in names if name not in used]
 
 
-def _remove_layer(engine: Engine, path: Path) -> None:
-    trash = engine.store.make_tmp_dir("removing-")
-    os.rename(path, trash / "layer")
-    engine.store.discard(trash)
-
-
 def heal(engine: Engine) -> list[Problem]:
     """What every mutating command cures first: scratch work and temp files of killed
     commands, unions a killed `start` left mounted, a killed build's containers, layers
     a killed commit, load or import left without their image."""
     problems = []
     for layer in orphan_layers(engine):
-        _remove_layer(engine, layer)
+        engine.store.remove_layer(layer)
         problems.append(Problem(str(layer), "layer no image uses (a killed command's)", True))
     for entry in stale_tmp(engine, unowned=False):
         _discard_scratch(entry)
@@ -248,9 +243,10 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         _check_layers(engine, found)
         _check_tags(engine, found)
         _check_store_defaults(engine, found)
+        _check_links(engine, found)
         for layer in orphan_layers(engine):
             found(layer, "layer that no image or container uses (left by a killed command)",
-                  lambda p=layer: _remove_layer(engine, p))  # fmt: skip
+                  lambda p=layer: engine.store.remove_layer(p))  # fmt: skip
     return problems
 
 
@@ -463,3 +459,28 @@ def _check_store_defaults(engine: Engine, found: Found) -> None:
         return f"moved to {kept}: containers get no store defaults until it is mended and put back"
 
     found(path, f"unusable store defaults, every create and run fails ({reason})", cure)
+
+
+def _check_links(engine: Engine, found: Found) -> None:
+    """`l/`: each a short link to a layer that is there, by the name its chain id gives it
+    (a missing one is made on the next mount)."""
+    links = engine.store.links_dir
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(os.scandir(links), key=lambda e: e.name):
+            if entry.name.startswith(".tmp-"):
+                continue  # `stale_temp_files`
+            path = Path(entry.path)
+            try:
+                target = Path(os.path.normpath(links / os.readlink(path)))
+            except OSError:
+                target = path  # not a link
+            if layer_link(target) != path or not target.is_dir():
+                found(path, "short link to no layer", partial(_drop_link, engine.store, path))
+
+
+def _drop_link(store: Store, path: Path) -> Path | None:
+    """A stray link goes; anything else found in `l/` is only moved aside."""
+    if path.is_symlink():
+        path.unlink()
+        return None
+    return store.quarantine(path, "links")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import Container
-from layerlab.errors import Corrupted, NotFound
+from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
 from layerlab.reference import chain_id, normalize_ref, strip_digest
 from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
@@ -27,6 +27,9 @@ from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_jso
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_BUSYBOX = Path("/bin/busybox")
+# Docker's maxLayerDepth: an image's 125 layers, a container's init and writable layers on
+# them, make the 127 a union mount takes (their short links: one page of mount options).
+MAX_DEPTH = 125
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ def add_layer(
     chain = chain_id(parent, diff_id)
     final = store.layer_dir(chain)
     if not final.exists():
+        _check_depth(store, parent)
         if size is None:
             size, _ = layers.dir_size(diff)
         meta = layer_meta(chain, parent, diff_id, created, created_by, size)
@@ -201,6 +205,16 @@ def add_layer(
     else:
         store.discard(staged)
     return read_layer(store, chain)
+
+
+def _check_depth(store: Store, parent: str | None) -> None:
+    """Refuse a layer on `MAX_DEPTH` others, in Docker's words (its layer store's check)."""
+    depth = 0
+    while parent is not None:
+        depth += 1
+        if depth >= MAX_DEPTH:
+            raise LayerlabError("max depth exceeded")
+        parent = read_layer(store, parent).parent
 
 
 def write_image(store: Store, config: dict[str, Any]) -> str:
@@ -402,9 +416,7 @@ def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> lis
     for layer in reversed(doomed.layers):
         if layer.chain_id in in_use or os.path.realpath(layer.diff_path) in keep:
             break
-        trash = store.make_tmp_dir("removing-")
-        os.rename(layer.path, trash / "layer")
-        store.discard(trash)
+        store.remove_layer(layer.path)
         deleted.append(layer.chain_id)
     return deleted
 
