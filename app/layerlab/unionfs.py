@@ -63,20 +63,22 @@ def _mount(
     given relative to the links folder, and the mount is made from inside that folder
     (all else relative to it too: the store's own path adds nothing). 125 layers fit."""
     links = [layer_link(lower) for lower in lowers]
-    base = next((link.parent for link in links if link is not None), None)
-    if base is None:  # no store layer: absolute paths are short enough
-        base = Path("/")
-    names = []
-    for lower, link in zip(lowers, links, strict=True):
-        if link is None:
-            names.append(os.path.relpath(lower, base))
-        else:
-            ensure_link(link, lower)
-            names.append(link.name)
+    base = next((link.parent for link in links if link is not None), Path("/"))
+    names = [_short(lower, base, link) for lower, link in zip(lowers, links, strict=True)]
     options = "lowerdir=" + ":".join(names)
     if upper is not None and work is not None:
-        options += f",upperdir={os.path.relpath(upper, base)},workdir={os.path.relpath(work, base)}"
+        options += f",upperdir={_short(upper, base)},workdir={_short(work, base)}"
     _in_folder(base, lambda: libc.mount("overlay", str(target), "overlay", flags, options))
+
+
+def _short(path: Path, base: Path, link: Path | None = None) -> str:
+    """How a mount made from `base` names `path`: by its short link, else relative to
+    `base` within the store, else whole."""
+    if link is not None and link.parent == base:
+        ensure_link(link, path)
+        return link.name
+    rel = os.path.relpath(path, base)
+    return str(path) if rel.startswith("../../") else rel
 
 
 def _in_folder(folder: Path, call: Callable[[], None]) -> None:
