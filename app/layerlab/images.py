@@ -27,8 +27,8 @@ from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_jso
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_BUSYBOX = Path("/bin/busybox")
-# Docker's maxLayerDepth: an image's 125 layers, a container's init and writable layers on
-# them, make the 127 a union mount takes (their short links: one page of mount options).
+# Docker's maxLayerDepth: 125 layers, with a container's init and writable layers 127, the
+# most some union filesystems stack (and their short links fit one page of mount options).
 MAX_DEPTH = 125
 
 
@@ -88,7 +88,7 @@ def layer_meta(
     }
 
 
-def layer_meta_problem(meta: Any, chain_id: str) -> str | None:
+def _layer_meta_problem(meta: Any, chain_id: str) -> str | None:
     """Why `meta` is not the `json` of layer `chain_id`, or None."""
     if not isinstance(meta, dict):
         return "not a layer's metadata"
@@ -98,6 +98,8 @@ def layer_meta_problem(meta: Any, chain_id: str) -> str | None:
         return "no diff_id"
     if not isinstance(meta.get("parent"), (str, type(None))):
         return "a parent that is not a layer id"
+    if not isinstance(meta.get("size", 0), int):
+        return "a size that is not a number"
     return None
 
 
@@ -110,7 +112,7 @@ def read_layer_meta(store: Store, chain_id: str) -> dict[str, Any]:
         raise NotFound(f"layer {chain_id} is missing from the store") from None
     except ValueError as exc:
         raise Corrupted(path, f"not JSON: {exc}") from None
-    problem = layer_meta_problem(meta, chain_id)
+    problem = _layer_meta_problem(meta, chain_id)
     if problem:
         raise Corrupted(path, problem)
     result: dict[str, Any] = meta
