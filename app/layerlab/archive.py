@@ -534,6 +534,8 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
         raise LayerlabError(
             f"invalid archive: the config has {len(diff_ids)} layers, the manifest {len(sources)}"
         )
+    if len(diff_ids) > images.MAX_DEPTH:  # before anything is unpacked: all or nothing
+        raise LayerlabError("max depth exceeded")
     created = str(data.get("created") or "")
     listed = data.get("history")
     steps = [

@@ -309,13 +309,10 @@ class Engine:
     def layer_meta(self, chain_id: str) -> dict[str, Any]:
         """A read-only layer's `json` (id, parent, diff_id, created, created_by, size).
 
-        Raises NotFound if the layer is not (or no longer) in the store.
+        Raises NotFound if the layer is not (or no longer) in the store, `Corrupted` if its
+        `json` is broken.
         """
-        try:
-            meta: dict[str, Any] = read_json(self.store.layer_dir(chain_id) / "json")
-        except FileNotFoundError:
-            raise NotFound(f"layer {chain_id} is missing from the store") from None
-        return meta
+        return imagelib.read_layer_meta(self.store, chain_id)
 
     def bundle_spec(self, ref: str) -> dict[str, Any] | None:
         """The OCI runtime config.json handed to runc, once the container was started; else None."""
@@ -804,9 +801,7 @@ class Engine:
         for diff in own:  # top first: a layer's parent is used by whatever uses the layer
             if str(diff) in in_use:
                 break
-            trash = self.store.make_tmp_dir("removing-")
-            os.rename(diff.parent, trash / "layer")
-            self.store.discard(trash)
+            self.store.remove_layer(diff.parent)
 
     def rename(self, ref: str, new_name: str) -> Container:
         cid = self.store.resolve_container(ref)

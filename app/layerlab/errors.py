@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
 # Docker's exit codes for its own failures (the container's code is reported otherwise).
 FAILED = 1  # any command's error: no such container, a conflict, a missing argument
 NOT_STARTED = 125  # `run`/`create` failing before the container starts; an unknown flag
@@ -27,6 +32,17 @@ class LayerlabError(Exception):
         if self.given_code is None:
             self.exit_code = NOT_STARTED if command in CREATING_COMMANDS else FAILED
         return self
+
+
+class Corrupted(LayerlabError):
+    """A store file that exists but cannot be read as what it should be (bad JSON, a
+    missing field): it affects only its own entry; `system check --repair` quarantines it."""
+
+    def __init__(self, path: Path, reason: str, message: str | None = None) -> None:
+        told = message or f"{path}: corrupted ({reason})"
+        super().__init__(f"{told}; run `layerlab system check --repair`")
+        self.path = path
+        self.reason = reason
 
 
 class Detached(Exception):

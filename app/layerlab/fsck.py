@@ -18,20 +18,24 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from layerlab import cgroups, libc
+from layerlab import images as imagelib
 from layerlab.containers import BUILD_OWNER
-from layerlab.errors import LayerlabError
-from layerlab.reference import chain_id
+from layerlab.errors import Corrupted, LayerlabError, NotFound
+from layerlab.reference import chain_id, strip_digest
 from layerlab.store import (
-    Corrupted,
+    Store,
+    layer_link,
     owner_alive,
     read_json,
     read_tag_index,
     remove_tree,
     tmp_owner,
+    write_json_atomic,
 )
 
 if TYPE_CHECKING:
@@ -45,9 +49,11 @@ class Problem:
     path: str
     reason: str
     repaired: bool = False
+    cure: str = ""  # what the repair did, when it is worth saying (where a file went)
 
     def line(self) -> str:
-        return f"{self.path}: {self.reason}" + (" (repaired)" if self.repaired else "")
+        done = f" (repaired: {self.cure})" if self.cure else " (repaired)"
+        return f"{self.path}: {self.reason}" + (done if self.repaired else "")
 
 
 def mounts_under(root: Path) -> list[str]:
@@ -102,7 +108,7 @@ def stale_tmp(engine: Engine, *, unowned: bool) -> list[Path]:
 def stale_temp_files(engine: Engine) -> list[Path]:
     """`.tmp-*` files of atomic writes a killed process never renamed into place."""
     store = engine.store
-    dirs = [store.root, store.images_dir]
+    dirs = [store.root, store.images_dir, store.links_dir]
     with contextlib.suppress(FileNotFoundError):
         dirs += [Path(e.path) for e in os.scandir(store.containers_dir) if e.is_dir()]
     found = []
@@ -157,19 +163,13 @@ def orphan_layers(engine: Engine) -> list[Path]:
     return [store.layers_dir / name for name in names if name not in used]
 
 
-def _remove_layer(engine: Engine, path: Path) -> None:
-    trash = engine.store.make_tmp_dir("removing-")
-    os.rename(path, trash / "layer")
-    engine.store.discard(trash)
-
-
 def heal(engine: Engine) -> list[Problem]:
     """What every mutating command cures first: scratch work and temp files of killed
     commands, unions a killed `start` left mounted, a killed build's containers, layers
     a killed commit, load or import left without their image."""
     problems = []
     for layer in orphan_layers(engine):
-        _remove_layer(engine, layer)
+        engine.store.remove_layer(layer)
         problems.append(Problem(str(layer), "layer no image uses (a killed command's)", True))
     for entry in stale_tmp(engine, unowned=False):
         _discard_scratch(entry)
@@ -214,7 +214,8 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         problem = Problem(str(path), reason)
         if repair and callable(cure):
             try:
-                cure()
+                done = cure()  # a Path: where the entry was quarantined; a str: what was done
+                problem.cure = f"moved to {done}" if isinstance(done, Path) else done or ""
                 problem.repaired = True
             except (OSError, LayerlabError) as exc:
                 problem.reason += f" (repair failed: {exc})"
@@ -239,9 +240,13 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         _check_mounts(engine, set(ids), live, found)
         _check_runtime(engine, set(ids), live, found)
         _check_images(engine, found)
+        _check_layers(engine, found)
+        _check_tags(engine, found)
+        _check_store_defaults(engine, found)
+        _check_links(engine, found)
         for layer in orphan_layers(engine):
             found(layer, "layer that no image or container uses (left by a killed command)",
-                  lambda p=layer: _remove_layer(engine, p))  # fmt: skip
+                  lambda p=layer: engine.store.remove_layer(p))  # fmt: skip
     return problems
 
 
@@ -344,3 +349,135 @@ def _check_images(engine: Engine, found: Found) -> None:
     except ValueError as exc:
         found(repos, f"corrupted tag index ({exc})",
               lambda: store.quarantine(repos, "repositories"))  # fmt: skip
+
+
+def _check_tags(engine: Engine, found: Found) -> None:
+    """Tags naming an image that is not in the store (its config gone or quarantined)."""
+    store = engine.store
+    try:
+        tags = read_tag_index(store.repositories_path)
+    except (FileNotFoundError, ValueError):
+        return  # no index, or one `_check_images` reported
+    for tag, image_id in sorted(tags.items()):
+        if not store.image_path(image_id).exists():
+            found(store.repositories_path, f"tag {tag} names image {image_id}, which is not"
+                  " in the store", lambda t=tag, i=image_id: _drop_tag(store, t, i))  # fmt: skip
+
+
+def _drop_tag(store: Store, tag: str, image_id: str) -> str:
+    tags = store.read_repositories()
+    if tags.get(tag) == image_id and not store.image_path(image_id).exists():
+        del tags[tag]
+        store.write_repositories(tags)
+    return "tag removed"
+
+
+class _Stacked(NamedTuple):
+    """One layer as an image stacks it: what its `json` must say."""
+
+    chain: str
+    parent: str | None
+    diff_id: str
+    history: dict[str, Any]  # the image's history entry that made it
+
+
+def _check_layers(engine: Engine, found: Found) -> None:
+    """Each layer an image stacks: its `json` readable (else rebuilt from the image, the
+    broken one quarantined), its folder there."""
+    store = engine.store
+    seen: set[str] = set()
+    for image_id in store.image_ids():
+        try:
+            layers = _stacked(read_json(store.image_path(image_id)))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # gone, or a config `_check_images` reported
+        for layer in layers:
+            if layer.chain in seen:
+                continue
+            seen.add(layer.chain)
+            path = store.layer_dir(layer.chain)
+            try:
+                imagelib.read_layer_meta(store, layer.chain)
+                continue
+            except Corrupted as exc:
+                reason = f"corrupted layer metadata ({exc.reason})"
+            except NotFound:
+                if not path.is_dir():
+                    found(path, f"missing layer of image {image_id}")
+                    continue
+                reason = "layer without its metadata (json)"
+            found(path / "json", reason, partial(_rebuild_layer_meta, store, layer, image_id))
+
+
+def _stacked(config: dict[str, Any]) -> list[_Stacked]:
+    """An image's layers, bottom first, from its config."""
+    made = [h for h in config.get("history") or [] if not h.get("empty_layer")]
+    layers: list[_Stacked] = []
+    parent = None
+    for i, diff_id in enumerate(config["rootfs"]["diff_ids"]):
+        chain = chain_id(parent, diff_id)
+        layers.append(_Stacked(chain, parent, diff_id, made[i] if i < len(made) else {}))
+        parent = chain
+    return layers
+
+
+def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
+    """A layer's `json` again, from the image that stacks it (the broken one kept aside)."""
+    from layerlab.layers import dir_size
+
+    path = store.layer_dir(layer.chain) / "json"
+    size, _ = dir_size(path.parent / "diff")
+    created, created_by = layer.history.get("created") or "", layer.history.get("created_by") or ""
+    meta = imagelib.layer_meta(layer.chain, layer.parent, layer.diff_id, created, created_by, size)
+    cure = f"rebuilt from image {image_id}"
+    if path.exists():
+        kept = store.quarantine(path, f"layers/{strip_digest(layer.chain)}")
+        cure += f", the broken one moved to {kept}"
+    write_json_atomic(path, meta)
+    return cure
+
+
+def _check_store_defaults(engine: Engine, found: Found) -> None:
+    """`daemon.json`: a file `create`/`run` cannot use fails every one of them."""
+    from layerlab import limits
+
+    path = engine.store.root / limits.DAEMON_JSON
+    try:
+        limits.host_config(limits.LimitOptions(), limits.store_defaults(engine.store.root))
+    except Corrupted as exc:
+        reason = exc.reason
+    except LayerlabError as exc:
+        reason = str(exc)
+    else:
+        return
+
+    def cure() -> str:
+        kept = engine.store.quarantine(path, "daemon")
+        return f"moved to {kept}: containers get no store defaults until it is mended and put back"
+
+    found(path, f"unusable store defaults, every create and run fails ({reason})", cure)
+
+
+def _check_links(engine: Engine, found: Found) -> None:
+    """`l/`: each a short link to a layer that is there, by the name its chain id gives it
+    (a missing one is made on the next mount)."""
+    links = engine.store.links_dir
+    with contextlib.suppress(FileNotFoundError):
+        for entry in sorted(os.scandir(links), key=lambda e: e.name):
+            if entry.name.startswith(".tmp-"):
+                continue  # `stale_temp_files`
+            path = Path(entry.path)
+            try:
+                target = Path(os.path.normpath(links / os.readlink(path)))
+            except OSError:
+                target = path  # not a link
+            if layer_link(target) != path or not target.is_dir():
+                found(path, "short link to no layer", partial(_drop_link, engine.store, path))
+
+
+def _drop_link(store: Store, path: Path) -> Path | None:
+    """A stray link goes; anything else found in `l/` is only moved aside."""
+    if path.is_symlink():
+        path.unlink()
+        return None
+    return store.quarantine(path, "links")

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import Container
-from layerlab.errors import NotFound
+from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
 from layerlab.reference import chain_id, normalize_ref, strip_digest
-from layerlab.store import Corrupted, Store, read_json, warn, write_bytes_atomic
+from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
 
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOST_BUSYBOX = Path("/bin/busybox")
+# Docker's maxLayerDepth: 125 layers, with a container's init and writable layers 127, the
+# most some union filesystems stack (and their short links fit one page of mount options).
+MAX_DEPTH = 125
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,54 @@ def docker_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
 
 
-def read_layer(store: Store, chain_id: str) -> Layer:
-    path = store.layer_dir(chain_id)
+def layer_meta(
+    chain: str, parent: str | None, diff_id: str, created: str, created_by: str, size: int
+) -> dict[str, Any]:
+    """A layer's `json`: its id, the parent it points to, its diff_id and where it came from."""
+    return {
+        "id": strip_digest(chain),
+        "parent": strip_digest(parent) if parent else None,
+        "diff_id": diff_id,
+        "created": created,
+        "created_by": created_by,
+        "size": size,
+    }
+
+
+def _layer_meta_problem(meta: Any, chain_id: str) -> str | None:
+    """Why `meta` is not the `json` of layer `chain_id`, or None."""
+    if not isinstance(meta, dict):
+        return "not a layer's metadata"
+    if meta.get("id") != strip_digest(chain_id):
+        return "its id is not its folder's name"
+    if not isinstance(meta.get("diff_id"), str):
+        return "no diff_id"
+    if not isinstance(meta.get("parent"), (str, type(None))):
+        return "a parent that is not a layer id"
+    if not isinstance(meta.get("size", 0), int):
+        return "a size that is not a number"
+    return None
+
+
+def read_layer_meta(store: Store, chain_id: str) -> dict[str, Any]:
+    """A layer's `json`; NotFound without one, `Corrupted` for one that is no layer's."""
+    path = store.layer_dir(chain_id) / "json"
     try:
-        meta = read_json(path / "json")
+        meta = read_json(path)
     except FileNotFoundError:
         raise NotFound(f"layer {chain_id} is missing from the store") from None
+    except ValueError as exc:
+        raise Corrupted(path, f"not JSON: {exc}") from None
+    problem = _layer_meta_problem(meta, chain_id)
+    if problem:
+        raise Corrupted(path, problem)
+    result: dict[str, Any] = meta
+    return result
+
+
+def read_layer(store: Store, chain_id: str) -> Layer:
+    path = store.layer_dir(chain_id)
+    meta = read_layer_meta(store, chain_id)
     return Layer(
         chain_id="sha256:" + meta["id"],
         diff_id=meta["diff_id"],
@@ -119,7 +164,14 @@ def resolve_image(store: Store, ref: str) -> Image:
             f"No such image: {name} (layerlab pulls nothing: use busybox, made locally,"
             " or load/import/build an image)"
         )
-    return read_image(store, image_id)
+    try:
+        return read_image(store, image_id)
+    except NotFound:
+        tag = normalize_ref(ref)
+        if store.read_repositories().get(tag) != image_id or store.image_path(image_id).exists():
+            raise  # removed meanwhile, tag and all; or a layer is missing
+        reason = f"tag {tag} names image {image_id}, which is not in the store"
+        raise Corrupted(store.repositories_path, reason) from None
 
 
 def add_layer(
@@ -145,22 +197,26 @@ def add_layer(
     chain = chain_id(parent, diff_id)
     final = store.layer_dir(chain)
     if not final.exists():
+        _check_depth(store, parent)
         if size is None:
             size, _ = layers.dir_size(diff)
-        meta = {
-            "id": strip_digest(chain),
-            "parent": strip_digest(parent) if parent else None,
-            "diff_id": diff_id,
-            "created": created,
-            "created_by": created_by,
-            "size": size,
-        }
-        write_bytes_atomic(staged / "json", json.dumps(meta, indent=2).encode() + b"\n")
+        meta = layer_meta(chain, parent, diff_id, created, created_by, size)
+        write_json_atomic(staged / "json", meta)
         store.layers_dir.mkdir(parents=True, exist_ok=True)
         os.rename(staged, final)
     else:
         store.discard(staged)
     return read_layer(store, chain)
+
+
+def _check_depth(store: Store, parent: str | None) -> None:
+    """Refuse a layer on `MAX_DEPTH` others, in Docker's words (its layer store's check)."""
+    depth = 0
+    while parent is not None:
+        depth += 1
+        if depth >= MAX_DEPTH:
+            raise LayerlabError("max depth exceeded")
+        parent = read_layer(store, parent).parent
 
 
 def write_image(store: Store, config: dict[str, Any]) -> str:
@@ -367,9 +423,7 @@ def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> lis
     for layer in reversed(doomed.layers):
         if layer.chain_id in in_use or os.path.realpath(layer.diff_path) in keep:
             break
-        trash = store.make_tmp_dir("removing-")
-        os.rename(layer.path, trash / "layer")
-        store.discard(trash)
+        store.remove_layer(layer.path)
         deleted.append(layer.chain_id)
     return deleted
 

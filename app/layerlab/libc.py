@@ -10,6 +10,7 @@ MS_BIND = 0x1000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 0x2
 CLONE_NEWNET = 0x40000000
+CLONE_FS = 0x200
 
 # The C library the interpreter already links: no `ldconfig -p` lookup at start-up.
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from layerlab.errors import LayerlabError
+from layerlab.errors import Corrupted, LayerlabError
 
 DAEMON_JSON = "daemon.json"
 # Docker's json-file default is unlimited; one student's `yes` would fill the disk.
@@ -151,17 +151,20 @@ class LimitOptions:
 
 
 def store_defaults(root: Path) -> dict[str, Any]:
-    """`<root>/daemon.json`, or {} without one; a broken file is a clear error."""
+    """`<root>/daemon.json`, or {} without one; a broken file is `Corrupted`, in dockerd's
+    words."""
     path = root / DAEMON_JSON
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, RecursionError) as exc:
-        raise LayerlabError(f"unable to configure the store with file {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise LayerlabError(f"unable to configure the store with file {path}: not an object")
-    return data
+        reason = str(exc)
+    else:
+        if isinstance(data, dict):
+            return data
+        reason = "not an object"
+    raise Corrupted(path, reason, f"unable to configure the store with file {path}: {reason}")
 
 
 def _pick(flag: Any, default: Any) -> Any:

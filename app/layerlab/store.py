@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import record_problem
-from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
 from layerlab.reference import normalize_ref, split_ref, strip_digest
 from layerlab.rootdir import default_root
 
@@ -67,16 +67,6 @@ def read_json(path: Path) -> Any:
             return json.load(f)
         except RecursionError:  # `[[[[...` a hundred thousand deep
             raise ValueError("nested too deeply") from None
-
-
-class Corrupted(LayerlabError):
-    """A store file that exists but cannot be read as what it should be (bad JSON, a
-    missing field): it affects only its own entry; `system check --repair` quarantines it."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: corrupted ({reason}); run `layerlab system check --repair`")
-        self.path = path
-        self.reason = reason
 
 
 def warn(message: str) -> None:
@@ -167,6 +157,35 @@ def remove_tree(path: Path) -> None:
         os.rmdir(path)
 
 
+LINKS = "l"  # `<root>/l/<link>` -> `../layers/<chain-id>/diff`: overlay2's short names
+LINK_LENGTH = 26  # as Docker's: 125 of them fit one page of mount options
+
+
+def layer_link(diff: Path) -> Path | None:
+    """The short link of a store layer's `diff` folder (`<root>/l/` and the first 26 hex
+    digits of its chain id), or None for a folder that is no store layer's."""
+    layer = diff.parent
+    if diff.name != "diff" or layer.parent.name != "layers" or len(layer.name) != 64:
+        return None
+    return layer.parent.parent / LINKS / layer.name[:LINK_LENGTH]
+
+
+def ensure_link(link: Path, diff: Path) -> None:
+    """A layer's short link, made (or mended) on use, atomically: its name comes from the
+    chain id, so there is nothing to record, and a mount always finds it."""
+    want = os.path.relpath(diff, link.parent)
+    try:
+        if os.readlink(link) == want:
+            return
+    except FileNotFoundError:
+        link.parent.mkdir(exist_ok=True)
+    except OSError:  # not a symlink: replaced below
+        pass
+    tmp = link.parent / _owned_name(".tmp-")
+    os.symlink(want, tmp)
+    os.replace(tmp, link)
+
+
 def read_tag_index(path: Path) -> dict[str, str]:
     """`repositories.json` as a flat map `name:tag` -> image id; ValueError says why it
     cannot be read as one."""
@@ -216,6 +235,10 @@ class Store:
         return self.root / "tmp"
 
     @property
+    def links_dir(self) -> Path:
+        return self.root / LINKS
+
+    @property
     def repositories_path(self) -> Path:
         return self.root / "repositories.json"
 
@@ -250,6 +273,17 @@ class Store:
 
     def discard(self, path: Path) -> None:
         remove_tree(path)
+
+    def remove_layer(self, layer: Path) -> None:
+        """Under the lock: a layer folder out of sight at once (renamed away), then removed,
+        its short link with it."""
+        trash = self.make_tmp_dir("removing-")
+        os.rename(layer, trash / "layer")
+        link = layer_link(layer / "diff")
+        if link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(link)
+        self.discard(trash)
 
     # --- locking ----------------------------------------------------------
     @contextlib.contextmanager

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from layerlab import libc
+from layerlab.store import ensure_link, layer_link
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -44,15 +46,60 @@ def is_opaque(path: str | Path) -> bool:
 
 def mount_overlay(lowers: Sequence[Path], upper: Path, work: Path, merged: Path) -> None:
     """Mount the union: `lowers` top first (overlay's order), `upper` on top of them all."""
-    lowerdir = ":".join(str(p) for p in lowers)
-    options = f"lowerdir={lowerdir},upperdir={upper},workdir={work}"
-    libc.mount("overlay", str(merged), "overlay", 0, options)
+    _mount(merged, 0, lowers, upper, work)
 
 
 def mount_readonly(layers: Sequence[Path], target: Path) -> None:
     """A read-only union of `layers` (top first): overlay with lower dirs only."""
-    libc.mount("overlay", str(target), "overlay", libc.MS_RDONLY,
-               "lowerdir=" + ":".join(str(p) for p in layers))  # fmt: skip
+    _mount(target, libc.MS_RDONLY, layers)
+
+
+def _mount(
+    target: Path, flags: int, lowers: Sequence[Path], upper: Path | None = None,
+    work: Path | None = None,
+) -> None:  # fmt: skip
+    """The overlay mount, its options within one page (4096 bytes) however deep the image:
+    as Docker's overlay2 does, each store layer goes by its short link (`l/<26 digits>`),
+    given relative to the links folder, and the mount is made from inside that folder
+    (all else relative to it too: the store's own path adds nothing). 125 layers fit."""
+    links = [layer_link(lower) for lower in lowers]
+    base = next((link.parent for link in links if link is not None), Path("/"))
+    names = [_short(lower, base, link) for lower, link in zip(lowers, links, strict=True)]
+    options = "lowerdir=" + ":".join(names)
+    if upper is not None and work is not None:
+        options += f",upperdir={_short(upper, base)},workdir={_short(work, base)}"
+    _in_folder(base, lambda: libc.mount("overlay", str(target), "overlay", flags, options))
+
+
+def _short(path: Path, base: Path, link: Path | None = None) -> str:
+    """How a mount made from `base` names `path`: by its short link, else relative to
+    `base` within the store, else whole."""
+    if link is not None and link.parent == base:
+        ensure_link(link, path)
+        return link.name
+    rel = os.path.relpath(path, base)
+    return str(path) if rel.startswith("../../") else rel
+
+
+def _in_folder(folder: Path, call: Callable[[], None]) -> None:
+    """`call()` with `folder` as its working directory, in a thread of its own that stops
+    sharing the working directory (unshare CLONE_FS) first: the process's own, and every
+    other thread's, never change."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            libc.unshare(libc.CLONE_FS)
+            os.chdir(folder)
+            call()
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="mount")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 def unmount(merged: Path) -> None:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339
-from layerlab.store import Corrupted, Store, read_json, write_json_atomic
+from layerlab.store import Store, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 META = "layerlab-volume.json"  # beside `_data`, as Docker keeps its metadata.db
