@@ -56,6 +56,7 @@ from layerlab.errors import (
     LayerlabError,
     NotFound,
     StartFailed,
+    no_space,
 )
 from layerlab.humanize import rfc3339_nano
 from layerlab.images import commit_config
@@ -989,6 +990,22 @@ class Engine:
         return WritableLayer.from_graph_driver(container.data["GraphDriver"]["Data"])
 
     # --- images -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _whole_or_none(self) -> Iterator[None]:
+        """Under the store lock: a disk that fills up meanwhile leaves nothing half-made (a
+        new layer no image uses goes at once, as the next command would remove it), and is
+        told in one line, as Docker's daemon tells it."""
+        try:
+            yield
+        except OSError as exc:
+            if (full := no_space(exc, self.store.root)) is None:
+                raise
+            from layerlab import fsck
+
+            with contextlib.suppress(OSError):
+                fsck.heal(self)
+            raise full from None
+
     def commit(
         self,
         ref: str,
@@ -1031,7 +1048,7 @@ class Engine:
         config["container"] = cid
         # One lock from the new layer to the image that uses it: a layer no image uses is
         # then an orphan of a killed commit, which the next command removes (fsck.heal).
-        with self._frozen_for_commit(cid, pause), self.store.lock():
+        with self._frozen_for_commit(cid, pause), self.store.lock(), self._whole_or_none():
             parent_chain = parent.layers[-1].chain_id if parent.layers else None
             if empty:
                 history["empty_layer"] = True

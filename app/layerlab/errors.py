@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -63,6 +64,17 @@ def go_strerror(exc: OSError) -> str:
 def os_error(exc: OSError, op: str = "open") -> LayerlabError:
     """An OS failure on a file as Docker reports it: `open /x/y.tar: no such file or directory`."""
     return LayerlabError(f"{op} {exc.filename}: {go_strerror(exc)}")
+
+
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def no_space(exc: BaseException, where: object) -> LayerlabError | None:
+    """A full disk (or quota) as Docker's daemon reports it, `write PATH: no space left on
+    device` (PATH: the file being written, else `where`); None for any other failure."""
+    if not isinstance(exc, OSError) or exc.errno not in NO_SPACE:
+        return None
+    return LayerlabError(f"write {exc.filename or where}: {go_strerror(exc)}")
 
 
 class StartFailed(LayerlabError):

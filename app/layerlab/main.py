@@ -21,6 +21,7 @@ from layerlab.cli.grammar import build_parser, parse
 from layerlab.errors import (
     CREATING_COMMANDS,
     FAILED,
+    NO_SPACE,
     NOT_STARTED,
     ClientError,
     LayerlabError,
@@ -75,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if isinstance(exc, OSError) and exc.filename:  # Go's words: "PATH: not a directory"
             print(f"Error: {exc.filename}: {go_strerror(exc)}", file=sys.stderr)
+        elif isinstance(exc, OSError) and exc.errno in NO_SPACE:  # a full disk, where it may
+            print(f"Error: {go_strerror(exc)}", file=sys.stderr)
         else:
             print(
                 f"Error: {type(exc).__name__}: {exc} (LAYERLAB_DEBUG=1 shows where)",

@@ -55,7 +55,7 @@ from layerlab.build.dockerfile import (
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.build.lexer import Lexer, clip, go_list
 from layerlab.containers import Container, CreateOptions, parse_signal
-from layerlab.errors import BuildError, LayerlabError, NotFound
+from layerlab.errors import BuildError, LayerlabError, NotFound, go_strerror
 from layerlab.instructions import (
     DEFAULT_SHELL,
     apply_change,
@@ -489,7 +489,7 @@ class Builder:
         except LayerlabError as exc:
             raise BuildError(str(exc)) from None
         except OSError as exc:
-            detail = exc.strerror or str(exc)
+            detail = go_strerror(exc)  # Go's words: "no space left on device"
             if exc.filename:
                 detail = f"{exc.filename}: {detail}"
             raise BuildError(f"{inst.keyword} failed: {detail}") from None

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab import cgroups, libc, limits, volumes
 from layerlab.containers import apply
 from layerlab.detachkeys import DetachKeys, Scanner
-from layerlab.errors import IllegalTransition, LayerlabError, NotFound
+from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
 from layerlab.humanize import rfc3339_nano
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
@@ -65,7 +65,14 @@ class JsonLog:
     def _append(self, out: bytes) -> None:
         if self.max_size and self.size and self.size + len(out) > self.max_size:
             self._rotate()
-        self.file.write(out)
+        try:
+            written = self.file.write(out)
+        except OSError:
+            written = None
+        if written != len(out):  # a full disk: the record is dropped whole, as json-file
+            with contextlib.suppress(OSError):  # drops it; the container goes on
+                self.file.truncate(self.size)
+            return
         self.size += len(out)
 
     def _rotate(self) -> None:
@@ -175,7 +182,8 @@ class Shim:
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             code = exec_failure_code(message)
-            message = start_failure(message)
+            full = no_space(exc, self.dir)  # ours, not the runtime's: said as the daemon says it
+            message = str(full) if full else start_failure(message)
             self.cleanup()
             with contextlib.suppress(IllegalTransition):
                 self.record("start_failed", error=message, exit_code=code)
@@ -264,8 +272,8 @@ class Shim:
             if server is not None:
                 server.close()
         if code != 0:
-            text = log.read_text(errors="replace") if log.exists() else "runtime create failed"
-            raise RuntimeError(runtime_message(text))
+            text = log.read_text(errors="replace") if log.exists() else ""
+            raise RuntimeError(runtime_message(text) or f"exit status {code}")  # as Go's exec
         if server is not None and self.master < 0:
             # runc made the container but we have no terminal for it: it cannot be run as
             # asked. `cleanup` deletes it; the starter hears why.
