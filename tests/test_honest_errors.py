@@ -8,6 +8,9 @@ for "--cpus" flag: failed to parse nan as a rational number` (opts.ParseCPUs), e
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import pytest
 from layerlab import libc
 from layerlab.engine import Engine
 
-from .conftest import CLI
+from .conftest import CLI, eventually
 
 NAN = 'invalid argument "nan" for "--cpus" flag: failed to parse nan as a rational number'
 
@@ -129,3 +132,34 @@ def test_a_build_on_a_full_disk_tells_the_engine_s_failure(
     else:  # the step's commit found no room left
         assert r.err.splitlines()[-1] == f"write {cli.root}: no space left on device"
     assert cli("ps", "-aq").out.split() == [cli("ps", "-aq", "-f", "name=he-first").out.strip()]
+
+
+# --- a foreground container's shim killed -------------------------------------------------
+@pytest.mark.parametrize("remove", [False, True])
+def test_a_killed_shim_under_a_foreground_run_is_told(
+    cli: CLI, engine: Engine, root: Path, tmp_path: Path, remove: bool
+) -> None:
+    out, err = tmp_path / "out", tmp_path / "err"
+    argv = ["run", *(["--rm"] if remove else []), "--name", "he-fg", "busybox"]
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "layerlab", *argv, "sh", "-c", "echo up; sleep 300"],
+            env=dict(os.environ, LAYERLAB_ROOT=str(root)), stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+    try:
+        eventually(out.read_text, "up\n", timeout=60)
+        cid = engine.container("he-fg").id
+        shim = int((root / "containers" / cid / "shim.pid").read_text())
+        os.kill(shim, signal.SIGKILL)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    said = f"Error: the container's shim (pid {shim}) died while it ran: layerlab stopped its"
+    assert code == 255 and err.read_text().startswith(said), (code, err.read_text())
+    assert len(err.read_text().splitlines()) == 1
+    listed = cli("ps", "-a", "--format", "{{.Names}} {{.Status}}").out
+    assert ("he-fg" not in listed) if remove else listed.startswith("he-fg Exited (255)")
+    assert cli("system", "check").out.strip() == "the store is consistent"

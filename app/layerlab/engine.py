@@ -163,6 +163,15 @@ def mounts_of(record: dict[str, Any]) -> tuple[Mounted, ...]:
     return tuple(sorted(found, key=lambda m: m.destination))
 
 
+def lost_shim_error(pid: int | None) -> str:
+    """`State.Error` of a container whose shim died while it ran."""
+    shim = f" (pid {pid})" if pid else ""
+    return (
+        f"the container's shim{shim} died while it ran: layerlab stopped its processes and"
+        " took its union down"
+    )
+
+
 class Engine:
     def __init__(self, root: Path | None = None) -> None:
         self.store = Store(root)
@@ -239,10 +248,7 @@ class Engine:
                 self.runtime.release(cid, cdir)
                 transition(state, "lost")
                 state["FinishedAt"] = rfc3339_nano(time.time())
-                state["Error"] = (
-                    f"the container's shim{f' (pid {shim})' if shim else ''} died while it "
-                    "ran: layerlab stopped its processes and took its union down"
-                )
+                state["Error"] = lost_shim_error(shim)
                 self.store.write_container(fresh)
                 if fresh.get("HostConfig", {}).get("AutoRemove"):
                     self.store.discard(self._remove_container_dir(cid, fresh, volumes=True))
@@ -448,7 +454,21 @@ class Engine:
         """
         cid = self.store.resolve_container(ref)
         shim = self._launch(cid, attach=stdio, detach_keys=detach_keys)
-        return shim.wait(cancel)
+        code = shim.wait(cancel)
+        return code if code >= 0 else self._shim_killed(cid, shim.pid, -code)
+
+    def _shim_killed(self, cid: str, pid: int, signum: int) -> int:
+        """The exit code of a container whose shim we waited for was killed (by `signum`):
+        the one it recorded, if it lived to; else its record is settled at once (processes
+        stopped, exited 255, why in `State.Error`) and that is the error, in one line."""
+        try:
+            state = self._load(cid).state  # settles a record the shim left `running`
+        except FileNotFoundError:  # `run --rm`: removed as it was settled
+            state = {"Error": lost_shim_error(pid)}
+        if not state.get("Error"):
+            return int(state.get("ExitCode") or 0)
+        name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
+        raise LayerlabError(f"{state['Error']} (killed by {name})", exit_code=255)
 
     def attach_output(self, ref: str) -> socket.socket | None:
         """A running `-t` container's output as it comes (from its shim), to read; None
