@@ -212,3 +212,20 @@ def test_state_files_that_are_no_regular_files_are_not_kept(tmp_path: Path) -> N
     assert sorted(p.name for p in state.iterdir()) == [
         "history", "progress-fifo.json", "progress.json",
     ]  # fmt: skip
+
+
+def test_a_symlink_to_a_regular_file_is_written_through(cli: CLI, tmp_path: Path) -> None:
+    """The file the link names gets the tar, whole; the link stays a link. A link to
+    nothing is refused, as Docker's atomic writer refuses every link."""
+    real, link, dangling = tmp_path / "real.tar", tmp_path / "link.tar", tmp_path / "gone.tar"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    dangling.symlink_to(tmp_path / "nothing")
+    assert cli("save", "-o", str(link), "busybox").code == 0
+    assert link.is_symlink() and "manifest.json" in tar_names(real.read_bytes())
+    r = cli("save", "-o", str(dangling), "busybox")
+    assert (r.code, r.err) == (
+        1,
+        "Error: failed to save image: cannot write to a symbolic link directly\n",
+    )
+    assert dangling.is_symlink() and not (tmp_path / "nothing").exists()
