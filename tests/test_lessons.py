@@ -245,3 +245,70 @@ def test_cp_and_mounts_stay_off_the_hosts_folders() -> None:
     run.volumes, run.mounts = [], ["type=bind,source=/,target=/host"]
     assert "never the host's folders" in (mount_problem(run) or "")
     assert mount_problem(argparse.Namespace(cmd="rm", volumes=True)) is None  # `rm -v`: a flag
+
+
+def test_every_step_of_the_course_names_two_near_misses() -> None:
+    """What `test_lessons_near_misses` proves refused, on real containers."""
+    for lesson in load_course():
+        for number, step in enumerate(lesson.steps, 1):
+            assert len(step.near_misses) >= 2, f"{lesson.file}:{step.line}: step {number}"
+
+
+def test_near_misses_load_in_their_three_forms(tmp_path: Path) -> None:
+    text = GOOD + (
+        "  - prose: Again.\n"
+        "    commands: [diff box]\n"
+        "    checks: [exit_code: 0]\n"
+        "    near_misses:\n"
+        "      - imgaes\n"
+        "      - [create --name bx busybox, diff bx]\n"
+        "      - {skip: 1, commands: diff box}\n"
+    )
+    path = tmp_path / "01-demo.yaml"
+    path.write_text(text)
+    lesson, problems = read_lesson(path)
+    assert problems == [] and lesson is not None
+    misses = lesson.steps[1].near_misses
+    assert [[c.text for c in m.commands] for m in misses] == [
+        ["imgaes"],
+        ["create --name bx busybox", "diff bx"],
+        ["diff box"],
+    ]  # a near miss need not parse: an unknown word is one
+    assert [m.skip for m in misses] == [(), (), (0,)]
+    assert [m.line for m in misses] == [15, 16, 17]
+
+
+def test_bad_near_misses_are_reported(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    hints:",
+        "    near_misses:\n"
+        "      - {skip: 1, commands: diff box}\n"
+        "      - {skip: x, commands: diff box}\n"
+        "      - {commands: ps, then: 2}\n"
+        "      - tui\n"
+        "      - []\n"
+        "    hints:",
+    )
+    f = tmp_path / "01-demo.yaml"
+    assert problems_of(tmp_path, text) == [
+        f"{f}:10: step 1: near_misses: skip 1: only a step before step 1",
+        f"{f}:11: step 1: near_misses: skip takes step numbers",
+        f"{f}:12: step 1: near_misses item: unknown field 'then' (known: commands, skip)",
+        f"{f}:13: step 1: near_misses item: 'tui' cannot run inside a lesson",
+        f"{f}:14: step 1: near_misses item is empty",
+    ]
+    text = GOOD.replace("    hints:", "    near_misses: ps\n    hints:")
+    assert problems_of(tmp_path, text) == [
+        f"{f}:9: step 1: near_misses must be a list of at least one near miss"
+    ]
+
+
+def test_file_has_stays_in_the_work_folder(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "      - container_state: {container: box, state: created}\n",
+        "      - file_has: {file: ../x.tar, text: a}\n",
+    )
+    assert problems_of(tmp_path, text) == [
+        f"{tmp_path / '01-demo.yaml'}:8: check file_has: file '../x.tar' must not climb out "
+        "with '..'"
+    ]

@@ -15,7 +15,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from layerlab.containers import STATES
 from layerlab.errors import LayerlabError
@@ -63,6 +64,7 @@ class Context:
     engine: Engine
     last: Outcome | None = None
     baseline: Baseline = field(default_factory=Baseline)
+    workdir: Path | None = None  # the lesson's work folder: what `save -o`, `cp` write to
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,53 @@ def _whiteout(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
         return False, goal, "no such container"
     kind = paths.get(path)
     return kind == "D", goal, (f"{kind} {path}" if kind else "no entry")
+
+
+@check(
+    "container_image",
+    "a container was made from this image (name:tag or id)",
+    Param("container", str),
+    Param("image", str),
+)
+def _container_image(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"container {a['container']} is of image {a['image']}"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    image = _image(ctx, str(a["image"]))
+    return image is not None and c.data["Image"] == image.id, goal, f"of {c.image_ref}"
+
+
+@check(
+    "file_has",
+    "a file in the lesson's work folder holds this text (a tar's member names and its small "
+    "JSON files are text in it)",
+    Param("file", str),
+    Param("text", str),
+)
+def _file_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    name, text = str(a["file"]), str(a["text"])
+    goal = f"{name} holds {text!r}"
+    if ctx.workdir is None:
+        return False, goal, "no work folder"
+    path = ctx.workdir / name
+    if not path.resolve().is_relative_to(ctx.workdir.resolve()):  # the loader refused it
+        return False, goal, "outside the work folder"
+    if not path.is_file():
+        return False, goal, "no such file"
+    with open(path, "rb") as f:
+        found = _contains(f, text.encode())
+    return found, goal, f"{path.stat().st_size} bytes" + ("" if found else f", no {text!r}")
+
+
+def _contains(f: BinaryIO, needle: bytes, chunk: int = 1 << 20) -> bool:
+    """Whether a file holds `needle`, read a chunk at a time (an image archive is large)."""
+    tail = b""
+    while block := f.read(chunk):
+        if needle in tail + block:
+            return True
+        tail = block[-len(needle) + 1 :] if len(needle) > 1 else b""
+    return False
 
 
 @check("image_exists", "an image of this name:tag (or id) exists", Param("image", str))

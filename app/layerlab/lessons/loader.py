@@ -21,7 +21,7 @@ import yaml
 
 from layerlab.errors import LayerlabError
 from layerlab.lessons.checks import CHECKS, Kind
-from layerlab.lessons.model import Check, Command, Lesson, Problem, Step
+from layerlab.lessons.model import Check, Command, Lesson, NearMiss, Problem, Step
 
 MAX_BYTES = 64 * 1024
 MAX_STEPS = 50
@@ -29,7 +29,7 @@ MAX_FILE_BYTES = 16 * 1024  # one file a step writes into the work folder
 SUFFIXES = (".yaml", ".yml")
 NAME_RE = re.compile(r"^(?:\d+[-_])?(?P<name>[a-z0-9][a-z0-9_-]*)$")
 LESSON_KEYS = {"title", "summary", "requires", "files", "setup", "steps"}
-STEP_KEYS = {"prose", "commands", "checks", "hints", "solution", "files"}
+STEP_KEYS = {"prose", "commands", "checks", "hints", "solution", "files", "near_misses"}
 # Commands a lesson may not type: they leave the lesson's store or need a terminal of their own.
 FORBIDDEN_COMMANDS = {"tui", "lesson", "lessons", "demo", "serve"}
 FORBIDDEN_WORDS = {"--root", "--help", "--version"}
@@ -174,6 +174,7 @@ class _Reader:
         return tuple(out)
 
     def commands(self, node: yaml.Node | None, what: str, parse: bool) -> tuple[Command, ...]:
+        """Command lines; `parse`: each must be one the grammar takes (a near miss need not)."""
         found = []
         for item in self.texts(node, what):
             line = item.start_mark.line + 1
@@ -187,6 +188,43 @@ class _Reader:
                 continue
             found.append(Command(text, line))
         return tuple(found)
+
+    def near_misses(self, node: yaml.Node | None, number: int) -> tuple[NearMiss, ...]:
+        """Each a command, a list of commands, or `{commands: ..., skip: N | [N, ...]}`."""
+        what = f"step {number}: near_misses"
+        if node is None:
+            return ()
+        if not isinstance(node, yaml.SequenceNode) or not node.value:
+            self.problem(node, f"{what} must be a list of at least one near miss")
+            return ()
+        found = []
+        for item in node.value:
+            skip: list[int] = []
+            commands_node: yaml.Node | None = item
+            if isinstance(item, yaml.MappingNode):
+                fields = self.mapping(item, f"{what} item", {"commands", "skip"}, ["commands"])
+                if fields is None:
+                    continue
+                commands_node = fields.get("commands")
+                skip = self.skips(fields.get("skip"), what, number)
+            commands = self.commands(commands_node, f"{what} item", parse=False)
+            if commands:
+                found.append(NearMiss(commands, item.start_mark.line + 1, tuple(skip)))
+        return tuple(found)
+
+    def skips(self, node: yaml.Node | None, what: str, number: int) -> list[int]:
+        """Earlier steps, numbered from 1 in the file, as 0-based indexes."""
+        nodes = node.value if isinstance(node, yaml.SequenceNode) else [node] if node else []
+        found = []
+        for item in nodes:
+            value = item.value if isinstance(item, yaml.ScalarNode) else None
+            if item.tag != INT_TAG or not isinstance(value, str) or not value.isdigit():
+                self.problem(item, f"{what}: skip takes step numbers")
+            elif not 1 <= int(value) < number:
+                self.problem(item, f"{what}: skip {value}: only a step before step {number}")
+            else:
+                found.append(int(value) - 1)
+        return found
 
     def check(self, node: yaml.Node) -> Check | None:
         line = node.start_mark.line + 1
@@ -249,6 +287,9 @@ class _Reader:
             if not text.strip():
                 self.problem(value, f"check {name}: {arg} is empty")
                 ok = False
+            elif p.name == "file" and (error := unsafe_path(text)):
+                self.problem(value, f"check {name}: {arg} {text!r} {error}")
+                ok = False
             elif p.choices and text not in p.choices:
                 self.problem(value, f"check {name}: {arg} must be one of {', '.join(p.choices)}, "
                              f"not {text!r}")  # fmt: skip
@@ -276,9 +317,10 @@ class _Reader:
         if not solution.strip() and commands:
             solution = "\n".join(f"    {c.text}" for c in commands)
         files = self.files(fields.get("files"), f"{what}: files")
+        near_misses = self.near_misses(fields.get("near_misses"), number)
         return Step(
             prose, commands, tuple(checks), tuple(hints), solution,
-            node.start_mark.line + 1, files,
+            node.start_mark.line + 1, files, near_misses,
         )  # fmt: skip
 
 

@@ -47,6 +47,16 @@ class Command:
 
 
 @dataclass(frozen=True)
+class NearMiss:
+    """A wrong answer the step must refuse: commands typed at its start, optionally by a
+    learner who skipped earlier steps (`skip`, 0-based: their commands are left out)."""
+
+    commands: tuple[Command, ...]
+    line: int
+    skip: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Step:
     prose: str  # Markdown
     commands: tuple[Command, ...]
@@ -55,6 +65,7 @@ class Step:
     solution: str  # Markdown; the commands are the solution when the file gives none
     line: int
     files: tuple[tuple[str, str], ...] = ()  # (relative path, text) written when the step begins
+    near_misses: tuple[NearMiss, ...] = ()  # what `lesson try` proves the checks refuse
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,7 @@ class LessonRun:
         return self.last
 
     def context(self) -> Context:
-        return Context(self.sandbox.engine, self.last, self.baseline)
+        return Context(self.sandbox.engine, self.last, self.baseline, self.sandbox.workdir)
 
     def results(self) -> list[CheckResult]:
         return evaluate_all(self.step.checks, self.context())
