@@ -377,6 +377,11 @@ def command_problem(text: str, parse: bool = True) -> str | None:
         ns = parse_command(text)
     except LayerlabError as exc:
         return str(exc)
+    return parsed_problem(ns)
+
+
+def parsed_problem(ns: argparse.Namespace) -> str | None:
+    """Why a lesson may not run this parsed command (a path out of its work folder), or None."""
     if ns.cmd is None:
         return "no command"
     for value in host_paths(ns):
