@@ -366,7 +366,8 @@ class LayerlabApp(App[None]):
         Textual's parser reads Escape and the key right after it as one `alt+key`,
         and Escape at the head of a longer burst (a paste, tmux send-keys) as `^`.
         Escape goes back to the command bar, and the key lands there. (A `^` means
-        nothing outside a text field; in the bar it stays a character.)
+        nothing outside a text field; in the bar it stays a character.) Any other
+        printable key typed at a panel that has no use for it goes to the bar too.
         """
         if isinstance(event, events.Key) and not event.is_forwarded:
             char = event.character
@@ -377,7 +378,18 @@ class LayerlabApp(App[None]):
             elif event.key == "circumflex_accent" and not isinstance(self.focused, Input):
                 self.action_to_bar()
                 return
+            elif self._typed_at_a_panel(event):  # a click (a browser's) moved the focus away
+                self.screen.set_focus(self.command_bar)
         await super().on_event(event)
+
+    def _typed_at_a_panel(self, event: events.Key) -> bool:
+        """A printable key that no key of the focused panel takes: it is meant for the bar."""
+        return (
+            event.is_printable
+            and isinstance(self.screen, FirstScreen)
+            and not isinstance(self.focused, Input)
+            and event.key not in self.screen.active_bindings
+        )
 
     # --- actions ---------------------------------------------------------------------
     async def action_quit(self) -> None:
