@@ -485,6 +485,10 @@ class LayerlabApp(App[None]):
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
+        self.explainer.text = (
+            f"{lesson.title}: the lesson says what to type (F9 pastes it) and ticks each check "
+            "as the store changes; Shift+F7 shows or folds the step's text, F10 gives a hint."
+        )
         if demo is not None:
             self.run_worker(self._demo(pane, demo), group="demo", exit_on_error=False)
             pane.focus()  # space and → drive the demo; the command bar only shows the typing
@@ -575,11 +579,14 @@ class LayerlabApp(App[None]):
             self.notify("go to a panel first (F3-F6, F12), then maximize it", timeout=3)
 
     def action_to_bar(self) -> None:
-        """Escape: close help, put a maximized panel back, clear the queue, go to the bar."""
+        """Escape: close help, put a maximized panel (or a lesson's prose) back, clear the
+        queue, go to the bar."""
         if isinstance(self.screen, ModalScreen):
             self.screen.dismiss()
         elif self.screen.maximized is not None:
             self.screen.minimize()
+        elif self.lesson_pane is not None and self.lesson_pane.reading:
+            self.lesson_pane.toggle_fold()  # back to the panels, the step a strip above them
         dropped = self.queue.clear()
         if dropped:
             self.output_log.note(f"queue cleared: {plural(dropped, 'command')} will not run")
@@ -658,6 +665,9 @@ class LayerlabApp(App[None]):
 
     @on(Input.Changed, "#command")
     def _command_typed(self, message: Input.Changed) -> None:
+        pane = self.lesson_pane
+        if message.value and pane is not None and pane.reading:
+            pane.toggle_fold()  # the bar was under the step's prose: the panels come back
         if self.bar_status.hint and message.value != self._completed:
             self._completed = None
             self.bar_status.set_hint("")
