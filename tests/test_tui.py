@@ -298,6 +298,26 @@ def test_history_and_completion(engine: Engine) -> None:
     drive(engine, scenario)
 
 
+def test_typing_at_a_panel_goes_to_the_command_bar(engine: Engine) -> None:
+    """A click (a browser's) leaves the focus on a panel: the keys typed next go to the bar;
+    a panel's own keys (`u` on the files panel: the union view) stay its own."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.click("#layers")
+        await until(pilot, lambda: app.focused is app.layer_stack)
+        await pilot.press(*"ps -a")
+        assert app.focused is app.command_bar
+        assert app.command_bar.value == "ps -a"
+        await pilot.press("f4")
+        await until(pilot, lambda: app.focused is app.files_tree)
+        await pilot.press("u")
+        await until(pilot, lambda: app.files_tree.union)
+        assert app.focused is app.files_tree and app.command_bar.value == "ps -a"
+
+    drive(engine, scenario)
+
+
 def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None:
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await enter(pilot, "tag busybox mine:v1")

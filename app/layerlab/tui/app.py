@@ -366,7 +366,8 @@ class LayerlabApp(App[None]):
         Textual's parser reads Escape and the key right after it as one `alt+key`,
         and Escape at the head of a longer burst (a paste, tmux send-keys) as `^`.
         Escape goes back to the command bar, and the key lands there. (A `^` means
-        nothing outside a text field; in the bar it stays a character.)
+        nothing outside a text field; in the bar it stays a character.) Any other
+        printable key typed at a panel that has no use for it goes to the bar too.
         """
         if isinstance(event, events.Key) and not event.is_forwarded:
             char = event.character
@@ -377,7 +378,18 @@ class LayerlabApp(App[None]):
             elif event.key == "circumflex_accent" and not isinstance(self.focused, Input):
                 self.action_to_bar()
                 return
+            elif self._typed_at_a_panel(event):  # a click (a browser's) moved the focus away
+                self.screen.set_focus(self.command_bar)
         await super().on_event(event)
+
+    def _typed_at_a_panel(self, event: events.Key) -> bool:
+        """A printable key that no key of the focused panel takes: it is meant for the bar."""
+        return (
+            event.is_printable
+            and isinstance(self.screen, FirstScreen)
+            and not isinstance(self.focused, Input)
+            and event.key not in self.screen.active_bindings
+        )
 
     # --- actions ---------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -473,6 +485,10 @@ class LayerlabApp(App[None]):
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
+        self.explainer.text = (
+            f"{lesson.title}: the lesson says what to type (F9 pastes it) and ticks each check "
+            "as the store changes; Shift+F7 shows or folds the step's text, F10 gives a hint."
+        )
         if demo is not None:
             self.run_worker(self._demo(pane, demo), group="demo", exit_on_error=False)
             pane.focus()  # space and → drive the demo; the command bar only shows the typing
@@ -563,11 +579,14 @@ class LayerlabApp(App[None]):
             self.notify("go to a panel first (F3-F6, F12), then maximize it", timeout=3)
 
     def action_to_bar(self) -> None:
-        """Escape: close help, put a maximized panel back, clear the queue, go to the bar."""
+        """Escape: close help, put a maximized panel (or a lesson's prose) back, clear the
+        queue, go to the bar."""
         if isinstance(self.screen, ModalScreen):
             self.screen.dismiss()
         elif self.screen.maximized is not None:
             self.screen.minimize()
+        elif self.lesson_pane is not None and self.lesson_pane.reading:
+            self.lesson_pane.toggle_fold()  # back to the panels, the step a strip above them
         dropped = self.queue.clear()
         if dropped:
             self.output_log.note(f"queue cleared: {plural(dropped, 'command')} will not run")
@@ -646,6 +665,9 @@ class LayerlabApp(App[None]):
 
     @on(Input.Changed, "#command")
     def _command_typed(self, message: Input.Changed) -> None:
+        pane = self.lesson_pane
+        if message.value and pane is not None and pane.reading:
+            pane.toggle_fold()  # the bar was under the step's prose: the panels come back
         if self.bar_status.hint and message.value != self._completed:
             self._completed = None
             self.bar_status.set_hint("")
