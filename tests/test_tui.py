@@ -331,6 +331,25 @@ def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None
     drive(engine, scenario)
 
 
+def test_the_layer_tables_columns_fit_its_rows_as_they_are_shown(engine: Engine) -> None:
+    """However late the table's idle comes (a loaded machine), no frame draws its header at
+    the labels' widths over wider rows: the widths come with the rows, not after them."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "tag busybox mine:v1")
+        rows = app.query_one(LayerStack).stack
+        fresh = LayerStack()
+        await app.screen.mount(fresh)
+        fresh.show(rows)  # no await: nothing else ran in between, the table's idle neither
+        shown = [column.get_render_width(fresh) for column in fresh.ordered_columns]
+        await pilot.pause()
+        assert not fresh._require_update_dimensions  # the table worked its widths out too
+        assert [column.get_render_width(fresh) for column in fresh.ordered_columns] == shown
+        assert shown[1] > len(" layer ")  # the short ids, wider than the label
+
+    drive(engine, scenario)
+
+
 def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_textual(
     root: Path,
 ) -> None:
