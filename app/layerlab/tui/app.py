@@ -35,13 +35,14 @@ from textual.keys import _character_to_key
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab import analysis
 from layerlab.errors import Cancelled, LayerlabError, NotFound
-from layerlab.humanize import human_size
+from layerlab.humanize import human_size, plural
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
@@ -51,7 +52,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
+from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.literal import shown
@@ -259,6 +260,9 @@ class LayerlabApp(App[None]):
         screenful of traceback and locals."""
         if self.crash is None:
             super()._print_error_renderables()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return themes.VARIABLE_DEFAULTS
 
     @property
     def home_engine(self) -> Engine:
@@ -477,11 +481,13 @@ class LayerlabApp(App[None]):
             self.open_lesson(choice)
 
     def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
-        """Open a lesson on a clean sandbox of its own (the one open is closed first)."""
+        """Open a lesson on a clean sandbox of its own (the one open is closed first), with an
+        empty output pane: what came before spoke of another store."""
         from layerlab.lessons.progress import Progress
         from layerlab.tui.lesson_pane import LessonPane
 
         self.leave_lesson()
+        self.output_log.clear_in_turn()  # after the lines already on their way
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
@@ -569,10 +575,16 @@ class LayerlabApp(App[None]):
         self.screen.set_focus(target)  # now, not later: the next key goes there
 
     def action_maximize(self) -> None:
-        """Fill the screen with the focused panel, or put it back."""
+        """Fill the screen with the focused panel, or put it back.
+
+        The files panel fills it with the panels around it: what a file is and where it is
+        on the host (the provenance under the tree) is the point of picking one.
+        """
         screen = self.screen
         if screen.maximized is not None:
             screen.minimize()
+        elif screen.focused is self.files_tree and isinstance(self.files_tree.parent, Widget):
+            screen.maximized = self.files_tree.parent  # the tree, its layers and provenance
         elif screen.focused is not None and screen.focused is not self.command_bar:
             screen.maximize(screen.focused)
         else:
@@ -815,6 +827,7 @@ class LayerlabApp(App[None]):
             changes_after=changes_after,
             writable_entries=entries,
             history=self._history_facts(ns.image) if ns.cmd == "history" else None,
+            images=len(self.engine.image_ids()) if ns.cmd == "images" else None,
         )
 
     def _subject_of(
@@ -1044,6 +1057,9 @@ class LayerlabApp(App[None]):
             watch = wanted.watch_store(self._store_changed)
             watch.start()
             self._store_watch = (wanted, watch)
+        # Read once more now it watches: a change made before (a lesson's setup making
+        # busybox while the watch started) sends no event, and would never be listed.
+        self._store_changed()
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
