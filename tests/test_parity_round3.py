@@ -4,10 +4,19 @@ from docker/cli v20.10's source (cited by file), with `docker` read as `layerlab
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from layerlab.build.context import SourceRoot, sent_size
+from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.cli.grammar import UsageError, parse
 from layerlab.cli.usage import _wrap
+from layerlab.engine import Engine
 from layerlab.main import main
 
 from .conftest import CLI
@@ -122,3 +131,47 @@ def test_flag_help_wraps_as_pflag_does() -> None:
         "Show n last created containers (includes all\n" + " " * 24 + "states) (default -1)"
     )
     assert _wrap(24, 79, "short") == "short"
+
+
+# --- build -------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_the_context_is_sized_as_dockers_client_tars_it(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data").write_bytes(b"x" * 600)
+    (tmp_path / "big.iso").write_bytes(b"x" * 5000)
+    (tmp_path / ".dockerignore").write_text("*.iso\nDockerfile\n")
+    ignore = IgnoreMatcher.read(tmp_path / ".dockerignore")
+    context = SourceRoot(tmp_path, ignore, "build context")
+    always = {"Dockerfile": 13, ".dockerignore": 19}
+    # end 1024; Dockerfile and .dockerignore 1024 each though ignored; sub/ 512;
+    # sub/data 512 + 1024; big.iso ignored
+    assert sent_size(context, always) == 1024 + 1024 + 1024 + 512 + 1536
+
+
+@pytest.mark.system
+def test_build_says_what_it_sends_and_leaves_a_failed_steps_container(
+    cli: CLI, engine: Engine, root: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN echo hi && exit 3\n")
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    failed = subprocess.run(
+        [sys.executable, "-m", "layerlab", "build", str(tmp_path)],
+        capture_output=True, env=env, stdin=subprocess.DEVNULL, timeout=120,
+    )  # fmt: skip
+    # docker/cli cli/command/image/build.go: a progress reader "Sending build context to Docker
+    # daemon", its last update as streamformatter writes it ("%8v" of the size, "\r", "\r\n")
+    assert failed.stdout.startswith(
+        b"Sending build context to Docker daemon  2.048kB\r\r\nStep 1/2 : FROM busybox\n"
+    )
+    assert failed.returncode == 3
+    step = re.findall(rb"Running in ([0-9a-f]{12})", failed.stdout)[-1].decode()
+    # Docker's builder removes a failed step's container only with --force-rm
+    assert cli("create", "busybox").code == 0  # a command that heals the store first
+    listed = cli("ps", "-a", "--filter", "status=exited", "--format", "{{.ID}} {{.Status}}")
+    assert listed.out.startswith(f"{step} Exited (3) ")
+    forced = cli("build", "--force-rm", str(tmp_path))
+    assert forced.code == 3 and "Removing intermediate container" in forced.out
+    assert len(cli("ps", "-aq").out.split()) == 2  # the first failure's and the create's

@@ -725,6 +725,12 @@ class Engine:
         self.wait_exit(cid, cancel=cancel)
         return int(self._load(cid).state.get("ExitCode", 0))
 
+    def keep_build_container(self, cid: str) -> None:
+        """A failed build step's container stays, as Docker leaves it: no longer the build's
+        to clean up if the build is killed (`ps -a` shows it, Exited with the step's code)."""
+        with self.store.lock():
+            (self.store.container_dir(cid) / BUILD_OWNER).unlink(missing_ok=True)
+
     def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Delete the container and its writable layer (refused while running, unless forced);
         with `volumes` its anonymous volumes too (`rm -v`), never the named ones.
