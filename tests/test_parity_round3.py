@@ -175,3 +175,66 @@ def test_build_says_what_it_sends_and_leaves_a_failed_steps_container(
     forced = cli("build", "--force-rm", str(tmp_path))
     assert forced.code == 3 and "Removing intermediate container" in forced.out
     assert len(cli("ps", "-aq").out.split()) == 2  # the first failure's and the create's
+
+
+# --- smaller ones ------------------------------------------------------------------------
+
+
+@pytest.mark.system
+def test_a_users_groups_are_dockers(cli: CLI) -> None:
+    """moby daemon/oci_linux.go getUser: the additional gids are the gid itself, then the
+    groups /etc/group lists the user in (when no group is given)."""
+    assert cli("run", "-d", "--name", "pr-groups", "busybox", "sleep", "300").code == 0
+    cases = {
+        "1000": "uid=1000 gid=0(root) groups=0(root)\n",
+        "1000:1000": "uid=1000 gid=1000 groups=1000\n",
+        "nobody": "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n",
+    }
+    for user, expected in cases.items():
+        assert cli("exec", "-u", user, "pr-groups", "id").out == expected, user
+        assert cli("run", "--rm", "-u", user, "busybox", "id").out == expected, user
+    assert cli("exec", "pr-groups", "id").out == "uid=0(root) gid=0(root) groups=0(root)\n"
+
+
+@pytest.mark.system
+def test_exec_into_a_paused_container_and_rename_errors_in_dockers_words(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "pr-paused", "busybox", "sleep", "300").code == 0
+    assert cli("pause", "pr-paused").code == 0
+    # daemon/exec.go getActiveContainer: errExecPaused(name), the name as given
+    paused = cli("exec", "pr-paused", "true")
+    assert paused.code == 1
+    assert paused.err == "Error: Container pr-paused is paused, unpause the container before exec\n"
+    assert cli("unpause", "pr-paused").code == 0
+    # docker/cli container/rename.go: the daemon's error, then its own line
+    renamed = cli("rename", "nosuch", "other")
+    assert renamed.code == 1
+    assert renamed.err.splitlines() == [
+        "Error: No such container: nosuch",
+        "Error: failed to rename container named nosuch",
+    ]
+
+
+@pytest.mark.system
+def test_attach_fields_are_dockers(engine: Engine, cli: CLI) -> None:
+    """docker/cli container/opts.go: stdout and stderr attached unless -a names others,
+    stdin with -i; container/run.go: none with -d."""
+    fields = "{{.Config.AttachStdin}} {{.Config.AttachStdout}} {{.Config.AttachStderr}}"
+    for words, expected in (
+        (["create"], "false true true"),
+        (["create", "-i"], "true true true"),
+        (["create", "-a", "stdout"], "false true false"),
+        (["run", "-d"], "false false false"),
+    ):
+        made = cli(*words, "busybox", "true")
+        assert made.code == 0, made.err
+        shown = cli("inspect", "-f", fields, made.out.strip())
+        assert shown.out == expected + "\n", words
+
+
+@pytest.mark.system
+def test_one_images_tags_list_in_the_daemons_order(cli: CLI) -> None:
+    """reference/store.go References sorts an image's references lexically."""
+    for tag in ("busybox:zz", "busybox:1"):
+        assert cli("tag", "busybox", tag).code == 0
+    listed = cli("images", "busybox", "--format", "{{.Tag}}")
+    assert listed.out == "1\nlatest\nzz\n"

@@ -69,6 +69,7 @@ from layerlab.runtime.runc import (
     FROZEN_MARKER,
     STDIN_FIFO,
     Runtime,
+    process_file,
     runtime_message,
 )
 from layerlab.runtime.spec import (
@@ -78,6 +79,7 @@ from layerlab.runtime.spec import (
     apply_limits,
     apply_security,
     build_spec,
+    spec_user,
 )
 from layerlab.store import (
     Corrupted,
@@ -849,7 +851,8 @@ class Engine:
         cid = self.store.resolve_container(ref)
         container = self._require_running(cid)
         if container.paused:
-            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
+            # daemon/exec.go getActiveContainer: errExecPaused(name), the name as given
+            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
         if not command:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
@@ -866,9 +869,10 @@ class Engine:
         os.close(fd)  # runc writes it by name
         log = Path(name)
         env = merge_env(["TERM=xterm"] if tty else [], env or [])  # Docker's, for -t
+        process = None if ids is None else self._exec_process(cid, command, env, workdir, tty, ids)
         if tty and not detach and not (stdio[0] is None and interactive and os.isatty(0)):
             # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
-            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, ids)
+            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, process)
         else:
             proc = self.runtime.exec(
                 cid,
@@ -880,19 +884,20 @@ class Engine:
                 stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL if detach else stdio[1],
                 stderr=subprocess.DEVNULL if detach else stdio[2],
-                user=ids,
+                process=process,
                 log=log,
             )
             code = proc.wait()
         failure = log.read_text(errors="replace") if code == 255 else ""
         log.unlink(missing_ok=True)
+        process_file(log).unlink(missing_ok=True)
         if failure.strip():  # runc could not start the process: Docker's 126 and words
             raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
         return code
 
     def _exec_in_pty(
         self, cid: str, command: list[str], env: list[str], workdir: str | None,
-        out: Stream, log: Path, user: str | None,
+        out: Stream, log: Path, process: dict[str, Any] | None,
     ) -> int:  # fmt: skip
         """`runc exec --tty` on a pseudo-terminal we own (its controlling terminal), its
         output copied to `out` (None: our stdout) - what Docker's `exec -t` shows."""
@@ -900,7 +905,8 @@ class Engine:
         try:
             proc = self.runtime.exec(
                 cid, command, env=env, cwd=workdir, tty=True, detach=False,
-                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True, user=user,
+                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True,
+                process=process,
             )  # fmt: skip
         finally:
             os.close(slave)
@@ -1440,11 +1446,26 @@ class Engine:
             raise LayerlabError("--init: no docker-init or tini-static on this host any more")
         return found
 
+    def _exec_process(
+        self, cid: str, command: list[str], env: list[str], workdir: str | None, tty: bool,
+        ids: tuple[int, int, list[int]],
+    ) -> dict[str, Any]:  # fmt: skip
+        """`exec -u`'s process: the container's (capabilities, limits, env), run as the
+        user with only that user's groups, as Docker's exec (moby daemon/exec_linux.go)."""
+        base = dict((self.bundle_spec(cid) or {}).get("process") or {})
+        return {
+            **base,
+            "args": command,
+            "env": merge_env(base.get("env") or [], env),
+            "cwd": workdir or base.get("cwd") or "/",
+            "terminal": tty,
+            "user": spec_user(ids),
+        }
+
     @staticmethod
-    def _user_ids(rw: WritableLayer, user: str) -> str:
-        """`-u name[:group]` as `uid:gid`, read from the container's /etc/passwd and group."""
-        if not user:
-            return ""
+    def _user_ids(rw: WritableLayer, user: str) -> tuple[int, int, list[int]]:
+        """`-u name[:group]` (root when empty) as uid, gid and additional gids, read from
+        the container's /etc/passwd and group."""
         from layerlab.users import resolve_user
 
         def read(rel: str) -> str | None:
@@ -1455,8 +1476,7 @@ class Engine:
                         return (top / rel).read_text(errors="replace")
             return None
 
-        uid, gid, _ = resolve_user(user, read)
-        return f"{uid}:{gid}"
+        return resolve_user(user, read)
 
     # --- listings and disk usage (issue 10) ----------------------------------------
     def container_sizes(self, container: Container) -> tuple[int, int]:
