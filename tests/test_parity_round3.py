@@ -4,14 +4,17 @@ from docker/cli v20.10's source (cited by file), with `docker` read as `layerlab
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
+from layerlab import layer_writer
 from layerlab.build.context import SourceRoot, sent_size
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.cli.grammar import UsageError, parse
@@ -238,3 +241,37 @@ def test_one_images_tags_list_in_the_daemons_order(cli: CLI) -> None:
         assert cli("tag", "busybox", tag).code == 0
     listed = cli("images", "busybox", "--format", "{{.Tag}}")
     assert listed.out == "1\nlatest\nzz\n"
+
+
+@pytest.mark.unit
+def test_export_names_owners_as_the_host_does(tmp_path: Path) -> None:
+    """Docker 20.10's export headers carry Go's tar.FileInfoHeader names, looked up on the
+    host (`tar tv`: root/root); an id the host has no name for stays bare."""
+    src = tmp_path / "src"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    long_name = src / ("n" * 120)  # beyond ustar's name field: tarfile's pax path
+    long_name.write_text("long\n")
+    stranger = src / "stranger"
+    stranger.write_text("x\n")
+    os.chown(stranger, 54321, 54321)
+    out = io.BytesIO()
+    layer_writer.write_tar(src, out, names=True)
+    plain = io.BytesIO()
+    layer_writer.write_tar(src, plain)
+    with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as named:
+        owners = {m.name: (m.uname, m.gname) for m in named.getmembers()}
+        assert named.extractfile("etc/passwd").read() == b"root:x:0:0::/root:/bin/sh\n"  # type: ignore[union-attr]
+    assert owners["etc/passwd"] == owners["etc"] == owners["n" * 120] == ("root", "root")
+    assert owners["stranger"] == ("", "")
+    with tarfile.open(fileobj=io.BytesIO(plain.getvalue())) as bare:  # layers keep no names
+        assert {(m.uname, m.gname) for m in bare.getmembers()} == {("", "")}
+
+
+@pytest.mark.system
+def test_export_lists_root_root(cli: CLI, tmp_path: Path) -> None:
+    assert cli("create", "--name", "pr-export", "busybox").code == 0
+    assert cli("export", "-o", str(tmp_path / "out.tar"), "pr-export").code == 0
+    with tarfile.open(tmp_path / "out.tar") as tar:
+        assert tar.getmember("bin/busybox").uname == "root"
+        assert tar.getmember("bin/busybox").gname == "root"

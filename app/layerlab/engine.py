@@ -1277,12 +1277,12 @@ class Engine:
 
         rw = self.writable_layer(ref)
         if rw.is_mounted():
-            layer_writer.write_tar(rw.merged, out)
+            layer_writer.write_tar(rw.merged, out, names=True)
             return
         view = self.store.make_tmp_dir("export-")
         try:
             with rw.readonly_view(view) as root:
-                layer_writer.write_tar(root, out)
+                layer_writer.write_tar(root, out, names=True)
         finally:
             self.store.discard(view)
 
