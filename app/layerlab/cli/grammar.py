@@ -355,7 +355,7 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
         return v
 
     v = add("create")
-    v.add_argument("-d", "--driver", default="local", help='volume driver name (default "local")')
+    v.add_argument("-d", "--driver", default="local", help="specify volume driver name")
     v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
     v.add_argument("-o", "--opt", action="append", default=[], help="driver specific options")
     v.add_argument("name", nargs="?", metavar="VOLUME")
@@ -448,7 +448,7 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-s", "--signal", help="signal to send (the image's, else SIGTERM)")
     p.add_argument("containers", nargs="+")
     p = add("kill")
-    p.add_argument("-s", "--signal", default="KILL", help="signal to send (KILL)")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send to the container")
     p.add_argument("containers", nargs="+")
     for name in ("pause", "unpause", "wait"):
         add(name).add_argument("containers", nargs="+")
@@ -471,7 +471,9 @@ def build_parser(only: str | None = None) -> Parser:
     p = add("logs")
     p.add_argument("-f", "--follow", action="store_true", help="follow log output")
     p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
-    p.add_argument("-n", "--tail", default="all", help='lines to show from the end ("all")')
+    p.add_argument(
+        "-n", "--tail", default="all", help="number of lines to show from the end of the logs"
+    )
     p.add_argument("--since", help="show logs since a timestamp (RFC3339, unix) or 42m")
     p.add_argument("--until", help="show logs before a timestamp (RFC3339, unix) or 42m")
     p.add_argument("container")
@@ -501,7 +503,7 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-a", "--author", default="", help="author")
     p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
     p.add_argument("-p", "--pause", default=True, action=argparse.BooleanOptionalAction,
-                   help="pause the container while committing (default)")  # fmt: skip
+                   help="pause the container during commit")  # fmt: skip
     _go_bool_forms(p, "pause", "-p", "--pause")  # Docker: --pause=false, -p=false
     p.add_argument("container")
     p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
@@ -517,7 +519,9 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("--format", help="format output using a Go template ('table ...')")
-    _bool_flag(p, "-H", "--human", dest="human", help="human readable sizes and dates (true)")
+    _bool_flag(
+        p, "-H", "--human", dest="human", help="print sizes and dates in human readable format"
+    )
     p.add_argument("image")
     p = add("tag")
     p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
@@ -540,7 +544,7 @@ def build_parser(only: str | None = None) -> Parser:
             f"the next step at once. {ROOT_NOTE}")  # fmt: skip
     p.add_argument("lesson", metavar="LESSON", help="a lesson by name or number")
     p.add_argument("--delay", type=float, default=3.0, metavar="S",
-                   help="seconds to pause after each step (default 3; 0: no pause)")  # fmt: skip
+                   help="seconds to pause after each step (0: no pause)")  # fmt: skip
     p.add_argument("--present", action="store_true", help="in presentation mode (F8 toggles)")
     p.add_argument("--exit", action="store_true", help="quit when it is over: exit code 1 "
                    "if a step's checks did not pass")  # fmt: skip
@@ -550,7 +554,7 @@ def build_parser(only: str | None = None) -> Parser:
         "must carry the token (?token=...), on 127.0.0.1 too: any local user can reach it. "
         "Without --token one is generated and printed in the URL.",
     )
-    p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    p.add_argument("--port", type=int, default=8000, help="the port")
     p.add_argument("--host", help="listen on this address, not 127.0.0.1")
     p.add_argument(
         "--token",
@@ -564,7 +568,8 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("--build-arg", action="append", default=[], help="set a build-time ARG: K=V")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     p.add_argument("--rm", "--rm=true", "--rm=false", dest="rm", action=_RmFlag, nargs=0,
-                   default=True, help="remove intermediate containers (default true)")  # fmt: skip
+                   default=True,
+                   help="remove intermediate containers after a successful build")  # fmt: skip
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
     p.add_argument(
@@ -634,7 +639,7 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",
-               help="proxy received signals to the process (default true)")  # fmt: skip
+               help="proxy all received signals to the process")  # fmt: skip
     p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     p.add_argument("container")
     add("version").add_argument("-f", "--format", help="format output using a Go template")

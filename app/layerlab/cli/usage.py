@@ -77,7 +77,7 @@ def _flag_default(action: argparse.Action, kind: str) -> str:
     if kind == "" and default is True:
         return " (default true)"
     if kind in ("int", "float") and default not in (None, 0):
-        return f" (default {default})"
+        return f" (default {default:g})"
     if kind == "string" and isinstance(default, str) and default:
         return f' (default "{default}")'
     return ""
