@@ -358,7 +358,7 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
     bare = subprocess.run(
         [sys.executable, "-m", "layerlab"], capture_output=True, text=True, env=env, timeout=30
     )
-    assert bare.returncode == 0 and "usage: layerlab" in bare.stdout
+    assert bare.returncode == 0 and "Usage:  layerlab" in bare.stdout
     assert "tui" in bare.stdout
     # The CLI's own path, as `layerlab ps -a` runs it: grammar, handlers, engine, table.
     probe = (

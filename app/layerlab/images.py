@@ -472,5 +472,7 @@ def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
             rows.extend((name, image) for name in names)
         elif all or image_id not in parents:  # dangling images show; intermediates hide
             rows.append(("<none>:<none>", image))
-    rows.sort(key=lambda row: (row[1].created, row[0]), reverse=True)
+    # Newest first; one image's tags in the daemon's order (reference/store.go sorts them
+    # lexically), kept by the stable sort.
+    rows.sort(key=lambda row: row[1].created, reverse=True)
     return rows
