@@ -72,6 +72,17 @@ def test_a_line_that_ran_nothing_is_a_failed_command(tmp_path: Path) -> None:
         assert f"✘ the last command exited 0 — now: {now}" in shown(result)
 
 
+def test_a_step_that_prints_nothing_wants_its_own_command(tmp_path: Path) -> None:
+    """`diff box` prints nothing: `version` (any command that succeeds) passed it."""
+    result = tried("2", 2, "version", tmp=tmp_path)
+    assert not result.done
+    assert "✘ the last command was diff — now: version" in shown(result)
+    assert tried("2", 2, "docker container diff box", tmp=tmp_path).done  # the group form
+    assert "✘ the last command was diff — now: not a command" in shown(
+        tried("2", 2, "dif box", tmp=tmp_path)
+    )
+
+
 def test_a_step_is_done_by_a_command_typed_in_it(tmp_path: Path) -> None:
     """Lesson 3: step 2's state holds after step 1, but nothing typed in it is not done;
     skipping it keeps the lesson unfinished even when the last step passes."""
