@@ -6,8 +6,10 @@ loader can validate a file without running anything, and `evaluate` turns a
 check into a `CheckResult`: pass or fail, the goal, and what is there now
 (`container demo is running — now: exited (137)`), for a face to show live.
 
-Checks read through `Engine` (`container`, `snapshot`, `diff`) and the
-kernel's process table (`procs`), never the store's files.
+Checks read through `Engine` (`container`, `snapshot`, `diff`), the
+kernel's process table (`procs`) and the lesson's work folder (`file_has`),
+never the store's files. A check about the last command never passes on a
+failure it did not ask for: output is a successful command's stdout.
 """
 
 from __future__ import annotations
