@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,7 +20,15 @@ import yaml
 
 from layerlab.errors import LayerlabError
 from layerlab.lessons.checks import CHECKS, Kind
-from layerlab.lessons.model import Check, Command, Lesson, NearMiss, Problem, Step
+from layerlab.lessons.model import (
+    Check,
+    Command,
+    Lesson,
+    NearMiss,
+    Problem,
+    Step,
+    split_command,
+)
 
 MAX_BYTES = 64 * 1024
 MAX_STEPS = 50
@@ -334,14 +341,6 @@ def unsafe_path(name: str) -> str | None:
     if "\0" in name or not name.strip():
         return "is not a file name"
     return None
-
-
-def split_command(text: str) -> list[str]:
-    """The words of a command line, without a leading `docker` or `layerlab`."""
-    words = shlex.split(text)
-    if words and words[0] in ("docker", "layerlab"):
-        words = words[1:]
-    return words
 
 
 def parse_command(text: str) -> argparse.Namespace:

@@ -180,7 +180,7 @@ class LessonPane(Vertical, can_focus=True):
         self.results: list[CheckResult] = []
         self.hints_shown = 0
         self.solution_shown = False
-        self.typed = 0  # commands run in this step: F9 pastes the next one
+        self.typed = 0  # commands that succeeded in this step: F9 pastes the next one
         self.help_text = ""  # the hints (and solution) shown, as Markdown
         self.setup_failed = False
         self.demo_done = False
@@ -299,7 +299,8 @@ class LessonPane(Vertical, can_focus=True):
         if self.run is None:
             return
         self.run.last = message.outcome
-        self.typed += 1
+        if message.outcome.code == 0:  # F9 pastes a command that failed (a typo) again
+            self.typed += 1
         self._show_command()
         self.recheck()
 
