@@ -275,3 +275,20 @@ def test_export_lists_root_root(cli: CLI, tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "out.tar") as tar:
         assert tar.getmember("bin/busybox").uname == "root"
         assert tar.getmember("bin/busybox").gname == "root"
+
+
+@pytest.mark.system
+def test_a_failed_exec_says_so_once(cli: CLI) -> None:
+    """runc writes its failure to its stderr as well as to its log; Docker prints it once,
+    on stdout (errors.ExecFailed), as "OCI runtime exec failed: …: unknown", exit 126.
+    A started process's stderr flows."""
+    assert cli("run", "-d", "--name", "pr-exec", "busybox", "sleep", "300").code == 0
+    failed = cli("exec", "pr-exec", "nosuchcmd")
+    assert failed.code == 126
+    assert failed.out == (
+        "OCI runtime exec failed: exec failed: unable to start container process: "
+        'exec: "nosuchcmd": executable file not found in $PATH: unknown\n'
+    )
+    assert failed.err == ""
+    ran = cli("exec", "pr-exec", "sh", "-c", "echo out; echo err >&2; exit 3")
+    assert (ran.code, ran.out, ran.err) == (3, "out\n", "err\n")

@@ -70,6 +70,7 @@ from layerlab.runtime.runc import (
     FROZEN_MARKER,
     STDIN_FIFO,
     Runtime,
+    pid_file,
     process_file,
     runtime_message,
 )
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
+    from layerlab.pipes import Held
     from layerlab.snapshot import Snapshot, Subject
     from layerlab.watch import StoreWatch
 
@@ -895,23 +897,27 @@ class Engine:
             # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
             code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, process)
         else:
-            proc = self.runtime.exec(
-                cid,
-                command,
-                env=env,
-                cwd=workdir,
-                tty=tty,
-                detach=detach,
-                stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL if detach else stdio[1],
-                stderr=subprocess.DEVNULL if detach else stdio[2],
-                process=process,
-                log=log,
-            )
-            code = proc.wait()
+            err = subprocess.DEVNULL if detach else stdio[2]
+            with _runc_errors_held(err, log) as held:
+                proc = self.runtime.exec(
+                    cid,
+                    command,
+                    env=env,
+                    cwd=workdir,
+                    tty=tty,
+                    detach=detach,
+                    stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if detach else stdio[1],
+                    stderr=err if held is None else held.fd,
+                    process=process,
+                    log=log,
+                )
+                code = proc.wait()
+                if held is not None:  # runc's own line, once: ours below is Docker's
+                    held.drop = code == 255 and bool(log.read_text(errors="replace").strip())
         failure = log.read_text(errors="replace") if code == 255 else ""
-        log.unlink(missing_ok=True)
-        process_file(log).unlink(missing_ok=True)
+        for path in (log, process_file(log), pid_file(log)):
+            path.unlink(missing_ok=True)
         if failure.strip():  # runc could not start the process: Docker's 126 and words
             raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
         return code
@@ -1596,6 +1602,20 @@ class Engine:
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
             "Metadata": {"LastTagTime": ""},
         }
+
+
+@contextlib.contextmanager
+def _runc_errors_held(err: Any, log: Path) -> Iterator[Held | None]:
+    """`exec`'s stderr through a pipe that holds what comes before the process started:
+    runc writes its failure there as well as to its log, and Docker prints it once."""
+    if err == subprocess.DEVNULL:
+        yield None
+        return
+    from layerlab.pipes import held_until  # a thread and a pipe: only for exec
+
+    dest = 2 if err is None else err if isinstance(err, int) else err.fileno()
+    with held_until(dest, pid_file(log).exists) as held:
+        yield held
 
 
 def _set_mounts(data: dict[str, Any], fields: dict[str, Any]) -> None:

@@ -8,7 +8,8 @@ easy to get subtly wrong, so both shapes live here once:
 
 `pump_into(stream)` gives a write fd whose bytes land, decoded, in a text
 stream (the TUI's output log, a StringIO); `produced_by(produce)` gives a
-readable binary stream of what `produce` writes in its own thread.
+readable binary stream of what `produce` writes in its own thread;
+`held_until(dest, started)` gives a write fd copied to `dest` once a process started.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import select
 import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, TextIO
@@ -52,6 +54,59 @@ def pump_into(stream: TextIO) -> Iterator[int]:
         raise
     os.close(write_fd)
     thread.join()
+
+
+class Held:
+    """What `held_until` yields: the fd to hand over, and `drop`, set to discard what came
+    before the start."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.drop = False
+
+
+@contextlib.contextmanager
+def held_until(dest: int, started: Callable[[], bool]) -> Iterator[Held]:
+    """A write fd copied to fd `dest`, but what is written before `started()` holds is held
+    back: on exit it follows, unless `drop` was set (a runtime's own error, written where
+    the process it could not start would have written). The thread is joined on exit."""
+    read_fd, write_fd = os.pipe()
+    held, live = Held(write_fd), [False]
+    pending = bytearray()
+
+    def copy() -> None:
+        with os.fdopen(read_fd, "rb") as source:
+            while True:
+                if not live[0] and not select.select([source], [], [], 0.05)[0]:
+                    live[0] = started()
+                    continue
+                chunk = source.read1(CHUNK)
+                if not chunk:
+                    break
+                live[0] = live[0] or started()
+                if not live[0]:
+                    pending.extend(chunk)
+                    continue
+                if pending:
+                    _write_all(dest, bytes(pending))
+                    pending.clear()
+                _write_all(dest, chunk)
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    try:
+        yield held
+    finally:
+        os.close(write_fd)
+        thread.join()
+        if pending and not held.drop:
+            _write_all(dest, bytes(pending))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        while data:
+            data = data[os.write(fd, data) :]
 
 
 @contextlib.contextmanager

@@ -230,7 +230,7 @@ class Runtime:
         `own_terminal`: stdin is a pseudo-terminal that becomes runc's controlling one
         (its `--tty` copies from /dev/tty), in a session of its own.
         """
-        cmd = ["--log", str(log), "--log-format", "json", "exec"]
+        cmd = ["--log", str(log), "--log-format", "json", "exec", "--pid-file", str(pid_file(log))]
         if detach:
             cmd.append("--detach")
         if tty:
@@ -259,6 +259,11 @@ class Runtime:
 def process_file(log: Path) -> Path:
     """Where `exec`'s process spec is written, beside its log (removed with it)."""
     return log.with_suffix(".process.json")
+
+
+def pid_file(log: Path) -> Path:
+    """Where runc writes an `exec`'d process's pid once it started, beside its log."""
+    return log.with_suffix(".pid")
 
 
 def _take_terminal() -> None:
