@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from layerlab import libc
-from layerlab.store import ensure_link, layer_link
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -62,6 +61,8 @@ def _mount(
     as Docker's overlay2 does, each store layer goes by its short link (`l/<26 digits>`),
     given relative to the links folder, and the mount is made from inside that folder
     (all else relative to it too: the store's own path adds nothing). 125 layers fit."""
+    from layerlab.store import layer_link  # on use: the TUI's first frame reads no store
+
     links = [layer_link(lower) for lower in lowers]
     base = next((link.parent for link in links if link is not None), Path("/"))
     names = [_short(lower, base, link) for lower, link in zip(lowers, links, strict=True)]
@@ -75,6 +76,8 @@ def _short(path: Path, base: Path, link: Path | None = None) -> str:
     """How a mount made from `base` names `path`: by its short link, else relative to
     `base` within the store, else whole."""
     if link is not None and link.parent == base:
+        from layerlab.store import ensure_link
+
         ensure_link(link, path)
         return link.name
     rel = os.path.relpath(path, base)
