@@ -256,6 +256,9 @@ class LayerlabApp(App[None]):
         if self.crash is None:
             super()._print_error_renderables()
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return themes.VARIABLE_DEFAULTS
+
     @property
     def home_engine(self) -> Engine:
         """The learner's own store's engine, made at its first use: by the store's first
