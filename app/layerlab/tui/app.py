@@ -41,7 +41,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab import analysis
 from layerlab.errors import Cancelled, LayerlabError, NotFound
-from layerlab.humanize import human_size
+from layerlab.humanize import human_size, plural
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
@@ -51,7 +51,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
+from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.literal import shown

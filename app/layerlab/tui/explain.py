@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from layerlab.errors import LayerlabError
-from layerlab.humanize import parse_rfc3339
+from layerlab.humanize import parse_rfc3339, plural
 from layerlab.reference import short_id
 from layerlab.report import BuildStep, Report
 from layerlab.snapshot import Subject
@@ -98,12 +98,6 @@ class Outcome:
     writable_entries: int = 0  # entries in the subject container's writable layer, after
     started: float = 0.0  # when the command began (time.time()): `stop` tells the wait from it
     history: HistoryFacts | None = None  # `history`: the image's rows, counted
-
-
-def plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _delta(outcome: Outcome) -> str:
