@@ -464,11 +464,13 @@ class LayerlabApp(App[None]):
             self.open_lesson(choice)
 
     def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
-        """Open a lesson on a clean sandbox of its own (the one open is closed first)."""
+        """Open a lesson on a clean sandbox of its own (the one open is closed first), with an
+        empty output pane: what came before spoke of another store."""
         from layerlab.lessons.progress import Progress
         from layerlab.tui.lesson_pane import LessonPane
 
         self.leave_lesson()
+        self.output_log.clear_in_turn()  # after the lines already on their way
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
