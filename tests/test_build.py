@@ -523,7 +523,8 @@ def test_unknown_instruction_names_the_dockerfile_line(
         ({"Dockerfile": "FROM busybox\n"}, ["--build-arg", "=x"], 125,
          'invalid argument "=x" for "--build-arg" flag: invalid environment variable: =x'),
         ({"Dockerfile": "FROM busybox\n"}, ["-t", "Bad:Tag"], 125,
-         'invalid argument "Bad:Tag" for "-t, --tag" flag: invalid reference format: "Bad:Tag"'),
+         'invalid argument "Bad:Tag" for "-t, --tag" flag: invalid reference format: repository '
+         "name must be lowercase"),
         ({"Dockerfile": "FROM busybox\nCOPY nope.txt /\n"}, [], 1,
          "COPY failed: file not found in build context or excluded by .dockerignore: "
          "stat nope.txt: file does not exist"),
