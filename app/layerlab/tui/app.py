@@ -35,6 +35,7 @@ from textual.keys import _character_to_key
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -547,10 +548,16 @@ class LayerlabApp(App[None]):
         self.screen.set_focus(target)  # now, not later: the next key goes there
 
     def action_maximize(self) -> None:
-        """Fill the screen with the focused panel, or put it back."""
+        """Fill the screen with the focused panel, or put it back.
+
+        The files panel fills it with the panels around it: what a file is and where it is
+        on the host (the provenance under the tree) is the point of picking one.
+        """
         screen = self.screen
         if screen.maximized is not None:
             screen.minimize()
+        elif screen.focused is self.files_tree and isinstance(self.files_tree.parent, Widget):
+            screen.maximized = self.files_tree.parent  # the tree, its layers and provenance
         elif screen.focused is not None and screen.focused is not self.command_bar:
             screen.maximize(screen.focused)
         else:
