@@ -662,3 +662,29 @@ def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
         assert engine.container("ticker").running
 
     drive(engine, scenario)
+
+
+def subjects(app: LayerlabApp) -> list[str]:
+    return [str(option.prompt) for option in app.query_one(SubjectList).options]
+
+
+def test_an_empty_store_says_so_and_lists_busybox_once_it_is_made(engine: Engine, cli: CLI) -> None:
+    """`images` in an empty store points at nothing; busybox, made meanwhile by another
+    process (a lesson's setup) while the watch was starting, is listed all the same."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "images")
+        assert explained(app).startswith("images listed nothing: this store has no image yet")
+        assert "subjects list" in explained(app) and "pick one" not in explained(app)
+        app._watching = False  # no watch, as before a new store's watch has started
+        await asyncio.to_thread(app._reconcile_store_watch)
+        made = await asyncio.to_thread(cli, "history", "-q", "busybox")  # busybox, made
+        assert made.code == 0, made.err
+        app._watching = True
+        app.start_store_watch()
+        await until(pilot, lambda: "▤ busybox:latest" in subjects(app))
+        await until(pilot, lambda: "image busybox:latest" in str(app.subject_bar.render()))
+        await enter(pilot, "images")
+        assert "pick one in the subjects list" in explained(app)
+
+    drive(engine, scenario)

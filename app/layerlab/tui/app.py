@@ -786,6 +786,7 @@ class LayerlabApp(App[None]):
             changes_after=changes_after,
             writable_entries=entries,
             history=self._history_facts(ns.image) if ns.cmd == "history" else None,
+            images=len(self.engine.image_ids()) if ns.cmd == "images" else None,
         )
 
     def _subject_of(
@@ -1015,6 +1016,9 @@ class LayerlabApp(App[None]):
             watch = wanted.watch_store(self._store_changed)
             watch.start()
             self._store_watch = (wanted, watch)
+        # Read once more now it watches: a change made before (a lesson's setup making
+        # busybox while the watch started) sends no event, and would never be listed.
+        self._store_changed()
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
