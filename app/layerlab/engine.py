@@ -61,7 +61,7 @@ from layerlab.errors import (
 from layerlab.humanize import rfc3339_nano
 from layerlab.images import commit_config
 from layerlab.names import generate_name
-from layerlab.reference import normalize_ref, short_id, validate_reference
+from layerlab.reference import normalize_ref, reference_error, short_id, validate_reference
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import (
@@ -362,6 +362,9 @@ class Engine:
             raise LayerlabError(
                 f"Invalid container name ({opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
             )
+        parse_error = None if image_ref.startswith("sha256:") else reference_error(image_ref)
+        if parse_error is not None:  # `run` and `create` parse the name before looking for it
+            raise LayerlabError(parse_error)
         image = self.image(image_ref)
         cfg = image.run_config
         if opts.entrypoint is not None:
