@@ -128,7 +128,7 @@ def test_a_lesson_step_by_step_shows_goal_and_now(tmp_path: Path) -> None:
         # `image_gained` without `than` counts from the step's beginning
         gained = Check("image_gained", {"image": "busybox", "layers": 1}, path, 1)
         assert str(evaluate(gained, run.context())) == (
-            "image busybox gained 1 layers in this step — now: +0 layers (1 in all)"
+            "image busybox gained 1 layer in this step — now: +0 layers (1 in all)"
         )
         assert run.type("commit sleeper busybox").code == 0
         assert evaluate(gained, run.context()).ok

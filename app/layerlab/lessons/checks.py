@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from layerlab.cli.grammar import COMMANDS, parse
 from layerlab.containers import STATES
 from layerlab.errors import LayerlabError
+from layerlab.humanize import plural
 from layerlab.lessons.model import Check, split_command
 from layerlab.reference import normalize_ref, strip_digest
 
@@ -313,7 +314,11 @@ def _contains(f: BinaryIO, needle: bytes, chunk: int = 1 << 20) -> bool:
 @check("image_exists", "an image of this name:tag (or id) exists", Param("image", str))
 def _image_exists(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     image = _image(ctx, str(a["image"]))
-    now = f"{len(image.layers)} layers, {strip_digest(image.id)[:12]}" if image else "no such image"
+    now = (
+        f"{plural(len(image.layers), 'layer')}, {strip_digest(image.id)[:12]}"
+        if image
+        else "no such image"
+    )
     return image is not None, f"image {a['image']} exists", now
 
 
@@ -331,11 +336,11 @@ def _tag_gone(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     Param("count", int, minimum=0),
 )
 def _image_layers(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
-    goal = f"image {a['image']} has {a['count']} layers"
+    goal = f"image {a['image']} has {plural(int(a['count']), 'layer')}"
     image = _image(ctx, str(a["image"]))
     if image is None:
         return False, goal, "no such image"
-    return len(image.layers) == a["count"], goal, f"{len(image.layers)} layers"
+    return len(image.layers) == a["count"], goal, plural(len(image.layers), "layer")
 
 
 @check(
@@ -348,13 +353,13 @@ def _image_layers(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str
 def _image_gained(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     gained = int(a["layers"])
     if "than" in a:
-        goal = f"image {a['image']} has {gained} more layers than {a['than']}"
+        goal = f"image {a['image']} has {plural(gained, 'more layer')} than {a['than']}"
         base_image = _image(ctx, str(a["than"]))
         if base_image is None:
             return False, goal, f"no image {a['than']}"
         base = len(base_image.layers)
     else:
-        goal = f"image {a['image']} gained {gained} layers in this step"
+        goal = f"image {a['image']} gained {plural(gained, 'layer')} in this step"
         known = ctx.baseline.layers.get(normalize_ref(str(a["image"])))
         if known is None:
             return False, goal, f"{a['image']} did not exist when the step began"
@@ -363,7 +368,11 @@ def _image_gained(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str
     if image is None:
         return False, goal, "no such image"
     now = len(image.layers) - base
-    return now == gained, goal, f"{now:+d} layers ({len(image.layers)} in all)"
+    return (
+        now == gained,
+        goal,
+        f"{now:+d} layer{'' if abs(now) == 1 else 's'} ({len(image.layers)} in all)",
+    )
 
 
 @check(
