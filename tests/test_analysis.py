@@ -105,7 +105,9 @@ def test_an_opaque_directory_lists_what_it_hides_as_deleted(tmp_path: Path) -> N
     _write(base / "app/kept")
     _write(base / "app/sub/deep", "d" * 7)
     expected = ["C /app", "D /app/hello.txt", "C /app/kept", "A /app/new", "D /app/sub"]
-    assert [str(c) for c in unionfs.changes(upper, [mid, base])] == expected
+    found_all = unionfs.changes(upper, [mid, base])
+    assert [str(c) for c in found_all] == expected
+    assert [c.path for c in found_all if c.masked] == ["/app/hello.txt", "/app/sub"]
     found = changes_at(upper, (mid, base), ["app/new"])  # what the live tree re-reads
     assert sorted(str(c) for c in found.values() if c) == [
         "A /app/new",
@@ -113,7 +115,7 @@ def test_an_opaque_directory_lists_what_it_hides_as_deleted(tmp_path: Path) -> N
         "D /app/hello.txt",
         "D /app/sub",
     ]
-    assert hidden_bytes(upper, (mid, base)) == 10  # mid's /app, counted once
+    assert hidden_bytes(upper, (mid, base)) == 10 + 1  # mid's /app, and the kept copy below
 
 
 def test_changes_at_re_reads_just_the_paths_given(tmp_path: Path) -> None:

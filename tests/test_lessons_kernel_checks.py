@@ -4,6 +4,7 @@ succeeded, a size check a lower bound (a range with no bound would pass on anyth
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,11 @@ from layerlab.engine import Engine
 from layerlab.lessons.checks import Context, Outcome, evaluate
 from layerlab.lessons.loader import read_lesson
 from layerlab.lessons.model import Check
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.settle import settled
 
 from .conftest import CLI
+from .test_tui_pictures import screen_text
 
 pytestmark = pytest.mark.system
 
@@ -89,3 +93,11 @@ def test_sizes_and_the_opaque_directory_on_real_layers(engine: Engine, cli: CLI)
         "✘ /f is an opaque directory in fill's writable layer — now: A /f"
     )
     assert "D /var/spool" in cli("diff", "fill").out.splitlines()  # what the opaque /var hides
+
+    async def main() -> None:  # the writable layer's tree: no whiteout is there for it
+        app = LayerlabApp(engine.store.root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settled(pilot, until=lambda: "D spool  hidden by the opaque folder"
+                          in screen_text(app), timeout=60)  # fmt: skip
+
+    asyncio.run(main())

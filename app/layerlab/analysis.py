@@ -85,11 +85,8 @@ def hidden_bytes(layer: Path, beneath: tuple[Path, ...]) -> int:
 
 
 def _hidden(layer: Path, beneath: tuple[Path, ...]) -> Iterator[int]:
-    masking: set[str] = set()  # opaque directories: their whole lower tree counts once
     for change in unionfs.iter_changes(layer, beneath):
-        if change.opaque:
-            masking.add(change.path)
-        if change.kind == "A" or change.path.rpartition("/")[0] in masking:
+        if change.kind == "A" or change.masked:  # the opaque directory counts its whole tree
             continue
         rel = change.path.lstrip("/")
         below = unionfs.provenance(beneath[0], beneath[1:], rel)

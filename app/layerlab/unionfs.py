@@ -28,6 +28,7 @@ class Change:
     kind: str  # "A" added, "C" changed, "D" deleted - as `docker diff` prints
     path: str  # absolute path inside the container
     opaque: bool = False  # a directory whose lower contents are hidden
+    masked: bool = False  # deleted by the opaque directory above it: no whiteout of its own
 
     def __str__(self) -> str:
         return f"{self.kind} {self.path}"
@@ -136,7 +137,7 @@ def masked(rel: str, names: set[str], lowers: Sequence[Path]) -> Iterator[Change
             if entry.name not in seen:
                 seen.add(entry.name)
                 if not is_whiteout(entry.stat(follow_symlinks=False)):
-                    yield Change("D", f"/{rel}/{entry.name}")
+                    yield Change("D", f"/{rel}/{entry.name}", masked=True)
         if is_opaque(folder):
             return
 
