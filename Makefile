@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux tini chromium
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test deps venv lint pytest bench screenshots clean-venv
+.PHONY: run demo test deps venv constraints lint pytest bench screenshots clean-venv
 
 run: deps $(STAMP)
 	$(VENV)/bin/layerlab tui
@@ -29,14 +29,21 @@ deps:
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The versions the suite passed with (constraints.txt), within pyproject.toml's ranges: a
+# machine set up today installs what was tested, not whatever was released last night.
+$(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q -c constraints.txt --upgrade pip
+	$(VENV)/bin/pip install -q -c constraints.txt -e '.[test]'
 	@# Byte-compile once: the CLI's start-up is benchmarked, and PYTHONDONTWRITEBYTECODE
 	@# environments would otherwise compile every module on every command.
 	$(PY) -m compileall -q app/layerlab >/dev/null
 	touch $(STAMP)
+
+# After a deliberate upgrade (README, Development): pin what the venv has, then `make test`.
+constraints:
+	{ echo "# What the suite passed with; \`make constraints\` rewrites it (README, Development)."; \
+	  $(VENV)/bin/pip freeze --all --exclude-editable | grep -v '^setuptools=='; } > constraints.txt
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check app tests bench scripts

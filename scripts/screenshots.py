@@ -6,6 +6,7 @@ Run as root (it starts real containers): `.venv/bin/python scripts/screenshots.p
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 import tempfile
@@ -14,6 +15,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from layerlab.engine import Engine
+from layerlab.lessons.loader import find_lesson, load_course
 from layerlab.tui import themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.command_bar import CommandBar
@@ -64,6 +66,21 @@ async def variants(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
     await pilot.pause(0.3)
 
 
+async def lesson(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
+    """A lesson's first step done: the lesson folded into a strip above the panels."""
+    app.open_lesson(find_lesson(load_course(), "layers-vs-volumes"))
+    await settled(pilot, until=lambda: app.lesson_pane is not None and app.lesson_pane.ready)
+    pane = app.lesson_pane
+    assert pane is not None
+    await settled(pilot, until=lambda: pane.run is not None and bool(pane.results), timeout=60)
+    await type_line(pilot, pane.next_command() or "")
+    await settled(pilot, until=lambda: pane.passed, timeout=60)
+    await pilot.pause(1.6)
+    app.save_screenshot(f"lesson-{size}.svg", str(OUT))
+    app.leave_lesson()
+    await settled(pilot, until=lambda: not app.lesson_closing, timeout=60)
+
+
 async def render(size: tuple[int, int], root: Path) -> None:
     engine = Engine(root / "store")
     app = LayerlabApp(engine.store.root, history_path=root / "history")  # not the user's history
@@ -80,6 +97,8 @@ async def render(size: tuple[int, int], root: Path) -> None:
             app.action_help()
             await pilot.pause(0.3)
             app.save_screenshot(f"help-{size[0]}x{size[1]}.svg", str(OUT))
+            app.action_help()
+            await lesson(app, pilot, f"{size[0]}x{size[1]}")
     finally:
         for container in engine.containers(all=True):
             engine.rm(container.id, force=True)
@@ -89,11 +108,12 @@ def main() -> int:
     OUT.mkdir(exist_ok=True)
     for size in SIZES:
         root = Path(tempfile.mkdtemp(prefix="layerlab-shots-"))
+        os.environ["XDG_STATE_HOME"] = str(root / "state")  # the lesson's progress: not the user's
         try:
             asyncio.run(render(size, root))
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"wrote {len(SIZES) * (len(SCENES) + 5)} screenshots to {OUT}")
+    print(f"wrote {len(SIZES) * (len(SCENES) + 6)} screenshots to {OUT}")
     return 0
 
 

@@ -46,13 +46,14 @@ def test_cached_builds_racing_rmi_of_the_last_tag(cli: CLI, root: Path, tmp_path
     failed, rebuilt = [], 0
     for _ in range(20):
         if "race:1" not in Store(root).read_repositories():  # the last round's rmi went last
-            assert cli("build", "-t", "race:1", str(context)).code == 0
+            again = cli("build", "-t", "race:1", str(context))
+            assert again.code == 0, again
         build = _start(root, "build", "-t", "race:1", str(context))
         rmi = _start(root, "rmi", "race:1")
         out, _ = build.communicate(timeout=120)
         rmi.communicate(timeout=120)
         if build.returncode != 0:
-            failed.append(out.strip().splitlines()[-1])
+            failed.append(f"exit {build.returncode}: {out[-500:]}")
         rebuilt += "removed meanwhile: building again" in out
         assert _dangling_tags(root) == []
     print(f"20 races: {len(failed)} builds failed, {rebuilt} lost their cache and built again")

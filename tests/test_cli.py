@@ -123,7 +123,7 @@ def test_a_command_builds_only_its_own_parser() -> None:
     assert set(COMMANDS) <= set(everything.choices)  # type: ignore[attr-defined]
     assert parse(["container", "prune", "-f"]).cmd == "container prune"
     assert parse(["--root", "/x", "lessons", "ls"]).cmd == "lesson"
-    with pytest.raises(UsageError, match="invalid choice"):
+    with pytest.raises(UsageError, match="is not a layerlab command"):
         parse(["frobnicate"])
 
 
@@ -140,8 +140,8 @@ def test_help_and_version(cli: CLI) -> None:
 
 def test_unknown_command_is_one_line(cli: CLI) -> None:
     r = cli("frobnicate")
-    # Docker: "docker: unknown command: docker frobnicate", exit 1
-    assert r.code == 1 and len(r.err.strip().splitlines()) == 1 and "invalid choice" in r.err
+    # Docker 20.10 (cmd/docker/docker.go): "docker: 'frobnicate' is not a docker command.", exit 1
+    assert r.code == 1 and r.err.startswith("layerlab: 'frobnicate' is not a layerlab command.")
 
 
 def test_no_runtime_installed(cli: CLI, root: Path) -> None:
@@ -272,14 +272,14 @@ def test_build_from_stdin_reports_the_new_image_then_none_from_the_cache(
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [  # Docker 20.10's words (cobra) and codes for the same command lines
-        (["ps", "extra"], 1, "'layerlab ps' accepts no arguments"),
-        (["volume", "ls", "extra"], 1, "'layerlab volume ls' accepts no arguments"),
-        (["images", "a", "b"], 1, "'layerlab images' requires at most 1 argument"),
-        (["rm"], 1, "'layerlab rm' requires at least 1 argument"),
-        (["run"], 1, "'layerlab run' requires at least 1 argument"),
-        (["tag", "a", "b", "c"], 1, "'layerlab tag' requires exactly 2 arguments"),
-        (["commit"], 1, "'layerlab commit' requires at least 1 and at most 2 arguments"),
-        (["ps", "--bogus"], 125, "unknown flag: --bogus (see 'layerlab ps --help')"),
+        (["ps", "extra"], 1, '"layerlab ps" accepts no arguments.'),
+        (["volume", "ls", "extra"], 1, '"layerlab volume ls" accepts no arguments.'),
+        (["images", "a", "b"], 1, '"layerlab images" requires at most 1 argument.'),
+        (["rm"], 1, '"layerlab rm" requires at least 1 argument.'),
+        (["run"], 1, '"layerlab run" requires at least 1 argument.'),
+        (["tag", "a", "b", "c"], 1, '"layerlab tag" requires exactly 2 arguments.'),
+        (["commit"], 1, '"layerlab commit" requires at least 1 and at most 2 arguments.'),
+        (["ps", "--bogus"], 125, "unknown flag: --bogus\nSee 'layerlab ps --help'."),
         (["ps", "-z"], 125, "unknown shorthand flag: 'z' in -z"),
     ],
 )

@@ -161,6 +161,61 @@ def test_a_killed_client_takes_its_command_with_it(served: Served) -> None:
             waiting.kill()
 
 
+def test_a_shim_is_a_process_of_its_own_with_the_commands_environment(
+    served: Served, root: Path
+) -> None:
+    """`ps` tells a container's shim from the server (its name, its command line naming the
+    container), and its environment is the command's, not the server's first client's."""
+    server = served.started()
+    served.env["LAYERLAB_TEST_MARK"] = "this command's"
+    code, cid, err = served("run", "-d", "busybox", "sleep", "60")
+    assert code == 0, err
+    shim = psutil.Process(int((root / "containers" / cid.strip() / "shim.pid").read_text()))
+    assert shim.name() == "layerlab-shim"
+    assert shim.cmdline()[-4:-1] == ["layerlab.runtime.shim", str(root), cid.strip()]
+    assert shim.environ().get("LAYERLAB_TEST_MARK") == "this command's"
+    assert "LAYERLAB_TEST_MARK" not in psutil.Process(server).environ()
+
+
+def test_ctrl_z_stops_the_command_and_fg_goes_on(served: Served) -> None:
+    """Job control: the client stopped (SIGTSTP) stops its command too; SIGCONT (`fg`)
+    lets both go on. The client is a job of its own, as a shell starts it (in an orphaned
+    process group, one whose parent is in another session, the kernel would not stop it)."""
+    server = served.started()
+    code, cid, _ = served("run", "-d", "busybox", "sleep", "60")
+    assert code == 0
+    waiting = served.popen("wait", cid.strip(), stdout=subprocess.PIPE, process_group=0)
+    try:
+        child = child_of(server)
+        client = psutil.Process(waiting.pid)
+        waiting.send_signal(signal.SIGTSTP)
+        eventually(child.status, psutil.STATUS_STOPPED)
+        eventually(client.status, psutil.STATUS_STOPPED)
+        waiting.send_signal(signal.SIGCONT)
+        eventually(lambda: child.status() != psutil.STATUS_STOPPED, True)
+        assert served("kill", cid.strip())[0] == 0
+        out, _ = waiting.communicate(timeout=30)
+        assert (waiting.returncode, out) == (0, "137\n")
+    finally:
+        waiting.kill()
+
+
+def test_an_environment_read_at_start_gets_a_server_of_its_own(served: Served) -> None:
+    """A server's interpreter took its locale, time zone, Python's and the loader's settings
+    from the environment it started with: a command with others is not served by it."""
+    first = served.started()
+    served.env["TZ"] = "Europe/Paris"
+    code, _, err = served("ps", "-q")
+    assert code == 1 and "no layerlab server answered" in err
+    del served.env["LAYERLAB_SERVER_REQUIRED"]
+    assert served("ps", "-q")[:2] == (0, "")  # run by itself, and it starts a server for TZ
+    served.env["LAYERLAB_SERVER_REQUIRED"] = "1"
+    eventually(lambda: served("ps", "-q")[0], 0)
+    served.env["LAYERLAB_OTHER"] = "not read at start"  # and the same server takes it
+    assert served("ps", "-q")[:2] == (0, "")
+    assert psutil.pid_exists(first)
+
+
 def test_a_changed_source_retires_the_server(root: Path, tmp_path: Path, engine: object) -> None:
     """A copy of the code, so that it can change: the next command runs that change."""
     copy = tmp_path / "app"

@@ -121,6 +121,31 @@ def test_bad_tag_is_refused(cli: CLI) -> None:
     assert r.code == 1 and "invalid reference format" in r.err  # Docker: 1
 
 
+LOWERCASE = "invalid reference format: repository name must be lowercase"
+DIGEST = "@sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["commit", "happy", "Happy-Image"], 1, LOWERCASE),
+        (["create", "UPPER/case"], 125, LOWERCASE),
+        (["run", "--rm", "Busybox", "true"], 125, LOWERCASE),
+        (["create", "busybox::x"], 125, "invalid reference format"),
+        (["tag", "busybox", "x" + DIGEST], 1, "refusing to create a tag with a digest reference"),
+        (["commit", "happy", "x" + DIGEST], 1, "refusing to create a tag with a digest reference"),
+    ],
+)
+def test_a_name_that_does_not_parse_is_refused_in_dockers_words(
+    engine: Engine, cli: CLI, args: list[str], code: int, said: str
+) -> None:
+    engine.create("busybox", CreateOptions(name="happy", command=["true"]))
+    before = (engine.image_ids(), [c.id for c in engine.containers(all=True)])
+    r = cli(*args)
+    assert (r.code, r.err, r.out) == (code, f"Error: {said}\n", "")
+    assert (engine.image_ids(), [c.id for c in engine.containers(all=True)]) == before
+
+
 def test_export_is_the_merged_view_without_metadata(
     engine: Engine, cli: CLI, tmp_path: Path
 ) -> None:

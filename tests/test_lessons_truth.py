@@ -72,6 +72,17 @@ def test_a_line_that_ran_nothing_is_a_failed_command(tmp_path: Path) -> None:
         assert f"✘ the last command exited 0 — now: {now}" in shown(result)
 
 
+def test_a_step_that_prints_nothing_wants_its_own_command(tmp_path: Path) -> None:
+    """`diff box` prints nothing: `version` (any command that succeeds) passed it."""
+    result = tried("2", 2, "version", tmp=tmp_path)
+    assert not result.done
+    assert "✘ the last command was diff — now: version" in shown(result)
+    assert tried("2", 2, "docker container diff box", tmp=tmp_path).done  # the group form
+    assert "✘ the last command was diff — now: not a command" in shown(
+        tried("2", 2, "dif box", tmp=tmp_path)
+    )
+
+
 def test_a_step_is_done_by_a_command_typed_in_it(tmp_path: Path) -> None:
     """Lesson 3: step 2's state holds after step 1, but nothing typed in it is not done;
     skipping it keeps the lesson unfinished even when the last step passes."""
@@ -125,5 +136,30 @@ def test_the_tui_refuses_a_skipped_step_and_sees_a_usage_error(engine: Engine) -
             assert "lesson done" not in checks
             assert "not done yet: step 2" in checks
             assert lesson.name not in Progress.load().done
+
+    asyncio.run(main())
+
+
+@pytest.mark.usefixtures("lesson_env")
+def test_f9_pastes_a_command_that_failed_again(engine: Engine) -> None:
+    """Lesson 22's last step is two commands: a typo in the first, and F9 gives it back
+    (it used to count the failure as typed and paste the second)."""
+    lesson = find_lesson(load_course(), "22")
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root, lesson=lesson)
+        async with app.run_test(size=(140, 44)) as pilot:
+            await settled(pilot, until=lambda: app.lesson_pane is not None)
+            pane = app.lesson_pane
+            assert isinstance(pane, LessonPane)
+            for number in (2, 3, 4):
+                await settled(pilot, until=lambda: pane.ready, timeout=60)
+                await pilot.press("ctrl+n")
+                await settled(pilot, until=lambda n=number: pane.ready and f"step {n} of 4" in
+                              text(app, "#lesson-head"), timeout=60)  # fmt: skip
+            await type_line(pilot, "rm writr")
+            await settled(pilot, until=lambda: pane.run is not None and pane.run.last is not None)
+            await pilot.press("f9")
+            assert app.command_bar.value == "rm writer"
 
     asyncio.run(main())

@@ -11,6 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
+
 from layerlab.engine import Engine
 from tests.conftest import CLI, eventually
 
@@ -122,6 +124,24 @@ def test_stale_scratch_work_goes_with_the_next_mutating_command(cli: CLI, root: 
     started = time.monotonic()
     assert cli("create", "busybox", "true").code == 0
     assert not stale.exists(), time.monotonic() - started
+
+
+def test_scratch_of_a_killed_command_not_yet_reaped_goes_with_the_next_one(
+    cli: CLI, root: Path
+) -> None:
+    """A zombie owns nothing: its parent has only not asked for its exit code yet."""
+    assert cli("create", "busybox", "true").code == 0
+    killed = subprocess.Popen(["sleep", "60"])
+    try:
+        stale = root / "tmp" / f"import-{killed.pid}.abcdefgh"
+        (stale / "deep").mkdir(parents=True)
+        killed.kill()
+        eventually(lambda: psutil.Process(killed.pid).status(), psutil.STATUS_ZOMBIE)
+        assert cli("create", "busybox", "true").code == 0
+        assert not stale.exists()
+    finally:
+        killed.kill()
+        killed.wait()
 
 
 def _deep_tar(path: Path, depth: int) -> None:

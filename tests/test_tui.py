@@ -298,6 +298,26 @@ def test_history_and_completion(engine: Engine) -> None:
     drive(engine, scenario)
 
 
+def test_typing_at_a_panel_goes_to_the_command_bar(engine: Engine) -> None:
+    """A click (a browser's) leaves the focus on a panel: the keys typed next go to the bar;
+    a panel's own keys (`u` on the files panel: the union view) stay its own."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await settled(pilot)
+        await pilot.click("#layers")
+        await until(pilot, lambda: app.focused is app.layer_stack)
+        await pilot.press(*"ps -a")
+        assert app.focused is app.command_bar
+        assert app.command_bar.value == "ps -a"
+        await pilot.press("f4")
+        await until(pilot, lambda: app.focused is app.files_tree)
+        await pilot.press("u")
+        await until(pilot, lambda: app.files_tree.union)
+        assert app.focused is app.files_tree and app.command_bar.value == "ps -a"
+
+    drive(engine, scenario)
+
+
 def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None:
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         await enter(pilot, "tag busybox mine:v1")
@@ -311,6 +331,25 @@ def test_a_layer_of_an_image_shows_its_files(engine: Engine, root: Path) -> None
     drive(engine, scenario)
 
 
+def test_the_layer_tables_columns_fit_its_rows_as_they_are_shown(engine: Engine) -> None:
+    """However late the table's idle comes (a loaded machine), no frame draws its header at
+    the labels' widths over wider rows: the widths come with the rows, not after them."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "tag busybox mine:v1")
+        rows = app.query_one(LayerStack).stack
+        fresh = LayerStack()
+        await app.screen.mount(fresh)
+        fresh.show(rows)  # no await: nothing else ran in between, the table's idle neither
+        shown = [column.get_render_width(fresh) for column in fresh.ordered_columns]
+        await pilot.pause()
+        assert not fresh._require_update_dimensions  # the table worked its widths out too
+        assert [column.get_render_width(fresh) for column in fresh.ordered_columns] == shown
+        assert shown[1] > len(" layer ")  # the short ids, wider than the label
+
+    drive(engine, scenario)
+
+
 def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_textual(
     root: Path,
 ) -> None:
@@ -319,7 +358,7 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
     bare = subprocess.run(
         [sys.executable, "-m", "layerlab"], capture_output=True, text=True, env=env, timeout=30
     )
-    assert bare.returncode == 0 and "usage: layerlab" in bare.stdout
+    assert bare.returncode == 0 and "Usage:  layerlab" in bare.stdout
     assert "tui" in bare.stdout
     # The CLI's own path, as `layerlab ps -a` runs it: grammar, handlers, engine, table.
     probe = (
@@ -660,5 +699,31 @@ def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
         assert "wait stopped waiting; the container keeps running" in explained(app)
         assert not any(line.startswith("Error") for line in output(app))
         assert engine.container("ticker").running
+
+    drive(engine, scenario)
+
+
+def subjects(app: LayerlabApp) -> list[str]:
+    return [str(option.prompt) for option in app.query_one(SubjectList).options]
+
+
+def test_an_empty_store_says_so_and_lists_busybox_once_it_is_made(engine: Engine, cli: CLI) -> None:
+    """`images` in an empty store points at nothing; busybox, made meanwhile by another
+    process (a lesson's setup) while the watch was starting, is listed all the same."""
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "images")
+        assert explained(app).startswith("images listed nothing: this store has no image yet")
+        assert "subjects list" in explained(app) and "pick one" not in explained(app)
+        app._watching = False  # no watch, as before a new store's watch has started
+        await asyncio.to_thread(app._reconcile_store_watch)
+        made = await asyncio.to_thread(cli, "history", "-q", "busybox")  # busybox, made
+        assert made.code == 0, made.err
+        app._watching = True
+        app.start_store_watch()
+        await until(pilot, lambda: "▤ busybox:latest" in subjects(app))
+        await until(pilot, lambda: "image busybox:latest" in str(app.subject_bar.render()))
+        await enter(pilot, "images")
+        assert "pick one in the subjects list" in explained(app)
 
     drive(engine, scenario)

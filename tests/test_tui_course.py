@@ -79,7 +79,8 @@ def test_a_folded_lesson_leaves_room_for_the_files_and_the_picture(
     lesson_env: Path,  # noqa: F811
 ) -> None:
     """At 100x30 the lesson is a strip above the panels: the writable layer's tree keeps 8
-    rows (`/lost.txt` shows), the picture 36 columns; ⇧F7 unfolds the step's prose, and back."""
+    rows (`/lost.txt` shows), the picture 36 columns; ⇧F7 shows the step's prose over the
+    panels, Escape or typing a command folds it back."""
 
     async def main() -> None:
         lesson = find_lesson(COURSE, "layers-vs-volumes")
@@ -99,11 +100,17 @@ def test_a_folded_lesson_leaves_room_for_the_files_and_the_picture(
             assert "step done" in screen_text(app)
             prose = app.query_one("#lesson-prose-box")
             assert not prose.display
-            await pilot.press("shift+f7")
+            await pilot.press("shift+f7")  # the step's prose, over the panels
             await settled(pilot, until=lambda: prose.display and prose.region.height > 0)
-            assert not pane.has_class("-folded")
-            await pilot.press("shift+f7")
+            assert pane.reading and pane.region.width == 100
+            await pilot.press("escape")
             await settled(pilot, until=lambda: not prose.display)
+            assert pane.has_class("-folded")
+            await pilot.press("shift+f7")
+            await settled(pilot, until=lambda: pane.reading)
+            await pilot.press("l")  # typing: the bar was under the prose, the panels come back
+            await settled(pilot, until=lambda: not pane.reading)
+            assert app.command_bar.value == "l" and pane.has_class("-folded")
             app.leave_lesson()
             await settled(pilot, until=lambda: not app.lesson_closing)
 

@@ -382,3 +382,31 @@ def test_the_explainer_in_the_tui_after_a_failure_and_an_unquoted_redirection(
             assert "Note" not in text
 
     asyncio.run(main())
+
+
+@pytest.mark.system
+def test_ctrl_o_on_the_files_panel_keeps_the_host_path(engine: Engine) -> None:
+    """Maximized, the files panel still says where the picked file is on the host."""
+    from .test_tui import changes, enter, until
+    from .test_tui_pictures import screen_text
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await enter(pilot, "run --name hap busybox touch /happiness.txt")
+            await until(pilot, lambda: "A /happiness.txt" in changes(app))
+            await pilot.press("f4")
+            tree = app.files_tree
+            tree.move_cursor(next(n for n in tree.root.children if n.data is not None))
+            await pilot.press("enter")  # the file: its provenance under the tree
+            view = app.query_one(ProvenanceView)
+            await until(pilot, lambda: view.provenance is not None and bool(view.provenance.host))
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: app.screen.maximized is not None)
+            await until(pilot, lambda: "on the host:" in screen_text(app))
+            assert "/diff/happiness.txt" in "".join(screen_text(app).split())  # wrapped
+            assert app.focused is app.files_tree
+            await pilot.press("ctrl+o")
+            await until(pilot, lambda: app.screen.maximized is None)
+
+    asyncio.run(main())

@@ -34,6 +34,7 @@ from layerlab.lessons.progress import Progress
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.lesson_pane import LessonPane
 from layerlab.tui.lesson_picker import LessonPicker
+from layerlab.tui.output_log import OutputLog
 from layerlab.tui.settle import settled
 
 from .conftest import eventually
@@ -63,6 +64,11 @@ async def wait_checks(pilot: Pilot[None], pane: LessonPane, passed: bool) -> Non
         return pane.ready and bool(pane.results) and pane.passed == passed
 
     await settled(pilot, until=checks_shown, timeout=60)
+
+
+def output(app: LayerlabApp) -> str:
+    """What the output pane holds: the last lesson's commands must not carry over."""
+    return "\n".join(line.text for line in app.query_one(OutputLog).lines)
 
 
 async def type_line(pilot: Pilot[None], line: str) -> None:
@@ -152,10 +158,12 @@ def test_restart_begins_again_on_a_clean_store(engine: Engine, lesson_env: Path)
             await type_line(pilot, "create --name box busybox")
             await wait_checks(pilot, pane, passed=True)
             first = app.engine
+            assert "$ create --name box busybox" in output(app)
             await pilot.press("ctrl+r")
             await settled(pilot, until=lambda: app.lesson_pane is not pane)
             again = app.lesson_pane
             assert again is not None and app.engine is not first
+            await settled(pilot, until=lambda: "$ create --name box busybox" not in output(app))
             await wait_checks(pilot, again, passed=False)  # a fresh store: no box yet
             assert app.engine.containers(all=True) == []
             await settled(pilot, until=lambda: not app.lesson_closing)

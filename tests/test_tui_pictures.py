@@ -7,9 +7,12 @@ waited on with `settled()`, never with bare sleeps.
 from __future__ import annotations
 
 import asyncio
+import colorsys
 import io
 
 import pytest
+from rich.color import EIGHT_BIT_PALETTE, STANDARD_PALETTE, Color, ColorSystem
+from rich.color_triplet import ColorTriplet
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Tree
@@ -317,3 +320,48 @@ def test_ctrl_t_cycles_three_themes(engine: Engine) -> None:
         assert app.get_theme("layerlab-high-contrast") is not None
 
     drive(engine, scenario, size=(80, 24))
+
+
+def reddish(triplet: tuple[int, int, int]) -> bool:
+    """A colour a reader takes for an error: a hue near red, not a grey."""
+    hue, _, saturation = colorsys.rgb_to_hls(*(part / 255 for part in triplet))
+    return max(triplet) - min(triplet) > 24 and saturation > 0.2 and not 1 / 12 < hue < 11 / 12
+
+
+@pytest.mark.parametrize("theme", themes.NAMES)
+def test_in_256_and_16_colours_no_background_turns_red(
+    engine: Engine, theme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tmux or macOS Terminal: TERM=xterm-256color and no COLORTERM. Each background on the
+    screen, as the terminal's palette shows it (256 colours, and 16), is no error's red."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("COLORTERM", raising=False)
+
+    async def main() -> None:
+        app = LayerlabApp(engine.store.root)
+        app.theme = theme
+        assert app.console.color_system == "256"
+        async with app.run_test(size=(100, 30)) as pilot:
+            await enter(pilot, "run -d --name red busybox sleep 600")
+            assert app.explainer.text  # the explainer has its say, on its background
+            backgrounds: dict[str, tuple[int, int, int]] = {}
+            row = app.explainer.region.y
+            for y, strip in enumerate(app.screen._compositor.render_strips()):
+                for segment in strip:
+                    color = segment.style.bgcolor if segment.style else None
+                    if color is not None and color.triplet is not None:
+                        where = "explainer" if y == row else f"row {y}"
+                        backgrounds.setdefault(f"{where} {color.triplet.hex}", color.triplet)
+        assert any(where.startswith("explainer") for where in backgrounds)
+        for system, palette in (
+            (ColorSystem.EIGHT_BIT, EIGHT_BIT_PALETTE),
+            (ColorSystem.STANDARD, STANDARD_PALETTE),
+        ):
+            shown = {
+                where: palette[Color.from_triplet(triplet).downgrade(system).number or 0]
+                for where, triplet in backgrounds.items()
+            }
+            red = {where: ColorTriplet(*rgb).hex for where, rgb in shown.items() if reddish(rgb)}
+            assert not red, f"{system.name}: {red}"
+
+    asyncio.run(main())

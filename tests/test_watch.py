@@ -74,6 +74,18 @@ def test_a_burst_of_writes_is_one_batch(tmp_path: Path) -> None:
         watch.stop()
 
 
+def test_a_store_watch_stopped_while_it_rescans_leaves_quietly(engine: Engine, root: Path) -> None:
+    """`stop` (the app's thread) unschedules every watch while watchdog's thread may be
+    rescanning after a container folder went: that rescan then has nothing to do."""
+    engine.create("busybox", CreateOptions(command=["true"], name="gone"))
+    watch = StoreWatch(root, lambda: None)
+    watch.start()
+    watch.stop()
+    engine.rm("gone")
+    watch._sync()  # as watchdog's thread runs it on the removal, had it come just then
+    assert watch._observer.emitters == set()
+
+
 def test_store_watch_sees_containers_come_change_and_go(engine: Engine, root: Path) -> None:
     seen = Seen()
     watch = StoreWatch(root, seen.changed)  # the root does not exist yet

@@ -29,7 +29,7 @@ from typing import Any, BinaryIO, TypeVar, cast
 
 from layerlab import images, layer_writer, layers
 from layerlab.errors import LayerlabError
-from layerlab.humanize import rfc3339_nano
+from layerlab.humanize import plural, rfc3339_nano
 from layerlab.instructions import apply_changes
 from layerlab.reference import (
     is_valid_reference,
@@ -532,7 +532,8 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
         _check_digest(diff_id if isinstance(diff_id, str) else "", what)
     if len(diff_ids) != len(sources):
         raise LayerlabError(
-            f"invalid archive: the config has {len(diff_ids)} layers, the manifest {len(sources)}"
+            f"invalid archive: the config has {plural(len(diff_ids), 'layer')}, "
+            f"the manifest {len(sources)}"
         )
     if len(diff_ids) > images.MAX_DEPTH:  # before anything is unpacked: all or nothing
         raise LayerlabError("max depth exceeded")
@@ -546,7 +547,7 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
     if len(steps) > len(diff_ids):  # moby refuses such a config at load, as we do
         raise LayerlabError(
             f"invalid archive: {what} lists {len(steps)} non-empty history entries"
-            f" for {len(diff_ids)} layers"
+            f" for {plural(len(diff_ids), 'layer')}"
         )
     history = [(str(h.get("created") or ""), str(h.get("created_by") or "")) for h in steps]
     if len(history) != len(diff_ids):

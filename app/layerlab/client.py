@@ -5,8 +5,10 @@ A Python CLI pays ~80 ms of imports before it does anything, twice a bare
 server (`forkserver.py`) that has every module loaded and forks a child per
 command: the child takes our stdin/stdout/stderr and working directory (passed
 as file descriptors), our arguments, environment and umask, runs the command,
-and sends its exit code back. Signals we get are forwarded to it. The store
-stays the only state: the server holds nothing but loaded code.
+and sends its exit code back. Signals we get are forwarded to it (Ctrl-Z stops
+it with us). The store stays the only state: the server holds nothing but
+loaded code; a server serves only commands whose environment it started with
+(`FIXED_AT_START`).
 
 This module is what each command imports first, so it imports nothing that
 costs: `_socket` and `_signal` (not `socket`, `signal`: their enums cost ms).
@@ -32,8 +34,18 @@ ENDING = (
     _signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
     _signal.SIGUSR1, _signal.SIGUSR2,
 )  # fmt: skip
-FORWARDED = (*ENDING, _signal.SIGWINCH)
+# Job control (Ctrl-Z, then `fg`), as chg forwards it: the command stops (by SIGSTOP: in the
+# server's orphaned process group a SIGTSTP would be discarded), then we do; as we go on, so
+# does the command.
+STOPPING = (_signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU)
+FORWARDED = (*ENDING, *STOPPING, _signal.SIGWINCH)
 SERVER_DIR = "/run/layerlab"
+# What an interpreter reads from its environment as it starts or imports, so that a server
+# cannot take it from a command's (Mercurial's chg keys its servers on the same kinds):
+# Python's settings and path, the dynamic loader's, the locale, the time zone, Textual's
+# constants. Commands that differ in one of these are served by a server each. No
+# LAYERLAB_ variable is read at import: every one is read when a command runs.
+FIXED_AT_START = ("PYTHON", "LD_", "LC_", "LANG", "TZ", "TEXTUAL_", "ESCDELAY")
 
 
 def identity() -> bytes:
@@ -41,12 +53,19 @@ def identity() -> bytes:
     return f"{os.path.dirname(os.path.abspath(__file__))}\0{sys.executable}".encode()
 
 
-def socket_path(ident: bytes) -> str:
-    """The server's address for `ident`: one server per checkout and interpreter."""
-    import zlib  # a C module, cheap; the name only has to tell checkouts apart (it is checked)
+def fixed_at_start(env: list[str]) -> list[str]:
+    """The `NAME=value`s of `env` that a server must have started with to run a command."""
+    return sorted(e for e in env if e.startswith(FIXED_AT_START))
 
+
+def socket_path(ident: bytes, env: list[str]) -> str:
+    """The server's address for `ident` and `env`: one server per checkout, interpreter and
+    environment fixed at start."""
+    import zlib  # a C module, cheap; the name only has to tell them apart (both are checked)
+
+    key = b"\0".join([ident, *(os.fsencode(e) for e in fixed_at_start(env))])
     folder = os.environ.get("LAYERLAB_SERVER_DIR") or SERVER_DIR
-    return f"{folder}/cli-{zlib.crc32(ident):08x}.sock"
+    return f"{folder}/cli-{zlib.crc32(key):08x}.sock"
 
 
 def private(folder: str) -> bool:
@@ -65,10 +84,11 @@ def entry() -> None:
     """Run `layerlab ARGS...`: through the server when it can, else in this process."""
     words = sys.argv[1:]
     ident = identity()
-    path = socket_path(ident)
+    env = [f"{k}={v}" for k, v in os.environ.items()]
+    path = socket_path(ident, env)
     if _server_may_run(words):
         trusted = private(os.path.dirname(path))
-        code = _through_server(path, ident, words) if trusted else None
+        code = _through_server(path, ident, words, env) if trusted else None
         if code is not None:
             os._exit(code)
         if os.environ.get("LAYERLAB_SERVER_REQUIRED"):  # the tests' way to know it served
@@ -90,7 +110,7 @@ def _server_may_run(words: list[str]) -> bool:
     return i >= len(words) or words[i] not in RUN_HERE  # no command: the TUI, or help
 
 
-def _through_server(path: str, ident: bytes, words: list[str]) -> int | None:
+def _through_server(path: str, ident: bytes, words: list[str], env: list[str]) -> int | None:
     """The command's exit code from the server; None when no server could take it."""
     conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
@@ -101,7 +121,6 @@ def _through_server(path: str, ident: bytes, words: list[str]) -> int | None:
         return None
     umask = os.umask(0)
     os.umask(umask)
-    env = [f"{k}={v}" for k, v in os.environ.items()]
     fields = [ident, str(umask).encode(), str(len(words)).encode()]
     fields += [os.fsencode(w) for w in words] + [os.fsencode(e) for e in env]
     payload = b"\0".join(fields)
@@ -130,9 +149,15 @@ def _wait(conn: _socket.socket) -> int | None:
             forwarded = signum
         if pid:
             try:  # noqa: SIM105 - contextlib is an import every command would pay for
-                os.kill(pid, signum)
+                os.kill(pid, _signal.SIGSTOP if signum in STOPPING else signum)
             except ProcessLookupError:
                 pass
+        if signum in STOPPING:  # we stop, as the signal's default action would, until SIGCONT
+            _signal.signal(signum, _signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            _signal.signal(signum, forward)
+            if pid:
+                forward(_signal.SIGCONT, None)
 
     for signum in FORWARDED:
         _signal.signal(signum, forward)

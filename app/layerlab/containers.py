@@ -106,6 +106,8 @@ class CreateOptions:
     interactive: bool = False
     auto_remove: bool = False
     attach: bool = False
+    detach: bool = False  # run -d: Docker records no stream as attached
+    attach_streams: frozenset[str] = frozenset()  # -a: stdin, stdout, stderr
     volumes: list[str] = field(default_factory=list)  # -v/--volume
     mounts: list[str] = field(default_factory=list)  # --mount
     tmpfs: list[str] = field(default_factory=list)  # --tmpfs
@@ -295,6 +297,7 @@ def new_record(
     cdir = container_dir
     entrypoint, cmd = entry_cmd
     argv = entrypoint + cmd
+    streams = opts.attach_streams
     return {
         "Id": cid,
         "Created": rfc3339_nano(time.time()),
@@ -326,14 +329,16 @@ def new_record(
             "Hostname": hostname,
             "Domainname": "",
             "User": opts.user if opts.user is not None else cfg.get("User", ""),
-            "AttachStdin": opts.attach and opts.interactive,
-            "AttachStdout": opts.attach,
-            "AttachStderr": opts.attach,
+            # docker/cli container/opts.go: -i or -a stdin; stdout and stderr unless -a
+            # names others; none for run -d (container/run.go)
+            "AttachStdin": not opts.detach and (opts.interactive or "stdin" in streams),
+            "AttachStdout": not opts.detach and (not streams or "stdout" in streams),
+            "AttachStderr": not opts.detach and (not streams or "stderr" in streams),
             # The image's EXPOSE, as Docker copies it (and `ps` shows it while running).
             **({"ExposedPorts": dict(cfg["ExposedPorts"])} if cfg.get("ExposedPorts") else {}),
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
-            "StdinOnce": opts.attach and opts.interactive,
+            "StdinOnce": not opts.detach and opts.interactive,
             "Env": env,
             "Cmd": cmd,
             "Image": image_ref,

@@ -70,6 +70,7 @@ from layerlab.runtime.runc import (
     FROZEN_MARKER,
     STDIN_FIFO,
     Runtime,
+    process_file,
     runtime_message,
 )
 from layerlab.runtime.spec import (
@@ -79,6 +80,7 @@ from layerlab.runtime.spec import (
     apply_limits,
     apply_security,
     build_spec,
+    spec_user,
 )
 from layerlab.store import (
     Corrupted,
@@ -746,6 +748,12 @@ class Engine:
         self.wait_exit(cid, cancel=cancel)
         return int(self._load(cid).state.get("ExitCode", 0))
 
+    def keep_build_container(self, cid: str) -> None:
+        """A failed build step's container stays, as Docker leaves it: no longer the build's
+        to clean up if the build is killed (`ps -a` shows it, Exited with the step's code)."""
+        with self.store.lock():
+            (self.store.container_dir(cid) / BUILD_OWNER).unlink(missing_ok=True)
+
     def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """Delete the container and its writable layer (refused while running, unless forced);
         with `volumes` its anonymous volumes too (`rm -v`), never the named ones.
@@ -864,7 +872,8 @@ class Engine:
         cid = self.store.resolve_container(ref)
         container = self._require_running(cid)
         if container.paused:
-            raise Conflict(f"Container {cid} is paused, unpause the container before exec")
+            # daemon/exec.go getActiveContainer: errExecPaused(name), the name as given
+            raise Conflict(f"Container {ref} is paused, unpause the container before exec")
         if not command:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
@@ -881,9 +890,10 @@ class Engine:
         os.close(fd)  # runc writes it by name
         log = Path(name)
         env = merge_env(["TERM=xterm"] if tty else [], env or [])  # Docker's, for -t
+        process = None if ids is None else self._exec_process(cid, command, env, workdir, tty, ids)
         if tty and not detach and not (stdio[0] is None and interactive and os.isatty(0)):
             # -t without our terminal: a pseudo-terminal of our own, as Docker allocates one
-            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, ids)
+            code = self._exec_in_pty(cid, command, env, workdir, stdio[1], log, process)
         else:
             proc = self.runtime.exec(
                 cid,
@@ -895,19 +905,20 @@ class Engine:
                 stdin=stdio[0] if interactive and not detach else subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL if detach else stdio[1],
                 stderr=subprocess.DEVNULL if detach else stdio[2],
-                user=ids,
+                process=process,
                 log=log,
             )
             code = proc.wait()
         failure = log.read_text(errors="replace") if code == 255 else ""
         log.unlink(missing_ok=True)
+        process_file(log).unlink(missing_ok=True)
         if failure.strip():  # runc could not start the process: Docker's 126 and words
             raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
         return code
 
     def _exec_in_pty(
         self, cid: str, command: list[str], env: list[str], workdir: str | None,
-        out: Stream, log: Path, user: str | None,
+        out: Stream, log: Path, process: dict[str, Any] | None,
     ) -> int:  # fmt: skip
         """`runc exec --tty` on a pseudo-terminal we own (its controlling terminal), its
         output copied to `out` (None: our stdout) - what Docker's `exec -t` shows."""
@@ -915,7 +926,8 @@ class Engine:
         try:
             proc = self.runtime.exec(
                 cid, command, env=env, cwd=workdir, tty=True, detach=False,
-                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True, user=user,
+                stdin=slave, stdout=slave, stderr=slave, log=log, own_terminal=True,
+                process=process,
             )  # fmt: skip
         finally:
             os.close(slave)
@@ -1302,12 +1314,12 @@ class Engine:
 
         rw = self.writable_layer(ref)
         if rw.is_mounted():
-            layer_writer.write_tar(rw.merged, out)
+            layer_writer.write_tar(rw.merged, out, names=True)
             return
         view = self.store.make_tmp_dir("export-")
         try:
             with rw.readonly_view(view) as root:
-                layer_writer.write_tar(root, out)
+                layer_writer.write_tar(root, out, names=True)
         finally:
             self.store.discard(view)
 
@@ -1471,11 +1483,26 @@ class Engine:
             raise LayerlabError("--init: no docker-init or tini-static on this host any more")
         return found
 
+    def _exec_process(
+        self, cid: str, command: list[str], env: list[str], workdir: str | None, tty: bool,
+        ids: tuple[int, int, list[int]],
+    ) -> dict[str, Any]:  # fmt: skip
+        """`exec -u`'s process: the container's (capabilities, limits, env), run as the
+        user with only that user's groups, as Docker's exec (moby daemon/exec_linux.go)."""
+        base = dict((self.bundle_spec(cid) or {}).get("process") or {})
+        return {
+            **base,
+            "args": command,
+            "env": merge_env(base.get("env") or [], env),
+            "cwd": workdir or base.get("cwd") or "/",
+            "terminal": tty,
+            "user": spec_user(ids),
+        }
+
     @staticmethod
-    def _user_ids(rw: WritableLayer, user: str) -> str:
-        """`-u name[:group]` as `uid:gid`, read from the container's /etc/passwd and group."""
-        if not user:
-            return ""
+    def _user_ids(rw: WritableLayer, user: str) -> tuple[int, int, list[int]]:
+        """`-u name[:group]` (root when empty) as uid, gid and additional gids, read from
+        the container's /etc/passwd and group."""
         from layerlab.users import resolve_user
 
         def read(rel: str) -> str | None:
@@ -1486,8 +1513,7 @@ class Engine:
                         return (top / rel).read_text(errors="replace")
             return None
 
-        uid, gid, _ = resolve_user(user, read)
-        return f"{uid}:{gid}"
+        return resolve_user(user, read)
 
     # --- listings and disk usage (issue 10) ----------------------------------------
     def container_sizes(self, container: Container) -> tuple[int, int]:

@@ -92,6 +92,7 @@ def serve(path: str) -> int:
     sources = preload()
     gc.freeze()  # what is loaded stays shared with the children: their collections skip it
     ident = client.identity()
+    fixed = client.fixed_at_start([f"{k}={v}" for k, v in os.environ.items()])
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -121,7 +122,7 @@ def serve(path: str) -> int:
         if os.fork() == 0:
             listener.close()
             os.close(lock)
-            _child(conn, ident)
+            _child(conn, ident, fixed)
         conn.close()
     _leave(path, inode, lock)
     return 0
@@ -161,16 +162,18 @@ def _leave(path: str, inode: int, lock: int) -> None:
 
 
 # --- the child: one command -------------------------------------------------------------------
-def _child(conn: socket.socket, ident: bytes) -> NoReturn:
+def _child(conn: socket.socket, ident: bytes, fixed: list[str]) -> NoReturn:
     try:
         for signum in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(signum, signal.SIG_DFL)
         conn.setblocking(True)
         request = _receive(conn)
-        client = _peer(conn)[0]
-        if request is None or request[0] != ident or not _same_world(client):
+        peer = _peer(conn)[0]
+        if request is None or request[0] != ident or not _same_world(peer):
             raise LookupError("not ours to run")
-        _become(conn, client, *request[1:])
+        if client.fixed_at_start(request[4]) != fixed:  # read as we started: not to be changed
+            raise LookupError("not ours to run")
+        _become(conn, peer, *request[1:])
         conn.sendall(f"pid {os.getpid()}\n".encode())
     except Exception:  # the client runs its command itself
         with contextlib.suppress(OSError):
@@ -243,8 +246,6 @@ def _become(
     os.environ.update(e.partition("=")[::2] for e in env if "=" in e)
     time.tzset()
     sys.argv = ["layerlab", *words]
-    if "textual.constants" in sys.modules:  # read from the environment as it is imported
-        importlib.reload(sys.modules["textual.constants"])
     streams = {
         "stdin": _text(0, "r", "surrogateescape"),
         "stdout": _text(1, "w", "surrogateescape"),
@@ -266,25 +267,22 @@ def _text(fd: int, mode: str, errors: str, line_buffered: bool = False) -> io.Te
 
 def _end_with_client(conn: socket.socket) -> None:
     """A client killed outright (SIGKILL) takes its command with it, as a killed process
-    would: the connection's hangup raises SIGIO here. Processes forked from the command
-    (a container's shim) do not keep the connection."""
-
-    def hangup(_signum: int, _frame: object) -> None:
-        try:
-            gone = conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-        except BlockingIOError:  # there, quiet
-            return
-        except OSError:  # ECONNRESET: it went before reading what we had sent it
-            gone = True
-        if gone:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    signal.signal(signal.SIGIO, hangup)
+    would: its end of the connection closing raises SIGIO here, and SIGIO's default action
+    ends us. The kernel marks us killed as the client dies, before anyone sees it dead,
+    so the next command finds us gone or ending (store.owner_alive waits for that), never
+    still at work. Processes we start do not keep the connection (it is close-on-exec)."""
+    signal.signal(signal.SIGIO, signal.SIG_DFL)
     fd = conn.fileno()
     fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
-    os.register_at_fork(after_in_child=conn.close)
-    hangup(signal.SIGIO, None)  # a client gone already, before there was a SIGIO to send
+    try:  # a client gone already, before there was a SIGIO to send
+        gone = conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:  # there, quiet
+        gone = False
+    except OSError:  # ECONNRESET: it went before reading what we had sent it
+        gone = True
+    if gone:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _run(words: list[str]) -> int:

@@ -15,6 +15,13 @@ _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 _BINARY_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 
+def plural(n: int, word: str) -> str:
+    """`1 layer`, `2 layers`, `3 entries`: never `1 layers`."""
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
 def human_duration(seconds: float) -> str:
     """go-units HumanDuration: `Less than a second`, `3 seconds`, `About a minute`, ..."""
     s = int(seconds)  # Go's int() truncates toward zero, like Python's

@@ -21,7 +21,7 @@ from typing import Any
 from layerlab.containers import Container
 from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.reference import chain_id, normalize_ref, strip_digest
+from layerlab.reference import chain_id, normalize_ref, reference_error, strip_digest
 from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
 
 BASE_IMAGE = "busybox:latest"
@@ -158,6 +158,9 @@ def resolve_image(store: Store, ref: str) -> Image:
     if image_id is None and normalize_ref(ref) == BASE_IMAGE:
         image_id = ensure_base_image(store)
     if image_id is None:
+        error = None if ref.startswith("sha256:") else reference_error(ref)
+        if error is not None:  # Docker parses the name before it looks for it
+            raise LayerlabError(error)
         name = ref if ref.startswith("sha256:") else normalize_ref(ref)
         # There is no registry to pull from: say what to do instead (the article uses ubuntu).
         raise NotFound(
@@ -469,5 +472,7 @@ def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
             rows.extend((name, image) for name in names)
         elif all or image_id not in parents:  # dangling images show; intermediates hide
             rows.append(("<none>:<none>", image))
-    rows.sort(key=lambda row: (row[1].created, row[0]), reverse=True)
+    # Newest first; one image's tags in the daemon's order (reference/store.go sorts them
+    # lexically), kept by the stable sort.
+    rows.sort(key=lambda row: row[1].created, reverse=True)
     return rows

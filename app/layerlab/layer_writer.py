@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import stat
@@ -79,14 +80,25 @@ _MAX8, _MAX12 = 8**7, 8**11
 
 
 def _pack(
-    name: bytes, link: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes
-) -> bytes:
-    """A ustar header block as tarfile writes it (no user or group names, no device)."""
+    name: bytes, link: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes,
+    owner: tuple[str, str] = ("", ""),
+) -> bytes:  # fmt: skip
+    """A ustar header block as tarfile writes it (no device; user and group names only
+    when given, ASCII of at most 32 characters)."""
     numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode & 0o7777, uid, gid, size, mtime)
-    chksum = _CHKSUM_BASE + sum(name) + sum(link) + sum(numbers) + kind[0]
+    uname, gname = (n.encode("ascii") for n in owner)
+    tail = _TAIL
+    if uname or gname:
+        tail = _MAGIC + uname.ljust(32, _NUL) + gname.ljust(32, _NUL) + _TAIL[len(_MAGIC) + 64 :]
+    chksum = _CHKSUM_BASE + sum(name) + sum(link) + sum(numbers) + kind[0] + sum(uname + gname)
     return b"".join(
-        (name.ljust(100, _NUL), numbers, b"%06o\0 " % chksum, kind, link.ljust(100, _NUL), _TAIL)
+        (name.ljust(100, _NUL), numbers, b"%06o\0 " % chksum, kind, link.ljust(100, _NUL), tail)
     )
+
+
+def _plain_owner(owner: tuple[str, str]) -> bool:
+    """Names ustar holds as they are: ASCII, at most 32 characters (tarfile adds no pax)."""
+    return all(n.isascii() and len(n) <= 32 for n in owner)
 
 
 def header_bytes(info: tarfile.TarInfo) -> bytes:
@@ -110,8 +122,7 @@ def header_bytes(info: tarfile.TarInfo) -> bytes:
         or type(mtime) is not int
         or not (0 <= info.uid < _MAX8 and 0 <= info.gid < _MAX8)
         or not (0 <= info.size < _MAX12 and 0 <= mtime < _MAX12)
-        or info.uname
-        or info.gname
+        or not _plain_owner((info.uname, info.gname))
     ):
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     return _pack(
@@ -123,10 +134,11 @@ def header_bytes(info: tarfile.TarInfo) -> bytes:
         info.size,
         mtime,
         info.type,
+        (info.uname, info.gname),
     )
 
 
-def _file_header(rel: str, st: os.stat_result) -> bytes | None:
+def _file_header(rel: str, st: os.stat_result, owner: tuple[str, str]) -> bytes | None:
     """header_bytes of a regular file's `layers._header`, straight from its stat.
 
     Only for a plain one - a single link (a hardlinked file's header depends on
@@ -139,10 +151,11 @@ def _file_header(rel: str, st: os.stat_result) -> bytes | None:
         or not rel.isascii()
         or not (st.st_uid < _MAX8 and st.st_gid < _MAX8)
         or not (st.st_size < _MAX12 and 0 <= mtime < _MAX12)
+        or not _plain_owner(owner)
     ):
         return None
     return _pack(
-        rel.encode("ascii"), b"", st.st_mode, st.st_uid, st.st_gid, st.st_size, mtime, b"0"
+        rel.encode("ascii"), b"", st.st_mode, st.st_uid, st.st_gid, st.st_size, mtime, b"0", owner
     )
 
 
@@ -156,14 +169,18 @@ class _Read(NamedTuple):
     opaque: bool
 
 
-def _read(entry: layers.WalkEntry, first_paths: dict[tuple[int, int], str]) -> _Read | None:
-    """`entry` as the reference reads it (`layers.open_entry`), a plain file by the fast path."""
+def _read(
+    entry: layers.WalkEntry, first_paths: dict[tuple[int, int], str], names: bool = False
+) -> _Read | None:
+    """`entry` as the reference reads it (`layers.open_entry`), a plain file by the fast path;
+    with `names`, its header names its owner (`_host_names`)."""
     opened = layers.open_entry(entry)
     if opened is None:
         return None
     st, fd = opened
+    owner = _host_names(st.st_uid, st.st_gid) if names else ("", "")
     if fd >= 0:
-        head = _file_header(entry.rel, st)
+        head = _file_header(entry.rel, st, owner)
         if head is not None:
             if not st.st_size:
                 os.close(fd)
@@ -172,6 +189,7 @@ def _read(entry: layers.WalkEntry, first_paths: dict[tuple[int, int], str]) -> _
     info, fd = layers.entry_header(entry, st, fd, first_paths)
     if info is None:
         return None
+    info.uname, info.gname = owner
     head = header_bytes(info)
     opaque = info.isdir() and entry.fd >= 0 and layers.is_opaque_fd(entry.fd)
     if opaque:
@@ -558,11 +576,29 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
 # --- diff_id and export: the stream itself ------------------------------------------
 
 
-def _entries(src: Path) -> Iterator[_Read]:
+@functools.cache
+def _host_names(uid: int, gid: int) -> tuple[str, str]:
+    """The host's names for an owner, as Go's tar.FileInfoHeader looks them up for Docker
+    20.10's export (`root/root` in `tar tv`); "" where the host has none."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = ""
+    try:
+        group = grp.getgrgid(gid).gr_name
+    except KeyError:
+        group = ""
+    return user, group
+
+
+def _entries(src: Path, names: bool = False) -> Iterator[_Read]:
     """write_layer_tar's entries in its order, each opened (the consumer closes `fd`)."""
     first_paths: dict[tuple[int, int], str] = {}
     for entry in layers.walk_at(src, stat_files=False):
-        read = _read(entry, first_paths)
+        read = _read(entry, first_paths, names)
         if read is not None:
             yield read
 
@@ -587,8 +623,9 @@ def diff_id(src: Path) -> str:
     return "sha256:" + sha.hexdigest()
 
 
-def write_tar(src: Path, out: BinaryIO) -> None:
-    """`layers.write_layer_tar(src, out)`'s bytes, unhashed (export needs no digest).
+def write_tar(src: Path, out: BinaryIO, names: bool = False) -> None:
+    """`layers.write_layer_tar(src, out)`'s bytes, unhashed (export needs no digest); with
+    `names`, each header names its owner as the host does (export's, as Docker's).
 
     Headers and small files gather in 1 MiB writes. A big file's data stays in the
     kernel when `out` has an fd: into a regular file it is copied to its offset on a
@@ -600,19 +637,21 @@ def write_tar(src: Path, out: BinaryIO) -> None:
         fd = out.fileno()
         st = os.fstat(fd)
     except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
-        _write_in_order(src, out.write, None)
+        _write_in_order(src, out.write, None, names)
         return
     import fcntl
 
     if stat.S_ISREG(st.st_mode) and not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
-        _write_at(src, fd)
+        _write_at(src, fd, names)
     else:
-        _write_in_order(src, lambda data: _write_all(fd, data), fd)
+        _write_in_order(src, lambda data: _write_all(fd, data), fd, names)
 
 
-def _write_in_order(src: Path, write: Callable[[bytearray], object], out: int | None) -> None:
+def _write_in_order(
+    src: Path, write: Callable[[bytearray], object], out: int | None, names: bool
+) -> None:
     pending = bytearray()
-    for read in _entries(src):
+    for read in _entries(src, names):
         pending += read.head
         if read.fd >= 0:
             size = read.st.st_size
@@ -743,13 +782,13 @@ class _Behind:
             raise self.error
 
 
-def _write_at(src: Path, out: int) -> None:
+def _write_at(src: Path, out: int, names: bool) -> None:
     """The stream into regular file `out` from its position on, by offset (see write_tar)."""
     at = os.lseek(out, 0, os.SEEK_CUR)  # where `pending` goes
     pending = bytearray()
     copies = _Behind()
     try:
-        for read in _entries(src):
+        for read in _entries(src, names):
             pending += read.head
             if read.fd >= 0:
                 size = read.st.st_size

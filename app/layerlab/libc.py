@@ -1,4 +1,4 @@
-"""The few Linux system calls Python 3.11 lacks: mount, umount2, unshare, setns."""
+"""The few Linux system calls Python 3.11 lacks: mount, umount2, unshare, setns, prctl."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ CLONE_FS = 0x200
 
 # The C library the interpreter already links: no `ldconfig -p` lookup at start-up.
 _libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_NAME = 15
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -45,3 +46,8 @@ def setns(fd: int, nstype: int) -> None:
 def become_subreaper() -> None:
     """Orphaned descendants (a container's first process) are re-parented to us."""
     _check(_libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl")
+
+
+def set_name(name: str) -> None:
+    """This process's name (`comm`, 15 bytes: what `ps -e`, `top` and `pstree` show)."""
+    _check(_libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0), "prctl")

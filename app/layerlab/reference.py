@@ -30,9 +30,13 @@ def display_id(any_id: str, no_trunc: bool = False) -> str:
 
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-REFERENCE_RE = re.compile(
-    rf"(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*:[\w][\w.-]{{0,127}}"
-)
+# A registry host has a dot or a port, or is localhost (Docker 20.10): `UPPER/case` has none,
+# so its first part is a path component, and must be lower-case.
+_HOST = r"(?:localhost|[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+)(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+"
+REFERENCE_RE = re.compile(rf"(?:(?:{_HOST})/)?{_COMPONENT}(?:/{_COMPONENT})*:[\w][\w.-]{{0,127}}")
+
+
+DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")  # `name@sha256:…`: an image by its digest
 
 
 def is_valid_reference(ref: object) -> bool:
@@ -40,9 +44,23 @@ def is_valid_reference(ref: object) -> bool:
     return isinstance(ref, str) and REFERENCE_RE.fullmatch(normalize_ref(ref)) is not None
 
 
+def reference_error(ref: str) -> str | None:
+    """Docker's words for a reference that does not parse (a digest allowed); None if it does."""
+    name = DIGEST_RE.sub("", ref)
+    if is_valid_reference(name):
+        return None
+    if is_valid_reference(name.lower()):
+        return "invalid reference format: repository name must be lowercase"
+    return "invalid reference format"
+
+
 def validate_reference(ref: str) -> None:
-    if not is_valid_reference(ref):
-        raise LayerlabError(f'invalid reference format: "{ref}"')
+    """A name to give an image (`tag`, `commit`, `build -t`, `load`): it parses, no digest."""
+    error = reference_error(ref)
+    if error is not None:
+        raise LayerlabError(error)
+    if DIGEST_RE.search(ref):
+        raise LayerlabError("refusing to create a tag with a digest reference")
 
 
 def split_ref(ref: str) -> tuple[str, str]:

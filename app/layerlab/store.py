@@ -74,6 +74,11 @@ def warn(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
 
 
+KILLED_SECONDS = 10.0  # a killed owner's last system call may take that long (a slow disk)
+SIGKILL_BIT = 1 << (9 - 1)  # in /proc/PID/status's masks of pending signals
+PF_EXITING = 0x4  # in /proc/PID/stat's flags: in the kernel's exit path
+
+
 # --- who owns a piece of scratch work: `<kind>-<pid>.<random>`, `.tmp-<pid>.<random>` ------
 _OWNED = re.compile(r"^(?P<kind>.*?)-?(?P<pid>\d+)\.[A-Za-z0-9_]+$")
 
@@ -98,11 +103,38 @@ def process_started(pid: int) -> float | None:
 
 def owner_alive(pid: int | None, made: float) -> bool:
     """Whether the process that made something at `made` (epoch) still lives: a pid that is
-    gone, or now names a process started after it (pid reuse), owns nothing any more."""
+    gone, or now names a process started after it (pid reuse), owns nothing any more, nor
+    does a zombie. One that is being killed is waited for (a served command is killed as
+    its client dies, and may still be in its last system call): then it owns nothing."""
     if pid is None:
         return False
-    started = process_started(pid)
-    return started is not None and started <= made + 1
+    deadline = time.monotonic() + KILLED_SECONDS
+    while True:
+        started = process_started(pid)
+        if started is None or started > made + 1:
+            return False
+        ending = _ending(pid)
+        if ending == "ended":
+            return False
+        if ending is None or time.monotonic() > deadline:
+            return True
+        time.sleep(0.005)
+
+
+def _ending(pid: int) -> str | None:
+    """How far `pid` is in its end: "ended" (a zombie, or gone), "killed" (a SIGKILL waits
+    for it, or it is exiting), or None while it lives on."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state, _, _, _, _, _, flags = f.read().rsplit(b")", 1)[1].split()[:7]
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = dict(line.split(b":", 1) for line in f if b":" in line)
+        pending = int(status[b"SigPnd"], 16) | int(status[b"ShdPnd"], 16)
+    except (OSError, KeyError, ValueError):
+        return "ended"
+    if state in (b"Z", b"X"):
+        return "ended"
+    return "killed" if pending & SIGKILL_BIT or int(flags) & PF_EXITING else None
 
 
 def remove_tree(path: Path) -> None:

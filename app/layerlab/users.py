@@ -19,7 +19,11 @@ def _entries(text: str | None) -> list[list[str]]:
 
 
 def resolve_user(spec: str, read: Reader) -> tuple[int, int, list[int]]:
-    """(uid, gid, additional gids) for `spec`; `read` gives the container's files."""
+    """(uid, gid, additional gids) for `spec`; `read` gives the container's files.
+
+    The additional gids are Docker's (moby daemon/oci_linux.go getUser): the gid itself,
+    then, when no group is given, the groups /etc/group lists the user in, in file order.
+    """
     user, _, group = (spec or "0").partition(":")
     passwd = _entries(read("etc/passwd")) if not (user.isdigit() and group.isdigit()) else []
     uid: int | None = None
@@ -49,8 +53,7 @@ def resolve_user(spec: str, read: Reader) -> tuple[int, int, list[int]]:
                 )
             gid = int(found[2])
     name = user if not user.isdigit() else next((e[0] for e in passwd if e[2:3] == [user]), "")
-    extra = sorted(
-        {int(e[2]) for e in groups if len(e) > 3 and e[2].isdigit() and name in e[3].split(",")}
-        - {gid}
-    ) if name else []  # fmt: skip
-    return uid, gid, extra
+    member = [
+        int(e[2]) for e in groups if len(e) > 3 and e[2].isdigit() and name in e[3].split(",")
+    ] if name and not group else []  # fmt: skip
+    return uid, gid, [gid, *member]

@@ -122,8 +122,9 @@ class StoreWatch:
     (`Store.watch_dirs`, `Store.reshapes_watch`, `Store.indexes`); this class
     only keeps watchdog's watches in step. Non-recursive on purpose: a recursive
     watch on `containers/` would descend into every writable layer and every
-    mounted root filesystem. Only watchdog's dispatch thread changes the watches
-    (it holds the observer's lock meanwhile), so no lock of ours can deadlock.
+    mounted root filesystem. Watchdog's dispatch thread changes the watches, and
+    `stop` (another thread) unschedules them all: a lock keeps the two apart, and
+    once stopped there is nothing more to keep in step.
     """
 
     def __init__(self, root: Path, on_change: Callable[[], None]) -> None:
@@ -133,26 +134,33 @@ class StoreWatch:
         self._watches: dict[Path, ObservedWatch] = {}
         self._observer = Observer()
         self._observer.daemon = True
+        self._lock = threading.Lock()  # taken before the observer's, never while holding it
+        self._stopped = False
 
     def start(self) -> None:
         self._sync()
         self._observer.start()
 
     def stop(self) -> None:
+        with self._lock:  # a `_sync` under way ends first; none after
+            self._stopped = True
         self._observer.stop()
 
     def _sync(self) -> None:
         """Watch exactly the folders there are now: a full scan, so nothing new is missed."""
-        wanted = self.store.watch_dirs()
-        for path in set(self._watches) - wanted:
-            self._observer.unschedule(self._watches.pop(path))
-        for path in wanted - set(self._watches):
-            try:
-                self._watches[path] = self._observer.schedule(
-                    _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
-                )
-            except OSError:  # removed between the scan and the watch
-                continue
+        with self._lock:
+            if self._stopped:  # the observer unscheduled every watch: none to keep in step
+                return
+            wanted = self.store.watch_dirs()
+            for path in set(self._watches) - wanted:
+                self._observer.unschedule(self._watches.pop(path))
+            for path in wanted - set(self._watches):
+                try:
+                    self._watches[path] = self._observer.schedule(
+                        _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
+                    )
+                except OSError:  # removed between the scan and the watch
+                    continue
 
     def _event(self, event: FileSystemEvent) -> None:
         paths = [Path(p) for p in _paths(event)]

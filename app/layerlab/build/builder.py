@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
 from layerlab import images as imagelib
 from layerlab import unionfs
-from layerlab.build.context import Source, SourceRoot, scoped_resolve
+from layerlab.build.context import Source, SourceRoot, scoped_resolve, sent_size
 from layerlab.build.dockerfile import (
     KNOWN,
     Instruction,
@@ -56,6 +56,7 @@ from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.build.lexer import Lexer, clip, go_list
 from layerlab.containers import Container, CreateOptions, parse_signal
 from layerlab.errors import BuildError, LayerlabError, NotFound, go_strerror
+from layerlab.humanize import human_size
 from layerlab.instructions import (
     DEFAULT_SHELL,
     apply_change,
@@ -115,6 +116,8 @@ if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at 
 
         def rm(self, ref: str, force: bool = False, volumes: bool = False) -> str: ...
 
+        def keep_build_container(self, cid: str) -> None: ...
+
 
 @dataclass
 class BuildOptions:
@@ -151,6 +154,10 @@ class StageState:
 class Vanished(Exception):
     """An image this build took from its cache or made was removed meanwhile (`rmi`,
     `image prune`): the build starts again, and that step is a cache miss then."""
+
+
+class StepFailed(BuildError):
+    """A RUN step's command exited non-zero: its container stays, as Docker leaves it."""
 
 
 class Builder:
@@ -242,6 +249,10 @@ class Builder:
         self.build_args = parse_build_args(self.opts.build_args)
         context = self._check_context()
         name, data = self._read_dockerfile(context)
+        # .dockerignore applies to the Dockerfile and itself too: the daemon drops them.
+        ignore = IgnoreMatcher.read(context / ".dockerignore")
+        self.context = SourceRoot(context, ignore, "build context")
+        self._say_sent(context, name, len(data))
         dockerfile = parse_dockerfile(data, name)
         self.lexer = Lexer(dockerfile.escape)
         stages = dockerfile.stages
@@ -251,10 +262,6 @@ class Builder:
             if index is None:
                 raise BuildError(f"failed to reach build target {self.opts.target} in Dockerfile")
             stages = stages[: index + 1]
-        # .dockerignore applies to the Dockerfile and itself too: the daemon drops them.
-        ignore = IgnoreMatcher.read(context / ".dockerignore")
-        self.context = SourceRoot(context, ignore, "build context")
-
         total = len(dockerfile.meta_args) + sum(1 + len(s.steps) for s in stages)
         number = 0
 
@@ -364,6 +371,21 @@ class Builder:
         if not context.is_dir():
             raise BuildError(f"unable to prepare context: context must be a directory: {context}")
         return context.resolve()
+
+    def _say_sent(self, context: Path, name: str, dockerfile_size: int) -> None:
+        """Docker's first line, as its client's progress output ends it (a carriage return,
+        then "\\r\\n"): `Sending build context to Docker daemon  3.072kB`."""
+        # A Dockerfile from elsewhere (stdin, -f outside) travels as `.dockerfile.<hex>`.
+        key = ".dockerfile.0" if self.opts.dockerfile_text is not None else name
+        if self.opts.dockerfile and self.opts.dockerfile_text is None:
+            path = Path(self.opts.dockerfile).absolute()
+            inside = path.is_relative_to(context)
+            key = str(path.relative_to(context)) if inside else ".dockerfile.0"
+        always = {key: dockerfile_size}
+        with contextlib.suppress(OSError):
+            always[".dockerignore"] = (context / ".dockerignore").stat().st_size
+        size = human_size(sent_size(self.context, always))
+        self.out.write(f"Sending build context to Docker daemon {size:>8}\r\r\n")
 
     def _read_dockerfile(self, context: Path) -> tuple[str, bytes]:
         """(its name for messages, its bytes): -f is relative to the current directory."""
@@ -583,11 +605,8 @@ class Builder:
         state.history_len += 1
 
     def _remove(self, cid: str, *, show: bool = True) -> None:
-        """--rm (the default) removes a step's container, failed or not; --rm=false keeps it.
-
-        (Docker keeps a failed step's container unless --force-rm; we always
-        remove it with --rm.) COPY's container is never shown, and always goes.
-        """
+        """--rm (the default) removes a step's container; --rm=false keeps it. COPY's
+        container is never shown, and always goes."""
         if show and not (self.opts.remove or self.opts.force_remove):
             return
         with contextlib.suppress(LayerlabError):
@@ -614,8 +633,16 @@ class Builder:
             if work is not None:
                 work(cid)
             self._commit(state, cid, config, created_by)
-        finally:
+        except StepFailed:  # Docker leaves a failed step's container, unless --force-rm
+            if not self.opts.force_remove:
+                self.host.keep_build_container(cid)
+            else:
+                self._remove(cid, show=show)
+            raise
+        except BaseException:
             self._remove(cid, show=show)
+            raise
+        self._remove(cid, show=show)
 
     def _run_step(self, state: StageState, inst: Instruction) -> None:
         argv = parse_command(inst.args, state.config.get("Shell") or DEFAULT_SHELL)
@@ -633,7 +660,7 @@ class Builder:
             with self._run_stdio() as stdio:
                 code = self.host.start_attached(cid, stdio)
             if code != 0:
-                raise BuildError(
+                raise StepFailed(
                     f"The command '{clip(' '.join(argv), 200)}' returned a non-zero code: {code}",
                     code,
                 )

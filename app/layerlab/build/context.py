@@ -189,6 +189,36 @@ class SourceRoot:
         return Source(name, path, False, [entry], "file:" + entry_digest(entry))
 
 
+def _tar_blocks(name: str, size: int, link: str = "") -> int:
+    """Bytes one entry takes in a Go tar: a header, its data in 512-byte blocks, and a PAX
+    header (and its block) when the name or link target does not fit the USTAR fields."""
+    fits = len(link) <= 100 and (
+        len(name) <= 100 or any(
+            i <= 155 and len(name) - i - 1 <= 100 for i, c in enumerate(name) if c == "/"
+        )
+    )  # fmt: skip
+    return 512 + -(-size // 512) * 512 + (0 if fits else 1024)
+
+
+def sent_size(context: SourceRoot, always: dict[str, int]) -> int:
+    """The size of the context as Docker's client tars it to send (docker/cli
+    cli/command/image/build.go): every entry .dockerignore keeps, plus `always` (name: size),
+    the Dockerfile and .dockerignore it sends even when ignored, then the tar's two zero
+    blocks (Go's archive/tar pads no further)."""
+    total, seen = 1024, set()
+    for entry in context.walk(""):
+        seen.add(entry.rel)
+        if stat.S_ISDIR(entry.st.st_mode):
+            total += _tar_blocks(entry.rel + "/", 0)
+        elif stat.S_ISLNK(entry.st.st_mode):
+            total += _tar_blocks(entry.rel, 0, os.readlink(entry.path))
+        else:
+            total += _tar_blocks(
+                entry.rel, entry.st.st_size if stat.S_ISREG(entry.st.st_mode) else 0
+            )
+    return total + sum(_tar_blocks(n, size) for n, size in always.items() if n not in seen)
+
+
 def _relative(written: str, keyword: str) -> str:
     """A source path as written, made relative to its root; one that climbs out is refused."""
     clean = posixpath.normpath(written.lstrip("/") or ".")

@@ -13,14 +13,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from layerlab import __version__
-from layerlab.errors import FAILED, NOT_STARTED, LayerlabError
+from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
 
 
-class UsageError(LayerlabError):
-    """A malformed command line, with Docker's code: 125 for a flag it cannot parse
-    (`docker ps --bogus`), 1 for missing arguments or an unknown command."""
+class UsageError(ClientError):
+    """A malformed command line, in Docker's words and with its code: 125 for a flag it
+    cannot parse (`docker ps --bogus`), 1 for missing arguments or an unknown command."""
 
 
 # argparse's words for what Docker's cobra reports as an argument count or unknown command.
@@ -48,9 +48,21 @@ def _columns() -> int:
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse's, speaking Docker's (cobra's) help, usage and errors (`layerlab.cli.usage`).
+
+    `aliases` are the names the command answers to, for the help; a group that maps its
+    commands to others (`container ls`) lists them in `commands` (name: help line)."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", _Formatter)
+        self.aliases: list[str] = kwargs.pop("names", [])
+        self.commands: dict[str, str] | None = None
         super().__init__(*args, **kwargs)
+
+    def format_help(self) -> str:
+        from layerlab.cli.usage import command_help
+
+        return command_help(self)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -62,32 +74,47 @@ class Parser(argparse.ArgumentParser):
         return ns, extras
 
     def error(self, message: str) -> NoReturn:
-        code = FAILED if message.startswith(_ARGUMENT_ERRORS) else NOT_STARTED
+        """Docker 20.10's words: cli/required.go for an argument count (exit 1),
+        cmd/docker/docker.go for an unknown command (1), cli/cobra.go's FlagErrorFunc
+        for a flag (125)."""
+        from layerlab.cli import usage
+
+        if message.startswith(_ARGUMENT_ERRORS[1]):
+            if self.prog != "layerlab":  # `container frob`: the group's usage
+                raise UsageError(usage.arity_error(self, ""), FAILED)
+            word = message.split("invalid choice: ")[1].split("'")[1]
+            raise UsageError(
+                f"layerlab: '{word}' is not a layerlab command.\nSee 'layerlab --help'", FAILED
+            )
+        too_many = message.startswith("unrecognized arguments: ") and not any(
+            w.startswith("-") and w != "-" for w in message.split()[2:]
+        )
+        if too_many or (message.startswith(_ARGUMENT_ERRORS[0]) and self._arguments()):
+            raise UsageError(usage.arity_error(self, self._arity()), FAILED)
         if message.startswith("unrecognized arguments: "):
             words = message.removeprefix("unrecognized arguments: ").split()
-            flag = next((w for w in words if w.startswith("-") and w != "-"), None)
-            if flag is None:  # too many arguments: cobra's words, exit 1
-                message, code = f"'{self.prog}' {self._arity()}", FAILED
-            elif flag.startswith("--"):
+            flag = next(w for w in words if w.startswith("-") and w != "-")
+            if flag.startswith("--"):
                 message = f"unknown flag: {flag.split('=')[0]}"
             else:
                 message = f"unknown shorthand flag: {flag[1]!r} in {flag}"
-        elif message.startswith(_ARGUMENT_ERRORS[0]) and self._arguments():
-            message = f"'{self.prog}' {self._arity()}"
-        raise UsageError(f"{message} (see '{self.prog} --help')", code)
+        elif message.endswith(": expected one argument"):  # pflag: "flag needs an argument"
+            flag = message.removeprefix("argument ").split(":")[0].split("/")[-1]
+            message = f"flag needs an argument: {flag}"
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.", NOT_STARTED)
 
     def _arguments(self) -> list[argparse.Action]:
-        return [
-            a for a in self._actions
-            if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
-        ]  # fmt: skip
+        from layerlab.cli.usage import arguments
+
+        return arguments(self)
 
     def _arity(self) -> str:
         """How many arguments it takes, in cobra's words ("requires at least 1 argument")."""
         least, most = 0, 0
         for action in self._arguments():
             n = action.nargs
-            least += 1 if n is None or n == "+" else n if isinstance(n, int) else 0
+            required = n is None or n == "+" or isinstance(action, _CommandWords)
+            least += 1 if required else n if isinstance(n, int) else 0
             most = (
                 -1
                 if most < 0 or n in ("*", "+", argparse.REMAINDER)
@@ -108,50 +135,51 @@ class Parser(argparse.ArgumentParser):
         return f"requires at least {least} and at most {args(most)}"
 
 
-# Every command, with the help line `layerlab --help` shows; `handlers` has one function each.
+# Every command, with the help line `layerlab --help` shows (Docker 20.10's `Short` for
+# Docker's commands, from docker/cli cli/command/*/*.go); `handlers` has one function each.
 COMMANDS: dict[str, str] = {
-    "create": "Create a new container: a writable layer on an image",
-    "run": "Create and start a container (create + start)",
+    "create": "Create a new container",
+    "run": "Run a command in a new container",
     "start": "Start one or more stopped containers",
     "ps": "List containers",
-    "stop": "Stop running containers: the stop signal, then SIGKILL after a grace time",
-    "kill": "Kill running containers (SIGKILL by default)",
-    "pause": "Freeze all processes of containers (the cgroup freezer)",
-    "unpause": "Thaw all processes of paused containers",
-    "wait": "Block until containers stop, then print their exit codes",
-    "rm": "Remove containers and their writable layers",
+    "stop": "Stop one or more running containers",
+    "kill": "Kill one or more running containers",
+    "pause": "Pause all processes within one or more containers",
+    "unpause": "Unpause all processes within one or more containers",
+    "wait": "Block until one or more containers stop, then print their exit codes",
+    "rm": "Remove one or more containers",
     "exec": "Run a command in a running container",
     "logs": "Fetch the logs of a container",
     "top": "Display the running processes of a container",
     "rename": "Rename a container",
-    "diff": "Show the changes in a container's writable layer (A added, C changed, D deleted)",
-    "save": "Save images to a tar archive (docker-archive and OCI layout in one)",
-    "load": "Load images from a tar archive or an OCI layout",
-    "import": "Import a tar archive as a one-layer image",
-    "export": "Export a container's merged filesystem as a tar archive (no metadata)",
-    "commit": "Turn a container's writable layer into a new image's read-only layer",
-    "images": "List images (-a: with intermediate images)",
-    "history": "Show the layers of an image, newest first",
-    "tag": "Create a tag TARGET that refers to SOURCE",
-    "rmi": "Remove images (and the layers no other image uses)",
+    "diff": "Inspect changes to files or directories on a container's filesystem",
+    "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "load": "Load an image from a tar archive or STDIN",
+    "import": "Import the contents from a tarball to create a filesystem image",
+    "export": "Export a container's filesystem as a tar archive",
+    "commit": "Create a new image from a container's changes",
+    "images": "List images",
+    "history": "Show the history of an image",
+    "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    "rmi": "Remove one or more images",
     "tui": "Open the terminal UI (what a bare `layerlab` does on a terminal)",
     "lesson": "Guided lessons: ls, check [DIR], run NAME|--all --auto, try NAME STEP COMMAND..., "
     "open NAME, record NAME",
     "demo": "Play a lesson in the TUI by itself, typing each command (a classroom projector)",
     "serve": "Serve the TUI to browsers, each session with a store of its own",
-    "inspect": "Show the metadata of containers or images",
-    "build": "Build an image from a Dockerfile: each step run, modified and committed",
+    "inspect": "Return low-level information on Docker objects",
+    "build": "Build an image from a Dockerfile",
     "cp": "Copy files/folders between a container and the local filesystem",
-    "volume": "Manage volumes: storage that bypasses the union filesystem",
-    "restart": "Restart one or more containers (stop, then start)",
-    "update": "Update the resource limits of containers (memory, cpus, pids)",
+    "volume": "Manage volumes",
+    "restart": "Restart one or more containers",
+    "update": "Update configuration of one or more containers",
     "attach": "Attach local standard input, output, and error streams to a running container",
-    "version": "Show the layerlab and runc version information",
+    "version": "Show the layerlab version information",
     "info": "Display system-wide information",
     "help": "Show this help",
     "container": "Manage containers",
     "image": "Manage images",
-    "system": "Manage layerlab: disk usage (df), prune, info",
+    "system": "Manage layerlab",
 }
 
 # Commands the entry point opens as a face of their own (the TUI, served or not): no handler.
@@ -283,7 +311,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-a", "--attach", action="append", default=[], dest="attach_streams",
                    help="attach to STDIN, STDOUT or STDERR")  # fmt: skip
     p.add_argument("image")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
 
 
 def _limit_flags(p: argparse.ArgumentParser) -> None:
@@ -321,12 +349,13 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
 
     def add(name: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
         v = sub.add_parser(name, help=VOLUME_COMMANDS[name], description=VOLUME_COMMANDS[name],
-                           aliases=list(aliases), add_help=False)  # fmt: skip
-        v.add_argument("--help", action="help", help="show this help")
+                           aliases=list(aliases), names=[name, *aliases] if aliases else [],
+                           **_HELP_FLAGS)  # fmt: skip
+        v.add_argument("-h", "--help", action="help", help="show this help")
         return v
 
     v = add("create")
-    v.add_argument("-d", "--driver", default="local", help='volume driver name (default "local")')
+    v.add_argument("-d", "--driver", default="local", help="specify volume driver name")
     v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
     v.add_argument("-o", "--opt", action="append", default=[], help="driver specific options")
     v.add_argument("name", nargs="?", metavar="VOLUME")
@@ -348,6 +377,26 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v.add_argument("names", nargs="+", metavar="VOLUME")
 
 
+# Docker's `-h` is `--help` where a command has no `-h` of its own (`run -h` is the hostname):
+# a later `-h` takes it over.
+_HELP_FLAGS: dict[str, Any] = {"add_help": False, "conflict_handler": "resolve"}
+
+
+class _CommandWords(argparse.Action):
+    """`COMMAND [ARG...]` that must be given (`exec`): the words after the container."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        if not values:
+            parser.error("the following arguments are required: COMMAND")
+        setattr(namespace, self.dest, values)
+
+
 class _Unbuilt:
     """Stands in for the parser of a command that was not typed: whatever is asked of it
     (flags, subcommands) is dropped, so a command's start-up builds only its own flags."""
@@ -360,15 +409,18 @@ def build_parser(only: str | None = None) -> Parser:
     """The whole grammar; with `only` (a command's name), only that command's parser
     under the top level (argparse builds every flag of every command otherwise)."""
     parser = Parser(prog="layerlab", description="A small, real container engine.")
+    parser.add_argument("-v", "--version", action="version", version=f"layerlab {__version__}",
+                        help="print version information and quit")  # fmt: skip
     parser.add_argument("--root", help="store root (default /var/lib/layerlab, or $LAYERLAB_ROOT)")
-    parser.add_argument("--version", action="version", version=f"layerlab {__version__}")
     sub = parser.add_subparsers(dest="cmd", parser_class=Parser, metavar="COMMAND")
 
     def add(name: str, **kw: Any) -> argparse.ArgumentParser:
         if only is not None and only != name and only not in kw.get("aliases", ()):
             return cast(argparse.ArgumentParser, _Unbuilt())
-        p = sub.add_parser(name, help=COMMANDS[name], add_help=False, **kw)
-        p.add_argument("--help", action="help", help="show this help")
+        kw.setdefault("description", COMMANDS[name])
+        names = [name, *kw.get("aliases", ())] if kw.get("aliases") else []
+        p = sub.add_parser(name, help=COMMANDS[name], names=names, **_HELP_FLAGS, **kw)
+        p.add_argument("-h", "--help", action="help", help="show this help")
         return p
 
     _container_flags(add("create"))
@@ -396,12 +448,13 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-s", "--signal", help="signal to send (the image's, else SIGTERM)")
     p.add_argument("containers", nargs="+")
     p = add("kill")
-    p.add_argument("-s", "--signal", default="KILL", help="signal to send (KILL)")
+    p.add_argument("-s", "--signal", default="KILL", help="signal to send to the container")
     p.add_argument("containers", nargs="+")
     for name in ("pause", "unpause", "wait"):
         add(name).add_argument("containers", nargs="+")
     p = add("rm")
-    p.add_argument("-f", "--force", action="store_true", help="kill a running container first")
+    p.add_argument("-f", "--force", action="store_true",
+                   help="force the removal of a running container (uses SIGKILL)")  # fmt: skip
     p.add_argument("-v", "--volumes", action="store_true",
                    help="remove anonymous volumes associated with the container")  # fmt: skip
     p.add_argument("containers", nargs="+")
@@ -413,17 +466,20 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-w", "--workdir", help="working directory inside the container")
     p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     p.add_argument("container")
-    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("command", nargs=argparse.REMAINDER, action=_CommandWords,
+                   metavar="COMMAND [ARG...]")  # fmt: skip
     p = add("logs")
     p.add_argument("-f", "--follow", action="store_true", help="follow log output")
     p.add_argument("-t", "--timestamps", action="store_true", help="show timestamps")
-    p.add_argument("-n", "--tail", default="all", help='lines to show from the end ("all")')
+    p.add_argument(
+        "-n", "--tail", default="all", help="number of lines to show from the end of the logs"
+    )
     p.add_argument("--since", help="show logs since a timestamp (RFC3339, unix) or 42m")
     p.add_argument("--until", help="show logs before a timestamp (RFC3339, unix) or 42m")
     p.add_argument("container")
     p = add("top")
     p.add_argument("container")
-    p.add_argument("ps_args", nargs=argparse.REMAINDER)
+    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="[ps OPTIONS]")
     p = add("rename")
     p.add_argument("container")
     p.add_argument("new_name")
@@ -437,8 +493,8 @@ def build_parser(only: str | None = None) -> Parser:
     p = add("import")
     p.add_argument("-m", "--message", default="", help="commit message for the image")
     p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
-    p.add_argument("file", help="a tar archive, or - for STDIN")
-    p.add_argument("repository", nargs="?")
+    p.add_argument("file", metavar="file|URL|-", help="a tar archive, or - for STDIN")
+    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
     p = add("export")
     p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
     p.add_argument("container")
@@ -447,10 +503,10 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-a", "--author", default="", help="author")
     p.add_argument("-c", "--change", action="append", default=[], help="apply an instruction")
     p.add_argument("-p", "--pause", default=True, action=argparse.BooleanOptionalAction,
-                   help="pause the container while committing (default)")  # fmt: skip
+                   help="pause the container during commit")  # fmt: skip
     _go_bool_forms(p, "pause", "-p", "--pause")  # Docker: --pause=false, -p=false
     p.add_argument("container")
-    p.add_argument("repository", nargs="?")
+    p.add_argument("repository", nargs="?", metavar="REPOSITORY[:TAG]")
     p = add("images")
     p.add_argument("-a", "--all", action="store_true", help="show intermediate images too")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
@@ -458,16 +514,18 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-f", "--filter", action="append", default=[], help="filter: KEY=VALUE")
     p.add_argument("--format", help="format output using a Go template ('table ...')")
     p.add_argument("--digests", action="store_true", help="show digests")
-    p.add_argument("reference", nargs="?", help="REPOSITORY[:TAG]")
+    p.add_argument("reference", nargs="?", metavar="REPOSITORY[:TAG]")
     p = add("history")
     p.add_argument("-q", "--quiet", action="store_true", help="only show image IDs")
     p.add_argument("--no-trunc", action="store_true", help="don't truncate output")
     p.add_argument("--format", help="format output using a Go template ('table ...')")
-    _bool_flag(p, "-H", "--human", dest="human", help="human readable sizes and dates (true)")
+    _bool_flag(
+        p, "-H", "--human", dest="human", help="print sizes and dates in human readable format"
+    )
     p.add_argument("image")
     p = add("tag")
-    p.add_argument("source")
-    p.add_argument("target")
+    p.add_argument("source", metavar="SOURCE_IMAGE[:TAG]")
+    p.add_argument("target", metavar="TARGET_IMAGE[:TAG]")
     p = add("rmi")
     p.add_argument("-f", "--force", action="store_true", help="force removal")
     p.add_argument("images", nargs="+")
@@ -475,7 +533,7 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("-f", "--format", help="format output using a Go template")
     p.add_argument("--type", help="return JSON for the given type: container or image")
     p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
-    p.add_argument("names", nargs="+")
+    p.add_argument("names", nargs="+", metavar="NAME|ID")
     p = add("tui", description=ROOT_NOTE)
     p.add_argument("--lesson", metavar="NAME", help="open on this lesson (name or number)")
     p.add_argument(
@@ -486,7 +544,7 @@ def build_parser(only: str | None = None) -> Parser:
             f"the next step at once. {ROOT_NOTE}")  # fmt: skip
     p.add_argument("lesson", metavar="LESSON", help="a lesson by name or number")
     p.add_argument("--delay", type=float, default=3.0, metavar="S",
-                   help="seconds to pause after each step (default 3; 0: no pause)")  # fmt: skip
+                   help="seconds to pause after each step (0: no pause)")  # fmt: skip
     p.add_argument("--present", action="store_true", help="in presentation mode (F8 toggles)")
     p.add_argument("--exit", action="store_true", help="quit when it is over: exit code 1 "
                    "if a step's checks did not pass")  # fmt: skip
@@ -496,7 +554,7 @@ def build_parser(only: str | None = None) -> Parser:
         "must carry the token (?token=...), on 127.0.0.1 too: any local user can reach it. "
         "Without --token one is generated and printed in the URL.",
     )
-    p.add_argument("--port", type=int, default=8000, help="the port (default 8000)")
+    p.add_argument("--port", type=int, default=8000, help="the port")
     p.add_argument("--host", help="listen on this address, not 127.0.0.1")
     p.add_argument(
         "--token",
@@ -510,14 +568,17 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("--build-arg", action="append", default=[], help="set a build-time ARG: K=V")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the image ID")
     p.add_argument("--rm", "--rm=true", "--rm=false", dest="rm", action=_RmFlag, nargs=0,
-                   default=True, help="remove intermediate containers (default true)")  # fmt: skip
+                   default=True,
+                   help="remove intermediate containers after a successful build")  # fmt: skip
     p.add_argument("--force-rm", action="store_true", help="always remove intermediate containers")
     p.add_argument("--target", help="build up to this stage")
     p.add_argument(
-        "context", help="the build context: a directory, or - (a tar or Dockerfile on stdin)"
+        "context",
+        metavar="PATH | URL | -",
+        help="the build context: a directory, or - (a tar or Dockerfile on stdin)",
     )
     p = add("cp", usage="layerlab cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
-                        "       layerlab cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH")  # fmt: skip
+                        "\tlayerlab cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH")  # fmt: skip
     p.add_argument("-a", "--archive", action="store_true", help="archive mode (copy all uid/gid)")
     p.add_argument("-L", "--follow-link", action="store_true",
                    help="always follow symbol link in SRC_PATH")  # fmt: skip
@@ -578,23 +639,25 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",
-               help="proxy received signals to the process (default true)")  # fmt: skip
+               help="proxy all received signals to the process")  # fmt: skip
     p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     p.add_argument("container")
     add("version").add_argument("-f", "--format", help="format output using a Go template")
     add("info").add_argument("-f", "--format", help="format output using a Go template")
     add("help").add_argument("topic", nargs="*", help="a command to show the help of")
+    sub._choices_actions = [a for a in sub._choices_actions if a.dest != "help"]  # as Docker's
     for group, commands in GROUPS.items():
         p = add(group)
         p.add_argument("subcommand", nargs="?", choices=sorted(commands), metavar="COMMAND",
                        help=", ".join(sorted(commands)))  # fmt: skip
+        cast(Parser, p).commands = _group_lines(commands)
     for name, line in GROUP_COMMANDS.items():
         if only is not None and only != name:
             continue
-        p = sub.add_parser(name, add_help=False, prog=f"layerlab {name}", description=line)
+        p = sub.add_parser(name, prog=f"layerlab {name}", description=line, **_HELP_FLAGS)
         # Listed under its group only: argparse has no hidden subcommand, so it is unlisted.
         sub._choices_actions = [a for a in sub._choices_actions if a.dest != name]
-        p.add_argument("--help", action="help", help="show this help")
+        p.add_argument("-h", "--help", action="help", help="show this help")
         if name == "system check":
             p.add_argument("--repair", action="store_true", help="repair what is found")
             continue
@@ -606,6 +669,18 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
         if name == "system df":
             p.add_argument("-v", "--verbose", action="store_true", help="show details")
             p.add_argument("--format", help="format output using a Go template")
+
+
+def _group_lines(commands: dict[str, list[str]]) -> dict[str, str]:
+    """A group's help list: each command it runs once, by its first name (`ls`, not `ps`)."""
+    lines: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, words in commands.items():
+        line = COMMANDS.get(words[0]) or GROUP_COMMANDS.get(words[0])
+        if line and words[0] not in seen:
+            seen.add(words[0])
+            lines[name] = line
+    return lines
 
 
 def _command_at(words: list[str]) -> int:

@@ -47,7 +47,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
 
 
 # --- commands ------------------------------------------------------------------
-def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
+def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> CreateOptions:
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -64,6 +64,8 @@ def _create_options(ns: argparse.Namespace, attach: bool) -> CreateOptions:
         interactive=ns.interactive,
         auto_remove=ns.rm,
         attach=attach,
+        detach=getattr(ns, "detach", False),
+        attach_streams=frozenset(streams),
         volumes=ns.volumes,
         mounts=ns.mounts,
         tmpfs=ns.tmpfs,
@@ -96,9 +98,9 @@ def _limit_options(ns: argparse.Namespace) -> LimitOptions:
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
 
-    attach_streams(ns.attach_streams, detach=False)
+    streams = attach_streams(ns.attach_streams, detach=False)
     check_cidfile(ns.cidfile)
-    container = engine.create(ns.image, _create_options(ns, attach=False))
+    container = engine.create(ns.image, _create_options(ns, attach=False, streams=streams))
     write_cidfile(ns.cidfile, container.id)
     print(container.id, file=io.out)
     return Report(containers=[container.id], created_containers=[container.id])
@@ -113,7 +115,7 @@ def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     keys = DetachKeys.parse(ns.detach_keys)
     if attach and ns.tty and ns.interactive:
         _require_terminal(io)
-    opts = _create_options(ns, attach=attach)
+    opts = _create_options(ns, attach=attach, streams=streams)
     check_cidfile(ns.cidfile)
     if not attach:
         container = engine.create(ns.image, opts)
@@ -465,7 +467,11 @@ def cmd_top(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("rename")
 def cmd_rename(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    return _touched(engine.rename(ns.container, ns.new_name))
+    try:
+        return _touched(engine.rename(ns.container, ns.new_name))
+    except LayerlabError as exc:  # docker/cli container/rename.go adds a second line
+        exc.args = (f"{exc}\nError: failed to rename container named {ns.container}",)
+        raise
 
 
 @command("diff")

@@ -6,8 +6,10 @@ loader can validate a file without running anything, and `evaluate` turns a
 check into a `CheckResult`: pass or fail, the goal, and what is there now
 (`container demo is running — now: exited (137)`), for a face to show live.
 
-Checks read through `Engine` (`container`, `snapshot`, `diff`) and the
-kernel's process table (`procs`), never the store's files.
+Checks read through `Engine` (`container`, `snapshot`, `diff`), the
+kernel's process table (`procs`) and the lesson's work folder (`file_has`),
+never the store's files. A check about the last command never passes on a
+failure it did not ask for: output is a successful command's stdout.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from layerlab.cli.grammar import COMMANDS, parse
 from layerlab.containers import STATES
 from layerlab.errors import LayerlabError
-from layerlab.lessons.model import Check
+from layerlab.lessons.model import Check, split_command
 from layerlab.reference import normalize_ref, strip_digest
 
 if TYPE_CHECKING:
@@ -478,6 +481,31 @@ def _exit_code_not(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, st
     if ctx.last is None:
         return False, goal, "no command yet"
     return ctx.last.code != a["code"], goal, f"exited {ctx.last.code}"
+
+
+@check(
+    "last_command",
+    "the last command was this one of Docker's (`container diff` is `diff`, `image ls` is "
+    "`images`), whatever it printed",
+    Param("command", str, choices=tuple(COMMANDS)),
+)
+def _last_command(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the last command was {a['command']}"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    command = _command_of(ctx.last.line)
+    return command == a["command"], goal, (command or "not a command")
+
+
+def _command_of(line: str) -> str | None:
+    """The Docker command a line runs, as the CLI's grammar reads it (None: none it takes)."""
+    try:
+        words = split_command(line)
+        if any(w.split("=", 1)[0] in ("-h", "--help", "--version") for w in words):
+            return None  # argparse would print its help
+        return str(parse(words).cmd or "") or None
+    except (ValueError, LayerlabError, SystemExit):
+        return None
 
 
 def _first_line(text: str) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,7 +20,15 @@ import yaml
 
 from layerlab.errors import LayerlabError
 from layerlab.lessons.checks import CHECKS, Kind
-from layerlab.lessons.model import Check, Command, Lesson, NearMiss, Problem, Step
+from layerlab.lessons.model import (
+    Check,
+    Command,
+    Lesson,
+    NearMiss,
+    Problem,
+    Step,
+    split_command,
+)
 
 MAX_BYTES = 64 * 1024
 MAX_STEPS = 50
@@ -336,14 +343,6 @@ def unsafe_path(name: str) -> str | None:
     return None
 
 
-def split_command(text: str) -> list[str]:
-    """The words of a command line, without a leading `docker` or `layerlab`."""
-    words = shlex.split(text)
-    if words and words[0] in ("docker", "layerlab"):
-        words = words[1:]
-    return words
-
-
 def parse_command(text: str) -> argparse.Namespace:
     """A lesson's command as the CLI parses it; raises `LayerlabError` (a `UsageError`)."""
     from layerlab.cli.grammar import parse
@@ -377,6 +376,11 @@ def command_problem(text: str, parse: bool = True) -> str | None:
         ns = parse_command(text)
     except LayerlabError as exc:
         return str(exc)
+    return parsed_problem(ns)
+
+
+def parsed_problem(ns: argparse.Namespace) -> str | None:
+    """Why a lesson may not run this parsed command (a path out of its work folder), or None."""
     if ns.cmd is None:
         return "no command"
     for value in host_paths(ns):

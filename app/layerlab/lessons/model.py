@@ -8,6 +8,7 @@ names `file:line`.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,3 +85,12 @@ class Lesson:
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
+
+
+def split_command(text: str) -> list[str]:
+    """The words of a command line, without a leading `docker` or `layerlab` (ValueError: a
+    quote left open)."""
+    words = shlex.split(text)
+    if words and words[0] in ("docker", "layerlab"):
+        words = words[1:]
+    return words

@@ -44,6 +44,7 @@ from layerlab.lessons.loader import (
     host_paths,
     missing_requirements,
     parse_command,
+    parsed_problem,
     unsafe_path,
 )
 from layerlab.lessons.model import Command, Lesson, Step
@@ -94,7 +95,7 @@ class Sandbox:
             return Outcome(line, 125, "", f"Error: {problem}\n")
         try:
             ns = parse_command(line)  # a usage error or an unknown word: Docker's exit 1
-            if (problem := command_problem(line)) is not None:
+            if (problem := parsed_problem(ns)) is not None:
                 return Outcome(line, 125, "", f"Error: {problem}\n")
             self._anchor(ns)
             cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
@@ -200,9 +201,8 @@ class LessonRun:
         while True:
             still = steady(self.sandbox.engine)
             results = self.results()
-            if all(r.ok for r in results) or still or self.sandbox.cancel.is_set():
-                return results
-            if time.monotonic() > deadline:
+            ended = still or self.sandbox.cancel.is_set() or time.monotonic() > deadline
+            if ended or all(r.ok for r in results):
                 return results
             time.sleep(POLL)
 

@@ -223,7 +223,7 @@ class Runtime:
         stdout: int | IO[Any] | None = None,
         log: Path,
         own_terminal: bool = False,
-        user: str | None = None,
+        process: dict[str, Any] | None = None,
     ) -> subprocess.Popen[bytes]:
         """`runc exec`; runc's own failure (as opposed to the process's) is written to `log`.
 
@@ -237,8 +237,13 @@ class Runtime:
             cmd.append("--tty")
         if cwd:
             cmd += ["--cwd", cwd]
-        if user:
-            cmd += ["--user", user]
+        if process is not None:
+            # The whole process (`exec -u`): runc's --user keeps the container's additional
+            # groups, and --additional-gids adds to them, where Docker's exec has the user's.
+            path = process_file(log)
+            path.write_text(json.dumps(process))
+            cmd += ["--process", str(path)]
+            args = []
         for item in env:
             cmd += ["--env", item]
         return subprocess.Popen(
@@ -249,6 +254,11 @@ class Runtime:
             start_new_session=own_terminal,
             preexec_fn=_take_terminal if own_terminal else None,
         )
+
+
+def process_file(log: Path) -> Path:
+    """Where `exec`'s process spec is written, beside its log (removed with it)."""
+    return log.with_suffix(".process.json")
 
 
 def _take_terminal() -> None:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import socket
 
 CHUNK = 65536
+NAME = "layerlab-shim"  # what `ps -e` and `top` call us; the command line names the container
 # How long runc has to hand over a `-t` container's pty master; LAYERLAB_CONSOLE_TIMEOUT overrides.
 CONSOLE_TIMEOUT = 10.0
 
@@ -585,7 +586,7 @@ def _pollable(fd: int) -> bool:
 def serve(
     root: Path, container_id: str, ready_fd: int, attach: bool, detach_keys: bytes | None = None
 ) -> int:
-    """The shim's life, in a process of its own (exec'd, or forked from a single-threaded CLI)."""
+    """The shim's life, in a process of its own (launch.py starts it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
@@ -594,6 +595,7 @@ def serve(
 
 
 def main(argv: list[str]) -> int:
+    libc.set_name(NAME)
     root, container_id, ready_fd = argv[0], argv[1], int(argv[2])
     keys = next(
         (bytes.fromhex(a.partition("=")[2]) for a in argv[3:] if a.startswith("--keys=")), None
@@ -602,6 +604,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    # Out without the interpreter's teardown, as the forked shim leaves: everything was
-    # written with os.write or closed, and whoever started us waits for this exit.
+    # Out without the interpreter's teardown: everything was written with os.write or
+    # closed, and whoever started us waits for this exit.
     os._exit(main(sys.argv[1:]))

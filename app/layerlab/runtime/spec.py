@@ -65,15 +65,10 @@ def _nofile_limit() -> int:
     return DOCKER_NOFILE if hard == resource.RLIM_INFINITY else min(DOCKER_NOFILE, hard)
 
 
-def _user(image_user: str) -> dict[str, int]:
-    """Numeric `uid[:gid]` only for now; names need the image's /etc/passwd."""
-    uid_s, _, gid_s = (image_user or "0").partition(":")
-    try:
-        uid = int(uid_s)
-        gid = int(gid_s) if gid_s else (0 if uid == 0 else uid)
-    except ValueError:
-        uid, gid = 0, 0
-    return {"uid": uid, "gid": gid}
+def spec_user(ids: tuple[int, int, list[int]]) -> dict[str, Any]:
+    """The process's user: `users.resolve_user`'s (uid, gid, additional gids)."""
+    uid, gid, additional = ids
+    return {"uid": uid, "gid": gid, "additionalGids": additional}
 
 
 INIT_PATH = "/sbin/docker-init"  # where Docker mounts its init (tini) for `--init`
@@ -149,7 +144,7 @@ def build_spec(
     args: list[str],
     env: list[str],
     cwd: str,
-    user: str,
+    user: tuple[int, int, list[int]],
     hostname: str,
     tty: bool,
     rootfs: Path,
@@ -168,7 +163,7 @@ def build_spec(
         "ociVersion": "1.0.2",
         "process": {
             "terminal": tty,
-            "user": _user(user),
+            "user": spec_user(user),
             "args": args,
             "env": env,
             "cwd": cwd or "/",

@@ -35,13 +35,14 @@ from textual.keys import _character_to_key
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab import analysis
 from layerlab.errors import Cancelled, LayerlabError, NotFound
-from layerlab.humanize import human_size
+from layerlab.humanize import human_size, plural
 from layerlab.reference import short_id
 from layerlab.report import Report
 from layerlab.snapshot import Snapshot, Subject
@@ -51,7 +52,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain, plural
+from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.literal import shown
@@ -260,6 +261,9 @@ class LayerlabApp(App[None]):
         if self.crash is None:
             super()._print_error_renderables()
 
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return themes.VARIABLE_DEFAULTS
+
     @property
     def home_engine(self) -> Engine:
         """The learner's own store's engine, made at its first use: by the store's first
@@ -366,7 +370,8 @@ class LayerlabApp(App[None]):
         Textual's parser reads Escape and the key right after it as one `alt+key`,
         and Escape at the head of a longer burst (a paste, tmux send-keys) as `^`.
         Escape goes back to the command bar, and the key lands there. (A `^` means
-        nothing outside a text field; in the bar it stays a character.)
+        nothing outside a text field; in the bar it stays a character.) Any other
+        printable key typed at a panel that has no use for it goes to the bar too.
         """
         if isinstance(event, events.Key) and not event.is_forwarded:
             char = event.character
@@ -377,7 +382,18 @@ class LayerlabApp(App[None]):
             elif event.key == "circumflex_accent" and not isinstance(self.focused, Input):
                 self.action_to_bar()
                 return
+            elif self._typed_at_a_panel(event):  # a click (a browser's) moved the focus away
+                self.screen.set_focus(self.command_bar)
         await super().on_event(event)
+
+    def _typed_at_a_panel(self, event: events.Key) -> bool:
+        """A printable key that no key of the focused panel takes: it is meant for the bar."""
+        return (
+            event.is_printable
+            and isinstance(self.screen, FirstScreen)
+            and not isinstance(self.focused, Input)
+            and event.key not in self.screen.active_bindings
+        )
 
     # --- actions ---------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -465,14 +481,20 @@ class LayerlabApp(App[None]):
             self.open_lesson(choice)
 
     def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
-        """Open a lesson on a clean sandbox of its own (the one open is closed first)."""
+        """Open a lesson on a clean sandbox of its own (the one open is closed first), with an
+        empty output pane: what came before spoke of another store."""
         from layerlab.lessons.progress import Progress
         from layerlab.tui.lesson_pane import LessonPane
 
         self.leave_lesson()
+        self.output_log.clear_in_turn()  # after the lines already on their way
         pane = LessonPane(lesson, Progress.load())
         self.lesson_pane = pane
         self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
+        self.explainer.text = (
+            f"{lesson.title}: the lesson says what to type (F9 pastes it) and ticks each check "
+            "as the store changes; Shift+F7 shows or folds the step's text, F10 gives a hint."
+        )
         if demo is not None:
             self.run_worker(self._demo(pane, demo), group="demo", exit_on_error=False)
             pane.focus()  # space and → drive the demo; the command bar only shows the typing
@@ -553,21 +575,30 @@ class LayerlabApp(App[None]):
         self.screen.set_focus(target)  # now, not later: the next key goes there
 
     def action_maximize(self) -> None:
-        """Fill the screen with the focused panel, or put it back."""
+        """Fill the screen with the focused panel, or put it back.
+
+        The files panel fills it with the panels around it: what a file is and where it is
+        on the host (the provenance under the tree) is the point of picking one.
+        """
         screen = self.screen
         if screen.maximized is not None:
             screen.minimize()
+        elif screen.focused is self.files_tree and isinstance(self.files_tree.parent, Widget):
+            screen.maximized = self.files_tree.parent  # the tree, its layers and provenance
         elif screen.focused is not None and screen.focused is not self.command_bar:
             screen.maximize(screen.focused)
         else:
             self.notify("go to a panel first (F3-F6, F12), then maximize it", timeout=3)
 
     def action_to_bar(self) -> None:
-        """Escape: close help, put a maximized panel back, clear the queue, go to the bar."""
+        """Escape: close help, put a maximized panel (or a lesson's prose) back, clear the
+        queue, go to the bar."""
         if isinstance(self.screen, ModalScreen):
             self.screen.dismiss()
         elif self.screen.maximized is not None:
             self.screen.minimize()
+        elif self.lesson_pane is not None and self.lesson_pane.reading:
+            self.lesson_pane.toggle_fold()  # back to the panels, the step a strip above them
         dropped = self.queue.clear()
         if dropped:
             self.output_log.note(f"queue cleared: {plural(dropped, 'command')} will not run")
@@ -646,6 +677,9 @@ class LayerlabApp(App[None]):
 
     @on(Input.Changed, "#command")
     def _command_typed(self, message: Input.Changed) -> None:
+        pane = self.lesson_pane
+        if message.value and pane is not None and pane.reading:
+            pane.toggle_fold()  # the bar was under the step's prose: the panels come back
         if self.bar_status.hint and message.value != self._completed:
             self._completed = None
             self.bar_status.set_hint("")
@@ -793,6 +827,7 @@ class LayerlabApp(App[None]):
             changes_after=changes_after,
             writable_entries=entries,
             history=self._history_facts(ns.image) if ns.cmd == "history" else None,
+            images=len(self.engine.image_ids()) if ns.cmd == "images" else None,
         )
 
     def _subject_of(
@@ -1022,6 +1057,9 @@ class LayerlabApp(App[None]):
             watch = wanted.watch_store(self._store_changed)
             watch.start()
             self._store_watch = (wanted, watch)
+        # Read once more now it watches: a change made before (a lesson's setup making
+        # busybox while the watch started) sends no event, and would never be listed.
+        self._store_changed()
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())

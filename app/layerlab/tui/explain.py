@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from layerlab.errors import LayerlabError
-from layerlab.humanize import parse_rfc3339
+from layerlab.humanize import parse_rfc3339, plural
 from layerlab.reference import short_id
 from layerlab.report import BuildStep, Report
 from layerlab.snapshot import Subject
@@ -35,7 +35,7 @@ TWO_IDS = (
 READ_ONLY = {
     "ps": "ps read the containers' metadata; -a also lists the ones that are not running.",
     "images": "images lists top-level images (tagged, or used by a container); each hides a "
-    "stack of read-only layers (pick one on the left to see them). " + TWO_IDS,
+    "stack of read-only layers (pick one in the subjects list, F2, to see them). " + TWO_IDS,
     "images -a": "images -a also lists the intermediate images a build leaves, one per step "
     "(<none>): each is its parent plus that step, and stands for the layers up to it; they "
     "go when the image on top is removed. " + TWO_IDS,
@@ -54,6 +54,11 @@ CONTAINER_CODE = {"run", "start", "exec", "attach", "build"}
 RAW_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'|"(?:\\.|[^"\\])*"|\\.)+""")
 # What a shell would have taken for itself: a redirection, a pipe, a list.
 SHELL_OPERATOR = re.compile(r"[0-9]?(?:>>?|<)(?:&[0-9])?\S*|&>\S*|\|\|?|&&?|;")
+NO_IMAGES = (
+    "images listed nothing: this store has no image yet. busybox is made on first use "
+    "(`history busybox`, `run busybox ...`), as `docker run` pulls; then it is listed here and "
+    "in the subjects list."
+)
 CANCELLED = {
     "logs": "logs stopped following the container's log; the container keeps running.",
     "wait": "wait stopped waiting; the container keeps running.",
@@ -98,12 +103,7 @@ class Outcome:
     writable_entries: int = 0  # entries in the subject container's writable layer, after
     started: float = 0.0  # when the command began (time.time()): `stop` tells the wait from it
     history: HistoryFacts | None = None  # `history`: the image's rows, counted
-
-
-def plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+    images: int | None = None  # `images`: how many images the store has, after it
 
 
 def _delta(outcome: Outcome) -> str:
@@ -174,6 +174,8 @@ def _explain(outcome: Outcome) -> str:
     if code and ns.cmd not in CONTAINER_CODE:  # its errors went to the output, one per item
         changed = "nothing changed" if ns.cmd in READ_ONLY else "the rest was done"
         return f"{ns.cmd} failed (exit code {code}): the output says why; {changed}."
+    if ns.cmd == "images" and outcome.images == 0:
+        return NO_IMAGES
     if ns.cmd == "images" and getattr(ns, "all", False):
         return READ_ONLY["images -a"]
     if ns.cmd == "history" and outcome.history is not None:

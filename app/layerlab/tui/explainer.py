@@ -20,7 +20,7 @@ class Explainer(Static):
     DEFAULT_CSS = """
     Explainer {
         padding: 0 1;
-        background: $accent 15%;
+        background: $explainer-background;  /* a tint that stays one in 256 colours */
     }
     """
 

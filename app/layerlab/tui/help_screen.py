@@ -66,16 +66,19 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `u` (in files) | the layer's own entries / the union view |
 | `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
 | `F9` / `F10` / `Shift+F10` | in a lesson: paste the next command / the next hint / the solution |
-| `Ctrl+N` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / step back / restart it clean |
+| `Ctrl+N` or `Shift+F9` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / back / restart clean |
+| `Shift+F7` | in a lesson: the step's prose, or the strip it folds into (below 140x40) |
 | `Space` / `→` (demo) | pause or resume the demonstration / go on to the next step now |
-| `F8` | presentation mode: the picture, the layers and the changes, large |
-| `Ctrl+T` | theme: dark, light, high contrast (all WCAG AA) |
+| `F8` | presentation mode: the picture, the layers, the changes and the output, large |
+| `Ctrl+T` or `Shift+F8` | theme: dark, light, high contrast (all WCAG AA) |
 | `Ctrl+G` | output pane: most of the screen / back |
 | `Ctrl+Y` | copy the selected file's host path (OSC 52; or select it with the mouse) |
 | `Ctrl+L` | clear the output log |
 | `Ctrl+Q` | quit |
 
-In the bar, `help`, `clear` and `exit` (or `quit`) work as in a shell.
+In the bar, `help`, `clear` and `exit` (or `quit`) work as in a shell. Typing at a
+panel that has no use for the key types into the bar. In a browser (`serve`), which
+keeps `Ctrl+N` and `Ctrl+T` for itself, use `Shift+F9` and `Shift+F8`.
 """
 
 

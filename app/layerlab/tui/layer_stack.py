@@ -142,11 +142,24 @@ class LayerStack(DataTable[Text | str]):
                 Text(f"{target(mount)} · {NOTE}", style=outside),
                 key=f"mount:{mount.destination}",
             )
+        self._fit_columns()
         keys = [row.key for row in layers]
         index = keys.index(keep) if keep in keys else 0
         if layers:
             self.move_cursor(row=index)
             self._pick(layers[index])
+
+    def _fit_columns(self) -> None:
+        """Each column as wide as its widest cell, now, in the refresh that shows the rows.
+
+        A DataTable works its widths out when its queue is idle: a frame painted before
+        then (a loaded machine) drew the header at its labels' widths over rows that
+        then moved. Never narrower than before, as the table's own reckoning."""
+        for key, column in self.columns.items():
+            cells = [Text(c) if isinstance(c, str) else c for c in self.get_column(key)]
+            column.content_width = max(
+                column.content_width, column.label.cell_len, *(c.cell_len for c in cells)
+            )
 
     def set_writable_size(self, size: int) -> None:
         """The writable layer's size, kept live from its watcher (throttled by the app)."""

@@ -119,6 +119,8 @@ class LessonPane(Vertical, can_focus=True):
         #lesson-checks { height: auto; margin-top: 1; }
         #lesson-help { height: auto; max-height: 10; margin: 0; padding: 0; }
         #lesson-keys { color: $text-muted; height: auto; }
+        /* Unfolded on a cramped screen: the step to read, over the panels. */
+        &.-reading { width: 100%; max-width: 100%; border-left: none; }
         /* Folded: a strip above the panels - the step, the command, the checks. */
         &.-folded {
             dock: top;
@@ -178,7 +180,7 @@ class LessonPane(Vertical, can_focus=True):
         self.results: list[CheckResult] = []
         self.hints_shown = 0
         self.solution_shown = False
-        self.typed = 0  # commands run in this step: F9 pastes the next one
+        self.typed = 0  # commands that succeeded in this step: F9 pastes the next one
         self.help_text = ""  # the hints (and solution) shown, as Markdown
         self.setup_failed = False
         self.demo_done = False
@@ -225,9 +227,15 @@ class LessonPane(Vertical, can_focus=True):
         """⇧F7: the whole step (its prose) or the strip; kept until the size class changes."""
         self._fold(not self.has_class("-folded"), keep=self._cramped())
 
+    @property
+    def reading(self) -> bool:
+        """Unfolded over the panels (a cramped screen): Escape folds it back."""
+        return self.has_class("-reading")
+
     def _fold(self, folded: bool, keep: bool | None = None) -> None:
         self._cramped_at = self._cramped() if keep is None else keep
         self.set_class(folded, "-folded")
+        self.set_class(not folded and self._cramped(), "-reading")
         self.screen.set_class(folded, "-lesson-strip")  # app.tcss makes room for the strip
         self._show_head()
         self._show_checks()
@@ -291,7 +299,8 @@ class LessonPane(Vertical, can_focus=True):
         if self.run is None:
             return
         self.run.last = message.outcome
-        self.typed += 1
+        if message.outcome.code == 0:  # F9 pastes a command that failed (a typo) again
+            self.typed += 1
         self._show_command()
         self.recheck()
 

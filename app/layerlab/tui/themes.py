@@ -4,6 +4,11 @@ A projector washes colours out, so each theme's text colours are chosen
 against its own backgrounds (surface, panel, the subject bar's tint); the
 widgets name only theme variables (`$text-success`, `$text-muted`...).
 Ctrl+T cycles them.
+
+A terminal with 256 or 16 colours (tmux, macOS Terminal) shows each colour as
+the nearest of its palette: a dark amber tint becomes dark red there, and reads
+as an error. So a tinted background is chosen by what it becomes: the
+explainer's is a warm grey, grey on the 256-colour ramp.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ DARK = Theme(
     panel="#242424",
     dark=True,
     variables={
+        "explainer-background": "#38322a",  # saturation under 15%: grey #303030 in 256 colours
         "text-muted": "#b4b4b4",
         "text-primary": "#8cc4ff",
         "text-success": "#6fe09a",
@@ -57,6 +63,7 @@ LIGHT = Theme(
     panel="#ececec",
     dark=False,
     variables={
+        "explainer-background": "#e5dcd1",  # #d7d7d7 in 256 colours
         "text-muted": "#4f4f4f",
         "text-primary": "#0b4f8c",
         "text-success": "#17602e",
@@ -87,6 +94,7 @@ CONTRAST = Theme(
     panel="#0c0c0c",
     dark=True,
     variables={
+        "explainer-background": "#26210f",  # black in 256 colours, as the screen
         "text-muted": "#d8d8d8",
         "text-primary": "#9fd0ff",
         "text-success": "#7dff9e",
@@ -105,6 +113,10 @@ CONTRAST = Theme(
 
 THEMES = (DARK, LIGHT, CONTRAST)
 NAMES = tuple(theme.name for theme in THEMES)
+
+
+# For a theme of Textual's own (the command palette offers them): the variables ours add.
+VARIABLE_DEFAULTS = {"explainer-background": "rgba(128,128,128,0.15)"}  # a grey tint
 
 
 def register(app: App[Any]) -> None:
