@@ -51,7 +51,7 @@ def test_namespaces_and_the_memory_limit_of_a_running_container(engine: Engine, 
 
 def test_build_cache_wants_a_build_that_succeeded(engine: Engine) -> None:
     cached = "Step 1/2 : FROM busybox\n ---> edc724b09b5c\nStep 2/2 : RUN true\n ---> Using cache\n"
-    ok = Outcome("docker build -t x .", 0, cached, "")
+    ok = Outcome("docker image build -t x .", 0, cached, "")
     assert judged(engine, "build_cache", ok, cached=1).startswith("✔ the build took 1 step ")
     assert judged(engine, "build_cache", ok, cached=2) == (
         "✘ the build took 2 steps from the cache — now: 1 from the cache"

@@ -573,10 +573,7 @@ def _build_cache(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]
     goal = f"the build took {a['cached']} {steps} from the cache"
     if ctx.last is None:
         return False, goal, "no command yet"
-    words = ctx.last.line.split()
-    if words[:1] == ["docker"]:
-        words = words[1:]
-    if words[:1] != ["build"]:
+    if _command_of(ctx.last.line) != "build":  # `image build` too, as the grammar reads it
         return False, goal, f"the last command was no build: {ctx.last.line}"
     if ctx.last.code != 0:
         return False, goal, _failed(ctx.last)
