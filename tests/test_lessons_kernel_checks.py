@@ -37,12 +37,17 @@ def test_namespaces_and_the_memory_limit_of_a_running_container(engine: Engine, 
     assert judged(engine, "memory_limit", container="box", mib=32) == (
         "✘ box's memory limit is 32 MiB — now: 16 MiB"
     )
-    assert cli("update", "-m", "32m", "--memory-swap", "64m", "box").code == 0
+    assert judged(engine, "cpu_limit", container="box", millicpus=500) == (
+        "✘ box's CPU quota is 0.5 CPUs — now: no quota"
+    )
+    assert cli("update", "-m", "32m", "--memory-swap", "64m", "--cpus", "0.5", "box").code == 0
     assert judged(engine, "memory_limit", container="box", mib=32).startswith("✔")
+    assert judged(engine, "cpu_limit", container="box", millicpus=500).startswith("✔")
     assert cli("kill", "box").code == 0
     assert judged(engine, "namespace", container="box", kind="uts") == (
         "✘ box has a uts namespace of its own — now: the container is exited (137)"
     )
+    assert judged(engine, "cpu_limit", container="box", millicpus=500).endswith("exited (137)")
     assert judged(engine, "oom_killed", container="box") == (
         "✘ the OOM killer ended box — now: exited (137), not OOMKilled"
     )

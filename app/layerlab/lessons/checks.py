@@ -28,6 +28,7 @@ from layerlab.lessons.model import Check, split_command
 from layerlab.reference import normalize_ref, strip_digest
 
 if TYPE_CHECKING:
+    from layerlab.cgroups import Limits
     from layerlab.containers import Container
     from layerlab.engine import Engine
     from layerlab.images import Image
@@ -595,6 +596,18 @@ def _oom_killed(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     return killed, goal, _state_word(c) + (", OOMKilled" if killed else ", not OOMKilled")
 
 
+def _limits(ctx: Context, ref: str) -> tuple[Limits | None, str]:
+    """What the kernel enforces on a running container's cgroup, or why nothing is read."""
+    from layerlab import cgroups
+
+    c = _container(ctx, ref)
+    if c is None:
+        return None, "no such container"
+    if not c.running:
+        return None, f"the container is {_state_word(c)}"
+    return cgroups.read_limits(cgroups.container_group(c.id)), ""
+
+
 @check(
     "memory_limit",
     "the kernel holds the running container's cgroup to this memory limit, in MiB (`-m`)",
@@ -602,17 +615,30 @@ def _oom_killed(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     Param("mib", int, minimum=0),
 )
 def _memory_limit(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
-    from layerlab import cgroups
-
     goal = f"{a['container']}'s memory limit is {a['mib']} MiB"
-    c = _container(ctx, str(a["container"]))
-    if c is None:
-        return False, goal, "no such container"
-    if not c.running:
-        return False, goal, f"the container is {_state_word(c)}"
-    memory = cgroups.read_limits(cgroups.container_group(c.id)).memory
+    limits, why = _limits(ctx, str(a["container"]))
+    if limits is None:
+        return False, goal, why
+    memory = limits.memory
     now = f"{memory / (1 << 20):g} MiB" if memory else "no limit"
     return memory == int(a["mib"]) << 20, goal, now
+
+
+@check(
+    "cpu_limit",
+    "the kernel holds the running container's cgroup to this CPU quota, in thousandths of a "
+    "CPU (`--cpus 0.5` is 500)",
+    Param("container", str),
+    Param("millicpus", int, minimum=0),
+)
+def _cpu_limit(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"{a['container']}'s CPU quota is {int(a['millicpus']) / 1000:g} CPUs"
+    limits, why = _limits(ctx, str(a["container"]))
+    if limits is None:
+        return False, goal, why
+    cpus = limits.nano_cpus
+    now = f"{cpus / 1e9:g} CPUs" if cpus else "no quota"
+    return cpus == int(a["millicpus"]) * 1_000_000, goal, now
 
 
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "uts")
