@@ -92,6 +92,32 @@ def test_an_opaque_directory_stops_the_search_below_it(tmp_path: Path) -> None:
     assert unionfs.provenance(upper, [mid, base], "/var/old") == []
 
 
+def test_an_opaque_directory_lists_what_it_hides_as_deleted(tmp_path: Path) -> None:
+    """As Docker's overlay2 diff: `rm -rf /app && mkdir /app && echo n > /app/new` is
+    C /app, A /app/new, and a D for each entry the layers below had in /app."""
+    upper, mid, base = _layers(tmp_path)
+    _write(upper / "app/new")
+    _write(upper / "app/kept")  # written again: changed, no D for it
+    os.setxattr(upper / "app", unionfs.OPAQUE_XATTR, b"y")
+    _write(mid / "app/hello.txt", "h" * 10)
+    _whiteout(mid / "app/gone")  # already deleted below: nothing to hide
+    _write(base / "app/gone")
+    _write(base / "app/kept")
+    _write(base / "app/sub/deep", "d" * 7)
+    expected = ["C /app", "D /app/hello.txt", "C /app/kept", "A /app/new", "D /app/sub"]
+    found_all = unionfs.changes(upper, [mid, base])
+    assert [str(c) for c in found_all] == expected
+    assert [c.path for c in found_all if c.masked] == ["/app/hello.txt", "/app/sub"]
+    found = changes_at(upper, (mid, base), ["app/new"])  # what the live tree re-reads
+    assert sorted(str(c) for c in found.values() if c) == [
+        "A /app/new",
+        "C /app",
+        "D /app/hello.txt",
+        "D /app/sub",
+    ]
+    assert hidden_bytes(upper, (mid, base)) == 10 + 1  # mid's /app, and the kept copy below
+
+
 def test_changes_at_re_reads_just_the_paths_given(tmp_path: Path) -> None:
     upper, mid, base = _layers(tmp_path)
     _write(base / "etc/passwd")

@@ -86,7 +86,7 @@ def hidden_bytes(layer: Path, beneath: tuple[Path, ...]) -> int:
 
 def _hidden(layer: Path, beneath: tuple[Path, ...]) -> Iterator[int]:
     for change in unionfs.iter_changes(layer, beneath):
-        if change.kind == "A":
+        if change.kind == "A" or change.masked:  # the opaque directory counts its whole tree
             continue
         rel = change.path.lstrip("/")
         below = unionfs.provenance(beneath[0], beneath[1:], rel)
@@ -170,6 +170,12 @@ def _change(upper: Path, lowers: tuple[Path, ...], rel: str) -> Change | None:
     return Change(kind, "/" + rel, opaque)
 
 
+def _masked(upper: Path, lowers: tuple[Path, ...], rel: str) -> list[Change]:
+    """What the opaque directory `rel` of the writable layer hides, as deletions."""
+    names: set[str] = set(reread(lambda: os.listdir(upper / rel), list[str]()))
+    return list(unionfs.masked(rel, names, lowers))
+
+
 def changes_at(
     upper: Path, lowers: tuple[Path, ...], rels: Iterable[str]
 ) -> dict[str, Change | None]:
@@ -183,7 +189,9 @@ def changes_at(
         for depth in range(1, len(parts) + 1):
             sub = "/".join(parts[:depth])
             if "/" + sub not in found:
-                found["/" + sub] = _change(upper, lowers, sub)
+                found["/" + sub] = change = _change(upper, lowers, sub)
+                if change is not None and change.opaque:
+                    found.update((c.path, c) for c in _masked(upper, lowers, sub))
         entry = found["/" + rel]
         if entry is not None and (upper / rel).is_dir() and not (upper / rel).is_symlink():
             below = tuple(lower / rel for lower in lowers)

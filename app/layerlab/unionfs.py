@@ -27,6 +27,7 @@ class Change:
     kind: str  # "A" added, "C" changed, "D" deleted - as `docker diff` prints
     path: str  # absolute path inside the container
     opaque: bool = False  # a directory whose lower contents are hidden
+    masked: bool = False  # deleted by the opaque directory above it: no whiteout of its own
 
     def __str__(self) -> str:
         return f"{self.kind} {self.path}"
@@ -121,6 +122,29 @@ def _exists_below(rel: str, lowers: Sequence[Path]) -> bool:
     return False
 
 
+def masked(rel: str, names: set[str], lowers: Sequence[Path]) -> Iterator[Change]:
+    """What the layers below hold in directory `rel` that an opaque directory there hides,
+    as deletions (D), but for the `names` it holds itself: Docker's overlay2 diff lists
+    each as deleted (`rm -rf /app && mkdir /app` deletes /app's files)."""
+    seen = set(names)
+    for lower in lowers:
+        folder = lower / rel
+        try:
+            st = os.lstat(folder)
+            listing = [] if not stat.S_ISDIR(st.st_mode) else list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            return  # a file or a whiteout here hides the deeper layers' directory
+        for entry in sorted(listing, key=lambda e: e.name):
+            if entry.name not in seen:
+                seen.add(entry.name)
+                if not is_whiteout(entry.stat(follow_symlinks=False)):
+                    yield Change("D", f"/{rel}/{entry.name}", masked=True)
+        if is_opaque(folder):
+            return
+
+
 def changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
     """Every entry of the writable layer as A/C/D, sorted by path like `docker diff`."""
     return sorted(iter_changes(upper, lowers), key=lambda c: c.path)
@@ -148,6 +172,8 @@ def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
             if is_dir and kind == "A":
                 new_dirs.add(rel)
             yield Change(kind, "/" + rel, opaque)
+            if opaque:
+                yield from masked(rel, set(os.listdir(entry.fd)), lowers)
     except (FileNotFoundError, NotADirectoryError):  # the layer went meanwhile
         return
 

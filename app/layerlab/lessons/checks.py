@@ -15,6 +15,7 @@ failure it did not ask for: output is a successful command's stdout.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from layerlab.lessons.model import Check, split_command
 from layerlab.reference import normalize_ref, strip_digest
 
 if TYPE_CHECKING:
+    from layerlab.cgroups import Limits
     from layerlab.containers import Container
     from layerlab.engine import Engine
     from layerlab.images import Image
@@ -262,6 +264,71 @@ def _whiteout(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
         return False, goal, "no such container"
     kind = paths.get(path)
     return kind == "D", goal, (f"{kind} {path}" if kind else "no entry")
+
+
+@check(
+    "opaque",
+    "the container's writable layer holds this directory as opaque: the layers below are "
+    "hidden there",
+    Param("container", str),
+    Param("path", str),
+)
+def _opaque(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    path = _abs(a["path"])
+    goal = f"{path} is an opaque directory in {a['container']}'s writable layer"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    change = next((ch for ch in ctx.engine.diff(c.id) if ch.path == path), None)
+    if change is None:
+        return False, goal, "not there"
+    return change.opaque, goal, f"{change}" + (" (opaque)" if change.opaque else "")
+
+
+MB = 1000 * 1000  # Docker's humanized MB, as `ps -s` and `images` print sizes
+
+
+def _within(size: int, a: dict[str, str | int]) -> tuple[bool, str]:
+    """Whether `size` bytes lies within `min_mb`..`max_mb`, and that range in words."""
+    low, high = int(a["min_mb"]), a.get("max_mb")
+    ok = size >= low * MB and (high is None or size <= int(high) * MB)
+    words = f"at least {low} MB" if high is None else f"{low} to {high} MB"
+    return ok, words
+
+
+@check(
+    "layer_size",
+    "the container's writable layer holds at least `min_mb` and at most `max_mb` (if given) MB "
+    "(1 MB = 1000000 bytes, as `ps -s`)",
+    Param("container", str),
+    Param("min_mb", int, minimum=0),
+    Param("max_mb", int, required=False, minimum=0),
+)
+def _layer_size(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    c = _container(ctx, str(a["container"]))
+    size = ctx.engine.container_sizes(c)[0] if c else 0
+    ok, words = _within(size, a)
+    goal = f"{a['container']}'s writable layer holds {words}"
+    if c is None:
+        return False, goal, "no such container"
+    return ok, goal, f"{size / MB:.1f} MB"
+
+
+@check(
+    "image_size",
+    "an image's layers hold at least `min_mb` and at most `max_mb` (if given) MB (1 MB = "
+    "1000000 bytes, as `images`)",
+    Param("image", str),
+    Param("min_mb", int, minimum=0),
+    Param("max_mb", int, required=False, minimum=0),
+)
+def _image_size(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    image = _image(ctx, str(a["image"]))
+    ok, words = _within(image.size if image else 0, a)
+    goal = f"image {a['image']} holds {words}"
+    if image is None:
+        return False, goal, "no such image"
+    return ok, goal, f"{image.size / MB:.1f} MB"
 
 
 @check(
@@ -504,3 +571,102 @@ def _error_has(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
     if ctx.last.code == 0:
         return False, goal, f"it succeeded: {_first_line(ctx.last.out)}"
     return str(a["text"]) in ctx.last.err, goal, _failed(ctx.last)
+
+
+@check(
+    "build_cache",
+    "the last command was a build that succeeded and took this many steps from the cache",
+    Param("cached", int, minimum=0),
+)
+def _build_cache(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    steps = "step" if a["cached"] == 1 else "steps"
+    goal = f"the build took {a['cached']} {steps} from the cache"
+    if ctx.last is None:
+        return False, goal, "no command yet"
+    if _command_of(ctx.last.line) != "build":  # `image build` too, as the grammar reads it
+        return False, goal, f"the last command was no build: {ctx.last.line}"
+    if ctx.last.code != 0:
+        return False, goal, _failed(ctx.last)
+    cached = ctx.last.out.splitlines().count(" ---> Using cache")
+    return cached == a["cached"], goal, f"{cached} from the cache"
+
+
+@check(
+    "oom_killed",
+    "the kernel's OOM killer ended a process of the container (`State.OOMKilled`)",
+    Param("container", str),
+)
+def _oom_killed(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"the OOM killer ended {a['container']}"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    killed = bool(c.state.get("OOMKilled"))
+    return killed, goal, _state_word(c) + (", OOMKilled" if killed else ", not OOMKilled")
+
+
+def _limits(ctx: Context, ref: str) -> tuple[Limits | None, str]:
+    """What the kernel enforces on a running container's cgroup, or why nothing is read."""
+    from layerlab import cgroups
+
+    c = _container(ctx, ref)
+    if c is None:
+        return None, "no such container"
+    if not c.running:
+        return None, f"the container is {_state_word(c)}"
+    return cgroups.read_limits(cgroups.container_group(c.id)), ""
+
+
+@check(
+    "memory_limit",
+    "the kernel holds the running container's cgroup to this memory limit, in MiB (`-m`)",
+    Param("container", str),
+    Param("mib", int, minimum=0),
+)
+def _memory_limit(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"{a['container']}'s memory limit is {a['mib']} MiB"
+    limits, why = _limits(ctx, str(a["container"]))
+    if limits is None:
+        return False, goal, why
+    memory = limits.memory
+    now = f"{memory / (1 << 20):g} MiB" if memory else "no limit"
+    return memory == int(a["mib"]) << 20, goal, now
+
+
+@check(
+    "cpu_limit",
+    "the kernel holds the running container's cgroup to this CPU quota, in thousandths of a "
+    "CPU (`--cpus 0.5` is 500)",
+    Param("container", str),
+    Param("millicpus", int, minimum=0),
+)
+def _cpu_limit(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"{a['container']}'s CPU quota is {int(a['millicpus']) / 1000:g} CPUs"
+    limits, why = _limits(ctx, str(a["container"]))
+    if limits is None:
+        return False, goal, why
+    cpus = limits.nano_cpus
+    now = f"{cpus / 1e9:g} CPUs" if cpus else "no quota"
+    return cpus == int(a["millicpus"]) * 1_000_000, goal, now
+
+
+NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "uts")
+
+
+@check(
+    "namespace",
+    "the running container's pid 1 is in a namespace of this kind of its own, not the host's",
+    Param("container", str),
+    Param("kind", str, choices=NAMESPACES),
+)
+def _namespace(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
+    goal = f"{a['container']} has a {a['kind']} namespace of its own"
+    c = _container(ctx, str(a["container"]))
+    if c is None:
+        return False, goal, "no such container"
+    pid = int(c.state.get("Pid") or 0)
+    if not c.running or pid <= 0:
+        return False, goal, f"the container is {_state_word(c)}"
+    theirs = os.readlink(f"/proc/{pid}/ns/{a['kind']}")
+    ours = os.readlink(f"/proc/self/ns/{a['kind']}")
+    return theirs != ours, goal, (theirs if theirs != ours else f"the host's, {ours}")

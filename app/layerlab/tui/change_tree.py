@@ -195,7 +195,8 @@ class ChangeTree(Tree[Change]):
         else:
             text = Text.assemble((change.kind, kind_style), " ", name)
         if change.kind == "D":
-            note = "  whiteout"  # short, never cut: the provenance line below says what it hides
+            # short, never cut: the provenance line below says what it hides
+            note = "  hidden by the opaque folder" if change.masked else "  whiteout"
             text.append(note, self._style("change-tree--whiteout"))
         elif change.opaque:
             note = "  opaque: hides what the layers below have here"
