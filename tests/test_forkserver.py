@@ -4,6 +4,7 @@ signals - and the server never outlives its code, its idleness, or a rival."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -75,10 +76,23 @@ def served(root: Path, tmp_path: Path, engine: object) -> Iterator[Served]:
     s.end()
 
 
-def child_of(server: int) -> psutil.Process:
-    """The one command the server is running now."""
-    eventually(lambda: len(psutil.Process(server).children()), 1)
-    return psutil.Process(server).children()[0]
+def child_of(server: int, client: subprocess.Popen[str]) -> psutil.Process:
+    """The command the server runs for `client`: the child holding its stdout pipe (a child
+    for an earlier command may not be reaped yet, so "the one child" could be that one)."""
+    assert client.stdout is not None
+    pipe = os.readlink(f"/proc/self/fd/{client.stdout.fileno()}")
+
+    def find() -> psutil.Process | None:
+        for child in psutil.Process(server).children():
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{child.pid}/fd/1") == pipe:
+                    return child
+        return None
+
+    eventually(lambda: find() is not None, True)
+    found = find()
+    assert found is not None
+    return found
 
 
 def test_a_command_runs_in_a_server_child_with_our_output_and_directory(
@@ -93,10 +107,8 @@ def test_a_command_runs_in_a_server_child_with_our_output_and_directory(
     try:
         assert follow.stdout is not None
         assert follow.stdout.readline() == "hello\n"
-        child = child_of(server)
+        child = child_of(server, follow)  # it holds our pipe as its stdout
         assert child.cwd() == str(here)
-        ours = os.readlink(f"/proc/self/fd/{follow.stdout.fileno()}")
-        assert os.readlink(f"/proc/{child.pid}/fd/1") == ours  # the same pipe
         follow.terminate()  # forwarded: the command ends as it would have, by SIGTERM
         assert follow.wait(30) == -signal.SIGTERM
         eventually(lambda: psutil.Process(server).children(), [])
@@ -151,9 +163,9 @@ def test_a_killed_client_takes_its_command_with_it(served: Served) -> None:
     code, cid, _ = served("run", "-d", "busybox", "sleep", "60")
     assert code == 0
     for _ in range(8):
-        waiting = served.popen("wait", cid.strip(), stdout=subprocess.DEVNULL)
+        waiting = served.popen("wait", cid.strip(), stdout=subprocess.PIPE)
         try:
-            child = child_of(server)
+            child = child_of(server, waiting)
             waiting.kill()
             waiting.wait(30)
             eventually(child.is_running, False)
@@ -186,7 +198,7 @@ def test_ctrl_z_stops_the_command_and_fg_goes_on(served: Served) -> None:
     assert code == 0
     waiting = served.popen("wait", cid.strip(), stdout=subprocess.PIPE, process_group=0)
     try:
-        child = child_of(server)
+        child = child_of(server, waiting)
         client = psutil.Process(waiting.pid)
         waiting.send_signal(signal.SIGTSTP)
         eventually(child.status, psutil.STATUS_STOPPED)
