@@ -292,3 +292,16 @@ def test_a_failed_exec_says_so_once(cli: CLI) -> None:
     assert failed.err == ""
     ran = cli("exec", "pr-exec", "sh", "-c", "echo out; echo err >&2; exit 3")
     assert (ran.code, ran.out, ran.err) == (3, "out\n", "err\n")
+
+
+@pytest.mark.system
+def test_inspect_of_a_name_that_does_not_parse_is_no_such_object(cli: CLI) -> None:
+    """docker/cli e2e/system/inspect_test.go, TestInspectInvalidReference: `inspect FooBar`
+    prints `[]` and `Error: No such object: FooBar`, exit 1; with `--type image` the
+    reference's own error stands, as the daemon gives it."""
+    for name in ("FooBar", "[/]"):
+        got = cli("inspect", name)
+        assert (got.code, got.out, got.err) == (1, "[]\n", f"Error: No such object: {name}\n")
+    typed = cli("inspect", "--type", "image", "FooBar")
+    assert typed.code == 1
+    assert "invalid reference format: repository name must be lowercase" in typed.err

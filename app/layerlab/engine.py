@@ -53,6 +53,7 @@ from layerlab.errors import (
     Cancelled,
     Conflict,
     ExecFailed,
+    InvalidReference,
     LayerlabError,
     NotFound,
     StartFailed,
@@ -1572,7 +1573,7 @@ class Engine:
             return data
         try:
             image = self.image(ref)
-        except NotFound:
+        except (NotFound, InvalidReference):
             raise NotFound(f"No such object: {ref}", exit_code=1) from None
         return self.image_inspect(image)
 

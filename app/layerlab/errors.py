@@ -99,6 +99,11 @@ class NotFound(LayerlabError):
     """A container, image or layer that the store does not hold."""
 
 
+class InvalidReference(LayerlabError):
+    """A name that does not parse as an image reference (Docker's `invalid reference
+    format`): `inspect` without `--type` takes it as no such object, as Docker's does."""
+
+
 class Conflict(LayerlabError):
     """The request contradicts the current state (e.g. removing a running container)."""
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.containers import Container
-from layerlab.errors import Corrupted, LayerlabError, NotFound
+from layerlab.errors import Corrupted, InvalidReference, LayerlabError, NotFound
 from layerlab.humanize import parse_rfc3339, rfc3339_nano
 from layerlab.reference import chain_id, normalize_ref, reference_error, strip_digest
 from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
@@ -160,7 +160,7 @@ def resolve_image(store: Store, ref: str) -> Image:
     if image_id is None:
         error = None if ref.startswith("sha256:") else reference_error(ref)
         if error is not None:  # Docker parses the name before it looks for it
-            raise LayerlabError(error)
+            raise InvalidReference(error)
         name = ref if ref.startswith("sha256:") else normalize_ref(ref)
         # There is no registry to pull from: say what to do instead (the article uses ubuntu).
         raise NotFound(
