@@ -48,7 +48,7 @@ def end_servers(folder: Path) -> None:
     for lock in folder.glob("*.lock"):
         try:
             proc = psutil.Process(int(lock.read_text()))
-            if "layerlab.forkserver" in " ".join(proc.cmdline()):
+            if "layerlab.server.forkserver" in " ".join(proc.cmdline()):
                 proc.terminate()
                 proc.wait(30)
         except (OSError, ValueError, psutil.NoSuchProcess):

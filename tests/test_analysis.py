@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import analysis, unionfs
-from layerlab.analysis import (
+from layerlab.layerfs import analysis, unionfs
+from layerlab.layerfs.analysis import (
     changes_at,
     hidden_bytes,
     layer_changes,
@@ -22,7 +22,7 @@ from layerlab.analysis import (
     tree_size,
     union_changes,
 )
-from layerlab.unionfs import Change
+from layerlab.layerfs.unionfs import Change
 
 pytestmark = pytest.mark.unit
 
@@ -293,7 +293,7 @@ def test_every_reader_survives_a_layer_that_churns_under_it(
 
 def test_unionfs_walks_stay_the_reference(tmp_path: Path) -> None:
     """The tolerant walk counts as the store's own `dir_size` does."""
-    from layerlab import layers as layerlib
+    from layerlab.layerfs import layers as layerlib
 
     _write(tmp_path / "a/b/c", "12345")
     _write(tmp_path / "d", "1")

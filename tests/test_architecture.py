@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "app" / "layerlab"
 # Modules that know where things are in the store: the faces ask the engine instead.
-STORE_LAYOUT = {"layerlab.store", "layerlab.layers", "layerlab.images"}
+STORE_LAYOUT = {"layerlab.storage.store", "layerlab.layerfs.layers", "layerlab.storage.images"}
 
 
 def _module_name(path: Path) -> str:
@@ -116,5 +116,5 @@ def test_faces_do_not_know_the_store_layout(face: str) -> None:
 
 
 def test_analysis_has_no_ui() -> None:
-    source = (PACKAGE / "analysis.py").read_text()
+    source = (PACKAGE / "layerfs" / "analysis.py").read_text()
     assert "textual" not in source and "rich" not in source

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import archive, images, layers
 from layerlab.errors import LayerlabError
-from layerlab.humanize import parse_rfc3339
-from layerlab.store import Store
+from layerlab.layerfs import archive, layers
+from layerlab.presentation.humanize import parse_rfc3339
+from layerlab.storage import images
+from layerlab.storage.store import Store
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*"),

@@ -15,15 +15,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layerlab import images as imagelib
 from layerlab.build.builder import BuildOptions
 from layerlab.build.context import scoped_resolve
 from layerlab.build.dockerfile import parse_dockerfile
 from layerlab.build.dockerignore import IgnoreMatcher
+from layerlab.build.instructions import apply_change, json_array, parse_key_values
 from layerlab.build.lexer import Lexer
 from layerlab.engine import Engine
 from layerlab.errors import BuildError, LayerlabError, NotFound
-from layerlab.instructions import apply_change, json_array, parse_key_values
+from layerlab.storage import images as imagelib
 
 from .conftest import CLI
 
@@ -162,8 +162,8 @@ def test_rebuild_hits_the_cache_for_every_step_and_starts_no_container(
     code = (
         "import sys; from layerlab.main import main; "
         f"code = main(['build', '-t', 'app', {str(ctx)!r}]); sys.stdout.flush(); "
-        "print([m for m in ('tarfile', 'layerlab.layers', 'layerlab.layer_writer', "
-        "'layerlab.fsck') if m in sys.modules]); sys.exit(code)"
+        "print([m for m in ('tarfile', 'layerlab.layerfs.layers', 'layerlab.layerfs.layer_writer', "
+        "'layerlab.engine.fsck') if m in sys.modules]); sys.exit(code)"
     )
     env = dict(os.environ, LAYERLAB_ROOT=str(root))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -15,10 +15,7 @@ from typing import Any
 import pytest
 
 from layerlab.build.dockerfile import parse_dockerfile
-from layerlab.build.lexer import Lexer, parse_words
-from layerlab.engine import Engine
-from layerlab.errors import BuildError, LayerlabError
-from layerlab.instructions import (
+from layerlab.build.instructions import (
     apply_change,
     apply_changes,
     go_duration,
@@ -26,6 +23,9 @@ from layerlab.instructions import (
     parse_healthcheck,
     parse_key_values,
 )
+from layerlab.build.lexer import Lexer, parse_words
+from layerlab.engine import Engine
+from layerlab.errors import BuildError, LayerlabError
 
 from .conftest import CLI
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layerlab.store import Store
+from layerlab.storage.store import Store
 from tests.conftest import CLI
 
 DOCKERFILE = """\

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import cgroups, libc
-from layerlab.cgroups import Hierarchies, Limits
+from layerlab.runtime import cgroups, libc
+from layerlab.runtime.cgroups import Hierarchies, Limits
 
 from .conftest import eventually
 

@@ -79,8 +79,9 @@ def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
 # paid by a command that does not use it.
 NOT_FOR_RUN = (
     "tarfile", "zipfile", "importlib.resources", "textual", "rich", "layerlab.tui",
-    "layerlab.archive", "layerlab.build", "layerlab.copy", "layerlab.layers",
-    "layerlab.layer_writer", "layerlab.instructions", "layerlab.lessons", "layerlab.snapshot",
+    "layerlab.layerfs.archive", "layerlab.build", "layerlab.layerfs.copy",
+    "layerlab.layerfs.layers", "layerlab.layerfs.layer_writer", "layerlab.lessons",
+    "layerlab.storage.snapshot",
     "tempfile", "shutil", "bz2", "lzma", "datetime", "socket", "termios", "tty",
 )  # fmt: skip
 

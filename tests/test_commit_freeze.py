@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from layerlab import cgroups
 from layerlab.engine import Engine
+from layerlab.runtime import cgroups
 from tests.conftest import CLI, eventually
 
 # 200 MB in the writable layer: a commit copies it for long enough to be caught frozen.

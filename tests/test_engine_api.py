@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.containers import TRANSITIONS, can, new_state, transition
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import Cancelled, Conflict, IllegalTransition, LayerlabError, NotFound
+from layerlab.layerfs.unionfs import Change
 from layerlab.runtime.launch import Shim
-from layerlab.snapshot import Snapshot, Subject
-from layerlab.unionfs import Change
+from layerlab.storage.containers import TRANSITIONS, can, new_state, transition
+from layerlab.storage.snapshot import Snapshot, Subject
 
 QUIET = (subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
 
@@ -76,7 +76,7 @@ def test_an_illegal_move_is_a_clear_conflict(status: str, event: str) -> None:
 
 
 def test_every_event_targets_a_known_state() -> None:
-    from layerlab.containers import STATES
+    from layerlab.storage.containers import STATES
 
     for event in TRANSITIONS.values():
         assert event.sources <= set(STATES)

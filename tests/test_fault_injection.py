@@ -15,8 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from layerlab import fsck
-from layerlab.engine import CreateOptions, Engine
+from layerlab.engine import CreateOptions, Engine, fsck
 from tests.conftest import CLI, eventually
 
 TRIALS = 30

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from layerlab.client import _server_may_run
+from layerlab.server.client import _server_may_run
 from tests.conftest import end_servers, eventually
 
 APP = Path(__file__).resolve().parent.parent / "app"
@@ -237,7 +237,7 @@ def test_a_changed_source_retires_the_server(root: Path, tmp_path: Path, engine:
     s = Served(root, tmp_path / "server", PYTHONPATH=str(copy))
     try:
         first = s.started(only=False)
-        names = copy / "layerlab" / "names.py"
+        names = copy / "layerlab" / "storage" / "names.py"
         os.utime(names, ns=(names.stat().st_atime_ns, names.stat().st_mtime_ns + 10**9))
         assert s("ps", "-aq")[:2] == (0, "")  # run by the client itself, and right
         eventually(lambda: psutil.pid_exists(first), False)
@@ -271,7 +271,7 @@ def test_commands_started_together_start_one_server(served: Served) -> None:
         found = 0
         for proc in psutil.process_iter(["cmdline"]):
             cmdline = " ".join(proc.info["cmdline"] or [])
-            found += "layerlab.forkserver" in cmdline and str(served.folder) in cmdline
+            found += "layerlab.server.forkserver" in cmdline and str(served.folder) in cmdline
         return found
 
     eventually(servers, 1)  # the others found it taken, and left
@@ -303,13 +303,13 @@ def test_which_commands_go_to_the_server(
 def test_the_client_imports_nothing_that_costs() -> None:
     """Every command imports client.py first: Python's start plus this, then the server."""
     code = (
-        "import sys; before = set(sys.modules); import layerlab.client; "
+        "import sys; before = set(sys.modules); import layerlab.server.client; "
         "print(sorted(set(sys.modules) - before))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert set(eval(out.stdout)) <= {
         "layerlab",
-        "layerlab.client",
+        "layerlab.server.client",
         "_signal",
         "_socket",
         "__future__",

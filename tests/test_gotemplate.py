@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from layerlab.gotemplate import TemplateError, render
+from layerlab.presentation.gotemplate import TemplateError, render
 
 pytestmark = pytest.mark.unit
 
@@ -355,7 +355,7 @@ def test_a_null_typed_field_prints_empty_yet_marshals_as_null() -> None:
 
 
 def test_json_of_a_listing_row_is_json_marshal_and_of_a_field_is_not_escaped() -> None:
-    from layerlab.gotemplate import Context
+    from layerlab.presentation.gotemplate import Context
 
     row = Context(Names="pj", Labels="a=<b>&c", Label=lambda key: key, Command='"sh <x>"')
     # Docker 20.10, `ps --format '{{json .}}'` on `-l 'a=<b>&c'`: keys sorted, <>& escaped,

@@ -29,12 +29,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab import fsck
 from layerlab.build.dockerfile import parse_dockerfile
 from layerlab.build.lexer import Lexer
-from layerlab.engine import Engine
+from layerlab.engine import Engine, fsck
 from layerlab.errors import LayerlabError
-from layerlab.layers import walk_at
+from layerlab.layerfs.layers import walk_at
 from layerlab.main import main
 
 pytestmark = pytest.mark.system

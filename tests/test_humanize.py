@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layerlab.humanize import (
+from layerlab.presentation.humanize import (
     ago,
     bytes_size,
     human_duration,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import images as imagelib
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
+from layerlab.storage import images as imagelib
 
 from .conftest import CLI
 

@@ -22,10 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab import images, layer_writer, layers, libc
-from layerlab.containers import CreateOptions
 from layerlab.engine import Engine
-from layerlab.store import Store
+from layerlab.layerfs import layer_writer, layers
+from layerlab.runtime import libc
+from layerlab.storage import images
+from layerlab.storage.containers import CreateOptions
+from layerlab.storage.store import Store
 from tests.trees import NAME, OVERLAY_NODE, build
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*")

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from layerlab.layers import (
+from layerlab.layerfs.layers import (
     OPAQUE_XATTR,
     UnsafeTarError,
     chain_id,

@@ -14,10 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import cgroups
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
-from layerlab.limits import LimitOptions, host_config, log_rotation, oci_resources, parse_bytes
+from layerlab.runtime import cgroups
+from layerlab.runtime.limits import (
+    LimitOptions,
+    host_config,
+    log_rotation,
+    oci_resources,
+    parse_bytes,
+)
 
 from .conftest import CLI, eventually
 

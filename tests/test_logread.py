@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from layerlab.logread import records
+from layerlab.runtime.logread import records
 from layerlab.runtime.shim import JsonLog
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from layerlab.errors import LayerlabError
-from layerlab.names import ADJECTIVES, SURNAMES, generate_name
+from layerlab.storage.names import ADJECTIVES, SURNAMES, generate_name
 
 pytestmark = pytest.mark.unit
 

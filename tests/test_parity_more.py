@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.detachkeys import DetachKeys, Scanner
 from layerlab.engine import Engine
+from layerlab.runtime.detachkeys import DetachKeys, Scanner
 from tests.conftest import CLI, eventually
 
 pytestmark = pytest.mark.system

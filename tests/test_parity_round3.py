@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from layerlab import layer_writer
 from layerlab.build.context import SourceRoot, sent_size
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.cli.grammar import UsageError, parse
 from layerlab.cli.usage import _wrap
 from layerlab.engine import Engine
+from layerlab.layerfs import layer_writer
 from layerlab.main import main
 
 from .conftest import CLI

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab import cgroups, procs
 from layerlab.engine import CreateOptions, Engine
+from layerlab.runtime import cgroups, procs
 
 from .conftest import eventually
 

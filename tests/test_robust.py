@@ -203,7 +203,7 @@ def test_a_killed_builds_step_container_goes_with_the_next_command(
 def test_a_layer_a_killed_commit_left_is_found_and_goes(
     cli: CLI, engine: Engine, root: Path
 ) -> None:
-    from layerlab import images as imagelib
+    from layerlab.storage import images as imagelib
 
     assert cli("run", "--name", "src", "busybox", "sh", "-c", "echo hi > /made").code == 0
     # What `commit` had done when it was killed: its layer renamed into place, no image yet.

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layerlab.table import format_table, tabwrite
+from layerlab.presentation.table import format_table, tabwrite
 
 pytestmark = pytest.mark.unit
 

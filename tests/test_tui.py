@@ -26,8 +26,8 @@ from textual.worker import NoActiveWorker, get_current_worker
 import layerlab
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
-from layerlab.procs import Proc
-from layerlab.snapshot import Subject
+from layerlab.runtime.procs import Proc
+from layerlab.storage.snapshot import Subject
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
@@ -375,9 +375,9 @@ def test_a_bare_layerlab_off_a_terminal_prints_help_and_the_cli_never_loads_text
 # What the first frame must not wait for: the engine and the store's machinery load after it.
 AFTER_THE_FIRST_FRAME = (
     "layerlab.engine",
-    "layerlab.store",
-    "layerlab.containers",
-    "layerlab.images",
+    "layerlab.storage.store",
+    "layerlab.storage.containers",
+    "layerlab.storage.images",
 )
 FIRST_FRAME_PROBE = """
 import asyncio, sys

@@ -17,10 +17,10 @@ from textual.widgets import TabbedContent
 
 from layerlab.build import BuildOptions
 from layerlab.cli import grammar
-from layerlab.containers import Container
 from layerlab.engine import Engine
-from layerlab.humanize import parse_rfc3339
+from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.report import BuildStep, Report
+from layerlab.storage.containers import Container
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.explain import (

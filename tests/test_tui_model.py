@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from layerlab.layerfs.unionfs import Change
 from layerlab.tui.json_view import json_lines, leaves
 from layerlab.tui.messages import ProcsLoaded, StoreChanged, UpperChanged
-from layerlab.unionfs import Change
 
 pytestmark = pytest.mark.unit
 
@@ -51,7 +51,7 @@ def test_processes_read_before_the_panel_is_composed_are_drawn_once_it_is() -> N
 
     from textual.app import App, ComposeResult
 
-    from layerlab.procs import Proc
+    from layerlab.runtime.procs import Proc
     from layerlab.tui.process_tree import ProcessPanel
 
     panel = ProcessPanel(id="procs")

@@ -13,7 +13,7 @@ from rich.style import Style
 from textual.pilot import Pilot
 
 from layerlab.engine import CreateOptions, Engine, Mounted
-from layerlab.snapshot import Subject
+from layerlab.storage.snapshot import Subject
 from layerlab.tui import model
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree

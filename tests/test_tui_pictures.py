@@ -19,8 +19,8 @@ from textual.widgets import Tree
 
 from layerlab.cli import grammar
 from layerlab.engine import CreateOptions, Engine
-from layerlab.reference import short_id
-from layerlab.snapshot import Subject
+from layerlab.storage.reference import short_id
+from layerlab.storage.snapshot import Subject
 from layerlab.tui import model, themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree

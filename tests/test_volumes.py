@@ -183,7 +183,7 @@ def test_ps_size_and_inspect_size(engine: Engine, cli: CLI) -> None:
     assert "SizeRw" not in json.loads(cli("inspect", "pv-s").out)[0]
     header, row = cli("ps", "-a", "-s").out.splitlines()
     assert header.split()[-1] == "SIZE"
-    from layerlab.humanize import human_size
+    from layerlab.presentation.humanize import human_size
 
     assert row.endswith(f"7B (virtual {human_size(7 + image_size, precision=3)})")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from layerlab.engine import CreateOptions, Engine
-from layerlab.watch import StoreWatch, UpperWatch
+from layerlab.storage.watch import StoreWatch, UpperWatch
 
 # watchdog's own notice that `mkdir -p` made a watch twice (layerlab.watch silences it in the
 # app; pytest resets warning filters per test).

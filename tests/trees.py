@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from layerlab import layers
+from layerlab.layerfs import layers
 
 NAME = st.text(alphabet="abz.-_ \u00e9", min_size=1, max_size=6).filter(
     lambda n: n not in (".", "..") and not n.startswith(".wh.")

@@ -1,3 +1,3 @@
-from layerlab.client import entry
+from layerlab.server.client import entry
 
 entry()

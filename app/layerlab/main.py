@@ -27,7 +27,7 @@ from layerlab.errors import (
     LayerlabError,
     go_strerror,
 )
-from layerlab.rootdir import default_root
+from layerlab.storage.rootdir import default_root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = Path(ns.root) if ns.root else default_root()
         _check_root(root)
         if ns.cmd == "serve":
-            from layerlab.serve import serve  # textual-serve only to serve
+            from layerlab.server.serve import serve  # textual-serve only to serve
 
             return serve(ns.host, ns.port, ns.token, sys.stdout)
         opens_lesson = ns.cmd == "lesson" and ns.lesson_cmd == "open"

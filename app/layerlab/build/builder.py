@@ -37,8 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
-from layerlab import images as imagelib
-from layerlab import unionfs
 from layerlab.build.context import Source, SourceRoot, scoped_resolve, sent_size
 from layerlab.build.dockerfile import (
     KNOWN,
@@ -53,11 +51,7 @@ from layerlab.build.dockerfile import (
     validate,
 )
 from layerlab.build.dockerignore import IgnoreMatcher
-from layerlab.build.lexer import Lexer, clip, go_list
-from layerlab.containers import Container, CreateOptions, parse_signal
-from layerlab.errors import BuildError, LayerlabError, NotFound, go_strerror
-from layerlab.humanize import human_size
-from layerlab.instructions import (
+from layerlab.build.instructions import (
     DEFAULT_SHELL,
     apply_change,
     healthcheck_comment,
@@ -67,9 +61,15 @@ from layerlab.instructions import (
     set_env,
     set_labels,
 )
-from layerlab.reference import chain_id, normalize_ref, short_id, validate_reference
+from layerlab.build.lexer import Lexer, clip, go_list
+from layerlab.errors import BuildError, LayerlabError, NotFound, go_strerror
+from layerlab.layerfs import unionfs
+from layerlab.presentation.humanize import human_size
 from layerlab.report import BuildStep
-from layerlab.store import Store
+from layerlab.storage import images as imagelib
+from layerlab.storage.containers import Container, CreateOptions, parse_signal
+from layerlab.storage.reference import chain_id, normalize_ref, short_id, validate_reference
+from layerlab.storage.store import Store
 
 NOP = "#(nop) "
 # Docker's predefined ARGs: usable without an ARG line, kept out of the cache key.
@@ -200,7 +200,7 @@ class Builder:
         if target is not None:
             yield (subprocess.DEVNULL, target, target)
             return
-        from layerlab.pipes import pump_into  # rare: a stream without a file descriptor
+        from layerlab.runtime.pipes import pump_into  # rare: a stream without a file descriptor
 
         with pump_into(self.out) as fd:
             yield (subprocess.DEVNULL, fd, fd)
@@ -503,7 +503,7 @@ class Builder:
         except BuildError:
             raise
         except ValueError as exc:  # layers.UnsafeTarError, loaded by the steps that extract
-            from layerlab.layers import UnsafeTarError
+            from layerlab.layerfs.layers import UnsafeTarError
 
             if not isinstance(exc, UnsafeTarError):
                 raise

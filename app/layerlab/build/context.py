@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.errors import BuildError
-from layerlab.pipes import produced_by
+from layerlab.runtime.pipes import produced_by
 
 _CHUNK = 1 << 20
 _WILDCARD = re.compile(r"(?<!\\)[*?\[]")
@@ -319,7 +319,7 @@ def write_tar(out: BinaryIO, entries: list[tuple[str, Entry]], owner: tuple[int,
 
 def extract_stream(dest: Path, produce: Callable[[BinaryIO], None]) -> None:
     """Pipe what `produce` writes through the safe extractor into `dest`."""
-    from layerlab import layers
+    from layerlab.layerfs import layers
 
     with produced_by(produce) as source:
         layers.extract_layer_tar(source, dest)

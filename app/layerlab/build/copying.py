@@ -15,7 +15,6 @@ import posixpath
 import stat
 from pathlib import Path
 
-from layerlab import layers
 from layerlab.build.context import (
     Source,
     extract_stream,
@@ -25,6 +24,7 @@ from layerlab.build.context import (
     write_tar,
 )
 from layerlab.errors import BuildError
+from layerlab.layerfs import layers
 
 
 def place(merged: Path, source: Source, dest: str, owner: tuple[int, int], keyword: str) -> None:

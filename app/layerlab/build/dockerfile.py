@@ -19,14 +19,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from layerlab.build.instructions import json_array, name_values, parse_healthcheck, parse_onbuild
 from layerlab.build.lexer import clip, parse_words
 from layerlab.errors import BuildError, LayerlabError
-from layerlab.instructions import (
-    json_array,
-    name_values,
-    parse_healthcheck,
-    parse_onbuild,
-)
 
 KNOWN = frozenset(
     "FROM RUN CMD ENTRYPOINT ENV ARG WORKDIR COPY ADD LABEL USER EXPOSE VOLUME STOPSIGNAL "

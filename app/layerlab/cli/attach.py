@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
-from layerlab.detachkeys import DetachKeys, Scanner
+from layerlab.runtime.detachkeys import DetachKeys, Scanner
 
 CHUNK = 65536
 

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
 from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
-from layerlab.containers import Container, CreateOptions
-from layerlab.detachkeys import DetachKeys
 from layerlab.engine import Engine, LogEntry
 from layerlab.errors import Cancelled, Detached, ExecFailed, LayerlabError, NotFound, os_error
-from layerlab.humanize import ago, human_size, parse_rfc3339
-from layerlab.limits import LimitOptions
-from layerlab.reference import display_id
+from layerlab.presentation.humanize import ago, human_size, parse_rfc3339
+from layerlab.presentation.table import format_table
 from layerlab.report import BuildStep, Report
-from layerlab.table import format_table
+from layerlab.runtime.detachkeys import DetachKeys
+from layerlab.runtime.limits import LimitOptions
+from layerlab.storage.containers import Container, CreateOptions
+from layerlab.storage.reference import display_id
 
 if TYPE_CHECKING:
     import socket
@@ -51,7 +51,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    from layerlab.runflags import labels, read_env_files
+    from layerlab.cli.runflags import labels, read_env_files
 
     return CreateOptions(
         command=command,
@@ -96,7 +96,7 @@ def _limit_options(ns: argparse.Namespace) -> LimitOptions:
 
 @command("create")
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+    from layerlab.cli.runflags import attach_streams, check_cidfile, write_cidfile
 
     streams = attach_streams(ns.attach_streams, detach=False)
     check_cidfile(ns.cidfile)
@@ -108,7 +108,7 @@ def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("run")
 def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab.runflags import attach_streams, check_cidfile, write_cidfile
+    from layerlab.cli.runflags import attach_streams, check_cidfile, write_cidfile
 
     streams = attach_streams(ns.attach_streams, detach=ns.detach)
     attach = not ns.detach
@@ -166,7 +166,7 @@ def _start_attached(
     sequence = keys.sequence if raw and keys is not None else None
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
         if streams:
-            from layerlab.runflags import only_streams
+            from layerlab.cli.runflags import only_streams
 
             stdio = only_streams(stdio, streams)
         try:
@@ -186,7 +186,7 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     last = 1 if ns.latest else ns.last
     containers = engine.containers(all=ns.all or last > 0 or bool(ns.filter))
     if ns.filter:
-        from layerlab.filters import PS_KEYS, container_filter, parse_filters
+        from layerlab.presentation.filters import PS_KEYS, container_filter, parse_filters
 
         filters = parse_filters(ns.filter, PS_KEYS)
         keep = container_filter(
@@ -198,7 +198,7 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if last > 0:
         containers = containers[:last]
     if ns.format and not ns.quiet:
-        from layerlab import listing
+        from layerlab.presentation import listing
 
         # Docker asks the daemon for sizes only for `.Size` or `{{json .}}` (not `json`).
         sizes = ns.size or ".Size" in ns.format or "{{json .}}" in ns.format
@@ -313,8 +313,8 @@ def ps_contexts(
     engine: Engine, containers: Sequence[Container], no_trunc: bool, sizes: bool
 ) -> list[dict[str, object]]:
     """Docker's ContainerContext fields for `ps --format`, one dict per container."""
-    from layerlab.listing import go_time
-    from layerlab.volumes import mounted
+    from layerlab.presentation.listing import go_time
+    from layerlab.storage.volumes import mounted
 
     contexts: list[dict[str, object]] = []
     for c, row in zip(containers, ps_rows(containers, no_trunc), strict=True):
@@ -433,7 +433,7 @@ def _log_window(
     engine: Engine, ns: argparse.Namespace, entries: Iterable[LogEntry]
 ) -> Iterator[LogEntry]:
     """`--tail N` (the last N lines, then any followed), `--since`/`--until` (Docker's times)."""
-    from layerlab.filters import docker_time, entry_time
+    from layerlab.presentation.filters import docker_time, entry_time
 
     since = docker_time(ns.since, "since") if ns.since else None
     until = docker_time(ns.until, "until") if ns.until else None
@@ -563,11 +563,11 @@ def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.images(all=ns.all)
     if ns.reference or ns.filter:
-        from layerlab.filters import image_filter
+        from layerlab.presentation.filters import image_filter
 
         rows = image_filter(engine, rows, ns.reference, ns.filter, all=ns.all)
     if ns.format or ns.digests:
-        from layerlab import listing
+        from layerlab.presentation import listing
 
         if ns.quiet:  # Docker: -q wins over --format
             ns.format = "{{.ID}}"
@@ -593,7 +593,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 def image_contexts(rows: Sequence[tuple[str, Any]], no_trunc: bool) -> list[dict[str, object]]:
     """Docker's ImageContext fields for `images --format`."""
-    from layerlab.listing import go_time
+    from layerlab.presentation.listing import go_time
 
     contexts: list[dict[str, object]] = []
     for ref, image in rows:
@@ -613,7 +613,7 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.history(ns.image)
     report = Report(images=_image_ids(engine, ns.image))
     if (ns.format or not ns.human) and not ns.quiet:
-        from layerlab import listing
+        from layerlab.presentation import listing
 
         contexts: list[dict[str, object]] = []
         for row in rows:
@@ -698,7 +698,7 @@ def cmd_rmi(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     found, report = [], Report()
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, check  # on use: -f only
+        from layerlab.presentation.gotemplate import TemplateError, check  # on use: -f only
 
         try:
             check(ns.format)  # Docker parses first: exit 64 whatever the names
@@ -731,7 +731,7 @@ def _inspect_formatted(
 ) -> int:
     """`inspect -f` on each object found, as Docker's inspector: one that fails is reported
     (exit 1) and the others still print; with nothing printed, a lone newline."""
-    from layerlab.gotemplate import TemplateError, render
+    from layerlab.presentation.gotemplate import TemplateError, render
 
     printed, code = False, 0
     for item in found:
@@ -893,7 +893,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
     found, report = [], Report()
     if ns.format is not None:
-        from layerlab.gotemplate import TemplateError, check  # on use, as `inspect -f`
+        from layerlab.presentation.gotemplate import TemplateError, check  # on use, as `inspect -f`
 
         try:
             check(ns.format)
@@ -917,11 +917,11 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 def _volume_ls(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """`volume ls [-q] [-f KEY=VALUE] [--format T]`: a custom format wins over `-q`."""
-    from layerlab import listing
+    from layerlab.presentation import listing
 
     found = engine.volumes()
     if ns.filter:
-        from layerlab.filters import volume_filter
+        from layerlab.presentation.filters import volume_filter
 
         used = engine.volumes_in_use()
         found = volume_filter(ns.filter, found, lambda name: name in used)
@@ -951,8 +951,8 @@ def _volume_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """Docker 20.10's `volume prune [--filter label=K[=V]|label!=K[=V]]`: every unused one."""
-    from layerlab import prune
-    from layerlab.volumes import created_order
+    from layerlab.engine import prune
+    from layerlab.storage.volumes import created_order
 
     may_go = prune.prune_filter(ns.filter, frozenset({"label", "label!"}))  # before the prompt
     warning = "WARNING! This will remove all local volumes not used by at least one container."
@@ -1082,7 +1082,7 @@ def _print_formatted(
     if fmt is None:
         io.out.write(text())
         return Report()
-    from layerlab.gotemplate import TemplateError, check, render
+    from layerlab.presentation.gotemplate import TemplateError, check, render
 
     try:
         check(fmt, name)
@@ -1101,7 +1101,7 @@ def _print_formatted(
 def _listing(io: IO, render: Callable[[], str]) -> Report:
     """Write a `--format`ted output; a template that fails is printed as Docker prints it,
     without our "Error:" (its words come with it: `listing.PS_ERRORS`, ...)."""
-    from layerlab.gotemplate import TemplateError
+    from layerlab.presentation.gotemplate import TemplateError
 
     try:
         text = render()
@@ -1114,7 +1114,7 @@ def _listing(io: IO, render: Callable[[], str]) -> Report:
 
 @command("version")
 def cmd_version(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import sysinfo
+    from layerlab.engine import sysinfo
 
     data = sysinfo.version(engine)
     text = lambda: sysinfo.version_text(data)  # noqa: E731
@@ -1123,7 +1123,7 @@ def cmd_version(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("info")
 def cmd_info(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import sysinfo
+    from layerlab.engine import sysinfo
 
     data = sysinfo.info(engine)
     text = lambda: sysinfo.info_text(data)  # noqa: E731
@@ -1173,7 +1173,7 @@ def _confirmed(io: IO, warning: str, force: bool) -> bool:
 
 
 def _pruned_report(io: IO, pruned: object) -> Report:
-    from layerlab.prune import Pruned
+    from layerlab.engine.prune import Pruned
 
     assert isinstance(pruned, Pruned)
     if pruned.containers:
@@ -1195,7 +1195,7 @@ def _pruned_report(io: IO, pruned: object) -> Report:
 
 @command("container prune")
 def cmd_container_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import prune
+    from layerlab.engine import prune
 
     prune.prune_filter(ns.filter)  # a bad filter is refused before the prompt
     if not _confirmed(io, prune.CONTAINERS_WARNING, ns.force):
@@ -1205,7 +1205,7 @@ def cmd_container_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Repor
 
 @command("image prune")
 def cmd_image_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import prune
+    from layerlab.engine import prune
 
     prune.prune_filter(ns.filter)
     warning = prune.ALL_IMAGES_WARNING if ns.all else prune.DANGLING_WARNING
@@ -1216,7 +1216,7 @@ def cmd_image_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("system prune")
 def cmd_system_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import prune
+    from layerlab.engine import prune
 
     prune.prune_filter(ns.filter)
     if not _confirmed(io, prune.system_warning(ns.all), ns.force):
@@ -1228,7 +1228,8 @@ def cmd_system_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("system df")
 def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab import listing, sysinfo
+    from layerlab.engine import sysinfo
+    from layerlab.presentation import listing
 
     usage = sysinfo.disk_usage(engine)
     if ns.verbose and not ns.format:
@@ -1244,7 +1245,7 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("system check")
 def cmd_system_check(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """One line per problem (file: reason); exit 1 while any is left unrepaired."""
-    from layerlab import fsck
+    from layerlab.engine import fsck
 
     problems = fsck.check(engine, repair=ns.repair)
     for problem in problems:

@@ -21,7 +21,7 @@ from typing import BinaryIO, TextIO
 from layerlab.engine import Engine, Stdio
 from layerlab.errors import ClientError, LayerlabError
 from layerlab.hostfile import open_output
-from layerlab.pipes import pump_into
+from layerlab.runtime.pipes import pump_into
 
 
 @dataclass

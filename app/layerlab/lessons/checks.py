@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from layerlab.cli.grammar import COMMANDS, parse
-from layerlab.containers import STATES
 from layerlab.errors import LayerlabError
-from layerlab.humanize import plural
 from layerlab.lessons.model import Check, split_command
-from layerlab.reference import normalize_ref, strip_digest
+from layerlab.presentation.humanize import plural
+from layerlab.storage.containers import STATES
+from layerlab.storage.reference import normalize_ref, strip_digest
 
 if TYPE_CHECKING:
-    from layerlab.cgroups import Limits
-    from layerlab.containers import Container
     from layerlab.engine import Engine
-    from layerlab.images import Image
+    from layerlab.runtime.cgroups import Limits
+    from layerlab.storage.containers import Container
+    from layerlab.storage.images import Image
 
 
 @dataclass(frozen=True)
@@ -449,7 +449,7 @@ def _image_gained(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str
     Param("name", str),
 )
 def _process_runs(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
-    from layerlab import procs  # the kernel's process table, read on use
+    from layerlab.runtime import procs  # the kernel's process table, read on use
 
     goal = f"{a['name']} runs in {a['container']}"
     c = _container(ctx, str(a["container"]))
@@ -607,7 +607,7 @@ def _oom_killed(ctx: Context, a: dict[str, str | int]) -> tuple[bool, str, str]:
 
 def _limits(ctx: Context, ref: str) -> tuple[Limits | None, str]:
     """What the kernel enforces on a running container's cgroup, or why nothing is read."""
-    from layerlab import cgroups
+    from layerlab.runtime import cgroups
 
     c = _container(ctx, ref)
     if c is None:

@@ -25,7 +25,7 @@ from layerlab.errors import LayerlabError
 from layerlab.hostfile import write_text
 from layerlab.lessons.loader import LessonError, command_problem, lesson_name, read_lesson
 from layerlab.lessons.runner import Dispatch, Sandbox
-from layerlab.reference import normalize_ref
+from layerlab.storage.reference import normalize_ref
 
 END_STEP = {"step", "---"}
 END_LESSON = {"done", "quit", "exit"}

@@ -128,7 +128,7 @@ class Sandbox:
                 with contextlib.suppress(LayerlabError, OSError):
                     self.engine.rm(container.id, force=True)
         for mountpoint in _mounts_under(self.dir):
-            from layerlab.unionfs import unmount
+            from layerlab.layerfs.unionfs import unmount
 
             with contextlib.suppress(OSError):
                 unmount(mountpoint)

@@ -1,1 +1,1 @@
-"""Running containers: the OCI bundle, the runc/crun adapter and the per-container shim."""
+"""Running containers and the kernel beneath: the OCI bundle, runc, the shim, cgroups, syscalls."""

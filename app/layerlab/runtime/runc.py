@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from layerlab import unionfs
 from layerlab.errors import LayerlabError
+from layerlab.layerfs import unionfs
 
 RUNTIMES = ("runc", "crun")
 # In a running container's folder, while its stdin is open (`-i`): the FIFO its shim reads

@@ -22,11 +22,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab import cgroups, libc, limits, volumes
-from layerlab.containers import apply
-from layerlab.detachkeys import DetachKeys, Scanner
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
-from layerlab.humanize import rfc3339_nano
+from layerlab.presentation.humanize import rfc3339_nano
+from layerlab.runtime import cgroups, libc, limits
+from layerlab.runtime.detachkeys import DetachKeys, Scanner
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
     FREEZE_SOCKET,
@@ -37,7 +36,9 @@ from layerlab.runtime.runc import (
     runtime_message,
     start_failure,
 )
-from layerlab.store import Store
+from layerlab.storage import volumes
+from layerlab.storage.containers import apply
+from layerlab.storage.store import Store
 
 if TYPE_CHECKING:
     import socket

@@ -13,8 +13,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from layerlab import limits
-from layerlab.runtime import seccomp
+from layerlab.runtime import limits, seccomp
 
 # moby/oci/caps/defaults.go
 DEFAULT_CAPS = [

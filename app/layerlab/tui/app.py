@@ -40,12 +40,13 @@ from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerlab import analysis
 from layerlab.errors import Cancelled, LayerlabError, NotFound
-from layerlab.humanize import human_size, plural
-from layerlab.reference import short_id
+from layerlab.layerfs import analysis
+from layerlab.layerfs.unionfs import Change
+from layerlab.presentation.humanize import human_size, plural
 from layerlab.report import Report
-from layerlab.snapshot import Snapshot, Subject
+from layerlab.storage.reference import short_id
+from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui import bar_words, history, model, themes
 from layerlab.tui.bar_status import BarStatus
 from layerlab.tui.change_tree import ChangeTree
@@ -74,17 +75,16 @@ from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
-from layerlab.unionfs import Change
 
 if TYPE_CHECKING:
     from layerlab.cli.stdio import IO
-    from layerlab.containers import Container
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
+    from layerlab.storage.containers import Container
+    from layerlab.storage.watch import StoreWatch, UpperWatch
     from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.tui.output_log import OutputLog
-    from layerlab.watch import StoreWatch, UpperWatch
 
 PROC_POLL_SECONDS = 0.4
 STORE_SETTLE_SECONDS = 0.1
@@ -1277,7 +1277,9 @@ class LayerlabApp(App[None]):
             if wanted is None:
                 return
             upper, lowers = wanted
-            from layerlab.watch import UpperWatch  # watchdog: off the UI thread, when needed
+            from layerlab.storage.watch import (
+                UpperWatch,  # watchdog: off the UI thread, when needed
+            )
 
             def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
                 self.post_message(UpperChanged(upper, analysis.changes_at(upper, lowers, paths)))
@@ -1387,7 +1389,7 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
-        from layerlab import procs  # psutil: not before the first frame
+        from layerlab.runtime import procs  # psutil: not before the first frame
 
         found = procs.processes(pid)
         if not get_current_worker().is_cancelled:

@@ -13,10 +13,10 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from layerlab.layerfs.unionfs import Change
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, panel_css
 from layerlab.tui.outside import what
-from layerlab.unionfs import Change
 
 if TYPE_CHECKING:
     from layerlab.engine import Mounted

@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from layerlab.humanize import human_size, plural
-from layerlab.reference import short_id
+from layerlab.presentation.humanize import human_size, plural
+from layerlab.storage.reference import short_id
 from layerlab.tui.literal import literal, shown
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import SubjectView

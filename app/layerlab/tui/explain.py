@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from layerlab.errors import LayerlabError
-from layerlab.humanize import parse_rfc3339, plural
-from layerlab.reference import short_id
+from layerlab.layerfs.unionfs import Change
+from layerlab.presentation.humanize import parse_rfc3339, plural
 from layerlab.report import BuildStep, Report
-from layerlab.snapshot import Subject
+from layerlab.storage.reference import short_id
+from layerlab.storage.snapshot import Subject
 from layerlab.tui.outside import written_outside
-from layerlab.unionfs import Change
 
 if TYPE_CHECKING:  # the panels import this module before the first frame; the engine waits
-    from layerlab.containers import Container
+    from layerlab.storage.containers import Container
 
 DEFAULT_STOP_SECONDS = 10  # `stop`'s grace time without -t (the engine's DEFAULT_STOP_TIMEOUT)
 TWO_IDS = (
@@ -276,7 +276,7 @@ def _image_command(outcome: Outcome, code: int) -> str:
 
 def signal_name(value: str | int | None, default: str = "SIGTERM") -> str:
     """`TERM`, `15` or `SIGTERM` as `SIGTERM`; what cannot be read stays as written."""
-    from layerlab.containers import parse_signal
+    from layerlab.storage.containers import parse_signal
 
     try:
         return signal.Signals(parse_signal(value if value is not None else default)).name
@@ -285,7 +285,7 @@ def signal_name(value: str | int | None, default: str = "SIGTERM") -> str:
 
 
 def _signum(name: str) -> int:
-    from layerlab.containers import parse_signal
+    from layerlab.storage.containers import parse_signal
 
     try:
         return parse_signal(name)

@@ -12,7 +12,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from layerlab.humanize import human_size
+from layerlab.presentation.humanize import human_size
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import LayerRow

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
-from layerlab.analysis import Provenance
-from layerlab.snapshot import Snapshot, Subject
+from layerlab.layerfs.analysis import Provenance
+from layerlab.layerfs.unionfs import Change
+from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
 from layerlab.tui.model import LayerRow, SubjectView
-from layerlab.unionfs import Change
 
 if TYPE_CHECKING:
-    from layerlab.procs import Proc  # psutil: not before the first frame
+    from layerlab.runtime.procs import Proc  # psutil: not before the first frame
 
 
 @dataclass

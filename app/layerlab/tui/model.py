@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab.analysis import hidden_bytes, layer_stats, reread
-from layerlab.reference import short_id
-from layerlab.snapshot import Snapshot, Subject
+from layerlab.layerfs.analysis import hidden_bytes, layer_stats, reread
+from layerlab.storage.reference import short_id
+from layerlab.storage.snapshot import Snapshot, Subject
 
 if TYPE_CHECKING:  # the panels' first frame imports this module; the engine comes after it
     from layerlab.engine import Engine, Mounted, WritableLayer
-    from layerlab.images import Image
+    from layerlab.storage.images import Image
 
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (

@@ -11,7 +11,7 @@ import string
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from layerlab.reference import short_id
+from layerlab.storage.reference import short_id
 
 if TYPE_CHECKING:
     from layerlab.engine import Mounted

@@ -16,7 +16,7 @@ from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 
 if TYPE_CHECKING:
-    from layerlab.procs import Proc
+    from layerlab.runtime.procs import Proc
 
 STATES = ("running", "sleeping", "frozen", "zombie")  # each has a component class
 NOT_RUNNING = "No process space: a container that is not running is an image plus a writable layer."

@@ -9,7 +9,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from layerlab.analysis import Provenance
+from layerlab.layerfs.analysis import Provenance
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change
 

@@ -19,7 +19,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerState
 
 if TYPE_CHECKING:
-    from layerlab.snapshot import Snapshot
+    from layerlab.storage.snapshot import Snapshot
     from layerlab.tui.app import LayerlabApp
 
 # Worker groups whose results change the panels; "procs" polls forever, so it is left out.

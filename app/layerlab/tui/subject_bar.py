@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from layerlab.humanize import plural
+from layerlab.presentation.humanize import plural
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change
 from layerlab.tui.model import SubjectView

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from layerlab.snapshot import Snapshot, Subject
+from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.subject_bar import STATUS_CSS, STATUSES
 

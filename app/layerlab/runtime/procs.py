@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from layerlab import cgroups
+from layerlab.runtime import cgroups
 
 PROC = Path("/proc")
 

@@ -27,18 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from layerlab import images, layer_writer, layers
+from layerlab.build.instructions import apply_changes
 from layerlab.errors import LayerlabError
-from layerlab.humanize import plural, rfc3339_nano
-from layerlab.instructions import apply_changes
-from layerlab.reference import (
+from layerlab.layerfs import layer_writer, layers
+from layerlab.presentation.humanize import plural, rfc3339_nano
+from layerlab.storage import images
+from layerlab.storage.reference import (
     is_valid_reference,
     normalize_ref,
     split_ref,
     strip_digest,
     validate_reference,
 )
-from layerlab.store import Store, write_bytes_atomic
+from layerlab.storage.store import Store, write_bytes_atomic
 
 OCI_LAYOUT = b'{"imageLayoutVersion":"1.0.0"}'
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import IllegalTransition, LayerlabError
-from layerlab.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
-from layerlab.limits import LimitOptions
-from layerlab.reference import short_id
+from layerlab.presentation.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
+from layerlab.runtime.limits import LimitOptions
+from layerlab.storage.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 # In a build step's container: the pid of the build that removes it (`system check` and

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from layerlab import unionfs
-from layerlab.unionfs import Change
+from layerlab.layerfs import unionfs
+from layerlab.layerfs.unionfs import Change
 
 T = TypeVar("T")
 GONE = (FileNotFoundError, NotADirectoryError)  # what a path that vanished mid-read raises

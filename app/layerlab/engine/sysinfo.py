@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab import __version__
-from layerlab.humanize import bytes_size, human_size
+from layerlab.presentation.humanize import bytes_size, human_size
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
@@ -249,7 +249,7 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     total = sum(layer_size.values())
     reclaimable = sum(size for chain, size in layer_size.items() if chain not in active_layers)
     sizes = [(c, engine.container_sizes(c)[0]) for c in containers]
-    from layerlab.volumes import mounted
+    from layerlab.storage.volumes import mounted
 
     links: dict[str, int] = {}  # volume name -> how many containers mount it (LINKS)
     for c in containers:
@@ -304,9 +304,9 @@ DF_TITLES = {
 
 
 def df_verbose_text(usage: dict[str, Any], now: float | None = None) -> str:
-    from layerlab.humanize import ago
-    from layerlab.table import format_table
-    from layerlab.volumes import mounted
+    from layerlab.presentation.humanize import ago
+    from layerlab.presentation.table import format_table
+    from layerlab.storage.volumes import mounted
 
     now = time.time() if now is None else now
     image_rows = []

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
-from layerlab.humanize import parse_rfc3339
-from layerlab.store import Store, read_json, write_json_atomic
+from layerlab.presentation.humanize import parse_rfc3339
+from layerlab.storage.store import Store, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 META = "layerlab-volume.json"  # beside `_data`, as Docker keeps its metadata.db
@@ -178,7 +178,7 @@ def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool =
 
 
 def _size(path: Path) -> int:
-    from layerlab.layers import dir_size  # tarfile's module: not on a container's start
+    from layerlab.layerfs.layers import dir_size  # tarfile's module: not on a container's start
 
     try:
         return dir_size(path)[0]
@@ -460,6 +460,6 @@ def populate(store: Store, record: dict[str, Any], rootfs: Path) -> None:
                 continue
         except FileNotFoundError:
             continue
-        from layerlab import copy  # the tar walk shared with `cp`: loaded only to copy
+        from layerlab.layerfs import copy  # the tar walk shared with `cp`: loaded only to copy
 
         copy.copy_tree_contents(rootfs, m["Destination"], data)

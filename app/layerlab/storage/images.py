@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab.containers import Container
 from layerlab.errors import Corrupted, InvalidReference, LayerlabError, NotFound
-from layerlab.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.reference import chain_id, normalize_ref, reference_error, strip_digest
-from layerlab.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
+from layerlab.presentation.humanize import parse_rfc3339, rfc3339_nano
+from layerlab.storage.containers import Container
+from layerlab.storage.reference import chain_id, normalize_ref, reference_error, strip_digest
+from layerlab.storage.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
 
 BASE_IMAGE = "busybox:latest"
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -193,7 +193,10 @@ def add_layer(
     already exists (same content, same parent) the staged copy is dropped.
     `diff_id` and `size` are computed from the folder unless the caller knows them.
     """
-    from layerlab import layer_writer, layers  # writing layers only: `run` never loads tarfile
+    from layerlab.layerfs import (  # writing layers only: `run` never loads tarfile
+        layer_writer,
+        layers,
+    )
 
     diff = staged / "diff"
     diff_id = diff_id or layer_writer.diff_id(diff)
@@ -337,7 +340,7 @@ def copy_into_layer(
     out of the same pass. The staging folder is renamed into place when done,
     so a killed commit leaves only tmp work behind.
     """
-    from layerlab import layer_writer
+    from layerlab.layerfs import layer_writer
 
     staged = store.make_tmp_dir("layer-")
     try:
@@ -360,7 +363,7 @@ def _copy_through_tar(upper: Path, dest: Path) -> str:
     Slow (every byte through Python twice, one entry at a time) but it is the
     definition; copy_layer gives the same tree and diff_id, faster.
     """
-    from layerlab import layers
+    from layerlab.layerfs import layers
 
     read_fd, write_fd = os.pipe()
     produced: dict[str, str | BaseException] = {}
@@ -439,7 +442,7 @@ def commit_config(parent: Image, container: Container, changes: list[str]) -> di
     for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
         if cfg.get(key):
             run[key] = cfg[key]
-    from layerlab.instructions import apply_changes  # Dockerfile words: commits only
+    from layerlab.build.instructions import apply_changes  # Dockerfile words: commits only
 
     apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     config["config"] = run

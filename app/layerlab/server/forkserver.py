@@ -29,10 +29,10 @@ import traceback
 from typing import NoReturn
 
 import layerlab
-from layerlab import client
+from layerlab.server import client
 
 IDLE_SECONDS = 900.0  # then the next command starts a new one
-SKIP = ("layerlab.serve",)  # it runs in a process of its own (client.RUN_HERE)
+SKIP = ("layerlab.server.serve",)  # it runs in a process of its own (client.RUN_HERE)
 HEADER = 8
 NAMESPACES = ("mnt", "net", "pid", "uts", "ipc", "user")
 LIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]

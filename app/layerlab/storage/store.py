@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from layerlab.containers import record_problem
 from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
-from layerlab.reference import normalize_ref, split_ref, strip_digest
-from layerlab.rootdir import default_root
+from layerlab.storage.containers import record_problem
+from layerlab.storage.reference import normalize_ref, split_ref, strip_digest
+from layerlab.storage.rootdir import default_root
 
 
 def write_json_atomic(path: Path, data: Any, durable: bool = True) -> None:

@@ -22,12 +22,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from layerlab import cgroups, libc
-from layerlab import images as imagelib
-from layerlab.containers import BUILD_OWNER
 from layerlab.errors import Corrupted, LayerlabError, NotFound
-from layerlab.reference import chain_id, strip_digest
-from layerlab.store import (
+from layerlab.runtime import cgroups, libc
+from layerlab.storage import images as imagelib
+from layerlab.storage.containers import BUILD_OWNER
+from layerlab.storage.reference import chain_id, strip_digest
+from layerlab.storage.store import (
     Store,
     layer_link,
     owner_alive,
@@ -423,7 +423,7 @@ def _stacked(config: dict[str, Any]) -> list[_Stacked]:
 
 def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
     """A layer's `json` again, from the image that stacks it (the broken one kept aside)."""
-    from layerlab.layers import dir_size
+    from layerlab.layerfs.layers import dir_size
 
     path = store.layer_dir(layer.chain) / "json"
     size, _ = dir_size(path.parent / "diff")
@@ -439,7 +439,7 @@ def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
 
 def _check_store_defaults(engine: Engine, found: Found) -> None:
     """`daemon.json`: a file `create`/`run` cannot use fails every one of them."""
-    from layerlab import limits
+    from layerlab.runtime import limits
 
     path = engine.store.root / limits.DAEMON_JSON
     try:

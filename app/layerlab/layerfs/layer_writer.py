@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 
-from layerlab import layers
+from layerlab.layerfs import layers
 
 if TYPE_CHECKING:  # the pool and queue load on first commit, not at every CLI start
     import queue

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from layerlab.table import tabwrite
+from layerlab.presentation.table import tabwrite
 
 if TYPE_CHECKING:
-    from layerlab.volumes import Volume
+    from layerlab.storage.volumes import Volume
 
 PS_DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -74,7 +74,7 @@ def render_rows(
     A template that fails raises `TemplateError` worded as the command's `errors` say,
     exit code 1: the face prints it as it is, as Docker does (no "Error:").
     """
-    from layerlab.gotemplate import Context, TemplateError, check, render
+    from layerlab.presentation.gotemplate import Context, TemplateError, check, render
 
     fmt = default if fmt in (None, "", "table") else fmt
     if fmt == "json":

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from layerlab.reference import short_id
+from layerlab.storage.reference import short_id
 
 if TYPE_CHECKING:  # the TUI's first frame imports this module, and no store machinery
-    from layerlab.containers import Container
-    from layerlab.images import Image
+    from layerlab.storage.containers import Container
+    from layerlab.storage.images import Image
 
 NONE_REF = "<none>:<none>"
 

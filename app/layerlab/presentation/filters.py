@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from layerlab.containers import Container
 from layerlab.errors import NOT_STARTED, LayerlabError
-from layerlab.humanize import parse_rfc3339
+from layerlab.presentation.humanize import parse_rfc3339
+from layerlab.storage.containers import Container
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
-    from layerlab.images import Image
-    from layerlab.volumes import Volume
+    from layerlab.storage.images import Image
+    from layerlab.storage.volumes import Volume
 
 Filters = dict[str, list[str]]
 

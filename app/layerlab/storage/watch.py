@@ -28,7 +28,7 @@ from watchdog.events import (
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from layerlab.store import Store
+from layerlab.storage.store import Store
 
 # Opened/closed/attrib events say nothing about what a layer holds.
 CONTENT_EVENTS = [

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from layerlab import layers
 from layerlab.errors import LayerlabError
+from layerlab.layerfs import layers
 
 MAX_LINKS = 255  # the kernel's own limit on symlinks in one lookup (MAXSYMLINKS is 40; Go's 255)
 _SPOOL = 64 << 20

@@ -196,7 +196,7 @@ def _start_server(path: str) -> None:
     try:  # noqa: SIM105 - as above
         os.posix_spawn(
             sys.executable,
-            [sys.executable, "-P", "-m", "layerlab.forkserver", path],  # -P: not our cwd
+            [sys.executable, "-P", "-m", "layerlab.server.forkserver", path],  # -P: not our cwd
             os.environ,
             file_actions=[(os.POSIX_SPAWN_OPEN, fd, os.devnull, null, 0) for fd in (0, 1, 2)],
             setsid=True,

@@ -98,7 +98,7 @@ def serve(host: str | None, port: int, token: str | None, out: TextIO) -> int:
         token = secrets.token_urlsafe(16)
     if not token.strip():
         raise LayerlabError("serve: the token may not be empty")
-    command = shlex.join([sys.executable, "-m", "layerlab.serve"])
+    command = shlex.join([sys.executable, "-m", "layerlab.server.serve"])
     server = LayerlabServer(command, host or LOCALHOST, port, token)
     url = f"{server.public_url}/?{urlencode({'token': token})}"
     print(f"layerlab serve: open {url}", file=out, flush=True)

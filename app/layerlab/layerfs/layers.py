@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
-from layerlab.reference import chain_id as chain_id  # an id, at home there; re-exported
+from layerlab.storage.reference import chain_id as chain_id  # an id, at home there; re-exported
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 WHITEOUT_PREFIX = ".wh."

@@ -31,24 +31,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from layerlab import cgroups, unionfs
-from layerlab import images as imagelib
-from layerlab import limits as limitlib
-from layerlab import volumes as volumelib
-from layerlab.containers import (
-    BUILD_OWNER,
-    PAUSED,
-    Container,
-    CreateOptions,
-    apply,
-    broken_record,
-    can,
-    merge_env,
-    new_record,
-    parse_signal,
-    runtime_env,
-    transition,
-)
 from layerlab.errors import (
     Cancelled,
     Conflict,
@@ -59,11 +41,12 @@ from layerlab.errors import (
     StartFailed,
     no_space,
 )
-from layerlab.humanize import rfc3339_nano
-from layerlab.images import commit_config
-from layerlab.names import generate_name
-from layerlab.reference import normalize_ref, reference_error, short_id, validate_reference
+from layerlab.layerfs import unionfs
+from layerlab.layerfs.unionfs import WritableLayer
+from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
+from layerlab.runtime import cgroups
+from layerlab.runtime import limits as limitlib
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
@@ -84,7 +67,26 @@ from layerlab.runtime.spec import (
     build_spec,
     spec_user,
 )
-from layerlab.store import (
+from layerlab.storage import images as imagelib
+from layerlab.storage import volumes as volumelib
+from layerlab.storage.containers import (
+    BUILD_OWNER,
+    PAUSED,
+    Container,
+    CreateOptions,
+    apply,
+    broken_record,
+    can,
+    merge_env,
+    new_record,
+    parse_signal,
+    runtime_env,
+    transition,
+)
+from layerlab.storage.images import commit_config
+from layerlab.storage.names import generate_name
+from layerlab.storage.reference import normalize_ref, reference_error, short_id, validate_reference
+from layerlab.storage.store import (
     Corrupted,
     Store,
     read_json,
@@ -92,15 +94,14 @@ from layerlab.store import (
     write_bytes_atomic,
     write_json_atomic,
 )
-from layerlab.unionfs import WritableLayer
 
 if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
-    from layerlab.pipes import Held
-    from layerlab.snapshot import Snapshot, Subject
-    from layerlab.watch import StoreWatch
+    from layerlab.runtime.pipes import Held
+    from layerlab.storage.snapshot import Snapshot, Subject
+    from layerlab.storage.watch import StoreWatch
 
 # Re-exported: the faces and the tests import these from here.
 __all__ = [
@@ -185,7 +186,7 @@ class Engine:
     def _heal(self) -> None:
         """What a killed command left, cleaned before this one mutates: scratch work whose
         owner is gone, a container mounted by a `start` that never finished."""
-        from layerlab import fsck
+        from layerlab.engine import fsck
 
         fsck.heal(self)
 
@@ -297,7 +298,7 @@ class Engine:
 
         Whatever another process removes during the read is left out, never an error.
         """
-        from layerlab.snapshot import Snapshot  # the TUI's: not loaded for a CLI command
+        from layerlab.storage.snapshot import Snapshot  # the TUI's: not loaded for a CLI command
 
         return Snapshot(tuple(self.containers(all=True)), tuple(self.images(all=True)))
 
@@ -306,7 +307,7 @@ class Engine:
 
         Never creates busybox (unlike `image`, which makes it on first use).
         """
-        from layerlab.snapshot import Subject  # the TUI's: not loaded for a CLI command
+        from layerlab.storage.snapshot import Subject  # the TUI's: not loaded for a CLI command
 
         try:
             return Subject("container", self.store.resolve_container(ref))
@@ -340,7 +341,7 @@ class Engine:
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:
         the faces refresh from it, without knowing the store's layout."""
-        from layerlab.watch import StoreWatch  # watchdog only for a face that watches
+        from layerlab.storage.watch import StoreWatch  # watchdog only for a face that watches
 
         return StoreWatch(self.store.root, on_change)
 
@@ -970,7 +971,7 @@ class Engine:
         Following also ends - quietly, the iteration just stops - when the
         container is removed meanwhile (`rm -f`) or once `cancel` is set.
         """
-        from layerlab import logread
+        from layerlab.runtime import logread
 
         cid = self.store.resolve_container(ref)
         path = Path(self._load(cid).data["LogPath"])
@@ -1042,7 +1043,7 @@ class Engine:
         except OSError as exc:
             if (full := no_space(exc, self.store.root)) is None:
                 raise
-            from layerlab import fsck
+            from layerlab.engine import fsck
 
             with contextlib.suppress(OSError):
                 fsck.heal(self)
@@ -1150,9 +1151,9 @@ class Engine:
         import dataclasses
         import io
 
-        from layerlab import layers
         from layerlab.build.context import scoped_resolve
         from layerlab.errors import BuildError
+        from layerlab.layerfs import layers
 
         context = self.store.make_tmp_dir("build-context-")
         try:
@@ -1293,13 +1294,15 @@ class Engine:
 
     def save(self, refs: list[str], out: BinaryIO) -> None:
         """Images with their metadata, as one tar Docker and OCI tools both read."""
-        from layerlab import archive  # tar and gzip machinery only for the commands using it
+        from layerlab.layerfs import (
+            archive,  # tar and gzip machinery only for the commands using it
+        )
 
         archive.save(self.store, refs, out)
 
     def load(self, src: BinaryIO | Path) -> list[str]:
         """Images from a `docker save` tarball or an OCI layout; every digest verified."""
-        from layerlab import archive
+        from layerlab.layerfs import archive
 
         return archive.load(self.store, src)
 
@@ -1308,7 +1311,7 @@ class Engine:
         repo_tag: str | None = None,
     ) -> str:  # fmt: skip
         """One tar as a one-layer image (`docker import`)."""
-        from layerlab import archive
+        from layerlab.layerfs import archive
 
         return archive.import_tar(
             self.store, src, message=message, changes=changes or [], repo_tag=repo_tag
@@ -1320,7 +1323,9 @@ class Engine:
         A running container's union is already mounted; otherwise the writable
         layer is stacked read-only on the others for the length of the export.
         """
-        from layerlab import layer_writer  # the tar writer: only the commands that write tars
+        from layerlab.layerfs import (
+            layer_writer,  # the tar writer: only the commands that write tars
+        )
 
         rw = self.writable_layer(ref)
         if rw.is_mounted():
@@ -1379,7 +1384,7 @@ class Engine:
         A container that is not running is written through a union mounted for the
         copy alone, so a directory only its image has receives the files as Docker's do.
         """
-        from layerlab import copy as copylib  # tarfile's users load only for `cp`
+        from layerlab.layerfs import copy as copylib  # tarfile's users load only for `cp`
 
         container = self._cp_container(ref)
         with self._rootfs(container, write=True) as root:
@@ -1399,7 +1404,7 @@ class Engine:
         stdout: BinaryIO | None = None,
     ) -> Container:
         """`cp CONTAINER:SRC DEST|-`: read through the union (the merged view)."""
-        from layerlab import copy as copylib
+        from layerlab.layerfs import copy as copylib
 
         container = self._cp_container(ref)
         with self._rootfs(container, write=False) as root:
@@ -1474,7 +1479,7 @@ class Engine:
         if opts.stop_signal is not None:
             parse_signal(opts.stop_signal)
         if opts.init:
-            from layerlab.sysinfo import init_binary
+            from layerlab.engine.sysinfo import init_binary
 
             if init_binary() is None:
                 raise LayerlabError(
@@ -1486,7 +1491,7 @@ class Engine:
     def _init_path(host: dict[str, Any]) -> str | None:
         if not host.get("Init"):
             return None
-        from layerlab.sysinfo import init_binary
+        from layerlab.engine.sysinfo import init_binary
 
         found = init_binary()
         if found is None:
@@ -1513,7 +1518,7 @@ class Engine:
     def _user_ids(rw: WritableLayer, user: str) -> tuple[int, int, list[int]]:
         """`-u name[:group]` (root when empty) as uid, gid and additional gids, read from
         the container's /etc/passwd and group."""
-        from layerlab.users import resolve_user
+        from layerlab.runtime.users import resolve_user
 
         def read(rel: str) -> str | None:
             tops = [rw.merged] if rw.is_mounted() else [rw.upper, *rw.lowers]
@@ -1615,7 +1620,7 @@ def _runc_errors_held(err: Any, log: Path) -> Iterator[Held | None]:
     if err == subprocess.DEVNULL:
         yield None
         return
-    from layerlab.pipes import held_until  # a thread and a pipe: only for exec
+    from layerlab.runtime.pipes import held_until  # a thread and a pipe: only for exec
 
     dest = 2 if err is None else err if isinstance(err, int) else err.fileno()
     with held_until(dest, pid_file(log).exists) as held:

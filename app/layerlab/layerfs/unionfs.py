@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab import libc
+from layerlab.runtime import libc
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 
@@ -62,7 +62,7 @@ def _mount(
     as Docker's overlay2 does, each store layer goes by its short link (`l/<26 digits>`),
     given relative to the links folder, and the mount is made from inside that folder
     (all else relative to it too: the store's own path adds nothing). 125 layers fit."""
-    from layerlab.store import layer_link  # on use: the TUI's first frame reads no store
+    from layerlab.storage.store import layer_link  # on use: the TUI's first frame reads no store
 
     links = [layer_link(lower) for lower in lowers]
     base = next((link.parent for link in links if link is not None), Path("/"))
@@ -77,7 +77,7 @@ def _short(path: Path, base: Path, link: Path | None = None) -> str:
     """How a mount made from `base` names `path`: by its short link, else relative to
     `base` within the store, else whole."""
     if link is not None and link.parent == base:
-        from layerlab.store import ensure_link
+        from layerlab.storage.store import ensure_link
 
         ensure_link(link, path)
         return link.name
@@ -153,7 +153,9 @@ def changes(upper: Path, lowers: Sequence[Path]) -> list[Change]:
 def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
     """The writable layer's entries as A/C/D, read relative to directory fds (`walk_at`):
     a container swapping a directory for a symlink never turns the walk to the host."""
-    from layerlab import layers  # tarfile's module: loaded by what reads layers, not by `run`
+    from layerlab.layerfs import (
+        layers,  # tarfile's module: loaded by what reads layers, not by `run`
+    )
 
     new_dirs: set[str] = set()  # directories whose whole subtree is new
     try:
@@ -246,7 +248,7 @@ class WritableLayer:
 
     def size(self) -> tuple[int, int]:
         """(bytes, entries) of the writable layer, as `ps -s` counts the upper dir."""
-        from layerlab import layers
+        from layerlab.layerfs import layers
 
         try:
             return layers.dir_size(self.upper)

@@ -16,7 +16,7 @@ from layerlab.errors import LayerlabError
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
-    from layerlab.images import Image
+    from layerlab.storage.images import Image
 
 CONTAINERS_WARNING = "WARNING! This will remove all stopped containers."
 DANGLING_WARNING = "WARNING! This will remove all dangling images."
@@ -60,7 +60,7 @@ def prune_filter(
     """`--filter until=TIME|label=K[=V]|label!=K[=V]`: which (created, labels) may go.
 
     `allowed`: the keys the command takes (`volume prune`: no `until`, as Docker)."""
-    from layerlab.filters import docker_time, parse_filters
+    from layerlab.presentation.filters import docker_time, parse_filters
 
     filters = parse_filters(values, allowed)
     until = []

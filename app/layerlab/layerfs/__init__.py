@@ -1,0 +1,1 @@
+"""Layers and the union filesystem: layer tars, overlay mounts, layer analysis, archives, `cp`."""

@@ -1,0 +1,1 @@
+"""Docker's presentation: Go templates (`--format`), filters, human sizes and times, tables."""

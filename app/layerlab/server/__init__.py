@@ -1,0 +1,1 @@
+"""Serving commands: the resident fork server, its client, and `serve` for browsers."""
