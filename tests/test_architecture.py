@@ -89,7 +89,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read() -> None:
     graph = _graph()
-    assert "layerlab.engine" in graph["layerlab.cli.handlers"]
+    assert "layerlab.engine" in graph["layerlab.commands.handlers"]
     assert "layerlab.tui.app" in graph["layerlab.main"]  # a lazy import still counts
 
 
@@ -103,7 +103,7 @@ def test_no_import_cycle() -> None:
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.parametrize("face", ["layerlab.tui", "layerlab.cli"])
+@pytest.mark.parametrize("face", ["layerlab.tui", "layerlab.commands"])
 def test_faces_do_not_know_the_store_layout(face: str) -> None:
     graph = _graph()
     reaching = {

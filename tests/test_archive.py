@@ -349,8 +349,8 @@ def test_save_streams_a_big_layer_with_flat_memory(store: Store, tmp_path: Path)
     script = """
 import re, sys
 from pathlib import Path
-from layerlab import archive
-from layerlab.store import Store
+from layerlab.layerfs import archive
+from layerlab.storage.store import Store
 def hwm():
     return int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1]) * 1024
 before = hwm()

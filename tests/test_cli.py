@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.grammar import COMMANDS, FACES, UsageError, build_parser, parse
-from layerlab.cli.handlers import HANDLERS, dispatch
-from layerlab.cli.stdio import IO
+from layerlab.commands.grammar import COMMANDS, FACES, UsageError, build_parser, parse
+from layerlab.commands.handlers import HANDLERS, dispatch
+from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.report import Report
@@ -70,7 +70,7 @@ def _imported_by(module: str, *watched: str) -> list[str]:
 def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
     heavy = ("textual", "pyroute2", "rich", "watchdog", "layerlab.tui")
     assert _imported_by("layerlab.main", *heavy) == []
-    assert _imported_by("layerlab.cli.handlers", *heavy) == []
+    assert _imported_by("layerlab.commands.handlers", *heavy) == []
 
 
 # What `run --rm` must not load: tar writing and reading, the builder, the TUI and its
@@ -130,7 +130,10 @@ def test_a_command_builds_only_its_own_parser() -> None:
 
 def test_the_grammar_parses_without_the_engine() -> None:
     """The command bar completes and parses from it; running a command is handlers' business."""
-    assert _imported_by("layerlab.cli.grammar", "layerlab.engine", "layerlab.cli.handlers") == []
+    assert (
+        _imported_by("layerlab.commands.grammar", "layerlab.engine", "layerlab.commands.handlers")
+        == []
+    )
 
 
 def test_help_and_version(cli: CLI) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.grammar import parse
-from layerlab.cli.handlers import dispatch
-from layerlab.cli.stdio import IO
+from layerlab.commands.grammar import parse
+from layerlab.commands.handlers import dispatch
+from layerlab.commands.stdio import IO
 from layerlab.engine import CreateOptions, Engine
 
 from .conftest import CLI

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.handlers import dispatch
+from layerlab.commands.handlers import dispatch
 from layerlab.lessons.checks import evaluate
 from layerlab.lessons.loader import load_lesson
 from layerlab.lessons.model import Check

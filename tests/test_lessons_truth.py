@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.cli.handlers import dispatch
+from layerlab.commands.handlers import dispatch
 from layerlab.engine import Engine
 from layerlab.lessons.attempt import Attempt, attempt
 from layerlab.lessons.loader import find_lesson, load_course

@@ -16,8 +16,8 @@ import pytest
 
 from layerlab.build.context import SourceRoot, sent_size
 from layerlab.build.dockerignore import IgnoreMatcher
-from layerlab.cli.grammar import UsageError, parse
-from layerlab.cli.usage import _wrap
+from layerlab.commands.grammar import UsageError, parse
+from layerlab.commands.usage import _wrap
 from layerlab.engine import Engine
 from layerlab.layerfs import layer_writer
 from layerlab.main import main

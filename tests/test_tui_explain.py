@@ -16,7 +16,7 @@ import pytest
 from textual.widgets import TabbedContent
 
 from layerlab.build import BuildOptions
-from layerlab.cli import grammar
+from layerlab.commands import grammar
 from layerlab.engine import Engine
 from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.report import BuildStep, Report

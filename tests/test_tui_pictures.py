@@ -17,7 +17,7 @@ from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Tree
 
-from layerlab.cli import grammar
+from layerlab.commands import grammar
 from layerlab.engine import CreateOptions, Engine
 from layerlab.storage.reference import short_id
 from layerlab.storage.snapshot import Subject

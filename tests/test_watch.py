@@ -11,8 +11,8 @@ import pytest
 from layerlab.engine import CreateOptions, Engine
 from layerlab.storage.watch import StoreWatch, UpperWatch
 
-# watchdog's own notice that `mkdir -p` made a watch twice (layerlab.watch silences it in the
-# app; pytest resets warning filters per test).
+# watchdog's own notice that `mkdir -p` made a watch twice (layerlab.storage.watch silences it
+# in the app; pytest resets warning filters per test).
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning"),
     pytest.mark.system,

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from layerlab.cli.grammar import build_parser, parse
+from layerlab.commands.grammar import build_parser, parse
 from layerlab.errors import (
     CREATING_COMMANDS,
     FAILED,
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = Path(ns.root) if ns.root else default_root()
         _check_root(root)
         if ns.cmd == "serve":
-            from layerlab.server.serve import serve  # textual-serve only to serve
+            from layerlab.tui.serve import serve  # textual-serve only to serve
 
             return serve(ns.host, ns.port, ns.token, sys.stdout)
         opens_lesson = ns.cmd == "lesson" and ns.lesson_cmd == "open"
@@ -57,8 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             demo = ns.delay if ns.cmd == "demo" else None
             present, leave = getattr(ns, "present", False), getattr(ns, "exit", False)
             return run_tui(root, lesson, demo, present=present, demo_exit=leave)
-        from layerlab.cli.handlers import dispatch
-        from layerlab.cli.stdio import IO
+        from layerlab.commands.handlers import dispatch
+        from layerlab.commands.stdio import IO
         from layerlab.engine import Engine
 
         stdin = sys.stdin.buffer if sys.stdin is not None else None

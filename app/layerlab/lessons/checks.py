@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from layerlab.cli.grammar import COMMANDS, parse
+from layerlab.commands.grammar import COMMANDS, parse
 from layerlab.errors import LayerlabError
 from layerlab.lessons.model import Check, split_command
 from layerlab.presentation.humanize import plural

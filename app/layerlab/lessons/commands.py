@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerlab.cli.stdio import IO
+from layerlab.commands.stdio import IO
 from layerlab.errors import LayerlabError
 from layerlab.lessons.loader import find_lesson, load_course, missing_requirements, read_dir
 from layerlab.lessons.runner import Dispatch, run_all, temp_parent

@@ -345,7 +345,7 @@ def unsafe_path(name: str) -> str | None:
 
 def parse_command(text: str) -> argparse.Namespace:
     """A lesson's command as the CLI parses it; raises `LayerlabError` (a `UsageError`)."""
-    from layerlab.cli.grammar import parse
+    from layerlab.commands.grammar import parse
 
     try:
         words = split_command(text)
@@ -429,7 +429,7 @@ def _in_container(arg: str) -> bool:
 
 def missing_requirements(requires: Iterable[str]) -> list[str]:
     """Which of `requires` (a command, or a command and a flag: `run -v`) the CLI lacks now."""
-    from layerlab.cli.grammar import build_parser
+    from layerlab.commands.grammar import build_parser
 
     parser = build_parser()
     sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)

@@ -3,7 +3,7 @@
 `Sandbox` is a lesson's own store (a temporary `LAYERLAB_ROOT`) with a work
 folder for the files a step writes and the tars `save -o` makes; it runs a
 command line in-process through the CLI's grammar and a `dispatch` the caller
-hands in (`layerlab.cli.handlers.dispatch`: the lessons package does not
+hands in (`layerlab.commands.handlers.dispatch`: the lessons package does not
 import the handlers, which import it), and on `close` removes its containers,
 any mount left under it, and the folder. `LessonRun` walks one lesson in a
 sandbox step by step (what the TUI drives); `run_auto` plays a whole lesson
@@ -27,7 +27,7 @@ from typing import TextIO
 
 import psutil
 
-from layerlab.cli.stdio import IO
+from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.lessons.checks import (

@@ -1,4 +1,4 @@
-"""The resident fork server behind `layerlab` commands: `python -m layerlab.forkserver SOCKET`.
+"""The resident fork server behind `layerlab` commands: `python -m layerlab.server.forkserver S`.
 
 Started in the background by a command that found none (client.py). It loads
 every module a command may need and the command-line grammar once, then
@@ -32,7 +32,7 @@ import layerlab
 from layerlab.server import client
 
 IDLE_SECONDS = 900.0  # then the next command starts a new one
-SKIP = ("layerlab.server.serve",)  # it runs in a process of its own (client.RUN_HERE)
+SKIP = ("layerlab.tui.serve",)  # it runs in a process of its own (client.RUN_HERE)
 HEADER = 8
 NAMESPACES = ("mnt", "net", "pid", "uts", "ipc", "user")
 LIMITS = [getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_")]
@@ -43,7 +43,7 @@ def preload() -> dict[str, int]:
     for mod in pkgutil.walk_packages(layerlab.__path__, "layerlab."):
         if not mod.name.startswith(SKIP) and mod.name != "layerlab.__main__":
             importlib.import_module(mod.name)
-    from layerlab.cli import grammar
+    from layerlab.commands import grammar
 
     grammar.prebuild()
     return _sources()

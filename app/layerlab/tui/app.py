@@ -77,7 +77,7 @@ from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
 if TYPE_CHECKING:
-    from layerlab.cli.stdio import IO
+    from layerlab.commands.stdio import IO
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
     from layerlab.storage.containers import Container
@@ -719,7 +719,7 @@ class LayerlabApp(App[None]):
             return False
         if words and self._bar_word(words):
             return False
-        from layerlab.cli import grammar  # the command line's grammar: at the first line typed
+        from layerlab.commands import grammar  # the command line's grammar: at the first line typed
 
         parsed = io.StringIO()
         try:
@@ -754,7 +754,7 @@ class LayerlabApp(App[None]):
         `before` is the store as the panels show it; the writable layer is read
         around the command only when it runs a process in an existing container.
         """
-        from layerlab.cli import handlers
+        from layerlab.commands import handlers
 
         engine = self.engine
         ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
@@ -915,7 +915,7 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
-        from layerlab.cli.stdio import IO
+        from layerlab.commands.stdio import IO
         from layerlab.tui.output_log import LogStream, OutputLog
 
         log = self.output_log
@@ -964,7 +964,7 @@ class LayerlabApp(App[None]):
         This blocks the UI thread on purpose: the app is suspended and the
         terminal belongs to the container until it exits.
         """
-        from layerlab.cli.stdio import IO
+        from layerlab.commands.stdio import IO
 
         log = self.output_log
         try:

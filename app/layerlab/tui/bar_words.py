@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import shlex
 
-from layerlab.cli.grammar import COMMANDS
+from layerlab.commands.grammar import COMMANDS
 
 BAR_WORDS = ("help", "clear", "exit", "quit")
 # The article's shells, as busybox names them.

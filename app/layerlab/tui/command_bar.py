@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from layerlab.cli.grammar import COMMANDS
+from layerlab.commands.grammar import COMMANDS
 from layerlab.tui import history
 
 

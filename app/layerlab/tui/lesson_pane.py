@@ -31,7 +31,7 @@ from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.worker import get_current_worker
 
-from layerlab.cli.handlers import dispatch
+from layerlab.commands.handlers import dispatch
 from layerlab.engine import Engine
 from layerlab.lessons.checks import CheckResult, Outcome
 from layerlab.lessons.model import Lesson

@@ -1,9 +1,9 @@
 """What the panels show about one subject, read through the engine in worker threads.
 
 The store's listing is the engine's `Snapshot` and a subject its `Subject`
-(`layerlab.snapshot`); this module reads one subject's view (its layers, their
+(`layerlab.storage.snapshot`); this module reads one subject's view (its layers, their
 metadata, the writable layer, the OCI config) through the engine's read API,
-never the disk. The layer analysis itself lives in `layerlab.analysis`.
+never the disk. The layer analysis itself lives in `layerlab.layerfs.analysis`.
 Everything is a frozen dataclass so a worker can build it and post it to the
 UI thread, which only renders. Reads only: the TUI never writes the store.
 """

@@ -15,8 +15,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab.cli.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
-from layerlab.cli.stdio import IO, _attached, _binary_output, _require_terminal, _stdio, no_stdin
+from layerlab.commands.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
+from layerlab.commands.stdio import (
+    IO,
+    _attached,
+    _binary_output,
+    _require_terminal,
+    _stdio,
+    no_stdin,
+)
 from layerlab.engine import Engine, LogEntry
 from layerlab.errors import Cancelled, Detached, ExecFailed, LayerlabError, NotFound, os_error
 from layerlab.presentation.humanize import ago, human_size, parse_rfc3339
@@ -51,7 +58,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
     command = list(ns.command)
     if command[:1] == ["--"]:
         command = command[1:]
-    from layerlab.cli.runflags import labels, read_env_files
+    from layerlab.commands.runflags import labels, read_env_files
 
     return CreateOptions(
         command=command,
@@ -96,7 +103,7 @@ def _limit_options(ns: argparse.Namespace) -> LimitOptions:
 
 @command("create")
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab.cli.runflags import attach_streams, check_cidfile, write_cidfile
+    from layerlab.commands.runflags import attach_streams, check_cidfile, write_cidfile
 
     streams = attach_streams(ns.attach_streams, detach=False)
     check_cidfile(ns.cidfile)
@@ -108,7 +115,7 @@ def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("run")
 def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    from layerlab.cli.runflags import attach_streams, check_cidfile, write_cidfile
+    from layerlab.commands.runflags import attach_streams, check_cidfile, write_cidfile
 
     streams = attach_streams(ns.attach_streams, detach=ns.detach)
     attach = not ns.detach
@@ -166,7 +173,7 @@ def _start_attached(
     sequence = keys.sequence if raw and keys is not None else None
     with _attached(engine, container.id, io, raw=raw), _stdio(io) as stdio:
         if streams:
-            from layerlab.cli.runflags import only_streams
+            from layerlab.commands.runflags import only_streams
 
             stdio = only_streams(stdio, streams)
         try:
@@ -1036,7 +1043,7 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
-    from layerlab.cli.attach import copy_input
+    from layerlab.commands.attach import copy_input
 
     tty = bool(container.data["Config"].get("Tty"))
     keys = DetachKeys.parse(ns.detach_keys) if tty else None
@@ -1133,7 +1140,7 @@ def cmd_info(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("help")
 def cmd_help(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """`help` is `--help`; `help ps` is `ps --help`."""
-    from layerlab.cli.grammar import build_parser
+    from layerlab.commands.grammar import build_parser
 
     parser = build_parser()
     if ns.topic:
@@ -1148,7 +1155,7 @@ def cmd_help(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 def _group_help(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """A bare `container`, `image` or `system`: its help, as Docker prints it."""
-    from layerlab.cli.grammar import build_parser
+    from layerlab.commands.grammar import build_parser
 
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -48,7 +48,7 @@ def _columns() -> int:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse's, speaking Docker's (cobra's) help, usage and errors (`layerlab.cli.usage`).
+    """argparse's, speaking Docker's (cobra's) help, usage and errors (`layerlab.commands.usage`).
 
     `aliases` are the names the command answers to, for the help; a group that maps its
     commands to others (`container ls`) lists them in `commands` (name: help line)."""
@@ -60,7 +60,7 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def format_help(self) -> str:
-        from layerlab.cli.usage import command_help
+        from layerlab.commands.usage import command_help
 
         return command_help(self)
 
@@ -77,7 +77,7 @@ class Parser(argparse.ArgumentParser):
         """Docker 20.10's words: cli/required.go for an argument count (exit 1),
         cmd/docker/docker.go for an unknown command (1), cli/cobra.go's FlagErrorFunc
         for a flag (125)."""
-        from layerlab.cli import usage
+        from layerlab.commands import usage
 
         if message.startswith(_ARGUMENT_ERRORS[1]):
             if self.prog != "layerlab":  # `container frob`: the group's usage
@@ -104,7 +104,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}\nSee '{self.prog} --help'.", NOT_STARTED)
 
     def _arguments(self) -> list[argparse.Action]:
-        from layerlab.cli.usage import arguments
+        from layerlab.commands.usage import arguments
 
         return arguments(self)
 

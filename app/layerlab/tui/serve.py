@@ -1,6 +1,6 @@
 """`layerlab serve`: the TUI in browsers, for a class (textual-serve).
 
-Every browser session is a process of its own (`python -m layerlab.serve`)
+Every browser session is a process of its own (`python -m layerlab.server.serve`)
 with a store of its own: a throwaway `LAYERLAB_ROOT` (a lesson `Sandbox`),
 whose containers and folder are removed when the session ends; its command
 history and lesson progress live in that folder too (its own `XDG_STATE_HOME`),
@@ -98,7 +98,7 @@ def serve(host: str | None, port: int, token: str | None, out: TextIO) -> int:
         token = secrets.token_urlsafe(16)
     if not token.strip():
         raise LayerlabError("serve: the token may not be empty")
-    command = shlex.join([sys.executable, "-m", "layerlab.server.serve"])
+    command = shlex.join([sys.executable, "-m", "layerlab.tui.serve"])
     server = LayerlabServer(command, host or LOCALHOST, port, token)
     url = f"{server.public_url}/?{urlencode({'token': token})}"
     print(f"layerlab serve: open {url}", file=out, flush=True)
@@ -111,7 +111,7 @@ def serve(host: str | None, port: int, token: str | None, out: TextIO) -> int:
 def session() -> int:
     """One browser session: the TUI on a throwaway store and state (history, progress),
     removed when the session ends."""
-    from layerlab.cli.handlers import dispatch
+    from layerlab.commands.handlers import dispatch
     from layerlab.lessons.runner import Sandbox, temp_parent
     from layerlab.tui.app import LayerlabApp
 
