@@ -1,6 +1,6 @@
 """The on-disk store: layout, atomic JSON writes, the store lock, name and id resolution.
 
-Everything the engine knows lives here as plain files (see DESIGN.md), so any
+Everything the engine knows lives here as plain files (ARCHITECTURE.md, "The store"), so any
 process - the CLI, the TUI, a shim - sees the same state by reading it.
 """
 
