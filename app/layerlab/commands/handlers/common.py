@@ -1,6 +1,6 @@
 """What every command group shares: the table of handlers, `dispatch`, and Docker's ways
-of reporting on several names at once (`_each`), of asking (`_confirmed`) and of printing
-a `--format`ted listing (`_listing`).
+of reporting on several names at once (`each`), of asking (`confirmed`) and of printing
+a `--format`ted listing (`write_listing`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def _listing(io: IO, render: Callable[[], str]) -> Report:
+def write_listing(io: IO, render: Callable[[], str]) -> Report:
     """Write a `--format`ted output; a template that fails is printed as Docker prints it,
     without our "Error:" (its words come with it: `listing.PS_ERRORS`, ...)."""
     from layerlab.presentation.gotemplate import TemplateError
@@ -46,7 +46,7 @@ def _listing(io: IO, render: Callable[[], str]) -> Report:
     return Report()
 
 
-def _confirmed(io: IO, warning: str, force: bool) -> bool:
+def confirmed(io: IO, warning: str, force: bool) -> bool:
     """Docker's prompt: `-f` skips it; anything but y/yes (EOF, no stdin) is No."""
     if force:
         return True
@@ -58,7 +58,7 @@ def _confirmed(io: IO, warning: str, force: bool) -> bool:
     return answer in ("y", "yes")
 
 
-def _each(
+def each(
     refs: Sequence[str],
     io: IO,
     action: Callable[[str], Report],
@@ -86,25 +86,25 @@ def _each(
     return report
 
 
-def _touched(container: Container) -> Report:
+def touched(container: Container) -> Report:
     return Report(containers=[container.id])
 
 
-def _container_ids(engine: Engine, ref: str) -> list[str]:
+def container_ids(engine: Engine, ref: str) -> list[str]:
     """`ref`'s full id, or none if it names no container (the engine's own call says so)."""
     with contextlib.suppress(LayerlabError):
         return [engine.container(ref).id]
     return []
 
 
-def _image_ids(engine: Engine, ref: str) -> list[str]:
+def image_ids(engine: Engine, ref: str) -> list[str]:
     """`ref`'s image id, or none if it names no image (the engine's own call says so)."""
     with contextlib.suppress(LayerlabError):
         return [engine.image(ref).id]
     return []
 
 
-def _unique(ids: Iterable[str]) -> list[str]:
+def unique(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from layerlab.commands.grammar import UsageError
-from layerlab.commands.handlers.common import _container_ids, _each, _touched, command
+from layerlab.commands.handlers.common import command, container_ids, each, touched
 from layerlab.commands.stdio import IO, _attached, _require_terminal, _stdio
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled, Detached, LayerlabError, NotFound
@@ -113,7 +113,7 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             _require_terminal(io)
         return _start_attached(engine, container, io, raw, keys=keys)
     failed: list[str] = []
-    report = _each(ns.containers, io, lambda ref: _touched(engine.start(ref)), failed)
+    report = each(ns.containers, io, lambda ref: touched(engine.start(ref)), failed)
     if failed:  # Docker starts the others, then names the failed ones on a line of its own
         print(f"Error: failed to start containers: {', '.join(failed)}", file=io.err)
     return report
@@ -145,36 +145,36 @@ def _start_attached(
         except Detached:
             return Report(code=0, containers=[container.id])
     report = Report(code=code, containers=[container.id])
-    if not _container_ids(engine, container.id):  # `--rm`: gone with its process
+    if not container_ids(engine, container.id):  # `--rm`: gone with its process
         report.removed_containers.append(container.id)
     return report
 
 
 @command("stop")
 def cmd_stop(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    return _each(ns.containers, io, lambda ref: _touched(engine.stop(ref, ns.time, ns.signal)))
+    return each(ns.containers, io, lambda ref: touched(engine.stop(ref, ns.time, ns.signal)))
 
 
 @command("kill")
 def cmd_kill(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    return _each(ns.containers, io, lambda ref: _touched(engine.kill(ref, ns.signal)))
+    return each(ns.containers, io, lambda ref: touched(engine.kill(ref, ns.signal)))
 
 
 @command("pause")
 def cmd_pause(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    return _each(ns.containers, io, lambda ref: _touched(engine.pause(ref)))
+    return each(ns.containers, io, lambda ref: touched(engine.pause(ref)))
 
 
 @command("unpause")
 def cmd_unpause(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    return _each(ns.containers, io, lambda ref: _touched(engine.unpause(ref)))
+    return each(ns.containers, io, lambda ref: touched(engine.unpause(ref)))
 
 
 @command("wait")
 def cmd_wait(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     report = Report()
     for ref in ns.containers:
-        ids = _container_ids(engine, ref)
+        ids = container_ids(engine, ref)
         try:
             print(engine.wait(ref, cancel=io.cancel), file=io.out)
         except Cancelled:
@@ -197,13 +197,13 @@ def cmd_rm(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             raise NotFound(f"No such container: {ref}") from None
         return Report(images=[container.data["Image"]], removed_containers=[container.id])
 
-    return _each(ns.containers, io, remove)
+    return each(ns.containers, io, remove)
 
 
 @command("rename")
 def cmd_rename(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     try:
-        return _touched(engine.rename(ns.container, ns.new_name))
+        return touched(engine.rename(ns.container, ns.new_name))
     except LayerlabError as exc:  # docker/cli container/rename.go adds a second line
         exc.args = (f"{exc}\nError: failed to rename container named {ns.container}",)
         raise
@@ -214,9 +214,9 @@ def cmd_restart(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     def restart(ref: str) -> Report:
         if engine.container(ref).running:
             engine.stop(ref, ns.time, ns.signal)
-        return _touched(engine.start(ref))
+        return touched(engine.start(ref))
 
-    return _each(ns.containers, io, restart)
+    return each(ns.containers, io, restart)
 
 
 @command("update")
@@ -228,6 +228,6 @@ def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise UsageError("you must provide one or more flags when using this command", 1)
 
     def update(ref: str) -> Report:
-        return _touched(engine.update(ref, changes))
+        return touched(engine.update(ref, changes))
 
-    return _each(ns.containers, io, update)
+    return each(ns.containers, io, update)

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from layerlab.commands.handlers.common import _container_ids, _image_ids, _listing, _unique, command
+from layerlab.commands.handlers.common import (
+    command,
+    container_ids,
+    image_ids,
+    unique,
+    write_listing,
+)
 from layerlab.commands.stdio import IO, _binary_output, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError, os_error
@@ -22,7 +28,7 @@ from layerlab.storage.reference import display_id
 def cmd_save(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     with _binary_output(ns.output, io) as out:
         engine.save(ns.images, out)
-    return Report(images=_unique(i for ref in ns.images for i in _image_ids(engine, ref)))
+    return Report(images=unique(i for ref in ns.images for i in image_ids(engine, ref)))
 
 
 @command("load")
@@ -47,8 +53,8 @@ def _loaded_ids(engine: Engine, lines: list[str]) -> list[str]:
         if line.startswith("Loaded image ID: "):
             found.append(line.removeprefix("Loaded image ID: "))
         elif line.startswith("Loaded image: "):
-            found += _image_ids(engine, line.removeprefix("Loaded image: "))
-    return _unique(found)
+            found += image_ids(engine, line.removeprefix("Loaded image: "))
+    return unique(found)
 
 
 @command("import")
@@ -79,12 +85,12 @@ def cmd_import(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def cmd_export(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     with _binary_output(ns.output, io, "failed to export container") as out:
         engine.export(ns.container, out)
-    return Report(containers=_container_ids(engine, ns.container))
+    return Report(containers=container_ids(engine, ns.container))
 
 
 @command("commit")
 def cmd_commit(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    ids = _container_ids(engine, ns.container)
+    ids = container_ids(engine, ns.container)
     image_id = engine.commit(
         ns.container,
         ns.repository,
@@ -111,7 +117,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             ns.format = "{{.ID}}"
         default = listing.IMAGES_DIGESTS if ns.digests else listing.IMAGES_DEFAULT
         contexts = image_contexts(rows, ns.no_trunc)
-        return _listing(io, lambda: listing.render_rows(
+        return write_listing(io, lambda: listing.render_rows(
             ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
         ))  # fmt: skip
     if ns.quiet:  # one line per row, as Docker (an image with two tags: twice)
@@ -149,7 +155,7 @@ def image_contexts(rows: Sequence[tuple[str, Any]], no_trunc: bool) -> list[dict
 @command("history")
 def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     rows = engine.history(ns.image)
-    report = Report(images=_image_ids(engine, ns.image))
+    report = Report(images=image_ids(engine, ns.image))
     if (ns.format or not ns.human) and not ns.quiet:
         from layerlab.presentation import listing
 
@@ -171,7 +177,7 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
                 "Comment": row.comment,
             })  # fmt: skip
         default = listing.HISTORY_DEFAULT if ns.human else listing.HISTORY_RAW
-        formatted = _listing(io, lambda: listing.render_rows(
+        formatted = write_listing(io, lambda: listing.render_rows(
             ns.format, default, contexts, listing.HISTORY_TITLES, listing.HISTORY_CONTEXT
         ))  # fmt: skip
         report.code = formatted.code
@@ -198,7 +204,7 @@ def cmd_history(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("tag")
 def cmd_tag(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     engine.tag(ns.source, ns.target)
-    return Report(images=_image_ids(engine, ns.target))
+    return Report(images=image_ids(engine, ns.target))
 
 
 @command("rmi")

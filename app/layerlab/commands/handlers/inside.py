@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from layerlab.commands.handlers.common import _container_ids, command
+from layerlab.commands.handlers.common import command, container_ids
 from layerlab.commands.stdio import (
     IO,
     _attached,
@@ -33,7 +33,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         command = command[1:]
     if ns.tty and ns.interactive and not ns.detach:  # Docker needs a terminal for -it only
         _require_terminal(io)
-    ids = _container_ids(engine, ns.container)
+    ids = container_ids(engine, ns.container)
     with _stdio(io) as stdio:
         try:
             code = engine.exec(
@@ -55,7 +55,7 @@ def cmd_exec(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
 @command("logs")
 def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    ids = _container_ids(engine, ns.container)
+    ids = container_ids(engine, ns.container)
     entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow, cancel=io.cancel)
     if ns.tail != "all" or ns.since or ns.until:
         entries = _log_window(engine, ns, entries)
@@ -99,13 +99,13 @@ def _log_window(
 def cmd_top(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     headers, rows = engine.top(ns.container, ns.ps_args)
     io.out.write(format_table(headers, rows))
-    return Report(containers=_container_ids(engine, ns.container))
+    return Report(containers=container_ids(engine, ns.container))
 
 
 @command("diff")
 def cmd_diff(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     io.out.write("".join(f"{change}\n" for change in engine.diff(ns.container)))
-    return Report(containers=_container_ids(engine, ns.container))
+    return Report(containers=container_ids(engine, ns.container))
 
 
 @command("cp")

@@ -40,13 +40,13 @@ def cmd_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # A container's record has a State; an image's inspect has none.
         (report.containers if "State" in item else report.images).append(str(item["Id"]))
     if ns.format is not None:
-        report.code = _inspect_formatted(io, ns.format, found) or report.code
+        report.code = inspect_formatted(io, ns.format, found) or report.code
     else:  # Docker prints `[]` even when nothing was found
         print(json.dumps(found, indent=4), file=io.out)
     return report
 
 
-def _inspect_formatted(
+def inspect_formatted(
     io: IO, fmt: str, found: list[dict[str, Any]], struct: str | None = None
 ) -> int:
     """`inspect -f` on each object found, as Docker's inspector: one that fails is reported

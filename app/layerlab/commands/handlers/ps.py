@@ -7,7 +7,7 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 
-from layerlab.commands.handlers.common import _listing, command
+from layerlab.commands.handlers.common import command, write_listing
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -40,7 +40,7 @@ def cmd_ps(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         # Docker asks the daemon for sizes only for `.Size` or `{{json .}}` (not `json`).
         sizes = ns.size or ".Size" in ns.format or "{{json .}}" in ns.format
         contexts = ps_contexts(engine, containers, ns.no_trunc, sizes)
-        return _listing(io, lambda: listing.render_rows(
+        return write_listing(io, lambda: listing.render_rows(
             ns.format, listing.PS_DEFAULT, contexts, listing.PS_TITLES,
             listing.CONTAINER_CONTEXT, listing.PS_ERRORS,
         ))  # fmt: skip

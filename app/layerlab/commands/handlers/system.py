@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 
 from layerlab.commands.grammar import UsageError
-from layerlab.commands.handlers.common import _confirmed, _listing, command
+from layerlab.commands.handlers.common import command, confirmed, write_listing
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.presentation.humanize import human_size
@@ -112,7 +112,7 @@ def cmd_container_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Repor
     from layerlab.engine import prune
 
     prune.prune_filter(ns.filter)  # a bad filter is refused before the prompt
-    if not _confirmed(io, prune.CONTAINERS_WARNING, ns.force):
+    if not confirmed(io, prune.CONTAINERS_WARNING, ns.force):
         return Report()
     return _pruned_report(io, prune.prune_containers(engine, filters=ns.filter))
 
@@ -123,7 +123,7 @@ def cmd_image_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     prune.prune_filter(ns.filter)
     warning = prune.ALL_IMAGES_WARNING if ns.all else prune.DANGLING_WARNING
-    if not _confirmed(io, warning, ns.force):
+    if not confirmed(io, warning, ns.force):
         return Report()
     return _pruned_report(io, prune.prune_images(engine, all=ns.all, filters=ns.filter))
 
@@ -133,7 +133,7 @@ def cmd_system_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab.engine import prune
 
     prune.prune_filter(ns.filter)
-    if not _confirmed(io, prune.system_warning(ns.all), ns.force):
+    if not confirmed(io, prune.system_warning(ns.all), ns.force):
         return Report()
     pruned = prune.prune_containers(engine, filters=ns.filter)
     pruned = prune.prune_images(engine, all=ns.all, result=pruned, filters=ns.filter)
@@ -151,7 +151,7 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         return Report()
     rows = sysinfo.df_rows(usage)
     context = "*formatter.diskUsageImagesContext"
-    return _listing(io, lambda: listing.render_rows(
+    return write_listing(io, lambda: listing.render_rows(
         ns.format, sysinfo.DF_DEFAULT, rows, sysinfo.DF_TITLES, context
     ))  # fmt: skip
 

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from layerlab.commands.grammar import VOLUME_COMMANDS, UsageError
-from layerlab.commands.handlers.common import Handler, _confirmed, _listing, command
-from layerlab.commands.handlers.inspection import _inspect_formatted
+from layerlab.commands.handlers.common import Handler, command, confirmed, write_listing
+from layerlab.commands.handlers.inspection import inspect_formatted
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -77,7 +77,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             continue
         report.volumes.append(name)
     if ns.format is not None:
-        report.code = _inspect_formatted(io, ns.format, found, "volume.Volume") or report.code
+        report.code = inspect_formatted(io, ns.format, found, "volume.Volume") or report.code
     else:
         print(json.dumps(found, indent=4), file=io.out)
     return report
@@ -97,7 +97,7 @@ def _volume_ls(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if ns.quiet and fmt in (None, "", "table"):
         fmt = "{{.Name}}"
     contexts = listing.volume_contexts(found)
-    return _listing(io, lambda: listing.render_rows(
+    return write_listing(io, lambda: listing.render_rows(
         fmt, listing.VOLUMES_DEFAULT, contexts, listing.VOLUMES_TITLES, listing.VOLUME_CONTEXT
     ))  # fmt: skip
 
@@ -124,7 +124,7 @@ def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     may_go = prune.prune_filter(ns.filter, frozenset({"label", "label!"}))  # before the prompt
     warning = "WARNING! This will remove all local volumes not used by at least one container."
-    if not _confirmed(io, warning, ns.force):
+    if not confirmed(io, warning, ns.force):
         return Report()
     deleted, reclaimed = engine.volume_prune(
         lambda volume: may_go(created_order(volume), volume.labels or {})
