@@ -89,7 +89,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read() -> None:
     graph = _graph()
-    assert "layerlab.engine" in graph["layerlab.commands.handlers"]
+    assert "layerlab.engine" in graph["layerlab.commands.handlers.containers"]
     assert "layerlab.tui.app" in graph["layerlab.main"]  # a lazy import still counts
 
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from layerlab.engine import Engine
-from layerlab.layerfs import layer_writer, layers
+from layerlab.layerfs import layer_writer, layers, tar_stream
 from layerlab.runtime import libc
 from layerlab.storage import images
 from layerlab.storage.containers import CreateOptions
@@ -184,7 +184,7 @@ def test_packed_headers_are_tarfiles_bytes(
     if type_ in (tarfile.CHRTYPE, tarfile.BLKTYPE):
         info.devmajor, info.devminor = 1, 3
     expected = info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-    assert layer_writer.header_bytes(info) == expected
+    assert tar_stream.header_bytes(info) == expected
 
 
 # --- commit's one-pass copy -------------------------------------------------

@@ -2,7 +2,7 @@
 
 A bare `layerlab` on a terminal, or `layerlab tui`, opens the TUI (imported
 only then: CLI start-up is benchmarked); every other command goes to
-`cli.handlers.dispatch`, and its `Report`'s code is the exit code. `entry` is the
+`commands.handlers.dispatch`, and its `Report`'s code is the exit code. `entry` is the
 process's way in: `main`, then an exit without the interpreter's teardown when
 nothing needs it.
 """

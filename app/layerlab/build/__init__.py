@@ -1,9 +1,9 @@
 """`build`: Docker's legacy builder - a Dockerfile run, modified and committed step by step.
 
 The parts are imported from their modules (dockerfile, lexer, context, copying,
-dockerignore, builder), so reading a Dockerfile or expanding a word loads no
-container machinery. `Builder` and `BuildOptions` are also offered here, and
-loaded only when asked for.
+dockerignore, and the builder's loop with its output, state, cache and config_steps),
+so reading a Dockerfile or expanding a word loads no container machinery. `Builder`
+and `BuildOptions` are also offered here, and loaded only when asked for.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ parent, the same `created_by` (which for COPY/ADD carries a hash of the copied
 content) and the same resulting config. A cached step starts no container.
 
 The builder drives containers through `BuildHost`, the few engine commands it
-needs, so it depends on no engine: the engine hands itself in.
+needs, so it depends on no engine: the engine hands itself in. Around this loop:
+`output` (what the build prints), `state` (a stage's state, the ARGs), `cache` (the
+probe for a step made before) and `config_steps` (the steps that change only the config).
 """
 
 from __future__ import annotations
@@ -24,66 +26,44 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import io
 import json
 import os
 import posixpath
 import re
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol, TextIO
 
-from layerlab.build.context import Source, SourceRoot, scoped_resolve, sent_size
+from layerlab.build.cache import BuildCache
+from layerlab.build.config_steps import apply_config
+from layerlab.build.context import Source, SourceRoot, check_context, scoped_resolve, sending_line
 from layerlab.build.dockerfile import (
-    KNOWN,
     Instruction,
     Stage,
     parse_arg_words,
     parse_build_args,
     parse_dockerfile,
-    parse_name_val,
-    parse_trigger,
+    read_dockerfile,
     split_copy_args,
-    validate,
+    trigger_instruction,
 )
 from layerlab.build.dockerignore import IgnoreMatcher
-from layerlab.build.instructions import (
-    DEFAULT_SHELL,
-    apply_change,
-    healthcheck_comment,
-    json_array,
-    parse_command,
-    parse_healthcheck,
-    set_env,
-    set_labels,
-)
-from layerlab.build.lexer import Lexer, clip, go_list
+from layerlab.build.instructions import DEFAULT_SHELL, apply_change, parse_command
+from layerlab.build.lexer import Lexer, clip
+from layerlab.build.output import BuildOutput, Stdio
+from layerlab.build.state import BUILTIN_ARGS, BuildArgs, StageState
 from layerlab.errors import BuildError, LayerlabError, NotFound, go_strerror
 from layerlab.layerfs import unionfs
-from layerlab.presentation.humanize import human_size
 from layerlab.report import BuildStep
 from layerlab.storage import images as imagelib
-from layerlab.storage.containers import Container, CreateOptions, parse_signal
+from layerlab.storage.containers import Container, CreateOptions
 from layerlab.storage.reference import chain_id, normalize_ref, short_id, validate_reference
 from layerlab.storage.store import Store
 
 NOP = "#(nop) "
-# Docker's predefined ARGs: usable without an ARG line, kept out of the cache key.
-BUILTIN_ARGS = frozenset(
-    f"{name}_PROXY" if upper else f"{name.lower()}_proxy"
-    for name in ("HTTP", "HTTPS", "FTP", "NO", "ALL")
-    for upper in (True, False)
-)
 MAX_MESSAGE = 300  # an error longer than this quotes only its start
 REBUILDS = 3  # times a build starts again when images it stands on are removed meanwhile
-PORT_RE = re.compile(r"^\d{1,5}(-\d{1,5})?(/(tcp|udp|sctp))?$")
-
-# A container's stdin, stdout and stderr: an fd, a file, or None to inherit ours.
-Stdio = tuple[int | IO[Any] | None, int | IO[Any] | None, int | IO[Any] | None]
 
 if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at each start
 
@@ -138,19 +118,6 @@ class BuildOptions:
     steps: list[BuildStep] | None = None  # given: each step is recorded here, as it finishes
 
 
-@dataclass(repr=False, eq=False)  # cheap to define: this module loads on every build
-class StageState:
-    """What one stage has built so far: Docker's dispatchState."""
-
-    image_id: str
-    config: dict[str, Any]  # the image's run config ("config" in the OCI config)
-    history_len: int
-    args: dict[str, str | None] = field(default_factory=dict)  # ARGs declared in this stage
-    cmd_set: bool = False
-    busted: bool = False  # a cache miss: later steps of the stage can't hit
-    maintainer: str = ""
-
-
 class Vanished(Exception):
     """An image this build took from its cache or made was removed meanwhile (`rmi`,
     `image prune`): the build starts again, and that step is a cache miss then."""
@@ -166,75 +133,31 @@ class Builder:
         self.store = host.store
         self.context_dir = Path(context)
         self.opts = options
-        self.buffer: io.StringIO | None = io.StringIO() if options.quiet else None
-        self.out: TextIO = self.buffer or options.out or sys.stdout
-        self.build_args: dict[str, str | None] = {}
-        self.referenced: set[str] = set()
-        self.meta: dict[str, str | None] = {}
+        self.output = BuildOutput(options.quiet, options.out, options.err, options.run_output)
+        self.say = self.output.say
+        self.args = BuildArgs()
         self.lexer = Lexer()
         self.built: list[str] = []  # each finished stage's image, by index
         self.stage_names: dict[str, str] = {}  # ... by name
-        self._children: dict[str, list[str]] | None = None
-        self._sink: IO[bytes] | None = None
+        self.cache = BuildCache(self.store)
         self._step_cached = False  # the step under way: reused from the cache ...
         self._step_container = ""  # ... or run in this container
-
-    # --- output ---
-    def say(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
-
-    @contextlib.contextmanager
-    def _run_stdio(self) -> Iterator[Stdio]:
-        """Where a RUN's stdout and stderr go: both into the build output, as Docker's."""
-        if self.opts.quiet:  # kept aside, shown only if the build fails
-            if self._sink is None:
-                self._sink = tempfile.TemporaryFile()  # noqa: SIM115 - closed by run()
-            yield (subprocess.DEVNULL, self._sink.fileno(), self._sink.fileno())
-            self._collect_run_output()
-            return
-        target = self.opts.run_output
-        if target is None:
-            with contextlib.suppress(AttributeError, OSError, ValueError):
-                target = self.out.fileno()
-        if target is not None:
-            yield (subprocess.DEVNULL, target, target)
-            return
-        from layerlab.runtime.pipes import pump_into  # rare: a stream without a file descriptor
-
-        with pump_into(self.out) as fd:
-            yield (subprocess.DEVNULL, fd, fd)
-
-    def _collect_run_output(self) -> None:
-        if self._sink is not None and self.buffer is not None:
-            self._sink.seek(0)
-            self.buffer.write(self._sink.read().decode(errors="replace"))
-            self._sink.seek(0)
-            self._sink.truncate()
 
     # --- the whole build ---
     def run(self) -> str:
         try:
             return self._build()
         except LayerlabError as exc:
-            self._dump_quiet()
+            self.output.dump_quiet()
             message = str(exc)
             if len(message) > MAX_MESSAGE or "\n" in message:  # untrusted text never floods
                 raise BuildError(clip(message, MAX_MESSAGE), exc.exit_code) from None
             raise
         except BaseException:
-            self._dump_quiet()
+            self.output.dump_quiet()
             raise
         finally:
-            if self._sink is not None:
-                self._sink.close()
-
-    def _dump_quiet(self) -> None:
-        """-q: the output is shown only when the build fails."""
-        if self.buffer is not None:
-            err = self.opts.err or sys.stderr
-            err.write(self.buffer.getvalue())
-            err.flush()
+            self.output.close()
 
     def _build(self) -> str:
         tags = []
@@ -246,13 +169,16 @@ class Builder:
                     f'invalid argument "{tag}" for "-t, --tag" flag: {exc}', 125
                 ) from None
             tags.append(normalize_ref(tag))
-        self.build_args = parse_build_args(self.opts.build_args)
-        context = self._check_context()
-        name, data = self._read_dockerfile(context)
+        self.args.given = parse_build_args(self.opts.build_args)
+        context = check_context(self.context_dir)
+        name, data = read_dockerfile(context, self.opts.dockerfile, self.opts.dockerfile_text)
         # .dockerignore applies to the Dockerfile and itself too: the daemon drops them.
         ignore = IgnoreMatcher.read(context / ".dockerignore")
         self.context = SourceRoot(context, ignore, "build context")
-        self._say_sent(context, name, len(data))
+        from_stdin = self.opts.dockerfile_text is not None
+        self.output.out.write(
+            sending_line(self.context, name, len(data), self.opts.dockerfile, from_stdin)
+        )
         dockerfile = parse_dockerfile(data, name)
         self.lexer = Lexer(dockerfile.escape)
         stages = dockerfile.stages
@@ -274,10 +200,10 @@ class Builder:
             step(inst)
             for key, value in parse_arg_words(inst, dockerfile.escape):
                 if value is not None:
-                    value = self.lexer.word(value, self._meta_env())
-                override = self.build_args.get(key)
-                self.meta[key] = override if override is not None else value
-                self.referenced.add(key)
+                    value = self.lexer.word(value, self.args.meta_env())
+                override = self.args.given.get(key)
+                self.args.meta[key] = override if override is not None else value
+                self.args.referenced.add(key)
 
         recorded, rebuilds = len(self.opts.steps or []), 0
         while True:
@@ -291,7 +217,7 @@ class Builder:
             number = len(dockerfile.meta_args)
             self.built.clear()
             self.stage_names.clear()
-            self._children = None  # the store's images are read again: the removed are misses
+            self.cache.forget()
             if self.opts.steps is not None:
                 del self.opts.steps[recorded:]
 
@@ -317,10 +243,7 @@ class Builder:
             if stage.name:
                 names[stage.name] = state.image_id
 
-        unused = sorted(
-            k for k in self.build_args if k not in self.referenced and k not in BUILTIN_ARGS
-        )
-        if unused:
+        if unused := self.args.unused():
             self.say(f"[Warning] One or more build-args [{' '.join(unused)}] were not consumed")
         image_id = built[-1]
         # A tag that names this image already stays as it is: a rebuild the cache had whole
@@ -364,81 +287,8 @@ class Builder:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return ""
 
-    def _check_context(self) -> Path:
-        context = self.context_dir
-        if not context.exists():
-            raise BuildError(f'unable to prepare context: path "{context}" not found')
-        if not context.is_dir():
-            raise BuildError(f"unable to prepare context: context must be a directory: {context}")
-        return context.resolve()
-
-    def _say_sent(self, context: Path, name: str, dockerfile_size: int) -> None:
-        """Docker's first line, as its client's progress output ends it (a carriage return,
-        then "\\r\\n"): `Sending build context to Docker daemon  3.072kB`."""
-        # A Dockerfile from elsewhere (stdin, -f outside) travels as `.dockerfile.<hex>`.
-        key = ".dockerfile.0" if self.opts.dockerfile_text is not None else name
-        if self.opts.dockerfile and self.opts.dockerfile_text is None:
-            path = Path(self.opts.dockerfile).absolute()
-            inside = path.is_relative_to(context)
-            key = str(path.relative_to(context)) if inside else ".dockerfile.0"
-        always = {key: dockerfile_size}
-        with contextlib.suppress(OSError):
-            always[".dockerignore"] = (context / ".dockerignore").stat().st_size
-        size = human_size(sent_size(self.context, always))
-        self.out.write(f"Sending build context to Docker daemon {size:>8}\r\r\n")
-
-    def _read_dockerfile(self, context: Path) -> tuple[str, bytes]:
-        """(its name for messages, its bytes): -f is relative to the current directory."""
-        if self.opts.dockerfile_text is not None:
-            return "Dockerfile", self.opts.dockerfile_text
-        if self.opts.dockerfile:
-            path = Path(self.opts.dockerfile).absolute()
-            name = self.opts.dockerfile
-        else:
-            path = context / "Dockerfile"
-            if not path.exists() and (context / "dockerfile").exists():
-                path = context / "dockerfile"
-            name = path.name
-        try:
-            data = path.read_bytes()
-        except IsADirectoryError:
-            raise BuildError(f"the Dockerfile ({name}) is a directory") from None
-        except OSError:
-            raise BuildError(f"Cannot locate specified Dockerfile: {name}") from None
-        return name, data
-
-    # --- args and the environment words expand in ---
-    def _meta_env(self) -> dict[str, str]:
-        return {k: v for k, v in self.meta.items() if v is not None}
-
-    def _arg_value(self, state: StageState, key: str) -> str | None:
-        override = self.build_args.get(key)
-        if override is not None:
-            return override
-        if key in state.args and state.args[key] is not None:
-            return state.args[key]
-        return self.meta.get(key)
-
-    def _allowed_args(self, state: StageState) -> dict[str, str]:
-        """Declared ARGs (and given predefined ones) with a value, not shadowed by ENV."""
-        env_keys = {e.partition("=")[0] for e in state.config.get("Env") or []}
-        allowed: dict[str, str] = {}
-        for key in list(state.args) + [k for k in self.build_args if k in BUILTIN_ARGS]:
-            value = self._arg_value(state, key)
-            if value is not None and key not in env_keys:
-                allowed[key] = value
-        return allowed
-
-    def _env(self, state: StageState) -> dict[str, str]:
-        env = dict(self._allowed_args(state))
-        for item in state.config.get("Env") or []:
-            key, _, value = item.partition("=")
-            env[key] = value
-        return env
-
-    # --- stages ---
     def _begin_stage(self, stage: Stage, names: dict[str, str]) -> StageState:
-        base = self.lexer.word(stage.base, self._meta_env())
+        base = self.lexer.word(stage.base, self.args.meta_env())
         if base.lower() in names:
             image = self._own_image(names[base.lower()])
         elif base == "scratch":
@@ -462,18 +312,7 @@ class Builder:
         state.config["OnBuild"] = None
         self.say(f"# Executing {len(triggers)} build trigger{'s' if len(triggers) > 1 else ''}")
         for trigger in triggers:
-            written, *rest = str(trigger).split(None, 1) or [""]
-            value = rest[0].strip() if rest else ""
-            inst = Instruction(written.upper(), value, trigger, stage.source.line)
-            if inst.keyword == "ONBUILD":
-                raise inst.error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-            if inst.keyword in ("MAINTAINER", "FROM"):
-                raise inst.error(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
-            if inst.keyword not in KNOWN:
-                raise inst.error(f"unknown instruction: {clip(written)}")
-            if not value:
-                raise inst.error(f"{inst.keyword} requires at least one argument")
-            validate(inst, self.lexer.escape)
+            inst = trigger_instruction(str(trigger), stage.source.line, self.lexer.escape)
             self._dispatch(state, inst)
 
     def _scratch(self) -> str:
@@ -520,7 +359,7 @@ class Builder:
         """Docker's cache probe: a child of this image made by this very step."""
         if self.opts.no_cache or state.busted:
             return False
-        hit = self._find_child(state, created_by, config)
+        hit = self.cache.find_child(state.image_id, state.history_len, created_by, config)
         if hit is None:
             state.busted = True
             return False
@@ -528,45 +367,6 @@ class Builder:
         self._step_cached = True
         state.image_id, state.config = hit, config
         state.history_len += 1
-        return True
-
-    def _find_child(self, state: StageState, created_by: str, config: dict[str, Any]) -> str | None:
-        """The newest child of this image made by this step, whose layers are all there.
-
-        The store's parent links are read once per build; each candidate's
-        config is read once, and its layers are checked by a stat each.
-        """
-        if self._children is None:
-            self._children = {}
-            for image_id in self.store.image_ids():
-                parent = imagelib.image_parent(self.store, image_id)
-                if parent:
-                    self._children.setdefault(parent, []).append(image_id)
-        found: list[tuple[str, str, list[str]]] = []
-        for child in self._children.get(state.image_id, []):
-            try:
-                with open(self.store.image_path(child), "rb") as f:
-                    cfg = json.loads(f.read())
-                history = cfg.get("history") or []
-                if (
-                    len(history) == state.history_len + 1
-                    and history[-1].get("created_by") == created_by
-                    and (cfg.get("config") or {}) == config
-                ):
-                    found.append((cfg.get("created", ""), child, cfg["rootfs"]["diff_ids"]))
-            except (OSError, ValueError, KeyError, TypeError, AttributeError):
-                continue
-        for _, child, diff_ids in sorted(found, reverse=True):
-            if self._layers_present(diff_ids):
-                return child
-        return None
-
-    def _layers_present(self, diff_ids: list[str]) -> bool:
-        chain: str | None = None
-        for diff_id in diff_ids:
-            chain = chain_id(chain, diff_id)
-            if not os.path.isfile(self.store.layer_dir(chain) / "json"):
-                return False
         return True
 
     def _own_image(self, image_id: str) -> imagelib.Image:
@@ -599,8 +399,7 @@ class Builder:
             created_by=created_by,
             empty_layer_if_unchanged=True,
         )
-        if self._children is not None:
-            self._children.setdefault(parent, []).append(image_id)
+        self.cache.add(parent, image_id)
         state.image_id, state.config = image_id, config
         state.history_len += 1
 
@@ -646,7 +445,7 @@ class Builder:
 
     def _run_step(self, state: StageState, inst: Instruction) -> None:
         argv = parse_command(inst.args, state.config.get("Shell") or DEFAULT_SHELL)
-        allowed = self._allowed_args(state)
+        allowed = self.args.allowed(state)
         keyed = sorted(
             f"{k}={v}" for k, v in allowed.items() if k not in BUILTIN_ARGS or k in state.args
         )
@@ -656,8 +455,8 @@ class Builder:
             return
 
         def run(cid: str) -> None:
-            self.out.flush()
-            with self._run_stdio() as stdio:
+            self.output.out.flush()
+            with self.output.run_stdio() as stdio:
                 code = self.host.start_attached(cid, stdio)
             if code != 0:
                 raise StepFailed(
@@ -669,7 +468,7 @@ class Builder:
         self._container_step(state, argv, state.config, created_by, run, env)
 
     def _workdir_step(self, state: StageState, inst: Instruction) -> None:
-        requested = self.lexer.word(inst.args, self._env(state))
+        requested = self.lexer.word(inst.args, self.args.env(state))
         if not requested:
             raise inst.error("WORKDIR requires exactly one argument")
         if not requested.startswith("/"):
@@ -692,93 +491,18 @@ class Builder:
 
     def _config_step(self, state: StageState, inst: Instruction) -> None:
         config = copy.deepcopy(state.config)
-        comment = self._apply_config(state, inst, config)
+        comment = apply_config(inst, state, config, self.lexer, self.args, self.say)
         # Docker joins ["/bin/sh", "-c", "#(nop) ", comment] with spaces: two after (nop).
         created_by = f"/bin/sh -c {NOP} {comment}"
         if self._cached(state, created_by, config):
             return
         self._container_step(state, ["/bin/sh", "-c", NOP, comment], config, created_by)
 
-    def _apply_config(self, state: StageState, inst: Instruction, config: dict[str, Any]) -> str:
-        """Change `config` as the instruction says; return Docker's history comment for it."""
-        keyword, escape = inst.keyword, self.lexer.escape
-        env = self._env(state)
-        try:
-            if keyword in ("ENV", "LABEL"):
-                pairs = [
-                    (self.lexer.word(k, env), self.lexer.word(v, env))
-                    for k, v in parse_name_val(inst, escape)
-                ]
-                (set_env if keyword == "ENV" else set_labels)(config, pairs)
-                return keyword + "".join(f" {k}={v}" for k, v in pairs)
-            if keyword == "ARG":
-                parts = []
-                for key, value in parse_arg_words(inst, escape):
-                    if value is not None:
-                        value = self.lexer.word(value, env)
-                    state.args[key] = value
-                    self.referenced.add(key)
-                    parts.append(key if value is None else f"{key}={value}")
-                return "ARG " + " ".join(parts)
-            if keyword == "CMD":
-                apply_change(config, f"CMD {inst.args}")
-                state.cmd_set = state.cmd_set or bool(config["Cmd"])
-                return f"CMD {go_list(config['Cmd'], quoted=True)}"
-            if keyword == "ENTRYPOINT":
-                apply_change(config, f"ENTRYPOINT {inst.args}", cmd_set=state.cmd_set)
-                return f"ENTRYPOINT {go_list(config['Entrypoint'], quoted=True)}"
-            if keyword == "EXPOSE":
-                ports = [p for word in inst.args.split() for p in self.lexer.words(word, env)]
-                for port in ports:
-                    if not PORT_RE.match(port):
-                        raise inst.error(f"Invalid containerPort: {clip(port)}")
-                apply_change(config, "EXPOSE " + " ".join(ports))
-                return "EXPOSE " + " ".join(ports)
-            if keyword == "USER":
-                user = self.lexer.word(inst.args, env)
-                apply_change(config, f"USER {user}")
-                return f"USER {user}"
-            if keyword == "VOLUME":
-                volumes = json_array(inst.args)
-                if volumes is None:
-                    volumes = inst.args.split()
-                volumes = [self.lexer.word(v, env) for v in volumes]
-                if not volumes or any(not v for v in volumes):
-                    raise inst.error("VOLUME specified can not be an empty string")
-                apply_change(config, "VOLUME " + json.dumps(volumes))
-                return f"VOLUME {go_list(volumes, quoted=False)}"
-            if keyword == "STOPSIGNAL":
-                value = self.lexer.word(inst.args, env)
-                parse_signal(value)
-                apply_change(config, f"STOPSIGNAL {value}")
-                return f"STOPSIGNAL {value}"
-            if keyword == "SHELL":
-                apply_change(config, f"SHELL {inst.args}")
-                return f"SHELL {go_list(config['Shell'], quoted=False)}"
-            if keyword == "HEALTHCHECK":
-                old = (state.config.get("Healthcheck") or {}).get("Test") or []
-                if old and old[0] != "NONE":
-                    self.say(f"Note: overriding previous HEALTHCHECK: {go_list(old, quoted=False)}")
-                config["Healthcheck"] = parse_healthcheck(inst.args)
-                return healthcheck_comment(config["Healthcheck"])
-            if keyword == "ONBUILD":
-                trigger = parse_trigger(inst)
-                config["OnBuild"] = [*(config.get("OnBuild") or []), trigger]
-                return f"ONBUILD {trigger}"
-            if keyword == "MAINTAINER":
-                state.maintainer = inst.args
-                return f"MAINTAINER {inst.args}"
-        except BuildError:
-            raise
-        except LayerlabError as exc:
-            raise inst.error(str(exc)) from None
-        raise inst.error(f"unknown instruction: {keyword}")  # parse_dockerfile lets none through
-
     # --- COPY and ADD ---
     def _copy_step(self, state: StageState, inst: Instruction) -> None:
         keyword = inst.keyword
         flags, words = split_copy_args(inst)
-        env = self._env(state)
+        env = self.args.env(state)
         words = [self.lexer.word(w, env) for w in words]
         chown = self.lexer.word(flags["chown"], env) if "chown" in flags else ""
         *written_sources, dest_written = words

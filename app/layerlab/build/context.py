@@ -10,6 +10,7 @@ extractor (layers.extract_layer_tar), which never writes outside its target.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import posixpath
@@ -22,6 +23,7 @@ from typing import BinaryIO
 
 from layerlab.build.dockerignore import IgnoreMatcher
 from layerlab.errors import BuildError
+from layerlab.presentation.humanize import human_size
 from layerlab.runtime.pipes import produced_by
 
 _CHUNK = 1 << 20
@@ -217,6 +219,35 @@ def sent_size(context: SourceRoot, always: dict[str, int]) -> int:
                 entry.rel, entry.st.st_size if stat.S_ISREG(entry.st.st_mode) else 0
             )
     return total + sum(_tar_blocks(n, size) for n, size in always.items() if n not in seen)
+
+
+def sending_line(
+    context: SourceRoot, name: str, dockerfile_size: int, dockerfile: str | None, from_stdin: bool
+) -> str:
+    """Docker's first line, as its client's progress output ends it (a carriage return,
+    then "\\r\\n"): `Sending build context to Docker daemon  3.072kB`. `name` is the
+    Dockerfile's, `dockerfile` the -f path given, `from_stdin` when it came on stdin."""
+    root = context.root
+    # A Dockerfile from elsewhere (stdin, -f outside) travels as `.dockerfile.<hex>`.
+    key = ".dockerfile.0" if from_stdin else name
+    if dockerfile and not from_stdin:
+        path = Path(dockerfile).absolute()
+        inside = path.is_relative_to(root)
+        key = str(path.relative_to(root)) if inside else ".dockerfile.0"
+    always = {key: dockerfile_size}
+    with contextlib.suppress(OSError):
+        always[".dockerignore"] = (root / ".dockerignore").stat().st_size
+    size = human_size(sent_size(context, always))
+    return f"Sending build context to Docker daemon {size:>8}\r\r\n"
+
+
+def check_context(context: Path) -> Path:
+    """The context folder, resolved; Docker's words when it is missing or no folder."""
+    if not context.exists():
+        raise BuildError(f'unable to prepare context: path "{context}" not found')
+    if not context.is_dir():
+        raise BuildError(f"unable to prepare context: context must be a directory: {context}")
+    return context.resolve()
 
 
 def _relative(written: str, keyword: str) -> str:

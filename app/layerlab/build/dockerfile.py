@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from layerlab.build.instructions import json_array, name_values, parse_healthcheck, parse_onbuild
 from layerlab.build.lexer import clip, parse_words
@@ -200,6 +201,46 @@ def parse_trigger(inst: Instruction) -> str:
     if keyword not in KNOWN:
         raise inst.error(f"unknown instruction: {clip(keyword)}")
     return trigger
+
+
+def trigger_instruction(trigger: str, line: int, escape: str) -> Instruction:
+    """An ONBUILD trigger of the base image as the instruction it runs, at FROM's `line`,
+    checked as Docker's initializeStage checks it."""
+    written, *rest = trigger.split(None, 1) or [""]
+    value = rest[0].strip() if rest else ""
+    inst = Instruction(written.upper(), value, trigger, line)
+    if inst.keyword == "ONBUILD":
+        raise inst.error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+    if inst.keyword in ("MAINTAINER", "FROM"):
+        raise inst.error(f"{inst.keyword} isn't allowed as an ONBUILD trigger")
+    if inst.keyword not in KNOWN:
+        raise inst.error(f"unknown instruction: {clip(written)}")
+    if not value:
+        raise inst.error(f"{inst.keyword} requires at least one argument")
+    validate(inst, escape)
+    return inst
+
+
+def read_dockerfile(context: Path, dockerfile: str | None, text: bytes | None) -> tuple[str, bytes]:
+    """(its name for messages, its bytes): `dockerfile` (-f) is relative to the current
+    directory; `text` is one read from stdin (-f -)."""
+    if text is not None:
+        return "Dockerfile", text
+    if dockerfile:
+        path = Path(dockerfile).absolute()
+        name = dockerfile
+    else:
+        path = context / "Dockerfile"
+        if not path.exists() and (context / "dockerfile").exists():
+            path = context / "dockerfile"
+        name = path.name
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise BuildError(f"the Dockerfile ({name}) is a directory") from None
+    except OSError:
+        raise BuildError(f"Cannot locate specified Dockerfile: {name}") from None
+    return name, data
 
 
 def parse_name_val(inst: Instruction, escape: str) -> list[tuple[str, str]]:

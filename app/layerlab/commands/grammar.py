@@ -423,6 +423,17 @@ def build_parser(only: str | None = None) -> Parser:
         p.add_argument("-h", "--help", action="help", help="show this help")
         return p
 
+    _container_commands(add)
+    _image_commands(add)
+    _face_commands(add)
+    _file_commands(add)
+    _volume_parsers(add("volume"))
+    _more_commands(add, sub, only)
+    return parser
+
+
+def _container_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """A container's life and what runs in it: create ... diff (`add` in help's order)."""
     _container_flags(add("create"))
     p = add("run")
     p.add_argument("-d", "--detach", action="store_true", help="run in the background")
@@ -484,6 +495,10 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("container")
     p.add_argument("new_name")
     add("diff").add_argument("container")
+
+
+def _image_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Images and their archives: save ... inspect."""
     p = add("save")
     p.add_argument("-o", "--output", help="write to a file instead of STDOUT")
     p.add_argument("images", nargs="+")
@@ -534,6 +549,10 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("--type", help="return JSON for the given type: container or image")
     p.add_argument("-s", "--size", action="store_true", help="display total file sizes")
     p.add_argument("names", nargs="+", metavar="NAME|ID")
+
+
+def _face_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """The faces and the lessons: tui, lesson, demo, serve."""
     p = add("tui", description=ROOT_NOTE)
     p.add_argument("--lesson", metavar="NAME", help="open on this lesson (name or number)")
     p.add_argument(
@@ -561,6 +580,10 @@ def build_parser(only: str | None = None) -> Parser:
         help="require this token (?token=...) on every request "
         "(every local user sees it in ps: leave it out on a shared machine)",
     )
+
+
+def _file_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Files from the host into an image (build) or a container and back (cp)."""
     p = add("build")
     p.add_argument("-t", "--tag", action="append", default=[], help="name[:tag] for the image")
     p.add_argument("-f", "--file", help="the Dockerfile (default CONTEXT/Dockerfile; - = stdin)")
@@ -584,9 +607,6 @@ def build_parser(only: str | None = None) -> Parser:
                    help="always follow symbol link in SRC_PATH")  # fmt: skip
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
-    _volume_parsers(add("volume"))
-    _more_commands(add, sub, only)
-    return parser
 
 
 def _lesson_grammar(p: argparse.ArgumentParser) -> None:

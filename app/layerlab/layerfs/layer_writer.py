@@ -17,27 +17,25 @@ its effect on disk - on the paths where the time goes:
 
 The walk is `layers.walk_at`'s: a directory fd per level, every name opened
 relative to its parent with O_NOFOLLOW, so a container that swaps a directory
-for a symlink mid-commit never gets a host file into its image. Headers that
-fit plain ustar (short ASCII names, small numbers: nearly all) are packed
-here - a plain file's straight from its stat; the rest go through tarfile,
-exactly as the reference does.
+for a symlink mid-commit never gets a host file into its image. The entries and
+their headers come from `tar_stream`, which packs them as the reference does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import hashlib
 import os
 import stat
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeVar
 
 from layerlab.layerfs import layers
+from layerlab.layerfs.tar_stream import END, entries, pad, read_entry, read_exact
 
 if TYPE_CHECKING:  # the pool and queue load on first commit, not at every CLI start
     import queue
@@ -57,8 +55,6 @@ _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CL
 # The hasher re-reads a fresh copy; O_NOATIME leaves its atime as the copy set it.
 _REREAD_FLAGS = os.O_RDONLY | os.O_NOATIME | os.O_CLOEXEC
 _ACL_DEFAULT = "system.posix_acl_default"
-_NUL = b"\0"
-_END = _NUL * (2 * tarfile.BLOCKSIZE)
 _UNSUPPORTED = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
 
 
@@ -69,151 +65,6 @@ class NeedsReference(Exception):
     becomes a whiteout on extraction). Overlay never writes these; a container
     can. The caller then goes the old way, so the outcome stays identical.
     """
-
-
-# --- headers -----------------------------------------------------------------
-
-_MAGIC = b"ustar\x0000"
-_TAIL = _MAGIC + _NUL * (32 + 32 + 8 + 8 + 155 + 12)  # uname, gname, dev, prefix, pad
-_CHKSUM_BASE = sum(b" " * 8) + sum(_MAGIC)
-_MAX8, _MAX12 = 8**7, 8**11
-
-
-def _pack(
-    name: bytes, link: bytes, mode: int, uid: int, gid: int, size: int, mtime: int, kind: bytes,
-    owner: tuple[str, str] = ("", ""),
-) -> bytes:  # fmt: skip
-    """A ustar header block as tarfile writes it (no device; user and group names only
-    when given, ASCII of at most 32 characters)."""
-    numbers = b"%07o\0%07o\0%07o\0%011o\0%011o\0" % (mode & 0o7777, uid, gid, size, mtime)
-    uname, gname = (n.encode("ascii") for n in owner)
-    tail = _TAIL
-    if uname or gname:
-        tail = _MAGIC + uname.ljust(32, _NUL) + gname.ljust(32, _NUL) + _TAIL[len(_MAGIC) + 64 :]
-    chksum = _CHKSUM_BASE + sum(name) + sum(link) + sum(numbers) + kind[0] + sum(uname + gname)
-    return b"".join(
-        (name.ljust(100, _NUL), numbers, b"%06o\0 " % chksum, kind, link.ljust(100, _NUL), tail)
-    )
-
-
-def _plain_owner(owner: tuple[str, str]) -> bool:
-    """Names ustar holds as they are: ASCII, at most 32 characters (tarfile adds no pax)."""
-    return all(n.isascii() and len(n) <= 32 for n in owner)
-
-
-def header_bytes(info: tarfile.TarInfo) -> bytes:
-    """`info.tobuf(PAX_FORMAT, 'utf-8', 'surrogateescape')`, packed directly when ustar suffices.
-
-    tarfile adds pax records only for non-ASCII or long names and out-of-range
-    numbers, and leaves device fields empty except for devices: the fast path
-    takes exactly the headers with none of these, so the bytes are the same.
-    """
-    name = info.name
-    if info.type == tarfile.DIRTYPE and not name.endswith("/"):
-        name += "/"
-    link = info.linkname
-    mtime = info.mtime
-    if (
-        info.type in (tarfile.CHRTYPE, tarfile.BLKTYPE)
-        or info.pax_headers
-        or not (name.isascii() and link.isascii())
-        or len(name) > 100
-        or len(link) > 100
-        or type(mtime) is not int
-        or not (0 <= info.uid < _MAX8 and 0 <= info.gid < _MAX8)
-        or not (0 <= info.size < _MAX12 and 0 <= mtime < _MAX12)
-        or not _plain_owner((info.uname, info.gname))
-    ):
-        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-    return _pack(
-        name.encode("ascii"),
-        link.encode("ascii"),
-        info.mode,
-        info.uid,
-        info.gid,
-        info.size,
-        mtime,
-        info.type,
-        (info.uname, info.gname),
-    )
-
-
-def _file_header(rel: str, st: os.stat_result, owner: tuple[str, str]) -> bytes | None:
-    """header_bytes of a regular file's `layers._header`, straight from its stat.
-
-    Only for a plain one - a single link (a hardlinked file's header depends on
-    the walk so far), an ASCII name that fits, numbers that fit - else None.
-    """
-    mtime = st.st_mtime_ns // 1_000_000_000
-    if (
-        st.st_nlink > 1
-        or len(rel) > 100
-        or not rel.isascii()
-        or not (st.st_uid < _MAX8 and st.st_gid < _MAX8)
-        or not (st.st_size < _MAX12 and 0 <= mtime < _MAX12)
-        or not _plain_owner(owner)
-    ):
-        return None
-    return _pack(
-        rel.encode("ascii"), b"", st.st_mode, st.st_uid, st.st_gid, st.st_size, mtime, b"0", owner
-    )
-
-
-class _Read(NamedTuple):
-    """One walk entry, opened: what the stream says of it and where its data comes from."""
-
-    head: bytes  # its tar header; an opaque directory's marker follows in it
-    info: tarfile.TarInfo | None  # None: a plain regular file, all said by `st`
-    st: os.stat_result
-    fd: int  # open on a regular file's data (the reader closes it), else -1
-    opaque: bool
-
-
-def _read(
-    entry: layers.WalkEntry, first_paths: dict[tuple[int, int], str], names: bool = False
-) -> _Read | None:
-    """`entry` as the reference reads it (`layers.open_entry`), a plain file by the fast path;
-    with `names`, its header names its owner (`_host_names`)."""
-    opened = layers.open_entry(entry)
-    if opened is None:
-        return None
-    st, fd = opened
-    owner = _host_names(st.st_uid, st.st_gid) if names else ("", "")
-    if fd >= 0:
-        head = _file_header(entry.rel, st, owner)
-        if head is not None:
-            if not st.st_size:
-                os.close(fd)
-                fd = -1
-            return _Read(head, None, st, fd, False)
-    info, fd = layers.entry_header(entry, st, fd, first_paths)
-    if info is None:
-        return None
-    info.uname, info.gname = owner
-    head = header_bytes(info)
-    opaque = info.isdir() and entry.fd >= 0 and layers.is_opaque_fd(entry.fd)
-    if opaque:
-        head += header_bytes(layers.opaque_marker(info))
-    return _Read(head, info, st, fd, opaque)
-
-
-def _pad(size: int) -> bytes:
-    return _NUL * (-size % tarfile.BLOCKSIZE)
-
-
-def _read_exact(fd: int, size: int, rel: str) -> bytes:
-    data = os.read(fd, size)
-    if len(data) == size:
-        return data
-    parts = [data]
-    got = len(data)
-    while got < size:
-        more = os.read(fd, size - got)
-        if not more:
-            raise OSError(f"{rel}: file shrank while it was being archived")
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
@@ -398,7 +249,7 @@ class _Hasher:
                     self.sha.update(data)
                     if fd >= 0:
                         _hash_fd(self.sha, fd, size, buf)
-                        self.sha.update(_pad(size))
+                        self.sha.update(pad(size))
             except BaseException as exc:  # keep draining so the walker never blocks
                 self.error = self.error or exc
             finally:
@@ -410,7 +261,7 @@ class _Hasher:
         self._thread.join()
         if self.error is not None:
             raise self.error
-        self.sha.update(_END)
+        self.sha.update(END)
         return "sha256:" + self.sha.hexdigest()
 
 
@@ -458,7 +309,7 @@ class _Copier:
     def add_small(self, parent: str, name: str, data: bytes, st: os.stat_result) -> None:
         """A small file's data into the stream (whose header is there) and into a batch."""
         self.stream += data
-        self.stream += _pad(len(data))
+        self.stream += pad(len(data))
         if len(self.stream) >= _PIECE:
             self.put()
         if self.batch and parent != self.batch_dir:
@@ -525,7 +376,7 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                 break
             if entry.name.startswith(layers.WHITEOUT_PREFIX):
                 raise NeedsReference(entry.rel)
-            read = _read(entry, first_paths)
+            read = read_entry(entry, first_paths)
             if read is None:
                 continue  # a socket (or a file gone meanwhile): no tar or layer holds it
             head, info, st, fd, opaque = read
@@ -539,7 +390,7 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
                 data = b""
                 if fd >= 0:
                     try:
-                        data = _read_exact(fd, st.st_size, entry.rel)
+                        data = read_exact(fd, st.st_size, entry.rel)
                     finally:
                         os.close(fd)
                 copier.add_small(parent, entry.name, data, st)
@@ -576,50 +427,23 @@ def copy_layer(src: Path, dest: Path) -> tuple[str, int]:
 # --- diff_id and export: the stream itself ------------------------------------------
 
 
-@functools.cache
-def _host_names(uid: int, gid: int) -> tuple[str, str]:
-    """The host's names for an owner, as Go's tar.FileInfoHeader looks them up for Docker
-    20.10's export (`root/root` in `tar tv`); "" where the host has none."""
-    import grp
-    import pwd
-
-    try:
-        user = pwd.getpwuid(uid).pw_name
-    except KeyError:
-        user = ""
-    try:
-        group = grp.getgrgid(gid).gr_name
-    except KeyError:
-        group = ""
-    return user, group
-
-
-def _entries(src: Path, names: bool = False) -> Iterator[_Read]:
-    """write_layer_tar's entries in its order, each opened (the consumer closes `fd`)."""
-    first_paths: dict[tuple[int, int], str] = {}
-    for entry in layers.walk_at(src, stat_files=False):
-        read = _read(entry, first_paths, names)
-        if read is not None:
-            yield read
-
-
 def diff_id(src: Path) -> str:
     """sha256 of `layers.write_layer_tar(src)`, without writing it anywhere."""
     sha = hashlib.sha256()
     buf = bytearray(_CHUNK)
-    for read in _entries(src):
+    for read in entries(src):
         sha.update(read.head)
         if read.fd >= 0:
             size = read.st.st_size
             try:
                 if size <= SMALL:
-                    sha.update(_read_exact(read.fd, size, "a layer file"))
+                    sha.update(read_exact(read.fd, size, "a layer file"))
                 else:
                     _hash_fd(sha, read.fd, size, buf)
             finally:
                 os.close(read.fd)
-            sha.update(_pad(size))
-    sha.update(_END)
+            sha.update(pad(size))
+    sha.update(END)
     return "sha256:" + sha.hexdigest()
 
 
@@ -651,7 +475,7 @@ def _write_in_order(
     src: Path, write: Callable[[bytearray], object], out: int | None, names: bool
 ) -> None:
     pending = bytearray()
-    for read in _entries(src, names):
+    for read in entries(src, names):
         pending += read.head
         if read.fd >= 0:
             size = read.st.st_size
@@ -660,14 +484,14 @@ def _write_in_order(
                     write(pending)
                     pending.clear()
                 if not (size > SMALL and out is not None and _sendfile(out, read.fd, size)):
-                    pending += _read_exact(read.fd, size, "an exported file")
+                    pending += read_exact(read.fd, size, "an exported file")
             finally:
                 os.close(read.fd)
-            pending += _pad(size)
+            pending += pad(size)
         if len(pending) >= _PIECE:
             write(pending)
             pending.clear()
-    pending += _END
+    pending += END
     write(pending)
 
 
@@ -788,7 +612,7 @@ def _write_at(src: Path, out: int, names: bool) -> None:
     pending = bytearray()
     copies = _Behind()
     try:
-        for read in _entries(src, names):
+        for read in entries(src, names):
             pending += read.head
             if read.fd >= 0:
                 size = read.st.st_size
@@ -799,14 +623,14 @@ def _write_at(src: Path, out: int, names: bool) -> None:
                     at += size
                 else:
                     try:
-                        pending += _read_exact(read.fd, size, "an exported file")
+                        pending += read_exact(read.fd, size, "an exported file")
                     finally:
                         os.close(read.fd)
-                pending += _pad(size)
+                pending += pad(size)
             if len(pending) >= _PIECE:
                 at = _pwrite_all(out, pending, at)
                 pending.clear()
-        pending += _END
+        pending += END
         at = _pwrite_all(out, pending, at)
     finally:
         copies.finish()  # every copy done (each closes its source); the first failure raised

@@ -342,24 +342,11 @@ class Shim:
             for key, _ in sel.select():
                 what = key.data
                 if what == "exit":
-                    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-                    code = 128 - code if code < 0 else code
-                    sel.unregister(pidfd)
-                    os.close(pidfd)
+                    code = _reap(pid, sel, pidfd)
                     continue
                 if what == "attach-stdin":
-                    typed = self._read(0)
-                    data, detached = scanner.feed(typed) if scanner else (typed, False)
-                    if data:
-                        self._write_all(stdin_target, data)  # type: ignore[arg-type]
-                    if detached:
-                        sel.unregister(0)
+                    if self._forward_typed(sel, scanner, stdin_target):  # type: ignore[arg-type]
                         attached = False
-                        self.let_go()
-                    elif not typed:
-                        sel.unregister(0)
-                        if stdin_target != self.master:
-                            os.close(stdin_target)  # type: ignore[arg-type]
                     continue
                 if what == "fifo":
                     data = self._read(self.fifo)
@@ -391,6 +378,24 @@ class Shim:
         log.close()
         self._reap_orphans()
         return code
+
+    def _forward_typed(
+        self, sel: selectors.BaseSelector, scanner: Scanner | None, target: int
+    ) -> bool:
+        """What the attached terminal typed, into the container's stdin; True when it was
+        the detach keys (the terminal is let go). At its end, the stdin pipe is closed."""
+        typed = self._read(0)
+        data, detached = scanner.feed(typed) if scanner else (typed, False)
+        if data:
+            self._write_all(target, data)
+        if detached:
+            sel.unregister(0)
+            self.let_go()
+        elif not typed:
+            sel.unregister(0)
+            if target != self.master:
+                os.close(target)
+        return detached
 
     def let_go(self) -> None:
         """The detach keys were typed: the terminal is given back, the container runs on."""
@@ -573,6 +578,14 @@ def _listen(name: str) -> socket.socket:
 def _send(conn: socket.socket, data: bytes) -> None:
     with contextlib.suppress(OSError):  # a commit killed meanwhile hears nothing
         conn.sendall(data)
+
+
+def _reap(pid: int, sel: selectors.BaseSelector, pidfd: int) -> int:
+    """The ended process's exit code, as Docker gives it (128 + the signal that killed it)."""
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    sel.unregister(pidfd)
+    os.close(pidfd)
+    return 128 - code if code < 0 else code
 
 
 def _pollable(fd: int) -> bool:

@@ -172,67 +172,7 @@ def build_spec(
         },
         "root": {"path": str(rootfs), "readonly": False},
         "hostname": hostname,
-        "mounts": [
-            {
-                "destination": "/proc",
-                "type": "proc",
-                "source": "proc",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/dev",
-                "type": "tmpfs",
-                "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-            },
-            {
-                "destination": "/dev/pts",
-                "type": "devpts",
-                "source": "devpts",
-                "options": [
-                    "nosuid",
-                    "noexec",
-                    "newinstance",
-                    "ptmxmode=0666",
-                    "mode=0620",
-                    "gid=5",
-                ],
-            },
-            {
-                "destination": "/sys",
-                "type": "sysfs",
-                "source": "sysfs",
-                "options": ["nosuid", "noexec", "nodev", "ro"],
-            },
-            {
-                "destination": "/sys/fs/cgroup",
-                "type": "cgroup",
-                "source": "cgroup",
-                "options": ["ro", "nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/dev/mqueue",
-                "type": "mqueue",
-                "source": "mqueue",
-                "options": ["nosuid", "noexec", "nodev"],
-            },
-            {
-                "destination": "/dev/shm",
-                "type": "tmpfs",
-                "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            },
-            *(
-                {
-                    "destination": f"/etc/{name}",
-                    "type": "bind",
-                    "source": str(container_dir / name),
-                    "options": ["rbind", "rprivate"],
-                }
-                for name in ("resolv.conf", "hostname", "hosts")
-            ),
-            *extra,
-        ],
+        "mounts": [*_default_mounts(container_dir), *extra],
         "linux": {
             "namespaces": [
                 {"type": "pid"},
@@ -248,3 +188,68 @@ def build_spec(
             "readonlyPaths": READONLY_PATHS,
         },
     }
+
+
+def _default_mounts(container_dir: Path) -> list[dict[str, Any]]:
+    """Docker's mounts in every container: /proc, /dev and its parts, /sys and its cgroup
+    (read-only), and the container's own resolv.conf, hostname and hosts."""
+    return [
+        {
+            "destination": "/proc",
+            "type": "proc",
+            "source": "proc",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": [
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        },
+        {
+            "destination": "/sys",
+            "type": "sysfs",
+            "source": "sysfs",
+            "options": ["nosuid", "noexec", "nodev", "ro"],
+        },
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["ro", "nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/mqueue",
+            "type": "mqueue",
+            "source": "mqueue",
+            "options": ["nosuid", "noexec", "nodev"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        *(
+            {
+                "destination": f"/etc/{name}",
+                "type": "bind",
+                "source": str(container_dir / name),
+                "options": ["rbind", "rprivate"],
+            }
+            for name in ("resolv.conf", "hostname", "hosts")
+        ),
+    ]
