@@ -181,8 +181,6 @@ NOT_YET = {
     "layerlab.commands.handlers",
     "layerlab.layerfs.layer_writer",
     "layerlab.presentation.gotemplate",
-    "layerlab.runtime.shim.Shim.pump",
-    "layerlab.runtime.spec.build_spec",
     "layerlab.tui.app",
     "layerlab.tui.app.LayerlabApp",
 }

@@ -348,18 +348,8 @@ class Shim:
                     os.close(pidfd)
                     continue
                 if what == "attach-stdin":
-                    typed = self._read(0)
-                    data, detached = scanner.feed(typed) if scanner else (typed, False)
-                    if data:
-                        self._write_all(stdin_target, data)  # type: ignore[arg-type]
-                    if detached:
-                        sel.unregister(0)
-                        attached = False
-                        self.let_go()
-                    elif not typed:
-                        sel.unregister(0)
-                        if stdin_target != self.master:
-                            os.close(stdin_target)  # type: ignore[arg-type]
+                    assert stdin_target is not None  # registered only with one
+                    attached = self._pass_typed(sel, scanner, stdin_target) and attached
                     continue
                 if what == "fifo":
                     data = self._read(self.fifo)
@@ -391,6 +381,25 @@ class Shim:
         log.close()
         self._reap_orphans()
         return code
+
+    def _pass_typed(
+        self, sel: selectors.BaseSelector, scanner: Scanner | None, target: int
+    ) -> bool:
+        """What the attached terminal typed, to the container's stdin (`target`); False
+        once the detach keys were typed: the terminal is let go, the container runs on."""
+        typed = self._read(0)
+        data, detached = scanner.feed(typed) if scanner else (typed, False)
+        if data:
+            self._write_all(target, data)
+        if detached:
+            sel.unregister(0)
+            self.let_go()
+            return False
+        if not typed:
+            sel.unregister(0)
+            if target != self.master:
+                os.close(target)
+        return True
 
     def let_go(self) -> None:
         """The detach keys were typed: the terminal is given back, the container runs on."""
