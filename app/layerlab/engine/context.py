@@ -1,8 +1,9 @@
 """What every verb module is given: the store, the runtime, and the records as they truly are.
 
 `Engine` (facade.py) is a `Context` with the verbs. A verb module takes a `Context`
-and asks it only this public API - never the façade, never a private name - so the
-verb modules import one another and this, and nothing imports the façade but the faces.
+and asks it only this public API - never the façade, never a private name: the verb
+modules import one another and this module, none of them the façade (which imports
+them all), so no import goes in a circle.
 """
 
 from __future__ import annotations
