@@ -74,10 +74,6 @@ class Context:
         """The record after `change` is applied to it under the store lock."""
         return Container(self.store.update_container(cid, change))
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every container's record (what volumes and mounts are checked against)."""
-        return [c.data for c in self.containers(all=True)]
-
     @staticmethod
     def writable(container: Container) -> WritableLayer:
         """The container's writable layer, from its record's paths."""

@@ -340,14 +340,18 @@ class Engine(Context):
 
     def volumes_in_use(self) -> set[str]:
         """The names of the volumes a container mounts (`volume ls -f dangling=false`)."""
-        return volumelib.in_use(self.records())
+        return volumelib.in_use(self._records())
 
     def volume_rm(self, name: str, force: bool = False) -> int:
         """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
-        return volumelib.remove(self.store, name, self.records(), force)
+        return volumelib.remove(self.store, name, self._records(), force)
 
     def volume_prune(
         self, may_go: Callable[[volumelib.Volume], bool] | None = None
     ) -> tuple[list[str], int]:
         """Remove every volume no container uses (that `may_go` lets go): (names, bytes)."""
-        return volumelib.prune(self.store, self.records(), may_go)
+        return volumelib.prune(self.store, self._records(), may_go)
+
+    def _records(self) -> list[dict[str, Any]]:
+        """Every container's record: what a volume's users are read from."""
+        return [c.data for c in self.containers(all=True)]
