@@ -1,12 +1,15 @@
-"""The house's shape, checked: no import cycle (lazy imports included), faces on the engine.
+"""The house's shape, checked: no import cycle (lazy and type-only imports included), faces
+on the engine.
 
-Read from the source with `ast`, so an import inside a function counts as much as
-one at the top: a cycle hidden by a lazy import is still a cycle.
+Read from the source with `ast`, so an import inside a function counts as much as one
+at the top: a cycle hidden by a lazy import is still a cycle. For cycles, an import under
+`TYPE_CHECKING` counts too: the two modules still know each other.
 """
 
 from __future__ import annotations
 
 import ast
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -28,12 +31,16 @@ def _modules() -> dict[str, Path]:
     return {_module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
-def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """Every layerlab module `name` imports, anywhere in its body (TYPE_CHECKING aside)."""
+def _imports(name: str, path: Path, known: set[str], typing: bool) -> set[str]:
+    """Every layerlab module `name` imports, anywhere in its body; under `TYPE_CHECKING`
+    too if `typing`.
+
+    `from package import module` imports that module, as `import package.module` does:
+    not the names of the package's `__init__`."""
     tree = ast.parse(path.read_text())
     type_only: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+        if not typing and isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             type_only |= {id(n) for n in ast.walk(node)}
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -47,7 +54,9 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            targets = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            targets = [f"{base}.{alias.name}" for alias in node.names]
+            if not all(target in known for target in targets):
+                targets.append(base)
         else:
             continue
         for target in targets:
@@ -58,10 +67,11 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(typing: bool = False) -> dict[str, set[str]]:
+    """Who imports whom; with `typing`, the imports made for the type checker alone too."""
     modules = _modules()
     known = set(modules)
-    return {name: _imports(name, path, known) for name, path in modules.items()}
+    return {name: _imports(name, path, known, typing) for name, path in modules.items()}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -91,6 +101,12 @@ def test_the_graph_is_read() -> None:
     graph = _graph()
     assert "layerlab.engine" in graph["layerlab.commands.handlers.containers"]
     assert "layerlab.tui.app" in graph["layerlab.main"]  # a lazy import still counts
+    assert "layerlab.engine.context" not in graph["layerlab.engine.fsck"]  # type-only import
+    assert "layerlab.engine.context" in _graph(typing=True)["layerlab.engine.fsck"]
+    # `from layerlab.engine import recovery` is the module, not the package's `__init__`
+    assert graph["layerlab.engine.context"] & {"layerlab.engine.recovery", "layerlab.engine"} == {
+        "layerlab.engine.recovery"
+    }
 
 
 def test_the_checker_finds_a_cycle() -> None:
@@ -99,7 +115,7 @@ def test_the_checker_finds_a_cycle() -> None:
 
 
 def test_no_import_cycle() -> None:
-    cycle = _cycle(_graph())
+    cycle = _cycle(_graph(typing=True))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
@@ -118,3 +134,84 @@ def test_faces_do_not_know_the_store_layout(face: str) -> None:
 def test_analysis_has_no_ui() -> None:
     source = (PACKAGE / "layerfs" / "analysis.py").read_text()
     assert "textual" not in source and "rich" not in source
+
+
+# --- the engine's insides are its own -------------------------------------------------------
+# Who holds the engine, by the names the code gives it (a verb module's `ctx` is the engine).
+ENGINE_NAMES = {"engine", "Engine", "ctx"}
+# Where `Engine` and its `Context` are defined: their own privates are theirs to use.
+ENGINE_CLASSES = {"layerlab.engine.facade", "layerlab.engine.context"}
+
+
+def _engine_privates(source: str) -> list[str]:
+    """`engine._x`, `self.engine._x`, `ctx._x`: the private names reached through the engine."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        owner = node.value
+        name = getattr(owner, "id", None) or getattr(owner, "attr", None)
+        if name in ENGINE_NAMES and not node.attr.startswith("__"):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return sorted(found)
+
+
+def test_the_privates_checker_finds_one() -> None:
+    source = "engine._load(c)\nself.engine._heal()\nctx._x\nengine.rm(c)\nother._x\n"
+    assert _engine_privates(source) == [
+        "line 1: engine._load", "line 2: self.engine._heal", "line 3: ctx._x",
+    ]  # fmt: skip
+
+
+def test_nothing_reaches_into_the_engine() -> None:
+    """`system check`, the faces and the tests use the engine's public API alone."""
+    paths = [p for p in PACKAGE.rglob("*.py") if _module_name(p) not in ENGINE_CLASSES]
+    paths += Path(__file__).parent.glob("*.py")
+    reached = {str(p): found for p in sorted(paths) if (found := _engine_privates(p.read_text()))}
+    assert reached == {}
+
+
+# --- limits: what a newcomer can read ----------------------------------------------------
+MODULE_LINES, CLASS_LINES, FUNCTION_LINES = 800, 500, 80
+# Over a limit until their own split lands; each goes with it.
+NOT_YET = {
+    "layerlab.tui.app",
+    "layerlab.tui.app.LayerlabApp",
+}
+
+
+def _too_long(name: str, source: str) -> list[str]:
+    """The module, classes and functions of `source` over their limit, with their lines."""
+    tree = ast.parse(source)
+    over = []
+    if len(source.splitlines()) > MODULE_LINES:
+        over.append((name, len(source.splitlines())))
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                qualified = f"{prefix}.{child.name}"
+                lines = (child.end_lineno or child.lineno) - child.lineno + 1
+                limit = CLASS_LINES if isinstance(child, ast.ClassDef) else FUNCTION_LINES
+                if lines > limit:
+                    over.append((qualified, lines))
+                visit(child, qualified)
+            else:
+                visit(child, prefix)
+
+    visit(tree, name)
+    return [f"{what} ({lines} lines)" for what, lines in over if what not in NOT_YET]
+
+
+def test_the_limits_checker_measures() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(80))
+    assert _too_long("m", f"def f():\n{body}") == ["m.f (81 lines)"]
+    method = textwrap.indent(f"def f(self):\n{body}", "    ")
+    assert _too_long("m", f"class C:\n{method}") == ["m.C.f (81 lines)"]
+    assert _too_long("m", f"def f():\n{body[: body.rindex('    x79')]}") == []
+
+
+def test_limits_hold() -> None:
+    """No module over 800 lines, no class over 500, no function over 80."""
+    over = [line for name, path in _modules().items() for line in _too_long(name, path.read_text())]
+    assert over == []

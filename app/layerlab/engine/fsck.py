@@ -7,7 +7,8 @@ runtime state and cgroups of containers that are gone or stopped, containers a
 killed commit left frozen or whose shim died, layers no image or container uses (a commit,
 load or import killed between the layer and its image), and store JSON that cannot be read
 (quarantined under `quarantine/`, never dropped). `heal` is the part every mutating command runs
-first: the cheap, certain cures of what a killed command left.
+first: the cheap, certain cures of what a killed command left. What tells a live shim or
+start from a dead one, and settles a ghost, is recovery.py's: the engine uses it too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from layerlab.engine import lifecycle, recovery
 from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.runtime import cgroups, libc
 from layerlab.storage import images as imagelib
@@ -39,7 +41,7 @@ from layerlab.storage.store import (
 )
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
+    from layerlab.engine.context import Context
 
 Found = Callable[..., None]
 
@@ -87,11 +89,11 @@ def _made(path: Path) -> float:
     return min(st.st_mtime, st.st_ctime)
 
 
-def stale_tmp(engine: Engine, *, unowned: bool) -> list[Path]:
+def stale_tmp(ctx: Context, *, unowned: bool) -> list[Path]:
     """Scratch entries under `tmp/` whose recorded owner is gone (`unowned`: also those that
     record none, from before owners were kept)."""
     try:
-        entries = sorted(engine.store.tmp_dir.iterdir())
+        entries = sorted(ctx.store.tmp_dir.iterdir())
     except FileNotFoundError:
         return []
     stale = []
@@ -105,9 +107,9 @@ def stale_tmp(engine: Engine, *, unowned: bool) -> list[Path]:
     return stale
 
 
-def stale_temp_files(engine: Engine) -> list[Path]:
+def stale_temp_files(ctx: Context) -> list[Path]:
     """`.tmp-*` files of atomic writes a killed process never renamed into place."""
-    store = engine.store
+    store = ctx.store
     dirs = [store.root, store.images_dir, store.links_dir]
     with contextlib.suppress(FileNotFoundError):
         dirs += [Path(e.path) for e in os.scandir(store.containers_dir) if e.is_dir()]
@@ -122,13 +124,13 @@ def stale_temp_files(engine: Engine) -> list[Path]:
     return found
 
 
-def orphan_layers(engine: Engine) -> list[Path]:
+def orphan_layers(ctx: Context) -> list[Path]:
     """Layer folders that no image and no container uses: what a command killed between
     renaming a layer into place and writing its image leaves. Every writer holds the store
     lock from the one to the other, so under the lock an orphan is certain. Empty while a
     record cannot be read (it might use any layer), quarantined image configs included:
     they are kept for a person to repair, and so are the layers they may name."""
-    store = engine.store
+    store = ctx.store
     try:
         names = sorted(e.name for e in os.scandir(store.layers_dir) if e.is_dir())
     except FileNotFoundError:
@@ -163,31 +165,31 @@ def orphan_layers(engine: Engine) -> list[Path]:
     return [store.layers_dir / name for name in names if name not in used]
 
 
-def heal(engine: Engine) -> list[Problem]:
+def heal(ctx: Context) -> list[Problem]:
     """What every mutating command cures first: scratch work and temp files of killed
     commands, unions a killed `start` left mounted, a killed build's containers, layers
     a killed commit, load or import left without their image."""
     problems = []
-    for layer in orphan_layers(engine):
-        engine.store.remove_layer(layer)
+    for layer in orphan_layers(ctx):
+        ctx.store.remove_layer(layer)
         problems.append(Problem(str(layer), "layer no image uses (a killed command's)", True))
-    for entry in stale_tmp(engine, unowned=False):
+    for entry in stale_tmp(ctx, unowned=False):
         _discard_scratch(entry)
         problems.append(Problem(str(entry), "scratch work of a killed command", True))
-    for path in stale_temp_files(engine):
+    for path in stale_temp_files(ctx):
         path.unlink(missing_ok=True)
         problems.append(Problem(str(path), "temp file of an interrupted write", True))
-    for cid in engine.store.container_ids():
-        cdir = engine.store.container_dir(cid)
+    for cid in ctx.store.container_ids():
+        cdir = ctx.store.container_dir(cid)
         if os.path.ismount(cdir / "merged"):
             with contextlib.suppress(FileNotFoundError):
-                if not engine._load(cid).running and engine._release_stale_mount(cid):
+                if not ctx.settled(cid).running and recovery.release_stale_mount(ctx, cid):
                     problems.append(
                         Problem(str(cdir / "merged"), "union left mounted by a killed start", True)
                     )
         if _build_owner_gone(cdir):
             with contextlib.suppress(LayerlabError, FileNotFoundError):
-                engine.rm(cid, force=True, volumes=True)
+                lifecycle.rm(ctx, cid, force=True, volumes=True)
                 problems.append(Problem(str(cdir), "container of a killed build", True))
     return problems
 
@@ -204,10 +206,10 @@ def _build_owner_gone(cdir: Path) -> bool:
     return pid != os.getpid() and not owner_alive(pid, _made(owner))
 
 
-def check(engine: Engine, repair: bool = False) -> list[Problem]:
+def check(ctx: Context, repair: bool = False) -> list[Problem]:
     """Every inconsistency and leftover of the store, one `Problem` each; with `repair`,
     each cured (the `repaired` flag says so)."""
-    store = engine.store
+    store = ctx.store
     problems: list[Problem] = []
 
     def found(path: Path | str, reason: str, cure: object = None) -> None:
@@ -225,33 +227,33 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
         if repair:
             store.on_first_lock = None  # the check does the healing itself, and says so
             stack.enter_context(store.lock())
-        for entry in stale_tmp(engine, unowned=True):
+        for entry in stale_tmp(ctx, unowned=True):
             owner = tmp_owner(entry.name)
             why = f"owner pid {owner} is gone" if owner else "no owner recorded"
             kind = "half-made container" if entry.name.startswith("container-") else "stale"
             found(entry, f"{kind} scratch work of a killed command ({why})",
                   lambda e=entry: _discard_scratch(e))  # fmt: skip
-        for path in stale_temp_files(engine):
+        for path in stale_temp_files(ctx):
             found(path, "temp file of an interrupted write", lambda p=path: p.unlink())
         live: set[str] = set()
         ids = store.container_ids()
         for cid in ids:
-            _check_container(engine, cid, found, live)
-        _check_mounts(engine, set(ids), live, found)
-        _check_runtime(engine, set(ids), live, found)
-        _check_images(engine, found)
-        _check_layers(engine, found)
-        _check_tags(engine, found)
-        _check_store_defaults(engine, found)
-        _check_links(engine, found)
-        for layer in orphan_layers(engine):
+            _check_container(ctx, cid, found, live)
+        _check_mounts(ctx, set(ids), live, found)
+        _check_runtime(ctx, set(ids), live, found)
+        _check_images(ctx, found)
+        _check_layers(ctx, found)
+        _check_tags(ctx, found)
+        _check_store_defaults(ctx, found)
+        _check_links(ctx, found)
+        for layer in orphan_layers(ctx):
             found(layer, "layer that no image or container uses (left by a killed command)",
-                  lambda p=layer: engine.store.remove_layer(p))  # fmt: skip
+                  lambda p=layer: ctx.store.remove_layer(p))  # fmt: skip
     return problems
 
 
-def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> None:
-    store = engine.store
+def _check_container(ctx: Context, cid: str, found: Found, live: set[str]) -> None:
+    store = ctx.store
     cdir = store.container_dir(cid)
     try:
         data = store.read_container(cid)
@@ -260,38 +262,35 @@ def _check_container(engine: Engine, cid: str, found: Found, live: set[str]) -> 
     except Corrupted as exc:
 
         def cure() -> None:
-            engine.runtime.release(cid, cdir)
+            ctx.runtime.release(cid, cdir)
             _unmount_all(cdir)
-            engine.store.quarantine(cdir, "containers")
+            ctx.store.quarantine(cdir, "containers")
 
         found(cdir / "config.json", f"corrupted container record ({exc.reason})", cure)
         return
     state = data["State"]
     if _build_owner_gone(cdir):
         found(cdir, "container of a killed build",
-              lambda: engine.rm(cid, force=True, volumes=True))  # fmt: skip
+              lambda: lifecycle.rm(ctx, cid, force=True, volumes=True))  # fmt: skip
         return
     if state.get("Running"):
-        if not engine._shim_alive(cid):
+        if not recovery.shim_alive(store, cid):
             found(cdir, "says running but its shim is dead (a ghost)",
-                  lambda: engine._load(cid))  # fmt: skip
+                  lambda: ctx.settled(cid))  # fmt: skip
             return
         live.add(cid)
         return
-    launching = engine._launch_lock(cid, blocking=False)
-    if launching is not None:
-        os.close(launching)
-    if engine._shim_alive(cid) or launching is None:
+    if recovery.starting(store, cid):
         live.add(cid)  # being started right now
         return
     if os.path.ismount(cdir / "merged"):
         found(cdir / "merged", f"{state.get('Status')} container whose union is still mounted",
-              lambda: engine.runtime.release(cid, cdir))  # fmt: skip
+              lambda: ctx.runtime.release(cid, cdir))  # fmt: skip
 
 
-def _check_mounts(engine: Engine, ids: set[str], live: set[str], found: Found) -> None:
-    containers = os.path.realpath(engine.store.containers_dir) + "/"
-    for point in mounts_under(engine.store.root):
+def _check_mounts(ctx: Context, ids: set[str], live: set[str], found: Found) -> None:
+    containers = os.path.realpath(ctx.store.containers_dir) + "/"
+    for point in mounts_under(ctx.store.root):
         if not point.startswith(containers):
             continue
         cid = point[len(containers) :].split("/")[0]
@@ -300,13 +299,13 @@ def _check_mounts(engine: Engine, ids: set[str], live: set[str], found: Found) -
                   lambda p=point: libc.umount(p, libc.MNT_DETACH))  # fmt: skip
 
 
-def _check_runtime(engine: Engine, ids: set[str], live: set[str], found: Found) -> None:
-    state_root = engine.runtime.state_root
+def _check_runtime(ctx: Context, ids: set[str], live: set[str], found: Found) -> None:
+    state_root = ctx.runtime.state_root
     with contextlib.suppress(FileNotFoundError):
         for entry in sorted(os.scandir(state_root), key=lambda e: e.name):
             if entry.is_dir() and entry.name not in live:
                 found(entry.path, "runtime state of a container that is not running",
-                      lambda c=entry.name: engine.runtime.delete(c))  # fmt: skip
+                      lambda c=entry.name: ctx.runtime.delete(c))  # fmt: skip
     for group in cgroups.layerlab_groups():  # shared by every store: this store's only
         if group.name in ids and group.name not in live:
             found(group, "cgroup of a container that is not running",
@@ -328,8 +327,8 @@ def _remove_cgroup(group: Path) -> None:
     os.rmdir(group)
 
 
-def _check_images(engine: Engine, found: Found) -> None:
-    store = engine.store
+def _check_images(ctx: Context, found: Found) -> None:
+    store = ctx.store
     for image_id in store.image_ids():
         path = store.image_path(image_id)
         try:
@@ -351,9 +350,9 @@ def _check_images(engine: Engine, found: Found) -> None:
               lambda: store.quarantine(repos, "repositories"))  # fmt: skip
 
 
-def _check_tags(engine: Engine, found: Found) -> None:
+def _check_tags(ctx: Context, found: Found) -> None:
     """Tags naming an image that is not in the store (its config gone or quarantined)."""
-    store = engine.store
+    store = ctx.store
     try:
         tags = read_tag_index(store.repositories_path)
     except (FileNotFoundError, ValueError):
@@ -381,10 +380,10 @@ class _Stacked(NamedTuple):
     history: dict[str, Any]  # the image's history entry that made it
 
 
-def _check_layers(engine: Engine, found: Found) -> None:
+def _check_layers(ctx: Context, found: Found) -> None:
     """Each layer an image stacks: its `json` readable (else rebuilt from the image, the
     broken one quarantined), its folder there."""
-    store = engine.store
+    store = ctx.store
     seen: set[str] = set()
     for image_id in store.image_ids():
         try:
@@ -437,13 +436,13 @@ def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
     return cure
 
 
-def _check_store_defaults(engine: Engine, found: Found) -> None:
+def _check_store_defaults(ctx: Context, found: Found) -> None:
     """`daemon.json`: a file `create`/`run` cannot use fails every one of them."""
     from layerlab.runtime import limits
 
-    path = engine.store.root / limits.DAEMON_JSON
+    path = ctx.store.root / limits.DAEMON_JSON
     try:
-        limits.host_config(limits.LimitOptions(), limits.store_defaults(engine.store.root))
+        limits.host_config(limits.LimitOptions(), limits.store_defaults(ctx.store.root))
     except Corrupted as exc:
         reason = exc.reason
     except LayerlabError as exc:
@@ -452,16 +451,16 @@ def _check_store_defaults(engine: Engine, found: Found) -> None:
         return
 
     def cure() -> str:
-        kept = engine.store.quarantine(path, "daemon")
+        kept = ctx.store.quarantine(path, "daemon")
         return f"moved to {kept}: containers get no store defaults until it is mended and put back"
 
     found(path, f"unusable store defaults, every create and run fails ({reason})", cure)
 
 
-def _check_links(engine: Engine, found: Found) -> None:
+def _check_links(ctx: Context, found: Found) -> None:
     """`l/`: each a short link to a layer that is there, by the name its chain id gives it
     (a missing one is made on the next mount)."""
-    links = engine.store.links_dir
+    links = ctx.store.links_dir
     with contextlib.suppress(FileNotFoundError):
         for entry in sorted(os.scandir(links), key=lambda e: e.name):
             if entry.name.startswith(".tmp-"):
@@ -472,7 +471,7 @@ def _check_links(engine: Engine, found: Found) -> None:
             except OSError:
                 target = path  # not a link
             if layer_link(target) != path or not target.is_dir():
-                found(path, "short link to no layer", partial(_drop_link, engine.store, path))
+                found(path, "short link to no layer", partial(_drop_link, ctx.store, path))
 
 
 def _drop_link(store: Store, path: Path) -> Path | None:

@@ -1,6 +1,6 @@
 """`container prune`, `image prune [-a]` and `system prune`: what goes, and the bytes freed.
 
-Everything is removed through the engine (`rm`, `rmi`), so the store's rules hold: a
+Everything is removed by the engine's own `rm` and `rmi`, so the store's rules hold: a
 running container stays, an image a container uses stays, a parent goes with its last
 child. Something another process removed meanwhile is skipped, never an error.
 """
@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from layerlab.engine.images import rmi
+from layerlab.engine.lifecycle import rm
 from layerlab.errors import LayerlabError
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
+    from layerlab.engine.context import Context
     from layerlab.storage.images import Image
 
 CONTAINERS_WARNING = "WARNING! This will remove all stopped containers."
@@ -87,32 +89,32 @@ def prune_filter(
 
 
 def prune_containers(
-    engine: Engine, result: Pruned | None = None, filters: list[str] | None = None
+    ctx: Context, result: Pruned | None = None, filters: list[str] | None = None
 ) -> Pruned:
     """Remove every container that is not running (created, exited, dead)."""
     result = result or Pruned()
     may_go = prune_filter(filters or [])
-    for container in engine.containers(all=True):
+    for container in ctx.containers(all=True):
         labels = container.data["Config"].get("Labels") or {}
         if container.running or not may_go(container.created, labels):
             continue
         with contextlib.suppress(LayerlabError):
-            size, _ = engine.container_sizes(container)
-            engine.rm(container.id)
+            size, _ = ctx.container_sizes(container)
+            rm(ctx, container.id)
             result.containers.append(container.id)
             result.reclaimed += size
     return result
 
 
 def prune_images(
-    engine: Engine, all: bool, result: Pruned | None = None, filters: list[str] | None = None
+    ctx: Context, all: bool, result: Pruned | None = None, filters: list[str] | None = None
 ) -> Pruned:
     """Dangling images (untagged, no child), or with `all` every image no container uses."""
     result = result or Pruned()
     may_go = prune_filter(filters or [])
-    used = {c.data["Image"] for c in engine.containers(all=True)}
+    used = {c.data["Image"] for c in ctx.containers(all=True)}
     candidates: list[Image] = []
-    for ref, image in engine.images(all=all):
+    for ref, image in ctx.images(all=all):
         if image.id in used or image.id in (c.id for c in candidates):
             continue
         if not may_go(image.created, image.run_config.get("Labels") or {}):
@@ -122,7 +124,7 @@ def prune_images(
     for image in candidates:  # newest first: children go before their parents
         sizes = {layer.chain_id: layer.size for layer in image.layers}
         try:
-            removal = engine.rmi(image.id, force=True)
+            removal = rmi(ctx, image.id, force=True)
         except LayerlabError:  # gone meanwhile, or a child still needs it
             continue
         result.untagged += removal.untagged

@@ -18,7 +18,7 @@ from layerlab import __version__
 from layerlab.presentation.humanize import bytes_size, human_size
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
+    from layerlab.engine.context import Context
 
 INIT_BINARIES = ("docker-init", "tini-static")  # static: it runs inside any image
 
@@ -58,14 +58,14 @@ def _go_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
-def version(engine: Engine) -> dict[str, Any]:
-    runc, commit = runtime_version(engine.runtime.binary)
+def version(ctx: Context) -> dict[str, Any]:
+    runc, commit = runtime_version(ctx.runtime.binary)
     python = platform.python_version()
     os_arch = f"linux/{_go_arch()}"
     components = [
         {"Name": "Engine", "Version": __version__,
          "Details": {"PythonVersion": python, "OsArch": os_arch}},
-        {"Name": engine.runtime.name, "Version": runc, "Details": {"GitCommit": commit}},
+        {"Name": ctx.runtime.name, "Version": runc, "Details": {"GitCommit": commit}},
     ]  # fmt: skip
     init = init_binary()
     if init:
@@ -143,12 +143,12 @@ def _backing_fs(root: Path) -> str:
     return {"ext2/ext3": "extfs"}.get(out, out)
 
 
-def info(engine: Engine) -> dict[str, Any]:
-    containers = engine.containers(all=True)
+def info(ctx: Context) -> dict[str, Any]:
+    containers = ctx.containers(all=True)
     running = sum(1 for c in containers if c.running and not c.paused)
     paused = sum(1 for c in containers if c.paused)
-    images = {image.id for _, image in engine.images(all=True)}
-    runc, commit = runtime_version(engine.runtime.binary)
+    images = {image.id for _, image in ctx.images(all=True)}
+    runc, commit = runtime_version(ctx.runtime.binary)
     uname = os.uname()
     return {
         "Containers": len(containers),
@@ -158,13 +158,13 @@ def info(engine: Engine) -> dict[str, Any]:
         "Images": len(images),
         "ServerVersion": __version__,
         "Driver": "overlay2",
-        "DriverStatus": [["Backing Filesystem", _backing_fs(engine.store.root)],
+        "DriverStatus": [["Backing Filesystem", _backing_fs(ctx.store.root)],
                          ["Supports d_type", "true"]],
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": _cgroup_version(),
-        "Runtimes": {engine.runtime.name: {"path": engine.runtime.binary}},
-        "DefaultRuntime": engine.runtime.name,
+        "Runtimes": {ctx.runtime.name: {"path": ctx.runtime.binary}},
+        "DefaultRuntime": ctx.runtime.name,
         "InitBinary": _init_name(),
         "RuncCommit": {"ID": commit, "Version": runc},
         "KernelVersion": uname.release,
@@ -174,7 +174,7 @@ def info(engine: Engine) -> dict[str, Any]:
         "NCPU": os.cpu_count() or 1,
         "MemTotal": _memory(),
         "Name": uname.nodename,
-        "DockerRootDir": str(engine.store.root),
+        "DockerRootDir": str(ctx.store.root),
         "Debug": False,
         "ExperimentalBuild": False,
         "LiveRestoreEnabled": False,
@@ -219,17 +219,17 @@ def info_text(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def disk_usage(engine: Engine) -> dict[str, Any]:
+def disk_usage(ctx: Context) -> dict[str, Any]:
     """`system df`: images (layers shared between images counted once) and containers."""
-    rows = engine.images(all=False)
+    rows = ctx.images(all=False)
     images: dict[str, Any] = {}
     layer_users: dict[str, set[str]] = {}
     layer_size: dict[str, int] = {}
-    for _, image in engine.images(all=True):
+    for _, image in ctx.images(all=True):
         for layer in image.layers:
             layer_users.setdefault(layer.chain_id, set()).add(image.id)
             layer_size[layer.chain_id] = layer.size
-    containers = engine.containers(all=True)
+    containers = ctx.containers(all=True)
     used_by: dict[str, int] = {}
     for c in containers:
         used_by[c.data["Image"]] = used_by.get(c.data["Image"], 0) + 1
@@ -248,14 +248,14 @@ def disk_usage(engine: Engine) -> dict[str, Any]:
     }
     total = sum(layer_size.values())
     reclaimable = sum(size for chain, size in layer_size.items() if chain not in active_layers)
-    sizes = [(c, engine.container_sizes(c)[0]) for c in containers]
-    from layerlab.storage.volumes import mounted
+    sizes = [(c, ctx.container_sizes(c)[0]) for c in containers]
+    from layerlab.storage.volumes import listing, mounted
 
     links: dict[str, int] = {}  # volume name -> how many containers mount it (LINKS)
     for c in containers:
         for name in mounted(c.data):
             links[name] = links.get(name, 0) + 1
-    volumes = [(v, links.get(v.name, 0), v.disk_size()) for v in engine.volumes()]
+    volumes = [(v, links.get(v.name, 0), v.disk_size()) for v in listing(ctx.store)]
     return {
         "images": images,
         "images_active": sum(1 for i in images if used_by.get(i)),

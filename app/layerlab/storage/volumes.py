@@ -144,6 +144,36 @@ def mounted(record: dict[str, Any]) -> set[str]:
     return {m["Name"] for m in record.get("Mounts") or [] if m.get("Type") == "volume"}
 
 
+@dataclass(frozen=True)
+class Mounted:
+    """One thing mounted over a container's union: outside its layers, so its files are
+    in no `diff`, no `commit` and no `export`."""
+
+    type: str  # "volume" | "bind" | "tmpfs"
+    destination: str  # where the container sees it
+    source: str  # a volume's name, a bind's host folder; "" for a tmpfs
+    read_only: bool = False
+
+
+def mounts_of(record: dict[str, Any]) -> tuple[Mounted, ...]:
+    """A container record's mounts by destination: `.Mounts`, and the `--tmpfs` ones that
+    Docker lists only in `HostConfig.Tmpfs`."""
+    found = [
+        Mounted(
+            type=m.get("Type", ""),
+            destination=m.get("Destination", ""),
+            source=m.get("Name", "") if m.get("Type") == "volume" else m.get("Source", ""),
+            read_only=not m.get("RW", True),
+        )
+        for m in record.get("Mounts") or []
+    ]
+    tmpfs = (record.get("HostConfig") or {}).get("Tmpfs") or {}
+    found += [
+        Mounted("tmpfs", dest, "", "ro" in options.split(",")) for dest, options in tmpfs.items()
+    ]
+    return tuple(sorted(found, key=lambda m: m.destination))
+
+
 def users(name: str, records: list[dict[str, Any]]) -> list[str]:
     """The ids of the containers (records) that mount volume `name`."""
     return [str(r["Id"]) for r in records if name in mounted(r)]

@@ -1,0 +1,64 @@
+"""`inspect`: a container's record or an image's metadata, shaped as Docker's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layerlab.engine.context import Context
+from layerlab.errors import InvalidReference, NotFound
+from layerlab.storage import images as imagelib
+from layerlab.storage.containers import Container
+
+
+def inspect(ctx: Context, ref: str, size: bool = False, kind: str | None = None) -> dict[str, Any]:
+    """A container's or an image's top-level metadata, container first as Docker does;
+    `kind` ("container" or "image", `--type`) looks for that one only.
+
+    With `size`, a container's also has `SizeRw` and `SizeRootFs` (`inspect -s`).
+    """
+    if kind == "image":
+        return image_inspect(ctx, ctx.image(ref))
+    try:
+        data = ctx.container(ref).data
+    except NotFound:
+        if kind == "container":
+            raise
+    else:
+        if size:
+            data["SizeRw"], data["SizeRootFs"] = ctx.container_sizes(Container(data))
+        return data
+    try:
+        image = ctx.image(ref)
+    except (NotFound, InvalidReference):
+        raise NotFound(f"No such object: {ref}", exit_code=1) from None
+    return image_inspect(ctx, image)
+
+
+def image_inspect(ctx: Context, image: imagelib.Image) -> dict[str, Any]:
+    """`docker image inspect`'s fields for one image."""
+    tags = imagelib.tags_of(ctx.store, image.id)
+    cfg = image.config
+    return {
+        "Id": image.id,
+        "RepoTags": tags,
+        "RepoDigests": [],
+        "Parent": imagelib.image_parent(ctx.store, image.id) or "",
+        "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
+        "Created": cfg.get("created", ""),
+        "Container": "",
+        "DockerVersion": "",
+        "Author": cfg.get("author", ""),
+        "Config": cfg.get("config", {}),
+        "Architecture": cfg.get("architecture", ""),
+        "Os": cfg.get("os", ""),
+        "Size": image.size,
+        "GraphDriver": {
+            "Name": "overlay2",
+            "Data": {
+                "LowerDir": ":".join(str(layer.diff_path) for layer in reversed(image.layers[:-1])),
+                "UpperDir": str(image.layers[-1].diff_path) if image.layers else "",
+            },
+        },
+        "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
+        "Metadata": {"LastTagTime": ""},
+    }
