@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from layerlab.runtime import cgroups, libc
+from layerlab import libc
+from layerlab.runtime import cgroups
 from layerlab.runtime.cgroups import Hierarchies, Limits
 
 from .conftest import eventually

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from layerlab import libc
 from layerlab.engine import Engine
-from layerlab.runtime import libc
 
 from .conftest import CLI, eventually
 

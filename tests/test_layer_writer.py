@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from layerlab import libc
 from layerlab.engine import Engine
 from layerlab.layerfs import layer_writer, layers, tar_stream
-from layerlab.runtime import libc
 from layerlab.storage import images
 from layerlab.storage.containers import CreateOptions
 from layerlab.storage.store import Store

@@ -17,7 +17,7 @@ import pytest
 from layerlab.engine import CreateOptions, Engine
 from layerlab.errors import LayerlabError
 from layerlab.runtime import cgroups
-from layerlab.runtime.limits import (
+from layerlab.storage.limits import (
     LimitOptions,
     host_config,
     log_rotation,

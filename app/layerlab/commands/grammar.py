@@ -315,7 +315,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _limit_flags(p: argparse.ArgumentParser) -> None:
-    """The cgroup limits `create`, `run` and `update` take (layerlab.runtime.limits reads them)."""
+    """The cgroup limits `create`, `run` and `update` take (layerlab.storage.limits reads them)."""
     p.add_argument("-m", "--memory", help="memory limit (e.g. 32m, 1g)")
     p.add_argument("--memory-swap", help="memory plus swap limit; -1: unlimited swap")
     p.add_argument("--pids-limit", type=int, help="tune the container's pids limit (-1: none)")

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import Conflict, LayerlabError
 from layerlab.layerfs import unionfs
-from layerlab.runtime import limits as limitlib
 from layerlab.runtime.spec import DEFAULT_CAPS, INIT_PATH
 from layerlab.storage import images as imagelib
+from layerlab.storage import limits as limitlib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import (
     BUILD_OWNER,

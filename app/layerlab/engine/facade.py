@@ -30,10 +30,10 @@ from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import Stdio
-from layerlab.runtime.limits import LimitOptions
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, CreateOptions
+from layerlab.storage.limits import LimitOptions
 
 if TYPE_CHECKING:
     import socket

@@ -23,9 +23,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from layerlab import libc
 from layerlab.engine import lifecycle, recovery
 from layerlab.errors import Corrupted, LayerlabError, NotFound
-from layerlab.runtime import cgroups, libc
+from layerlab.runtime import cgroups
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import BUILD_OWNER
 from layerlab.storage.reference import chain_id, strip_digest
@@ -438,7 +439,7 @@ def _rebuild_layer_meta(store: Store, layer: _Stacked, image_id: str) -> str:
 
 def _check_store_defaults(ctx: Context, found: Found) -> None:
     """`daemon.json`: a file `create`/`run` cannot use fails every one of them."""
-    from layerlab.runtime import limits
+    from layerlab.storage import limits
 
     path = ctx.store.root / limits.DAEMON_JSON
     try:

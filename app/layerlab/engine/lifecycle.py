@@ -21,10 +21,10 @@ from layerlab.engine import recovery
 from layerlab.engine.context import Context
 from layerlab.engine.create import check_name, name_conflict
 from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
-from layerlab.runtime import limits as limitlib
 from layerlab.runtime.launch import POLL_SECONDS
 from layerlab.runtime.runc import FROZEN_MARKER
 from layerlab.storage import images as imagelib
+from layerlab.storage import limits as limitlib
 from layerlab.storage.containers import BUILD_OWNER, Container, apply, can, parse_signal, transition
 from layerlab.storage.store import Corrupted
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab.runtime import libc
+from layerlab import libc
 
 OPAQUE_XATTR = "trusted.overlay.opaque"
 

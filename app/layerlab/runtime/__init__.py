@@ -1,1 +1,1 @@
-"""Running containers and the kernel beneath: the OCI bundle, runc, the shim, cgroups, syscalls."""
+"""Running containers and the kernel beneath: the OCI bundle, runc, the shim, cgroups, processes."""

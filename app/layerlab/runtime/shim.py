@@ -22,9 +22,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlab import libc
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
 from layerlab.presentation.humanize import rfc3339_nano
-from layerlab.runtime import cgroups, libc, limits
+from layerlab.runtime import cgroups
 from layerlab.runtime.detachkeys import DetachKeys, Scanner
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
@@ -36,7 +37,7 @@ from layerlab.runtime.runc import (
     runtime_message,
     start_failure,
 )
-from layerlab.storage import volumes
+from layerlab.storage import limits, volumes
 from layerlab.storage.containers import apply
 from layerlab.storage.store import Store
 

@@ -13,7 +13,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from layerlab.runtime import limits, seccomp
+from layerlab.runtime import seccomp
+from layerlab.storage import limits
 
 # moby/oci/caps/defaults.go
 DEFAULT_CAPS = [

@@ -1,1 +1,1 @@
-"""The store and its records: the on-disk layout, containers, images, volumes, names, references."""
+"""The store and its records: the layout, containers and their limits, images, volumes, names."""

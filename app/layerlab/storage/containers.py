@@ -17,7 +17,7 @@ from typing import Any
 
 from layerlab.errors import IllegalTransition, LayerlabError
 from layerlab.presentation.humanize import ago, human_duration, parse_rfc3339, rfc3339_nano
-from layerlab.runtime.limits import LimitOptions
+from layerlab.storage.limits import LimitOptions
 from layerlab.storage.reference import short_id
 
 ZERO_TIME = "0001-01-01T00:00:00Z"

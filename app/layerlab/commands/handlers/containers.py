@@ -12,8 +12,8 @@ from layerlab.engine import Engine
 from layerlab.errors import Cancelled, Detached, LayerlabError, NotFound
 from layerlab.report import Report
 from layerlab.runtime.detachkeys import DetachKeys
-from layerlab.runtime.limits import LimitOptions
 from layerlab.storage.containers import Container, CreateOptions
+from layerlab.storage.limits import LimitOptions
 
 
 def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> CreateOptions:
