@@ -17,12 +17,9 @@ from typing import TYPE_CHECKING
 
 from layerlab.errors import NOT_STARTED, LayerlabError
 from layerlab.presentation.humanize import parse_rfc3339
-from layerlab.storage.containers import Container
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
-    from layerlab.storage.images import Image
-    from layerlab.storage.volumes import Volume
+    from layerlab.presentation.records import ContainerFacts, ImageT, VolumeT
 
 Filters = dict[str, list[str]]
 
@@ -73,7 +70,7 @@ def container_filter(
     filters: Filters,
     image_of: Callable[[str], set[str]],
     created_of: Callable[[str], float],
-) -> Callable[[Container], bool]:
+) -> Callable[[ContainerFacts], bool]:
     """A predicate for `ps -f`. `image_of(ref)` gives the image ids an `ancestor` names
     (the image and its descendants); `created_of(ref)` a container's creation time."""
     for status in filters.get("status", []):
@@ -89,7 +86,7 @@ def container_filter(
     before = [created_of(ref) for ref in filters.get("before", [])]
     since = [created_of(ref) for ref in filters.get("since", [])]
 
-    def keep(c: Container) -> bool:
+    def keep(c: ContainerFacts) -> bool:
         checks = {
             "id": lambda v: c.id.startswith(v),
             "name": lambda v: _name_matches(v, c.name),
@@ -114,7 +111,7 @@ def container_filter(
     return keep
 
 
-def _mount_keys(c: Container) -> set[str]:
+def _mount_keys(c: ContainerFacts) -> set[str]:
     """What `ps -f volume=` matches, as moby: a mount's destination, its volume's name (or,
     for a bind mount, its host path)."""
     keys = set()
@@ -158,20 +155,21 @@ def dangling_value(values: list[str]) -> bool | None:
 
 
 def image_filter(
-    engine: Engine,
-    rows: list[tuple[str, Image]],
+    rows: list[tuple[str, ImageT]],
+    created_of: Callable[[str], float],
     reference: str | None,
     values: Sequence[str],
     all: bool,
-) -> list[tuple[str, Image]]:
-    """`images [REPO[:TAG]] -f ...`: the rows Docker keeps, in the same order."""
+) -> list[tuple[str, ImageT]]:
+    """`images [REPO[:TAG]] -f ...`: the rows Docker keeps, in the same order.
+    `created_of(ref)` gives an image's creation time (`before=`, `since=`)."""
     filters = parse_filters(values, IMAGE_KEYS)
     dangling = dangling_value(filters.get("dangling", []))
     patterns = list(filters.get("reference", []))
     if reference:
         patterns.append(reference)
-    before = [engine.image(ref).created for ref in filters.get("before", [])]
-    since = [engine.image(ref).created for ref in filters.get("since", [])]
+    before = [created_of(ref) for ref in filters.get("before", [])]
+    since = [created_of(ref) for ref in filters.get("since", [])]
     until = [docker_time(v, "until") for v in filters.get("until", [])]
     kept = []
     for ref, image in rows:
@@ -192,8 +190,8 @@ def image_filter(
 
 
 def volume_filter(
-    values: Sequence[str], found: list[Volume], in_use: Callable[[str], bool]
-) -> list[Volume]:
+    values: Sequence[str], found: list[VolumeT], in_use: Callable[[str], bool]
+) -> list[VolumeT]:
     """`volume ls -f`: `dangling=` (used by no container, running or not), `name=` (a regular
     expression searched in the name), `driver=` (exactly), `label=KEY[=VALUE]`."""
     filters = parse_filters(values, VOLUME_KEYS)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab.presentation.table import tabwrite
 
 if TYPE_CHECKING:
-    from layerlab.storage.volumes import Volume
+    from layerlab.presentation.records import VolumeFacts
 
 PS_DEFAULT = (
     "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -102,7 +102,7 @@ def render_rows(
     return tabwrite(text) if table else text
 
 
-def volume_contexts(volumes: Sequence[Volume]) -> list[dict[str, Any]]:
+def volume_contexts(volumes: Sequence[VolumeFacts]) -> list[dict[str, Any]]:
     """Docker's volumeContext fields for `volume ls --format`: a local volume has no size,
     links or cluster fields to show (`N/A`)."""
     contexts: list[dict[str, Any]] = []

@@ -109,7 +109,9 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if ns.reference or ns.filter:
         from layerlab.presentation.filters import image_filter
 
-        rows = image_filter(engine, rows, ns.reference, ns.filter, all=ns.all)
+        rows = image_filter(
+            rows, lambda ref: engine.image(ref).created, ns.reference, ns.filter, all=ns.all
+        )
     if ns.format or ns.digests:
         from layerlab.presentation import listing
 
