@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
-from layerlab.layerfs import archive, layers
+from layerlab.layerfs import archive, base_image, layer_store, layers
 from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.storage import images
 from layerlab.storage.store import Store
@@ -98,7 +99,7 @@ def add_top_layer(store: Store, base_id: str, fill: dict[str, bytes], ref: str) 
 
 
 def _finish_image(store: Store, base: images.Image, staged: Path, ref: str) -> str:
-    layer = images.add_layer(store, staged, base.layers[-1].chain_id, "test layer", CREATED)
+    layer = layer_store.add_layer(store, staged, base.layers[-1].chain_id, "test layer", CREATED)
     config = json.loads(json.dumps(base.config))
     config["rootfs"]["diff_ids"].append(layer.diff_id)
     config["history"].append({"created": CREATED, "created_by": "test layer"})
@@ -109,7 +110,7 @@ def _finish_image(store: Store, base: images.Image, staged: Path, ref: str) -> s
 
 def make_multi(store: Store) -> str:
     """busybox + a layer that adds a file, deletes /etc/group (whiteout), and makes /home opaque."""
-    base = images.read_image(store, images.ensure_base_image(store))
+    base = images.read_image(store, base_image.ensure_base_image(store))
     staged = store.make_tmp_dir("layer-")
     diff = staged / "diff"
     (diff / "etc").mkdir(parents=True)
@@ -223,7 +224,7 @@ def test_save_writes_a_docker_archive_and_an_oci_layout(store: Store, tmp_path: 
 
 def test_round_trip_into_a_fresh_store(store: Store, tmp_path: Path) -> None:
     image_id = make_multi(store)
-    base_id = images.ensure_base_image(store)
+    base_id = base_image.ensure_base_image(store)
     saved = save_to(store, ["multi:v1", "busybox"], tmp_path / "both.tar")
     fresh = Store(tmp_path / "fresh")
     assert archive.load(fresh, saved) == ["Loaded image: multi:v1", "Loaded image: busybox:latest"]
@@ -245,7 +246,7 @@ def test_round_trip_into_a_fresh_store(store: Store, tmp_path: Path) -> None:
 
 
 def test_save_by_id_records_no_tag(store: Store, tmp_path: Path) -> None:
-    image_id = images.ensure_base_image(store)
+    image_id = base_image.ensure_base_image(store)
     saved = save_to(store, [image_id[7:19]], tmp_path / "id.tar")
     with tarfile.open(saved) as tar:
         names = tar.getnames()
@@ -271,7 +272,7 @@ def test_load_of_an_extracted_folder_and_of_the_oci_half_alone(
 
 
 def test_a_bare_name_saves_every_tag_of_the_repository(store: Store, tmp_path: Path) -> None:
-    image_id = images.ensure_base_image(store)
+    image_id = base_image.ensure_base_image(store)
     images.tag_image(store, image_id, "busybox:v2")
     saved = save_to(store, ["busybox"], tmp_path / "b.tar")
     with tarfile.open(saved) as tar:
@@ -286,7 +287,7 @@ def test_a_bare_name_saves_every_tag_of_the_repository(store: Store, tmp_path: P
 
 
 def test_load_picks_this_machine_from_a_multi_platform_index(store: Store, tmp_path: Path) -> None:
-    image_id = images.ensure_base_image(store)
+    image_id = base_image.ensure_base_image(store)
     layout = unpack(save_to(store, ["busybox"], tmp_path / "b.tar"), tmp_path / "layout")
     (layout / "manifest.json").unlink()
     index = json.loads((layout / "index.json").read_text())
@@ -324,13 +325,13 @@ def test_load_picks_this_machine_from_a_multi_platform_index(store: Store, tmp_p
 
 
 def test_save_of_an_unknown_image_fails_cleanly(store: Store, tmp_path: Path) -> None:
-    images.ensure_base_image(store)
+    base_image.ensure_base_image(store)
     with pytest.raises(LayerlabError, match="No such image"):
         save_to(store, ["nope:1"], tmp_path / "x.tar")
 
 
 def test_save_refuses_a_corrupt_layer(store: Store, tmp_path: Path) -> None:
-    image = images.read_image(store, images.ensure_base_image(store))
+    image = images.read_image(store, base_image.ensure_base_image(store))
     (image.layers[0].diff_path / "etc/passwd").write_text("tampered\n")
     with pytest.raises(LayerlabError, match="cannot save layer"):
         save_to(store, ["busybox"], tmp_path / "x.tar")
@@ -338,7 +339,7 @@ def test_save_refuses_a_corrupt_layer(store: Store, tmp_path: Path) -> None:
 
 
 def test_save_streams_a_big_layer_with_flat_memory(store: Store, tmp_path: Path) -> None:
-    base_id = images.ensure_base_image(store)
+    base_id = base_image.ensure_base_image(store)
     staged = store.make_tmp_dir("layer-")
     (staged / "diff").mkdir()
     with open(staged / "diff/big", "wb") as f:
@@ -452,7 +453,7 @@ def test_umoci_unpacks_the_saved_layout(store: Store, tmp_path: Path) -> None:
 @pytest.fixture
 def layout(store: Store, tmp_path: Path) -> Path:
     """busybox saved and extracted: a folder the tests below damage, then load as a tar."""
-    images.ensure_base_image(store)
+    base_image.ensure_base_image(store)
     return unpack(save_to(store, ["busybox"], tmp_path / "b.tar"), tmp_path / "layout")
 
 
@@ -528,7 +529,7 @@ def _docker_archive(
 
 
 def test_layer_escaping_its_folder_is_refused(store: Store, tmp_path: Path) -> None:
-    images.ensure_base_image(store)
+    base_image.ensure_base_image(store)
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         info = tarfile.TarInfo("../evil")
@@ -554,7 +555,7 @@ def test_well_formed_crafted_archive_loads(store: Store, tmp_path: Path) -> None
 
 def test_more_history_than_layers_is_refused(store: Store, tmp_path: Path) -> None:
     """moby refuses a config whose non-empty history outnumbers its layers; so do we."""
-    images.ensure_base_image(store)
+    base_image.ensure_base_image(store)
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         info = tarfile.TarInfo("hello")
@@ -593,7 +594,7 @@ def test_unsafe_archive_members_are_refused(
     ids=["empty", "random", "gzip-random", "empty-tar"],
 )
 def test_garbage_is_refused(store: Store, tmp_path: Path, payload: bytes) -> None:
-    images.ensure_base_image(store)
+    base_image.ensure_base_image(store)
     (tmp_path / "junk").write_bytes(payload)
     assert refused(store, tmp_path / "junk").startswith("invalid archive")
 
@@ -643,10 +644,12 @@ def _rootfs_tar() -> io.BytesIO:
 
 
 def test_import_makes_a_one_layer_image(store: Store) -> None:
-    image_id = archive.import_tar(
-        store, _rootfs_tar(), message="my rootfs",
-        changes=['CMD ["sh"]', "ENV A=b"], repo_tag="imported:v1",
-    )  # fmt: skip
+    image_id = Engine(store.root).import_image(
+        _rootfs_tar(),
+        message="my rootfs",
+        changes=['CMD ["sh"]', "ENV A=b"],
+        repo_tag="imported:v1",
+    )
     image = images.resolve_image(store, "imported:v1")
     assert image.id == image_id and len(image.layers) == 1
     layer = image.layers[0]
@@ -667,23 +670,24 @@ def test_import_makes_a_one_layer_image(store: Store) -> None:
 
 
 def test_import_defaults_and_failures(store: Store) -> None:
-    image_id = archive.import_tar(store, _rootfs_tar(), message="", changes=[], repo_tag=None)
+    engine = Engine(store.root)
+    image_id = engine.import_image(_rootfs_tar())
     config = images.read_image(store, image_id).config
     assert config["history"][0]["comment"] == "Imported from -" and config["config"] == {}
     assert store.read_repositories() == {}
     before = listing(store)
     with pytest.raises(LayerlabError, match="not a valid change"):
-        archive.import_tar(store, _rootfs_tar(), message="", changes=["RUN x"], repo_tag=None)
+        engine.import_image(_rootfs_tar(), changes=["RUN x"])
     hostile = io.BytesIO()
     with tarfile.open(fileobj=hostile, mode="w") as tar:
         tar.addfile(tarfile.TarInfo("../escape"), io.BytesIO())
     hostile.seek(0)
     with pytest.raises(LayerlabError, match=r"'\.\.'"):
-        archive.import_tar(store, hostile, message="", changes=[], repo_tag="x")
+        engine.import_image(hostile, repo_tag="x")
     with pytest.raises(LayerlabError):
-        archive.import_tar(store, io.BytesIO(b"garbage"), message="", changes=[], repo_tag="x")
+        engine.import_image(io.BytesIO(b"garbage"), repo_tag="x")
     with pytest.raises(LayerlabError, match="invalid reference format"):
-        archive.import_tar(store, _rootfs_tar(), message="", changes=[], repo_tag="Bad:Tag")
+        engine.import_image(_rootfs_tar(), changes=["RUN x"], repo_tag="Bad:Tag")  # name first
     assert listing(store) == before
 
 

@@ -80,7 +80,8 @@ def test_cli_start_up_does_not_import_the_tui_or_netlink(root: Path) -> None:
 NOT_FOR_RUN = (
     "tarfile", "zipfile", "importlib.resources", "textual", "rich", "layerlab.tui",
     "layerlab.layerfs.archive", "layerlab.build", "layerlab.layerfs.copy",
-    "layerlab.layerfs.layers", "layerlab.layerfs.layer_writer", "layerlab.lessons",
+    "layerlab.layerfs.layers", "layerlab.layerfs.layer_writer", "layerlab.layerfs.layer_store",
+    "layerlab.lessons",
     "layerlab.storage.snapshot",
     "tempfile", "shutil", "bz2", "lzma", "datetime", "socket", "termios", "tty",
 )  # fmt: skip

@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from layerlab import libc
 from layerlab.engine import Engine
-from layerlab.layerfs import layer_writer, layers, tar_stream
-from layerlab.storage import images
+from layerlab.layerfs import layer_store, layer_writer, layers, tar_stream
 from layerlab.storage.containers import CreateOptions
 from layerlab.storage.store import Store
 from tests.trees import NAME, OVERLAY_NODE, build
@@ -281,7 +280,7 @@ def test_names_that_extraction_reinterprets_take_the_reference_path(tmp_path: Pa
         layer_writer.copy_layer(src, tmp_path / "unused")
     want = reference_copy(src, tmp_path / "ref")
     store = Store(tmp_path / "store")
-    layer = images.copy_into_layer(store, src, None, "test", "2024-01-02T03:04:05Z")
+    layer = layer_store.copy_into_layer(store, src, None, "test", "2024-01-02T03:04:05Z")
     assert layer.diff_id == want
     assert manifest(layer.diff_path) == manifest(tmp_path / "ref")
     assert layer.size == layers.dir_size(tmp_path / "ref")[0]
@@ -295,7 +294,7 @@ def test_a_failed_commit_leaves_no_layer_and_no_tmp_work(tmp_path: Path) -> None
     os.mknod(src / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))  # refused, as before
     store = Store(tmp_path / "store")
     with pytest.raises(layers.UnsafeTarError, match="device nodes are not allowed"):
-        images.copy_into_layer(store, src, None, "test", "2024-01-02T03:04:05Z")
+        layer_store.copy_into_layer(store, src, None, "test", "2024-01-02T03:04:05Z")
     assert not store.layers_dir.exists() or os.listdir(store.layers_dir) == []
     assert os.listdir(store.tmp_dir) == []
 

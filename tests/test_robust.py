@@ -203,13 +203,13 @@ def test_a_killed_builds_step_container_goes_with_the_next_command(
 def test_a_layer_a_killed_commit_left_is_found_and_goes(
     cli: CLI, engine: Engine, root: Path
 ) -> None:
-    from layerlab.storage import images as imagelib
+    from layerlab.layerfs import layer_store
 
     assert cli("run", "--name", "src", "busybox", "sh", "-c", "echo hi > /made").code == 0
     # What `commit` had done when it was killed: its layer renamed into place, no image yet.
     base = engine.image("busybox").layers[-1].chain_id
     upper = engine.writable_layer("src").upper
-    layer = imagelib.copy_into_layer(engine.store, upper, base, "killed", "2026-01-01T00:00:00Z")
+    layer = layer_store.copy_into_layer(engine.store, upper, base, "killed", "2026-01-01T00:00:00Z")
     assert (layer.path / "diff" / "made").read_text() == "hi\n"
     check = cli("system", "check")
     assert check.code == 1 and f"{layer.path}: layer that no image" in check.out, check.out

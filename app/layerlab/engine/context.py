@@ -16,6 +16,7 @@ from typing import Any
 
 from layerlab.engine import recovery
 from layerlab.errors import Conflict, NotFound
+from layerlab.layerfs import base_image
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.runtime.runc import Runtime
 from layerlab.storage import images as imagelib
@@ -103,7 +104,7 @@ class Context:
     # --- images ----------------------------------------------------------------------
     def image(self, ref: str) -> imagelib.Image:
         """The image `ref` names (busybox is made on its first use)."""
-        return imagelib.resolve_image(self.store, ref)
+        return base_image.resolve(self.store, ref)
 
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.

@@ -342,15 +342,17 @@ class Engine(Context):
         """The names of the volumes a container mounts (`volume ls -f dangling=false`)."""
         return volumelib.in_use(self._records())
 
-    def volume_rm(self, name: str, force: bool = False) -> int:
+    def volume_rm(self, name: str, force: bool = False) -> None:
         """Remove a volume no container uses (Docker's `volume is in use` otherwise)."""
-        return volumelib.remove(self.store, name, self._records(), force)
+        volumelib.remove(self.store, name, self._records(), force)
 
     def volume_prune(
         self, may_go: Callable[[volumelib.Volume], bool] | None = None
     ) -> tuple[list[str], int]:
         """Remove every volume no container uses (that `may_go` lets go): (names, bytes)."""
-        return volumelib.prune(self.store, self._records(), may_go)
+        from layerlab.engine import prune
+
+        return prune.prune_volumes(self, self._records(), may_go)
 
     def _records(self) -> list[dict[str, Any]]:
         """Every container's record: what a volume's users are read from."""

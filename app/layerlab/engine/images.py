@@ -25,13 +25,13 @@ from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
 from layerlab.runtime.runc import FREEZE_SOCKET
 from layerlab.storage import images as imagelib
-from layerlab.storage.images import commit_config
 from layerlab.storage.reference import normalize_ref, short_id, validate_reference
 
 if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildHost, BuildOptions
+    from layerlab.storage.containers import Container
 
 
 @dataclass
@@ -67,7 +67,7 @@ def commit(ctx: Context, ref: str, repo_tag: str | None, opts: CommitOptions) ->
     if repo_tag is not None:
         validate_reference(repo_tag)
     parent = imagelib.read_image(ctx.store, container.data["Image"])
-    config = commit_config(parent, container, opts.changes or [])
+    config = _commit_config(parent, container, opts.changes or [])
     if opts.run_config is not None:
         config["config"] = json.loads(json.dumps(opts.run_config))
     created_by = container.command if opts.created_by is None else opts.created_by
@@ -89,7 +89,9 @@ def commit(ctx: Context, ref: str, repo_tag: str | None, opts: CommitOptions) ->
         if empty:
             history["empty_layer"] = True
         else:
-            layer = imagelib.copy_into_layer(ctx.store, upper, parent_chain, created_by, created)
+            from layerlab.layerfs import layer_store  # tar machinery: commits only
+
+            layer = layer_store.copy_into_layer(ctx.store, upper, parent_chain, created_by, created)
             config["rootfs"]["diff_ids"].append(layer.diff_id)
         config["history"].append(history)
         image_id = imagelib.write_image(ctx.store, config)
@@ -97,6 +99,26 @@ def commit(ctx: Context, ref: str, repo_tag: str | None, opts: CommitOptions) ->
         if repo_tag:
             imagelib.tag_image(ctx.store, image_id, repo_tag)
     return image_id
+
+
+def _commit_config(
+    parent: imagelib.Image, container: Container, changes: list[str]
+) -> dict[str, Any]:
+    """The new image's config: the parent's, overlaid with the container's, then `-c` changes."""
+    config = json.loads(json.dumps(parent.config))
+    run = dict(config.get("config") or {})
+    cfg = container.data["Config"]
+    for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
+        if cfg.get(key):
+            run[key] = cfg[key]
+    from layerlab.build.instructions import apply_changes  # Dockerfile words: commits only
+
+    apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
+    config["config"] = run
+    config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
+    config.setdefault("history", [])
+    config.pop("container", None)
+    return config
 
 
 @contextlib.contextmanager
@@ -340,10 +362,17 @@ def load(ctx: Context, src: BinaryIO | Path) -> list[str]:
 def import_image(
     ctx: Context, src: BinaryIO, message: str, changes: list[str], repo_tag: str | None
 ) -> str:
-    """One tar as a one-layer image (`docker import`)."""
+    """One tar as a one-layer image (`docker import`); its config is made of `-c` changes."""
+    from layerlab.build.instructions import apply_changes  # Dockerfile words: on use only
     from layerlab.layerfs import archive
 
-    return archive.import_tar(ctx.store, src, message=message, changes=changes, repo_tag=repo_tag)
+    if repo_tag:
+        validate_reference(repo_tag)  # Docker parses the name before the changes
+    run_config: dict[str, Any] = {}
+    apply_changes(run_config, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
+    return archive.import_tar(
+        ctx.store, src, message=message, run_config=run_config, repo_tag=repo_tag
+    )
 
 
 def export(ctx: Context, ref: str, out: BinaryIO) -> None:

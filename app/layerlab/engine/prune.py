@@ -10,15 +10,17 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from layerlab.engine.images import rmi
 from layerlab.engine.lifecycle import rm
-from layerlab.errors import LayerlabError
+from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.storage import volumes as volumelib
 
 if TYPE_CHECKING:
     from layerlab.engine.context import Context
     from layerlab.storage.images import Image
+    from layerlab.storage.volumes import Volume
 
 CONTAINERS_WARNING = "WARNING! This will remove all stopped containers."
 DANGLING_WARNING = "WARNING! This will remove all dangling images."
@@ -132,3 +134,22 @@ def prune_images(
         result.deleted_images += removal.deleted_images
         result.reclaimed += sum(sizes.get(item, 0) for item in removal.deleted)
     return result
+
+
+def prune_volumes(
+    ctx: Context, records: list[dict[str, Any]], may_go: Callable[[Volume], bool] | None = None
+) -> tuple[list[str], int]:
+    """Remove every volume no container (`records`) uses (Docker 20.10: named ones too) that
+    `may_go` lets go (`volume prune --filter label=...`): (names, bytes they held)."""
+    from layerlab.layerfs.layers import dir_bytes  # tarfile's module: prunes only
+
+    deleted, reclaimed = [], 0
+    for volume in volumelib.listing(ctx.store):
+        if may_go is not None and not may_go(volume):
+            continue
+        with contextlib.suppress(NotFound, Conflict):
+            size = dir_bytes(volume.mountpoint)
+            volumelib.remove(ctx.store, volume.name, records)
+            deleted.append(volume.name)
+            reclaimed += size
+    return deleted, reclaimed

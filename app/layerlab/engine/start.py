@@ -171,10 +171,19 @@ def _prepare(ctx: Context, container: Container, rw: WritableLayer) -> None:
     write_bytes_atomic(cdir / "bundle" / "config.json", payload, durable=False)
     rw.mount()
     try:
-        volumelib.populate(ctx.store, container.data, rw.merged)
+        _populate_volumes(ctx, container, rw)
     except BaseException:
         rw.unmount()
         raise
+
+
+def _populate_volumes(ctx: Context, container: Container, rw: WritableLayer) -> None:
+    """Docker's first-use copy into each empty volume, from the mounted union: the walk never
+    follows a symlink out of it."""
+    for dest, data in volumelib.to_populate(ctx.store, container.data):
+        from layerlab.layerfs import copy  # the tar walk shared with `cp`: loaded only to copy
+
+        copy.copy_tree_contents(rw.merged, dest, data)
 
 
 def _init_path(host: dict[str, Any]) -> str | None:

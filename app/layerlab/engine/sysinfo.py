@@ -249,13 +249,14 @@ def disk_usage(ctx: Context) -> dict[str, Any]:
     total = sum(layer_size.values())
     reclaimable = sum(size for chain, size in layer_size.items() if chain not in active_layers)
     sizes = [(c, ctx.container_sizes(c)[0]) for c in containers]
+    from layerlab.layerfs.layers import dir_bytes  # tarfile's module: `system df` only
     from layerlab.storage.volumes import listing, mounted
 
     links: dict[str, int] = {}  # volume name -> how many containers mount it (LINKS)
     for c in containers:
         for name in mounted(c.data):
             links[name] = links.get(name, 0) + 1
-    volumes = [(v, links.get(v.name, 0), v.disk_size()) for v in listing(ctx.store)]
+    volumes = [(v, links.get(v.name, 0), dir_bytes(v.mountpoint)) for v in listing(ctx.store)]
     return {
         "images": images,
         "images_active": sum(1 for i in images if used_by.get(i)),

@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
-from layerlab.build.instructions import apply_changes
 from layerlab.errors import LayerlabError
-from layerlab.layerfs import layer_writer, layers
+from layerlab.layerfs import base_image, layer_store, layer_writer, layers
 from layerlab.presentation.humanize import plural, rfc3339_nano
 from layerlab.storage import images
 from layerlab.storage.reference import (
@@ -115,7 +114,7 @@ def _select(store: Store, refs: list[str]) -> list[_Saved]:
         for tag in named:
             add(tags[tag], tag)
         if not named:
-            image = images.resolve_image(store, ref)
+            image = base_image.resolve(store, ref)
             tag = normalize_ref(ref)
             add(image.id, tag if store.read_repositories().get(tag) == image.id else None)
     return list(chosen.values())
@@ -536,7 +535,7 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
             f"invalid archive: the config has {plural(len(diff_ids), 'layer')}, "
             f"the manifest {len(sources)}"
         )
-    if len(diff_ids) > images.MAX_DEPTH:  # before anything is unpacked: all or nothing
+    if len(diff_ids) > layer_store.MAX_DEPTH:  # before anything is unpacked: all or nothing
         raise LayerlabError("max depth exceeded")
     created = str(data.get("created") or "")
     listed = data.get("history")
@@ -667,7 +666,9 @@ def _commit(store: Store, found: list[_Found], staged: dict[str, Path]) -> list[
                 _chains(image), image.diff_ids, image.history, strict=True
             ):
                 if chain in staged:
-                    images.add_layer(store, staged.pop(chain), parent, created_by, created, diff_id)
+                    layer_store.add_layer(
+                        store, staged.pop(chain), parent, created_by, created, diff_id
+                    )
                 parent = chain
             write_image_bytes(store, image.config, image.image_id)
         tags = store.read_repositories()
@@ -698,17 +699,21 @@ def write_image_bytes(store: Store, payload: bytes, image_id: str) -> None:
 
 
 def import_tar(
-    store: Store, src: BinaryIO, *, message: str, changes: list[str], repo_tag: str | None
+    store: Store,
+    src: BinaryIO,
+    *,
+    message: str,
+    run_config: dict[str, Any],
+    repo_tag: str | None,
 ) -> str:
-    """`docker import`: one untrusted tar (plain or gzip) becomes a one-layer image.
+    """`docker import`: one untrusted tar (plain or gzip) becomes a one-layer image whose
+    config is `run_config` (the engine applied `-c` changes to it).
 
-    Returns the new image id. The tag and changes are checked first, so a
-    bad one fails before any extraction.
+    Returns the new image id. The tag is checked first, so a bad one fails before
+    any extraction.
     """
     if repo_tag:
         validate_reference(repo_tag)
-    run_config: dict[str, Any] = {}
-    apply_changes(run_config, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
     staged = store.make_tmp_dir("import-")
     try:
         (staged / "diff").mkdir()
@@ -719,7 +724,7 @@ def import_tar(
         created = rfc3339_nano(time.time())
         comment = message or "Imported from -"
         with store.lock():
-            layer = images.add_layer(store, staged, None, "", created)
+            layer = layer_store.add_layer(store, staged, None, "", created)
             image_id = images.write_image(
                 store,
                 {

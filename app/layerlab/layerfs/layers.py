@@ -381,6 +381,15 @@ def dir_size(path: Path) -> tuple[int, int]:
     return size, entries
 
 
+def dir_bytes(path: Path) -> int:
+    """The bytes `dir_size` counts below `path`; 0 for a folder removed meanwhile (what a
+    volume holds: `system df`, `volume prune`)."""
+    try:
+        return dir_size(path)[0]
+    except FileNotFoundError:
+        return 0
+
+
 # --- extracting ------------------------------------------------------------
 
 

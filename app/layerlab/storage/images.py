@@ -1,8 +1,9 @@
-"""Images: OCI image configs, their layer chains, tags, and the busybox base image.
+"""Images: OCI image configs, their layer chains and tags, as records in the store.
 
 An image is a config (`rootfs.diff_ids`, `history`, `config`) whose id is the
 sha256 of its bytes as stored; its layers are the store's `layers/<chain-id>`
-folders, each with a `json` that points to its parent - the article's model.
+folders, each with a `json` that points to its parent - the article's model. Writing a
+layer's files is layerfs's (`layer_store.py`, `base_image.py` for busybox).
 """
 
 from __future__ import annotations
@@ -11,25 +12,15 @@ import contextlib
 import hashlib
 import json
 import os
-import subprocess
-import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab.errors import Corrupted, InvalidReference, LayerlabError, NotFound
-from layerlab.presentation.humanize import parse_rfc3339, rfc3339_nano
-from layerlab.storage.containers import Container
+from layerlab.errors import Corrupted, InvalidReference, NotFound
+from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.storage.reference import chain_id, normalize_ref, reference_error, strip_digest
-from layerlab.storage.store import Store, read_json, warn, write_bytes_atomic, write_json_atomic
-
-BASE_IMAGE = "busybox:latest"
-DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-HOST_BUSYBOX = Path("/bin/busybox")
-# Docker's maxLayerDepth: 125 layers, with a container's init and writable layers 127, the
-# most some union filesystems stack (and their short links fit one page of mount options).
-MAX_DEPTH = 125
+from layerlab.storage.store import Store, read_json, warn, write_bytes_atomic
 
 
 @dataclass(frozen=True)
@@ -153,10 +144,8 @@ def read_image(store: Store, image_id: str) -> Image:
 
 
 def resolve_image(store: Store, ref: str) -> Image:
-    """Find an image by tag or id; `busybox` is made on first use, as `docker run` pulls."""
+    """Find an image by tag or id (`layerfs.base_image.resolve` makes busybox on first use)."""
     image_id = store.find_image(ref)
-    if image_id is None and normalize_ref(ref) == BASE_IMAGE:
-        image_id = ensure_base_image(store)
     if image_id is None:
         error = None if ref.startswith("sha256:") else reference_error(ref)
         if error is not None:  # Docker parses the name before it looks for it
@@ -175,54 +164,6 @@ def resolve_image(store: Store, ref: str) -> Image:
             raise  # removed meanwhile, tag and all; or a layer is missing
         reason = f"tag {tag} names image {image_id}, which is not in the store"
         raise Corrupted(store.repositories_path, reason) from None
-
-
-def add_layer(
-    store: Store,
-    staged: Path,
-    parent: str | None,
-    created_by: str,
-    created: str,
-    diff_id: str | None = None,
-    size: int | None = None,
-) -> Layer:
-    """Turn a staged folder `staged/diff` into a content-addressed layer.
-
-    The folder is renamed into `layers/<chain-id>` only once complete, so a
-    half-made layer is never visible under its final name. If that layer
-    already exists (same content, same parent) the staged copy is dropped.
-    `diff_id` and `size` are computed from the folder unless the caller knows them.
-    """
-    from layerlab.layerfs import (  # writing layers only: `run` never loads tarfile
-        layer_writer,
-        layers,
-    )
-
-    diff = staged / "diff"
-    diff_id = diff_id or layer_writer.diff_id(diff)
-    chain = chain_id(parent, diff_id)
-    final = store.layer_dir(chain)
-    if not final.exists():
-        _check_depth(store, parent)
-        if size is None:
-            size, _ = layers.dir_size(diff)
-        meta = layer_meta(chain, parent, diff_id, created, created_by, size)
-        write_json_atomic(staged / "json", meta)
-        store.layers_dir.mkdir(parents=True, exist_ok=True)
-        os.rename(staged, final)
-    else:
-        store.discard(staged)
-    return read_layer(store, chain)
-
-
-def _check_depth(store: Store, parent: str | None) -> None:
-    """Refuse a layer on `MAX_DEPTH` others, in Docker's words (its layer store's check)."""
-    depth = 0
-    while parent is not None:
-        depth += 1
-        if depth >= MAX_DEPTH:
-            raise LayerlabError("max depth exceeded")
-        parent = read_layer(store, parent).parent
 
 
 def write_image(store: Store, config: dict[str, Any]) -> str:
@@ -245,150 +186,6 @@ def tag_image(store: Store, image_id: str, ref: str) -> None:
         tags = store.read_repositories()
         tags[normalize_ref(ref)] = image_id
         store.write_repositories(tags)
-
-
-def busybox_applets() -> list[str]:
-    """Install paths of every applet the host's static busybox provides (`bin/sh`, ...)."""
-    out = subprocess.run(
-        [str(HOST_BUSYBOX), "--list-full"], capture_output=True, text=True, check=True
-    ).stdout
-    return sorted({line.strip() for line in out.splitlines() if line.strip()})
-
-
-def _populate_busybox_rootfs(root: Path, mtime: float) -> None:
-    import shutil  # on use: its import (bz2, lzma) would cost every `run`
-
-    for d, mode in (
-        ("bin", 0o755), ("dev", 0o755), ("etc", 0o755), ("home", 0o755), ("proc", 0o555),
-        ("root", 0o700), ("sbin", 0o755), ("sys", 0o555), ("tmp", 0o1777), ("usr", 0o755),
-        ("usr/bin", 0o755), ("usr/sbin", 0o755), ("var", 0o755), ("var/spool", 0o755),
-        ("var/spool/mail", 0o755), ("var/www", 0o755),
-    ):  # fmt: skip
-        (root / d).mkdir(parents=True, exist_ok=True)
-        os.chmod(root / d, mode)
-    shutil.copy2(HOST_BUSYBOX, root / "bin/busybox")
-    os.chmod(root / "bin/busybox", 0o755)
-    for applet in busybox_applets():
-        target = root / applet
-        if applet == "bin/busybox" or target.exists() or target.is_symlink():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink("/bin/busybox", target)
-    (root / "etc/passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
-        "nobody:x:65534:65534:nobody:/home:/bin/false\n"
-    )
-    (root / "etc/group").write_text("root:x:0:\ndaemon:x:1:\ntty:x:5:\nnogroup:x:65534:\n")
-    # A fixed mtime makes the layer - and so the image id - the same on every
-    # store built from the same busybox binary.
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames + dirnames:
-            os.utime(os.path.join(dirpath, name), (mtime, mtime), follow_symlinks=False)
-    os.utime(root, (mtime, mtime))
-
-
-def ensure_base_image(store: Store) -> str:
-    """Make `busybox:latest` from the host's static busybox: one real layer, one config."""
-    if not HOST_BUSYBOX.exists():
-        raise NotFound(
-            "No such image: busybox:latest (install Debian's busybox-static to create it)"
-        )
-    with store.lock():
-        existing = store.find_image(BASE_IMAGE)
-        if existing:
-            return existing
-        mtime = float(int(HOST_BUSYBOX.stat().st_mtime))
-        binary_digest = hashlib.sha256(HOST_BUSYBOX.read_bytes()).hexdigest()
-        add_by = f"/bin/sh -c #(nop) ADD file:{binary_digest} in / "
-        created = rfc3339_nano(mtime)
-        staged = store.make_tmp_dir("layer-")
-        try:
-            _populate_busybox_rootfs(staged / "diff", mtime)
-            layer = add_layer(store, staged, None, add_by, created)
-        except BaseException:
-            store.discard(staged)
-            raise
-        config = {
-            "architecture": docker_arch(),
-            "os": "linux",
-            "created": created,
-            "config": {"Env": [DEFAULT_PATH], "Cmd": ["sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id]},
-            "history": [
-                {"created": created, "created_by": add_by},
-                {
-                    "created": created,
-                    "created_by": '/bin/sh -c #(nop)  CMD ["sh"]',
-                    "empty_layer": True,
-                },
-            ],
-        }
-        image_id = write_image(store, config)
-        tag_image(store, image_id, BASE_IMAGE)
-        return image_id
-
-
-def copy_into_layer(
-    store: Store, upper: Path, parent: str | None, created_by: str, created: str
-) -> Layer:
-    """A container's writable layer -> a new read-only layer, in one pass.
-
-    layer_writer copies the upper dir into a staging folder as extracting its
-    canonical tar would, and hashes that tar on the way: only whiteouts and
-    opaque markers cross (no overlay bookkeeping xattrs), and the diff_id falls
-    out of the same pass. The staging folder is renamed into place when done,
-    so a killed commit leaves only tmp work behind.
-    """
-    from layerlab.layerfs import layer_writer
-
-    staged = store.make_tmp_dir("layer-")
-    try:
-        (staged / "diff").mkdir()
-        try:
-            diff_id, size = layer_writer.copy_layer(upper, staged / "diff")
-        except layer_writer.NeedsReference:  # odd entries: the reference round trip decides
-            store.discard(staged / "diff")
-            (staged / "diff").mkdir()
-            diff_id, size = _copy_through_tar(upper, staged / "diff"), None
-        return add_layer(store, staged, parent, created_by, created, diff_id, size)
-    except BaseException:
-        store.discard(staged)
-        raise
-
-
-def _copy_through_tar(upper: Path, dest: Path) -> str:
-    """The reference commit: write the canonical tar into a pipe, extract it at once.
-
-    Slow (every byte through Python twice, one entry at a time) but it is the
-    definition; copy_layer gives the same tree and diff_id, faster.
-    """
-    from layerlab.layerfs import layers
-
-    read_fd, write_fd = os.pipe()
-    produced: dict[str, str | BaseException] = {}
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_fd, "wb") as out:
-                produced["diff_id"] = layers.write_layer_tar(upper, out)
-        except BaseException as exc:  # reported below, in the caller's thread
-            produced["error"] = exc
-
-    writer = threading.Thread(target=produce, daemon=True)
-    writer.start()
-    try:
-        with os.fdopen(read_fd, "rb") as source:
-            layers.extract_layer_tar(source, dest)
-            while source.read(1 << 16):  # drain the end-of-archive padding
-                pass
-    except BaseException:
-        writer.join(timeout=5)
-        raise
-    writer.join()
-    if "error" in produced:
-        raise produced["error"]  # type: ignore[misc]
-    return str(produced["diff_id"])
 
 
 def image_parent(store: Store, image_id: str) -> str | None:
@@ -432,24 +229,6 @@ def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> lis
         store.remove_layer(layer.path)
         deleted.append(layer.chain_id)
     return deleted
-
-
-def commit_config(parent: Image, container: Container, changes: list[str]) -> dict[str, Any]:
-    """The new image's config: the parent's, overlaid with the container's, then `-c` changes."""
-    config = json.loads(json.dumps(parent.config))
-    run = dict(config.get("config") or {})
-    cfg = container.data["Config"]
-    for key in ("User", "Env", "Cmd", "WorkingDir", "Entrypoint", "Labels", "StopSignal"):
-        if cfg.get(key):
-            run[key] = cfg[key]
-    from layerlab.build.instructions import apply_changes  # Dockerfile words: commits only
-
-    apply_changes(run, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
-    config["config"] = run
-    config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
-    config.setdefault("history", [])
-    config.pop("container", None)
-    return config
 
 
 def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:

@@ -9,8 +9,8 @@ directory; a tmpfs with memory.
 Here: the volume records (`volume create/ls/inspect/rm/prune`), the parsing of
 `-v`, `--mount` and `--tmpfs` into one mount plan (Docker's words for the
 errors), the record fields a plan fills (`Mounts`, `HostConfig.Binds`, ...),
-the OCI spec mounts it becomes, and the first-use copy of the image's files
-into an empty volume.
+the OCI spec mounts it becomes, and which volumes get the image's files on first use
+(the engine copies them, and measures what a volume holds).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +40,6 @@ class Volume:
     created_at: str
     labels: dict[str, str] | None = None
     anonymous: bool = False
-
-    def disk_size(self) -> int:
-        """The bytes it holds (`system df`); 0 for one removed meanwhile."""
-        return _size(self.mountpoint)
 
     def inspect(self) -> dict[str, Any]:
         return {
@@ -184,8 +179,8 @@ def in_use(records: list[dict[str, Any]]) -> set[str]:
     return set().union(*map(mounted, records))
 
 
-def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool = False) -> int:
-    """Delete a volume no container uses; returns the bytes it held.
+def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool = False) -> None:
+    """Delete a volume no container uses.
 
     Docker refuses one in use, naming the containers: `remove NAME: volume is in use - [ID]`.
     """
@@ -194,43 +189,15 @@ def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool =
             read(store, name)
         except NotFound:
             if force:
-                return 0
+                return
             raise
         using = users(name, records)
         if using:
             raise Conflict(f"remove {name}: volume is in use - [{', '.join(using)}]", exit_code=1)
         vdir = store.volume_dir(name)
-        size = _size(vdir / "_data")
         doomed = store.make_tmp_dir("removing-")
         os.rename(vdir, doomed / name)
     store.discard(doomed)
-    return size
-
-
-def _size(path: Path) -> int:
-    from layerlab.layerfs.layers import dir_size  # tarfile's module: not on a container's start
-
-    try:
-        return dir_size(path)[0]
-    except FileNotFoundError:
-        return 0
-
-
-def prune(
-    store: Store,
-    records: list[dict[str, Any]],
-    may_go: Callable[[Volume], bool] | None = None,
-) -> tuple[list[str], int]:
-    """Remove every volume no container uses (Docker 20.10: named ones too) that `may_go`
-    lets go (`volume prune --filter label=...`)."""
-    deleted, reclaimed = [], 0
-    for volume in listing(store):
-        if may_go is not None and not may_go(volume):
-            continue
-        with contextlib.suppress(NotFound, Conflict):
-            reclaimed += remove(store, volume.name, records)
-            deleted.append(volume.name)
-    return deleted, reclaimed
 
 
 def _records(store: Store) -> list[dict[str, Any]]:
@@ -475,12 +442,10 @@ def _tmpfs(dest: str, options: str, read_only: bool) -> dict[str, Any]:
     return {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}
 
 
-def populate(store: Store, record: dict[str, Any], rootfs: Path) -> None:
-    """Docker's first-use copy: an empty volume gets the image's files at its destination.
-
-    `rootfs` is the container's mounted union; the copy walks it without following any
-    symlink out of it.
-    """
+def to_populate(store: Store, record: dict[str, Any]) -> list[tuple[str, Path]]:
+    """Docker's first-use copy: (destination, `_data`) of each empty volume the record
+    mounts without `nocopy`, which gets the image's files found at its destination."""
+    found = []
     for m in record.get("Mounts") or []:
         if m.get("Type") != "volume" or "nocopy" in str(m.get("Mode", "")).split(","):
             continue
@@ -490,6 +455,5 @@ def populate(store: Store, record: dict[str, Any], rootfs: Path) -> None:
                 continue
         except FileNotFoundError:
             continue
-        from layerlab.layerfs import copy  # the tar walk shared with `cp`: loaded only to copy
-
-        copy.copy_tree_contents(rootfs, m["Destination"], data)
+        found.append((m["Destination"], data))
+    return found
