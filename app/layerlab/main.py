@@ -1,8 +1,9 @@
 """The `layerlab` entry point: parse the words, then open the TUI or run one command.
 
 A bare `layerlab` on a terminal, or `layerlab tui`, opens the TUI (imported
-only then: CLI start-up is benchmarked); every other command goes to
-`commands.handlers.dispatch`, and its `Report`'s code is the exit code. `entry` is the
+only then: CLI start-up is benchmarked); `lesson` runs the course, each lesson in a
+store of its own; every other command goes to `commands.handlers.dispatch`, and its
+`Report`'s code is the exit code. `entry` is the
 process's way in: `main`, then an exit without the interpreter's teardown when
 nothing needs it.
 """
@@ -59,10 +60,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tui(root, lesson, demo, present=present, demo_exit=leave)
         from layerlab.commands.handlers import dispatch
         from layerlab.commands.stdio import IO
-        from layerlab.engine import Engine
 
         stdin = sys.stdin.buffer if sys.stdin is not None else None
         io = IO(sys.stdout, sys.stderr, interactive=True, stdin=stdin)
+        if ns.cmd == "lesson":  # the lessons' stores are their own: `root`'s engine is not used
+            from layerlab.lessons.commands import main as lessons
+
+            return lessons(ns, io, dispatch)
+        from layerlab.engine import Engine
+
         return dispatch(Engine(root), ns, io).code
     except LayerlabError as exc:
         print(exc if isinstance(exc, ClientError) else f"Error: {exc}", file=sys.stderr)

@@ -182,8 +182,9 @@ COMMANDS: dict[str, str] = {
     "system": "Manage layerlab",
 }
 
-# Commands the entry point opens as a face of their own (the TUI, served or not): no handler.
-FACES = {"tui", "demo", "serve"}
+# Commands the entry point runs itself, with no handler: the faces of their own (the TUI,
+# served or not), and `lesson`, the course in stores of its own.
+ENTRY_COMMANDS = {"tui", "demo", "serve", "lesson"}
 ROOT_NOTE = (
     "The TUI runs containers as root (runc, overlay mounts): whoever uses it can do what "
     "root can do with a container."

@@ -2,8 +2,9 @@
 
 `lesson open NAME` opens the TUI, so the entry point (`layerlab.main`) runs it.
 
-The CLI's handler calls `main` with its own `dispatch` (the runner runs each
-lesson command through it, in the lesson's own store).
+The entry point (`layerlab.main`) runs `lesson` itself, not a handler: it calls `main`
+with the commands' `dispatch`, through which the runner runs each lesson command, in
+the lesson's own store.
 """
 
 from __future__ import annotations
