@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
+    from layerlab.runtime.procs import Proc
     from layerlab.storage.snapshot import Snapshot, Subject
     from layerlab.storage.watch import StoreWatch
 
@@ -142,6 +143,12 @@ class Engine(Context):
         See `Store.watch_dirs`; `Store.indexes(path)` says which events there matter.
         """
         return self.store.watch_dirs()
+
+    def processes(self, pid: int) -> list[Proc]:
+        """The process forest of the container whose process `pid` is (the TUI's tree)."""
+        from layerlab.runtime import procs  # psutil: only for the faces that show processes
+
+        return procs.processes(pid)
 
     # --- container lifecycle (create.py, start.py, lifecycle.py) -------------------------
     def create(self, image_ref: str, opts: CreateOptions) -> Container:

@@ -1389,9 +1389,7 @@ class LayerlabApp(App[None]):
 
     @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
     def read_procs(self, pid: int) -> None:
-        from layerlab.runtime import procs  # psutil: not before the first frame
-
-        found = procs.processes(pid)
+        found = self.engine.processes(pid)  # psutil: not before the first frame
         if not get_current_worker().is_cancelled:
             self.post_message(ProcsLoaded(pid=pid, procs=found))
 
