@@ -1,5 +1,5 @@
-"""The house's shape, checked: no import cycle (lazy and type-only imports included), faces
-on the engine.
+"""The house's shape, checked: the packages' order (ARCHITECTURE.md), no import cycle (lazy and
+type-only imports included), faces on the engine, the limits on size.
 
 Read from the source with `ast`, so an import inside a function counts as much as one
 at the top: a cycle hidden by a lazy import is still a cycle. For cycles, an import under
@@ -117,6 +117,79 @@ def test_the_checker_finds_a_cycle() -> None:
 def test_no_import_cycle() -> None:
     cycle = _cycle(_graph(typing=True))
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+# --- the layers: a package imports only the ones below it ----------------------------------
+# Lowest first, as ARCHITECTURE.md lists them. `base` is the top-level modules every package
+# may import; `__main__` (`python -m layerlab`) goes through the server.
+ORDER = [
+    "base", "presentation", "storage", "layerfs", "runtime", "build", "engine", "commands",
+    "lessons", "tui", "main", "server", "__main__",
+]  # fmt: skip
+BASE = {"layerlab", "layerlab.errors", "layerlab.report", "layerlab.hostfile", "layerlab.libc"}
+# (importer, imported): why it may go up the order. Each one is a debt: ideally none.
+UPWARD_ALLOWED: dict[tuple[str, str], str] = {}
+# The faces: the TUI (with `serve`), the terminal's entry point, the server and its client.
+FACES = ("tui", "main", "server")
+TOP_MODULES = 10
+
+
+def _layer(module: str) -> str:
+    """The place of `module` in ORDER: its package, `base`, or its own name at the top."""
+    if module in BASE:
+        return "base"
+    return module.split(".")[1]
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    """Every import from a lower layer to a higher one, but the allowed ones."""
+    return sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        for target in targets
+        if ORDER.index(_layer(target)) > ORDER.index(_layer(name))
+        and (name, target) not in UPWARD_ALLOWED
+    )
+
+
+def test_the_order_checker_finds_an_upward_import() -> None:
+    graph = {
+        "layerlab.storage.images": {"layerlab.layerfs.layers", "layerlab.errors"},
+        "layerlab.engine.images": {"layerlab.storage.images", "layerlab.libc"},
+    }
+    assert _upward(graph) == ["layerlab.storage.images -> layerlab.layerfs.layers"]
+
+
+def test_every_module_has_its_place_in_the_order() -> None:
+    unplaced = sorted(name for name in _modules() if _layer(name) not in ORDER)
+    assert unplaced == [], "add to ORDER (and ARCHITECTURE.md), or move into a package"
+
+
+def test_a_package_imports_only_the_ones_below_it() -> None:
+    """Lazy imports and imports for the type checker alone included: each still ties a lower
+    package to a higher one."""
+    assert _upward(_graph(typing=True)) == []
+
+
+def test_no_face_imports_another() -> None:
+    """The TUI imports neither the entry point nor the server, and nothing below the faces
+    imports one: they share `commands/`. (The entry point opens the TUI, and the server's
+    child runs the entry point: each sits above what it starts.)"""
+    below_faces = ORDER[: ORDER.index("tui") + 1]
+    reaching = sorted(
+        f"{name} -> {target}"
+        for name, targets in _graph(typing=True).items()
+        for target in targets
+        if _layer(name) in below_faces and _layer(target) in FACES
+        and _layer(target) != _layer(name)
+    )  # fmt: skip
+    assert reaching == []
+
+
+def test_the_top_holds_few_modules() -> None:
+    """The rest live in packages named for what they are: the folder tree shows the layers."""
+    top = sorted(path.name for path in PACKAGE.glob("*.py"))
+    assert len(top) <= TOP_MODULES, top
 
 
 @pytest.mark.parametrize("face", ["layerlab.tui", "layerlab.commands"])
