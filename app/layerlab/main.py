@@ -3,9 +3,8 @@
 A bare `layerlab` on a terminal, or `layerlab tui`, opens the TUI (imported
 only then: CLI start-up is benchmarked); `lesson` runs the course, each lesson in a
 store of its own; every other command goes to `commands.handlers.dispatch`, and its
-`Report`'s code is the exit code. `entry` is the
-process's way in: `main`, then an exit without the interpreter's teardown when
-nothing needs it.
+`Report`'s code is the exit code. `entry` is the process's way in: `main`, then an
+exit without the interpreter's teardown when nothing needs it.
 """
 
 from __future__ import annotations
