@@ -173,6 +173,7 @@ COMMANDS: dict[str, str] = {
     "volume": "Manage volumes",
     "restart": "Restart one or more containers",
     "update": "Update configuration of one or more containers",
+    "events": "Get real time events from the server",
     "attach": "Attach local standard input, output, and error streams to a running container",
     "version": "Show the layerlab version information",
     "info": "Display system-wide information",
@@ -229,7 +230,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
     },
     "system": {
         "df": ["system df"], "info": ["info"], "prune": ["system prune"],
-        "check": ["system check"],
+        "check": ["system check"], "events": ["events"],
     },
 }
 # fmt: on
@@ -636,6 +637,12 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p = add("update")
     _limit_flags(p)
     p.add_argument("containers", nargs="+")
+    p = add("events")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="filter output based on conditions provided")  # fmt: skip
+    p.add_argument("--format", help="format the output using the given Go template")
+    p.add_argument("--since", help="show all events created since timestamp")
+    p.add_argument("--until", help="stream events until this timestamp")
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",

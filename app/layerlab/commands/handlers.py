@@ -1013,6 +1013,13 @@ def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return _each(ns.containers, io, update)
 
 
+@command("events")
+def cmd_events(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.events import cmd_events as events  # its own module: the journal's
+
+    return events(engine, ns, io)
+
+
 def _watch(conn: socket.socket, io: IO, stop: threading.Event) -> None:
     """Copy a terminal's output to ours until it ends (the container exited) or `stop`."""
     io.out.flush()

@@ -67,6 +67,7 @@ from layerlab.runtime.spec import (
     build_spec,
     spec_user,
 )
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import (
@@ -293,6 +294,14 @@ class Engine:
             return None
 
     # --- the faces' read API: they ask here, never the disk ----------------------
+    def events(
+        self, since: float | None = None, until: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """Docker's events (`events.Message`s) from the store's journal: those kept between
+        `since` and `until`, then, unless `until` has passed, each as it comes."""
+        return journal.window(self.store.root, since, until, cancel)
+
     def snapshot(self) -> Snapshot:
         """Every container (`ps -a`) and image row (`images -a`), read at one moment.
 
@@ -433,6 +442,7 @@ class Engine:
                 self.store.discard(staged)
                 volumelib.remove_anonymous(self.store, mounts)
                 raise
+        journal.container(self.store.root, data, "create")
         return Container(data)
 
     def start(self, ref: str) -> Container:
@@ -462,6 +472,7 @@ class Engine:
         attached, `detach_keys` typed there end the wait with `Detached`.
         """
         cid = self.store.resolve_container(ref)
+        journal.container(self.store.root, self._load(cid).data, "attach")
         shim = self._launch(cid, attach=stdio, detach_keys=detach_keys)
         code = shim.wait(cancel)
         return code if code >= 0 else self._shim_killed(cid, shim.pid, -code)
@@ -689,6 +700,7 @@ class Engine:
         signum = parse_signal(sig)
         container = self._require_running(cid, "kill")
         self.runtime.kill(cid, signum)
+        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if container.paused:
             self._thaw(cid)
         if signum == signal.SIGKILL:
@@ -705,12 +717,15 @@ class Engine:
         signum = parse_signal(sig or container.data["Config"].get("StopSignal") or "SIGTERM")
         with contextlib.suppress(LayerlabError):
             self.runtime.kill(cid, signum)
+        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if container.paused:
             self._thaw(cid)
         if not self.wait_exit(cid, max(grace, 0)):
             with contextlib.suppress(LayerlabError):
                 self.runtime.kill(cid, signal.SIGKILL)
+            journal.container(self.store.root, container.data, "kill", signal="9")
             self.wait_exit(cid, 30)
+        journal.container(self.store.root, container.data, "stop")
         return self._load(cid)
 
     def _thaw(self, cid: str) -> None:
@@ -735,6 +750,7 @@ class Engine:
         if container.paused:
             raise Conflict(f"Container {cid} is already paused")
         self.runtime.pause(cid)
+        journal.container(self.store.root, container.data, "pause")
         return self._record(cid, apply("pause"))
 
     def unpause(self, ref: str) -> Container:
@@ -743,6 +759,7 @@ class Engine:
         if not container.paused:
             raise Conflict(f"Container {cid} is not paused")
         self._resume(cid)  # a commit's freeze too, as Docker's unpause ends its commit's pause
+        journal.container(self.store.root, container.data, "unpause")
         return self._record(cid, _unpause_if_paused)
 
     def wait(self, ref: str, cancel: threading.Event | None = None) -> int:
@@ -800,6 +817,7 @@ class Engine:
             if not container.data.get("Damaged"):
                 self._release_orphan_layers(container)
         self.store.discard(doomed)
+        journal.container(self.store.root, container.data, "destroy")
         return cid
 
     def _remove_container_dir(self, cid: str, data: dict[str, Any], volumes: bool) -> Path:
@@ -857,8 +875,9 @@ class Engine:
                         f'container "{other.id}". You have to remove (or rename) that container '
                         "to be able to reuse that name."
                     )
-            data["Name"] = "/" + new_name
+            old_name, data["Name"] = data["Name"], "/" + new_name
             self.store.write_container(data)
+        journal.container(self.store.root, data, "rename", oldName=old_name)
         return Container(data)
 
     # --- inside a running container ------------------------------------------------
@@ -889,6 +908,9 @@ class Engine:
             ids = self._user_ids(self._writable(container), user) if user else None
         except LayerlabError as exc:
             raise LayerlabError(str(exc), 126) from None
+        exec_id, words = os.urandom(32).hex(), f"{command[0]} {' '.join(command[1:])}"
+        for action in ("exec_create", "exec_start"):  # Docker names the command in the action
+            journal.container(self.store.root, container.data, f"{action}: {words}", execID=exec_id)
         import tempfile  # on use: its import costs every `run` milliseconds
 
         fd, name = tempfile.mkstemp(
@@ -925,6 +947,10 @@ class Engine:
             path.unlink(missing_ok=True)
         if failure.strip():  # runc could not start the process: Docker's 126 and words
             raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
+        if not detach:
+            journal.container(
+                self.store.root, container.data, "exec_die", execID=exec_id, exitCode=str(code)
+            )
         return code
 
     def _exec_in_pty(
@@ -996,7 +1022,7 @@ class Engine:
     def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""
         cid = self.store.resolve_container(ref)
-        self._require_running(cid)
+        journal.container(self.store.root, self._require_running(cid).data, "top")
         pids = {str(p) for p in self.runtime.pids(cid)}
         args = ps_args or ["-ef"]
         out = subprocess.run(["ps", *args], capture_output=True, text=True)
@@ -1105,6 +1131,10 @@ class Engine:
             imagelib.set_image_parent(self.store, image_id, parent.id)
             if repo_tag:
                 imagelib.tag_image(self.store, image_id, repo_tag)
+        journal.container(self.store.root, container.data, "commit", comment=message,
+                          imageID=image_id, imageRef=repo_tag or "")  # fmt: skip
+        if repo_tag:
+            journal.image(self.store.root, image_id, "tag", normalize_ref(repo_tag))
         return image_id
 
     @contextlib.contextmanager
@@ -1216,6 +1246,7 @@ class Engine:
         image = self.image(source)
         with self.store.lock():
             imagelib.tag_image(self.store, image.id, target)
+        journal.image(self.store.root, image.id, "tag", normalize_ref(target))
 
     def rmi(self, ref: str, force: bool = False) -> ImageRemoval:
         """Docker's rmi: untag while other tags remain, delete with the last reference.
@@ -1270,8 +1301,9 @@ class Engine:
 
     def _untag(self, tag: str) -> None:
         tags = self.store.read_repositories()
-        tags.pop(tag, None)
+        image_id = tags.pop(tag, None)
         self.store.write_repositories(tags)
+        journal.image(self.store.root, image_id or "", "untag")
 
     def _delete_with_parents(self, image_id: str, removal: ImageRemoval) -> None:
         """Delete an image, then each parent left untagged, childless and unused - as Docker."""
@@ -1283,6 +1315,7 @@ class Engine:
             parent = imagelib.image_parent(self.store, current)
             removal.deleted += imagelib.delete_image(self.store, current, keep=stacked)
             removal.deleted_images.append(current)
+            journal.image(self.store.root, current, "delete")
             current = parent
             if (
                 current is None
@@ -1299,12 +1332,17 @@ class Engine:
         )
 
         archive.save(self.store, refs, out)
+        for image_id in dict.fromkeys(self.image(ref).id for ref in refs):
+            journal.image(self.store.root, image_id, "save")
 
     def load(self, src: BinaryIO | Path) -> list[str]:
         """Images from a `docker save` tarball or an OCI layout; every digest verified."""
         from layerlab.layerfs import archive
 
-        return archive.load(self.store, src)
+        lines = archive.load(self.store, src)
+        for image_id in dict.fromkeys(self.find_image_id(line.split(": ")[-1]) for line in lines):
+            journal.image(self.store.root, image_id or "", "load")
+        return lines
 
     def import_image(
         self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,
@@ -1313,9 +1351,11 @@ class Engine:
         """One tar as a one-layer image (`docker import`)."""
         from layerlab.layerfs import archive
 
-        return archive.import_tar(
+        image_id = archive.import_tar(
             self.store, src, message=message, changes=changes or [], repo_tag=repo_tag
         )
+        journal.image(self.store.root, image_id, "import")
+        return image_id
 
     def export(self, ref: str, out: BinaryIO) -> None:
         """The merged view as one tar, no metadata: what the container sees as `/`.
@@ -1327,6 +1367,7 @@ class Engine:
             layer_writer,  # the tar writer: only the commands that write tars
         )
 
+        journal.container(self.store.root, self.container(ref).data, "export")
         rw = self.writable_layer(ref)
         if rw.is_mounted():
             layer_writer.write_tar(rw.merged, out, names=True)

@@ -70,6 +70,15 @@ class Context(dict[str, Any]):
     while `{{json .Field}}` goes through Docker's non-escaping encoder."""
 
 
+class Marshaled(dict[str, Any]):
+    """A struct whose JSON is not its fields by name (Go's json tags: `events.Message` has
+    `.Status`, marshaled as `status`): the template sees the fields, `json` the text."""
+
+    def __init__(self, fields: dict[str, Any], text: str) -> None:
+        super().__init__(fields)
+        self.text = text
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed or executed; the message is one line."""
 
@@ -918,6 +927,8 @@ def _go_value(value: Any) -> str:
 def _go_json(value: Any) -> str:
     """Go's json encoding without HTML escaping, as Docker's `json` function does it; a
     `Context` is its own MarshalJSON's bytes (json.Marshal: escaped, keys sorted)."""
+    if isinstance(value, Marshaled):
+        return value.text
     if isinstance(value, Context):
         fields = {k: value[k] for k in sorted(value) if not callable(value[k])}
         return _html_escape(_go_json(fields))

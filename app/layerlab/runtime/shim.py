@@ -36,7 +36,7 @@ from layerlab.runtime.runc import (
     runtime_message,
     start_failure,
 )
-from layerlab.storage import volumes
+from layerlab.storage import events, volumes
 from layerlab.storage.containers import apply
 from layerlab.storage.store import Store
 
@@ -180,7 +180,9 @@ class Shim:
             for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
                     os.close(fd)
-            self.record("start", pid=pid, at=rfc3339_nano(time.time()))
+            data = self.record("start", pid=pid, at=rfc3339_nano(time.time())) or self.config
+            events.mounts(self.store.root, data, "mount")
+            events.container(self.store.root, data, "start")
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             code = exec_failure_code(message)
@@ -201,12 +203,23 @@ class Shim:
                 os.waitpid(pid, 0)
             code = 255
         oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
+        self.died(code)
         if self.config.get("HostConfig", {}).get("AutoRemove"):  # `run --rm`: gone as runc deletes
             self.runtime.release(self.id, self.dir, meanwhile=lambda: self.finish(code, oom))
         else:  # recorded as exited only once runc forgot it: a `start` may follow at once
             self.cleanup()
             self.finish(code, oom)
         return code
+
+    def died(self, code: int) -> dict[str, Any]:
+        """Journal the end of a run (`die`, the volumes unmounted); the record as it is."""
+        try:
+            record = self.store.read_container(self.id)
+        except (LayerlabError, OSError):  # removed meanwhile, or unreadable
+            record = self.config
+        events.container(self.store.root, record, "die", exitCode=str(code))
+        events.mounts(self.store.root, record, "unmount")
+        return record
 
     def finish(self, code: int, oom: bool) -> None:
         """Record the exit; a `--rm` container is then removed, with its anonymous volumes."""
@@ -217,6 +230,7 @@ class Shim:
             with self.store.lock():
                 self.store.discard(self.dir)
                 volumes.remove_anonymous(self.store, data)  # `run --rm`: Docker's `rm -v`
+            events.container(self.store.root, data, "destroy")
 
     def oom_killed(self) -> bool:
         """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""
