@@ -16,6 +16,7 @@ from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
+RESTART_HELP = "restart policy when the container exits: no, on-failure[:N], always, unless-stopped"
 
 
 class UsageError(ClientError):
@@ -290,6 +291,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--restart", default="no", help=RESTART_HELP)
     _mount_flags(p)
     p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     p.add_argument("--env-file", action="append", default=[], help="read in a file of env vars")
@@ -636,6 +638,7 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p.add_argument("containers", nargs="+")
     p = add("update")
     _limit_flags(p)
+    p.add_argument("--restart", help=RESTART_HELP)
     p.add_argument("containers", nargs="+")
     p = add("events")
     p.add_argument("-f", "--filter", action="append", default=[],

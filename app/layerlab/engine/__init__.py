@@ -45,7 +45,7 @@ from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
-from layerlab.runtime import cgroups
+from layerlab.runtime import cgroups, restart
 from layerlab.runtime import limits as limitlib
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import (
@@ -699,7 +699,9 @@ class Engine:
         cid = self.store.resolve_container(ref)
         signum = parse_signal(sig)
         container = self._require_running(cid, "kill")
-        self.runtime.kill(cid, signum)
+        restart.user_stopped(self.store.container_dir(cid), container.data, signum)
+        if not container.state.get("Restarting"):  # waiting to run again: no process yet
+            self.runtime.kill(cid, signum)
         journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if container.paused:
             self._thaw(cid)
@@ -715,6 +717,7 @@ class Engine:
             return container
         grace = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
         signum = parse_signal(sig or container.data["Config"].get("StopSignal") or "SIGTERM")
+        restart.user_stopped(self.store.container_dir(cid), container.data)
         with contextlib.suppress(LayerlabError):
             self.runtime.kill(cid, signum)
         journal.container(self.store.root, container.data, "kill", signal=str(signum))
@@ -1494,11 +1497,18 @@ class Engine:
         opts.security_opt = seccomp.security_options(opts.security_opt)
         return fields
 
-    def update(self, ref: str, changes: limitlib.LimitOptions) -> Container:
-        """`docker update`: new limits in the record and, while it runs, in its cgroup."""
+    def update(
+        self, ref: str, changes: limitlib.LimitOptions, policy: dict[str, Any] | None = None
+    ) -> Container:
+        """`docker update`: new limits in the record and, while it runs, in its cgroup; a
+        new restart `policy`, which the shim reads at the process's next exit."""
         cid = self.store.resolve_container(ref)
         container = self._load(cid)
         host = container.data["HostConfig"]
+        if policy is not None and host.get("AutoRemove") and policy["Name"] != "no":
+            raise LayerlabError(
+                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+            )
         base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
         if changes.cpus is not None:
             limitlib.flag_cpus(changes.cpus)
@@ -1507,11 +1517,11 @@ class Engine:
             pids_limit=changes.pids_limit, cpus=changes.cpus, cpu_shares=changes.cpu_shares,
             base=base,
         )  # fmt: skip
-        if container.running:
+        if container.running and fields != base:
             self.runtime.update(cid, limitlib.oci_resources(fields))
 
         def change(data: dict[str, Any]) -> None:
-            data["HostConfig"].update(fields)
+            data["HostConfig"].update(fields, **({"RestartPolicy": policy} if policy else {}))
 
         return self._record(cid, change)
 
