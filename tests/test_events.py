@@ -22,7 +22,7 @@ from layerlab.storage import events as journal
 from .conftest import CLI, eventually
 
 LINE = re.compile(
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) (\w+) (\S+) (\S+)( \((.*)\))?$"
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(?:Z|[+-]\d\d:\d\d) (\w+) (.+?) (\S+)(?: \((.*)\))?$"
 )
 
 
@@ -40,7 +40,7 @@ def _lines(cli: CLI, *args: str) -> list[tuple[str, str, str, str]]:
     for line in result.out.splitlines():
         match = LINE.match(line)
         assert match, line
-        found.append((match[2], match[3], match[4], match[6] or ""))
+        found.append((match[1], match[2], match[3], match[4] or ""))
     return found
 
 
@@ -181,3 +181,26 @@ def test_the_journal_is_bounded_and_read_across_a_rotation(
     for message in journal.follow(tmp_path, inode, offset, lambda: len(seen) < 10):
         seen.append(int(message["Actor"]["ID"][1:]))
     assert seen == list(range(40, 50))
+
+
+@pytest.mark.system
+def test_the_verbs_inside_a_container(cli: CLI, tmp_path: Path) -> None:
+    cid = cli("run", "-d", "--name", "busy", "busybox", "sleep", "600").out.strip()
+    (tmp_path / "note").write_text("hi\n")
+    steps = [
+        ["exec", "busy", "true"], ["cp", str(tmp_path / "note"), "busy:/note"],
+        ["cp", "busy:/note", str(tmp_path / "back")], ["top", "busy"], ["pause", "busy"],
+        ["unpause", "busy"], ["rename", "busy", "idle"], ["kill", "idle"],
+    ]  # fmt: skip
+    for words in steps:
+        assert cli(*words).code == 0, words
+    eventually(lambda: _status(cli, "idle"), "exited", timeout=60)
+    got = _lines(cli, "--since", "0", "-f", f"container={cid[:12]}")
+    assert [(a[1], a[2]) for a in got] == [
+        (action, cid) for action in (
+            "create", "start", "exec_create: true ", "exec_start: true ", "exec_die",
+            "extract-to-dir", "archive-path", "top", "pause", "unpause", "rename", "kill", "die",
+        )
+    ]  # fmt: skip
+    assert got[-3][3] == "image=busybox, name=idle, oldName=/busy"
+    assert got[-2][3] == "image=busybox, name=idle, signal=9"

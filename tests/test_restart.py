@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import pytest
 
 from layerlab.errors import LayerlabError
 from layerlab.runtime.restart import Supervisor, parse_policy
 
-from .conftest import CLI, eventually
+from .conftest import CLI, Result, eventually
 
 
 def _inspect(cli: CLI, name: str, template: str) -> str:
@@ -111,8 +112,29 @@ def test_restarting_in_ps_and_rm_f(cli: CLI) -> None:
     eventually(lambda: cli("ps", "--format", "{{.Status}}").out.startswith("Restarting (0) "),
                True, timeout=60)  # fmt: skip
     assert _inspect(cli, "spin", "{{.State.Status}} {{.State.Running}}") == "restarting true"
+    waiting = "is restarting, wait until the container is running\n"
+    for words in (["exec", "spin", "true"], ["pause", "spin"], ["top", "spin"]):
+        refused = _while_restarting(cli, "spin", *words)
+        assert (refused.code, refused.err.endswith(waiting)) == (1, True), refused.err
+    attach = _while_restarting(cli, "spin", "attach", "spin")
+    assert attach.err == (
+        "Error: You cannot attach to a restarting container, wait until it is running\n"
+    )
     assert cli("rm", "-f", "spin").code == 0
     assert cli("ps", "-aq").out == ""
+
+
+def _while_restarting(cli: CLI, name: str, *words: str) -> Result:
+    """`words` run while `name` waits to restart: the same wait before and after (its
+    RestartCount unchanged), retried until one was."""
+    deadline = time.monotonic() + 60
+    template = "{{.State.Restarting}} {{.RestartCount}}"
+    while True:
+        before = _inspect(cli, name, template)
+        result = cli(*words)
+        if before.startswith("true ") and _inspect(cli, name, template) == before:
+            return result
+        assert time.monotonic() < deadline, f"{name} never waited to restart for {words}"
 
 
 @pytest.mark.system

@@ -700,9 +700,9 @@ class Engine:
         signum = parse_signal(sig)
         container = self._require_running(cid, "kill")
         restart.user_stopped(self.store.container_dir(cid), container.data, signum)
+        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if not container.state.get("Restarting"):  # waiting to run again: no process yet
             self.runtime.kill(cid, signum)
-        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if container.paused:
             self._thaw(cid)
         if signum == signal.SIGKILL:
@@ -718,15 +718,15 @@ class Engine:
         grace = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
         signum = parse_signal(sig or container.data["Config"].get("StopSignal") or "SIGTERM")
         restart.user_stopped(self.store.container_dir(cid), container.data)
+        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         with contextlib.suppress(LayerlabError):
             self.runtime.kill(cid, signum)
-        journal.container(self.store.root, container.data, "kill", signal=str(signum))
         if container.paused:
             self._thaw(cid)
         if not self.wait_exit(cid, max(grace, 0)):
+            journal.container(self.store.root, container.data, "kill", signal="9")
             with contextlib.suppress(LayerlabError):
                 self.runtime.kill(cid, signal.SIGKILL)
-            journal.container(self.store.root, container.data, "kill", signal="9")
             self.wait_exit(cid, 30)
         journal.container(self.store.root, container.data, "stop")
         return self._load(cid)
@@ -752,6 +752,7 @@ class Engine:
         container = self._require_running(cid)
         if container.paused:
             raise Conflict(f"Container {cid} is already paused")
+        restart.refuse_restarting(container.data)
         self.runtime.pause(cid)
         journal.container(self.store.root, container.data, "pause")
         return self._record(cid, apply("pause"))
@@ -903,6 +904,7 @@ class Engine:
         if container.paused:
             # daemon/exec.go getActiveContainer: errExecPaused(name), the name as given
             raise Conflict(f"Container {ref} is paused, unpause the container before exec")
+        restart.refuse_restarting(container.data)
         if not command:
             raise LayerlabError("exec requires at least 1 argument")
         if detach and tty:
@@ -1025,7 +1027,9 @@ class Engine:
     def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""
         cid = self.store.resolve_container(ref)
-        journal.container(self.store.root, self._require_running(cid).data, "top")
+        container = self._require_running(cid)
+        restart.refuse_restarting(container.data)
+        journal.container(self.store.root, container.data, "top")
         pids = {str(p) for p in self.runtime.pids(cid)}
         args = ps_args or ["-ef"]
         out = subprocess.run(["ps", *args], capture_output=True, text=True)
@@ -1436,6 +1440,7 @@ class Engine:
                 root, copylib.mounts_of(container.data), src, dest, ref,
                 archive=archive, follow_link=follow_link, stdin=stdin,
             )  # fmt: skip
+        journal.container(self.store.root, container.data, "extract-to-dir")
         return container
 
     def copy_from(
@@ -1456,6 +1461,7 @@ class Engine:
                 root, copylib.mounts_of(container.data), src, dest, ref,
                 follow_link=follow_link, stdout=stdout,
             )  # fmt: skip
+        journal.container(self.store.root, container.data, "archive-path")
         return container
 
     def _cp_container(self, ref: str) -> Container:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerlab.errors import LayerlabError
+from layerlab.errors import Conflict, LayerlabError
 
 USER_STOPPED = "stopped-by-user"  # in the container's folder
 NAMES = ("no", "always", "unless-stopped", "on-failure")
@@ -53,6 +53,14 @@ def check_auto_remove(policy: dict[str, Any], auto_remove: bool) -> None:
 
 def policy_of(record: dict[str, Any]) -> dict[str, Any]:
     return (record.get("HostConfig") or {}).get("RestartPolicy") or {"Name": "no"}
+
+
+def refuse_restarting(record: dict[str, Any]) -> None:
+    """`exec`, `pause`, `top` need the process: Docker's words while it waits to restart."""
+    if record["State"].get("Restarting"):
+        raise Conflict(
+            f"Container {record['Id']} is restarting, wait until the container is running"
+        )
 
 
 # --- the user's stop --------------------------------------------------------------------
