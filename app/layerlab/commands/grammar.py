@@ -16,7 +16,7 @@ from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
-RESTART_HELP = "restart policy when the container exits: no, on-failure[:N], always, unless-stopped"
+RESTART_HELP = "restart policy to apply when a container exits"
 
 
 class UsageError(ClientError):
