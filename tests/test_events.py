@@ -204,3 +204,12 @@ def test_the_verbs_inside_a_container(cli: CLI, tmp_path: Path) -> None:
     ]  # fmt: skip
     assert got[-3][3] == "image=busybox, name=idle, oldName=/busy"
     assert got[-2][3] == "image=busybox, name=idle, signal=9"
+
+
+@pytest.mark.unit
+def test_the_tui_explains_events() -> None:
+    from .test_tui_explain import explain, outcome
+
+    assert "journal" in explain(outcome("events --until 0s"))
+    followed = explain(outcome("events", cancelled=True))
+    assert followed.startswith("events stopped following the journal")
