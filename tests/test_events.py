@@ -213,3 +213,17 @@ def test_the_tui_explains_events() -> None:
     assert "journal" in explain(outcome("events --until 0s"))
     followed = explain(outcome("events", cancelled=True))
     assert followed.startswith("events stopped following the journal")
+
+
+@pytest.mark.system
+def test_volume_events(cli: CLI) -> None:
+    assert cli("run", "--name", "user", "-v", "store:/data", "busybox", "true").code == 0
+    cid = cli("inspect", "-f", "{{.Id}}", "user").out.strip()
+    assert cli("rm", "user").code == 0
+    assert cli("volume", "rm", "store").code == 0
+    got = _lines(cli, "--since", "0", "-f", "type=volume", "-f", "volume=store")
+    actions = [a[1] for a in got]
+    assert actions == ["create", "mount", "unmount", "destroy"]
+    mount = dict(pair.split("=", 1) for pair in got[1][3].split(", "))
+    assert mount.keys() == {"container", "destination", "driver", "propagation", "read/write"}
+    assert (mount["container"], mount["destination"], mount["read/write"]) == (cid, "/data", "true")

@@ -134,6 +134,8 @@ def _while_restarting(cli: CLI, name: str, *words: str) -> Result:
         result = cli(*words)
         if before.startswith("true ") and _inspect(cli, name, template) == before:
             return result
+        if words[0] == "pause" and result.code == 0:  # it was running: let it go on
+            cli("unpause", name)
         assert time.monotonic() < deadline, f"{name} never waited to restart for {words}"
 
 
