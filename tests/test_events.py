@@ -227,3 +227,24 @@ def test_volume_events(cli: CLI) -> None:
     mount = dict(pair.split("=", 1) for pair in got[1][3].split(", "))
     assert mount.keys() == {"container", "destination", "driver", "propagation", "read/write"}
     assert (mount["container"], mount["destination"], mount["read/write"]) == (cid, "/data", "true")
+
+
+@pytest.mark.system
+def test_image_events(cli: CLI, tmp_path: Path) -> None:
+    tar = str(tmp_path / "image.tar")
+    assert cli("tag", "busybox", "copy:1").code == 0
+    image = cli("inspect", "-f", "{{.Id}}", "copy:1").out.strip()
+    assert cli("save", "-o", tar, "copy:1").code == 0
+    assert cli("rmi", "copy:1").code == 0  # busybox:latest still names it: untag only
+    assert cli("load", "-i", tar).code == 0
+    assert cli("create", "--name", "flat", "busybox").code == 0
+    flat = str(tmp_path / "flat.tar")
+    assert cli("export", "-o", flat, "flat").code == 0
+    imported = cli("import", flat, "flat:1").out.strip()
+    assert cli("rmi", "flat:1").code == 0
+    got = _lines(cli, "--since", "0", "-f", "type=image")
+    assert [(a[1], a[3]) for a in got] == [
+        ("tag", "name=copy:1"), ("save", f"name={image}"), ("untag", f"name={image}"),
+        ("load", f"name={image}"), ("import", f"name={imported}"),
+        ("untag", f"name={imported}"), ("delete", f"name={imported}"),
+    ]  # fmt: skip
