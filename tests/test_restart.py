@@ -64,6 +64,10 @@ def test_bad_flags_leave_nothing(cli: CLI) -> None:
         125,
         "Error: Conflicting options: --restart and --rm\n",
     )
+    created = cli("create", "--rm", "--restart", "on-failure", "busybox")
+    assert (created.code, created.err) == (
+        125, "Error: can't create 'AutoRemove' container with restart policy\n"
+    )  # fmt: skip
     bad = cli("create", "--restart", "always:2", "busybox")
     assert bad.code == 125
     assert bad.err == "Error: maximum retry count cannot be used with restart policy 'always'\n"
@@ -158,11 +162,12 @@ def test_update_restart(cli: CLI) -> None:
     )
     assert cli("update", "--restart", "on-failure:4", "later").out == "later\n"
     assert _inspect(cli, "later", "{{.HostConfig.RestartPolicy.MaximumRetryCount}}") == "4"
-    assert cli("create", "--name", "gone", "--rm", "busybox", "true").code == 0
+    gone = cli("create", "--name", "gone", "--rm", "busybox", "true").out.strip()
     refused = cli("update", "--restart", "always", "gone")
     assert refused.code == 1
     assert refused.err == (
-        "Error: Restart policy cannot be updated because AutoRemove is enabled for the container\n"
+        f"Error: Cannot update container {gone}: Restart policy cannot be updated because "
+        "AutoRemove is enabled for the container\n"
     )
 
 

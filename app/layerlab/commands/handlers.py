@@ -62,7 +62,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
     from layerlab.runtime import restart
 
     policy = restart.parse_policy(ns.restart)
-    restart.check_auto_remove(policy, ns.rm)
+    restart.check_auto_remove(policy, ns.rm, ns.cmd)
     return CreateOptions(
         command=command,
         name=ns.name,

@@ -1513,7 +1513,8 @@ class Engine:
         host = container.data["HostConfig"]
         if policy is not None and host.get("AutoRemove") and policy["Name"] != "no":
             raise LayerlabError(
-                "Restart policy cannot be updated because AutoRemove is enabled for the container"
+                f"Cannot update container {cid}: Restart policy cannot be updated because "
+                "AutoRemove is enabled for the container"
             )
         base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
         if changes.cpus is not None:

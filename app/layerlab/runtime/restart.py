@@ -46,9 +46,12 @@ def parse_policy(text: str) -> dict[str, Any]:
     return {"Name": name or "no", "MaximumRetryCount": retries}
 
 
-def check_auto_remove(policy: dict[str, Any], auto_remove: bool) -> None:
+def check_auto_remove(policy: dict[str, Any], auto_remove: bool, command: str) -> None:
+    """`--rm` with a policy: `run` refuses it in the CLI, `create` in the daemon's words."""
     if auto_remove and policy["Name"] != "no":
-        raise LayerlabError("Conflicting options: --restart and --rm")
+        if command == "run":
+            raise LayerlabError("Conflicting options: --restart and --rm")
+        raise LayerlabError("can't create 'AutoRemove' container with restart policy")
 
 
 def policy_of(record: dict[str, Any]) -> dict[str, Any]:
