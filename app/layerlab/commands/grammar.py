@@ -16,6 +16,7 @@ from layerlab import __version__
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
+RESTART_HELP = "restart policy to apply when a container exits"
 
 
 class UsageError(ClientError):
@@ -173,6 +174,7 @@ COMMANDS: dict[str, str] = {
     "volume": "Manage volumes",
     "restart": "Restart one or more containers",
     "update": "Update configuration of one or more containers",
+    "events": "Get real time events from the server",
     "attach": "Attach local standard input, output, and error streams to a running container",
     "version": "Show the layerlab version information",
     "info": "Display system-wide information",
@@ -230,7 +232,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
     },
     "system": {
         "df": ["system df"], "info": ["info"], "prune": ["system prune"],
-        "check": ["system check"],
+        "check": ["system check"], "events": ["events"],
     },
 }
 # fmt: on
@@ -290,6 +292,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-i", "--interactive", action="store_true", help="keep STDIN open")
     p.add_argument("-t", "--tty", action="store_true", help="allocate a pseudo-TTY")
     p.add_argument("--rm", action="store_true", help="remove the container when it exits")
+    p.add_argument("--restart", default="no", help=RESTART_HELP)
     _mount_flags(p)
     p.add_argument("-u", "--user", help="username or UID (format: <name|uid>[:<group|gid>])")
     p.add_argument("--env-file", action="append", default=[], help="read in a file of env vars")
@@ -649,14 +652,22 @@ def _lesson_grammar(p: argparse.ArgumentParser) -> None:
 
 
 def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: str | None) -> None:
-    """restart, attach, version, info, help, the groups and the group-only commands."""
+    """restart, update, events, attach, version, info, help, the groups and the group-only
+    commands."""
     p = add("restart")
     p.add_argument("-t", "--time", "--timeout", type=int, help="seconds to wait before killing")
     p.add_argument("-s", "--signal", help="signal to send to the container")
     p.add_argument("containers", nargs="+")
     p = add("update")
     _limit_flags(p)
+    p.add_argument("--restart", help=RESTART_HELP)
     p.add_argument("containers", nargs="+")
+    p = add("events")
+    p.add_argument("-f", "--filter", action="append", default=[],
+                   help="filter output based on conditions provided")  # fmt: skip
+    p.add_argument("--format", help="format the output using the given Go template")
+    p.add_argument("--since", help="show all events created since timestamp")
+    p.add_argument("--until", help="stream events until this timestamp")
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.engine import recovery
-from layerlab.errors import Conflict, NotFound
+from layerlab.errors import Conflict, LayerlabError, NotFound
 from layerlab.layerfs import base_image
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.runtime.runc import Runtime
@@ -105,6 +105,13 @@ class Context:
     def image(self, ref: str) -> imagelib.Image:
         """The image `ref` names (busybox is made on its first use)."""
         return base_image.resolve(self.store, ref)
+
+    def find_image_id(self, ref: str) -> str | None:
+        """The id of the image `ref` names now, or None; never makes busybox (for listings)."""
+        try:
+            return self.store.find_image(ref)
+        except LayerlabError:
+            return None
 
     def images(self, all: bool = False) -> list[tuple[str, imagelib.Image]]:
         """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab.errors import Conflict, LayerlabError
 from layerlab.layerfs import unionfs
 from layerlab.runtime.spec import DEFAULT_CAPS, INIT_PATH
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import limits as limitlib
 from layerlab.storage import volumes as volumelib
@@ -75,7 +76,9 @@ def create(ctx: Context, image_ref: str, opts: CreateOptions) -> Container:
         name = (opts.name or "").lstrip("/") or generate_name(names)
         if name in names:
             raise name_conflict(name, ctx.container(name).id)
-        return Container(_make(ctx, cid, name, image_ref, opts, plan))
+        data = _make(ctx, cid, name, image_ref, opts, plan)
+    journal.container(ctx.store.root, data, "create")
+    return Container(data)
 
 
 def _plan(ctx: Context, image_ref: str, opts: CreateOptions) -> _Plan:

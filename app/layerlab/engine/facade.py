@@ -30,6 +30,7 @@ from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import Stdio
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, CreateOptions
@@ -65,16 +66,17 @@ class Engine(Context):
         fsck.heal(self)
 
     # --- the faces' read API: they ask here, never the disk -----------------------------
-    def find_image_id(self, ref: str) -> str | None:
-        """The id of the image `ref` names now, or None; never makes busybox (for listings)."""
-        try:
-            return self.store.find_image(ref)
-        except LayerlabError:
-            return None
-
     def image_ids(self) -> list[str]:
         """Every image's id, from the store's file names alone (no config is read)."""
         return self.store.image_ids()
+
+    def events(
+        self, since: float | None = None, until: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """Docker's events (`events.Message`s) from the store's journal: those kept between
+        `since` and `until`, then, unless `until` has passed, each as it comes."""
+        return journal.window(self.store.root, since, until, cancel)
 
     def snapshot(self) -> Snapshot:
         """Every container (`ps -a`) and image row (`images -a`), read at one moment.
@@ -209,9 +211,12 @@ class Engine(Context):
     def rename(self, ref: str, new_name: str) -> Container:
         return lifecycle.rename(self, ref, new_name)
 
-    def update(self, ref: str, changes: LimitOptions) -> Container:
-        """`docker update`: new limits in the record and, while it runs, in its cgroup."""
-        return lifecycle.update(self, ref, changes)
+    def update(
+        self, ref: str, changes: LimitOptions, policy: dict[str, Any] | None = None
+    ) -> Container:
+        """`docker update`: new limits in the record and, while it runs, in its cgroup; a
+        new restart `policy`, which the shim reads at the process's next exit."""
+        return lifecycle.update(self, ref, changes, policy)
 
     def keep_build_container(self, cid: str) -> None:
         """A failed build step's container stays, as Docker leaves it."""

@@ -24,6 +24,7 @@ from layerlab.errors import Conflict, LayerlabError, no_space
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
 from layerlab.runtime.runc import FREEZE_SOCKET
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage.reference import normalize_ref, short_id, validate_reference
 
@@ -98,6 +99,10 @@ def commit(ctx: Context, ref: str, repo_tag: str | None, opts: CommitOptions) ->
         imagelib.set_image_parent(ctx.store, image_id, parent.id)
         if repo_tag:
             imagelib.tag_image(ctx.store, image_id, repo_tag)
+    journal.container(ctx.store.root, container.data, "commit", comment=opts.message,
+                      imageID=image_id, imageRef=repo_tag or "")  # fmt: skip
+    if repo_tag:
+        journal.image(ctx.store.root, image_id, "tag", normalize_ref(repo_tag))
     return image_id
 
 
@@ -248,6 +253,7 @@ def tag(ctx: Context, source: str, target: str) -> None:
     image = ctx.image(source)
     with ctx.store.lock():
         imagelib.tag_image(ctx.store, image.id, target)
+    journal.image(ctx.store.root, image.id, "tag", normalize_ref(target))
 
 
 def rmi(ctx: Context, ref: str, force: bool = False) -> ImageRemoval:
@@ -304,8 +310,9 @@ def rmi(ctx: Context, ref: str, force: bool = False) -> ImageRemoval:
 
 def _untag(ctx: Context, tag: str) -> None:
     tags = ctx.store.read_repositories()
-    tags.pop(tag, None)
+    image_id = tags.pop(tag, None)
     ctx.store.write_repositories(tags)
+    journal.image(ctx.store.root, image_id or "", "untag")
 
 
 def _delete_with_parents(ctx: Context, image_id: str, removal: ImageRemoval) -> None:
@@ -319,6 +326,7 @@ def _delete_with_parents(ctx: Context, image_id: str, removal: ImageRemoval) -> 
         parent = imagelib.image_parent(store, current)
         removal.deleted += imagelib.delete_image(store, current, keep=stacked)
         removal.deleted_images.append(current)
+        journal.image(ctx.store.root, current, "delete")
         current = parent
         if (
             current is None
@@ -350,13 +358,18 @@ def save(ctx: Context, refs: list[str], out: BinaryIO) -> None:
     from layerlab.layerfs import archive  # tar and gzip machinery only for the commands using it
 
     archive.save(ctx.store, refs, out)
+    for image_id in dict.fromkeys(ctx.image(ref).id for ref in refs):
+        journal.image(ctx.store.root, image_id, "save")
 
 
 def load(ctx: Context, src: BinaryIO | Path) -> list[str]:
     """Images from a `docker save` tarball or an OCI layout; every digest verified."""
     from layerlab.layerfs import archive
 
-    return archive.load(ctx.store, src)
+    lines = archive.load(ctx.store, src)
+    for image_id in dict.fromkeys(ctx.find_image_id(line.split(": ")[-1]) for line in lines):
+        journal.image(ctx.store.root, image_id or "", "load")
+    return lines
 
 
 def import_image(
@@ -370,9 +383,11 @@ def import_image(
         validate_reference(repo_tag)  # Docker parses the name before the changes
     run_config: dict[str, Any] = {}
     apply_changes(run_config, changes)  # CMD then ENTRYPOINT keeps the CMD, as Docker
-    return archive.import_tar(
+    image_id = archive.import_tar(
         ctx.store, src, message=message, run_config=run_config, repo_tag=repo_tag
     )
+    journal.image(ctx.store.root, image_id, "import")
+    return image_id
 
 
 def export(ctx: Context, ref: str, out: BinaryIO) -> None:
@@ -383,7 +398,9 @@ def export(ctx: Context, ref: str, out: BinaryIO) -> None:
     """
     from layerlab.layerfs import layer_writer  # the tar writer: only the commands writing tars
 
-    rw = ctx.writable(ctx.container(ref))
+    container = ctx.container(ref)
+    journal.container(ctx.store.root, container.data, "export")
+    rw = ctx.writable(container)
     if rw.is_mounted():
         layer_writer.write_tar(rw.merged, out, names=True)
         return

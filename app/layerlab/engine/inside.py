@@ -23,9 +23,11 @@ from layerlab.engine.context import Context
 from layerlab.engine.start import user_ids
 from layerlab.errors import Conflict, ExecFailed, LayerlabError, NotFound
 from layerlab.layerfs import unionfs
+from layerlab.runtime import restart
 from layerlab.runtime.launch import POLL_SECONDS, Stdio, Stream
 from layerlab.runtime.runc import ATTACH_SOCKET, STDIN_FIFO, pid_file, process_file, runtime_message
 from layerlab.runtime.spec import spec_user
+from layerlab.storage import events as journal
 from layerlab.storage.containers import Container, merge_env
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ def exec_command(
     if container.paused:
         # daemon/exec.go getActiveContainer: errExecPaused(name), the name as given
         raise Conflict(f"Container {ref} is paused, unpause the container before exec")
+    restart.refuse_restarting(container.data)
     if not command:
         raise LayerlabError("exec requires at least 1 argument")
     if opts.detach and opts.tty:
@@ -71,6 +74,9 @@ def exec_command(
         ids = user_ids(ctx.writable(container), opts.user) if opts.user else None
     except LayerlabError as exc:
         raise LayerlabError(str(exc), 126) from None
+    exec_id, words = os.urandom(32).hex(), f"{command[0]} {' '.join(command[1:])}"
+    for action in ("exec_create", "exec_start"):  # Docker names the command in the action
+        journal.container(ctx.store.root, container.data, f"{action}: {words}", execID=exec_id)
     import tempfile  # on use: its import costs every `run` milliseconds
 
     fd, name = tempfile.mkstemp(prefix="exec-", suffix=".log", dir=ctx.store.container_dir(cid))
@@ -89,6 +95,10 @@ def exec_command(
         path.unlink(missing_ok=True)
     if failure.strip():  # runc could not start the process: Docker's 126 and words
         raise ExecFailed(f"OCI runtime exec failed: {runtime_message(failure)}: unknown")
+    if not opts.detach:
+        journal.container(
+            ctx.store.root, container.data, "exec_die", execID=exec_id, exitCode=str(code)
+        )
     return code
 
 
@@ -262,7 +272,9 @@ def top(
 ) -> tuple[list[str], list[list[str]]]:
     """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""
     cid = ctx.store.resolve_container(ref)
-    ctx.require_running(cid)
+    container = ctx.require_running(cid)
+    restart.refuse_restarting(container.data)
+    journal.container(ctx.store.root, container.data, "top")
     pids = {str(p) for p in ctx.runtime.pids(cid)}
     args = ps_args or ["-ef"]
     out = subprocess.run(["ps", *args], capture_output=True, text=True)
@@ -304,6 +316,7 @@ def copy_to(
             root, copylib.mounts_of(container.data), src, dest, ref,
             archive=archive, follow_link=follow_link, stdin=stdin,
         )  # fmt: skip
+    journal.container(ctx.store.root, container.data, "extract-to-dir")
     return container
 
 
@@ -320,6 +333,7 @@ def copy_from(
             root, copylib.mounts_of(container.data), src, dest, ref,
             follow_link=follow_link, stdout=stdout,
         )  # fmt: skip
+    journal.container(ctx.store.root, container.data, "archive-path")
     return container
 
 

@@ -21,8 +21,10 @@ from layerlab.engine import recovery
 from layerlab.engine.context import Context
 from layerlab.engine.create import check_name, name_conflict
 from layerlab.errors import Cancelled, Conflict, LayerlabError, NotFound
+from layerlab.runtime import restart
 from layerlab.runtime.launch import POLL_SECONDS
 from layerlab.runtime.runc import FROZEN_MARKER
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import limits as limitlib
 from layerlab.storage.containers import BUILD_OWNER, Container, apply, can, parse_signal, transition
@@ -87,7 +89,10 @@ def kill(ctx: Context, ref: str, sig: str | int = "KILL") -> Container:
     cid = ctx.store.resolve_container(ref)
     signum = parse_signal(sig)
     container = ctx.require_running(cid, "kill")
-    ctx.runtime.kill(cid, signum)
+    restart.user_stopped(ctx.store.container_dir(cid), container.data, signum)
+    journal.container(ctx.store.root, container.data, "kill", signal=str(signum))
+    if not container.state.get("Restarting"):  # waiting to run again: no process yet
+        ctx.runtime.kill(cid, signum)
     if container.paused:
         _thaw(ctx, cid)
     if signum == signal.SIGKILL:
@@ -103,14 +108,18 @@ def stop(ctx: Context, ref: str, timeout: int | None = None, sig: str | None = N
         return container
     grace = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
     signum = parse_signal(sig or container.data["Config"].get("StopSignal") or "SIGTERM")
+    restart.user_stopped(ctx.store.container_dir(cid), container.data)
+    journal.container(ctx.store.root, container.data, "kill", signal=str(signum))
     with contextlib.suppress(LayerlabError):
         ctx.runtime.kill(cid, signum)
     if container.paused:
         _thaw(ctx, cid)
     if not wait_exit(ctx, cid, max(grace, 0)):
+        journal.container(ctx.store.root, container.data, "kill", signal="9")
         with contextlib.suppress(LayerlabError):
             ctx.runtime.kill(cid, signal.SIGKILL)
         wait_exit(ctx, cid, 30)
+    journal.container(ctx.store.root, container.data, "stop")
     return ctx.settled(cid)
 
 
@@ -120,7 +129,9 @@ def pause(ctx: Context, ref: str) -> Container:
     container = ctx.require_running(cid)
     if container.paused:
         raise Conflict(f"Container {cid} is already paused")
+    restart.refuse_restarting(container.data)
     ctx.runtime.pause(cid)
+    journal.container(ctx.store.root, container.data, "pause")
     return ctx.update_record(cid, apply("pause"))
 
 
@@ -130,6 +141,7 @@ def unpause(ctx: Context, ref: str) -> Container:
     if not container.paused:
         raise Conflict(f"Container {cid} is not paused")
     _resume(ctx, cid)  # a commit's freeze too, as Docker's unpause ends its commit's pause
+    journal.container(ctx.store.root, container.data, "unpause")
     return ctx.update_record(cid, _unpause_if_paused)
 
 
@@ -193,6 +205,7 @@ def _rm(ctx: Context, cid: str, ref: str, force: bool, volumes: bool) -> str:
         if not container.data.get("Damaged"):
             _release_orphan_layers(ctx, container)
     ctx.store.discard(doomed)
+    journal.container(ctx.store.root, container.data, "destroy")
     return cid
 
 
@@ -241,16 +254,25 @@ def rename(ctx: Context, ref: str, new_name: str) -> Container:
         for other in ctx.containers(all=True):
             if other.name == new_name:
                 raise name_conflict(new_name, other.id)
-        data["Name"] = "/" + new_name
+        old_name, data["Name"] = data["Name"], "/" + new_name
         ctx.store.write_container(data)
+    journal.container(ctx.store.root, data, "rename", oldName=old_name)
     return Container(data)
 
 
-def update(ctx: Context, ref: str, changes: limitlib.LimitOptions) -> Container:
-    """`docker update`: new limits in the record and, while it runs, in its cgroup."""
+def update(
+    ctx: Context, ref: str, changes: limitlib.LimitOptions, policy: dict[str, Any] | None = None
+) -> Container:
+    """`docker update`: new limits in the record and, while it runs, in its cgroup; a
+    new restart `policy`, which the shim reads at the process's next exit."""
     cid = ctx.store.resolve_container(ref)
     container = ctx.settled(cid)
     host = container.data["HostConfig"]
+    if policy is not None and host.get("AutoRemove") and policy["Name"] != "no":
+        raise LayerlabError(
+            f"Cannot update container {cid}: Restart policy cannot be updated because "
+            "AutoRemove is enabled for the container"
+        )
     base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
     if changes.cpus is not None:
         limitlib.flag_cpus(changes.cpus)
@@ -259,10 +281,10 @@ def update(ctx: Context, ref: str, changes: limitlib.LimitOptions) -> Container:
         pids_limit=changes.pids_limit, cpus=changes.cpus, cpu_shares=changes.cpu_shares,
         base=base,
     )  # fmt: skip
-    if container.running:
+    if container.running and fields != base:
         ctx.runtime.update(cid, limitlib.oci_resources(fields))
 
     def change(data: dict[str, Any]) -> None:
-        data["HostConfig"].update(fields)
+        data["HostConfig"].update(fields, **({"RestartPolicy": policy} if policy else {}))
 
     return ctx.update_record(cid, change)

@@ -23,6 +23,7 @@ from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.runtime import cgroups
 from layerlab.runtime.launch import Shim, Stdio, spawn_shim
 from layerlab.runtime.spec import apply_host_options, apply_limits, apply_security, build_spec
+from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, runtime_env
@@ -58,6 +59,7 @@ def start_attached(
     attached, `detach_keys` typed there end the wait with `Detached`.
     """
     cid = ctx.store.resolve_container(ref)
+    journal.container(ctx.store.root, ctx.settled(cid).data, "attach")
     shim = launch(ctx, cid, attach=stdio, detach_keys=detach_keys)
     code = shim.wait(cancel)
     return code if code >= 0 else _shim_killed(ctx, cid, shim.pid, -code)

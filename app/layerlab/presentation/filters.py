@@ -32,8 +32,9 @@ VOLUME_KEYS = frozenset("dangling driver label name".split())
 STATUSES = frozenset("created restarting running removing paused exited dead".split())
 
 
-def parse_filters(values: Sequence[str], allowed: frozenset[str]) -> Filters:
-    """`["status=exited", "name=web"]` -> {"status": ["exited"], "name": ["web"]}."""
+def parse_filters(values: Sequence[str], allowed: frozenset[str] | None) -> Filters:
+    """`["status=exited", "name=web"]` -> {"status": ["exited"], "name": ["web"]}; any key
+    when `allowed` is None (`events`: Docker's daemon ignores the keys it does not know)."""
     found: Filters = {}
     for value in values:
         key, sep, arg = value.partition("=")
@@ -44,7 +45,7 @@ def parse_filters(values: Sequence[str], allowed: frozenset[str]) -> Filters:
                 exit_code=NOT_STARTED,  # cobra's flag parsing: a usage error
             )
         key = key.strip().lower()
-        if key not in allowed:
+        if allowed is not None and key not in allowed:
             raise LayerlabError(f"Invalid filter '{key}'", exit_code=1)
         found.setdefault(key, []).append(arg)
     return found
@@ -264,7 +265,7 @@ def docker_time(value: str, arg: str, now: float | None = None) -> float:
     unix seconds (`1700000000[.5]`), or an RFC 3339 date or time (local time if no zone)."""
     now = time.time() if now is None else now
     duration = go_duration(value)
-    if duration is not None:
+    if duration is not None and value != "0":  # "0" is the epoch (moby's timetypes)
         return now - duration
     if re.fullmatch(r"\d+(\.\d{1,9})?", value):
         return float(value)

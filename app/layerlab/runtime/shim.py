@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab import libc
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
 from layerlab.presentation.humanize import rfc3339_nano
-from layerlab.runtime import cgroups
+from layerlab.runtime import cgroups, restart
 from layerlab.runtime.detachkeys import DetachKeys, Scanner
 from layerlab.runtime.runc import (
     ATTACH_SOCKET,
@@ -37,8 +37,8 @@ from layerlab.runtime.runc import (
     runtime_message,
     start_failure,
 )
-from layerlab.storage import limits, volumes
-from layerlab.storage.containers import apply
+from layerlab.storage import events, limits, volumes
+from layerlab.storage.containers import apply, transition
 from layerlab.storage.store import Store
 
 if TYPE_CHECKING:
@@ -169,19 +169,12 @@ class Shim:
         self._alive = os.open(self.dir / "shim.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
         fcntl.flock(self._alive, fcntl.LOCK_EX)
         (self.dir / "shim.pid").write_text(f"{os.getpid()}\n")
-        cfg = self.config["Config"]
-        tty = bool(cfg.get("Tty"))
+        restart.clear(self.dir)
+        tty = bool(self.config["Config"].get("Tty"))
+        if self.config["Config"].get("OpenStdin"):
+            self.fifo = self.open_fifo()
         try:
-            # Before the record says running: a commit may ask for its freeze at once.
-            self.freezer = Freezer(self.id, self.dir, self.runtime)
-            stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
-            if cfg.get("OpenStdin"):
-                self.fifo = self.open_fifo()
-            pid = self.create(stdio, console)
-            for fd in set(stdio):  # the container holds its ends now
-                if fd > 2:
-                    os.close(fd)
-            self.record("start", pid=pid, at=rfc3339_nano(time.time()))
+            pid, ours = self.launch(tty, restart_count=0)
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             code = exec_failure_code(message)
@@ -193,21 +186,122 @@ class Shim:
             self.report(f"error {code} {message}")
             return 1
         self.report(f"ok {pid}", more=self.detach_keys is not None)
-        try:
-            code = self.pump(pid, ours, tty)
-        except Exception:  # never die silently: stop the container, record why
-            with contextlib.suppress(Exception):
-                self.runtime.kill(self.id, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-            code = 255
-        oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
+        code, oom = self.supervise(pid, ours, tty)
         if self.config.get("HostConfig", {}).get("AutoRemove"):  # `run --rm`: gone as runc deletes
             self.runtime.release(self.id, self.dir, meanwhile=lambda: self.finish(code, oom))
         else:  # recorded as exited only once runc forgot it: a `start` may follow at once
             self.cleanup()
             self.finish(code, oom)
         return code
+
+    def launch(self, tty: bool, restart_count: int | None = None) -> tuple[int, dict[str, int]]:
+        """Run the container's process (`restart_count`: None keeps the record's), and
+        record it running: its pid, and our ends of its output."""
+        # Before the record says running: a commit may ask for its freeze at once.
+        self.freezer = Freezer(self.id, self.dir, self.runtime)
+        stdio, ours, console = self.make_stdio(tty, bool(self.config["Config"].get("OpenStdin")))
+        pid = self.create(stdio, console)
+        for fd in set(stdio):  # the container holds its ends now
+            if fd > 2:
+                os.close(fd)
+        at = rfc3339_nano(time.time())
+
+        def started(data: dict[str, Any]) -> None:
+            transition(data["State"], "start", pid=pid, at=at)
+            if restart_count is not None:  # a start by the user counts from 0 (Docker's)
+                data["RestartCount"] = restart_count
+
+        data = self.store.update_container(self.id, started)
+        events.mounts(self.store.root, data, "mount")
+        events.container(self.store.root, data, "start")
+        return pid, ours
+
+    def supervise(self, pid: int, ours: dict[str, int], tty: bool) -> tuple[int, bool]:
+        """Wait for the process to end, and run it again as the restart policy says
+        (runtime/restart.py); the exit code and OOM kill of the last run."""
+        supervisor = restart.Supervisor()
+        while True:
+            began = time.monotonic()
+            code = self.watch(pid, ours, tty)
+            oom = self.oom_killed()  # before runc deletes the cgroup that counted it
+            record = self.died(code)
+            ran, stopped = time.monotonic() - began, restart.stopped_by_user(self.dir)
+            delay = supervisor.delay(restart.policy_of(record), code, ran, stopped)
+            if delay is None or not self.restarting(code, oom):
+                return code, oom
+            self.runtime.delete(self.id)  # runc forgets the run; the union stays mounted
+            if self.attach:
+                self.hand_back(code)
+            if not self.back_off(delay):
+                return code, oom
+            try:
+                pid, ours = self.launch(tty)
+            except Exception:  # it cannot run again: it stays exited, as it ended
+                return code, oom
+
+    def restarting(self, code: int, oom: bool) -> bool:
+        """Record the wait before a restart (Docker's `Restarting`); False if it is gone."""
+
+        def wait(data: dict[str, Any]) -> None:
+            transition(data["State"], "restart", exit_code=code, oom_killed=oom)
+            data["RestartCount"] = int(data.get("RestartCount") or 0) + 1
+
+        try:
+            self.store.update_container(self.id, wait)
+        except (NotFound, IllegalTransition):
+            return False
+        return True
+
+    def watch(self, pid: int, ours: dict[str, int], tty: bool) -> int:
+        """`pump`'s exit code; a failure of ours stops the container (255)."""
+        try:
+            return self.pump(pid, ours, tty)
+        except Exception:  # never die silently: stop the container, record why
+            with contextlib.suppress(Exception):
+                self.runtime.kill(self.id, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+            return 255
+        finally:
+            if self.master >= 0:
+                os.close(self.master)
+                self.master = -1
+
+    def died(self, code: int) -> dict[str, Any]:
+        """Journal the end of a run (`die`, the volumes unmounted); the record as it is."""
+        try:
+            record = self.store.read_container(self.id)
+        except (LayerlabError, OSError):  # removed meanwhile, or unreadable
+            record = self.config
+        events.container(self.store.root, record, "die", exitCode=str(code))
+        events.mounts(self.store.root, record, "unmount")
+        return record
+
+    def hand_back(self, code: int) -> None:
+        """An attached starter waits for our end and takes our exit code: it has the
+        first run's, as Docker's attached `run` ends at the first exit; a child of ours
+        supervises on, detached from the starter's terminal."""
+        if os.fork():
+            os._exit(code)
+        libc.become_subreaper()  # not inherited across fork
+        (self.dir / "shim.pid").write_text(f"{os.getpid()}\n")  # shim.lock came with us
+        self.attach = False
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        os.close(null)
+        if self.ready_fd >= 0:
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    def back_off(self, delay: float) -> bool:
+        """Wait `delay` seconds before a restart; False when the user stopped it meanwhile."""
+        deadline = time.monotonic() + delay
+        while (left := deadline - time.monotonic()) > 0:
+            if restart.stopped_by_user(self.dir):
+                return False
+            time.sleep(min(left, 0.05))
+        return not restart.stopped_by_user(self.dir)
 
     def finish(self, code: int, oom: bool) -> None:
         """Record the exit; a `--rm` container is then removed, with its anonymous volumes."""
@@ -218,6 +312,7 @@ class Shim:
             with self.store.lock():
                 self.store.discard(self.dir)
                 volumes.remove_anonymous(self.store, data)  # `run --rm`: Docker's `rm -v`
+            events.container(self.store.root, data, "destroy")
 
     def oom_killed(self) -> bool:
         """Docker's `State.OOMKilled`: the kernel's OOM killer ended a process of the cgroup."""

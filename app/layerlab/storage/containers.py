@@ -81,6 +81,9 @@ class Container:
         """Docker's STATUS column: `Created`, `Up 3 seconds (Paused)`, `Exited (0) 2 hours ago`."""
         now = time.time() if now is None else now
         state = self.state
+        if state.get("Restarting"):  # Docker's, waiting to run again
+            finished = parse_rfc3339(state["FinishedAt"])
+            return f"Restarting ({state.get('ExitCode', 0)}) {ago(finished, now)}"
         if state.get("Running"):
             up = "Up " + human_duration(now - parse_rfc3339(state["StartedAt"]))
             return up + " (Paused)" if state.get("Paused") else up
@@ -121,6 +124,7 @@ class CreateOptions:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)  # checked: runtime.seccomp
+    restart: dict[str, Any] = field(default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
     # A build step's container: the build's pid, so one a killed build left is removed.
     owner_pid: int | None = None
 
@@ -202,6 +206,11 @@ def _exited(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _restarting(_state: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
+    # Docker counts a container waiting to restart as running (`stop`, `rm` treat it so).
+    return _exited(_state, facts) | {"Running": True, "Restarting": True}
+
+
 def _lost(state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
     # Docker reports a container whose shim died (or whose host rebooted) as 255.
     return {
@@ -225,16 +234,18 @@ def _unpaused(_state: dict[str, Any], _facts: dict[str, Any]) -> dict[str, Any]:
 
 TRANSITIONS: dict[str, Event] = {
     # `start`: the shim has the process (facts: pid, at).
-    "start": Event(frozenset({CREATED, EXITED}), RUNNING, _started),
+    "start": Event(frozenset({CREATED, EXITED, RESTARTING}), RUNNING, _started),
     # The runtime could not start it: the Status stays, the Error says why (facts: error).
     "start_failed": Event(frozenset({CREATED, EXITED}), None, _start_failed),
     # The cgroup freezer, both ways.
     "pause": Event(frozenset({RUNNING}), PAUSED, _paused),
     "unpause": Event(frozenset({PAUSED}), RUNNING, _unpaused),
     # The first process ended - by itself, by `stop` or by `kill` (facts: exit_code, at).
-    "exit": Event(frozenset({RUNNING, PAUSED}), EXITED, _exited),
+    "exit": Event(frozenset({RUNNING, PAUSED, RESTARTING}), EXITED, _exited),
+    # It ended, and its restart policy runs it again after a while (facts: exit_code).
+    "restart": Event(frozenset({RUNNING, PAUSED}), RESTARTING, _restarting),
     # Its shim is gone without recording the exit.
-    "lost": Event(frozenset({RUNNING, PAUSED}), EXITED, _lost),
+    "lost": Event(frozenset({RUNNING, PAUSED, RESTARTING}), EXITED, _lost),
 }
 
 
@@ -324,6 +335,7 @@ def new_record(
             "CapDrop": list(opts.cap_drop) or None,
             "Privileged": opts.privileged,
             "SecurityOpt": list(opts.security_opt) or None,
+            "RestartPolicy": dict(opts.restart),
         },
         "Config": {
             "Hostname": hostname,

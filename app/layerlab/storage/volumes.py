@@ -25,6 +25,7 @@ from typing import Any
 
 from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
 from layerlab.presentation.humanize import parse_rfc3339
+from layerlab.storage import events
 from layerlab.storage.store import Store, read_json, write_json_atomic
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
@@ -112,6 +113,7 @@ def create(
         except BaseException:
             store.discard(staged)
             raise
+    events.volume(store.root, name, "create")
     return read(store, name)
 
 
@@ -198,6 +200,7 @@ def remove(store: Store, name: str, records: list[dict[str, Any]], force: bool =
         doomed = store.make_tmp_dir("removing-")
         os.rename(vdir, doomed / name)
     store.discard(doomed)
+    events.volume(store.root, name, "destroy")
 
 
 def _records(store: Store) -> list[dict[str, Any]]:

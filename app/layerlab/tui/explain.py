@@ -47,6 +47,7 @@ READ_ONLY = {
     "diff": "diff read the container's writable layer: A added, C changed, D deleted "
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",
+    "events": "events read the store's journal of what the engine did; nothing changed.",
 }
 # Commands whose exit code is their container's: any other non-zero code is their own failure.
 CONTAINER_CODE = {"run", "start", "exec", "attach", "build"}
@@ -62,6 +63,7 @@ NO_IMAGES = (
 CANCELLED = {
     "logs": "logs stopped following the container's log; the container keeps running.",
     "wait": "wait stopped waiting; the container keeps running.",
+    "events": "events stopped following the journal of what the engine did; nothing changed.",
 }
 
 

@@ -21,7 +21,10 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
     if command[:1] == ["--"]:
         command = command[1:]
     from layerlab.commands.runflags import labels, read_env_files
+    from layerlab.runtime import restart
 
+    policy = restart.parse_policy(ns.restart)
+    restart.check_auto_remove(policy, ns.rm, ns.cmd)
     return CreateOptions(
         command=command,
         name=ns.name,
@@ -48,6 +51,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
         cap_drop=ns.cap_drop,
         privileged=ns.privileged,
         security_opt=ns.security_opt,
+        restart=policy,
     )
 
 
@@ -222,12 +226,15 @@ def cmd_restart(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 @command("update")
 def cmd_update(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """`docker update`: prints each container as it was named, once its limits are set."""
+    from layerlab.runtime.restart import parse_policy
+
     changes = _limit_options(ns)
+    policy = None if ns.restart is None else parse_policy(ns.restart)
     if all(v is None for v in (changes.memory, changes.memory_swap, changes.pids_limit,
-                               changes.cpus, changes.cpu_shares)):  # fmt: skip
+                               changes.cpus, changes.cpu_shares, policy)):  # fmt: skip
         raise UsageError("you must provide one or more flags when using this command", 1)
 
     def update(ref: str) -> Report:
-        return touched(engine.update(ref, changes))
+        return touched(engine.update(ref, changes, policy))
 
     return each(ns.containers, io, update)

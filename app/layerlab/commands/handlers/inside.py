@@ -177,6 +177,10 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
     if container.paused:
         raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
+    if container.state.get("Restarting"):
+        raise LayerlabError(
+            "You cannot attach to a restarting container, wait until it is running", 1
+        )
     from layerlab.commands.attach import copy_input
 
     tty = bool(container.data["Config"].get("Tty"))

@@ -1,5 +1,5 @@
-"""The system: version, info, help, the bare groups' help, prune, `system df` and
-`system check`."""
+"""The system: version, info, help, the bare groups' help, prune, `system df`,
+`system check` and `events`."""
 
 from __future__ import annotations
 
@@ -168,3 +168,10 @@ def cmd_system_check(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if not problems:
         print("the store is consistent", file=io.out)
     return Report(code=1 if left else 0)
+
+
+@command("events")
+def cmd_events(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.events import cmd_events as events  # its own module: the journal's
+
+    return events(engine, ns, io)

@@ -31,10 +31,19 @@ from layerlab.presentation.gotemplate.values import (
     EXEC_EXIT_CODE,
     PARSE_EXIT_CODE,
     Context,
+    Marshaled,
     TemplateError,
 )
 
-__all__ = ["EXEC_EXIT_CODE", "PARSE_EXIT_CODE", "Context", "TemplateError", "check", "render"]
+__all__ = [
+    "EXEC_EXIT_CODE",
+    "PARSE_EXIT_CODE",
+    "Context",
+    "Marshaled",
+    "TemplateError",
+    "check",
+    "render",
+]
 
 
 def render(template: str, data: Any, *, struct: str | None = None, name: str = "") -> str:

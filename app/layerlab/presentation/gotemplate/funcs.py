@@ -13,6 +13,7 @@ from layerlab.presentation.gotemplate.values import (
     MISSING,
     CallError,
     Context,
+    Marshaled,
     NilMap,
     NilSlice,
     go_float,
@@ -293,6 +294,8 @@ def _split(value: Any, separator: Any) -> list[str]:
 def _go_json(value: Any) -> str:
     """Go's json encoding without HTML escaping, as Docker's `json` function does it; a
     `Context` is its own MarshalJSON's bytes (json.Marshal: escaped, keys sorted)."""
+    if isinstance(value, Marshaled):
+        return value.text
     if isinstance(value, Context):
         fields = {k: value[k] for k in sorted(value) if not callable(value[k])}
         return _html_escape(_go_json(fields))

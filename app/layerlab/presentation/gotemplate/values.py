@@ -34,6 +34,15 @@ class Context(dict[str, Any]):
     while `{{json .Field}}` goes through Docker's non-escaping encoder."""
 
 
+class Marshaled(dict[str, Any]):
+    """A struct whose JSON is not its fields by name (Go's json tags: `events.Message` has
+    `.Status`, marshaled as `status`): the template sees the fields, `json` the text."""
+
+    def __init__(self, fields: dict[str, Any], text: str) -> None:
+        super().__init__(fields)
+        self.text = text
+
+
 class TemplateError(ValueError):
     """A template that cannot be parsed or executed; the message is one line."""
 

@@ -1,0 +1,186 @@
+"""`--restart`: the container's shim runs its process again as the policy says, after the
+command that started it is gone; `stop` and `kill` end that; `RestartCount`, `Restarting`
+and `HostConfig.RestartPolicy` as Docker shows them; Docker's words for bad policies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from layerlab.errors import LayerlabError
+from layerlab.runtime.restart import Supervisor, parse_policy
+
+from .conftest import CLI, Result, eventually
+
+
+def _inspect(cli: CLI, name: str, template: str) -> str:
+    return cli("inspect", "-f", template, name).out.strip()
+
+
+@pytest.mark.unit
+def test_bad_policies_in_dockers_words() -> None:
+    # docker/cli opts/parse.go ParseRestartPolicy; moby daemon/container.go validation
+    cases = {
+        "on-failure:1:2": "invalid restart policy format",
+        "on-failure:x": "maximum retry count must be an integer",
+        "always:3": "maximum retry count cannot be used with restart policy 'always'",
+        "unless-stopped:1": "maximum retry count cannot be used with restart policy "
+        "'unless-stopped'",
+        "bogus": "invalid restart policy 'bogus'",
+        "on-failure:-1": "maximum retry count cannot be negative",
+    }
+    for text, words in cases.items():
+        with pytest.raises(LayerlabError) as raised:
+            parse_policy(text)
+        assert str(raised.value) == words
+    assert parse_policy("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert parse_policy("always:0") == {"Name": "always", "MaximumRetryCount": 0}
+
+
+@pytest.mark.unit
+def test_dockers_backoff() -> None:
+    # moby restartmanager: 100 ms doubled per restart, back to 100 ms after 10 s of running
+    policy = {"Name": "always", "MaximumRetryCount": 0}
+    supervisor = Supervisor()
+    delays = [supervisor.delay(policy, 1, 0.5, False) for _ in range(4)]
+    assert delays == [0.1, 0.2, 0.4, 0.8]
+    assert supervisor.delay(policy, 1, 12.0, False) == 0.1
+    assert supervisor.delay(policy, 0, 0.5, True) is None  # stopped by the user
+    on_failure = Supervisor()
+    limited = {"Name": "on-failure", "MaximumRetryCount": 2}
+    assert on_failure.delay(limited, 0, 0.5, False) is None  # a clean exit is no failure
+    assert [on_failure.delay(limited, 3, 0.5, False) is not None for _ in range(3)] == [
+        True, True, False,
+    ]  # fmt: skip
+
+
+@pytest.mark.system
+def test_bad_flags_leave_nothing(cli: CLI) -> None:
+    conflict = cli("run", "--rm", "--restart", "always", "busybox", "true")
+    assert (conflict.code, conflict.err) == (
+        125,
+        "Error: Conflicting options: --restart and --rm\n",
+    )
+    created = cli("create", "--rm", "--restart", "on-failure", "busybox")
+    assert (created.code, created.err) == (
+        125, "Error: can't create 'AutoRemove' container with restart policy\n"
+    )  # fmt: skip
+    bad = cli("create", "--restart", "always:2", "busybox")
+    assert bad.code == 125
+    assert bad.err == "Error: maximum retry count cannot be used with restart policy 'always'\n"
+    assert cli("ps", "-aq").out == ""
+
+
+@pytest.mark.system
+def test_on_failure_runs_n_more_times_then_stays_exited(cli: CLI) -> None:
+    result = cli("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox",
+                 "sh", "-c", "exit 3")  # fmt: skip
+    assert result.code == 0, result.err
+    eventually(lambda: _inspect(cli, "flaky", "{{.State.Status}} {{.RestartCount}}"),
+               "exited 2", timeout=60)  # fmt: skip
+    assert _inspect(cli, "flaky", "{{.State.ExitCode}} {{.State.Restarting}}") == "3 false"
+    policy = json.loads(_inspect(cli, "flaky", "{{json .HostConfig.RestartPolicy}}"))
+    assert policy == {"Name": "on-failure", "MaximumRetryCount": 2}
+    starts = cli("events", "--since", "0", "--until", "0s", "-f", "event=start").out
+    assert len(starts.splitlines()) == 3
+    assert cli("ps", "-a", "--format", "{{.Status}}").out.startswith("Exited (3) ")
+
+
+@pytest.mark.system
+def test_always_restarts_until_stopped(cli: CLI) -> None:
+    # Its first run leaves /again in its writable layer and exits 0; the next one sleeps.
+    script = "test -e /again && exec sleep 600; touch /again"
+    assert cli("run", "-d", "--name", "loop", "--restart", "always", "busybox",
+               "sh", "-c", script).code == 0  # fmt: skip
+    running = "running 1 true"
+    template = "{{.State.Status}} {{.RestartCount}} {{ne .State.Pid 0}}"
+    eventually(lambda: _inspect(cli, "loop", template), running, timeout=60)
+    assert cli("stop", "-t", "1", "loop").code == 0
+    assert _inspect(cli, "loop", "{{.State.Status}} {{.State.Restarting}}") == "exited false"
+    assert cli("wait", "loop").out == "137\n"  # no shim is left to run it again
+    assert _inspect(cli, "loop", "{{.RestartCount}}") == "1"
+    assert cli("start", "loop").code == 0  # a start by the user counts from zero again
+    assert _inspect(cli, "loop", template) == "running 0 true"
+    assert cli("kill", "loop").code == 0  # SIGKILL by the user ends restarting too
+    assert cli("wait", "loop").out == "137\n"
+    assert _inspect(cli, "loop", "{{.State.Status}} {{.RestartCount}}") == "exited 0"
+
+
+@pytest.mark.system
+def test_restarting_in_ps_and_rm_f(cli: CLI) -> None:
+    assert cli("run", "-d", "--name", "spin", "--restart", "always", "busybox", "true").code == 0
+    # Its backoff doubles at each restart: the wait before a run soon outlasts a poll.
+    eventually(lambda: cli("ps", "--format", "{{.Status}}").out.startswith("Restarting (0) "),
+               True, timeout=60)  # fmt: skip
+    assert _inspect(cli, "spin", "{{.State.Status}} {{.State.Running}}") == "restarting true"
+    waiting = "is restarting, wait until the container is running\n"
+    for words in (["exec", "spin", "true"], ["pause", "spin"], ["top", "spin"]):
+        refused = _while_restarting(cli, "spin", *words)
+        assert (refused.code, refused.err.endswith(waiting)) == (1, True), refused.err
+    attach = _while_restarting(cli, "spin", "attach", "spin")
+    assert attach.err == (
+        "Error: You cannot attach to a restarting container, wait until it is running\n"
+    )
+    assert cli("rm", "-f", "spin").code == 0
+    assert cli("ps", "-aq").out == ""
+
+
+def _while_restarting(cli: CLI, name: str, *words: str) -> Result:
+    """`words` run while `name` waits to restart: the same wait before and after (its
+    RestartCount unchanged), retried until one was."""
+    deadline = time.monotonic() + 60
+    template = "{{.State.Restarting}} {{.RestartCount}}"
+    while True:
+        before = _inspect(cli, name, template)
+        result = cli(*words)
+        if before.startswith("true ") and _inspect(cli, name, template) == before:
+            return result
+        if words[0] == "pause" and result.code == 0:  # it was running: let it go on
+            cli("unpause", name)
+        assert time.monotonic() < deadline, f"{name} never waited to restart for {words}"
+
+
+@pytest.mark.system
+def test_an_attached_run_ends_with_the_first_exit(cli: CLI) -> None:
+    """As Docker's attached `run`: its code is the first run's; the restarts go on."""
+    result = cli("run", "--name", "once", "--restart", "on-failure:1", "busybox",
+                 "sh", "-c", "echo ran; exit 7")  # fmt: skip
+    assert (result.code, result.out) == (7, "ran\n")
+    eventually(lambda: _inspect(cli, "once", "{{.State.Status}} {{.RestartCount}}"),
+               "exited 1", timeout=60)  # fmt: skip
+    assert cli("logs", "once").out == "ran\nran\n"
+
+
+@pytest.mark.system
+def test_update_restart(cli: CLI) -> None:
+    assert cli("create", "--name", "later", "busybox", "true").code == 0
+    assert _inspect(cli, "later", "{{json .HostConfig.RestartPolicy}}") == (
+        '{"Name":"no","MaximumRetryCount":0}'
+    )
+    assert cli("update", "--restart", "on-failure:4", "later").out == "later\n"
+    assert _inspect(cli, "later", "{{.HostConfig.RestartPolicy.MaximumRetryCount}}") == "4"
+    gone = cli("create", "--name", "gone", "--rm", "busybox", "true").out.strip()
+    refused = cli("update", "--restart", "always", "gone")
+    assert refused.code == 1
+    assert refused.err == (
+        f"Error: Cannot update container {gone}: Restart policy cannot be updated because "
+        "AutoRemove is enabled for the container\n"
+    )
+
+
+@pytest.mark.system
+def test_dockers_own_words_when_a_daemon_answers(cli: CLI) -> None:
+    try:
+        alive = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        pytest.skip("no docker")
+    if alive.returncode != 0:
+        pytest.skip("no Docker daemon answers")
+    theirs = subprocess.run(["docker", "create", "--restart", "always:2", "busybox"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    ours = cli("create", "--restart", "always:2", "busybox")
+    assert "maximum retry count cannot be used with restart policy 'always'" in theirs.stderr
+    assert theirs.returncode == ours.code
