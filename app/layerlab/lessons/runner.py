@@ -29,7 +29,7 @@ import psutil
 
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import LayerlabError, printed
 from layerlab.lessons.checks import (
     Baseline,
     CheckResult,
@@ -100,8 +100,8 @@ class Sandbox:
             self._anchor(ns)
             cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
             code = self.dispatch(self.engine, ns, cio).code
-        except LayerlabError as exc:
-            print(f"Error: {exc}", file=err)
+        except LayerlabError as exc:  # a usage error bare, as Docker's CLI prints it
+            print(printed(exc), file=err)
             code = exc.exit_code
         except Exception as exc:  # a bug or an OS failure: the lesson shows it, never crashes
             print(f"Error: {type(exc).__name__}: {exc}", file=err)

@@ -40,12 +40,10 @@ from textual.widgets import Footer, Input, Tabs, Tree
 from textual.widgets.input import Selection
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerlab.errors import Cancelled, LayerlabError, NotFound
+from layerlab.errors import LayerlabError, NotFound, printed
 from layerlab.layerfs import analysis
 from layerlab.layerfs.unionfs import Change
 from layerlab.presentation.humanize import human_size, plural
-from layerlab.report import Report
-from layerlab.storage.reference import short_id
 from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui import bar_words, history, model, themes
 from layerlab.tui.bar_status import BarStatus
@@ -53,7 +51,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.diagram import Diagram
-from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain
+from layerlab.tui.explain import Outcome, build_notes, explain
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.literal import shown
@@ -71,6 +69,7 @@ from layerlab.tui.messages import (
 )
 from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.model import LayerRow, SubjectView
+from layerlab.tui.outcome import execute, needs_terminal
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_bar import SubjectBar
@@ -80,7 +79,6 @@ if TYPE_CHECKING:
     from layerlab.commands.stdio import IO
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
-    from layerlab.storage.containers import Container
     from layerlab.storage.watch import StoreWatch, UpperWatch
     from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
@@ -92,9 +90,6 @@ SIZE_EVERY_SECONDS = 0.3  # writes in the writable layer re-measure it at most t
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
-# Commands that run a process in a container: the explanation says what it changed in the
-# writable layer, so only these read it (before, for a container that already existed).
-RUNS_A_PROCESS = {"exec", "start", "run"}
 STORE_RETRIES = 3  # a store read that failed is tried again this often before waiting for news
 # What each worker group was doing, for the line that says one failed.
 DOING = {
@@ -115,13 +110,6 @@ def error_line(error: BaseException | None) -> str:
     if isinstance(error, LayerlabError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def needs_terminal(ns: argparse.Namespace) -> bool:
-    """`run -it`, `exec -it`, `start -ai`: the container reads the keyboard, so it gets it."""
-    if ns.cmd not in ("run", "exec", "start") or getattr(ns, "detach", False):
-        return False
-    return bool(ns.interactive)
 
 
 M = TypeVar("M")
@@ -699,7 +687,7 @@ class LayerlabApp(App[None]):
         if word is None:
             return False
         self.output_log.say(f"{word}: not a docker command here; F1 lists them")
-        self._lesson_refused(shlex.join(words), f"{word}: not a docker command")
+        self._lesson_refused(shlex.join(words), f"Error: {word}: not a docker command")
         self.explainer.text = (
             f"{word} is not one of Docker's commands: the bar runs Docker's commands "
             "(a leading docker is fine), plus help, clear and exit. F1 lists them."
@@ -715,7 +703,7 @@ class LayerlabApp(App[None]):
             words = shlex.split(line)
         except ValueError as exc:
             log.say(f"Error: {exc}")
-            self._lesson_refused(line, str(exc))
+            self._lesson_refused(line, f"Error: {exc}")
             return False
         if words and self._bar_word(words):
             return False
@@ -725,9 +713,9 @@ class LayerlabApp(App[None]):
         try:
             with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
                 ns = grammar.parse(words)
-        except LayerlabError as exc:
-            log.say(f"Error: {exc}")
-            self._lesson_refused(line, str(exc))
+        except LayerlabError as exc:  # a usage error: bare, as Docker's CLI prints it
+            log.say(printed(exc))
+            self._lesson_refused(line, printed(exc))
             return False
         except SystemExit:  # --help / --version print and exit, as argparse does
             log.say(parsed.getvalue().rstrip("\n"))
@@ -741,177 +729,10 @@ class LayerlabApp(App[None]):
         self.run_command(line, ns)
         return True
 
-    def _lesson_refused(self, line: str, error: str) -> None:
+    def _lesson_refused(self, line: str, said: str) -> None:
         """A lesson's checks see a line that ran nothing as a failed command, as Docker's exit 1."""
         if self.lesson_pane is not None:
-            self.lesson_pane.refused(line, error)
-
-    def _execute(
-        self, line: str, ns: argparse.Namespace, cio: IO, before: Snapshot | None
-    ) -> Outcome:
-        """Run one command through the CLI's own dispatch; its report says what it touched.
-
-        `before` is the store as the panels show it; the writable layer is read
-        around the command only when it runs a process in an existing container.
-        """
-        from layerlab.commands import handlers
-
-        engine = self.engine
-        ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
-        changes_before = self._changes(ran_in)
-        error, cancelled, report = "", False, Report()
-        started = time.time()  # wall clock, as the container's FinishedAt
-        try:
-            if self.lesson_pane is not None:
-                self.lesson_pane.prepare(ns)  # a lesson's relative paths: its work folder
-            report = handlers.dispatch(engine, ns, cio)
-        except Cancelled as exc:  # the app quits, or the command was cancelled: no failure
-            cancelled, report = True, Report(code=exc.exit_code)
-        except LayerlabError as exc:
-            error, report = str(exc), Report(code=exc.exit_code)
-        except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
-            error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
-        if report.errors and not report.containers:  # every item failed (`start nosuch`)
-            error = "; ".join(report.errors)
-        outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
-                          subject=None, cancelled=cancelled, started=started)  # fmt: skip
-        if error or cancelled:
-            return outcome
-        return self._read_outcome(outcome, before, ran_in, changes_before)
-
-    def _existing_container(self, ns: argparse.Namespace) -> str | None:
-        """The container `exec`/`start` runs a process in, if it exists before the command."""
-        if ns.cmd == "run":
-            return None  # its container is new: an empty writable layer before
-        refs = ns.containers[:1] if ns.cmd == "start" else [ns.container]
-        subject = self.engine.resolve(refs[0]) if refs else None
-        return subject.id if subject is not None and subject.kind == "container" else None
-
-    def _read_outcome(
-        self,
-        outcome: Outcome,
-        before: Snapshot | None,
-        ran_in: str | None,
-        changes_before: tuple[Change, ...],
-    ) -> Outcome:
-        """The subject from the report, and targeted reads of it (no full-store read)."""
-        report, ns = outcome.report, outcome.ns
-        subject = self._subject_of(report, ns, before)
-        container = (
-            self._read_container(subject.id) if subject and subject.kind == "container" else None
-        )
-        removed = tuple(self._removed_name(cid, before) for cid in report.removed_containers)
-        image_id = (
-            container.data["Image"] if container is not None
-            else subject.id if subject is not None and subject.kind == "image"
-            else None
-        )  # fmt: skip
-        changes_after: tuple[Change, ...] = ()
-        entries = 0
-        if container is not None and (
-            ns.cmd == "exec" or (ns.cmd in RUNS_A_PROCESS and not container.running)
-        ):
-            changes_after = self._changes(container.id)  # exec, or a process that ran and ended
-        elif container is not None and ns.cmd in ("stop", "kill"):
-            entries = self._writable_entries(container.id)
-        return replace(
-            outcome,
-            subject=subject,
-            container=container,
-            created=container is not None and container.id in report.created_containers,
-            image=self._image_facts(image_id),
-            removed=removed,
-            changes_before=changes_before
-            if container is not None and container.id == ran_in
-            else (),
-            changes_after=changes_after,
-            writable_entries=entries,
-            history=self._history_facts(ns.image) if ns.cmd == "history" else None,
-            images=len(self.engine.image_ids()) if ns.cmd == "images" else None,
-        )
-
-    def _subject_of(
-        self, report: Report, ns: argparse.Namespace, before: Snapshot | None
-    ) -> Subject | None:
-        """What the panels follow after a command, from its report, most specific first.
-
-        The container it made; else the image it made; else, after `rm`, the removed
-        container's image; else the first container or image it names that is still
-        there; else what the command line names (`run --rm`). None: nothing to follow (`ps`).
-        """
-        removed = set(report.removed_containers)
-        made = [cid for cid in report.created_containers if cid not in removed]
-        if made:
-            return Subject("container", made[0])
-        if report.created_images:
-            return Subject("image", report.created_images[0])
-        for cid in report.removed_containers:
-            was = before.container(cid) if before is not None else None
-            if was is not None:
-                return Subject("image", was.data["Image"])
-        gone = set(report.removed_images)
-        for cid in report.containers:
-            if cid not in removed:
-                return Subject("container", cid)
-        for image_id in report.images:
-            if image_id not in gone:
-                return Subject("image", image_id)
-        for ref in model.command_refs(ns):
-            subject = self.engine.resolve(ref)
-            if subject is not None:
-                return subject
-        return None
-
-    def _read_container(self, cid: str) -> Container | None:
-        try:
-            return self.engine.container(cid)
-        except NotFound:  # removed meanwhile (another terminal, `--rm`)
-            return None
-
-    def _image_facts(self, image_id: str | None) -> ImageFacts | None:
-        if image_id is None:
-            return None
-        try:
-            image = self.engine.image(image_id)
-            tags = self.engine.image_inspect(image)["RepoTags"]
-        except (NotFound, *analysis.GONE):
-            return None
-        return ImageFacts(model.image_name(tags, image.id), len(image.layers))
-
-    def _history_facts(self, ref: str) -> HistoryFacts | None:
-        try:
-            image = self.engine.image(ref)
-            rows = self.engine.history(image.id)
-            tags = self.engine.image_inspect(image)["RepoTags"]
-        except (NotFound, *analysis.GONE):
-            return None
-        entries = image.config.get("history") or []
-        return HistoryFacts(
-            name=model.image_name(tags, image.id),
-            rows=len(rows),
-            empty=sum(1 for entry in entries if entry.get("empty_layer")),
-            missing=sum(1 for row in rows if row.image_id == "<missing>"),
-        )
-
-    @staticmethod
-    def _removed_name(cid: str, before: Snapshot | None) -> str:
-        was = before.container(cid) if before is not None else None
-        return was.name if was is not None else short_id(cid)
-
-    def _changes(self, cid: str | None) -> tuple[Change, ...]:
-        if cid is None:
-            return ()
-        try:  # a running container may delete files while we read: read again, else nothing
-            return analysis.reread(lambda: tuple(self.engine.diff(cid)), ())
-        except LayerlabError:
-            return ()
-
-    def _writable_entries(self, cid: str) -> int:
-        try:
-            layer = self.engine.writable_layer(cid)
-        except LayerlabError:
-            return 0
-        return analysis.reread(layer.size, (0, 0))[1]
+            self.lesson_pane.refused(line, said)
 
     @work(thread=True, group="command", exit_on_error=False)
     def run_command(self, line: str, ns: argparse.Namespace) -> None:
@@ -933,7 +754,8 @@ class LayerlabApp(App[None]):
         try:
             cio = IO(out, err, interactive=False, cancel=cancel)
             self._running_io = cio
-            outcome = self._execute(line, ns, cio, self.snapshot)
+            prepare = pane.prepare if pane is not None else None
+            outcome = execute(self.engine, line, ns, cio, self.snapshot, prepare)
         finally:
             self._running_io = None
             with self._cancels_lock:
@@ -942,7 +764,7 @@ class LayerlabApp(App[None]):
         for note in build_notes(outcome.report.build_steps):  # in order, after the build's lines
             log.post_message(OutputLog.Line(note, False, note=True))
         if outcome.error:
-            err.write(f"Error: {outcome.error}\n")
+            err.write(f"{outcome.said}\n")
         err.flush()
         if outcome.cancelled:
             log.post_message(
@@ -970,12 +792,13 @@ class LayerlabApp(App[None]):
         try:
             with self.suspend():
                 cio = IO(sys.stdout, sys.stderr, interactive=True)
-                outcome = self._execute(line, ns, cio, self.snapshot)
+                prepare = self.lesson_pane.prepare if self.lesson_pane is not None else None
+                outcome = execute(self.engine, line, ns, cio, self.snapshot, prepare)
         except SuspendNotSupported:
             log.say("Error: this terminal cannot be handed to a container (run -it needs a tty)")
             return False
-        if outcome.error:
-            log.say(f"Error: {outcome.error}")
+        if outcome.said:
+            log.say(outcome.said)
         log.note(f"the terminal is back from the container (exit code {outcome.code})")
         if self.lesson_pane is not None:  # what it printed went to the terminal, not to us
             self.lesson_pane.ran(line, outcome.code, io.StringIO(), io.StringIO())
