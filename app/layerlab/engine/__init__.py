@@ -1558,6 +1558,22 @@ class Engine:
                 family.update(chain)
         return family
 
+    def remove_store(self) -> None:
+        """The end of a throwaway store (a lesson's): every container removed, killing what
+        runs, what is still mounted under the store unmounted, and the store deleted."""
+        from layerlab.engine.fsck import mounts_under
+        from layerlab.storage.store import remove_tree
+
+        with contextlib.suppress(LayerlabError, OSError):
+            for container in self.containers(all=True):
+                with contextlib.suppress(LayerlabError, OSError):
+                    self.rm(container.id, force=True)
+        with contextlib.suppress(OSError):
+            for point in mounts_under(self.store.root):
+                with contextlib.suppress(OSError):
+                    unionfs.unmount(Path(point))
+        remove_tree(self.store.root)
+
     # --- inspect ----------------------------------------------------------------
     def inspect(self, ref: str, size: bool = False, kind: str | None = None) -> dict[str, Any]:
         """A container's or an image's top-level metadata, container first as Docker does;
