@@ -28,6 +28,7 @@ def test_the_bar_prints_a_usage_error_as_the_cli_does(engine: Engine, cli: CLI) 
     async def main() -> list[str]:
         app = LayerlabApp(engine.store.root)
         async with app.run_test(size=(100, 32)) as pilot:
+
             def lines() -> list[str]:
                 return [line.text for line in app.query_one(OutputLog).lines]
 

@@ -21,11 +21,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TextIO, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from textual import events, on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
@@ -43,7 +41,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from layerlab.errors import LayerlabError, NotFound, printed
 from layerlab.layerfs import analysis
 from layerlab.layerfs.unionfs import Change
-from layerlab.presentation.humanize import human_size, plural
+from layerlab.presentation.humanize import plural
 from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui import bar_words, history, model, themes
 from layerlab.tui.bar_status import BarStatus
@@ -58,20 +56,18 @@ from layerlab.tui.literal import shown
 from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
-    FilesLoaded,
-    ProcsLoaded,
-    ProvenanceLoaded,
     SizeRead,
     StoreChanged,
     StoreLoaded,
     SubjectLoaded,
-    UpperChanged,
+    while_running,
 )
 from layerlab.tui.metadata import MetadataPanel
-from layerlab.tui.model import LayerRow, SubjectView
+from layerlab.tui.model import SubjectView
 from layerlab.tui.outcome import execute, needs_terminal
 from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
 from layerlab.tui.provenance_view import ProvenanceView
+from layerlab.tui.reconcile import StoreFollower, store_news, subject_changed
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
@@ -79,7 +75,6 @@ if TYPE_CHECKING:
     from layerlab.commands.stdio import IO
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
-    from layerlab.storage.watch import StoreWatch, UpperWatch
     from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.tui.output_log import OutputLog
@@ -110,21 +105,6 @@ def error_line(error: BaseException | None) -> str:
     if isinstance(error, LayerlabError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-M = TypeVar("M")
-
-
-def while_running(handler: Callable[[LayerlabApp, M], None]) -> Callable[[LayerlabApp, M], None]:
-    """A read's result, dropped once the app shuts down: its panels are being removed, and a
-    message queued before the shutdown must not find them half gone."""
-
-    @wraps(handler)
-    def handle(app: LayerlabApp, message: M) -> None:
-        if app.is_running:
-            handler(app, message)
-
-    return handle
 
 
 class FirstScreen(Screen[None]):
@@ -208,23 +188,16 @@ class LayerlabApp(App[None]):
         self.history_path = history_path if history_path is not None else history.default_path()
         self.queue = CommandQueue()  # lines run one at a time, in the order typed
         self._running_io: IO | None = None  # the running command's IO: its cancel, its attach
-        self._upper_changed_at = 0.0  # when the watcher last changed the live files tree
         self.present = present  # presentation mode: what a projector needs, large
         themes.register(self)
         self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
-        self._files_row: LayerRow | None = None
-        self._upper_watch: UpperWatch | None = None
-        self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
-        self._watch_lock = threading.Lock()
         # The store's watcher: made and started in a worker (watchdog waits for the first frame).
         self._watching = True  # the engine's store is watched (until the app unmounts)
-        self._store_watch: tuple[Engine, StoreWatch] | None = None
-        self._store_watch_lock = threading.Lock()
+        self._store_follower = StoreFollower(self._store_wanted, self._store_changed)
         self._store_timer: Timer | None = None
         self._first_read_due = True  # the store is read once the first frame is painted
         self._store_failures = 0  # store reads failed in a row
-        self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
         self._after_command: str | None = None  # the command whose effect is being shown
         self._to_top = False  # the next subject shown opens its writable (or top) layer
         self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
@@ -338,7 +311,7 @@ class LayerlabApp(App[None]):
         opened; and the garbage collector, which `run_tui` holds off until then, resumes."""
         gc.enable()
         self._first_read_due = False
-        self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
+        self.set_interval(PROC_POLL_SECONDS, self.process_panel.poll)
         self.start_store_watch()
         self.load_store()
         if self._first_lesson is not None:
@@ -349,8 +322,8 @@ class LayerlabApp(App[None]):
         self._watching = False
         self._reconcile_store_watch()
         self._close_sandbox(wait=True)
-        self._upper_wanted = None
-        self._reconcile_upper_watch()
+        self.files_tree.follower.wanted = None
+        self.files_tree.follower.reconcile()
 
     async def on_event(self, event: events.Event) -> None:
         """Escape typed quickly with the keys after it reaches us disguised: undo that.
@@ -629,13 +602,7 @@ class LayerlabApp(App[None]):
         self.logs.toggle_class("-expanded")
 
     def action_copy_host_path(self) -> None:
-        """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
-        provenance = self.provenance_view.provenance
-        if provenance is None or not provenance.host:
-            self.notify("select a file first: its host path is what gets copied", timeout=3)
-            return
-        self.copy_to_clipboard(provenance.host)
-        self.notify(shown(provenance.host), title="copied the host path", timeout=4, markup=False)
+        self.provenance_view.copy_host_path()
 
     # --- the command bar ----------------------------------------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
@@ -863,26 +830,11 @@ class LayerlabApp(App[None]):
         self._reconcile_store_watch()
 
     def _reconcile_store_watch(self) -> None:
-        """Make the store's watcher watch the store of the engine in use (none once unmounted).
+        """Watch the store of the engine in use (none once unmounted); off the UI thread."""
+        self._store_follower.reconcile()
 
-        Off the UI thread but at exit; it converges, as the writable layer's does.
-        """
-        with self._store_watch_lock:
-            wanted = self.engine if self._watching else None
-            current = self._store_watch
-            if current is not None and current[0] is wanted:
-                return
-            if current is not None:
-                current[1].stop()
-                self._store_watch = None
-            if wanted is None:
-                return
-            watch = wanted.watch_store(self._store_changed)
-            watch.start()
-            self._store_watch = (wanted, watch)
-        # Read once more now it watches: a change made before (a lesson's setup making
-        # busybox while the watch started) sends no event, and would never be listed.
-        self._store_changed()
+    def _store_wanted(self) -> Engine | None:
+        return self.engine if self._watching else None
 
     def _store_changed(self) -> None:  # on watchdog's thread
         self.post_message(StoreChanged())
@@ -921,40 +873,15 @@ class LayerlabApp(App[None]):
         if self.lesson_pane is not None:
             self.lesson_pane.recheck()  # the store changed: the lesson's checks run again
         if previous is not None:
-            self._log_store_changes(previous, snapshot)
+            for text, kind in store_news(previous, snapshot):
+                self.event_log.add(text, kind)
         self.subject_list.show(snapshot, self.subject)
         self.command_bar.set_names(snapshot.names())
         subject = self.subject
         if subject is None:
             self.subject = model.latest(snapshot)  # start-up, or the last subject went
-            return
-        if subject.kind == "container":
-            old = previous.container(subject.id) if previous else None
-            new = snapshot.container(subject.id)
-            if new is None or old is None or old.data != new.data:
-                self.load_subject(subject)
-        elif snapshot.image(subject.id) is None:
+        elif subject_changed(previous, snapshot, subject):
             self.load_subject(subject)
-
-    def _log_store_changes(self, old: Snapshot, new: Snapshot) -> None:
-        events = self.event_log
-        before = {c.id: c for c in old.containers}
-        for c in new.containers:
-            was = before.pop(c.id, None)
-            if was is None:
-                events.add(f"container {c.name}: created, a writable layer on {c.image_ref}")
-            elif was.status != c.status:
-                events.add(f"container {c.name}: {was.status} → {c.status}")
-        for c in before.values():
-            events.add(f"container {c.name}: removed with its writable layer", "removed")
-        old_images = {i.id: i for _, i in old.images}
-        new_images = {i.id: i for _, i in new.images}
-        for image_id, image in new_images.items():
-            if image_id not in old_images:
-                layers = plural(len(image.layers), "read-only layer")
-                events.add(f"image {new.image_name(image_id)}: added, {layers}")
-        for image_id in old_images.keys() - new_images.keys():
-            events.add(f"image {old.image_name(image_id)}: removed", "removed")
 
     # --- the subject --------------------------------------------------------------------
     def on_subject_list_picked(self, message: SubjectList.Picked) -> None:
@@ -998,14 +925,14 @@ class LayerlabApp(App[None]):
         procs_panel = self.process_panel
         if view is None:
             self.workers.cancel_group(self, "files")
-            self.workers.cancel_group(self, "procs")
+            procs_panel.unfollow()
             layers.show(())
             self.files_tree.set_mounts(())
             self.files_tree.begin("files", None)
             self.files_tree.load([])
             for key in ("image", "container", "oci", "layer"):
                 metadata.show(key, None, None)
-            self._stop_upper_watch()
+            self.files_tree.stop_following()
             return
         sid = view.subject.id
         metadata.show("image", view.inspect.get("Image", sid), view.image_config)
@@ -1016,14 +943,12 @@ class LayerlabApp(App[None]):
         layers.show(view.layers, view.mounts, top=to_top)
         self.files_tree.set_mounts(view.mounts)
         if not is_container:
-            self.workers.cancel_group(self, "procs")
-            procs_panel.say(IMAGE)
-            self._stop_upper_watch()
+            procs_panel.unfollow(IMAGE)
+            self.files_tree.stop_following()
         elif not view.running:
-            self.workers.cancel_group(self, "procs")
-            procs_panel.say(NOT_RUNNING)
+            procs_panel.unfollow(NOT_RUNNING)
         else:
-            self._poll_procs()
+            procs_panel.follow(view.pid)
         if self.snapshot is not None:
             self.subject_list.show(self.snapshot, view.subject)
         self._bring_up_news(view)
@@ -1042,98 +967,15 @@ class LayerlabApp(App[None]):
     # --- layers and files ---------------------------------------------------------------
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
         self.metadata_panel.show("layer", message.row.key + str(message.row.path), message.row.meta)
-        self._open_layer(message.row)
-
-    def on_change_tree_union_toggled(self, _: ChangeTree.UnionToggled) -> None:
-        if self._files_row is not None:
-            self._open_layer(self._files_row)
-
-    def _open_layer(self, row: LayerRow) -> None:
-        """Show a layer's files: its own entries, or with `u` the merged view from it down."""
-        title = (
-            f"writable layer (live) · {row.path}"
-            if row.writable
-            else f"layer {row.short_id} · {row.created_by}"
-        )
-        if self.files_tree.union:
-            title = "union from " + title
-        self.files_tree.begin(title, row.path if row.writable else None)
-        self.files_tree.border_subtitle = (
-            f"hides {human_size(row.hidden)} of the layers below: still stored, still shipped"
-            if row.hidden
-            else ""
-        )
-        self._files_row = row
-        self._upper_wanted = (row.path, row.beneath) if row.writable else None
-        self.load_files(row, self.files_tree.union)
-
-    @work(thread=True, exclusive=True, group="files", exit_on_error=False)
-    def load_files(self, row: LayerRow, union: bool) -> None:
-        """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
-        self._reconcile_upper_watch()
-        started = time.monotonic()
-        read = analysis.union_changes if union else analysis.layer_changes
-        changes = read(row.path, row.beneath)
-        if not get_current_worker().is_cancelled:
-            self.post_message(FilesLoaded(row=row, union=union, changes=changes, started=started))
-
-    def _stop_upper_watch(self) -> None:
-        self._upper_wanted = None
-        self.run_worker(
-            self._reconcile_upper_watch, thread=True, group="watch", exit_on_error=False
-        )
-
-    def _reconcile_upper_watch(self) -> None:
-        """Make the writable-layer watch the one last asked for (`_upper_wanted`).
-
-        Runs off the UI thread but at exit (stopping an observer joins threads). It
-        converges rather than obeys, so two requests finishing out of order
-        still leave the latest one in force.
-        """
-        with self._watch_lock:
-            wanted, current = self._upper_wanted, self._upper_watch
-            if current is not None and wanted is not None and current.upper == wanted[0]:
-                return
-            if current is not None:
-                current.stop()
-                self._upper_watch = None
-            if wanted is None:
-                return
-            upper, lowers = wanted
-            from layerlab.storage.watch import (
-                UpperWatch,  # watchdog: off the UI thread, when needed
-            )
-
-            def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
-                self.post_message(UpperChanged(upper, analysis.changes_at(upper, lowers, paths)))
-
-            watch = UpperWatch(upper, changed)
-            try:
-                watch.start()
-            except OSError:  # the container went away meanwhile
-                return
-            self._upper_watch = watch
+        self.files_tree.open_layer(message.row)
 
     @while_running
-    def on_files_loaded(self, message: FilesLoaded) -> None:
-        if message.stale:  # every new layer or view starts a new read, cancelling this one
-            return
-        self.files_tree.load(message.changes)
-        if self.files_tree.live is not None and self._upper_changed_at > message.started:
-            # The watcher applied a change while this read ran: the read may predate it
-            # (a file it listed is gone now). Read again; once writes stop, this converges.
-            self.load_files(message.row, message.union)
-
-    @while_running
-    def on_upper_changed(self, message: UpperChanged) -> None:
-        tree = self.files_tree
-        if tree.live != message.upper:
-            return
-        self._upper_changed_at = time.monotonic()
-        name = self.view.name if self.view else "?"
-        news = tree.apply(message.updates)
-        if self._size_timer is None:  # the size column follows the writes, throttled
+    def on_change_tree_written(self, message: ChangeTree.Written) -> None:
+        """A write in the live writable layer: its size follows (throttled), the news is logged."""
+        if self._size_timer is None:
             self._size_timer = self.set_timer(SIZE_EVERY_SECONDS, self._measure_writable)
+        name = self.view.name if self.view else "?"
+        news = message.news
         for change in news[:EVENTS_PER_BATCH]:
             self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
@@ -1176,52 +1018,7 @@ class LayerlabApp(App[None]):
     ) -> None:
         change = message.node.data
         if change is not None and self.view is not None:
-            self.load_provenance(self.view, change.path)
-
-    @work(thread=True, exclusive=True, group="provenance", exit_on_error=False)
-    def load_provenance(self, view: SubjectView, path: str) -> None:
-        provenance = analysis.provenance_of(view.union, view.labels, path)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ProvenanceLoaded(provenance=provenance))
-
-    @while_running
-    def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
-        if not message.stale:
-            self.provenance_view.show(message.provenance)
-
-    # --- processes ----------------------------------------------------------------------
-    def _poll_procs(self) -> None:
-        """Read the subject's processes, unless a read of the same process space is under way.
-
-        Starting a read cancels the one before (its result would be dropped as
-        stale), so a poll that outpaced slow reads - a loaded machine - would
-        starve the panel of every result.
-        """
-        view = self.view
-        if view is None or not view.running or not view.pid:
-            return
-        reading = self._procs_read
-        if reading is not None and reading[0] == view.pid:
-            worker = reading[1]
-            if (
-                worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                and not worker.is_cancelled
-            ):
-                return
-        self._procs_read = (view.pid, self.read_procs(view.pid))
-
-    @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
-    def read_procs(self, pid: int) -> None:
-        from layerlab.runtime import procs  # psutil: not before the first frame
-
-        found = procs.processes(pid)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ProcsLoaded(pid=pid, procs=found))
-
-    @while_running
-    def on_procs_loaded(self, message: ProcsLoaded) -> None:
-        if not message.stale:  # a subject with no process space cancels the reads (`_show`)
-            self.process_panel.show(message.procs)
+            self.provenance_view.trace(self.view, change.path)
 
     # --- workers that failed ------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
