@@ -96,7 +96,7 @@ class Sandbox:
             ns = parse_command(line)  # a usage error or an unknown word: Docker's exit 1
             if (problem := parsed_problem(ns)) is not None:
                 return Outcome(line, 125, "", f"Error: {problem}\n")
-            self._anchor(ns)
+            self.anchor(ns)
             cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
             code = self.dispatch(self.engine, ns, cio).code
         except LayerlabError as exc:  # a usage error bare, as Docker's CLI prints it
@@ -107,7 +107,7 @@ class Sandbox:
             code = 125
         return Outcome(line, code, out.getvalue(), err.getvalue())
 
-    def _anchor(self, ns: argparse.Namespace) -> None:
+    def anchor(self, ns: argparse.Namespace) -> None:
         """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder."""
         local = host_paths(ns)
         for attr in PATH_FIELDS.get(ns.cmd, ()):

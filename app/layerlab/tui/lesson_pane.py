@@ -280,7 +280,7 @@ class LessonPane(Vertical, can_focus=True):
     def prepare(self, ns: argparse.Namespace) -> None:
         """On the command's worker: relative paths mean the lesson's work folder."""
         if self.sandbox is not None:
-            self.sandbox._anchor(ns)
+            self.sandbox.anchor(ns)
 
     def tee(self, stream: TextIO) -> TextIO:
         return Tee(stream)
