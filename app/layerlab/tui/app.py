@@ -456,6 +456,9 @@ class LayerlabApp(App[None]):
     def start_store_watch(self) -> None:
         self.store.watch()
 
+    def load_store(self) -> None:
+        self.store.read()
+
     def _reconcile_store_watch(self) -> None:
         """Watch the store of the engine in use (none once unmounted); off the UI thread."""
         self.store.follower.reconcile()
