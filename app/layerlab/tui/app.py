@@ -313,9 +313,7 @@ class LayerlabApp(App[None]):
 
     def _apply_present(self) -> None:
         self.screen.set_class(self.present, "-present")
-        self.diagram.border_title = "the article's picture" + (
-            " · F8 shows every panel" if self.present else " · F8 presents it"
-        )
+        self.diagram.presenting(self.present)
 
     def action_cycle_theme(self) -> None:
         self.theme = themes.next_theme(self.theme)

@@ -1,4 +1,4 @@
-"""What workers and watchers tell the app: one dataclass per message, all in this module.
+"""What workers and watchers tell the app and its panels: one dataclass per message.
 
 A message a worker posts remembers that worker: once a newer worker of the
 same exclusive group has replaced it (cancelled it), the result is stale and
