@@ -68,7 +68,7 @@ async def variants(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
 
 async def lesson(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
     """A lesson's first step done: the lesson folded into a strip above the panels."""
-    app.open_lesson(find_lesson(load_course(), "layers-vs-volumes"))
+    app.lessons.open(find_lesson(load_course(), "layers-vs-volumes"))
     await settled(pilot, until=lambda: app.lesson_pane is not None and app.lesson_pane.ready)
     pane = app.lesson_pane
     assert pane is not None

@@ -54,7 +54,7 @@ def test_processes_read_before_the_panel_is_composed_are_drawn_once_it_is() -> N
     from layerlab.runtime.procs import Proc
     from layerlab.tui.process_tree import ProcessPanel
 
-    panel = ProcessPanel(id="procs")
+    panel = ProcessPanel(lambda pid: [], id="procs")  # shown by hand: nothing is read
     panel.show([Proc(host_pid=4242, ns_pid=1, command="sleep 600", state="sleeping")])
 
     class Host(App[None]):

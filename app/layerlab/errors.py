@@ -55,6 +55,11 @@ class ClientError(LayerlabError):
     a TTY"."""
 
 
+def printed(exc: LayerlabError) -> str:
+    """An error as the CLI prints it: a client's own words bare, any other after "Error: "."""
+    return str(exc) if isinstance(exc, ClientError) else f"Error: {exc}"
+
+
 def go_strerror(exc: OSError) -> str:
     """An OS error's reason as Go (and so Docker) words it: "no such file or directory"."""
     reason = exc.strerror or str(exc)

@@ -23,9 +23,9 @@ from layerlab.errors import (
     FAILED,
     NO_SPACE,
     NOT_STARTED,
-    ClientError,
     LayerlabError,
     go_strerror,
+    printed,
 )
 from layerlab.storage.rootdir import default_root
 
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return dispatch(Engine(root), ns, io).code
     except LayerlabError as exc:
-        print(exc if isinstance(exc, ClientError) else f"Error: {exc}", file=sys.stderr)
+        print(printed(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

@@ -366,6 +366,14 @@ class Engine(Context):
 
         return prune.prune_volumes(self, self._records(), may_go)
 
+    # --- system ---------------------------------------------------------------------------
+    def remove_store(self) -> None:
+        """The end of a throwaway store (a lesson's sandbox): its containers removed, killing
+        what runs, nothing left mounted under it, and the store deleted."""
+        from layerlab.engine import prune
+
+        prune.remove_store(self)
+
     def _records(self) -> list[dict[str, Any]]:
         """Every container's record: what a volume's users are read from."""
         return [c.data for c in self.containers(all=True)]

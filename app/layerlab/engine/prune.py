@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.engine.images import rmi
@@ -153,3 +154,21 @@ def prune_volumes(
             deleted.append(volume.name)
             reclaimed += size
     return deleted, reclaimed
+
+
+def remove_store(ctx: Context) -> None:
+    """The end of a throwaway store (a lesson's): every container removed, killing what
+    runs, what is still mounted under the store unmounted, and the store deleted."""
+    from layerlab.engine.fsck import mounts_under
+    from layerlab.layerfs import unionfs
+    from layerlab.storage.store import remove_tree
+
+    with contextlib.suppress(LayerlabError, OSError):
+        for container in ctx.containers(all=True):
+            with contextlib.suppress(LayerlabError, OSError):
+                rm(ctx, container.id, force=True)
+    with contextlib.suppress(OSError):
+        for point in mounts_under(ctx.store.root):
+            with contextlib.suppress(OSError):
+                unionfs.unmount(Path(point))
+    remove_tree(ctx.store.root)

@@ -4,19 +4,17 @@
 folder for the files a step writes and the tars `save -o` makes; it runs a
 command line in-process through the CLI's grammar and a `dispatch` the caller
 hands in (`layerlab.commands.handlers.dispatch`: the lessons package does not
-import the handlers, which import it), and on `close` removes its containers,
-any mount left under it, and the folder. `LessonRun` walks one lesson in a
-sandbox step by step (what the TUI drives); `run_auto` plays a whole lesson
-unattended and says where it failed, as `file:line`.
+import the handlers, which import it), and on `close` has its engine remove the
+store (containers, mounts and all), then removes the folder. `LessonRun` walks
+one lesson in a sandbox step by step (what the TUI drives); `run_auto` plays a
+whole lesson unattended and says where it failed, as `file:line`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io as _io
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -29,7 +27,7 @@ import psutil
 
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import LayerlabError, printed
 from layerlab.lessons.checks import (
     Baseline,
     CheckResult,
@@ -49,6 +47,7 @@ from layerlab.lessons.loader import (
 )
 from layerlab.lessons.model import Command, Lesson, Step
 from layerlab.report import Report
+from layerlab.storage.store import remove_tree
 
 Dispatch = Callable[[Engine, argparse.Namespace, IO], Report]
 CHECK_TIMEOUT = 20.0  # a hang guard while state settles (a `kill` lands), not a measure
@@ -97,18 +96,18 @@ class Sandbox:
             ns = parse_command(line)  # a usage error or an unknown word: Docker's exit 1
             if (problem := parsed_problem(ns)) is not None:
                 return Outcome(line, 125, "", f"Error: {problem}\n")
-            self._anchor(ns)
+            self.anchor(ns)
             cio = IO(out, err, interactive=False, stdin=None, cancel=self.cancel)
             code = self.dispatch(self.engine, ns, cio).code
-        except LayerlabError as exc:
-            print(f"Error: {exc}", file=err)
+        except LayerlabError as exc:  # a usage error bare, as Docker's CLI prints it
+            print(printed(exc), file=err)
             code = exc.exit_code
         except Exception as exc:  # a bug or an OS failure: the lesson shows it, never crashes
             print(f"Error: {type(exc).__name__}: {exc}", file=err)
             code = 125
         return Outcome(line, code, out.getvalue(), err.getvalue())
 
-    def _anchor(self, ns: argparse.Namespace) -> None:
+    def anchor(self, ns: argparse.Namespace) -> None:
         """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder."""
         local = host_paths(ns)
         for attr in PATH_FIELDS.get(ns.cmd, ()):
@@ -119,32 +118,13 @@ class Sandbox:
                 setattr(ns, attr, str(self.workdir / value))
 
     def close(self) -> None:
-        """Remove every container (killing what runs), unmount what is left, delete it all."""
+        """Remove the store through its engine (its containers stopped and removed, nothing
+        left mounted), then the work folder."""
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(LayerlabError, OSError):
-            for container in self.engine.containers(all=True):
-                with contextlib.suppress(LayerlabError, OSError):
-                    self.engine.rm(container.id, force=True)
-        for mountpoint in _mounts_under(self.dir):
-            from layerlab.layerfs.unionfs import unmount
-
-            with contextlib.suppress(OSError):
-                unmount(mountpoint)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _mounts_under(directory: Path) -> list[Path]:
-    """Mount points below `directory`, deepest first (from /proc/self/mountinfo)."""
-    base = str(directory.resolve())
-    found = []
-    with contextlib.suppress(OSError), open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].encode().decode("unicode_escape")
-            if point == base or point.startswith(base + "/"):
-                found.append(Path(point))
-    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+        self.engine.remove_store()
+        remove_tree(self.dir)
 
 
 @dataclass

@@ -1,8 +1,13 @@
 """The layerlab TUI: run Docker's commands and watch what they do to the union filesystem.
 
-The app owns the subject and the wiring; each panel is a widget of its own.
-Everything that touches the disk, the engine or runc runs in a thread worker
-and comes back as a message; watchdog and the process poll do the same.
+The app composes the panels, holds the keys and owns the subject; the rest is
+delegated: the panels that follow the subject (`subject_panels`, each panel a
+widget that owns its reads), the command bar's lines (`command_runner`, running
+them through `outcome`), the store's watch and reads (`store_reader`,
+`reconcile`), the lesson open (`lesson_desk`). Everything that touches the disk,
+the engine or runc runs in a thread worker of the app and comes back as a
+message; watchdog and the process poll do the same. A worker's failure lands in
+one handler here (`on_worker_state_changed`).
 The first frame waits for nothing but Textual and the panels: the app is
 made from a store root, and its engine (with all the store's machinery) is
 made by the worker that reads the store after that frame; what only a
@@ -11,91 +16,63 @@ command, a lesson or help needs is imported when it is first needed.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import gc
-import io
 import os
-import shlex
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import replace
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, TextIO, TypeVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
-from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
 from textual.keys import _character_to_key
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Tabs, Tree
-from textual.widgets.input import Selection
+from textual.widgets import Footer, Input, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerlab.errors import Cancelled, LayerlabError, NotFound
+from layerlab.errors import LayerlabError, NotFound
 from layerlab.layerfs import analysis
-from layerlab.layerfs.unionfs import Change
-from layerlab.presentation.humanize import human_size, plural
-from layerlab.report import Report
-from layerlab.storage.reference import short_id
+from layerlab.presentation.humanize import plural
 from layerlab.storage.snapshot import Snapshot, Subject
-from layerlab.tui import bar_words, history, model, themes
+from layerlab.tui import history, model, themes
 from layerlab.tui.bar_status import BarStatus
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
-from layerlab.tui.diagram import Diagram
-from layerlab.tui.explain import HistoryFacts, ImageFacts, Outcome, build_notes, explain
+from layerlab.tui.command_runner import CommandRunner
+from layerlab.tui.explain import explain
 from layerlab.tui.explainer import Explainer
-from layerlab.tui.layer_stack import LayerStack
+from layerlab.tui.first_screen import FirstScreen
+from layerlab.tui.lesson_desk import LessonDesk
 from layerlab.tui.literal import shown
 from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
     CommandDone,
-    FilesLoaded,
-    ProcsLoaded,
-    ProvenanceLoaded,
-    SizeRead,
     StoreChanged,
     StoreLoaded,
     SubjectLoaded,
-    UpperChanged,
+    while_running,
 )
-from layerlab.tui.metadata import MetadataPanel
-from layerlab.tui.model import LayerRow, SubjectView
-from layerlab.tui.process_tree import IMAGE, NOT_RUNNING, ProcessPanel
-from layerlab.tui.provenance_view import ProvenanceView
+from layerlab.tui.model import SubjectView
+from layerlab.tui.reconcile import store_news, subject_changed
+from layerlab.tui.store_reader import StoreReader
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
+from layerlab.tui.subject_panels import SubjectPanels
 
 if TYPE_CHECKING:
-    from layerlab.commands.stdio import IO
     from layerlab.engine import Engine
     from layerlab.lessons.model import Lesson
-    from layerlab.storage.containers import Container
-    from layerlab.storage.watch import StoreWatch, UpperWatch
     from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.tui.output_log import OutputLog
 
 PROC_POLL_SECONDS = 0.4
-STORE_SETTLE_SECONDS = 0.1
-SIZE_EVERY_SECONDS = 0.3  # writes in the writable layer re-measure it at most this often
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
-# Commands that change a container's record: after them the inspect tab comes forward.
-LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
-# Commands that run a process in a container: the explanation says what it changed in the
-# writable layer, so only these read it (before, for a container that already existed).
-RUNS_A_PROCESS = {"exec", "start", "run"}
-STORE_RETRIES = 3  # a store read that failed is tried again this often before waiting for news
 # What each worker group was doing, for the line that says one failed.
 DOING = {
     "command": "running the command",
@@ -115,47 +92,6 @@ def error_line(error: BaseException | None) -> str:
     if isinstance(error, LayerlabError):
         return str(error)
     return f"{type(error).__name__}: {error}"
-
-
-def needs_terminal(ns: argparse.Namespace) -> bool:
-    """`run -it`, `exec -it`, `start -ai`: the container reads the keyboard, so it gets it."""
-    if ns.cmd not in ("run", "exec", "start") or getattr(ns, "detach", False):
-        return False
-    return bool(ns.interactive)
-
-
-M = TypeVar("M")
-
-
-def while_running(handler: Callable[[LayerlabApp, M], None]) -> Callable[[LayerlabApp, M], None]:
-    """A read's result, dropped once the app shuts down: its panels are being removed, and a
-    message queued before the shutdown must not find them half gone."""
-
-    @wraps(handler)
-    def handle(app: LayerlabApp, message: M) -> None:
-        if app.is_running:
-            handler(app, message)
-
-    return handle
-
-
-class FirstScreen(Screen[None]):
-    """The app's own screen, styled once before its first frame.
-
-    Each widget is styled as it mounts; Textual then restyles the whole screen
-    when it first becomes current, in case the CSS changed while it was away.
-    The first time it was never away: that second pass would only delay the frame.
-    Its focus starts in the command bar (Textual's default, the first focusable
-    widget, would restyle the subject list in and out of focus on the way).
-    """
-
-    AUTO_FOCUS = "#command"
-    _resumed = False
-
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:  # before Screen's own
-        if not self._resumed:
-            self._resumed = True
-            event.refresh_styles = False
 
 
 class LayerlabApp(App[None]):
@@ -214,39 +150,22 @@ class LayerlabApp(App[None]):
         self._home_engine: Engine | None = None  # made at its first use: after the first frame
         self._engine_lock = threading.Lock()
         self._lesson_engine: Engine | None = None  # a lesson's sandbox, while one is open
-        self.lesson_pane: LessonPane | None = None
+        self.lessons = LessonDesk(self)  # the lesson open, its pane and its sandbox's end
         self._first_lesson, self._demo_delay = lesson, demo  # `tui --lesson`, `demo`
-        self._sandbox_closers: list[threading.Thread] = []  # sandboxes being removed
         self.history_path = history_path if history_path is not None else history.default_path()
         self.queue = CommandQueue()  # lines run one at a time, in the order typed
-        self._running_io: IO | None = None  # the running command's IO: its cancel, its attach
-        self._upper_changed_at = 0.0  # when the watcher last changed the live files tree
+        self.runner = CommandRunner(self, self.queue)
         self.present = present  # presentation mode: what a projector needs, large
         themes.register(self)
-        self.view: SubjectView | None = None
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
-        self._files_row: LayerRow | None = None
-        self._upper_watch: UpperWatch | None = None
-        self._upper_wanted: tuple[Path, tuple[Path, ...]] | None = None  # (upper, lowers)
-        self._watch_lock = threading.Lock()
         # The store's watcher: made and started in a worker (watchdog waits for the first frame).
         self._watching = True  # the engine's store is watched (until the app unmounts)
-        self._store_watch: tuple[Engine, StoreWatch] | None = None
-        self._store_watch_lock = threading.Lock()
-        self._store_timer: Timer | None = None
-        self._first_read_due = True  # the store is read once the first frame is painted
-        self._store_failures = 0  # store reads failed in a row
-        self._procs_read: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
+        self.store = StoreReader(self, lambda: self.engine, lambda: self._watching)
         self._after_command: str | None = None  # the command whose effect is being shown
         self._to_top = False  # the next subject shown opens its writable (or top) layer
-        self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
         self.demo_failed: list[str] = []  # the steps a demo left with a failing check
         self.demo_exit = False  # `demo --exit`: quit once the demonstration is over
-        # One event per running command: set, it ends a long wait (`logs -f`, `wait`, attached).
-        self._cancels: dict[Worker[None], threading.Event] = {}
-        self._cancels_lock = threading.Lock()
-        self._completed: str | None = None  # the bar's value the hint above it speaks of
         self.crash: BaseException | None = None  # the error no handler caught: it ended the app
 
     def _handle_exception(self, error: Exception) -> None:
@@ -289,48 +208,24 @@ class LayerlabApp(App[None]):
         return self._lesson_engine or self.home_engine
 
     def get_default_screen(self) -> Screen[None]:
-        """The first screen, born with the classes its size and mode give it.
-
-        Set after its panels mounted (as Textual does on the first resize), each
-        class would restyle every panel once more before the first frame.
-        """
-        width, height = self.size
-        classes = [
-            max((point for point in points if point[0] <= size), default=(0, ""))[1]
-            for size, points in (
-                (width, self.HORIZONTAL_BREAKPOINTS),
-                (height, self.VERTICAL_BREAKPOINTS),
-            )
-        ]
-        if self.present:
-            classes.append("-present")
-        return FirstScreen(id="_default", classes=" ".join(classes))
+        """The first screen, born with the classes its size and mode give it."""
+        horizontal, vertical = self.HORIZONTAL_BREAKPOINTS, self.VERTICAL_BREAKPOINTS
+        return FirstScreen.born(self.size, horizontal, vertical, self.present)
 
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
         self.subject_bar = SubjectBar(id="subject")
-        self.subject_list = SubjectList(id="subjects")
-        self.layer_stack = LayerStack(id="layers")
-        self.files_tree = ChangeTree(id="files")
-        self.provenance_view = ProvenanceView(id="provenance")
-        self.metadata_panel = MetadataPanel(id="metadata")
-        self.diagram = Diagram(id="diagram")
-        self.process_panel = ProcessPanel(id="procs")
+        self.panels = panels = SubjectPanels(lambda: self.engine, id="main")
+        self.subject_list, self.layer_stack = panels.subject_list, panels.layer_stack
+        self.files_tree, self.provenance_view = panels.files_tree, panels.provenance_view
+        self.metadata_panel, self.diagram = panels.metadata_panel, panels.diagram
+        self.process_panel = panels.process_panel
         self.explainer = Explainer(id="explainer")
         self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
         self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
-        with Horizontal(id="main"):
-            yield self.subject_list
-            with Vertical(id="centre"):
-                yield self.layer_stack
-                yield self.files_tree
-                yield self.provenance_view
-            with Vertical(id="right"):
-                yield self.diagram
-                yield self.metadata_panel
-                yield self.process_panel
+        yield self.panels
         yield self.explainer
         yield self.logs
         yield self.bar_status
@@ -349,20 +244,19 @@ class LayerlabApp(App[None]):
         (a worker's thread would slow the first frame down), the processes polled, a lesson
         opened; and the garbage collector, which `run_tui` holds off until then, resumes."""
         gc.enable()
-        self._first_read_due = False
-        self.set_interval(PROC_POLL_SECONDS, self._poll_procs)
-        self.start_store_watch()
-        self.load_store()
+        self.set_interval(PROC_POLL_SECONDS, self.process_panel.poll)
+        self.store.watch()
+        self.store.read()
         if self._first_lesson is not None:
-            self.open_lesson(self._first_lesson, demo=self._demo_delay)
+            self.lessons.open(self._first_lesson, demo=self._demo_delay)
 
     def on_unmount(self) -> None:
-        self._cancel_commands()
+        self.runner.cancel_all()
         self._watching = False
         self._reconcile_store_watch()
-        self._close_sandbox(wait=True)
-        self._upper_wanted = None
-        self._reconcile_upper_watch()
+        self.lessons.close_sandbox(wait=True)
+        self.files_tree.follower.wanted = None
+        self.files_tree.follower.reconcile()
 
     async def on_event(self, event: events.Event) -> None:
         """Escape typed quickly with the keys after it reaches us disguised: undo that.
@@ -398,7 +292,7 @@ class LayerlabApp(App[None]):
     # --- actions ---------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Quit at once: a command still waiting (`logs -f`, `wait`, `run`) stops waiting."""
-        self._cancel_commands()
+        self.runner.cancel_all()
         await super().action_quit()
 
     def action_help(self) -> None:
@@ -410,19 +304,7 @@ class LayerlabApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_toggle_subjects(self) -> None:
-        """Go to the list (showing it if hidden); from the list, hide it.
-
-        It starts hidden on narrow screens.
-        """
-        if not self.subject_list.display or self.focused is self.subject_list:
-            self.subject_list.toggle_class("-toggled")
-        self.call_after_refresh(self._focus_subjects)
-
-    def _focus_subjects(self) -> None:
-        if self.subject_list.display:
-            self.subject_list.focus()
-        else:
-            self.command_bar.focus()
+        self.subject_list.toggle(self.command_bar)
 
     def action_toggle_present(self) -> None:
         """Presentation mode: the picture, the layer stack and the changes; the rest hidden."""
@@ -431,9 +313,7 @@ class LayerlabApp(App[None]):
 
     def _apply_present(self) -> None:
         self.screen.set_class(self.present, "-present")
-        self.diagram.border_title = "the article's picture" + (
-            " · F8 shows every panel" if self.present else " · F8 presents it"
-        )
+        self.diagram.presenting(self.present)
 
     def action_cycle_theme(self) -> None:
         self.theme = themes.next_theme(self.theme)
@@ -453,106 +333,26 @@ class LayerlabApp(App[None]):
         self._lesson_engine = None if engine is self.home_engine else engine
         self.snapshot = None
         self.subject = None
-        self.start_store_watch()
-        self.load_store()
+        self.store.watch()
+        self.store.read()
 
-    def action_lessons(self) -> None:
-        from layerlab.lessons.loader import LessonError, load_course
-        from layerlab.lessons.progress import Progress
-        from layerlab.tui.lesson_picker import LessonPicker
-
-        try:
-            course = load_course()
-        except LessonError as exc:
-            self.notify(
-                shown(str(exc)), title="the course has problems", severity="error", markup=False
-            )
-            return
-        current = self.lesson_pane.lesson.name if self.lesson_pane else None
-        self.push_screen(LessonPicker(course, Progress.load(), current), self._picked)
-
-    def _picked(self, choice: Lesson | str | None) -> None:
-        from layerlab.lessons.model import Lesson
-        from layerlab.tui.lesson_picker import LEAVE
-
-        if choice == LEAVE:
-            self.leave_lesson()
-        elif isinstance(choice, Lesson):
-            self.open_lesson(choice)
-
-    def open_lesson(self, lesson: Lesson, demo: float | None = None) -> None:
-        """Open a lesson on a clean sandbox of its own (the one open is closed first), with an
-        empty output pane: what came before spoke of another store."""
-        from layerlab.lessons.progress import Progress
-        from layerlab.tui.lesson_pane import LessonPane
-
-        self.leave_lesson()
-        self.output_log.clear_in_turn()  # after the lines already on their way
-        pane = LessonPane(lesson, Progress.load())
-        self.lesson_pane = pane
-        self.mount(pane)  # its on_mount makes the sandbox and switches us onto it
-        self.explainer.text = (
-            f"{lesson.title}: the lesson says what to type (F9 pastes it) and ticks each check "
-            "as the store changes; Shift+F7 shows or folds the step's text, F10 gives a hint."
-        )
-        if demo is not None:
-            self.run_worker(self._demo(pane, demo), group="demo", exit_on_error=False)
-            pane.focus()  # space and → drive the demo; the command bar only shows the typing
-        else:
-            self.command_bar.focus()
-
-    async def _demo(self, pane: LessonPane, delay: float) -> None:
-        await pane.play(delay)
-        if self.demo_exit:
-            self.exit(return_code=1 if self.demo_failed else 0)
-
-    def leave_lesson(self) -> None:
-        """Back to the learner's own store; the lesson's sandbox is removed off the UI thread."""
-        pane, self.lesson_pane = self.lesson_pane, None
-        if pane is None:
-            return
-        self.workers.cancel_group(self, "demo")
-        self.switch_engine(self.home_engine)
-        self._close_sandbox(pane)
-        pane.remove()
-
-    def _close_sandbox(self, pane: LessonPane | None = None, wait: bool = False) -> None:
-        pane = pane or self.lesson_pane
-        sandbox = pane.release() if pane is not None else None
-        if sandbox is not None:
-            thread = threading.Thread(target=sandbox.close, name="lesson-close")
-            thread.start()
-            self._sandbox_closers.append(thread)
-        if wait:
-            for thread in self._sandbox_closers:
-                thread.join()
+    @property
+    def lesson_pane(self) -> LessonPane | None:
+        return self.lessons.pane
 
     @property
     def lesson_closing(self) -> bool:
         """A lesson's sandbox is still being removed."""
-        return any(thread.is_alive() for thread in self._sandbox_closers)
+        return self.lessons.closing
+
+    def leave_lesson(self) -> None:
+        self.lessons.leave()
+
+    def action_lessons(self) -> None:
+        self.lessons.pick()
 
     def action_lesson(self, what: str) -> None:
-        """F9 paste the next command, F10 a hint, Shift+F10 the solution, ^N/^B step, ^R restart."""
-        pane = self.lesson_pane
-        if pane is None:
-            return
-        if what == "paste":
-            command = pane.next_command()
-            if command:
-                self.command_bar.value = command
-                self.command_bar.cursor_position = len(command)
-                self.command_bar.focus()
-        elif what == "hint":
-            pane.hint()
-        elif what == "solution":
-            pane.solution()
-        elif what in ("next", "back"):
-            pane.step_by(1 if what == "next" else -1)
-        elif what == "restart":
-            self.open_lesson(pane.lesson)
-        elif what == "fold":
-            pane.toggle_fold()
+        self.lessons.act(what)
 
     def action_panel(self, name: str) -> None:
         """F3-F6, F12: go to a panel (the metadata tabs, so Left/Right switch them)."""
@@ -613,374 +413,25 @@ class LayerlabApp(App[None]):
         return True
 
     def action_interrupt(self) -> None:
-        """Ctrl+C ends the running command as the CLI's Ctrl+C does.
-
-        Attached to a container (`run`, `start -a`), SIGINT goes to it (Docker's
-        sig-proxy); a process that ignores it runs on, and a second Ctrl+C stops
-        waiting. `logs -f` and `wait` stop waiting at once.
-        """
-        cio = self._running_io
-        if cio is None or cio.cancel is None:  # between commands, or an -it one
-            return
-        self.queue.interrupts += 1
-        attached = cio.attached
-        if attached is not None and self.queue.interrupts == 1:
-            self.output_log.note("^C: SIGINT sent to the container (Ctrl+C again stops waiting)")
-            self.send_signal(attached, signal.SIGINT)
-        else:
-            self.output_log.note("^C")
-            cio.cancel.set()
-
-    @work(thread=True, group="signal", exit_on_error=False)
-    def send_signal(self, container_id: str, signum: int) -> None:
-        with contextlib.suppress(LayerlabError):  # it may have ended meanwhile
-            self.engine.kill(container_id, signum)
+        self.runner.interrupt()
 
     def action_expand_output(self) -> None:
         """The output pane takes most of the screen (it grows with it), or goes back."""
         self.logs.toggle_class("-expanded")
 
     def action_copy_host_path(self) -> None:
-        """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
-        provenance = self.provenance_view.provenance
-        if provenance is None or not provenance.host:
-            self.notify("select a file first: its host path is what gets copied", timeout=3)
-            return
-        self.copy_to_clipboard(provenance.host)
-        self.notify(shown(provenance.host), title="copied the host path", timeout=4, markup=False)
+        self.provenance_view.copy_host_path()
 
-    # --- the command bar ----------------------------------------------------------------
+    # --- the command bar (its lines run in `command_runner`) ------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
-        """Each line waits its turn: one command at a time, in the order typed."""
-        self.queue.add(message.line)
-        self._next_command()
-
-    def _next_command(self) -> None:
-        """Start the next line if none runs; lines that run no command end at once."""
-        while (line := self.queue.take()) is not None:
-            if self._begin(line):
-                break
-            self.queue.finish()
-        self.bar_status.show_state()
-        self.refresh_bindings()  # Ctrl+C: in the footer while a command runs
-
-    def _command_over(self) -> None:
-        self.queue.finish()
-        self._next_command()
+        self.runner.add(message.line)
 
     def on_command_bar_completed(self, message: CommandBar.Completed) -> None:
-        self._completed = message.value
-        alternatives = "  ".join(message.alternatives)
-        self.bar_status.set_hint(
-            f"Tab: {alternatives}" if message.alternatives else "Tab: nothing to complete here"
-        )
+        self.runner.completions(message.value, message.alternatives)
 
     @on(Input.Changed, "#command")
     def _command_typed(self, message: Input.Changed) -> None:
-        pane = self.lesson_pane
-        if message.value and pane is not None and pane.reading:
-            pane.toggle_fold()  # the bar was under the step's prose: the panels come back
-        if self.bar_status.hint and message.value != self._completed:
-            self._completed = None
-            self.bar_status.set_hint("")
-
-    def _bar_word(self, words: list[str]) -> bool:
-        """`help`, `clear`, `exit`/`quit`, and a friendly line for words that are no command."""
-        word = bar_words.bar_word(words)
-        if word == "help":
-            self.action_help()
-        elif word == "clear":
-            self.output_log.clear_in_turn()
-        elif word is not None:
-            self.exit()
-        if word is not None:
-            return True
-        word = bar_words.not_a_command(words)
-        if word is None:
-            return False
-        self.output_log.say(f"{word}: not a docker command here; F1 lists them")
-        self._lesson_refused(shlex.join(words), f"{word}: not a docker command")
-        self.explainer.text = (
-            f"{word} is not one of Docker's commands: the bar runs Docker's commands "
-            "(a leading docker is fine), plus help, clear and exit. F1 lists them."
-        )
-        return True
-
-    def _begin(self, line: str) -> bool:
-        """Echo and parse a line; start its command. False: nothing runs (an error, a word)."""
-        log = self.output_log
-        log.command(line)
-        self.logs.show_tab("output")
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            log.say(f"Error: {exc}")
-            self._lesson_refused(line, str(exc))
-            return False
-        if words and self._bar_word(words):
-            return False
-        from layerlab.commands import grammar  # the command line's grammar: at the first line typed
-
-        parsed = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(parsed), contextlib.redirect_stderr(parsed):
-                ns = grammar.parse(words)
-        except LayerlabError as exc:
-            log.say(f"Error: {exc}")
-            self._lesson_refused(line, str(exc))
-            return False
-        except SystemExit:  # --help / --version print and exit, as argparse does
-            log.say(parsed.getvalue().rstrip("\n"))
-            return False
-        if ns.cmd is None or ns.cmd == "tui":
-            log.say(grammar.build_parser().format_help().rstrip("\n"))
-            return False
-        self.metadata_panel.mark()
-        if needs_terminal(ns):
-            return self._run_in_terminal(line, ns)
-        self.run_command(line, ns)
-        return True
-
-    def _lesson_refused(self, line: str, error: str) -> None:
-        """A lesson's checks see a line that ran nothing as a failed command, as Docker's exit 1."""
-        if self.lesson_pane is not None:
-            self.lesson_pane.refused(line, error)
-
-    def _execute(
-        self, line: str, ns: argparse.Namespace, cio: IO, before: Snapshot | None
-    ) -> Outcome:
-        """Run one command through the CLI's own dispatch; its report says what it touched.
-
-        `before` is the store as the panels show it; the writable layer is read
-        around the command only when it runs a process in an existing container.
-        """
-        from layerlab.commands import handlers
-
-        engine = self.engine
-        ran_in = self._existing_container(ns) if ns.cmd in RUNS_A_PROCESS else None
-        changes_before = self._changes(ran_in)
-        error, cancelled, report = "", False, Report()
-        started = time.time()  # wall clock, as the container's FinishedAt
-        try:
-            if self.lesson_pane is not None:
-                self.lesson_pane.prepare(ns)  # a lesson's relative paths: its work folder
-            report = handlers.dispatch(engine, ns, cio)
-        except Cancelled as exc:  # the app quits, or the command was cancelled: no failure
-            cancelled, report = True, Report(code=exc.exit_code)
-        except LayerlabError as exc:
-            error, report = str(exc), Report(code=exc.exit_code)
-        except Exception as exc:  # an engine bug or OS failure: one line, as the CLI does
-            error, report = f"{type(exc).__name__}: {exc}", Report(code=125)
-        if report.errors and not report.containers:  # every item failed (`start nosuch`)
-            error = "; ".join(report.errors)
-        outcome = Outcome(line=line, ns=ns, code=report.code, error=error, report=report,
-                          subject=None, cancelled=cancelled, started=started)  # fmt: skip
-        if error or cancelled:
-            return outcome
-        return self._read_outcome(outcome, before, ran_in, changes_before)
-
-    def _existing_container(self, ns: argparse.Namespace) -> str | None:
-        """The container `exec`/`start` runs a process in, if it exists before the command."""
-        if ns.cmd == "run":
-            return None  # its container is new: an empty writable layer before
-        refs = ns.containers[:1] if ns.cmd == "start" else [ns.container]
-        subject = self.engine.resolve(refs[0]) if refs else None
-        return subject.id if subject is not None and subject.kind == "container" else None
-
-    def _read_outcome(
-        self,
-        outcome: Outcome,
-        before: Snapshot | None,
-        ran_in: str | None,
-        changes_before: tuple[Change, ...],
-    ) -> Outcome:
-        """The subject from the report, and targeted reads of it (no full-store read)."""
-        report, ns = outcome.report, outcome.ns
-        subject = self._subject_of(report, ns, before)
-        container = (
-            self._read_container(subject.id) if subject and subject.kind == "container" else None
-        )
-        removed = tuple(self._removed_name(cid, before) for cid in report.removed_containers)
-        image_id = (
-            container.data["Image"] if container is not None
-            else subject.id if subject is not None and subject.kind == "image"
-            else None
-        )  # fmt: skip
-        changes_after: tuple[Change, ...] = ()
-        entries = 0
-        if container is not None and (
-            ns.cmd == "exec" or (ns.cmd in RUNS_A_PROCESS and not container.running)
-        ):
-            changes_after = self._changes(container.id)  # exec, or a process that ran and ended
-        elif container is not None and ns.cmd in ("stop", "kill"):
-            entries = self._writable_entries(container.id)
-        return replace(
-            outcome,
-            subject=subject,
-            container=container,
-            created=container is not None and container.id in report.created_containers,
-            image=self._image_facts(image_id),
-            removed=removed,
-            changes_before=changes_before
-            if container is not None and container.id == ran_in
-            else (),
-            changes_after=changes_after,
-            writable_entries=entries,
-            history=self._history_facts(ns.image) if ns.cmd == "history" else None,
-            images=len(self.engine.image_ids()) if ns.cmd == "images" else None,
-        )
-
-    def _subject_of(
-        self, report: Report, ns: argparse.Namespace, before: Snapshot | None
-    ) -> Subject | None:
-        """What the panels follow after a command, from its report, most specific first.
-
-        The container it made; else the image it made; else, after `rm`, the removed
-        container's image; else the first container or image it names that is still
-        there; else what the command line names (`run --rm`). None: nothing to follow (`ps`).
-        """
-        removed = set(report.removed_containers)
-        made = [cid for cid in report.created_containers if cid not in removed]
-        if made:
-            return Subject("container", made[0])
-        if report.created_images:
-            return Subject("image", report.created_images[0])
-        for cid in report.removed_containers:
-            was = before.container(cid) if before is not None else None
-            if was is not None:
-                return Subject("image", was.data["Image"])
-        gone = set(report.removed_images)
-        for cid in report.containers:
-            if cid not in removed:
-                return Subject("container", cid)
-        for image_id in report.images:
-            if image_id not in gone:
-                return Subject("image", image_id)
-        for ref in model.command_refs(ns):
-            subject = self.engine.resolve(ref)
-            if subject is not None:
-                return subject
-        return None
-
-    def _read_container(self, cid: str) -> Container | None:
-        try:
-            return self.engine.container(cid)
-        except NotFound:  # removed meanwhile (another terminal, `--rm`)
-            return None
-
-    def _image_facts(self, image_id: str | None) -> ImageFacts | None:
-        if image_id is None:
-            return None
-        try:
-            image = self.engine.image(image_id)
-            tags = self.engine.image_inspect(image)["RepoTags"]
-        except (NotFound, *analysis.GONE):
-            return None
-        return ImageFacts(model.image_name(tags, image.id), len(image.layers))
-
-    def _history_facts(self, ref: str) -> HistoryFacts | None:
-        try:
-            image = self.engine.image(ref)
-            rows = self.engine.history(image.id)
-            tags = self.engine.image_inspect(image)["RepoTags"]
-        except (NotFound, *analysis.GONE):
-            return None
-        entries = image.config.get("history") or []
-        return HistoryFacts(
-            name=model.image_name(tags, image.id),
-            rows=len(rows),
-            empty=sum(1 for entry in entries if entry.get("empty_layer")),
-            missing=sum(1 for row in rows if row.image_id == "<missing>"),
-        )
-
-    @staticmethod
-    def _removed_name(cid: str, before: Snapshot | None) -> str:
-        was = before.container(cid) if before is not None else None
-        return was.name if was is not None else short_id(cid)
-
-    def _changes(self, cid: str | None) -> tuple[Change, ...]:
-        if cid is None:
-            return ()
-        try:  # a running container may delete files while we read: read again, else nothing
-            return analysis.reread(lambda: tuple(self.engine.diff(cid)), ())
-        except LayerlabError:
-            return ()
-
-    def _writable_entries(self, cid: str) -> int:
-        try:
-            layer = self.engine.writable_layer(cid)
-        except LayerlabError:
-            return 0
-        return analysis.reread(layer.size, (0, 0))[1]
-
-    @work(thread=True, group="command", exit_on_error=False)
-    def run_command(self, line: str, ns: argparse.Namespace) -> None:
-        from layerlab.commands.stdio import IO
-        from layerlab.tui.output_log import LogStream, OutputLog
-
-        log = self.output_log
-        out: TextIO = LogStream(log)
-        err: TextIO = LogStream(log, err=True)
-        pane = self.lesson_pane
-        if pane is not None:  # the lesson's `output_has` reads what the command printed
-            out, err = pane.tee(out), pane.tee(err)
-        cancel = threading.Event()
-        worker = get_current_worker()
-        with self._cancels_lock:
-            self._cancels[worker] = cancel
-            if worker.is_cancelled or not self.is_running:
-                cancel.set()
-        try:
-            cio = IO(out, err, interactive=False, cancel=cancel)
-            self._running_io = cio
-            outcome = self._execute(line, ns, cio, self.snapshot)
-        finally:
-            self._running_io = None
-            with self._cancels_lock:
-                self._cancels.pop(worker, None)
-        out.flush()
-        for note in build_notes(outcome.report.build_steps):  # in order, after the build's lines
-            log.post_message(OutputLog.Line(note, False, note=True))
-        if outcome.error:
-            err.write(f"Error: {outcome.error}\n")
-        err.flush()
-        if outcome.cancelled:
-            log.post_message(
-                OutputLog.Line("(stopped waiting: the container keeps running)", False)
-            )
-        if pane is not None:
-            pane.ran(line, outcome.code, out, err)
-        self.post_message(CommandDone(outcome=outcome))
-
-    def _cancel_commands(self) -> None:
-        """End every command's long wait: the app quits (or the worker was cancelled)."""
-        with self._cancels_lock:
-            for cancel in self._cancels.values():
-                cancel.set()
-
-    def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> bool:
-        """Hand the real terminal to the container (`-it`), then come back and catch up.
-
-        This blocks the UI thread on purpose: the app is suspended and the
-        terminal belongs to the container until it exits.
-        """
-        from layerlab.commands.stdio import IO
-
-        log = self.output_log
-        try:
-            with self.suspend():
-                cio = IO(sys.stdout, sys.stderr, interactive=True)
-                outcome = self._execute(line, ns, cio, self.snapshot)
-        except SuspendNotSupported:
-            log.say("Error: this terminal cannot be handed to a container (run -it needs a tty)")
-            return False
-        if outcome.error:
-            log.say(f"Error: {outcome.error}")
-        log.note(f"the terminal is back from the container (exit code {outcome.code})")
-        if self.lesson_pane is not None:  # what it printed went to the terminal, not to us
-            self.lesson_pane.ran(line, outcome.code, io.StringIO(), io.StringIO())
-        self.post_message(CommandDone(outcome=outcome))
-        return True
+        self.runner.typed(message.value)
 
     def on_command_done(self, message: CommandDone) -> None:
         outcome = message.outcome
@@ -996,101 +447,33 @@ class LayerlabApp(App[None]):
             self.subject = outcome.subject
         elif self.subject is not None:
             self.load_subject(self.subject)
-        self._offer_busybox(outcome)
-        self._command_over()
-
-    def _offer_busybox(self, outcome: Outcome) -> None:
-        """`run hello:v1 ...` with `hello:latest` here: offer the line on the nearest local
-        image; `run ubuntu ...` has nothing to pull: offer it on busybox. Never another tag of
-        the same name: Enter must not run an image the user did not mean.
-
-        Into the bar only when it is empty and nothing waits (typing is never overwritten);
-        else it is shown above the bar.
-        """
-        ns = outcome.ns
-        image = getattr(ns, "image", None)
-        if ns.cmd not in ("run", "create") or not image or "No such image" not in outcome.error:
-            return
-        refs = [ref for ref, _ in self.snapshot.images] if self.snapshot else []
-        near = bar_words.nearest(image, [ref for ref in refs if not ref.startswith("<none>")])
-        if near is not None:
-            line = bar_words.on_image(outcome.line, image, near)
-            why = f"There is no image {image} here; the nearest name is {near}."
-        elif bar_words.local_repository(image, refs):
-            return  # a tag that is not here, and nothing close: no guess
-        else:
-            line = bar_words.on_busybox(outcome.line, image)
-            why = f"There is no registry here to pull {image} from; busybox is made locally."
-        if line is None:
-            return
-        self.explainer.text = f"{why} Try: {line}"
-        if not self.command_bar.value and not self.queue.waiting:
-            # Selected: Enter runs it, an arrow key edits it, typing replaces it.
-            self.command_bar.value = line
-            self.command_bar.selection = Selection(0, len(line))
-            image = near or "busybox"
-            self.bar_status.set_hint(f"ready to edit: Enter runs it on {image}, typing replaces it")
-            self._completed = line
-        else:
-            self.bar_status.set_hint(f"try: {line}")
+        self.runner.offer(outcome)
+        self.runner.over()
 
     # --- the store ----------------------------------------------------------------------
-    @work(thread=True, group="watch", exit_on_error=False)
     def start_store_watch(self) -> None:
-        self._reconcile_store_watch()
+        self.store.watch()
+
+    def load_store(self) -> None:
+        self.store.read()
 
     def _reconcile_store_watch(self) -> None:
-        """Make the store's watcher watch the store of the engine in use (none once unmounted).
-
-        Off the UI thread but at exit; it converges, as the writable layer's does.
-        """
-        with self._store_watch_lock:
-            wanted = self.engine if self._watching else None
-            current = self._store_watch
-            if current is not None and current[0] is wanted:
-                return
-            if current is not None:
-                current[1].stop()
-                self._store_watch = None
-            if wanted is None:
-                return
-            watch = wanted.watch_store(self._store_changed)
-            watch.start()
-            self._store_watch = (wanted, watch)
-        # Read once more now it watches: a change made before (a lesson's setup making
-        # busybox while the watch started) sends no event, and would never be listed.
-        self._store_changed()
-
-    def _store_changed(self) -> None:  # on watchdog's thread
-        self.post_message(StoreChanged())
-
-    @while_running
-    def on_store_changed(self, _: StoreChanged) -> None:
-        """Let a burst of writes settle (one command writes several files), then read once."""
-        if self._store_timer is None:
-            self._store_timer = self.set_timer(STORE_SETTLE_SECONDS, self._store_settled)
-
-    def _store_settled(self) -> None:
-        self._store_timer = None
-        self.load_store()
+        """Watch the store of the engine in use (none once unmounted); off the UI thread."""
+        self.store.follower.reconcile()
 
     @property
     def store_read_pending(self) -> bool:
-        """A change to the store was seen (or the app just started) and its read has not
-        started yet."""
-        return self._store_timer is not None or self._first_read_due
+        return self.store.pending
 
-    @work(thread=True, exclusive=True, group="store", exit_on_error=False)
-    def load_store(self) -> None:
-        snapshot = self.engine.snapshot()
-        if not get_current_worker().is_cancelled:
-            self.post_message(StoreLoaded(snapshot=snapshot))
+    @while_running
+    def on_store_changed(self, _: StoreChanged) -> None:
+        self.store.settle()
 
     @while_running
     def on_store_loaded(self, message: StoreLoaded) -> None:
         if message.stale:
             return
-        self._store_failures = 0
+        self.store.failures = 0
         self._apply_snapshot(message.snapshot)
 
     def _apply_snapshot(self, snapshot: Snapshot) -> None:
@@ -1098,40 +481,15 @@ class LayerlabApp(App[None]):
         if self.lesson_pane is not None:
             self.lesson_pane.recheck()  # the store changed: the lesson's checks run again
         if previous is not None:
-            self._log_store_changes(previous, snapshot)
+            for text, kind in store_news(previous, snapshot):
+                self.event_log.add(text, kind)
         self.subject_list.show(snapshot, self.subject)
         self.command_bar.set_names(snapshot.names())
         subject = self.subject
         if subject is None:
             self.subject = model.latest(snapshot)  # start-up, or the last subject went
-            return
-        if subject.kind == "container":
-            old = previous.container(subject.id) if previous else None
-            new = snapshot.container(subject.id)
-            if new is None or old is None or old.data != new.data:
-                self.load_subject(subject)
-        elif snapshot.image(subject.id) is None:
+        elif subject_changed(previous, snapshot, subject):
             self.load_subject(subject)
-
-    def _log_store_changes(self, old: Snapshot, new: Snapshot) -> None:
-        events = self.event_log
-        before = {c.id: c for c in old.containers}
-        for c in new.containers:
-            was = before.pop(c.id, None)
-            if was is None:
-                events.add(f"container {c.name}: created, a writable layer on {c.image_ref}")
-            elif was.status != c.status:
-                events.add(f"container {c.name}: {was.status} → {c.status}")
-        for c in before.values():
-            events.add(f"container {c.name}: removed with its writable layer", "removed")
-        old_images = {i.id: i for _, i in old.images}
-        new_images = {i.id: i for _, i in new.images}
-        for image_id, image in new_images.items():
-            if image_id not in old_images:
-                layers = plural(len(image.layers), "read-only layer")
-                events.add(f"image {new.image_name(image_id)}: added, {layers}")
-        for image_id in old_images.keys() - new_images.keys():
-            events.add(f"image {old.image_name(image_id)}: removed", "removed")
 
     # --- the subject --------------------------------------------------------------------
     def on_subject_list_picked(self, message: SubjectList.Picked) -> None:
@@ -1165,238 +523,31 @@ class LayerlabApp(App[None]):
             return
         self._show(message.view)
 
+    @property
+    def view(self) -> SubjectView | None:
+        """The subject's view the panels show."""
+        return self.panels.view
+
     def _show(self, view: SubjectView | None) -> None:
-        """Render a subject snapshot into every panel."""
-        self.view = view
+        """Render a subject's view into every panel; after a command, bring up what it changed."""
         self.subject_bar.view = view
-        self.diagram.show(view)
-        layers = self.layer_stack
-        metadata = self.metadata_panel
-        procs_panel = self.process_panel
         if view is None:
-            self.workers.cancel_group(self, "files")
-            self.workers.cancel_group(self, "procs")
-            layers.show(())
-            self.files_tree.set_mounts(())
-            self.files_tree.begin("files", None)
-            self.files_tree.load([])
-            for key in ("image", "container", "oci", "layer"):
-                metadata.show(key, None, None)
-            self._stop_upper_watch()
+            self.panels.show(None, self.snapshot, top=False)
             return
-        sid = view.subject.id
-        metadata.show("image", view.inspect.get("Image", sid), view.image_config)
-        is_container = view.subject.kind == "container"
-        metadata.show("container", sid, view.inspect)
-        metadata.show("oci", sid, view.bundle)
-        to_top, self._to_top = self._to_top, False
-        layers.show(view.layers, view.mounts, top=to_top)
-        self.files_tree.set_mounts(view.mounts)
-        if not is_container:
-            self.workers.cancel_group(self, "procs")
-            procs_panel.say(IMAGE)
-            self._stop_upper_watch()
-        elif not view.running:
-            self.workers.cancel_group(self, "procs")
-            procs_panel.say(NOT_RUNNING)
-        else:
-            self._poll_procs()
-        if self.snapshot is not None:
-            self.subject_list.show(self.snapshot, view.subject)
-        self._bring_up_news(view)
-
-    def _bring_up_news(self, view: SubjectView) -> None:
-        """After a command, show the document it changed: a new layer's json, or inspect."""
+        top, self._to_top = self._to_top, False
+        self.panels.show(view, self.snapshot, top=top)
         command, self._after_command = self._after_command, None
-        metadata = self.metadata_panel
-        if command == "commit" and view.subject.kind == "image":
-            metadata.bring_up("layer")  # the new layer, and its pointer to its parent
-        elif command in LIFECYCLE and metadata.view("container").changed:
-            metadata.bring_up("container")
-        elif command == "inspect":  # what it printed, as a document beside the output
-            metadata.bring_up("container" if view.subject.kind == "container" else "image")
-
-    # --- layers and files ---------------------------------------------------------------
-    def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
-        self.metadata_panel.show("layer", message.row.key + str(message.row.path), message.row.meta)
-        self._open_layer(message.row)
-
-    def on_change_tree_union_toggled(self, _: ChangeTree.UnionToggled) -> None:
-        if self._files_row is not None:
-            self._open_layer(self._files_row)
-
-    def _open_layer(self, row: LayerRow) -> None:
-        """Show a layer's files: its own entries, or with `u` the merged view from it down."""
-        title = (
-            f"writable layer (live) · {row.path}"
-            if row.writable
-            else f"layer {row.short_id} · {row.created_by}"
-        )
-        if self.files_tree.union:
-            title = "union from " + title
-        self.files_tree.begin(title, row.path if row.writable else None)
-        self.files_tree.border_subtitle = (
-            f"hides {human_size(row.hidden)} of the layers below: still stored, still shipped"
-            if row.hidden
-            else ""
-        )
-        self._files_row = row
-        self._upper_wanted = (row.path, row.beneath) if row.writable else None
-        self.load_files(row, self.files_tree.union)
-
-    @work(thread=True, exclusive=True, group="files", exit_on_error=False)
-    def load_files(self, row: LayerRow, union: bool) -> None:
-        """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
-        self._reconcile_upper_watch()
-        started = time.monotonic()
-        read = analysis.union_changes if union else analysis.layer_changes
-        changes = read(row.path, row.beneath)
-        if not get_current_worker().is_cancelled:
-            self.post_message(FilesLoaded(row=row, union=union, changes=changes, started=started))
-
-    def _stop_upper_watch(self) -> None:
-        self._upper_wanted = None
-        self.run_worker(
-            self._reconcile_upper_watch, thread=True, group="watch", exit_on_error=False
-        )
-
-    def _reconcile_upper_watch(self) -> None:
-        """Make the writable-layer watch the one last asked for (`_upper_wanted`).
-
-        Runs off the UI thread but at exit (stopping an observer joins threads). It
-        converges rather than obeys, so two requests finishing out of order
-        still leave the latest one in force.
-        """
-        with self._watch_lock:
-            wanted, current = self._upper_wanted, self._upper_watch
-            if current is not None and wanted is not None and current.upper == wanted[0]:
-                return
-            if current is not None:
-                current.stop()
-                self._upper_watch = None
-            if wanted is None:
-                return
-            upper, lowers = wanted
-            from layerlab.storage.watch import (
-                UpperWatch,  # watchdog: off the UI thread, when needed
-            )
-
-            def changed(paths: set[str]) -> None:  # on watchdog's thread: re-read, then report
-                self.post_message(UpperChanged(upper, analysis.changes_at(upper, lowers, paths)))
-
-            watch = UpperWatch(upper, changed)
-            try:
-                watch.start()
-            except OSError:  # the container went away meanwhile
-                return
-            self._upper_watch = watch
+        self.metadata_panel.bring_up_news(command, view.subject.kind)
 
     @while_running
-    def on_files_loaded(self, message: FilesLoaded) -> None:
-        if message.stale:  # every new layer or view starts a new read, cancelling this one
-            return
-        self.files_tree.load(message.changes)
-        if self.files_tree.live is not None and self._upper_changed_at > message.started:
-            # The watcher applied a change while this read ran: the read may predate it
-            # (a file it listed is gone now). Read again; once writes stop, this converges.
-            self.load_files(message.row, message.union)
-
-    @while_running
-    def on_upper_changed(self, message: UpperChanged) -> None:
-        tree = self.files_tree
-        if tree.live != message.upper:
-            return
-        self._upper_changed_at = time.monotonic()
+    def on_change_tree_written(self, message: ChangeTree.Written) -> None:
+        """A write in the live writable layer: the news is logged."""
         name = self.view.name if self.view else "?"
-        news = tree.apply(message.updates)
-        if self._size_timer is None:  # the size column follows the writes, throttled
-            self._size_timer = self.set_timer(SIZE_EVERY_SECONDS, self._measure_writable)
+        news = message.news
         for change in news[:EVENTS_PER_BATCH]:
             self.event_log.add(f"{name}: {change}", "added")
         if len(news) > EVENTS_PER_BATCH:
             self.event_log.add(f"{name}: and {len(news) - EVENTS_PER_BATCH} more entries", "added")
-
-    def _measure_writable(self) -> None:
-        self._size_timer = None
-        view = self.view
-        if view is not None and view.layers and view.layers[0].writable:
-            self.measure_writable(view.layers[0].path, view.subject.id)
-
-    @work(thread=True, exclusive=True, group="size", exit_on_error=False)
-    def measure_writable(self, upper: Path, cid: str) -> None:
-        try:
-            size, _ = analysis.reread(self.engine.writable_layer(cid).size, (0, 0))
-        except LayerlabError:  # the container went meanwhile
-            return
-        if not get_current_worker().is_cancelled:
-            self.post_message(SizeRead(upper=upper, size=size))
-
-    @while_running
-    def on_size_read(self, message: SizeRead) -> None:
-        view = self.view
-        if message.stale or view is None or not view.layers:
-            return
-        top = view.layers[0]
-        if top.writable and top.path == message.upper:
-            self.layer_stack.set_writable_size(message.size)
-            layers = (replace(top, size=message.size), *view.layers[1:])
-            self.diagram.show(replace(view, layers=layers))  # the picture's size too
-
-    def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
-        if self.files_tree.live is not None:
-            self.layer_stack.set_writable_files(message.count)
-
-    @on(Tree.NodeHighlighted, "#files")
-    @on(Tree.NodeSelected, "#files")
-    def _file_highlighted(
-        self, message: Tree.NodeHighlighted[Change] | Tree.NodeSelected[Change]
-    ) -> None:
-        change = message.node.data
-        if change is not None and self.view is not None:
-            self.load_provenance(self.view, change.path)
-
-    @work(thread=True, exclusive=True, group="provenance", exit_on_error=False)
-    def load_provenance(self, view: SubjectView, path: str) -> None:
-        provenance = analysis.provenance_of(view.union, view.labels, path)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ProvenanceLoaded(provenance=provenance))
-
-    @while_running
-    def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
-        if not message.stale:
-            self.provenance_view.show(message.provenance)
-
-    # --- processes ----------------------------------------------------------------------
-    def _poll_procs(self) -> None:
-        """Read the subject's processes, unless a read of the same process space is under way.
-
-        Starting a read cancels the one before (its result would be dropped as
-        stale), so a poll that outpaced slow reads - a loaded machine - would
-        starve the panel of every result.
-        """
-        view = self.view
-        if view is None or not view.running or not view.pid:
-            return
-        reading = self._procs_read
-        if reading is not None and reading[0] == view.pid:
-            worker = reading[1]
-            if (
-                worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
-                and not worker.is_cancelled
-            ):
-                return
-        self._procs_read = (view.pid, self.read_procs(view.pid))
-
-    @work(thread=True, exclusive=True, group="procs", exit_on_error=False)
-    def read_procs(self, pid: int) -> None:
-        found = self.engine.processes(pid)  # psutil: not before the first frame
-        if not get_current_worker().is_cancelled:
-            self.post_message(ProcsLoaded(pid=pid, procs=found))
-
-    @while_running
-    def on_procs_loaded(self, message: ProcsLoaded) -> None:
-        if not message.stale:  # a subject with no process space cancels the reads (`_show`)
-            self.process_panel.show(message.procs)
 
     # --- workers that failed ------------------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -1407,10 +558,7 @@ class LayerlabApp(App[None]):
         """
         worker = event.worker
         if event.state == WorkerState.CANCELLED and worker.group == "command":
-            with self._cancels_lock:
-                cancel = self._cancels.get(worker)
-            if cancel is not None:
-                cancel.set()  # its thread runs on until the command's wait sees this
+            self.runner.cancelled(worker)
         if event.state != WorkerState.ERROR:
             return
         error = worker.error
@@ -1424,13 +572,12 @@ class LayerlabApp(App[None]):
             timeout=4,
             markup=False,
         )
-        if worker.group == "store" and self._store_failures < STORE_RETRIES:
-            self._store_failures += 1  # read again once the writes settle: they usually have
-            self.post_message(StoreChanged())
+        if worker.group == "store":
+            self.store.failed()
         elif worker.group == "command":  # its CommandDone never came: the command is over
             self.commands_done += 1
             self.explainer.text = f"{doing} failed: {reason}. The TUI is still running."
-            self._command_over()
+            self.runner.over()
 
 
 def run_tui(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -12,11 +14,17 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import get_current_worker
 
+from layerlab.layerfs import analysis
 from layerlab.layerfs.unionfs import Change
+from layerlab.presentation.humanize import human_size
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, panel_css
+from layerlab.tui.messages import FilesLoaded, UpperChanged, while_running
+from layerlab.tui.model import LayerRow
 from layerlab.tui.outside import what
+from layerlab.tui.reconcile import UpperFollower
 
 if TYPE_CHECKING:
     from layerlab.engine import Mounted
@@ -38,9 +46,10 @@ EXPAND_ALL_UP_TO = 200
 class ChangeTree(Tree[Change]):
     """Entries of one layer against the layers beneath it: A added, C changed, D deleted.
 
-    For the writable layer it follows the watch on the upperdir: `apply()`
-    takes the re-read paths, so a write inside the container changes one node
-    rather than reloading the tree. New entries flash.
+    `open_layer()` reads a layer in a worker (the app's, so a failure lands where every
+    worker's does). For the writable layer it follows the watch on the upperdir first:
+    `apply()` takes the re-read paths, so a write inside the container changes one node
+    rather than reloading the tree, and `Written` tells the app. New entries flash.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -87,8 +96,12 @@ class ChangeTree(Tree[Change]):
     """
     )
 
-    class UnionToggled(Message):
-        """The user switched between the layer's own entries and the merged view below it."""
+    class Written(Message):
+        """The live writable layer changed: `news`, the entries that appeared or changed kind."""
+
+        def __init__(self, news: list[Change]) -> None:
+            super().__init__()
+            self.news = news
 
     class Counted(Message):
         """How many entries the layer has now (every name in it is one)."""
@@ -107,6 +120,74 @@ class ChangeTree(Tree[Change]):
         self._loading = False
         self._flashing: set[str] = set()
         self._mounts: dict[str, Mounted] = {}  # mount point -> what the container has there
+        self.row: LayerRow | None = None  # the layer shown
+        self.follower = UpperFollower(self._upper_changed)  # the writable layer's watch
+        self._changed_at = 0.0  # when the watcher last changed the live tree
+
+    def open_layer(self, row: LayerRow) -> None:
+        """Show a layer's files: its own entries, or with `u` the merged view from it down."""
+        title = (
+            f"writable layer (live) · {row.path}"
+            if row.writable
+            else f"layer {row.short_id} · {row.created_by}"
+        )
+        if self.union:
+            title = "union from " + title
+        self.begin(title, row.path if row.writable else None)
+        self.border_subtitle = (
+            f"hides {human_size(row.hidden)} of the layers below: still stored, still shipped"
+            if row.hidden
+            else ""
+        )
+        self.row = row
+        self.follower.wanted = (row.path, row.beneath) if row.writable else None
+        self._read(row, self.union)
+
+    def _read(self, row: LayerRow, union: bool) -> None:
+        self.app.run_worker(
+            partial(self._load, row, union),
+            name="load_files",
+            group="files",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _load(self, row: LayerRow, union: bool) -> None:
+        """Read a layer's A/C/D; for the writable layer, watch it first so no write is missed."""
+        self.follower.reconcile()
+        started = time.monotonic()
+        read = analysis.union_changes if union else analysis.layer_changes
+        changes = read(row.path, row.beneath)
+        if not get_current_worker().is_cancelled:
+            self.post_message(FilesLoaded(row=row, union=union, changes=changes, started=started))
+
+    def stop_following(self) -> None:
+        """No layer is live now: its watch stops (in a worker: stopping joins threads)."""
+        self.follower.wanted = None
+        self.app.run_worker(
+            self.follower.reconcile, thread=True, group="watch", exit_on_error=False
+        )
+
+    def _upper_changed(self, upper: Path, updates: dict[str, Change | None]) -> None:
+        self.post_message(UpperChanged(upper, updates))  # from watchdog's thread
+
+    @while_running
+    def on_files_loaded(self, message: FilesLoaded) -> None:
+        if message.stale:  # every new layer or view starts a new read, cancelling this one
+            return
+        self.load(message.changes)
+        if self.live is not None and self._changed_at > message.started:
+            # The watcher applied a change while this read ran: the read may predate it
+            # (a file it listed is gone now). Read again; once writes stop, this converges.
+            self._read(message.row, message.union)
+
+    @while_running
+    def on_upper_changed(self, message: UpperChanged) -> None:
+        if self.live != message.upper:
+            return
+        self._changed_at = time.monotonic()
+        self.post_message(self.Written(self.apply(message.updates)))
 
     def set_mounts(self, mounts: tuple[Mounted, ...]) -> None:
         """The container's mounts: their mount points say that their files are not here."""
@@ -164,7 +245,8 @@ class ChangeTree(Tree[Change]):
 
     def action_toggle_union(self) -> None:
         self.union = not self.union
-        self.post_message(self.UnionToggled())
+        if self.row is not None:
+            self.open_layer(self.row)
 
     def _settle(self) -> None:
         self.show_root = not self._by_path

@@ -206,6 +206,12 @@ class Diagram(Static):
         self.view = view
         self._draw()
 
+    def presenting(self, present: bool) -> None:
+        """Its title says how F8 changes the screen: presentation mode shows it large."""
+        self.border_title = "the article's picture" + (
+            " · F8 shows every panel" if present else " · F8 presents it"
+        )
+
     def _draw(self) -> None:
         styles = {part: component_style(self, f"diagram--{part}") for part in PARTS}
         self.update(picture(self.view, styles))

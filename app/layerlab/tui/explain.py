@@ -95,6 +95,7 @@ class Outcome:
     error: str
     report: Report
     subject: Subject | None
+    said: str = ""  # the error as the CLI prints it: "Error: …", or a client's words bare
     cancelled: bool = False  # ended by the TUI (quit, or the worker cancelled): not a failure
     container: Container | None = None  # the subject container, read after the command
     created: bool = False  # the command made the subject container

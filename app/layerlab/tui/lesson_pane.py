@@ -280,7 +280,7 @@ class LessonPane(Vertical, can_focus=True):
     def prepare(self, ns: argparse.Namespace) -> None:
         """On the command's worker: relative paths mean the lesson's work folder."""
         if self.sandbox is not None:
-            self.sandbox._anchor(ns)
+            self.sandbox.anchor(ns)
 
     def tee(self, stream: TextIO) -> TextIO:
         return Tee(stream)
@@ -291,9 +291,10 @@ class LessonPane(Vertical, can_focus=True):
         errors = err.getvalue() if isinstance(err, Tee) else ""
         self.post_message(self.Ran(Outcome(line, code, text, errors)))
 
-    def refused(self, line: str, error: str) -> None:
-        """A line the bar ran nothing for (a usage error, an unknown word): a failed command."""
-        self.post_message(self.Ran(Outcome(line, 1, "", f"Error: {error}\n")))
+    def refused(self, line: str, said: str) -> None:
+        """A line the bar ran nothing for (a usage error, an unknown word): a failed command,
+        which printed `said`."""
+        self.post_message(self.Ran(Outcome(line, 1, "", f"{said}\n")))
 
     def on_lesson_pane_ran(self, message: LessonPane.Ran) -> None:
         if self.run is None:

@@ -1,19 +1,22 @@
-"""What workers and watchers tell the app: one dataclass per message, all in this module.
+"""What workers and watchers tell the app and its panels: one dataclass per message.
 
 A message a worker posts remembers that worker: once a newer worker of the
 same exclusive group has replaced it (cancelled it), the result is stale and
 the app drops it (`stale`). Bursts merge: consecutive store changes, process
 reads and writable-layer re-reads of the same layer become one message
-(`can_replace`).
+(`can_replace`). `while_running` drops a result that arrives as the app shuts down.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from layerlab.layerfs.analysis import Provenance
@@ -24,6 +27,21 @@ from layerlab.tui.model import LayerRow, SubjectView
 
 if TYPE_CHECKING:
     from layerlab.runtime.procs import Proc  # psutil: not before the first frame
+
+P = TypeVar("P", bound=MessagePump)
+M = TypeVar("M", bound=Message)
+
+
+def while_running(handler: Callable[[P, M], None]) -> Callable[[P, M], None]:
+    """A read's result, dropped once the app shuts down: its panels are being removed, and a
+    message queued before the shutdown must not find them half gone."""
+
+    @wraps(handler)
+    def handle(receiver: P, message: M) -> None:
+        if receiver.app.is_running:
+            handler(receiver, message)
+
+    return handle
 
 
 @dataclass

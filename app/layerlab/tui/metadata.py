@@ -18,6 +18,8 @@ TABS = {
     "container": ("inspect", "what docker inspect prints shows here"),
     "oci": ("oci", "no OCI runtime config.json yet: start writes it for runc"),
 }
+# Commands that change a container's record: after them the inspect tab comes forward.
+LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}
 
 
 class MetadataPanel(Vertical):
@@ -67,3 +69,13 @@ class MetadataPanel(Vertical):
             self.tabs.active = f"tab-{key}"
         else:  # the tabs mount right after the first frame
             self.call_after_refresh(self.bring_up, key)
+
+    def bring_up_news(self, command: str | None, kind: str) -> None:
+        """After `command`, the document it changed: a new layer's json, or inspect; `kind`:
+        the subject's kind now ("container" or "image")."""
+        if command == "commit" and kind == "image":
+            self.bring_up("layer")  # the new layer, and its pointer to its parent
+        elif command in LIFECYCLE and self.view("container").changed:
+            self.bring_up("container")
+        elif command == "inspect":  # what it printed, as a document beside the output
+            self.bring_up("container" if kind == "container" else "image")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
@@ -11,9 +12,11 @@ from textual.containers import Vertical
 from textual.lazy import Lazy
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
+from layerlab.tui.messages import ProcsLoaded, while_running
 
 if TYPE_CHECKING:
     from layerlab.runtime.procs import Proc
@@ -26,7 +29,8 @@ IMAGE = "An image has no processes: it is only read-only layers. create adds a w
 class ProcessPanel(Vertical):
     """In-container pid, host pid, state and command, parents above children.
 
-    With no process space a note says why - the article's point - instead.
+    With no process space a note says why - the article's point - instead. The
+    panel reads the processes itself, in the app's workers, on each `poll()`.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -63,8 +67,9 @@ class ProcessPanel(Vertical):
 
     can_focus = True  # F6 reaches the panel even with no process to list
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, read: Callable[[int], list[Proc]], *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self._read_procs = read  # the engine's read API: the processes of a container's pid
         self.procs: list[Proc] | None = None
         self._said = NOT_RUNNING
         # Made up front, not queried: a process read can land before this panel is
@@ -72,6 +77,58 @@ class ProcessPanel(Vertical):
         self.note = Static(NOT_RUNNING, id="procs-note")
         self.proc_tree: Tree[Proc] = Tree("processes", id="procs-tree")
         self.proc_tree.show_root = False
+        self.pid: int | None = None  # the host pid of the followed container's init
+        self._reading: tuple[int, Worker[None]] | None = None  # (pid, the read under way)
+
+    def follow(self, pid: int | None) -> None:
+        """Follow the process space of the container whose init has host pid `pid`."""
+        self.pid = pid
+        self.poll()
+
+    def unfollow(self, why: str | None = None) -> None:
+        """No process space to follow (`why` says so): the reads under way are dropped."""
+        self.pid = None
+        self.app.workers.cancel_group(self.app, "procs")
+        if why is not None:
+            self.say(why)
+
+    def poll(self) -> None:
+        """Read the processes, unless a read of the same process space is under way.
+
+        Starting a read cancels the one before (its result would be dropped as
+        stale), so a poll that outpaced slow reads - a loaded machine - would
+        starve the panel of every result.
+        """
+        pid = self.pid
+        if not pid:
+            return
+        reading = self._reading
+        if reading is not None and reading[0] == pid:
+            worker = reading[1]
+            if (
+                worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+                and not worker.is_cancelled
+            ):
+                return
+        read = self.app.run_worker(
+            lambda: self._read(pid),
+            name="read_procs",
+            group="procs",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+        self._reading = (pid, read)
+
+    def _read(self, pid: int) -> None:
+        found = self._read_procs(pid)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ProcsLoaded(pid=pid, procs=found))
+
+    @while_running
+    def on_procs_loaded(self, message: ProcsLoaded) -> None:
+        if not message.stale:  # a subject with no process space cancels the reads (`unfollow`)
+            self.show(message.procs)
 
     def compose(self) -> ComposeResult:
         """The note in the first frame; the tree (hidden until a process runs) right after."""

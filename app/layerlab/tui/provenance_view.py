@@ -8,10 +8,14 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
+from layerlab.layerfs import analysis
 from layerlab.layerfs.analysis import Provenance
-from layerlab.tui.literal import literal
+from layerlab.tui.literal import literal, shown
 from layerlab.tui.look import component_style, on_theme_change
+from layerlab.tui.messages import ProvenanceLoaded, while_running
+from layerlab.tui.model import SubjectView
 
 COPY_KEY = "ctrl+y"  # the app's binding that copies the host path
 HINT = "select a file: which layer supplies it, which copies it shadows"
@@ -107,6 +111,37 @@ class ProvenanceView(Static):
     def show(self, provenance: Provenance) -> None:
         self.provenance = provenance
         self._draw()
+
+    def trace(self, view: SubjectView, path: str) -> None:
+        """Trace `path` of the subject's merged view through its layers, in a worker."""
+
+        def read() -> None:
+            provenance = analysis.provenance_of(view.union, view.labels, path)
+            if not get_current_worker().is_cancelled:
+                self.post_message(ProvenanceLoaded(provenance=provenance))
+
+        self.app.run_worker(
+            read,
+            name="load_provenance",
+            group="provenance",
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    @while_running
+    def on_provenance_loaded(self, message: ProvenanceLoaded) -> None:
+        if not message.stale:
+            self.show(message.provenance)
+
+    def copy_host_path(self) -> None:
+        """Copy where the selected file really is (OSC 52): the article's `find /` moment."""
+        provenance = self.provenance
+        if provenance is None or not provenance.host:
+            self.notify("select a file first: its host path is what gets copied", timeout=3)
+            return
+        self.app.copy_to_clipboard(provenance.host)
+        self.notify(shown(provenance.host), title="copied the host path", timeout=4, markup=False)
 
     def clear(self) -> None:
         """Back to the hint: the subject changed, so the last path's story is another's."""

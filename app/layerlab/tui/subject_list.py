@@ -7,6 +7,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
@@ -96,6 +97,21 @@ class SubjectList(OptionList):
         target = browsing or (current.id if current else None)
         if target in subjects:
             self.highlighted = self.get_option_index(target)
+
+    def toggle(self, elsewhere: Widget) -> None:
+        """Go to the list (showing it if hidden); from the list, hide it, focusing `elsewhere`.
+
+        It starts hidden on narrow screens.
+        """
+        if not self.display or self.screen.focused is self:
+            self.toggle_class("-toggled")
+        self.call_after_refresh(self._focus, elsewhere)
+
+    def _focus(self, elsewhere: Widget) -> None:
+        if self.display:
+            self.focus()
+        else:
+            elsewhere.focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
