@@ -276,8 +276,18 @@ def update(
     base = {k: host.get(k, v) for k, v in limitlib.empty_resources().items()}
     if changes.cpus is not None:
         limitlib.flag_cpus(changes.cpus)
+    swap = changes.memory_swap
+    if changes.memory is not None and swap is None:  # moby's UpdateContainer keeps the swap
+        old_swap = int(base.get("MemorySwap") or 0)
+        if old_swap > 0 and limitlib.parse_bytes(changes.memory) > old_swap:
+            raise Conflict(
+                f"Cannot update container {cid}: Memory limit should be smaller than already"
+                " set memoryswap limit, update the memoryswap at the same time",
+                exit_code=1,
+            )
+        swap = str(old_swap)
     fields = limitlib.resources(
-        memory=changes.memory, memory_swap=changes.memory_swap,
+        memory=changes.memory, memory_swap=swap,
         pids_limit=changes.pids_limit, cpus=changes.cpus, cpu_shares=changes.cpu_shares,
         base=base,
     )  # fmt: skip

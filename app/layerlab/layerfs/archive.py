@@ -672,15 +672,21 @@ def _commit(store: Store, found: list[_Found], staged: dict[str, Path]) -> list[
                 parent = chain
             write_image_bytes(store, image.config, image.image_id)
         tags = store.read_repositories()
+        lines = []
         for image in found:
-            tags.update(dict.fromkeys(image.tags, image.image_id))
+            for tag in image.tags:
+                previous = tags.get(tag)
+                if previous is not None and previous != image.image_id:  # moby's setLoadedTag
+                    lines.append(
+                        f"The image {tag} already exists, renaming the old one with ID"
+                        f" {previous} to empty string"
+                    )
+                tags[tag] = image.image_id
+                lines.append(f"Loaded image: {tag}")
+            if not image.tags:
+                lines.append(f"Loaded image ID: {image.image_id}")
         if any(image.tags for image in found):
             store.write_repositories(tags)
-    lines = []
-    for image in found:
-        lines += [f"Loaded image: {t}" for t in image.tags] or [
-            f"Loaded image ID: {image.image_id}"
-        ]
     return lines
 
 

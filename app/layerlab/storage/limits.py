@@ -232,10 +232,7 @@ def resources(
     if memory is not None:
         out["Memory"] = parse_bytes(memory)
         if memory_swap is None and out["Memory"] > 0:
-            # Docker: swap defaults to twice the memory; `update -m` keeps a swap still above it.
-            old_swap = int(base.get("MemorySwap") or 0)
-            keep = old_swap == -1 or old_swap >= out["Memory"]
-            out["MemorySwap"] = old_swap if keep else 2 * out["Memory"]
+            out["MemorySwap"] = 2 * out["Memory"]  # Docker's create: swap twice the memory
     if memory_swap is not None:
         out["MemorySwap"] = parse_swap(memory_swap)
     if out["Memory"] and out["Memory"] < MIN_MEMORY:

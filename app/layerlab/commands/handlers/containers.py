@@ -4,6 +4,7 @@ update, rename and rm, with the flags `create` and `run` share."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 from layerlab.commands.grammar import UsageError
 from layerlab.commands.handlers.common import command, container_ids, each, touched
@@ -113,7 +114,9 @@ def cmd_start(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         cfg = container.data["Config"]
         raw = bool(cfg.get("Tty") and cfg.get("OpenStdin") and ns.interactive)
         keys = DetachKeys.parse(ns.detach_keys)
-        if raw:
+        if raw and io.interactive and not sys.stdin.isatty():
+            raw = False  # Docker's start attaches a piped stdin as it is, terminal or not
+        elif raw:
             _require_terminal(io)
         return _start_attached(engine, container, io, raw, keys=keys)
     failed: list[str] = []
