@@ -890,7 +890,7 @@ def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     for item in ns.label:
         key, _, value = item.partition("=")
         labels[key] = value
-    volume = engine.volume_create(name, labels or None)
+    volume = engine.volume_create(name, labels)
     print(volume.name, file=io.out)
     return Report(volumes=[volume.name], created_volumes=[volume.name])
 

@@ -43,6 +43,7 @@ from layerlab.errors import (
 )
 from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
+from layerlab.presentation import inspect_shape
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
 from layerlab.runtime import cgroups
@@ -61,6 +62,8 @@ from layerlab.runtime.runc import (
 from layerlab.runtime.spec import (
     DEFAULT_CAPS,
     INIT_PATH,
+    MASKED_PATHS,
+    READONLY_PATHS,
     apply_host_options,
     apply_limits,
     apply_security,
@@ -1575,7 +1578,7 @@ class Engine:
         else:
             if size:
                 data["SizeRw"], data["SizeRootFs"] = self.container_sizes(Container(data))
-            return data
+            return inspect_shape.container(data, MASKED_PATHS, READONLY_PATHS)
         try:
             image = self.image(ref)
         except (NotFound, InvalidReference):
@@ -1585,32 +1588,36 @@ class Engine:
     def image_inspect(self, image: imagelib.Image) -> dict[str, Any]:
         tags = imagelib.tags_of(self.store, image.id)
         cfg = image.config
-        return {
+        fields = {
             "Id": image.id,
             "RepoTags": tags,
             "RepoDigests": [],
             "Parent": imagelib.image_parent(self.store, image.id) or "",
             "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
             "Created": cfg.get("created", ""),
-            "Container": "",
-            "DockerVersion": "",
+            "Container": cfg.get("container", ""),
+            "ContainerConfig": cfg.get("container_config") or {},
+            "DockerVersion": cfg.get("docker_version", ""),
             "Author": cfg.get("author", ""),
-            "Config": cfg.get("config", {}),
+            "Config": cfg.get("config") or {},
             "Architecture": cfg.get("architecture", ""),
             "Os": cfg.get("os", ""),
             "Size": image.size,
             "GraphDriver": {
                 "Name": "overlay2",
                 "Data": {
-                    "LowerDir": ":".join(
-                        str(layer.diff_path) for layer in reversed(image.layers[:-1])
-                    ),
+                    **_image_lower_dir(image.layers[:-1]),
                     "UpperDir": str(image.layers[-1].diff_path) if image.layers else "",
                 },
             },
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
-            "Metadata": {"LastTagTime": ""},
         }
+        return inspect_shape.image(fields)
+
+
+def _image_lower_dir(layers: list[Any]) -> dict[str, str]:
+    """An image's `LowerDir`: the layers under its top one, top first; none for one layer."""
+    return {"LowerDir": ":".join(str(x.diff_path) for x in reversed(layers))} if layers else {}
 
 
 @contextlib.contextmanager

@@ -52,7 +52,9 @@ _NIL_SLICES = frozenset(
     "ExtraHosts GroupAdd Links Mounts OnBuild RepoDigests RepoTags SecurityOpt Shell "
     "Layers".split()
 )
-_NIL_MAPS = frozenset("ExposedPorts Labels Options Ports Sysctls Tmpfs Volumes StorageOpt".split())
+_NIL_MAPS = frozenset(
+    "ExposedPorts Labels Options Ports Sysctls Tmpfs Volumes StorageOpt Status".split()
+)
 
 
 class _NilSlice(list[Any]):
@@ -68,6 +70,15 @@ class Context(dict[str, Any]):
     contexts, a struct whose MarshalJSON is Go's json.Marshal of a map of its fields. So
     `{{json .}}` sorts the keys, escapes `<`, `>`, `&` (`\u003c`) and leaves methods out,
     while `{{json .Field}}` goes through Docker's non-escaping encoder."""
+
+
+class Struct(dict[str, Any]):
+    """One of Docker's inspect structs: JSON leaves its empty `omitempty` fields out, while a
+    template still reads them (`{{.Config.Shell}}` is `[]`, a bind's `{{.Name}}` is empty)."""
+
+    def __init__(self, fields: dict[str, Any], omitted: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.omitted = omitted
 
 
 class TemplateError(ValueError):
@@ -517,8 +528,9 @@ class _Exec:
             if value is _MISSING:
                 return _MISSING
             if isinstance(value, dict):
-                if name in value:
-                    item = value[name]
+                fields = value.omitted | value if isinstance(value, Struct) else value
+                if name in fields:
+                    item = fields[name]
                     if item is None and name in _NIL_SLICES:
                         item = _NilSlice()
                     elif item is None and name in _NIL_MAPS:

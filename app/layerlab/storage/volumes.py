@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
+from layerlab.presentation import inspect_shape
 from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.storage.store import Store, read_json, write_json_atomic
 
@@ -47,15 +48,19 @@ class Volume:
         return _size(self.mountpoint)
 
     def inspect(self) -> dict[str, Any]:
-        return {
-            "CreatedAt": self.created_at,
-            "Driver": "local",
-            "Labels": self.labels,
-            "Mountpoint": str(self.mountpoint),
-            "Name": self.name,
-            "Options": None,
-            "Scope": "local",
-        }
+        """Docker's fields; `volume create` sends labels and options as empty maps, a volume
+        made by `-v` or an image's VOLUME has them null."""
+        return inspect_shape.volume(
+            {
+                "CreatedAt": self.created_at,
+                "Driver": "local",
+                "Labels": self.labels,
+                "Mountpoint": str(self.mountpoint),
+                "Name": self.name,
+                "Options": None if self.labels is None else {},
+                "Scope": "local",
+            }
+        )
 
 
 # --- the records -------------------------------------------------------------------
@@ -111,7 +116,7 @@ def create(
         try:
             (staged / "_data").mkdir(mode=0o755)
             os.chmod(staged / "_data", 0o755)
-            meta = {"CreatedAt": _now(), "Labels": labels or None, "Anonymous": anonymous}
+            meta = {"CreatedAt": _now(), "Labels": labels, "Anonymous": anonymous}
             write_json_atomic(staged / META, meta)
             os.rename(staged, store.volume_dir(name))
         except BaseException:

@@ -1,0 +1,125 @@
+"""`inspect` has Docker 20.10's whole structure: every key, with its type, for a container,
+an image and a volume. The reference is the key tree Docker 20.10.24 printed for the same
+objects (tests/fixtures/docker-20.10-inspect-*.json, from `docker create -v /host:/b
+-v vol1:/v busybox sleep 100`, `docker image inspect busybox`, `docker volume create`);
+with a Docker daemon answering at DOCKER_HOST, the same objects are compared live too."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import CLI, Result
+from .inspect_keys import differences, key_tree
+
+pytestmark = pytest.mark.system
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _fixture(kind: str) -> dict[str, str]:
+    return json.loads((FIXTURES / f"docker-20.10-inspect-{kind}.json").read_text())
+
+
+def _make_objects(run: CLI | _Docker, bind: Path, tag: str) -> dict[str, object]:
+    """The container, image and volume the fixtures were recorded from, made by `run`."""
+    volume = f"shape-vol-{tag}"
+    made = run("create", "--name", f"shape-{tag}", "-v", f"{bind}:/b", "-v", f"{volume}:/v",
+               "busybox", "sleep", "100")  # fmt: skip
+    assert made.code == 0, made.err
+    assert run("volume", "create", f"shape-made-{tag}").code == 0
+    found = {}
+    for kind, words in (
+        ("container", ("inspect", f"shape-{tag}")),
+        ("image", ("image", "inspect", "busybox")),
+        ("volume", ("volume", "inspect", f"shape-made-{tag}")),
+    ):
+        shown = run(*words)
+        assert shown.code == 0, shown.err
+        found[kind] = json.loads(shown.out)[0]
+    return found
+
+
+@pytest.mark.parametrize("kind", ["container", "image", "volume"])
+def test_inspect_has_docker_20_10s_keys_and_types(cli: CLI, tmp_path: Path, kind: str) -> None:
+    found = _make_objects(cli, tmp_path, "x")
+    assert differences(key_tree(found[kind]), _fixture(kind)) == []
+
+
+def test_a_template_reads_what_json_leaves_out(cli: CLI, tmp_path: Path) -> None:
+    """Go's `omitempty` fields are absent from the JSON but a template reads their zero
+    value; Docker 20.10 prints these lines for the fixture's objects."""
+    _make_objects(cli, tmp_path, "t")
+    fmt = (
+        "{{range .Mounts}}[{{.Name}}|{{.Driver}}]{{end}} {{.Config.Shell}} "
+        "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} "
+        "{{.HostConfig.Links}} {{.ExecIDs}} {{.AppArmorProfile}}|{{.MountLabel}}|"
+        "{{.ProcessLabel}}|{{.NetworkSettings.IPAddress}}|{{.Config.StopSignal}}|"
+        "{{.State.Health}}|{{.SizeRw}}|{{.HostConfig.Init}}"
+    )
+    shown = cli("inspect", "-f", fmt, "shape-t")
+    assert shown.out == "[|][shape-vol-t|local] [] no:0 [] [] |||||<nil>|<nil>|<nil>\n"
+    image = cli("image", "inspect", "-f", "{{.VirtualSize}} {{.ContainerConfig.Cmd}}", "busybox")
+    size = cli("image", "inspect", "-f", "{{.Size}}", "busybox").out.strip()
+    assert image.out == f"{size} []\n"
+    volume = cli("volume", "inspect", "-f", "{{.Status}} {{.UsageData}}", "shape-made-t")
+    assert volume.out == "map[] <nil>\n"
+    # Not in the JSON, as Docker's: a bind has no Name, a create no StopSignal.
+    record = json.loads(cli("inspect", "shape-t").out)[0]
+    assert [sorted(m) for m in record["Mounts"] if m["Type"] == "bind"] == [
+        ["Destination", "Mode", "Propagation", "RW", "Source", "Type"]
+    ]
+    assert "StopSignal" not in record["Config"] and "Init" not in record["HostConfig"]
+
+
+class _Docker:
+    """Docker's own client, on the daemon at DOCKER_HOST."""
+
+    def __init__(self, docker: str) -> None:
+        self.docker = docker
+
+    def __call__(self, *args: str) -> Result:
+        done = subprocess.run([self.docker, *args], capture_output=True, text=True, timeout=120)
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+def _docker() -> _Docker | None:
+    """A Docker daemon that answers at an explicit DOCKER_HOST (never the host's default)."""
+    docker = shutil.which("docker")
+    if not docker or not os.environ.get("DOCKER_HOST"):
+        return None
+    probe = subprocess.run([docker, "version"], capture_output=True, timeout=30)
+    return _Docker(docker) if probe.returncode == 0 else None
+
+
+def _docker_busybox(docker: _Docker, tmp_path: Path) -> None:
+    """busybox in Docker as layerlab makes its own: an import of the host's busybox."""
+    if docker("image", "inspect", "busybox").code == 0:
+        return
+    archive = tmp_path / "busybox.tar"
+    with tarfile.open(archive, "w") as tar:
+        tar.add("/bin/busybox", "bin/busybox")
+    assert docker("import", "-c", 'CMD ["sh"]', str(archive), "busybox:latest").code == 0
+
+
+def test_inspect_keys_side_by_side_with_a_live_docker(cli: CLI, tmp_path: Path) -> None:
+    docker = _docker()
+    if docker is None:
+        pytest.skip("no Docker daemon answers at DOCKER_HOST")
+    _docker_busybox(docker, tmp_path)
+    tag = uuid.uuid4().hex[:8]
+    try:
+        theirs = _make_objects(docker, tmp_path, tag)
+    finally:
+        docker("rm", "-f", f"shape-{tag}")
+        docker("volume", "rm", f"shape-vol-{tag}", f"shape-made-{tag}")
+    ours = _make_objects(cli, tmp_path, tag)
+    for kind in ("container", "image", "volume"):
+        assert differences(key_tree(ours[kind]), key_tree(theirs[kind])) == [], kind
