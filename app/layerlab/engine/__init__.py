@@ -946,7 +946,8 @@ class Engine:
         finally:
             os.close(slave)
         out_fd = 1 if out is None else out if isinstance(out, int) else out.fileno()
-        pending = b""
+        pending = early = b""  # early: before the process started, maybe runc's own error
+        started = pid_file(log).exists
         try:
             while True:
                 try:
@@ -960,11 +961,17 @@ class Engine:
                 data = (pending + data).replace(b"\r\r\n", b"\r\n")
                 cut = len(data.rstrip(b"\r"))  # a \r at the end waits for what follows
                 data, pending = data[:cut], data[cut:]
-                os.write(out_fd, data)
-            os.write(out_fd, pending)
+                if not started():
+                    early += data
+                    continue
+                os.write(out_fd, early + data)
+                early = b""
+            code = proc.wait()
+            if not (code == 255 and log.read_text(errors="replace").strip()):
+                os.write(out_fd, early + pending)  # runc's failure: Docker's line says it
         finally:
             os.close(master)
-        return proc.wait()
+        return code
 
     def logs(
         self, ref: str, follow: bool = False, cancel: threading.Event | None = None
