@@ -7,16 +7,13 @@ with a Docker daemon answering at DOCKER_HOST, the same objects are compared liv
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tarfile
 import uuid
 from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, Result
+from . import docker_side
+from .conftest import CLI
 from .inspect_keys import differences, key_tree
 
 pytestmark = pytest.mark.system
@@ -28,7 +25,7 @@ def _fixture(kind: str) -> dict[str, str]:
     return json.loads((FIXTURES / f"docker-20.10-inspect-{kind}.json").read_text())
 
 
-def _make_objects(run: CLI | _Docker, bind: Path, tag: str) -> dict[str, object]:
+def _make_objects(run: CLI | docker_side.Docker, bind: Path, tag: str) -> dict[str, object]:
     """The container, image and volume the fixtures were recorded from, made by `run`."""
     volume = f"shape-vol-{tag}"
     made = run("create", "--name", f"shape-{tag}", "-v", f"{bind}:/b", "-v", f"{volume}:/v",
@@ -79,41 +76,10 @@ def test_a_template_reads_what_json_leaves_out(cli: CLI, tmp_path: Path) -> None
     assert "StopSignal" not in record["Config"] and "Init" not in record["HostConfig"]
 
 
-class _Docker:
-    """Docker's own client, on the daemon at DOCKER_HOST."""
-
-    def __init__(self, docker: str) -> None:
-        self.docker = docker
-
-    def __call__(self, *args: str) -> Result:
-        done = subprocess.run([self.docker, *args], capture_output=True, text=True, timeout=120)
-        return Result(done.returncode, done.stdout, done.stderr)
-
-
-def _docker() -> _Docker | None:
-    """A Docker daemon that answers at an explicit DOCKER_HOST (never the host's default)."""
-    docker = shutil.which("docker")
-    if not docker or not os.environ.get("DOCKER_HOST"):
-        return None
-    probe = subprocess.run([docker, "version"], capture_output=True, timeout=30)
-    return _Docker(docker) if probe.returncode == 0 else None
-
-
-def _docker_busybox(docker: _Docker, tmp_path: Path) -> None:
-    """busybox in Docker as layerlab makes its own: an import of the host's busybox."""
-    if docker("image", "inspect", "busybox").code == 0:
-        return
-    archive = tmp_path / "busybox.tar"
-    with tarfile.open(archive, "w") as tar:
-        tar.add("/bin/busybox", "bin/busybox")
-    assert docker("import", "-c", 'CMD ["sh"]', str(archive), "busybox:latest").code == 0
-
-
 def test_inspect_keys_side_by_side_with_a_live_docker(cli: CLI, tmp_path: Path) -> None:
-    docker = _docker()
+    docker = docker_side.docker(tmp_path)
     if docker is None:
         pytest.skip("no Docker daemon answers at DOCKER_HOST")
-    _docker_busybox(docker, tmp_path)
     tag = uuid.uuid4().hex[:8]
     try:
         theirs = _make_objects(docker, tmp_path, tag)
