@@ -5,14 +5,19 @@ file); where a Docker daemon answers at DOCKER_HOST, the same commands run side 
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
 from . import docker_side
-from .conftest import CLI
+from .conftest import CLI, eventually
 
 pytestmark = pytest.mark.system
 
@@ -86,3 +91,160 @@ def test_volume_ls_side_by_side_with_docker(cli: CLI, tmp_path: Path) -> None:
     ours = _volume_ls_session(cli, tag)
     mountpoints = re.compile(r'"Mountpoint":"[^"]*"')
     assert [mountpoints.sub("", s) for s in ours] == [mountpoints.sub("", s) for s in theirs]
+
+
+def _stats_fields(line: str) -> list[str]:
+    """A table line's columns (tabwriter pads with at least three spaces)."""
+    return re.split(r" {2,}", line.strip())
+
+
+STATS_HEADER = [
+    "CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS",
+]  # fmt: skip
+
+
+def test_stats_no_stream_reads_the_cgroup(cli: CLI, root: Path) -> None:
+    """docker/cli formatter_stats.go's columns: PIDS from pids.current, MEM USAGE from the
+    memory cgroup less its inactive cache over the limit (-m, else the machine's), CPU %
+    over a second; a stopped container reads as zeros (`-a`, or named)."""
+    script = "sleep 300 & dd if=/dev/zero of=/dev/shm/f bs=1M count=8; while :; do :; done"
+    busy = cli("run", "-d", "--name", "st-busy", "-m", "64m", "busybox", "sh", "-c", script)
+    assert busy.code == 0, busy.err
+    assert cli("create", "--name", "st-made", "busybox", "true").code == 0
+
+    def busy_row() -> list[str]:
+        shown = cli("stats", "--no-stream", "st-busy")
+        assert shown.code == 0, shown.err
+        header, row = shown.out.splitlines()
+        assert _stats_fields(header) == STATS_HEADER
+        return _stats_fields(row)
+
+    def settled() -> bool:
+        row = busy_row()
+        used = row[3].split(" / ")[0]
+        return float(row[2].rstrip("%")) > 0 and used.endswith("MiB") and row[7] == "2"
+
+    eventually(settled, True, timeout=60)
+    row = busy_row()
+    assert row[0] == busy.out.strip()[:12] and row[1] == "st-busy"
+    assert row[3].endswith(" / 64MiB") and float(row[3].split("MiB")[0]) >= 8
+    assert float(row[4].rstrip("%")) >= 12.5  # 8MiB of 64MiB
+    assert row[5] == "0B / 0B"  # no interface but lo
+    assert re.fullmatch(r"\S+B / \S+B", row[6])
+    stopped = cli("stats", "--no-stream", "-a", "--format", "{{.Name}}: {{.CPUPerc}} {{.MemUsage}} "
+                  "{{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}}")  # fmt: skip
+    assert "st-made: 0.00% 0B / 0B 0.00% 0B / 0B 0B / 0B 0\n" in stopped.out
+    running = cli("stats", "--no-stream", "--format", "{{.Name}}").out
+    assert running == "st-busy\n"  # without -a, the running ones only
+    assert cli("stop", "-t", "0", "st-busy").code == 0
+
+
+def test_stats_formats_and_errors_are_dockers(cli: CLI) -> None:
+    made = cli("run", "-d", "--name", "st-one", "busybox", "sleep", "300")
+    cid = made.out.strip()
+    json_row = cli("stats", "--no-stream", "--format", "{{json .}}", "st-one").out
+    assert sorted(json.loads(json_row)) == [
+        "BlockIO", "CPUPerc", "Container", "ID", "MemPerc", "MemUsage", "Name", "NetIO", "PIDs",
+    ]  # fmt: skip
+    named = cli("stats", "--no-stream", "--no-trunc", "--format",
+                "table {{.Container}}\t{{.ID}}\t{{.Name}}", "st-one")  # fmt: skip
+    assert named.out == f"CONTAINER   CONTAINER ID{' ' * 55}NAME\nst-one      {cid}   st-one\n"
+    by_id = cli("stats", "--no-stream", "--format", "{{.Container}} {{.ID}}", cid[:5]).out
+    assert by_id == f"{cid[:5]} {cid[:12]}\n"
+    missing = cli("stats", "--no-stream", "st-nosuch", "st-one", "st-gone")
+    assert (missing.code, missing.out) == (1, "")
+    assert missing.err == "Error: No such container: st-nosuch\nError: No such container: st-gone\n"
+    bad = cli("stats", "--no-stream", "--format", "{{.Bogus}}", "st-one")
+    assert (bad.code, bad.out) == (1, "")
+    assert bad.err == (
+        'template parsing error: template: :1:2: executing "" at <.Bogus>: '
+        "can't evaluate field Bogus in type *container.statsContext\n"
+    )
+    unclosed = cli("stats", "--no-stream", "--format", "{{.Bogus", "st-one")
+    assert (unclosed.code, unclosed.err) == (
+        1,
+        "template parsing error: template: :1: unclosed action\n",
+    )
+
+
+def test_stats_redraws_live_until_interrupted(cli: CLI, root: Path) -> None:
+    """Without --no-stream: the screen cleared and the table drawn again each second, as
+    docker stats draws it, until Ctrl-C."""
+    assert cli("run", "-d", "--name", "st-live", "busybox", "sleep", "300").code == 0
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "stats", "st-live"],
+        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    seen = b""
+    try:
+        while seen.count(b"\x1b[2J\x1b[H") < 3:  # the third frame has begun: two are whole
+            chunk = proc.stdout.read1(4096)
+            assert chunk, "stats ended by itself"
+            seen += chunk
+        proc.send_signal(signal.SIGINT)
+        seen += proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    frames = seen.decode().split("\x1b[2J\x1b[H")
+    assert frames[0] == ""
+    for frame in frames[1:3]:
+        header, row = frame.splitlines()
+        assert _stats_fields(header) == STATS_HEADER
+        assert _stats_fields(row)[1] == "st-live"
+
+
+def test_stats_side_by_side_with_docker(cli: CLI, tmp_path: Path) -> None:
+    """What does not vary between two engines: the names, pids, I/O of an idle container and
+    the zeros of a stopped one; the header; the errors."""
+    docker = docker_side.docker(tmp_path)
+    if docker is None:
+        pytest.skip("no Docker daemon answers at DOCKER_HOST")
+    tag = uuid.uuid4().hex[:8]
+    fmt = "{{.Container}} {{.Name}} {{.NetIO}} {{.BlockIO}} {{.PIDs}}"
+
+    def session(run: CLI | docker_side.Docker) -> list[str]:
+        run("run", "-d", "--name", f"st-{tag}", "busybox", "sleep", "300")
+        run("create", "--name", f"st-{tag}-made", "busybox", "true")
+        shown = [
+            run("stats", "--no-stream", "--format", fmt, f"st-{tag}", f"st-{tag}-made").out,
+            run("stats", "--no-stream", f"st-{tag}").out.splitlines()[0],
+            run("stats", "--no-stream", f"st-{tag}-nosuch").err.replace(
+                "Error response from daemon: ", "Error: "),
+            run("stats", "--no-stream", "--format", "{{.Nope}}", f"st-{tag}").err,
+        ]  # fmt: skip
+        run("rm", "-f", f"st-{tag}", f"st-{tag}-made")
+        return shown
+
+    assert session(cli) == session(docker)
+
+
+def test_logs_details_as_docker(cli: CLI, tmp_path: Path) -> None:
+    """The json-file driver's attributes (`--log-opt labels=`, `env=`), sorted and
+    URL-escaped, before each line; a lone space when there are none."""
+
+    def session(run: CLI | docker_side.Docker, tag: str) -> list[tuple[str, str]]:
+        run("run", "--name", f"ld-{tag}", "busybox", "sh", "-c", "echo hello; echo err >&2")
+        run("run", "--name", f"ld-{tag}-attrs", "--label", "a=b c", "--label", "z=1",
+            "--log-opt", "labels=z,a,missing", "-e", "E=x/y", "--log-opt", "env=E",
+            "busybox", "echo", "hi")  # fmt: skip
+        shown = [
+            (done.out, done.err)
+            for done in (
+                run("logs", "--details", f"ld-{tag}"),
+                run("logs", "--details", f"ld-{tag}-attrs"),
+                run("logs", "--details", "--tail", "1", f"ld-{tag}-attrs"),
+            )
+        ]
+        run("rm", f"ld-{tag}", f"ld-{tag}-attrs")
+        return shown
+
+    ours = session(cli, "x")
+    assert ours == [(" hello\n", " err\n"), ("E=x%2Fy,a=b+c,z=1 hi\n", ""),
+                    ("E=x%2Fy,a=b+c,z=1 hi\n", "")]  # fmt: skip
+    docker = docker_side.docker(tmp_path)
+    if docker is not None:
+        assert session(docker, uuid.uuid4().hex[:8]) == ours

@@ -429,11 +429,19 @@ def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow, cancel=io.cancel)
     if ns.tail != "all" or ns.since or ns.until:
         entries = _log_window(engine, ns, entries)
+    details = _log_details(engine, ns) if ns.details else ""
     for entry in entries:
         stream = io.err if entry.stream == "stderr" else io.out
-        stream.write(f"{entry.time} {entry.text}" if ns.timestamps else entry.text)
+        text = details + entry.text
+        stream.write(f"{entry.time} {text}" if ns.timestamps else text)
         stream.flush()
     return Report(containers=ids)
+
+
+def _log_details(engine: Engine, ns: argparse.Namespace) -> str:
+    from layerlab.commands.observe import log_details
+
+    return log_details(engine.container(ns.container).data)
 
 
 def _log_window(
@@ -1117,6 +1125,13 @@ def _listing(io: IO, render: Callable[[], str]) -> Report:
         return Report(code=exc.exit_code)
     io.out.write(text)
     return Report()
+
+
+@command("stats")
+def cmd_stats(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.observe import stats
+
+    return stats(engine, ns, io, _listing)
 
 
 @command("version")

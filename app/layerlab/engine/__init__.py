@@ -46,7 +46,7 @@ from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.presentation import inspect_shape
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
-from layerlab.runtime import cgroups
+from layerlab.runtime import cgroups, usage
 from layerlab.runtime import limits as limitlib
 from layerlab.runtime.launch import POLL_SECONDS, Shim, Stdio, Stream, spawn_shim
 from layerlab.runtime.runc import (
@@ -1002,6 +1002,12 @@ class Engine:
             return self._load(cid).running
         except (NotFound, FileNotFoundError):  # removed while followed
             return False
+
+    def stats(self, ref: str) -> usage.Sample:
+        """What the container uses now, from its cgroup (`docker stats`); zeros when stopped."""
+        container = self.container(ref)
+        pid = int(container.data["State"].get("Pid") or 0) if container.running else 0
+        return usage.sample(container.id, container.name, pid)
 
     def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""
