@@ -248,3 +248,54 @@ def test_logs_details_as_docker(cli: CLI, tmp_path: Path) -> None:
     docker = docker_side.docker(tmp_path)
     if docker is not None:
         assert session(docker, uuid.uuid4().hex[:8]) == ours
+
+
+def _df_session(run: CLI | docker_side.Docker, tag: str) -> list[str]:
+    """`system df -v --format` on a volume and the container that wrote to it."""
+    name = f"dv-{tag}"
+    run("run", "--name", name, "-v", f"{name}:/d", "busybox", "sh", "-c",
+        "head -c 1000 /dev/zero > /d/f")  # fmt: skip
+    whole = run("system", "df", "-v", "--format", "{{json .}}").out
+    data = json.loads(whole)
+    picked = (
+        f'{{{{range .Volumes}}}}{{{{if eq .Name "{name}"}}}}{{{{.Links}}}} {{{{.Size}}}} '
+        f"{{{{.Driver}}}}{{{{end}}}}{{{{end}}}}|{{{{range .Containers}}}}"
+        f'{{{{if eq .Names "{name}"}}}}{{{{.LocalVolumes}}}} {{{{.Size}}}} {{{{.Command}}}} '
+        "{{.State}}{{end}}{{end}}|{{len .BuildCache}}"
+    )
+    shown = [
+        whole[-1],  # no newline after it
+        " ".join(data),
+        " ".join(sorted(data["Images"][0])),
+        " ".join(sorted(data["Containers"][0])),
+        " ".join(sorted(data["Volumes"][0])),
+        run("system", "df", "-v", "--format", picked).out,
+    ]
+    for fmt in ("{{.Bogus}}", '{{"\\n"}}'):
+        done = run("system", "df", "-v", "--format", fmt)
+        shown.append(f"{done.code} {done.out}{done.err}")
+    run("rm", name)
+    run("volume", "rm", name)
+    return shown
+
+
+def test_system_df_verbose_format_as_docker_20_10(cli: CLI, tmp_path: Path) -> None:
+    """The template runs once on diskUsageContext: `.Images`, `.Containers`, `.Volumes`,
+    `.BuildCache`, each a listing's contexts with df's counts and sizes."""
+    ours = _df_session(cli, "x")
+    assert ours == [
+        "}",
+        "Images Containers Volumes BuildCache",
+        "Containers CreatedAt CreatedSince Digest ID Repository SharedSize Size Tag "
+        "UniqueSize VirtualSize",
+        "Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks Ports RunningFor "
+        "Size State Status",
+        "Driver Labels Links Mountpoint Name Scope Size",
+        "1 1kB local|1 0B \"sh -c 'head -c 1000 /dev/zero > /d/f'\" exited|0",
+        '1 template: :1:2: executing "" at <.Bogus>: can\'t evaluate field Bogus in type '
+        "*formatter.diskUsageContext\n",
+        "1 template parsing error: template: :1: unterminated quoted string\n",
+    ]
+    docker = docker_side.docker(tmp_path)
+    if docker is not None:
+        assert _df_session(docker, uuid.uuid4().hex[:8]) == ours

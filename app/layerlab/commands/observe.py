@@ -115,3 +115,47 @@ def log_details(record: dict[str, Any]) -> str:
     attrs |= {k: env[k] for k in (options.get("env") or "").split(",") if k in env}
     quote = urllib.parse.quote_plus
     return ",".join(f"{quote(k)}={quote(v)}" for k, v in sorted(attrs.items())) + " "
+
+
+DISK_USAGE_CONTEXT = "*formatter.diskUsageContext"
+
+
+def df_verbose_formatted(
+    fmt: str,
+    usage: dict[str, Any],
+    images: list[dict[str, Any]],
+    containers: list[dict[str, Any]],
+    volumes: list[dict[str, Any]],
+) -> str:
+    """`system df -v --format`: the template runs once, on Docker's diskUsageContext (its
+    `.Images`, `.Containers`, `.Volumes`, `.BuildCache`, each a listing's contexts, with the
+    sizes and counts `df` knows), and nothing follows it, not even a newline
+    (cli/command/formatter/disk_usage.go, verboseWrite)."""
+    from layerlab.presentation.gotemplate import Context, TemplateError, check, render
+
+    info = [(i, ref) for i in usage["images"].values() for ref in i["refs"]]
+    for context, (image, _) in zip(images, info, strict=True):
+        shared, size = image["shared"], image["image"].size
+        context.update(
+            Containers=str(usage["used_by"].get(image["image"].id, 0)), Digest="",
+            SharedSize=human_size(shared), UniqueSize=human_size(size - shared),
+            VirtualSize=human_size(size),
+        )  # fmt: skip
+    for context, (_, size) in zip(containers, usage["containers"], strict=True):
+        context.pop("Platform", None)  # a later Docker's
+        context["Size"] = human_size(size)
+    for context, (_, links, size) in zip(volumes, usage["volumes"], strict=True):
+        context.update(Links=str(links), Size=human_size(size))
+    data = {
+        "Images": [Context(c) for c in images],
+        "Containers": [Context(c) for c in containers],
+        "Volumes": [Context(c) for c in volumes],
+        "BuildCache": [],
+    }
+    template = (fmt.removeprefix("table") if fmt.startswith("table") else fmt).strip(" ")
+    template = template.replace("\\t", "\t").replace("\\n", "\n")  # formatter.preFormat
+    try:
+        check(template)
+    except TemplateError as exc:
+        raise TemplateError(f"template parsing error: {exc}") from None
+    return render(template, data, struct=DISK_USAGE_CONTEXT)  # its failure has no prefix
