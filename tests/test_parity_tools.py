@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -299,3 +300,58 @@ def test_system_df_verbose_format_as_docker_20_10(cli: CLI, tmp_path: Path) -> N
     docker = docker_side.docker(tmp_path)
     if docker is not None:
         assert _df_session(docker, uuid.uuid4().hex[:8]) == ours
+
+
+def _attach_session(
+    run: CLI | docker_side.Docker, root: Path | None, tmp: Path, tag: str
+) -> list[str]:
+    """`attach` to a `run -di` container: our input reaches its stdin, unless --no-stdin."""
+    reader = ["busybox", "sh", "-c", "read x; echo got:$x"]
+    run("run", "-di", "--name", f"at-{tag}", *reader)
+    fed = run("attach", f"at-{tag}", input="hi\n")
+    # --no-stdin leaves our input out: once it is attached (it shows a tick), the next
+    # attach's input is the first to reach the container.
+    ticking = ["busybox", "sh", "-c", "while :; do echo tick; sleep 1; done & read x; echo got:$x"]
+    run("run", "-di", "--name", f"at-{tag}-no", *ticking)
+    if isinstance(run, docker_side.Docker):
+        argv, env = [run.docker], dict(os.environ)
+    else:
+        argv, env = [sys.executable, "-m", "layerlab"], dict(os.environ, LAYERLAB_ROOT=str(root))
+    ignored = tmp / "ignored"
+    ignored.write_text("ignored\n")
+    with ignored.open() as given:
+        quiet = subprocess.Popen(
+            [*argv, "attach", "--no-stdin", f"at-{tag}-no"], stdin=given,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+    try:
+        assert quiet.stdout is not None
+        assert select.select([quiet.stdout], [], [], 60)[0], "attach --no-stdin shows nothing"
+        assert quiet.stdout.readline() == "tick\n"  # it is attached
+        second = run("attach", f"at-{tag}-no", input="bye\n")
+        err = quiet.communicate(timeout=60)[1]
+    finally:
+        if quiet.poll() is None:
+            quiet.kill()
+            quiet.wait()
+    # What the container read is in its log; what an attach printed is not compared: the
+    # output of a container that ends as our input ends may or may not reach Docker's own.
+    logged = run("logs", f"at-{tag}-no").out.replace("tick\n", "")
+    shown = [
+        f"{fed.code} {fed.err}{run('logs', f'at-{tag}').out}",
+        f"{second.code} {second.err}{quiet.returncode} {err}{logged}",
+    ]
+    run("rm", "-f", f"at-{tag}", f"at-{tag}-no")
+    return shown
+
+
+def test_attach_input_and_no_stdin_as_docker(cli: CLI, root: Path, tmp_path: Path) -> None:
+    ours = _attach_session(cli, root, tmp_path, "x")
+    assert ours == ["0 got:hi\n", "0 0 got:bye\n"]
+    docker = docker_side.docker(tmp_path)
+    if docker is not None:
+        assert _attach_session(docker, None, tmp_path, uuid.uuid4().hex[:8]) == ours
+    # Docker's attach has no -i: its input is attached unless --no-stdin.
+    assert cli("attach", "-i", "x").err == (
+        "unknown shorthand flag: 'i' in -i\nSee 'layerlab attach --help'.\n"
+    )
