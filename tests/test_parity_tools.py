@@ -355,3 +355,32 @@ def test_attach_input_and_no_stdin_as_docker(cli: CLI, root: Path, tmp_path: Pat
     assert cli("attach", "-i", "x").err == (
         "unknown shorthand flag: 'i' in -i\nSee 'layerlab attach --help'.\n"
     )
+
+
+def _df_image_rows(run: CLI | docker_side.Docker, tag: str) -> list[list[str]]:
+    """`system df -v`'s image rows for busybox under a second name, and a commit on it."""
+    run("tag", "busybox", f"aaa-df-{tag}:x")
+    run("run", "--name", f"df-{tag}", "busybox", "sh", "-c", "echo hi > /x")
+    run("commit", f"df-{tag}", f"dfimg-{tag}:1")
+    verbose = run("system", "df", "-v").out
+    table = verbose.split("Images space usage:\n\n")[1].split("\n\n")[0].splitlines()
+    rows = [re.split(r" {2,}", line) for line in table[1:]]
+    run("rm", f"df-{tag}")
+    run("rmi", f"dfimg-{tag}:1", f"aaa-df-{tag}:x")
+    return [row for row in rows if tag in row[0] or row[0] == "busybox"]
+
+
+def test_system_df_verbose_lists_each_image_once(cli: CLI, tmp_path: Path) -> None:
+    """docker system df -v: one row an image, by its first name; SIZE as `images`'
+    VirtualSize; a layer is shared only between listed images (moby daemon/images)."""
+    rows = _df_image_rows(cli, "x")
+    size = cli("images", "--format", "{{.VirtualSize}}", "busybox").out.strip()
+    assert [(r[0], r[1], r[4], r[5], r[6], r[7]) for r in rows] == [
+        ("dfimg-x", "1", size, size, "3B", "0"),
+        ("aaa-df-x", "x", size, size, "0B", "1"),
+    ]
+    docker = docker_side.docker(tmp_path)
+    if docker is not None:
+        tag = uuid.uuid4().hex[:8]
+        theirs = [(r[0].replace(tag, "x"), r[1], r[6]) for r in _df_image_rows(docker, tag)]
+        assert theirs[:2] == [(r[0], r[1], r[6]) for r in rows]  # its busybox has others

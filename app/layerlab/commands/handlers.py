@@ -1260,7 +1260,7 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if ns.verbose:
         from layerlab.commands.observe import df_verbose_formatted
 
-        tagged = [(ref, i["image"]) for i in usage["images"].values() for ref in i["refs"]]
+        tagged = [(i["refs"][0], i["image"]) for i in usage["images"].values()]
         contexts = (
             image_contexts(tagged, no_trunc=True),
             ps_contexts(engine, [c for c, _ in usage["containers"]], True, False),

@@ -133,8 +133,7 @@ def df_verbose_formatted(
     (cli/command/formatter/disk_usage.go, verboseWrite)."""
     from layerlab.presentation.gotemplate import Context, TemplateError, check, render
 
-    info = [(i, ref) for i in usage["images"].values() for ref in i["refs"]]
-    for context, (image, _) in zip(images, info, strict=True):
+    for context, image in zip(images, usage["images"].values(), strict=True):
         shared, size = image["shared"], image["image"].size
         context.update(
             Containers=str(usage["used_by"].get(image["image"].id, 0)), Digest="",
