@@ -63,6 +63,15 @@ def test_a_template_reads_what_json_leaves_out(cli: CLI, tmp_path: Path) -> None
     )
     shown = cli("inspect", "-f", fmt, "shape-t")
     assert shown.out == "[|][shape-vol-t|local] [] no:0 [] [] |||||<nil>|<nil>|<nil>\n"
+    # Go prints a struct's fields in order, the omitted ones too (Docker 20.10 printed these).
+    printed = cli("inspect", "-f", "{{.HostConfig.RestartPolicy}} {{range .Mounts}}{{.}}{{end}}",
+                  "shape-t").out  # fmt: skip
+    bind = f"{{bind  {tmp_path} /b   true rprivate}}"
+    volume_source = cli("volume", "inspect", "-f", "{{.Mountpoint}}", "shape-vol-t").out.strip()
+    assert printed in (
+        f"{{no 0}} {bind}{{volume shape-vol-t {volume_source} /v local z true }}\n",
+        f"{{no 0}} {{volume shape-vol-t {volume_source} /v local z true }}{bind}\n",
+    )
     image = cli("image", "inspect", "-f", "{{.VirtualSize}} {{.ContainerConfig.Cmd}}", "busybox")
     size = cli("image", "inspect", "-f", "{{.Size}}", "busybox").out.strip()
     assert image.out == f"{size} []\n"

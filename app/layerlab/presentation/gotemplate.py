@@ -74,11 +74,12 @@ class Context(dict[str, Any]):
 
 class Struct(dict[str, Any]):
     """One of Docker's inspect structs: JSON leaves its empty `omitempty` fields out, while a
-    template still reads them (`{{.Config.Shell}}` is `[]`, a bind's `{{.Name}}` is empty)."""
+    template still reads them (`{{.Config.Shell}}` is `[]`, a bind's `{{.Name}}` is empty)
+    and `%v` prints every field in order (`{{.HostConfig.RestartPolicy}}` is `{no 0}`)."""
 
-    def __init__(self, fields: dict[str, Any], omitted: dict[str, Any]) -> None:
-        super().__init__(fields)
-        self.omitted = omitted
+    def __init__(self, fields: dict[str, Any], omitted: frozenset[str]) -> None:
+        super().__init__({k: v for k, v in fields.items() if k not in omitted})
+        self.fields = fields
 
 
 class TemplateError(ValueError):
@@ -528,14 +529,9 @@ class _Exec:
             if value is _MISSING:
                 return _MISSING
             if isinstance(value, dict):
-                fields = value.omitted | value if isinstance(value, Struct) else value
+                fields = value.fields if isinstance(value, Struct) else value
                 if name in fields:
-                    item = fields[name]
-                    if item is None and name in _NIL_SLICES:
-                        item = _NilSlice()
-                    elif item is None and name in _NIL_MAPS:
-                        item = _NilMap()
-                    value = item
+                    value = _typed_nil(name, fields[name])
                     continue
                 if value is self.root and self.struct:
                     problem = f"can't evaluate field {name} in type {self.struct}"
@@ -611,6 +607,15 @@ class _Exec:
         return TemplateError(
             f'template: {name}:{line}:{column}: executing "{name}" at <{node}>: {problem}'
         )
+
+
+def _typed_nil(name: str, value: Any) -> Any:
+    """A null under a name Docker types as a slice or a map: Go's empty one of that type."""
+    if value is None and name in _NIL_SLICES:
+        return _NilSlice()
+    if value is None and name in _NIL_MAPS:
+        return _NilMap()
+    return value
 
 
 def _struct_like(value: dict[str, Any]) -> bool:
@@ -920,6 +925,8 @@ def _go_value(value: Any) -> str:
         return _go_float(value, json_style=False)
     if isinstance(value, list | tuple):
         return "[" + " ".join(_go_value(v) for v in value) + "]"
+    if isinstance(value, Struct):  # Go's `{a b}`: every field, in order
+        return "{" + " ".join(_go_value(_typed_nil(k, v)) for k, v in value.fields.items()) + "}"
     if isinstance(value, dict):
         keys = sorted((k for k in value if not callable(value[k])), key=str)  # no methods
         pairs = (f"{k}:{_go_value(value[k])}" for k in keys)

@@ -17,6 +17,7 @@ from layerlab.presentation.gotemplate import Struct
 ZERO_TIME = "0001-01-01T00:00:00Z"
 SHM_SIZE = 64 * 1024 * 1024  # Docker's default /dev/shm, as the runtime spec mounts it
 
+NONE: frozenset[str] = frozenset()  # a struct without `omitempty` fields
 # Pointers: `omitempty` leaves them out only when nil (a -s size of 0 shows).
 _POINTERS = frozenset(
     "Node SizeRw SizeRootFs Health Init Healthcheck StopTimeout UsageData".split()
@@ -39,6 +40,9 @@ STATE: dict[str, Any] = {
     "StartedAt": ZERO_TIME, "FinishedAt": ZERO_TIME, "Health": None,
 }  # fmt: skip
 STATE_OMIT = frozenset({"Health"})
+
+RESTART_POLICY: dict[str, Any] = {"Name": "no", "MaximumRetryCount": 0}
+LOG_CONFIG: dict[str, Any] = {"Type": "json-file", "Config": {}}
 
 HOST_CONFIG: dict[str, Any] = {
     "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
@@ -122,8 +126,7 @@ def _struct(zero: dict[str, Any], omit: frozenset[str], values: dict[str, Any]) 
     """`values` over `zero`, in the struct's order (keys of ours only at the end)."""
     merged = {key: values.get(key, default) for key, default in zero.items()}
     merged |= {key: value for key, value in values.items() if key not in zero}
-    shown = {k: v for k, v in merged.items() if not (k in omit and _empty(k, v))}
-    return Struct(shown, {k: v for k, v in merged.items() if k not in shown})
+    return Struct(merged, frozenset(k for k in omit if _empty(k, merged[k])))
 
 
 def config(values: dict[str, Any]) -> Struct:
@@ -138,15 +141,15 @@ def container(record: dict[str, Any], masked: list[str], readonly: list[str]) ->
     if not host.get("Privileged"):
         host.setdefault("MaskedPaths", list(masked))
         host.setdefault("ReadonlyPaths", list(readonly))
+    host["RestartPolicy"] = _struct(RESTART_POLICY, NONE, host.get("RestartPolicy") or {})
+    host["LogConfig"] = _struct(LOG_CONFIG, NONE, host.get("LogConfig") or {})
     values = dict(record) | {
         "State": _struct(STATE, STATE_OMIT, record.get("State") or {}),
         "HostConfig": _struct(HOST_CONFIG, HOST_CONFIG_OMIT, host),
         "Mounts": [_struct(MOUNT_POINT, MOUNT_POINT_OMIT, m) for m in record.get("Mounts") or []],
         "Config": config(record.get("Config") or {}),
-        "GraphDriver": _struct(GRAPH_DRIVER, frozenset(), record.get("GraphDriver") or {}),
-        "NetworkSettings": _struct(
-            NETWORK_SETTINGS, frozenset(), record.get("NetworkSettings") or {}
-        ),
+        "GraphDriver": _struct(GRAPH_DRIVER, NONE, record.get("GraphDriver") or {}),
+        "NetworkSettings": _struct(NETWORK_SETTINGS, NONE, record.get("NetworkSettings") or {}),
     }
     return _struct(CONTAINER, CONTAINER_OMIT, values)
 
@@ -157,7 +160,7 @@ def image(values: dict[str, Any]) -> dict[str, Any]:
         "Config": config(values.get("Config") or {}),
         "ContainerConfig": config(values.get("ContainerConfig") or {}),
         "VirtualSize": values.get("Size", 0),
-        "GraphDriver": _struct(GRAPH_DRIVER, frozenset(), values.get("GraphDriver") or {}),
+        "GraphDriver": _struct(GRAPH_DRIVER, NONE, values.get("GraphDriver") or {}),
         "RootFS": _struct(ROOT_FS, ROOT_FS_OMIT, values.get("RootFS") or {}),
     }
     return _struct(IMAGE, IMAGE_OMIT, values)
