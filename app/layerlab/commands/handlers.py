@@ -765,7 +765,9 @@ def _inspect_one(
     engine: Engine, ref: str, kind: str | None, size: bool, io: IO
 ) -> dict[str, object]:
     """One object for `inspect`: `--type` narrows the lookup, `-s` adds the sizes."""
-    item = engine.inspect(ref, size=size, kind=kind)
+    from layerlab.presentation.inspect_shape import inspected
+
+    item = inspected(engine.inspect(ref, size=size, kind=kind))
     if size and "State" not in item:
         print("WARNING: --size ignored for image", file=io.err)
     return item
@@ -906,6 +908,8 @@ def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """Docker's `volume inspect`: a template is parsed first (exit 64), then run on each
     volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
+    from layerlab.presentation import inspect_shape
+
     found, report = [], Report()
     if ns.format is not None:
         from layerlab.presentation.gotemplate import TemplateError, check  # on use, as `inspect -f`
@@ -917,7 +921,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             return Report(code=exc.exit_code)
     for name in ns.names:
         try:
-            found.append(engine.volume(name).inspect())
+            found.append(inspect_shape.volume(engine.volume(name).inspect()))
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = 1

@@ -43,7 +43,6 @@ from layerlab.errors import (
 )
 from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
-from layerlab.presentation import inspect_shape
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
 from layerlab.runtime import cgroups, usage
@@ -62,8 +61,6 @@ from layerlab.runtime.runc import (
 from layerlab.runtime.spec import (
     DEFAULT_CAPS,
     INIT_PATH,
-    MASKED_PATHS,
-    READONLY_PATHS,
     apply_host_options,
     apply_limits,
     apply_security,
@@ -1591,7 +1588,7 @@ class Engine:
         else:
             if size:
                 data["SizeRw"], data["SizeRootFs"] = self.container_sizes(Container(data))
-            return inspect_shape.container(data, MASKED_PATHS, READONLY_PATHS)
+            return data
         try:
             image = self.image(ref)
         except (NotFound, InvalidReference):
@@ -1601,7 +1598,7 @@ class Engine:
     def image_inspect(self, image: imagelib.Image) -> dict[str, Any]:
         tags = imagelib.tags_of(self.store, image.id)
         cfg = image.config
-        fields = {
+        return {
             "Id": image.id,
             "RepoTags": tags,
             "RepoDigests": [],
@@ -1625,7 +1622,6 @@ class Engine:
             },
             "RootFS": {"Type": "layers", "Layers": [layer.diff_id for layer in image.layers]},
         }
-        return inspect_shape.image(fields)
 
 
 def _image_lower_dir(layers: list[Any]) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerlab.presentation.gotemplate import Struct
+from layerlab.runtime.spec import MASKED_PATHS, READONLY_PATHS
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 SHM_SIZE = 64 * 1024 * 1024  # Docker's default /dev/shm, as the runtime spec mounts it
@@ -134,13 +135,13 @@ def config(values: dict[str, Any]) -> Struct:
     return _struct(CONFIG, CONFIG_OMIT, values)
 
 
-def container(record: dict[str, Any], masked: list[str], readonly: list[str]) -> dict[str, Any]:
-    """A container's record as Docker's ContainerJSON; `masked` and `readonly` are the /proc
-    paths the runtime hides (none for a privileged container, as Docker)."""
+def container(record: dict[str, Any]) -> dict[str, Any]:
+    """A container's record as Docker's ContainerJSON, with the /proc paths the runtime
+    hides (none for a privileged container, as Docker)."""
     host = dict(record.get("HostConfig") or {})
     if not host.get("Privileged"):
-        host.setdefault("MaskedPaths", list(masked))
-        host.setdefault("ReadonlyPaths", list(readonly))
+        host.setdefault("MaskedPaths", list(MASKED_PATHS))
+        host.setdefault("ReadonlyPaths", list(READONLY_PATHS))
     host["RestartPolicy"] = _struct(RESTART_POLICY, NONE, host.get("RestartPolicy") or {})
     host["LogConfig"] = _struct(LOG_CONFIG, NONE, host.get("LogConfig") or {})
     values = dict(record) | {
@@ -169,3 +170,9 @@ def image(values: dict[str, Any]) -> dict[str, Any]:
 def volume(values: dict[str, Any]) -> dict[str, Any]:
     """A volume as Docker's volume.Volume: `Status` and `UsageData` only for a template."""
     return _struct(VOLUME, VOLUME_OMIT, values)
+
+
+def inspected(item: dict[str, Any]) -> dict[str, Any]:
+    """What `inspect` prints of what the engine found: a container's record (it has a
+    State) or an image's fields, each in Docker's shape."""
+    return container(item) if "State" in item else image(item)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.errors import Conflict, Corrupted, LayerlabError, NotFound
-from layerlab.presentation import inspect_shape
 from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.storage.store import Store, read_json, write_json_atomic
 
@@ -50,17 +49,15 @@ class Volume:
     def inspect(self) -> dict[str, Any]:
         """Docker's fields; `volume create` sends labels and options as empty maps, a volume
         made by `-v` or an image's VOLUME has them null."""
-        return inspect_shape.volume(
-            {
-                "CreatedAt": self.created_at,
-                "Driver": "local",
-                "Labels": self.labels,
-                "Mountpoint": str(self.mountpoint),
-                "Name": self.name,
-                "Options": None if self.labels is None else {},
-                "Scope": "local",
-            }
-        )
+        return {
+            "CreatedAt": self.created_at,
+            "Driver": "local",
+            "Labels": self.labels,
+            "Mountpoint": str(self.mountpoint),
+            "Name": self.name,
+            "Options": None if self.labels is None else {},
+            "Scope": "local",
+        }
 
 
 # --- the records -------------------------------------------------------------------
