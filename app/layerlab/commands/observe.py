@@ -13,7 +13,7 @@ from typing import Any
 
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
-from layerlab.errors import LayerlabError
+from layerlab.errors import NotFound
 from layerlab.presentation.humanize import bytes_size, human_size
 from layerlab.report import Report
 from layerlab.runtime.usage import Sample
@@ -56,7 +56,7 @@ def stats_row(
 def _read(engine: Engine, ref: str) -> Sample | None:
     try:
         return engine.stats(ref)
-    except LayerlabError:  # removed meanwhile
+    except NotFound:  # never there, or removed meanwhile
         return None
 
 
@@ -64,7 +64,7 @@ def _watched(engine: Engine, ns: argparse.Namespace) -> list[str]:
     """The containers shown, as the table's CONTAINER column names them: those named, else
     every running one (every one with -a) by short id, listed anew for each table."""
     if ns.containers:
-        return list(ns.containers)
+        return list(dict.fromkeys(ns.containers))  # each once, as Docker's list
     return [c.short_id for c in engine.containers(all=ns.all)]
 
 
@@ -79,7 +79,7 @@ def stats(
     `listed` writes a rendered table, or the template's error, as every listing does."""
     from layerlab.presentation import listing
 
-    missing = [ref for ref in ns.containers if _read(engine, ref) is None]
+    missing = [ref for ref in dict.fromkeys(ns.containers) if _read(engine, ref) is None]
     for ref in missing:
         print(f"Error: No such container: {ref}", file=io.err)
     if missing:
