@@ -152,6 +152,7 @@ COMMANDS: dict[str, str] = {
     "exec": "Run a command in a running container",
     "logs": "Fetch the logs of a container",
     "top": "Display the running processes of a container",
+    "stats": "Display a live stream of container(s) resource usage statistics",
     "rename": "Rename a container",
     "diff": "Inspect changes to files or directories on a container's filesystem",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -491,6 +492,7 @@ def _container_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--since", help="show logs since a timestamp (RFC3339, unix) or 42m")
     p.add_argument("--until", help="show logs before a timestamp (RFC3339, unix) or 42m")
+    p.add_argument("--details", action="store_true", help="show extra details provided to logs")
     p.add_argument("container")
     p = add("top")
     p.add_argument("container")
@@ -674,6 +676,14 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
                help="proxy all received signals to the process")  # fmt: skip
     p.add_argument("--detach-keys", help=DETACH_KEYS_HELP)
     p.add_argument("container")
+    p = add("stats")
+    p.add_argument("-a", "--all", action="store_true",
+                   help="show all containers (default shows just running)")  # fmt: skip
+    p.add_argument("--format", help="pretty-print images using a Go template")
+    p.add_argument("--no-stream", action="store_true",
+                   help="disable streaming stats and only pull the first result")  # fmt: skip
+    p.add_argument("--no-trunc", action="store_true", help="do not truncate output")
+    p.add_argument("containers", nargs="*")
     add("version").add_argument("-f", "--format", help="format output using a Go template")
     add("info").add_argument("-f", "--format", help="format output using a Go template")
     add("help").add_argument("topic", nargs="*", help="a command to show the help of")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
+    from layerlab.runtime import usage
     from layerlab.runtime.procs import Proc
     from layerlab.storage.snapshot import Snapshot, Subject
     from layerlab.storage.watch import StoreWatch
@@ -253,6 +254,10 @@ class Engine(Context):
     ) -> Iterator[LogEntry]:
         """The json-file log as entries; with `follow`, until the container stops."""
         return inside.logs(self, ref, follow, cancel)
+
+    def stats(self, ref: str) -> usage.Sample:
+        """What the container uses now, from its cgroup (`docker stats`); zeros when stopped."""
+        return inside.stats(self, ref)
 
     def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
         """`ps` on the host, filtered to the container's cgroup - as `docker top` does."""

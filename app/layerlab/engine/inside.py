@@ -1,10 +1,10 @@
-"""Inside a container: `exec`, `attach`, `top`, `logs`, `cp`, `diff`.
+"""Inside a container: `exec`, `attach`, `top`, `stats`, `logs`, `cp`, `diff`.
 
 `exec` runs one more process in a running container's namespaces and cgroup
 (`runc exec`); `attach` connects to what its shim serves; `top` filters the
-host's `ps` by the container's cgroup; `logs` reads the json-file log the shim
-writes; `cp` and `diff` go through the union: into the writable layer, out of
-the merged view.
+host's `ps` by the container's cgroup, `stats` reads its counters; `logs` reads
+the json-file log the shim writes; `cp` and `diff` go through the union: into the
+writable layer, out of the merged view.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from layerlab.engine.context import Context
 from layerlab.engine.start import user_ids
 from layerlab.errors import Conflict, ExecFailed, LayerlabError, NotFound
 from layerlab.layerfs import unionfs
-from layerlab.runtime import restart
+from layerlab.runtime import restart, usage
 from layerlab.runtime.launch import POLL_SECONDS, Stdio, Stream
 from layerlab.runtime.runc import ATTACH_SOCKET, STDIN_FIFO, pid_file, process_file, runtime_message
 from layerlab.runtime.spec import spec_user
@@ -144,7 +144,8 @@ def _exec_in_pty(
     finally:
         os.close(slave)
     out_fd = 1 if out is None else out if isinstance(out, int) else out.fileno()
-    pending = b""
+    pending = early = b""  # early: before the process started, maybe runc's own error
+    started = pid_file(log).exists
     try:
         while True:
             try:
@@ -158,11 +159,17 @@ def _exec_in_pty(
             data = (pending + data).replace(b"\r\r\n", b"\r\n")
             cut = len(data.rstrip(b"\r"))  # a \r at the end waits for what follows
             data, pending = data[:cut], data[cut:]
-            os.write(out_fd, data)
-        os.write(out_fd, pending)
+            if not started():
+                early += data
+                continue
+            os.write(out_fd, early + data)
+            early = b""
+        code = proc.wait()
+        if not (code == 255 and log.read_text(errors="replace").strip()):
+            os.write(out_fd, early + pending)  # runc's failure: Docker's line says it
     finally:
         os.close(master)
-    return proc.wait()
+    return code
 
 
 def _user_process(
@@ -235,7 +242,7 @@ def shim_socket(ctx: Context, cid: str, name: str) -> socket.socket | None:
     return conn
 
 
-# --- logs, top, diff ---------------------------------------------------------------------
+# --- logs, stats, top, diff --------------------------------------------------------------
 def logs(
     ctx: Context, ref: str, follow: bool = False, cancel: threading.Event | None = None
 ) -> Iterator[LogEntry]:
@@ -265,6 +272,13 @@ def logs(
         for record in logread.records(path, follow, still_running, wait):
             with contextlib.suppress(KeyError, TypeError):
                 yield LogEntry(record["stream"], record["log"], record["time"])
+
+
+def stats(ctx: Context, ref: str) -> usage.Sample:
+    """What the container uses now, from its cgroup (`docker stats`); zeros when stopped."""
+    container = ctx.container(ref)
+    pid = int(container.data["State"].get("Pid") or 0) if container.running else 0
+    return usage.sample(container.id, container.name, pid)
 
 
 def top(

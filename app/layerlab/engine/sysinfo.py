@@ -220,15 +220,20 @@ def info_text(data: dict[str, Any]) -> str:
 
 
 def disk_usage(ctx: Context) -> dict[str, Any]:
-    """`system df`: images (layers shared between images counted once) and containers."""
+    """`system df`: images (layers shared between images counted once) and containers.
+
+    A layer is shared when two listed images use it: an intermediate image does not count,
+    as moby's daemon/images/images.go counts `layerRefs` over the listed images only."""
     rows = ctx.images(all=False)
     images: dict[str, Any] = {}
     layer_users: dict[str, set[str]] = {}
     layer_size: dict[str, int] = {}
     for _, image in ctx.images(all=True):
         for layer in image.layers:
-            layer_users.setdefault(layer.chain_id, set()).add(image.id)
             layer_size[layer.chain_id] = layer.size
+    for _, image in rows:
+        for layer in image.layers:
+            layer_users.setdefault(layer.chain_id, set()).add(image.id)
     containers = ctx.containers(all=True)
     used_by: dict[str, int] = {}
     for c in containers:
@@ -311,15 +316,14 @@ def df_verbose_text(usage: dict[str, Any], now: float | None = None) -> str:
 
     now = time.time() if now is None else now
     image_rows = []
-    for info in usage["images"].values():
+    for info in usage["images"].values():  # one row an image, by its first name (Docker's)
         image = info["image"]
-        for ref in info["refs"]:
-            repo, _, tag = ref.rpartition(":")
-            image_rows.append([
-                repo, tag, image.id.removeprefix("sha256:")[:12], ago(image.created, now),
-                human_size(image.size, 3), human_size(info["shared"]),
-                human_size(image.size - info["shared"]), str(usage["used_by"].get(image.id, 0)),
-            ])  # fmt: skip
+        repo, _, tag = info["refs"][0].rpartition(":")
+        image_rows.append([
+            repo, tag, image.id.removeprefix("sha256:")[:12], ago(image.created, now),
+            human_size(image.size), human_size(info["shared"]),
+            human_size(image.size - info["shared"]), str(usage["used_by"].get(image.id, 0)),
+        ])  # fmt: skip
     container_rows = []
     for c, size in usage["containers"]:
         command = c.command if len(c.command) <= 20 else c.command[:19] + "…"

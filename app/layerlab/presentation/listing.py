@@ -46,8 +46,7 @@ HISTORY_TITLES = {
 VOLUMES_DEFAULT = "table {{.Driver}}\t{{.Name}}"
 VOLUMES_TITLES = {
     "Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
-    "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "Group": "GROUP",
-    "Availability": "AVAILABILITY", "Status": "STATUS",
+    "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE",
 }  # fmt: skip
 
 CONTAINER_CONTEXT = "*formatter.ContainerContext"
@@ -103,8 +102,8 @@ def render_rows(
 
 
 def volume_contexts(volumes: Sequence[VolumeFacts]) -> list[dict[str, Any]]:
-    """Docker's volumeContext fields for `volume ls --format`: a local volume has no size,
-    links or cluster fields to show (`N/A`)."""
+    """Docker 20.10's volumeContext fields for `volume ls --format`: a listed volume has no
+    size or links to show (`N/A`; `system df -v` has them)."""
     contexts: list[dict[str, Any]] = []
     for v in volumes:
         labels = v.labels or {}
@@ -112,7 +111,7 @@ def volume_contexts(volumes: Sequence[VolumeFacts]) -> list[dict[str, Any]]:
             "Name": v.name, "Driver": "local", "Scope": "local", "Mountpoint": str(v.mountpoint),
             "Labels": ",".join(f"{k}={labels[k]}" for k in sorted(labels)),
             "Label": lambda key, labels=labels: labels.get(key, ""),
-            **dict.fromkeys(("Links", "Size", "Group", "Availability", "Status"), "N/A"),
+            **dict.fromkeys(("Links", "Size"), "N/A"),
         })  # fmt: skip
     return contexts
 

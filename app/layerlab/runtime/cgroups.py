@@ -242,3 +242,70 @@ def layerlab_groups(h: Hierarchies | None = None) -> list[Path]:
         with contextlib.suppress(OSError):
             found += [p for p in (top / "layerlab").iterdir() if p.is_dir() and not p.is_symlink()]
     return found
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A cgroup's counters as `docker stats` reads them (runc's stats, v1 or v2)."""
+
+    cpu_ns: int = 0  # CPU time used, all CPUs
+    memory: int = 0  # usage less the inactive page cache (Docker's "no cache" usage)
+    memory_limit: int | None = None
+    pids: int = 0
+    block_read: int = 0
+    block_write: int = 0
+
+
+def _stat_values(text: str | None) -> dict[str, int]:
+    """`memory.stat`, `cpu.stat`: a `key value` line each."""
+    values = {}
+    for line in (text or "").splitlines():
+        key, _, value = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            values[key] = int(value)
+    return values
+
+
+def _block_io(h: Hierarchies, group: str) -> tuple[int, int]:
+    """Bytes read and written: v2 `io.stat` (`rbytes=`, `wbytes=`), v1 blkio's
+    `io_service_bytes_recursive` (`8:0 Read N`), CFQ's file else the throttle one's, as runc."""
+    folder = h.path("io" if h.version("blkio") is None else "blkio", group)
+    read = write = 0
+    if h.version("blkio") is None:
+        for field_ in (_read(folder, "io.stat") or "").split():
+            key, _, value = field_.partition("=")
+            read += int(value) if key == "rbytes" else 0
+            write += int(value) if key == "wbytes" else 0
+        return read, write
+    text = _read(folder, "blkio.io_service_bytes_recursive") or _read(
+        folder, "blkio.throttle.io_service_bytes_recursive"
+    )
+    for line in (text or "").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1][:1] in "rR":
+            read += int(fields[2])
+        elif len(fields) == 3 and fields[1][:1] in "wW":
+            write += int(fields[2])
+    return read, write
+
+
+def read_usage(group: str, h: Hierarchies | None = None) -> Usage:
+    """What `group` uses now; zeros for what is not there (a group that is gone)."""
+    h = h or hierarchies()
+    mem_dir = h.path("memory", group)
+    stat = _stat_values(_read(mem_dir, "memory.stat"))
+    if h.version("memory") == 2:
+        used = int(_read(mem_dir, "memory.current") or 0)
+        inactive = stat.get("inactive_file", 0)
+        limit = parse_max(_read(mem_dir, "memory.max") or "max")
+    else:
+        used = int(_read(mem_dir, "memory.usage_in_bytes") or 0)
+        inactive = stat.get("total_inactive_file", 0)
+        limit = parse_v1_bytes(_read(mem_dir, "memory.limit_in_bytes") or "-1")
+    if h.version("cpuacct") == 1:
+        cpu = int(_read(h.path("cpuacct", group), "cpuacct.usage") or 0)
+    else:
+        cpu = _stat_values(_read(h.path("", group), "cpu.stat")).get("usage_usec", 0) * 1000
+    pids = int(_read(h.path("pids", group), "pids.current") or 0)
+    read, write = _block_io(h, group)
+    return Usage(cpu, used - inactive if inactive < used else used, limit, pids, read, write)

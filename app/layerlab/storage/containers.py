@@ -357,7 +357,7 @@ def new_record(
             "WorkingDir": opts.workdir if opts.workdir is not None else cfg.get("WorkingDir", ""),
             "Entrypoint": entrypoint or None,
             "Labels": dict(cfg.get("Labels") or {}) | opts.labels,
-            "StopSignal": opts.stop_signal or cfg.get("StopSignal", "SIGTERM"),
+            "StopSignal": opts.stop_signal or cfg.get("StopSignal", ""),  # Docker: none unless set
         },
         "NetworkSettings": {"Networks": {"none": {}}},
     }

@@ -43,13 +43,15 @@ class Volume:
     anonymous: bool = False
 
     def inspect(self) -> dict[str, Any]:
+        """Docker's fields; `volume create` sends labels and options as empty maps, a volume
+        made by `-v` or an image's VOLUME has them null."""
         return {
             "CreatedAt": self.created_at,
             "Driver": "local",
             "Labels": self.labels,
             "Mountpoint": str(self.mountpoint),
             "Name": self.name,
-            "Options": None,
+            "Options": None if self.labels is None else {},
             "Scope": "local",
         }
 
@@ -107,7 +109,7 @@ def create(
         try:
             (staged / "_data").mkdir(mode=0o755)
             os.chmod(staged / "_data", 0o755)
-            meta = {"CreatedAt": _now(), "Labels": labels or None, "Anonymous": anonymous}
+            meta = {"CreatedAt": _now(), "Labels": labels, "Anonymous": anonymous}
             write_json_atomic(staged / META, meta)
             os.rename(staged, store.volume_dir(name))
         except BaseException:

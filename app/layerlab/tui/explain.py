@@ -44,6 +44,8 @@ READ_ONLY = {
     "nothing changed.",
     "logs": "logs read the container's json log file; nothing changed.",
     "top": "top listed the processes in the container's cgroup.",
+    "stats": "stats read each container's cgroup counters (CPU, memory, pids, block I/O) "
+    "and its network namespace's; nothing changed.",
     "diff": "diff read the container's writable layer: A added, C changed, D deleted "
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",

@@ -2,7 +2,7 @@
 and returns a `Report` of the ids it touched.
 
 One module per command group, as docker/cli's `cli/command/` is: `containers` (a
-container's life), `ps`, `inside` (exec, attach, logs, top, diff, cp), `images`,
+container's life), `ps`, `inside` (exec, attach, logs, top, stats, diff, cp), `images`,
 `inspection`, `build`, `volumes`, `system`; `common` holds what they share. (`lesson`
 runs lessons in stores of their own, not on an engine: the entry point runs it.)
 `dispatch(engine, ns, io)` runs a namespace from `grammar.parse`; an error for

@@ -1,4 +1,4 @@
-"""Inside a running container: exec, attach, logs, top, diff and cp."""
+"""Inside a running container: exec, attach, logs, top, stats, diff and cp."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from layerlab.commands.handlers.common import command, container_ids
+from layerlab.commands.handlers.common import command, container_ids, write_listing
 from layerlab.commands.stdio import (
     IO,
     _attached,
@@ -59,11 +59,19 @@ def cmd_logs(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     entries: Iterable[LogEntry] = engine.logs(ns.container, follow=ns.follow, cancel=io.cancel)
     if ns.tail != "all" or ns.since or ns.until:
         entries = _log_window(engine, ns, entries)
+    details = _log_details(engine, ns) if ns.details else ""
     for entry in entries:
         stream = io.err if entry.stream == "stderr" else io.out
-        stream.write(f"{entry.time} {entry.text}" if ns.timestamps else entry.text)
+        text = details + entry.text
+        stream.write(f"{entry.time} {text}" if ns.timestamps else text)
         stream.flush()
     return Report(containers=ids)
+
+
+def _log_details(engine: Engine, ns: argparse.Namespace) -> str:
+    from layerlab.commands.observe import log_details
+
+    return log_details(engine.container(ns.container).data)
 
 
 def _log_window(
@@ -100,6 +108,13 @@ def cmd_top(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     headers, rows = engine.top(ns.container, ns.ps_args)
     io.out.write(format_table(headers, rows))
     return Report(containers=container_ids(engine, ns.container))
+
+
+@command("stats")
+def cmd_stats(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.observe import stats
+
+    return stats(engine, ns, io, write_listing)
 
 
 @command("diff")

@@ -70,7 +70,9 @@ def _inspect_one(
     engine: Engine, ref: str, kind: str | None, size: bool, io: IO
 ) -> dict[str, object]:
     """One object for `inspect`: `--type` narrows the lookup, `-s` adds the sizes."""
-    item = engine.inspect(ref, size=size, kind=kind)
+    from layerlab.presentation.inspect_shape import inspected
+
+    item = inspected(engine.inspect(ref, size=size, kind=kind))
     if size and "State" not in item:
         print("WARNING: --size ignored for image", file=io.err)
     return item

@@ -146,9 +146,21 @@ def cmd_system_df(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab.presentation import listing
 
     usage = sysinfo.disk_usage(engine)
-    if ns.verbose and not ns.format:
+    if ns.verbose and ns.format in (None, "", "table"):
         io.out.write(sysinfo.df_verbose_text(usage))
         return Report()
+    if ns.verbose:
+        from layerlab.commands.handlers.images import image_contexts
+        from layerlab.commands.handlers.ps import ps_contexts
+        from layerlab.commands.observe import df_verbose_formatted
+
+        tagged = [(i["refs"][0], i["image"]) for i in usage["images"].values()]
+        contexts = (
+            image_contexts(tagged, no_trunc=True),
+            ps_contexts(engine, [c for c, _ in usage["containers"]], True, False),
+            listing.volume_contexts([v for v, _, _ in usage["volumes"]]),
+        )
+        return write_listing(io, lambda: df_verbose_formatted(ns.format, usage, *contexts))
     rows = sysinfo.df_rows(usage)
     context = "*formatter.diskUsageImagesContext"
     return write_listing(io, lambda: listing.render_rows(

@@ -51,7 +51,7 @@ def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     for item in ns.label:
         key, _, value = item.partition("=")
         labels[key] = value
-    volume = engine.volume_create(name, labels or None)
+    volume = engine.volume_create(name, labels)
     print(volume.name, file=io.out)
     return Report(volumes=[volume.name], created_volumes=[volume.name])
 
@@ -59,6 +59,8 @@ def _volume_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """Docker's `volume inspect`: a template is parsed first (exit 64), then run on each
     volume, a `volume.Volume` struct in Go (`can't evaluate field X`, exit 1)."""
+    from layerlab.presentation import inspect_shape
+
     found, report = [], Report()
     if ns.format is not None:
         from layerlab.presentation.gotemplate import TemplateError, check  # on use, as `inspect -f`
@@ -70,7 +72,7 @@ def _volume_inspect(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             return Report(code=exc.exit_code)
     for name in ns.names:
         try:
-            found.append(engine.volume(name).inspect())
+            found.append(inspect_shape.volume(engine.volume(name).inspect()))
         except LayerlabError as exc:
             print(f"Error: {exc}", file=io.err)
             report.code = 1

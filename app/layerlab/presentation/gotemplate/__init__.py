@@ -32,6 +32,7 @@ from layerlab.presentation.gotemplate.values import (
     PARSE_EXIT_CODE,
     Context,
     Marshaled,
+    Struct,
     TemplateError,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "PARSE_EXIT_CODE",
     "Context",
     "Marshaled",
+    "Struct",
     "TemplateError",
     "check",
     "render",

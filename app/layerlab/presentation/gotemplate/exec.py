@@ -10,15 +10,13 @@ from layerlab.presentation.gotemplate.lex import Token
 from layerlab.presentation.gotemplate.parse import Action, Branch, Pipeline
 from layerlab.presentation.gotemplate.values import (
     MISSING,
-    NIL_MAPS,
-    NIL_SLICES,
     CallError,
-    NilMap,
-    NilSlice,
+    Struct,
     TemplateError,
     go_type,
     go_value,
     struct_like,
+    typed_nil,
 )
 
 
@@ -168,13 +166,9 @@ class Exec:
             if value is MISSING:
                 return MISSING
             if isinstance(value, dict):
-                if name in value:
-                    item = value[name]
-                    if item is None and name in NIL_SLICES:
-                        item = NilSlice()
-                    elif item is None and name in NIL_MAPS:
-                        item = NilMap()
-                    value = item
+                fields = value.fields if isinstance(value, Struct) else value
+                if name in fields:
+                    value = typed_nil(name, fields[name])
                     continue
                 if value is self.root and self.struct:
                     problem = f"can't evaluate field {name} in type {self.struct}"

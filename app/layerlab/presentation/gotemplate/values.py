@@ -1,5 +1,5 @@
 """The data as Go would see it: the types Docker gives a null, a missing key, a listing
-row (`Context`), the errors, and Go's `%v` of each value."""
+row (`Context`), an inspect struct (`Struct`), the errors, and Go's `%v` of each value."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ NIL_SLICES = frozenset(
     "ExtraHosts GroupAdd Links Mounts OnBuild RepoDigests RepoTags SecurityOpt Shell "
     "Layers".split()
 )
-NIL_MAPS = frozenset("ExposedPorts Labels Options Ports Sysctls Tmpfs Volumes StorageOpt".split())
+NIL_MAPS = frozenset(
+    "ExposedPorts Labels Options Ports Sysctls Tmpfs Volumes StorageOpt Status".split()
+)
 
 
 class NilSlice(list[Any]):
@@ -25,6 +27,15 @@ class NilSlice(list[Any]):
 
 class NilMap(dict[str, Any]):
     """A typed map field that is null: `%v` prints `map[]`, `json` gives `null`."""
+
+
+def typed_nil(name: str, value: Any) -> Any:
+    """A null under a name Docker types as a slice or a map: Go's empty one of that type."""
+    if value is None and name in NIL_SLICES:
+        return NilSlice()
+    if value is None and name in NIL_MAPS:
+        return NilMap()
+    return value
 
 
 class Context(dict[str, Any]):
@@ -41,6 +52,16 @@ class Marshaled(dict[str, Any]):
     def __init__(self, fields: dict[str, Any], text: str) -> None:
         super().__init__(fields)
         self.text = text
+
+
+class Struct(dict[str, Any]):
+    """One of Docker's inspect structs: JSON leaves its empty `omitempty` fields out, while a
+    template still reads them (`{{.Config.Shell}}` is `[]`, a bind's `{{.Name}}` is empty)
+    and `%v` prints every field in order (`{{.HostConfig.RestartPolicy}}` is `{no 0}`)."""
+
+    def __init__(self, fields: dict[str, Any], omitted: frozenset[str]) -> None:
+        super().__init__({k: v for k, v in fields.items() if k not in omitted})
+        self.fields = fields
 
 
 class TemplateError(ValueError):
@@ -99,6 +120,8 @@ def go_value(value: Any) -> str:
         return go_float(value, json_style=False)
     if isinstance(value, list | tuple):
         return "[" + " ".join(go_value(v) for v in value) + "]"
+    if isinstance(value, Struct):  # Go's `{a b}`: every field, in order
+        return "{" + " ".join(go_value(typed_nil(k, v)) for k, v in value.fields.items()) + "}"
     if isinstance(value, dict):
         keys = sorted((k for k in value if not callable(value[k])), key=str)  # no methods
         pairs = (f"{k}:{go_value(value[k])}" for k in keys)
