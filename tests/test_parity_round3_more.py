@@ -62,3 +62,27 @@ def test_update_memory_above_the_swap_already_set_is_refused(cli: CLI) -> None:
     assert cli("create", "--name", "free", "busybox").code == 0
     assert cli("update", "-m", "64m", "free").code == 0  # no swap set: none is made up
     assert cli("inspect", "-f", shown, "free").out == f"{64 << 20} 0\n"
+
+
+def test_system_df_reclaims_all_but_the_unique_size_of_images_in_use(cli: CLI) -> None:
+    # docker/cli formatter/disk_usage.go Reclaimable: total - sum(VirtualSize - SharedSize) of
+    # the images with containers; a layer shared with another image counts as reclaimable.
+    made = cli("run", "--name", "writer", "busybox", "sh", "-c", "head -c 100000 /dev/zero >/f")
+    assert made.code == 0, made.err
+    assert cli("commit", "writer", "mine:1").code == 0
+    assert cli("rm", "writer").code == 0
+    sizes = cli("images", "--format", "{{.Repository}} {{.Size}}").out
+    assert cli("create", "--name", "on-busybox", "busybox").code == 0
+    df = "{{.Type}} {{.Active}} {{.Reclaimable}}"
+
+    def images_row() -> str:
+        return cli("system", "df", "--format", df).out.splitlines()[0]
+
+    # busybox's one layer is shared with mine:1, so nothing of it is unique: all reclaimable
+    assert images_row().endswith("(100%)"), (images_row(), sizes)
+    assert cli("create", "--name", "on-mine", "mine:1").code == 0
+    total = cli("system", "df", "--format", "{{.Size}}").out.splitlines()[0]
+    row = images_row()  # mine:1's own layer is kept; busybox's, shared, still counts
+    assert row.startswith("Images 2 ") and not row.endswith(f"{total} (100%)"), row
+    assert cli("rm", "-f", "on-busybox", "on-mine").code == 0
+    assert images_row() == f"Images 0 {total} (100%)"

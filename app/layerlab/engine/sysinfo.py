@@ -245,14 +245,15 @@ def disk_usage(ctx: Context) -> dict[str, Any]:
             )
             images[image.id] = {"image": image, "refs": [], "shared": shared}
         images[image.id]["refs"].append(ref)
-    active_layers = {
-        layer.chain_id
+    total = sum(layer_size.values())
+    # docker/cli's formatter (diskUsageImagesContext.Reclaimable): all but the unique size
+    # of the images in use - a layer they share with another image counts as reclaimable.
+    in_use = sum(
+        sum(layer.size for layer in info["image"].layers) - info["shared"]
         for info in images.values()
         if used_by.get(info["image"].id)
-        for layer in info["image"].layers
-    }
-    total = sum(layer_size.values())
-    reclaimable = sum(size for chain, size in layer_size.items() if chain not in active_layers)
+    )
+    reclaimable = total - in_use
     sizes = [(c, ctx.container_sizes(c)[0]) for c in containers]
     from layerlab.layerfs.layers import dir_bytes  # tarfile's module: `system df` only
     from layerlab.storage.volumes import listing, mounted
