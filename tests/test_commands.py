@@ -18,6 +18,7 @@ from layerlab.commands.grammar import parse
 from layerlab.commands.handlers import dispatch
 from layerlab.commands.stdio import IO
 from layerlab.engine import CreateOptions, Engine
+from layerlab.storage.limits import LimitOptions
 
 from .conftest import CLI
 
@@ -232,6 +233,18 @@ def test_init_runs_tini_as_pid_1(cli: CLI) -> None:
     assert cli("create", "--init", "--name", "pl-in", "busybox", "true").code == 0
     assert cli("inspect", "-f", "{{.HostConfig.Init}}", "pl-in").out == "true\n"
     assert cli("diff", "pl-in").out == ""  # the mount point lives in the init layer
+
+
+@pytest.mark.skipif(
+    not (shutil.which("docker-init") or shutil.which("tini-static")), reason="no tini"
+)
+def test_stop_right_after_run_init_is_forwarded_by_tini(engine: Engine) -> None:
+    """pid 1 drops a signal it has no handler for: a `stop` that reached tini before it
+    set its mask would be lost (SIGKILL, 137); tini forwards it to `sleep` (143)."""
+    slow = CreateOptions(command=["sleep", "300"], init=True, limits=LimitOptions(cpus="0.01"))
+    for _ in range(3):  # 1% of a CPU: tini takes several periods to set itself up
+        container, _ = engine.run("busybox", slow)
+        assert engine.stop(container.id, timeout=5).state["ExitCode"] == 143
 
 
 def test_cidfile_and_attach_streams(cli: CLI, tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ from layerlab.storage.containers import BUILD_OWNER, Container, apply, can, pars
 from layerlab.storage.store import Corrupted
 
 DEFAULT_STOP_TIMEOUT = 10
+INIT_READY_SECONDS = 5.0  # how long `stop` waits for a just-started init to take signals
 
 
 # --- waiting for the shim's end ----------------------------------------------------------
@@ -109,6 +110,8 @@ def stop(ctx: Context, ref: str, timeout: int | None = None, sig: str | None = N
     grace = DEFAULT_STOP_TIMEOUT if timeout is None else timeout
     signum = parse_signal(sig or container.data["Config"].get("StopSignal") or "SIGTERM")
     restart.user_stopped(ctx.store.container_dir(cid), container.data)
+    if container.data["HostConfig"].get("Init"):
+        _await_init(int(container.state.get("Pid") or 0))
     journal.container(ctx.store.root, container.data, "kill", signal=str(signum))
     with contextlib.suppress(LayerlabError):
         ctx.runtime.kill(cid, signum)
@@ -121,6 +124,24 @@ def stop(ctx: Context, ref: str, timeout: int | None = None, sig: str | None = N
         wait_exit(ctx, cid, 30)
     journal.container(ctx.store.root, container.data, "stop")
     return ctx.settled(cid)
+
+
+def _await_init(pid: int) -> None:
+    """Wait (briefly) until a `--init` container's init has started its child.
+
+    The kernel drops a signal to a namespace's pid 1 that has no handler for it, so a
+    `stop` right after `run --init` could reach tini before it set its signal mask: lost,
+    and the grace time would end in SIGKILL (137) instead of tini's forwarding (143).
+    tini sets its mask before it forks the command, so a child means it is listening."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + INIT_READY_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if children.read_text().strip():
+                return
+        except OSError:  # gone already, or a kernel without the children file
+            return
+        time.sleep(POLL_SECONDS)
 
 
 def pause(ctx: Context, ref: str) -> Container:
