@@ -19,6 +19,8 @@ import pytest
 from layerlab.server.client import _server_may_run
 from tests.conftest import end_servers, eventually
 
+pytestmark = pytest.mark.system
+
 APP = Path(__file__).resolve().parent.parent / "app"
 
 

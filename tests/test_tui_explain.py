@@ -36,6 +36,8 @@ from layerlab.tui.explainer import Explainer
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.provenance_view import ProvenanceView
 
+pytestmark = pytest.mark.unit
+
 START = "2026-01-01T10:00:00Z"
 CID = "c" * 64
 IMAGE = "sha256:" + "1" * 64
