@@ -9,6 +9,7 @@ and safe on any machine, and it is checked, not hoped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import socket
@@ -39,6 +40,15 @@ def eventually(read: Callable[[], object], want: object, timeout: float = 20) ->
         if time.monotonic() > deadline:
             raise AssertionError(f"still {got!r}, waiting for {want!r}")
         time.sleep(0.02)
+
+
+async def eventually_async(read: Callable[[], object], want: object, timeout: float = 20) -> None:
+    """`eventually`, for a test on an event loop: waits without stopping the loop."""
+    deadline = time.monotonic() + timeout
+    while (got := read()) != want:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {got!r}, waiting for {want!r}")
+        await asyncio.sleep(0.02)
 
 
 def kind_of(item: pytest.Item) -> str | None:
@@ -169,6 +179,17 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     state = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     return state
+
+
+@pytest.fixture
+def lesson_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Lesson sandboxes under the test's temp folder, progress in its own state folder."""
+    sandboxes = tmp_path / "sandboxes"
+    sandboxes.mkdir()
+    monkeypatch.setenv("LAYERLAB_LESSON_TMP", str(sandboxes))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    yield sandboxes
+    assert list(sandboxes.iterdir()) == []  # every sandbox removed, with its containers
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,49 +43,9 @@ from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
 from .conftest import CLI
+from .tui_helpers import changes, drive, enter, explained, output, until
 
 pytestmark = pytest.mark.system
-
-Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
-
-
-def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
-    async def main() -> None:
-        app = LayerlabApp(engine.store.root)
-        async with app.run_test(size=size) as pilot:
-            await scenario(app, pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for `check()` and for the app to settle around it (the timeout is a hang guard:
-    a loaded machine may be slow)."""
-    await settled(pilot, until=check, timeout=timeout)
-
-
-async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
-    """Type a command key by key, press Enter, wait until it ran and the panels caught up.
-
-    Caught up includes the store's listing, which only the watcher refreshes.
-    """
-    app = pilot.app
-    assert isinstance(app, LayerlabApp)
-    done = app.commands_done
-    await pilot.press(*line, "enter")
-    await settled(pilot, commands=done + 1, current=True, timeout=timeout)
-
-
-def changes(app: LayerlabApp) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        for child in node.children:
-            found.append(str(child.data))
-            walk(child)
-
-    walk(app.query_one(ChangeTree).root)
-    return found
 
 
 def processes(app: LayerlabApp) -> list[Proc]:
@@ -95,10 +55,6 @@ def processes(app: LayerlabApp) -> list[Proc]:
             yield from flat(p.children)
 
     return list(flat(app.query_one(ProcessPanel).procs or []))
-
-
-def explained(app: LayerlabApp) -> str:
-    return app.query_one(Explainer).text
 
 
 def test_starts_in_the_command_bar_with_a_welcome(engine: Engine) -> None:
@@ -616,10 +572,6 @@ def test_the_theme_restyles_the_panels(engine: Engine) -> None:
 
 
 TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
-
-
-def output(app: LayerlabApp) -> list[str]:
-    return [line.text for line in app.query_one(OutputLog).lines]
 
 
 def command_running(app: LayerlabApp) -> bool:

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import colorsys
-import io
 
 import pytest
 from rich.color import EIGHT_BIT_PALETTE, STANDARD_PALETTE, Color, ColorSystem
 from rich.color_triplet import ColorTriplet
-from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Tree
 
@@ -24,7 +22,7 @@ from layerlab.storage.snapshot import Subject
 from layerlab.tui import model, themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
-from layerlab.tui.diagram import CAPTION, Diagram, picture
+from layerlab.tui.diagram import CAPTION, Diagram
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.provenance_view import HINT, ProvenanceView
@@ -32,20 +30,9 @@ from layerlab.tui.settle import settled
 
 from .conftest import CLI
 from .contrast import AA, low_contrast, ratio
-from .test_tui import changes, drive, enter, explained, until
+from .tui_helpers import changes, drawn, drive, enter, explained, screen_text, until
 
 pytestmark = pytest.mark.system
-
-
-def drawn(view: model.SubjectView | None, width: int = 60) -> str:
-    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
-    console.print(picture(view))
-    return console.export_text()
-
-
-def screen_text(app: LayerlabApp) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
 # --- the picture, a pure function of the subject ------------------------------------------
