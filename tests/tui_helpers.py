@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -60,6 +62,24 @@ async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     done = app.commands_done
     await pilot.press(*line, "enter")
     await settled(pilot, commands=done + 1, current=True, timeout=timeout)
+
+
+def frame(app: App[Any]) -> list[tuple[str, object]]:
+    """What the screen shows, each piece of text with its style."""
+    strips = app.screen._compositor.render_strips()
+    return [(segment.text, segment.style) for strip in strips for segment in strip]
+
+
+async def still(pilot: Pilot[None], unlike: object = None, timeout: float = 30) -> None:
+    """Settled, and the screen drawn the same on three polls in a row (and not as `unlike`,
+    a frame from before a change that must be painted first)."""
+    await settled(pilot)
+    shots: list[object] = []
+    deadline = time.monotonic() + timeout  # a hang guard, not a measure
+    while len(shots) < 3 or not shots[-1] == shots[-2] == shots[-3] or shots[-1] == unlike:
+        assert time.monotonic() < deadline, "the screen never stood still"
+        await pilot.pause(0.02)  # a poll: the next frame is re-read below
+        shots.append(frame(pilot.app))
 
 
 async def wait_checks(pilot: Pilot[None], pane: LessonPane, passed: bool) -> None:
