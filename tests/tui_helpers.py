@@ -13,7 +13,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from rich.console import Console
+from textual import events
 from textual.app import App
+from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -55,13 +57,29 @@ async def running(pilot: Pilot[None], check: Callable[[], bool], timeout: float 
 async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
     """Type a command key by key, press Enter, wait until it ran and the panels caught up.
 
-    Caught up includes the store's listing, which only the watcher refreshes.
+    The keys reach the app as a terminal's do, one after the other with no wait between them
+    (Pilot's `press` waits for the app to idle after each key: ~90 ms a key, ~1 s for an Enter
+    whose command runs). Caught up includes the store's listing, which only the watcher
+    refreshes.
+
+    The first command waits for the output log, which mounts just after the first frame: a
+    command that ran before it (typed within a few ms) could not show its output.
     """
     app = pilot.app
     assert isinstance(app, LayerlabApp)
+    if not app.output_log.is_attached:
+        await running(pilot, lambda: app.output_log.is_attached)
     done = app.commands_done
-    await pilot.press(*line, "enter")
+    for char in [*line, "\r"]:
+        app.post_message(key_event(char))
     await settled(pilot, commands=done + 1, current=True, timeout=timeout)
+
+
+def key_event(char: str) -> events.Key:
+    """The key event a terminal makes of `char` (named as Pilot names it)."""
+    if char == "\r":
+        return events.Key("enter", char)
+    return events.Key(char if char.isalnum() else _character_to_key(char), char)
 
 
 def frame(app: App[Any]) -> list[tuple[str, object]]:
