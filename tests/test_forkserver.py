@@ -378,7 +378,7 @@ def test_the_tui_runs_in_a_server_child_and_follows_the_terminals_size(
 
     try:
         eventually(lambda: "layers · top first" in screen(), True, timeout=60)
-        assert "subjects" in screen()  # wide: the subjects list beside the layers
+        eventually(lambda: "subjects" in screen(), True, timeout=60)  # wide: beside the layers
         eventually(lambda: len(psutil.Process(server).children()), 1)  # the TUI, served
         subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "90", "-y", "30"], check=True)
         # Narrow: laid out anew (a terminal that only cut the old frame keeps "subjects").
