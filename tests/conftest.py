@@ -58,6 +58,14 @@ def kind_of(item: pytest.Item) -> str | None:
     return SYSTEM if SYSTEM in names else UNIT if UNIT in names else None
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker is given an 80x24 terminal's COLUMNS and LINES: a TUI or a CLI the
+    tests start would take them for the user's terminal. Each worker runs as `pytest` alone."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     unmarked = [item.nodeid for item in items if kind_of(item) is None]
     if unmarked:
