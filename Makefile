@@ -50,8 +50,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check app tests bench scripts
 	$(VENV)/bin/mypy
 
+# Two workers (pytest-xdist), one a CPU of a 2-CPU machine: a test waits on runc, a container
+# or the TUI about half of its time. Each test has its own store root, each worker its own
+# fork server; worksteal evens out the long TUI plays.
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist worksteal
 
 bench: deps $(STAMP)
 	$(PY) bench/bench_run.py

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 PACKAGE = Path(__file__).resolve().parent.parent / "app" / "layerlab"
 # Modules that know where things are in the store: the faces ask the engine instead.
 STORE_LAYOUT = {"layerlab.storage.store", "layerlab.layerfs.layers", "layerlab.storage.images"}

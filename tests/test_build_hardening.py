@@ -29,6 +29,8 @@ from layerlab.errors import BuildError, LayerlabError
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.system
+
 MB = 1 << 20
 
 

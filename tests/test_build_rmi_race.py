@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from layerlab.storage.store import Store
 from tests.conftest import CLI
+
+pytestmark = pytest.mark.system
 
 DOCKERFILE = """\
 FROM busybox

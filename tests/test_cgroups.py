@@ -18,6 +18,8 @@ from layerlab.runtime.cgroups import Hierarchies, Limits
 
 from .conftest import eventually
 
+pytestmark = pytest.mark.unit
+
 HYBRID_MOUNTS = """\
 tmpfs /sys/fs/cgroup tmpfs rw 0 0
 cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0
@@ -27,7 +29,6 @@ cgroup2 /sys/fs/cgroup/unified cgroup2 rw,relatime 0 0
 """
 
 
-@pytest.mark.unit
 def test_mounts_say_where_each_controller_is_read() -> None:
     h = cgroups.hierarchies(HYBRID_MOUNTS)
     assert h.v1["cpu"] == Path("/sys/fs/cgroup/cpu,cpuacct") and h.version("memory") == 1
@@ -39,7 +40,6 @@ def test_mounts_say_where_each_controller_is_read() -> None:
     assert v2.path("memory", "/layerlab/c1") == Path("/sys/fs/cgroup/layerlab/c1")
 
 
-@pytest.mark.unit
 def test_v2_words_translate_to_dockers_values() -> None:
     assert cgroups.parse_max("max\n") is None and cgroups.parse_max("20\n") == 20
     assert cgroups.parse_v1_bytes("9223372036854771712\n") is None
@@ -81,7 +81,6 @@ V1_FILES = {
 }  # fmt: skip
 
 
-@pytest.mark.unit
 def test_limits_read_from_v2_files_and_v1_files(tmp_path: Path) -> None:
     v2 = Hierarchies({}, tmp_path / "v2", frozenset({"memory", "pids", "cpu"}))
     _files(tmp_path / "v2/layerlab/c1", V2_FILES)

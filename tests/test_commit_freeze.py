@@ -9,9 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from layerlab.engine import Engine
 from layerlab.runtime import cgroups
 from tests.conftest import CLI, eventually
+
+pytestmark = pytest.mark.system
 
 # 200 MB in the writable layer: a commit copies it for long enough to be caught frozen.
 WRITER = (

@@ -290,7 +290,9 @@ def test_run_it_hands_the_terminal_to_the_container(root: Path, engine: Engine) 
     os.close(slave)
     seen = b""
 
-    def read_until(marker: bytes, timeout: float = 10) -> None:
+    def read_until(marker: bytes, timeout: float = 30) -> None:
+        """Read the terminal until `marker` and consume it with all before it: the next wait
+        is met only by what the terminal shows after it (a prompt is a new prompt)."""
         nonlocal seen
         deadline = time.monotonic() + timeout
         while marker not in seen and time.monotonic() < deadline:
@@ -301,17 +303,26 @@ def test_run_it_hands_the_terminal_to_the_container(root: Path, engine: Engine) 
                 except OSError:
                     break
         assert marker in seen, seen
+        seen = seen.split(marker, 1)[1]
+
+    def sleeping() -> bool:
+        """`sleep 600` runs in the container (as `docker top` shows it)."""
+        (container,) = engine.containers()
+        return any(row[-1] == "sleep 600" for row in engine.top(container.id)[1])
 
     read_until(b"# ")
     os.write(master, b"echo in-$((6*7))-tty; tty\r")
     read_until(b"in-42-tty")
     read_until(b"/dev/pts/")
-    os.write(master, b"sleep 30\r")
-    time.sleep(0.5)
+    read_until(b"# ")
+    os.write(master, b"sleep 600\r")
+    read_until(b"sleep 600\r\n")  # its echo: no prompt can come before the sleep ends
+    eventually(sleeping, True, timeout=30)
     os.write(master, b"\x03")  # Ctrl-C reaches the container's foreground job, not us
-    read_until(b"# ", timeout=5)
+    read_until(b"# ")  # the shell's prompt again, long before the sleep could end by itself
+    assert not sleeping() and proc.poll() is None
     os.write(master, b"exit 5\r")
-    assert proc.wait(timeout=10) == 5
+    assert proc.wait(timeout=30) == 5
     os.close(master)
     assert engine.containers(all=True) == []  # --rm
 

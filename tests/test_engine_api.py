@@ -16,6 +16,8 @@ from layerlab.runtime.launch import Shim
 from layerlab.storage.containers import TRANSITIONS, can, new_state, transition
 from layerlab.storage.snapshot import Snapshot, Subject
 
+pytestmark = pytest.mark.system
+
 QUIET = (subprocess.DEVNULL, subprocess.DEVNULL, subprocess.DEVNULL)
 
 

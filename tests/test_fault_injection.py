@@ -15,8 +15,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from layerlab.engine import CreateOptions, Engine, fsck
 from tests.conftest import CLI, eventually
+
+pytestmark = pytest.mark.system
 
 TRIALS = 30
 SEED = 12

@@ -19,6 +19,8 @@ import pytest
 from layerlab.server.client import _server_may_run
 from tests.conftest import end_servers, eventually
 
+pytestmark = pytest.mark.system
+
 APP = Path(__file__).resolve().parent.parent / "app"
 
 
@@ -376,7 +378,7 @@ def test_the_tui_runs_in_a_server_child_and_follows_the_terminals_size(
 
     try:
         eventually(lambda: "layers · top first" in screen(), True, timeout=60)
-        assert "subjects" in screen()  # wide: the subjects list beside the layers
+        eventually(lambda: "subjects" in screen(), True, timeout=60)  # wide: beside the layers
         eventually(lambda: len(psutil.Process(server).children()), 1)  # the TUI, served
         subprocess.run([*tmux, "resize-window", "-t", "t", "-x", "90", "-y", "30"], check=True)
         # Narrow: laid out anew (a terminal that only cut the old frame keeps "subjects").

@@ -29,7 +29,10 @@ from layerlab.storage.containers import CreateOptions
 from layerlab.storage.store import Store
 from tests.trees import NAME, OVERLAY_NODE, build
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*")
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: chown, mknod, trusted.*"),
+    pytest.mark.unit,
+]
 
 # --- helpers ----------------------------------------------------------------
 
@@ -169,7 +172,6 @@ TYPES = st.sampled_from(
 NUMBERS = st.one_of(st.integers(0, 70_000), st.sampled_from([8**7 - 1, 8**7, 8**11 - 1, 8**11]))
 
 
-@pytest.mark.unit
 @settings(max_examples=400, deadline=None)
 @given(NAMES, TYPES, NAMES, NUMBERS, NUMBERS, NUMBERS, NUMBERS, st.integers(0, 0o7777))
 def test_packed_headers_are_tarfiles_bytes(
@@ -189,7 +191,6 @@ def test_packed_headers_are_tarfiles_bytes(
 # --- commit's one-pass copy -------------------------------------------------
 
 
-@pytest.mark.unit
 def test_copy_layer_makes_the_reference_tree_diff_id_and_tar(tmp_path: Path) -> None:
     varied_tree(tmp_path / "src")
     want = reference_copy(tmp_path / "src", tmp_path / "ref")
@@ -203,7 +204,6 @@ def test_copy_layer_makes_the_reference_tree_diff_id_and_tar(tmp_path: Path) -> 
     assert reference_tar(tmp_path / "new")[1] == want
 
 
-@pytest.mark.unit
 def test_hash_only_and_export_give_the_reference_stream(tmp_path: Path) -> None:
     varied_tree(tmp_path / "src")
     data, digest = reference_tar(tmp_path / "src")
@@ -229,7 +229,7 @@ def test_hash_only_and_export_give_the_reference_stream(tmp_path: Path) -> None:
     assert received.getvalue() == data
 
 
-@pytest.mark.unit
+@pytest.mark.system  # mounts a tmpfs
 def test_export_into_another_file_system_gives_the_reference_stream(tmp_path: Path) -> None:
     """Export reads an overlay and writes elsewhere: copy_file_range refuses (EXDEV), the
     big files go by splice at their offsets, and the bytes are the same."""
@@ -246,7 +246,6 @@ def test_export_into_another_file_system_gives_the_reference_stream(tmp_path: Pa
         libc.umount(str(other), libc.MNT_DETACH)
 
 
-@pytest.mark.unit
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(st.lists(NAME, min_size=1, max_size=3), OVERLAY_NODE), max_size=15))
 def test_random_trees_copy_as_the_reference(
@@ -267,7 +266,6 @@ def test_random_trees_copy_as_the_reference(
 # --- copy_into_layer: fast path, fallback, failure ----------------------------
 
 
-@pytest.mark.unit
 def test_names_that_extraction_reinterprets_take_the_reference_path(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -286,7 +284,6 @@ def test_names_that_extraction_reinterprets_take_the_reference_path(tmp_path: Pa
     assert layer.size == layers.dir_size(tmp_path / "ref")[0]
 
 
-@pytest.mark.unit
 def test_a_failed_commit_leaves_no_layer_and_no_tmp_work(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
@@ -299,7 +296,6 @@ def test_a_failed_commit_leaves_no_layer_and_no_tmp_work(tmp_path: Path) -> None
     assert os.listdir(store.tmp_dir) == []
 
 
-@pytest.mark.unit
 def test_a_directory_swapped_for_a_symlink_is_not_followed(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()

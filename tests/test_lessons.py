@@ -215,6 +215,7 @@ def test_every_check_kind_is_documented() -> None:
         assert f"`{name}`" in readme and kind.help
 
 
+@pytest.mark.system  # the real CLI, through the fork server
 def test_lesson_check_on_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "01-bad.yaml").write_text(GOOD.replace("state: created", "state: asleep"))
     env = {"PYTHONPATH": str(REPO / "app"), "PATH": "/usr/bin:/bin",

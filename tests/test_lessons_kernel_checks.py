@@ -17,7 +17,7 @@ from layerlab.tui.app import LayerlabApp
 from layerlab.tui.settle import settled
 
 from .conftest import CLI
-from .test_tui_pictures import screen_text
+from .tui_helpers import screen_text
 
 pytestmark = pytest.mark.system
 

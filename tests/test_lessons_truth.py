@@ -23,7 +23,7 @@ from layerlab.tui.app import LayerlabApp
 from layerlab.tui.lesson_pane import LessonPane
 from layerlab.tui.settle import settled
 
-from .test_tui_lessons import lesson_env, text, type_line  # noqa: F401 (a fixture)
+from .tui_helpers import enter, text
 
 pytestmark = pytest.mark.system
 
@@ -117,7 +117,7 @@ def test_the_tui_refuses_a_skipped_step_and_sees_a_usage_error(engine: Engine) -
             pane = app.lesson_pane
             assert isinstance(pane, LessonPane)
             await settled(pilot, until=lambda: pane.ready and bool(pane.results), timeout=60)
-            await type_line(pilot, "run --name happy busybox touch /happiness.txt")
+            await enter(pilot, "run --name happy busybox touch /happiness.txt")
             await settled(pilot, until=lambda: pane.passed, timeout=60)
             await pilot.press("ctrl+n")  # step 2 skipped
             await settled(pilot, until=lambda: pane.ready and "step 2 of 3" in text(
@@ -129,7 +129,7 @@ def test_the_tui_refuses_a_skipped_step_and_sees_a_usage_error(engine: Engine) -
             await settled(pilot, until=lambda: "now: exited 1" in text(app, "#lesson-checks"),
                           timeout=60)  # fmt: skip
             assert "✘ the last command exited 0 — now: exited 1" in text(app, "#lesson-checks")
-            await type_line(pilot, "inspect -f '{{.GraphDriver.Data.UpperDir}}' happy")
+            await enter(pilot, "inspect -f '{{.GraphDriver.Data.UpperDir}}' happy")
             await settled(pilot, until=lambda: pane.passed, timeout=60)
             await settled(pilot, until=lambda: "step done" in text(app, "#lesson-checks"))
             checks = text(app, "#lesson-checks")
@@ -157,7 +157,7 @@ def test_f9_pastes_a_command_that_failed_again(engine: Engine) -> None:
                 await pilot.press("ctrl+n")
                 await settled(pilot, until=lambda n=number: pane.ready and f"step {n} of 4" in
                               text(app, "#lesson-head"), timeout=60)  # fmt: skip
-            await type_line(pilot, "rm writr")
+            await enter(pilot, "rm writr")
             await settled(pilot, until=lambda: pane.run is not None and pane.run.last is not None)
             await pilot.press("f9")
             assert app.command_bar.value == "rm writer"

@@ -69,17 +69,30 @@ def test_the_end_of_attachs_input_leaves_the_container_running(cli: CLI, root: P
 def test_attach_no_stdin_and_a_container_without_i_take_no_input(cli: CLI, root: Path) -> None:
     assert cli("run", "-di", "--name", "pm-c", "busybox", "sh").code == 0
     assert cli("run", "-d", "--name", "pm-d", "busybox", "sleep", "300").code == 0
-    # docker attach --no-stdin c: the input is not read; the container goes on.
-    quiet = _attach(root, "--no-stdin", "pm-c")
-    deaf = _attach(root, "pm-d")  # started without -i: Docker attaches the output only
-    for proc in (quiet, deaf):
-        assert proc.stdin is not None
-        proc.stdin.write(b"exit 3\n")
-        proc.stdin.close()
-    time.sleep(0.5)  # let a wrongly forwarded `exit 3` land, if it would
+    # docker attach --no-stdin c: the input is not read; the container goes on. Each attach's
+    # stdin is a pipe holding `exit 3` and its end: still there once the attach has ended, it
+    # was never read, so never forwarded.
+    pipes = [os.pipe() for _ in range(2)]
+    for _, write_end in pipes:
+        os.write(write_end, b"exit 3\n")
+        os.close(write_end)
+    quiet = _attach(root, "--no-stdin", "pm-c", stdin=pipes[0][0])
+    deaf = _attach(root, "pm-d", stdin=pipes[1][0])  # no -i: Docker attaches the output only
+    for name, proc in (("pm-c", quiet), ("pm-d", deaf)):  # attached: the output reaches it
+        assert proc.stdout is not None
+        shown = b""
+        deadline = time.monotonic() + 60  # a hang guard, not a measure
+        while b"attached" not in shown:
+            assert time.monotonic() < deadline, f"{name}'s attach shows {shown!r}"
+            assert cli("exec", name, "sh", "-c", "echo attached > /proc/1/fd/1").code == 0
+            if select.select([proc.stdout], [], [], 1)[0]:
+                shown += os.read(proc.stdout.fileno(), 4096)
     assert _status(cli, "pm-c") == _status(cli, "pm-d") == "running"
     assert cli("kill", "pm-c", "pm-d").code == 0
     assert quiet.wait(timeout=60) == 137 and deaf.wait(timeout=60) == 137
+    for read_end, _ in pipes:
+        assert os.read(read_end, 64) == b"exit 3\n"
+        os.close(read_end)
 
 
 class Terminal:

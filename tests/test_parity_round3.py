@@ -24,6 +24,8 @@ from layerlab.main import main
 
 from .conftest import CLI
 
+pytestmark = pytest.mark.unit
+
 
 def _help(capsys: pytest.CaptureFixture[str], *words: str) -> str:
     """What `layerlab WORDS` prints as help, and that it exits 0 (cobra's help does)."""
@@ -39,7 +41,6 @@ def _usage_error(*words: str) -> UsageError:
     return raised.value
 
 
-@pytest.mark.unit
 def test_an_unknown_command_in_docker_20_10s_words() -> None:
     # cmd/docker/docker.go: "docker: '%s' is not a docker command.\nSee 'docker --help'", exit 1
     for word in ("frob", "pull", "search"):
@@ -48,7 +49,6 @@ def test_an_unknown_command_in_docker_20_10s_words() -> None:
         assert error.exit_code == 1
 
 
-@pytest.mark.unit
 def test_a_missing_argument_in_docker_20_10s_words() -> None:
     # cli/required.go RequiresMinArgs: "%q requires at least %d %s.\nSee '%s --help'.\n\n
     # Usage:  %s\n\n%s"; exec's Use and Short from cli/command/container/exec.go
@@ -74,7 +74,6 @@ def test_a_missing_argument_in_docker_20_10s_words() -> None:
     assert parse(["exec", "c", "ls", "-la"]).command == ["ls", "-la"]
 
 
-@pytest.mark.unit
 def test_command_help_is_cobras(capsys: pytest.CaptureFixture[str]) -> None:
     # cli/cobra.go helpTemplate ("\n" + usage) and usageTemplate; pause has no flags
     # (cli/command/container/pause.go), so no Options table.
@@ -114,7 +113,6 @@ def test_help_command_and_a_bare_group_print_dockers_help(cli: CLI) -> None:
     assert group.code == 1 and group.err.startswith("\nUsage:  layerlab container COMMAND\n")
 
 
-@pytest.mark.unit
 def test_top_level_help_lists_commands_as_docker(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(capsys, "--help")
     assert text.startswith("\nUsage:  layerlab [OPTIONS] COMMAND\n\n")
@@ -125,7 +123,6 @@ def test_top_level_help_lists_commands_as_docker(capsys: pytest.CaptureFixture[s
     assert text.endswith("\n\nRun 'layerlab COMMAND --help' for more information on a command.\n")
 
 
-@pytest.mark.unit
 def test_flag_help_wraps_as_pflag_does() -> None:
     """pflag's wrap (vendor/github.com/spf13/pflag/flag.go): lines of 79 columns less the
     indent, five columns of slop against an orphan word."""
@@ -139,7 +136,6 @@ def test_flag_help_wraps_as_pflag_does() -> None:
 # --- build -------------------------------------------------------------------------------
 
 
-@pytest.mark.unit
 def test_the_context_is_sized_as_dockers_client_tars_it(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM busybox\n")
     (tmp_path / "sub").mkdir()
@@ -243,7 +239,6 @@ def test_one_images_tags_list_in_the_daemons_order(cli: CLI) -> None:
     assert listed.out == "1\nlatest\nzz\n"
 
 
-@pytest.mark.unit
 def test_export_names_owners_as_the_host_does(tmp_path: Path) -> None:
     """Docker 20.10's export headers carry Go's tar.FileInfoHeader names, looked up on the
     host (`tar tv`: root/root); an id the host has no name for stays bare."""

@@ -12,9 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pytest
 
 from layerlab.engine import Engine
 from tests.conftest import CLI, eventually
+
+pytestmark = pytest.mark.system
 
 
 def _popen(root: Path, *args: str) -> subprocess.Popen[bytes]:

@@ -8,8 +8,12 @@ import io
 import os
 from pathlib import Path
 
+import pytest
+
 from layerlab.engine import CreateOptions, Engine
 from tests.conftest import eventually
+
+pytestmark = pytest.mark.system
 
 EXPORTS = 200
 COMMITS = 10

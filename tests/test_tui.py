@@ -12,8 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -43,49 +44,9 @@ from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 
 from .conftest import CLI
+from .tui_helpers import changes, drive, enter, explained, output, running, until
 
 pytestmark = pytest.mark.system
-
-Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
-
-
-def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
-    async def main() -> None:
-        app = LayerlabApp(engine.store.root)
-        async with app.run_test(size=size) as pilot:
-            await scenario(app, pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Wait for `check()` and for the app to settle around it (the timeout is a hang guard:
-    a loaded machine may be slow)."""
-    await settled(pilot, until=check, timeout=timeout)
-
-
-async def enter(pilot: Pilot[None], line: str, timeout: float = 60) -> None:
-    """Type a command key by key, press Enter, wait until it ran and the panels caught up.
-
-    Caught up includes the store's listing, which only the watcher refreshes.
-    """
-    app = pilot.app
-    assert isinstance(app, LayerlabApp)
-    done = app.commands_done
-    await pilot.press(*line, "enter")
-    await settled(pilot, commands=done + 1, current=True, timeout=timeout)
-
-
-def changes(app: LayerlabApp) -> list[str]:
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        for child in node.children:
-            found.append(str(child.data))
-            walk(child)
-
-    walk(app.query_one(ChangeTree).root)
-    return found
 
 
 def processes(app: LayerlabApp) -> list[Proc]:
@@ -95,10 +56,6 @@ def processes(app: LayerlabApp) -> list[Proc]:
             yield from flat(p.children)
 
     return list(flat(app.query_one(ProcessPanel).procs or []))
-
-
-def explained(app: LayerlabApp) -> str:
-    return app.query_one(Explainer).text
 
 
 def test_starts_in_the_command_bar_with_a_welcome(engine: Engine) -> None:
@@ -521,10 +478,11 @@ def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) ->
         await enter(pilot, "create --name churn busybox true")
         upper = Path(engine.container("churn").upper_dir)
         stop = threading.Event()
+        rounds = [0]  # the trees the container has made and deleted so far
 
         def container() -> None:  # as a process inside would: make trees, then delete them
-            n = 0
             while not stop.is_set():
+                n = rounds[0]
                 d = upper / f"tmp{n % 4}"
                 try:
                     for j in range(30):
@@ -533,16 +491,19 @@ def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) ->
                     shutil.rmtree(d)
                 except OSError:
                     pass
-                n += 1
+                rounds[0] += 1
 
         writer = threading.Thread(target=container, daemon=True)
         writer.start()
         try:
-            deadline = time.monotonic() + 3
-            while time.monotonic() < deadline:
+            deadline = time.monotonic() + 60  # a hang guard, not a measure
+            reads = 0
+            while reads < 40 or rounds[0] < 40:  # reads all along the container's churn
+                assert time.monotonic() < deadline, f"{reads} reads, {rounds[0]} rounds"
                 assert app.subject is not None
                 app.load_subject(app.subject)  # the layer stack's sizes, its files, hidden bytes
-                await pilot.pause(0.05)
+                reads += 1
+                await pilot.pause(0.05)  # the app's turn to read: a pace, not a wait for state
         finally:
             stop.set()
             await asyncio.to_thread(writer.join)
@@ -618,10 +579,6 @@ def test_the_theme_restyles_the_panels(engine: Engine) -> None:
 TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
 
 
-def output(app: LayerlabApp) -> list[str]:
-    return [line.text for line in app.query_one(OutputLog).lines]
-
-
 def command_running(app: LayerlabApp) -> bool:
     return any(w.group == "command" and w.is_running for w in app.workers)
 
@@ -636,10 +593,7 @@ async def quit_while(engine: Engine, line: str, started: Callable[[LayerlabApp],
     async with app.run_test(size=(100, 32)) as pilot:
         await settled(pilot)
         await pilot.press(*line, "enter")
-        deadline = time.monotonic() + 20
-        while not (started(app) and command_running(app)):  # settled() waits for commands
-            assert time.monotonic() < deadline, f"{line!r} did not start: {output(app)}"
-            await pilot.pause(0.05)
+        await running(pilot, lambda: started(app) and command_running(app), timeout=20)
         await pilot.press("ctrl+q")
     assert not app.is_running
 
@@ -689,11 +643,7 @@ def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         done = app.commands_done
         await pilot.press(*"wait ticker", "enter")
-        deadline = time.monotonic() + 10
-        while not command_running(app):  # settled() would wait for the command to end
-            assert time.monotonic() < deadline
-            await pilot.pause(0.05)
-        await pilot.pause(0.3)  # into the wait itself
+        await running(pilot, lambda: command_running(app) and in_engine("wait"))
         app.workers.cancel_group(app, "command")
         await settled(pilot, commands=done + 1, timeout=10)
         assert "wait stopped waiting; the container keeps running" in explained(app)
@@ -701,6 +651,18 @@ def test_cancelling_a_waiting_command_ends_it_calmly(engine: Engine) -> None:
         assert engine.container("ticker").running
 
     drive(engine, scenario)
+
+
+def in_engine(method: str) -> bool:
+    """Some thread is inside the engine's `method` now (its stack, read on each call)."""
+    engine_code = f"{os.sep}layerlab{os.sep}engine{os.sep}"
+    for frame in sys._current_frames().values():
+        here: FrameType | None = frame
+        while here is not None:
+            if here.f_code.co_name == method and engine_code in here.f_code.co_filename:
+                return True
+            here = here.f_back
+    return False
 
 
 def subjects(app: LayerlabApp) -> list[str]:

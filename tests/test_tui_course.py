@@ -14,8 +14,7 @@ from layerlab.lessons.model import Lesson
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.settle import settled
 
-from .test_tui_lessons import lesson_env, type_line, wait_checks  # noqa: F401 (a fixture)
-from .test_tui_pictures import screen_text
+from .tui_helpers import enter, screen_text, wait_checks
 
 pytestmark = pytest.mark.system
 
@@ -65,7 +64,7 @@ def test_every_lesson_plays_in_the_tui(
     lesson: Lesson,
     sizes: list[tuple[int, int]],
     root: Path,
-    lesson_env: Path,  # noqa: F811
+    lesson_env: Path,
 ) -> None:
     """No crash (a command's output that looks like markup: `[` in inspect's JSON), and
     every step's checks pass after its commands were typed into the bar. One play a lesson
@@ -76,7 +75,7 @@ def test_every_lesson_plays_in_the_tui(
 
 def test_a_folded_lesson_leaves_room_for_the_files_and_the_picture(
     root: Path,
-    lesson_env: Path,  # noqa: F811
+    lesson_env: Path,
 ) -> None:
     """At 100x30 the lesson is a strip above the panels: the writable layer's tree keeps 8
     rows (`/lost.txt` shows), the picture 36 columns; ⇧F7 shows the step's prose over the
@@ -91,7 +90,7 @@ def test_a_folded_lesson_leaves_room_for_the_files_and_the_picture(
             assert pane is not None
             await wait_checks(pilot, pane, passed=False)
             await pilot.press("f9")
-            await type_line(pilot, "")
+            await enter(pilot, "")
             await wait_checks(pilot, pane, passed=True)
             await settled(pilot, until=lambda: "A /lost.txt" in screen_text(app), current=True)
             assert pane.has_class("-folded")
@@ -132,7 +131,7 @@ steps:
 def test_a_demo_with_a_failing_step_exits_non_zero(
     root: Path,
     tmp_path: Path,
-    lesson_env: Path,  # noqa: F811
+    lesson_env: Path,
 ) -> None:
     """`demo --exit` is honest: the step left with a failing check makes exit code 1."""
     course = tmp_path / "course"

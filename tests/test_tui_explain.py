@@ -36,6 +36,10 @@ from layerlab.tui.explainer import Explainer
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.provenance_view import ProvenanceView
 
+from .tui_helpers import changes, enter, explained, screen_text, until
+
+pytestmark = pytest.mark.unit
+
 START = "2026-01-01T10:00:00Z"
 CID = "c" * 64
 IMAGE = "sha256:" + "1" * 64
@@ -276,7 +280,6 @@ def test_the_builder_records_each_step(engine: Engine, tmp_path: Path) -> None:
 @pytest.mark.system
 def test_stop_with_an_ignored_sigterm_in_the_tui(engine: Engine) -> None:
     """`sleep` as pid 1 has no SIGTERM handler: stop waits -t 1, then SIGKILL: 137."""
-    from .test_tui import enter, explained, until
 
     async def main() -> None:
         app = LayerlabApp(engine.store.root)
@@ -299,7 +302,6 @@ def test_stop_with_an_ignored_sigterm_in_the_tui(engine: Engine) -> None:
 @pytest.mark.system
 def test_whole_outputs_and_the_host_path(engine: Engine) -> None:
     """Ctrl+G gives the output most of the screen; a file's host path is whole and copied."""
-    from .test_tui import changes, enter, until
 
     async def main() -> None:
         app = LayerlabApp(engine.store.root)
@@ -364,7 +366,6 @@ def test_the_command_is_quoted_as_typed_and_shell_syntax_is_named() -> None:
 def test_the_explainer_in_the_tui_after_a_failure_and_an_unquoted_redirection(
     engine: Engine,
 ) -> None:
-    from .test_tui import enter, explained
 
     async def main() -> None:
         app = LayerlabApp(engine.store.root)
@@ -387,8 +388,6 @@ def test_the_explainer_in_the_tui_after_a_failure_and_an_unquoted_redirection(
 @pytest.mark.system
 def test_ctrl_o_on_the_files_panel_keeps_the_host_path(engine: Engine) -> None:
     """Maximized, the files panel still says where the picked file is on the host."""
-    from .test_tui import changes, enter, until
-    from .test_tui_pictures import screen_text
 
     async def main() -> None:
         app = LayerlabApp(engine.store.root)

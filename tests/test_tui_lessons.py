@@ -20,63 +20,26 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from textual.pilot import Pilot
-from textual.widgets import Markdown, OptionList, Static
+from textual.widgets import Markdown, OptionList
 
 from layerlab.engine import Engine
 from layerlab.lessons.loader import find_lesson, load_course
 from layerlab.lessons.progress import Progress
 from layerlab.tui.app import LayerlabApp
-from layerlab.tui.lesson_pane import LessonPane
 from layerlab.tui.lesson_picker import LessonPicker
-from layerlab.tui.output_log import OutputLog
 from layerlab.tui.settle import settled
 
-from .conftest import eventually
+from .conftest import eventually, eventually_async
+from .tui_helpers import enter, output, text, wait_checks
 
 pytestmark = pytest.mark.system
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def lesson_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Sandboxes under the test's temp folder, progress in its own state folder."""
-    sandboxes = tmp_path / "sandboxes"
-    sandboxes.mkdir()
-    monkeypatch.setenv("LAYERLAB_LESSON_TMP", str(sandboxes))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    yield sandboxes
-    assert list(sandboxes.iterdir()) == []  # every sandbox removed, with its containers
-
-
-def text(app: LayerlabApp, selector: str) -> str:
-    return str(app.query_one(selector, Static).render())
-
-
-async def wait_checks(pilot: Pilot[None], pane: LessonPane, passed: bool) -> None:
-    def checks_shown() -> bool:
-        return pane.ready and bool(pane.results) and pane.passed == passed
-
-    await settled(pilot, until=checks_shown, timeout=60)
-
-
-def output(app: LayerlabApp) -> str:
-    """What the output pane holds: the last lesson's commands must not carry over."""
-    return "\n".join(line.text for line in app.query_one(OutputLog).lines)
-
-
-async def type_line(pilot: Pilot[None], line: str) -> None:
-    app = pilot.app
-    assert isinstance(app, LayerlabApp)
-    done = app.commands_done
-    await pilot.press(*line, "enter")
-    await settled(pilot, commands=done + 1, current=True, timeout=60)
 
 
 def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_path: Path) -> None:
@@ -122,11 +85,11 @@ def test_a_lesson_walked_through_the_tui(engine: Engine, lesson_env: Path, tmp_p
             assert "step 2 of 3" in text(app, "#lesson-head")
             prose = app.query_one("#lesson-prose", Markdown)
             assert "writable layer is empty" in prose.source
-            await type_line(pilot, "diff box")
+            await enter(pilot, "diff box")
             await wait_checks(pilot, pane, passed=True)
             await pilot.press("ctrl+n")
             await settled(pilot, until=lambda: "step 3 of 3" in text(app, "#lesson-head"))
-            await type_line(pilot, "inspect -f '{{.GraphDriver.Data.UpperDir}}' box")
+            await enter(pilot, "inspect -f '{{.GraphDriver.Data.UpperDir}}' box")
             await wait_checks(pilot, pane, passed=True)
             assert "lesson done" in text(app, "#lesson-checks")
             assert engine.containers(all=True) == []  # the learner's store: untouched
@@ -155,15 +118,17 @@ def test_restart_begins_again_on_a_clean_store(engine: Engine, lesson_env: Path)
             pane = app.lesson_pane
             assert pane is not None
             await wait_checks(pilot, pane, passed=False)
-            await type_line(pilot, "create --name box busybox")
+            await enter(pilot, "create --name box busybox")
             await wait_checks(pilot, pane, passed=True)
             first = app.engine
-            assert "$ create --name box busybox" in output(app)
+            assert "$ create --name box busybox" in "\n".join(output(app))
             await pilot.press("ctrl+r")
             await settled(pilot, until=lambda: app.lesson_pane is not pane)
             again = app.lesson_pane
             assert again is not None and app.engine is not first
-            await settled(pilot, until=lambda: "$ create --name box busybox" not in output(app))
+            await settled(
+                pilot, until=lambda: "$ create --name box busybox" not in "\n".join(output(app))
+            )
             await wait_checks(pilot, again, passed=False)  # a fresh store: no box yet
             assert app.engine.containers(all=True) == []
             await settled(pilot, until=lambda: not app.lesson_closing)
@@ -346,14 +311,6 @@ class BrowserSession:
         await self.ws.send_json(["stdin", keys])
 
 
-async def until(read: Callable[[], object], want: object, timeout: float = 90) -> None:
-    """`eventually`, for a test on an event loop: waits without stopping the loop."""
-    deadline = time.monotonic() + timeout  # a hang guard: sessions start slowly under load
-    while (got := read()) != want:
-        assert time.monotonic() < deadline, f"still {got!r}, waiting for {want!r}"
-        await asyncio.sleep(0.05)
-
-
 def history_in(folder: Path) -> list[str]:
     """The command history a session kept in its own folder."""
     path = folder / "state" / "layerlab" / "history"
@@ -370,14 +327,14 @@ async def two_sessions_type(base: str, token: str, tmp: Path) -> None:
         for _ in range(2):
             before = set(tmp.glob("layerlab-lesson-*"))
             session = BrowserSession(await client.ws_connect(base + "ws?width=120&height=40"))
-            await until(lambda s=session: "Lessons" in s.screen, True)  # the TUI is drawn
+            await eventually_async(lambda s=session: "Lessons" in s.screen, True, timeout=90)
             (folder,) = set(tmp.glob("layerlab-lesson-*")) - before  # this session's own
             sessions.append((session, folder))
         (first, first_dir), (second, second_dir) = sessions
         await first.type("version\r")
-        await until(lambda: history_in(first_dir), ["version"])
+        await eventually_async(lambda: history_in(first_dir), ["version"], timeout=90)
         await second.type("images\r")
-        await until(lambda: history_in(second_dir), ["images"])
+        await eventually_async(lambda: history_in(second_dir), ["images"], timeout=90)
         assert history_in(first_dir) == ["version"]  # neither recalls the other's command
         for session, _ in sessions:
             await session.ws.close()

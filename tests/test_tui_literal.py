@@ -18,8 +18,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.layer_stack import LayerStack
 
 from .conftest import CLI
-from .test_tui import drive, enter, until
-from .test_tui_pictures import screen_text
+from .tui_helpers import drive, enter, screen_text, until
 
 pytestmark = pytest.mark.system
 

@@ -21,8 +21,7 @@ from layerlab.tui.diagram import Diagram
 from layerlab.tui.layer_stack import LayerStack
 from layerlab.tui.outside import NOTE
 
-from .test_tui import changes, drive, enter, explained, until
-from .test_tui_pictures import drawn
+from .tui_helpers import changes, drawn, drive, enter, explained, until
 
 pytestmark = pytest.mark.system
 

@@ -6,10 +6,7 @@ each must run whole, in its turn, with the right result.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import pytest
 from textual.events import Key
@@ -23,24 +20,14 @@ from layerlab.tui.bar_status import BarStatus
 from layerlab.tui.command_bar import CommandBar
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.event_log import EventLog
-from layerlab.tui.explainer import Explainer
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.settle import settled
 
+from .tui_helpers import drive, explained, output, running, until
+
 pytestmark = pytest.mark.system
 
-Scenario = Callable[[LayerlabApp, Pilot[None]], Coroutine[Any, Any, None]]
 TICKER = ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]
-
-
-def drive(engine: Engine, scenario: Scenario, size: tuple[int, int] = (100, 32)) -> None:
-    async def main() -> None:
-        app = LayerlabApp(engine.store.root)
-        async with app.run_test(size=size) as pilot:
-            await settled(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
 
 
 def typed(*lines: str) -> list[str]:
@@ -49,10 +36,6 @@ def typed(*lines: str) -> list[str]:
     for line in lines:
         keys += [*line, "enter"]
     return keys
-
-
-def output(app: LayerlabApp) -> list[str]:
-    return [line.text for line in app.query_one(OutputLog).lines]
 
 
 def events(app: LayerlabApp) -> list[str]:
@@ -69,19 +52,6 @@ async def commands_logged(app: LayerlabApp, pilot: Pilot[None], count: int) -> l
 
     await until(pilot, lambda: len(logged()) >= count)
     return logged()
-
-
-def explained(app: LayerlabApp) -> str:
-    return app.query_one(Explainer).text
-
-
-async def until(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 30) -> None:
-    await settled(pilot, until=check, timeout=timeout)
-
-
-async def running(pilot: Pilot[None], check: Callable[[], bool], timeout: float = 30) -> None:
-    """Wait for `check()` while a command still runs (settled() would wait for its end)."""
-    await settled(pilot, until=check, groups=(), store=False, timeout=timeout, queue=False)
 
 
 # --- the queue ------------------------------------------------------------------------------

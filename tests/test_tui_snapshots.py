@@ -24,7 +24,7 @@ from layerlab.tui.metadata import MetadataPanel
 from layerlab.tui.output_log import OutputLog
 from layerlab.tui.settle import settled
 
-from .test_tui import enter
+from .tui_helpers import enter
 
 pytestmark = pytest.mark.system
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections import deque
 from typing import ClassVar
 
 from rich.style import Style
@@ -12,7 +13,7 @@ from textual.message import Message
 from textual.widgets import RichLog
 
 from layerlab.tui.literal import literal
-from layerlab.tui.look import component_style
+from layerlab.tui.look import component_style, on_theme_change
 
 
 class OutputLog(RichLog):
@@ -61,8 +62,10 @@ class OutputLog(RichLog):
             wrap=True, min_width=20, markup=False, highlight=False, max_lines=5000, id=id
         )
         self._first_note = first_note  # written at mount: in its style, known only then
+        self._written: deque[OutputLog.Line] = deque(maxlen=5000)  # to restyle them
 
     def on_mount(self) -> None:
+        on_theme_change(self, self._restyle)
         if self._first_note:
             self.note(self._first_note)
 
@@ -79,15 +82,26 @@ class OutputLog(RichLog):
         self.post_message(self.Cleared())
 
     def on_output_log_line(self, message: Line) -> None:
+        self._written.append(message)
+        self.write(self._styled(message))
+
+    def _styled(self, message: Line) -> Text:
         style = (
             self._component("output-log--command") if message.command
             else self._component("output-log--error") if message.err
             else self._component("output-log--note") if message.note
             else Style()
         )  # fmt: skip
-        self.write(literal(Text(message.text, style=style)))
+        return literal(Text(message.text, style=style))
+
+    def _restyle(self) -> None:
+        """A line keeps the colours it was written in: in a new theme, write them all again."""
+        self.clear()
+        for message in self._written:
+            self.write(self._styled(message))
 
     def on_output_log_cleared(self, _message: Cleared) -> None:
+        self._written.clear()
         self.clear()
 
     def _component(self, name: str) -> Style:
