@@ -24,8 +24,8 @@ from typing import Any
 import psutil
 import pytest
 
+from layerlab import libc
 from layerlab.engine import Engine
-from layerlab.runtime import libc
 
 SYSTEM, UNIT = "system", "unit"
 
