@@ -1,0 +1,1 @@
+"""A container's network: its namespace, the bridge, veth pairs, addresses, published ports."""
