@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from layerlab.network import proxy
-from layerlab.network.proxy import PortAllocated, Publish
+from layerlab.network.ports import Publish
+from layerlab.network.proxy import PortAllocated
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.unit
@@ -56,17 +57,18 @@ def _udp_echo() -> tuple[socket.socket, int]:
 
 
 @pytest.fixture
-def proxies() -> Iterator[list[int]]:
-    pids: list[int] = []
-    yield pids
-    proxy.stop(pids)
+def proxies() -> Iterator[list[proxy.Proxy]]:
+    running: list[proxy.Proxy] = []
+    yield running
+    for each in running:
+        each.end()
 
 
-def _publish(proto: str, target_port: int, pids: list[int]) -> int:
+def _publish(proto: str, target_port: int, running: list[proxy.Proxy]) -> int:
     """Publish `target_port` on a free loopback port; that port."""
     listener = proxy.bind(Publish(target_port, proto, LOOPBACK))
     with listener:
-        pids.append(proxy.spawn(listener, (LOOPBACK, target_port)))
+        running.append(proxy.spawn(listener, (LOOPBACK, target_port)))
         return int(listener.getsockname()[1])
 
 
@@ -77,7 +79,7 @@ def _recv_all(conn: socket.socket) -> bytes:
     return got
 
 
-def test_tcp_is_forwarded_both_ways_with_half_close(proxies: list[int]) -> None:
+def test_tcp_is_forwarded_both_ways_with_half_close(proxies: list[proxy.Proxy]) -> None:
     server, target = _tcp_echo()
     with server:
         port = _publish("tcp", target, proxies)
@@ -89,7 +91,7 @@ def test_tcp_is_forwarded_both_ways_with_half_close(proxies: list[int]) -> None:
                 assert _recv_all(conn) == b"hello through the proxybye"
 
 
-def test_udp_is_forwarded_and_answered(proxies: list[int]) -> None:
+def test_udp_is_forwarded_and_answered(proxies: list[proxy.Proxy]) -> None:
     server, target = _udp_echo()
     with server, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
         port = _publish("udp", target, proxies)
@@ -99,7 +101,7 @@ def test_udp_is_forwarded_and_answered(proxies: list[int]) -> None:
             assert client.recvfrom(4096)[0] == word.upper()
 
 
-def test_nothing_listening_closes_the_client(proxies: list[int]) -> None:
+def test_nothing_listening_closes_the_client(proxies: list[proxy.Proxy]) -> None:
     server, target = _tcp_echo()
     server.close()  # the container's port: nobody there
     port = _publish("tcp", target, proxies)
@@ -148,7 +150,7 @@ def test_a_proxy_dies_with_the_process_that_forked_it() -> None:
     if middle == 0:  # the stand-in for a shim: forks a proxy, says its pid and port, waits
         os.close(told_r)
         listener = proxy.bind(Publish(target, "tcp", LOOPBACK))
-        pid = proxy.spawn(listener, (LOOPBACK, target))
+        pid = proxy.spawn(listener, (LOOPBACK, target)).pid
         os.write(told_w, f"{pid} {listener.getsockname()[1]}\n".encode())
         signal.pause()
         os._exit(0)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from layerlab import __version__
+from layerlab.commands.ports import PORT_HELP, port_parser, publish_flags
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
@@ -151,6 +152,7 @@ COMMANDS: dict[str, str] = {
     "exec": "Run a command in a running container",
     "logs": "Fetch the logs of a container",
     "top": "Display the running processes of a container",
+    "port": PORT_HELP,
     "rename": "Rename a container",
     "diff": "Inspect changes to files or directories on a container's filesystem",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -299,6 +301,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", action="store_true", help="run an init inside (tini, pid 1)")
     p.add_argument("--cidfile", help="write the container ID to the file")
     _limit_flags(p)
+    publish_flags(p)
     p.add_argument("--ulimit", action="append", default=[], help="ulimit options: nofile=S[:H]")
     p.add_argument("--log-opt", action="append", default=[], dest="log_opts",
                    help="log options: max-size=10m, max-file=3 (default 10m x 3)")  # fmt: skip
@@ -636,6 +639,7 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     p = add("update")
     _limit_flags(p)
     p.add_argument("containers", nargs="+")
+    port_parser(add("port"))
     p = add("attach")
     p.add_argument("--no-stdin", action="store_true", help="do not attach STDIN")
     _bool_flag(p, "--sig-proxy", dest="sig_proxy",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.commands.grammar import COMMANDS, GROUP_COMMANDS, VOLUME_COMMANDS, UsageError
+from layerlab.commands.ports import cmd_port, port_fields, ps_ports
 from layerlab.commands.stdio import (
     IO,
     _attached,
@@ -53,6 +54,9 @@ def command(name: str) -> Callable[[Handler], Handler]:
     return register
 
 
+command("port")(cmd_port)
+
+
 # --- commands ------------------------------------------------------------------
 def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> CreateOptions:
     command = list(ns.command)
@@ -86,6 +90,8 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
         cap_drop=ns.cap_drop,
         privileged=ns.privileged,
         security_opt=ns.security_opt,
+        ports=port_fields(ns.publish, ns.expose),
+        publish_all=ns.publish_all,
     )
 
 
@@ -285,35 +291,6 @@ def ps_image(
     if not no_trunc and display_id(image_id) == display_id(ref):
         return display_id(ref)
     return ref
-
-
-def ps_ports(c: Container) -> str:
-    """A running container's exposed ports as Docker groups them: "80/tcp, 53/udp"."""
-    if not c.running:
-        return ""
-    ports = []
-    for spec in c.data["Config"].get("ExposedPorts") or {}:
-        number, _, proto = spec.partition("/")
-        if number.isdigit():
-            ports.append((int(number), proto or "tcp"))
-    groups: dict[str, list[int]] = {}  # per protocol, in the order first seen: [first, last]
-    shown = []
-    for number, proto in sorted(ports):
-        group = groups.get(proto)
-        if group is None:
-            groups[proto] = [number, number]
-        elif number == group[1] + 1:
-            group[1] = number
-        else:
-            shown.append(_port_group(proto, group))
-            groups[proto] = [number, number]
-    shown += [_port_group(proto, group) for proto, group in groups.items()]
-    return ", ".join(shown)
-
-
-def _port_group(proto: str, group: list[int]) -> str:
-    first, last = group
-    return f"{first}/{proto}" if first == last else f"{first}-{last}/{proto}"
 
 
 def ps_contexts(

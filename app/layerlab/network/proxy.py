@@ -20,34 +20,80 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from layerlab.errors import LayerlabError, go_strerror
+from layerlab.errors import NOT_STARTED, LayerlabError, go_strerror
+from layerlab.network.ports import ANY_IPV4, Ports, Publish, requested, settings
 from layerlab.runtime import libc
 
 NAME = "layerlab-proxy"  # what `ps -e` calls a proxy, as `docker-proxy` is called
 CHUNK = 65536
 CONNECT_TIMEOUT = 5.0
 UDP_IDLE = 90.0  # docker-proxy's UDPConnTrackTimeout: a client silent this long is forgotten
-ANY_IPV4 = "0.0.0.0"
-
-
-@dataclass(frozen=True)
-class Publish:
-    """One port to publish: the container's port and where on the host it answers."""
-
-    container_port: int
-    proto: str = "tcp"
-    host_ip: str = ""  # "": every address of the host (0.0.0.0)
-    host_ports: tuple[int, int] = (0, 0)  # the first free port of this range; 0: any
-
-    @property
-    def key(self) -> str:
-        """Docker's name for the container's side: `80/tcp`."""
-        return f"{self.container_port}/{self.proto}"
 
 
 class PortAllocated(LayerlabError):
     """The host's port is taken (by another container or any other program)."""
+
+
+class PublishFailed(LayerlabError):
+    """A container's ports could not be published: its start fails (125 for `run`)."""
+
+
+class Proxies:
+    """A container's published ports, owned by its shim: bound before the container
+    starts, forwarded by a proxy each while it runs, ended with it."""
+
+    def __init__(self, bound: list[tuple[Publish, socket.socket]]) -> None:
+        self.bound = bound
+        self.running: list[Proxy] = []
+
+    @classmethod
+    def bind(cls, data: dict[str, Any]) -> Proxies:
+        """Every port the record asks for, bound now; Docker's error for the first that
+        cannot be, with nothing left bound."""
+        proxies = cls([])
+        try:
+            for publish in requested(data):
+                proxies.bound.append((publish, bind(publish)))
+        except LayerlabError as exc:
+            proxies.stop()
+            endpoint = _endpoint_id(data)
+            raise PublishFailed(
+                "driver failed programming external connectivity on endpoint "
+                f"{str(data['Name']).lstrip('/')} ({endpoint}): {exc}",
+                NOT_STARTED,
+            ) from None
+        return proxies
+
+    def start(self, data: dict[str, Any], address: str | None) -> Ports:
+        """A proxy per bound port towards the container's `address`; the record's
+        `NetworkSettings.Ports`. Without an address (no network of its own: `none`,
+        `host`) nothing is published, as Docker discards the ports then."""
+        done = []
+        for publish, sock in self.bound:
+            if address:
+                self.running.append(spawn(sock, (address, publish.container_port)))
+                done.append((publish, int(sock.getsockname()[1])))
+            sock.close()  # the proxy holds the port now
+        self.bound = []
+        return settings(data, done)
+
+    def stop(self) -> None:
+        """The container ended (or never started): every port is free again."""
+        for _, sock in self.bound:
+            sock.close()
+        self.bound = []
+        for proxy in self.running:
+            proxy.end()
+        self.running = []
+
+
+def _endpoint_id(data: dict[str, Any]) -> str:
+    """The container's endpoint on its network (Docker names it in the error), else its id."""
+    networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
+    ids = [n.get("EndpointID") for n in networks.values() if isinstance(n, dict)]
+    return next((i for i in ids if i), str(data["Id"]))
 
 
 def bind(publish: Publish) -> socket.socket:
@@ -85,13 +131,28 @@ def _bound(proto: str, ip: str, port: int) -> socket.socket:
     return sock
 
 
-def spawn(listener: socket.socket, target: tuple[str, int]) -> int:
+@dataclass(frozen=True)
+class Proxy:
+    """A forked proxy, held by a pidfd: ending it never signals a reused pid."""
+
+    pid: int
+    pidfd: int
+
+    def end(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        os.close(self.pidfd)
+
+
+def spawn(listener: socket.socket, target: tuple[str, int]) -> Proxy:
     """Fork the proxy serving `listener` towards `target` (the container's address and
-    port); its pid. The caller keeps its own copy of the socket only if it wants to."""
+    port). The caller may close its own copy of the socket: the proxy holds the port."""
     parent = os.getpid()
     pid = os.fork()
     if pid:
-        return pid
+        return Proxy(pid, os.pidfd_open(pid))
     code = 0
     try:
         _leave_parent(listener, parent)
@@ -103,15 +164,6 @@ def spawn(listener: socket.socket, target: tuple[str, int]) -> int:
         code = 1
     finally:
         os._exit(code)
-
-
-def stop(pids: list[int]) -> None:
-    """End the proxies (the container has ended): their ports are free again at once."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
 
 
 def _leave_parent(listener: socket.socket, parent: int) -> None:

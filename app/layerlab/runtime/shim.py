@@ -19,10 +19,13 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
+from layerlab.network.ports import address
+from layerlab.network.proxy import Proxies, PublishFailed
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.runtime import cgroups, libc, limits
 from layerlab.runtime.detachkeys import DetachKeys, Scanner
@@ -141,6 +144,7 @@ class Shim:
         self.master = -1  # the pty's master end, for a container with a terminal
         self.fifo = -1  # our end of STDIN_FIFO (`attach` writes there), for a `-i` container
         self.freezer: Freezer | None = None
+        self.proxies = Proxies([])
 
     # --- state ------------------------------------------------------------
     def record(self, event: str, **facts: Any) -> dict[str, Any] | None:
@@ -173,6 +177,7 @@ class Shim:
         try:
             # Before the record says running: a commit may ask for its freeze at once.
             self.freezer = Freezer(self.id, self.dir, self.runtime)
+            self.proxies = Proxies.bind(self.config)  # a port taken: this start's error
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
@@ -181,11 +186,15 @@ class Shim:
                 if fd > 2:
                     os.close(fd)
             self.record("start", pid=pid, at=rfc3339_nano(time.time()))
+            self.publish()
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             code = exec_failure_code(message)
             full = no_space(exc, self.dir)  # ours, not the runtime's: said as the daemon says it
             message = str(full) if full else start_failure(message)
+            if isinstance(exc, PublishFailed):  # the network's refusal, not the runtime's
+                code, message = exc.exit_code, str(exc)
+            self.proxies.stop()
             self.cleanup()
             with contextlib.suppress(IllegalTransition):
                 self.record("start_failed", error=message, exit_code=code)
@@ -200,6 +209,7 @@ class Shim:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
             code = 255
+        self.proxies.stop()
         oom = self.oom_killed()  # before `cleanup` deletes the cgroup that counted it
         if self.config.get("HostConfig", {}).get("AutoRemove"):  # `run --rm`: gone as runc deletes
             self.runtime.release(self.id, self.dir, meanwhile=lambda: self.finish(code, oom))
@@ -208,11 +218,21 @@ class Shim:
             self.finish(code, oom)
         return code
 
+    def publish(self) -> None:
+        """The published ports forwarded to the container, and recorded as Docker's
+        `NetworkSettings.Ports` (cleared again by `finish`)."""
+        ports = self.proxies.start(self.config, address(self.config))
+        if ports:
+            self.store.update_container(self.id, _set_ports(ports))
+
     def finish(self, code: int, oom: bool) -> None:
         """Record the exit; a `--rm` container is then removed, with its anonymous volumes."""
         data = None
         with contextlib.suppress(IllegalTransition):  # the record was changed under us
             data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()), oom_killed=oom)
+        if data is not None and (data.get("NetworkSettings") or {}).get("Ports"):
+            with contextlib.suppress(NotFound):  # removed meanwhile (`rm -f`)
+                data = self.store.update_container(self.id, _set_ports({}))
         if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
@@ -550,6 +570,13 @@ class Freezer:
         for conn in self.holders:
             conn.close()
         self.server.close()
+
+
+def _set_ports(ports: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def update(data: dict[str, Any]) -> None:
+        data.setdefault("NetworkSettings", {})["Ports"] = ports
+
+    return update
 
 
 def _listen(name: str) -> socket.socket:
