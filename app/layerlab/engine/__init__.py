@@ -99,6 +99,7 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
+    from layerlab.runtime.namespaces import Namespace
     from layerlab.runtime.pipes import Held
     from layerlab.storage.snapshot import Snapshot, Subject
     from layerlab.storage.watch import StoreWatch
@@ -337,6 +338,15 @@ class Engine:
         except FileNotFoundError:
             return None
         return spec
+
+    def namespaces(self, ref: str) -> tuple[Namespace, ...]:
+        """A running container's namespaces beside the host's (its pid 1's `/proc/PID/ns/*`
+        inodes); () when it does not run."""
+        from layerlab.runtime.namespaces import of_process
+
+        container = self.container(ref)
+        pid = int(container.state.get("Pid") or 0)
+        return of_process(pid) if container.running and pid else ()
 
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:

@@ -1,0 +1,31 @@
+"""A running container's network as the faces draw it: its links, each veth pair's host
+end, the bridge it is plugged into and who else is on it, and its published ports. Plain
+data, read by the engine (`Engine.network_view`), so a face never reads the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Link:
+    """One of the container's links into a bridge network: `eth0` and the veth pair."""
+
+    network: str  # the network's name (`bridge`, a user-defined one)
+    inner: str  # its name inside the container (eth0, eth1, ...)
+    address: str
+    prefixlen: int
+    mac: str
+    host_link: str  # the veth pair's other end, on the host
+    bridge: str  # the host's bridge that end is plugged into
+    gateway: str  # the bridge's address
+    peers: tuple[tuple[str, str], ...] = ()  # (name, address) of the others running on it
+
+
+@dataclass(frozen=True)
+class NetworkView:
+    """What the picture draws beside a running container's process space."""
+
+    mode: str  # HostConfig.NetworkMode: bridge, none, host, container:ID, a network's name
+    links: tuple[Link, ...] = ()
+    published: tuple[str, ...] = ()  # `0.0.0.0:8080 -> 80/tcp`, as `docker port` says it
