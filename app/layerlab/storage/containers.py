@@ -121,6 +121,7 @@ class CreateOptions:
     cap_drop: list[str] = field(default_factory=list)
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)  # checked: runtime.seccomp
+    network: str = "bridge"  # --network: bridge, none, host, container:NAME, a network's name
     # A build step's container: the build's pid, so one a killed build left is removed.
     owner_pid: int | None = None
 
