@@ -16,16 +16,20 @@ from typing import Any
 import pytest
 from pyroute2 import IPRoute
 
-from layerlab.engine import Engine
-from layerlab.network import verbs
+from layerlab.engine import CreateOptions, Engine
+from layerlab.network import networks, verbs
 from tests.conftest import CLI, eventually
 
 pytestmark = pytest.mark.system
 
 
-def host_links() -> set[str]:
+def host_links(root: Path) -> set[str]:
+    """The host's links named for this store (every link a store makes is): other stores,
+    other test runs, may add and remove theirs meanwhile."""
+    prefix = networks.link_prefix(root)
     with IPRoute() as ipr:
-        return {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+        names = {link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    return {name for name in names if name.startswith(prefix)}
 
 
 def netns_mounts(root: Path) -> list[str]:
@@ -34,21 +38,21 @@ def netns_mounts(root: Path) -> list[str]:
 
 
 def leases(root: Path) -> list[Path]:
-    return sorted((root / "networks").glob("*/leases/*"))
+    return [lease for d in networks.network_dirs(root) for lease in sorted(d.glob("leases/*"))]
 
 
 @pytest.fixture
 def before(engine: Engine) -> Iterator[set[str]]:
-    """The host's links before the test; after it, the store's user networks are removed
-    and the host must have exactly these links again."""
-    links = host_links()
+    """The store's links on the host before the test (none); after it, the store's user
+    networks are removed and the host must have exactly these links again."""
+    links = host_links(engine.store.root)
     yield links
     for container in engine.containers(all=True):
         engine.rm(container.id, force=True)
     for name in [n["Name"] for n in _networks(engine)]:
         if name not in ("bridge", "host", "none"):
             verbs.rm(engine.store, name)
-    eventually(host_links, links)
+    eventually(lambda: host_links(engine.store.root), links)
 
 
 def _networks(engine: Engine) -> list[dict[str, Any]]:
@@ -150,10 +154,10 @@ def test_network_host_sees_the_hosts_links(cli: CLI, before: set[str]) -> None:
 def test_rm_leaves_no_link_namespace_or_lease(cli: CLI, root: Path, before: set[str]) -> None:
     assert cli("run", "-d", "--name", "c1", "busybox", "sleep", "60").code == 0
     assert cli("run", "--name", "c2", "busybox", "true").code == 0
-    assert host_links() != before and netns_mounts(root) and leases(root)
+    assert host_links(root) != before and netns_mounts(root) and leases(root)
     assert cli("rm", "-f", "c1", "c2").code == 0
     assert cli("run", "--rm", "busybox", "true").code == 0
-    eventually(host_links, before)
+    eventually(lambda: host_links(root), before)
     assert netns_mounts(root) == [] and leases(root) == []
 
 
@@ -165,5 +169,32 @@ def test_a_killed_shim_then_check_repair_cleans_up(
     os.kill(int((root / "containers" / cid / "shim.pid").read_text()), signal.SIGKILL)
     eventually(lambda: engine._shim_alive(cid), False)
     assert cli("system", "check", "--repair").code == 0
-    eventually(host_links, before)
+    eventually(lambda: host_links(root), before)
     assert netns_mounts(root) == [] and leases(root) == []
+
+
+def test_check_repair_removes_what_a_killed_start_left(
+    cli: CLI, root: Path, engine: Engine, before: set[str]
+) -> None:
+    """A `start` killed after it built the network, before its shim ran: the namespace,
+    the veth, the lease stay with a container that is not running. So do a link named
+    for the store that nothing explains and a lease whose container is gone."""
+    from layerlab import network
+
+    c = engine.create("busybox", CreateOptions(command=["true"]))
+    spec: dict[str, Any] = {"linux": {"namespaces": [{"type": "network"}]}}
+    network.join(root, c.data, root / "containers" / c.id, spec)  # what the killed start did
+    bridge = networks.find(root, "bridge")
+    stale = networks.lease(root, bridge, {"Container": "0" * 64})
+    stray = networks.link_prefix(root) + "vstray0"
+    with IPRoute() as ipr:
+        ipr.link("add", ifname=stray, kind="veth", peer=stray[:-1] + "1")
+    assert netns_mounts(root) and len(leases(root)) == 2
+    r = cli("system", "check")
+    assert r.code != 0
+    for what in (str(root / "containers" / c.id / "netns"), str(stale), stray):
+        assert what in r.out + r.err
+    assert cli("system", "check", "--repair").code == 0
+    eventually(lambda: host_links(root), before)
+    assert netns_mounts(root) == [] and leases(root) == []
+    assert cli("system", "check").code == 0

@@ -84,12 +84,7 @@ def all_networks(root: Path) -> list[dict[str, Any]]:
     folder = networks_dir(root)
     if not all((folder / name).exists() for name in PREDEFINED):
         _make_predefined(root)
-    found = []
-    for entry in folder.iterdir():
-        if entry.is_dir() and len(entry.name) == 64:
-            with contextlib.suppress(FileNotFoundError, ValueError):
-                found.append(read_json(entry / "network.json"))
-    return sorted(found, key=lambda n: n["Name"])
+    return sorted(_records(root), key=lambda n: n["Name"])
 
 
 def find(root: Path, ref: str) -> dict[str, Any]:
@@ -247,10 +242,18 @@ def _free_subnet(root: Path) -> ipaddress.IPv4Network:
 
 def _records(root: Path) -> list[dict[str, Any]]:
     found = []
-    for path in networks_dir(root).glob("*/network.json"):
+    for folder in network_dirs(root):
         with contextlib.suppress(FileNotFoundError, ValueError):
-            found.append(read_json(path))
+            found.append(read_json(folder / "network.json"))
     return found
+
+
+def network_dirs(root: Path) -> list[Path]:
+    """Each network's folder, once (not the names `bridge`, `host`, `none` link to them)."""
+    folder = networks_dir(root)
+    if not folder.is_dir():
+        return []
+    return sorted(e for e in folder.iterdir() if len(e.name) == 64 and not e.is_symlink())
 
 
 def _host_routes() -> list[ipaddress.IPv4Network]:

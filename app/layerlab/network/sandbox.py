@@ -152,13 +152,19 @@ def _release(root: Path, cdir: Path) -> None:
         record = {"Networks": {}}
     for endpoint in record["Networks"].values():
         delete_link(endpoint["HostLink"])  # its peer in the namespace goes with it
-        Path(endpoint["Lease"]).unlink(missing_ok=True)
+        drop_lease(root, Path(endpoint["Lease"]))
     netns.remove(cdir / netns.NETNS_FILE)
     (cdir / ENDPOINTS).unlink(missing_ok=True)
     _refresh_hosts(root, _user_networks(record))
-    for endpoint in record["Networks"].values():
-        if endpoint.get("Default") and not networks.leases_of(root, endpoint["NetworkID"]):
-            delete_link(endpoint["Bridge"])  # made again by the next start
+
+
+def drop_lease(root: Path, lease: Path) -> None:
+    """Give an address back; the default bridge goes with its last lease (the next start
+    makes it again), so a store leaves no link on the host while nothing runs."""
+    lease.unlink(missing_ok=True)
+    network = networks.find(root, lease.parent.parent.name)
+    if network["Name"] == DEFAULT and not networks.leases_of(root, network["Id"]):
+        delete_link(network["Options"][networks.BRIDGE_OPTION])
 
 
 # --- names: /etc/hosts on user-defined networks -----------------------------------------
