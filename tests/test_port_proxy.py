@@ -102,8 +102,9 @@ def test_udp_is_forwarded_and_answered(proxies: list[proxy.Proxy]) -> None:
 
 
 def test_nothing_listening_closes_the_client(proxies: list[proxy.Proxy]) -> None:
-    server, target = _tcp_echo()
-    server.close()  # the container's port: nobody there
+    with socket.socket() as unused:  # a port nobody listens on: the container's, closed
+        unused.bind((LOOPBACK, 0))
+        target = unused.getsockname()[1]
     port = _publish("tcp", target, proxies)
     with socket.create_connection((LOOPBACK, port), timeout=30) as conn:
         assert _recv_all(conn) == b""
@@ -155,11 +156,13 @@ def test_a_proxy_dies_with_the_process_that_forked_it() -> None:
         signal.pause()
         os._exit(0)
     os.close(told_w)
-    with os.fdopen(told_r) as told, server:
-        pid, port = (int(word) for word in told.readline().split())
-        assert Path(f"/proc/{pid}/comm").read_text().strip() == proxy.NAME
+    try:
+        with os.fdopen(told_r) as told, server:
+            pid, port = (int(word) for word in told.readline().split())
+            eventually(lambda: Path(f"/proc/{pid}/comm").read_text().strip(), proxy.NAME)
+    finally:
         os.kill(middle, signal.SIGKILL)
         os.waitpid(middle, 0)
-        eventually(lambda: _alive(pid), False, timeout=30)
-        with socket.create_server((LOOPBACK, port)):  # the port is free again
-            pass
+    eventually(lambda: _alive(pid), False, timeout=30)
+    with socket.create_server((LOOPBACK, port)):  # the port is free again
+        pass

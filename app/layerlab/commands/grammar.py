@@ -173,6 +173,7 @@ COMMANDS: dict[str, str] = {
     "build": "Build an image from a Dockerfile",
     "cp": "Copy files/folders between a container and the local filesystem",
     "volume": "Manage volumes",
+    "network": "Manage networks",
     "restart": "Restart one or more containers",
     "update": "Update configuration of one or more containers",
     "attach": "Attach local standard input, output, and error streams to a running container",
@@ -198,6 +199,17 @@ VOLUME_COMMANDS: dict[str, str] = {
     "ls": "List volumes",
     "prune": "Remove unused local volumes",
     "rm": "Remove one or more volumes. You cannot remove a volume that is in use by a container.",
+}
+
+# `network COMMAND`, with Docker's help lines.
+NETWORK_COMMANDS: dict[str, str] = {
+    "connect": "Connect a container to a network",
+    "create": "Create a network",
+    "disconnect": "Disconnect a container from a network",
+    "inspect": "Display detailed information on one or more networks",
+    "ls": "List networks",
+    "prune": "Remove all unused networks",
+    "rm": "Remove one or more networks",
 }
 
 # Commands that exist only inside a group (`container prune`): parsed as one word, never
@@ -313,6 +325,8 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
                    help="seccomp=unconfined|PROFILE.json, no-new-privileges[=false]")  # fmt: skip
     p.add_argument("-a", "--attach", action="append", default=[], dest="attach_streams",
                    help="attach to STDIN, STDOUT or STDERR")  # fmt: skip
+    p.add_argument("--network", "--net", default="bridge",
+                   help="bridge|none|host|container:NAME|NETWORK")  # fmt: skip
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
 
@@ -378,6 +392,43 @@ def _volume_parsers(p: argparse.ArgumentParser) -> None:
     v = add("rm", ("remove",))
     v.add_argument("-f", "--force", action="store_true", help="force the removal of volumes")
     v.add_argument("names", nargs="+", metavar="VOLUME")
+
+
+def _network_parsers(p: argparse.ArgumentParser) -> None:
+    """`network connect|create|disconnect|inspect|ls|prune|rm` (Docker's aliases too)."""
+    sub = p.add_subparsers(dest="network_cmd", parser_class=Parser, metavar="COMMAND")
+
+    def add(name: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+        n = sub.add_parser(name, help=NETWORK_COMMANDS[name], description=NETWORK_COMMANDS[name],
+                           aliases=list(aliases), **_HELP_FLAGS)  # fmt: skip
+        n.add_argument("-h", "--help", action="help", help="show this help")
+        return n
+
+    n = add("connect")
+    n.add_argument("--alias", action="append", default=[], help="add network-scoped alias")
+    n.add_argument("network")
+    n.add_argument("container")
+    n = add("create")
+    n.add_argument("-d", "--driver", default="bridge", help="driver to manage the network")
+    n.add_argument("--subnet", help="subnet in CIDR format")
+    n.add_argument("--gateway", help="IPv4 gateway for the subnet")
+    n.add_argument("--internal", action="store_true", help="restrict external access")
+    n.add_argument("--label", action="append", default=[], help="set metadata on a network")
+    n.add_argument("name", metavar="NETWORK")
+    n = add("disconnect")
+    n.add_argument("-f", "--force", action="store_true", help="force the disconnection")
+    n.add_argument("network")
+    n.add_argument("container")
+    n = add("inspect")
+    n.add_argument("-f", "--format", help="format output using a Go template")
+    n.add_argument("names", nargs="+", metavar="NETWORK")
+    n = add("ls", ("list",))
+    n.add_argument("-q", "--quiet", action="store_true", help="only display network IDs")
+    n.add_argument("--no-trunc", action="store_true", help="do not truncate the output")
+    n = add("prune")
+    n.add_argument("-f", "--force", action="store_true", help="do not prompt for confirmation")
+    n = add("rm", ("remove",))
+    n.add_argument("names", nargs="+", metavar="NETWORK")
 
 
 # Docker's `-h` is `--help` where a command has no `-h` of its own (`run -h` is the hostname):
@@ -588,6 +639,7 @@ def build_parser(only: str | None = None) -> Parser:
     p.add_argument("source", metavar="SRC")
     p.add_argument("dest", metavar="DEST")
     _volume_parsers(add("volume"))
+    _network_parsers(add("network"))
     _more_commands(add, sub, only)
     return parser
 

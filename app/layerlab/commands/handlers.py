@@ -92,6 +92,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
         security_opt=ns.security_opt,
         ports=port_fields(ns.publish, ns.expose),
         publish_all=ns.publish_all,
+        network=ns.network,
     )
 
 
@@ -952,6 +953,14 @@ def _volume_prune(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         print(file=io.out)
     print(f"Total reclaimed space: {human_size(reclaimed)}", file=io.out)
     return Report(volumes=deleted, removed_volumes=deleted)
+
+
+@command("network")
+def cmd_network(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    """`network ...`: its verbs live in commands/network.py."""
+    from layerlab.commands.network import run_network
+
+    return run_network(engine, ns, io, _inspect_formatted, _confirmed)
 
 
 VOLUME_HANDLERS: dict[str, Handler] = {

@@ -8,7 +8,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import LayerlabError
-from layerlab.network.ports import published
 from layerlab.report import Report
 
 if TYPE_CHECKING:
@@ -137,6 +136,8 @@ def port_fields(publish: list[str], expose: list[str]) -> tuple[dict[str, Any], 
 # --- `port` --------------------------------------------------------------------------
 def cmd_port(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     """docker/cli's runPort: every mapping (`80/tcp -> 0.0.0.0:8080`), or one port's."""
+    from layerlab.network.ports import published
+
     container = engine.container(ns.container)
     ports = published(container.data)
     if ns.private is None:
@@ -161,6 +162,8 @@ def cmd_port(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 # --- ps's PORTS ----------------------------------------------------------------------
 def ps_ports(c: Container) -> str:
     """docker/cli's DisplayablePorts: `0.0.0.0:8080->80/tcp, 53/udp`; ranges grouped."""
+    from layerlab.network.ports import published  # the network package: not for the grammar
+
     rows = []  # (private, ip, public, proto), sorted as Docker's byPortInfo
     for key, bindings in published(c.data).items():
         number, _, proto = key.partition("/")

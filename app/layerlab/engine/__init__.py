@@ -31,6 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from layerlab import network
 from layerlab.errors import (
     Cancelled,
     Conflict,
@@ -425,6 +426,7 @@ class Engine:
                     hostname, opts, self.runtime.name,
                 )  # fmt: skip
                 _set_mounts(data, mounts)
+                network.configure(self.store.root, data, opts.network, self.store.resolve_container)
                 data["HostConfig"].update(limit_fields)
                 data["GraphDriver"] = {
                     "Name": "overlay2",
@@ -637,16 +639,21 @@ class Engine:
         )
         apply_limits(spec, host)
         apply_security(spec, host)
+        network.join(self.store.root, container.data, cdir, spec)  # undone by runtime.release
         # Compact, as containerd writes it: json's C encoder (indent= falls back to the
         # Python one, milliseconds for the seccomp profile), on every start: so not synced
         # either, a crash takes the process it describes with it.
         payload = json.dumps(spec).encode()
         write_bytes_atomic(cdir / "bundle" / "config.json", payload, durable=False)
-        rw.mount()
         try:
-            volumelib.populate(self.store, container.data, rw.merged)
+            rw.mount()
+            try:
+                volumelib.populate(self.store, container.data, rw.merged)
+            except BaseException:
+                rw.unmount()
+                raise
         except BaseException:
-            rw.unmount()
+            network.release(cdir)
             raise
 
     # --- signals and states ----------------------------------------------------
@@ -1585,6 +1592,7 @@ class Engine:
         else:
             if size:
                 data["SizeRw"], data["SizeRootFs"] = self.container_sizes(Container(data))
+            data["NetworkSettings"] = network.settings(data, self.store.container_dir(data["Id"]))
             return data
         try:
             image = self.image(ref)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from layerlab.errors import Corrupted, LayerlabError, NotFound
+from layerlab.network import recovery
 from layerlab.runtime import cgroups, libc
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import BUILD_OWNER
@@ -239,6 +240,8 @@ def check(engine: Engine, repair: bool = False) -> list[Problem]:
             _check_container(engine, cid, found, live)
         _check_mounts(engine, set(ids), live, found)
         _check_runtime(engine, set(ids), live, found)
+        for what, why, cure in recovery.leftovers(store.root, live):  # links, leases, netns
+            found(what, why, cure)
         _check_images(engine, found)
         _check_layers(engine, found)
         _check_tags(engine, found)

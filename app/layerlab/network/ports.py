@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ANY_IPV4 = "0.0.0.0"
@@ -80,11 +81,19 @@ def _sort_key(key: str) -> tuple[int, str]:
     return (int(number) if number.isdigit() else 0, proto)
 
 
-def address(data: dict[str, Any]) -> str | None:
-    """The container's address its published ports forward to: the default bridge's
-    (`NetworkSettings.IPAddress`), else its first network's; None without one."""
-    net = data.get("NetworkSettings") or {}
-    found = [net.get("IPAddress")] + [
-        n.get("IPAddress") for n in (net.get("Networks") or {}).values() if isinstance(n, dict)
-    ]
-    return next((ip for ip in found if ip), None)
+def endpoints(container_dir: Path) -> dict[str, Any]:
+    """The endpoints a run holds (`containers/<id>/endpoints.json`, written at its start
+    before its shim runs), by network; {} for a container with no bridged network."""
+    from layerlab.network.sandbox import ENDPOINTS
+    from layerlab.storage.store import read_json
+
+    try:
+        found: dict[str, Any] = read_json(container_dir / ENDPOINTS).get("Networks") or {}
+    except (FileNotFoundError, ValueError):
+        return {}
+    return found
+
+
+def address(container_dir: Path) -> str | None:
+    """The address a container's published ports forward to: its first network's."""
+    return next((e["IPAddress"] for e in endpoints(container_dir).values()), None)

@@ -20,10 +20,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from layerlab.errors import NOT_STARTED, LayerlabError, go_strerror
-from layerlab.network.ports import ANY_IPV4, Ports, Publish, requested, settings
+from layerlab.network.ports import ANY_IPV4, Ports, Publish, endpoints, requested, settings
 from layerlab.runtime import libc
 
 NAME = "layerlab-proxy"  # what `ps -e` calls a proxy, as `docker-proxy` is called
@@ -49,16 +50,20 @@ class Proxies:
         self.running: list[Proxy] = []
 
     @classmethod
-    def bind(cls, data: dict[str, Any]) -> Proxies:
+    def bind(cls, data: dict[str, Any], container_dir: Path) -> Proxies:
         """Every port the record asks for, bound now; Docker's error for the first that
-        cannot be, with nothing left bound."""
+        cannot be, with nothing left bound. Nothing for a container without a bridged
+        network of its own (`none`, `host`, `container:X`): Docker discards its ports."""
         proxies = cls([])
+        held = endpoints(container_dir)
+        if not held:
+            return proxies
         try:
             for publish in requested(data):
                 proxies.bound.append((publish, bind(publish)))
         except LayerlabError as exc:
             proxies.stop()
-            endpoint = _endpoint_id(data)
+            endpoint = next(iter(held.values())).get("EndpointID") or data["Id"]
             raise PublishFailed(
                 "driver failed programming external connectivity on endpoint "
                 f"{str(data['Name']).lstrip('/')} ({endpoint}): {exc}",
@@ -68,8 +73,7 @@ class Proxies:
 
     def start(self, data: dict[str, Any], address: str | None) -> Ports:
         """A proxy per bound port towards the container's `address`; the record's
-        `NetworkSettings.Ports`. Without an address (no network of its own: `none`,
-        `host`) nothing is published, as Docker discards the ports then."""
+        `NetworkSettings.Ports` (its exposed ports, with what was bound for them)."""
         done = []
         for publish, sock in self.bound:
             if address:
@@ -87,13 +91,6 @@ class Proxies:
         for proxy in self.running:
             proxy.end()
         self.running = []
-
-
-def _endpoint_id(data: dict[str, Any]) -> str:
-    """The container's endpoint on its network (Docker names it in the error), else its id."""
-    networks = (data.get("NetworkSettings") or {}).get("Networks") or {}
-    ids = [n.get("EndpointID") for n in networks.values() if isinstance(n, dict)]
-    return next((i for i in ids if i), str(data["Id"]))
 
 
 def bind(publish: Publish) -> socket.socket:

@@ -177,7 +177,7 @@ class Shim:
         try:
             # Before the record says running: a commit may ask for its freeze at once.
             self.freezer = Freezer(self.id, self.dir, self.runtime)
-            self.proxies = Proxies.bind(self.config)  # a port taken: this start's error
+            self.proxies = Proxies.bind(self.config, self.dir)  # a port taken: this start's error
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
@@ -221,7 +221,7 @@ class Shim:
     def publish(self) -> None:
         """The published ports forwarded to the container, and recorded as Docker's
         `NetworkSettings.Ports` (cleared again by `finish`)."""
-        ports = self.proxies.start(self.config, address(self.config))
+        ports = self.proxies.start(self.config, address(self.dir))
         if ports:
             self.store.update_container(self.id, _set_ports(ports))
 

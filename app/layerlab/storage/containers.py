@@ -124,6 +124,7 @@ class CreateOptions:
     # --expose and -p's container ports (Config.ExposedPorts), -p (HostConfig.PortBindings)
     ports: tuple[dict[str, Any], dict[str, Any]] = field(default_factory=lambda: ({}, {}))
     publish_all: bool = False  # -P
+    network: str = "bridge"  # --network: bridge, none, host, container:NAME, a network's name
     # A build step's container: the build's pid, so one a killed build left is removed.
     owner_pid: int | None = None
 

@@ -1,0 +1,263 @@
+"""A container's place on its networks (Docker's "sandbox"): chosen at `create`, built at
+`start`, released when its process ends, shown by `inspect`.
+
+The record keeps what was asked (`HostConfig.NetworkMode`, the networks joined in
+`NetworkSettings.Networks`); `containers/<id>/endpoints.json` what a run holds (its
+namespace file, each endpoint's address, MAC, lease and host link). That file exists
+from the first lease to the release, so a release after any crash knows what to undo.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+from pathlib import Path
+from typing import Any
+
+import layerlab.network.hosts as hosts
+import layerlab.network.netns as netns
+import layerlab.network.networks as networks
+from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.network.unlink import delete_link
+from layerlab.storage.store import read_json, write_json_atomic
+
+ENDPOINTS = "endpoints.json"
+DEFAULT = "bridge"
+
+
+# --- create: what was asked -----------------------------------------------------------
+def configure(root: Path, data: dict[str, Any], mode: str, container_id_of: Any) -> None:
+    """`--network MODE` into a new record: `bridge` (the default), `none`, `host`,
+    `container:NAME` (`container_id_of` resolves NAME) or a user-defined network."""
+    mode = mode or DEFAULT
+    if mode.startswith("container:"):
+        target = container_id_of(mode.partition(":")[2])
+        data["HostConfig"]["NetworkMode"] = f"container:{target}"
+        data["NetworkSettings"] = {"Networks": {}}
+        return
+    network = networks.find(root, mode)
+    data["HostConfig"]["NetworkMode"] = mode if mode in networks.PREDEFINED else network["Name"]
+    data["NetworkSettings"] = {"Networks": {network["Name"]: endpoint_config(network)}}
+
+
+def endpoint_config(network: dict[str, Any], aliases: list[str] | None = None) -> dict[str, Any]:
+    """What the record keeps of a joined network (the rest is filled while it runs)."""
+    return {"IPAMConfig": None, "Links": None, "Aliases": aliases or None,
+            "NetworkID": network["Id"]}  # fmt: skip
+
+
+def bridged(data: dict[str, Any]) -> bool:
+    mode = data.get("HostConfig", {}).get("NetworkMode") or "none"
+    return mode not in ("none", "host", "default") and not mode.startswith("container:")
+
+
+# --- start: the namespace and its links ---------------------------------------------------
+def join(root: Path, data: dict[str, Any], container_dir: Path, spec: dict[str, Any]) -> None:
+    """Build the container's network for this run and name its namespace in `spec`."""
+    mode = data.get("HostConfig", {}).get("NetworkMode") or "none"
+    if mode == "host":
+        spec["linux"]["namespaces"] = [
+            ns for ns in spec["linux"]["namespaces"] if ns["type"] != "network"
+        ]
+        hosts.host_files(container_dir)
+        return
+    if mode.startswith("container:"):
+        _set_namespace(spec, _joined_namespace(root, mode.partition(":")[2]))
+        return
+    if not bridged(data):
+        return  # `none`: runc makes a namespace with only `lo`
+    with networks.locked(root):
+        try:
+            _build(root, data, container_dir)
+        except BaseException:
+            _release(root, container_dir)
+            raise
+    _set_namespace(spec, str(container_dir / netns.NETNS_FILE))
+
+
+def _set_namespace(spec: dict[str, Any], path: str) -> None:
+    for ns in spec["linux"]["namespaces"]:
+        if ns["type"] == "network":
+            ns["path"] = path
+
+
+def _joined_namespace(root: Path, target: str) -> str:
+    """`--network container:X`: X's namespace, while X runs (Docker's words otherwise)."""
+    try:
+        other = read_json(root / "containers" / target / "config.json")
+    except FileNotFoundError:
+        raise NotFound(f"No such container: {target}") from None
+    pid = other["State"].get("Pid")
+    if not other["State"].get("Running") or not pid:
+        raise Conflict(f"cannot join network of a non running container: {target}")
+    bound = root / "containers" / target / netns.NETNS_FILE
+    return str(bound) if netns.is_bound(bound) else f"/proc/{pid}/ns/net"
+
+
+def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
+    import layerlab.network.bridge as bridge  # pyroute2: loaded by what starts a bridged container
+
+    cid = data["Id"]
+    holder = {"Container": cid, "Name": data["Name"].lstrip("/"),
+              "Hostname": data["Config"]["Hostname"], "Folder": str(cdir)}  # fmt: skip
+    record: dict[str, Any] = {"Root": str(root), "SandboxKey": str(cdir / netns.NETNS_FILE),
+                              "Networks": {}}  # fmt: skip
+    plugs = []
+    for i, name in enumerate(data["NetworkSettings"]["Networks"]):
+        network = networks.find(root, data["NetworkSettings"]["Networks"][name]["NetworkID"])
+        subnet, gateway = networks.subnet_of(network)
+        bridge_link = network["Options"][networks.BRIDGE_OPTION]
+        bridge.ensure_bridge(bridge_link, gateway, subnet.prefixlen)
+        lease = networks.lease(root, network, holder)
+        address = ipaddress.IPv4Address(lease.name)
+        plug = bridge.Plug(
+            host_link=f"{networks.link_prefix(root)}v{cid[:6]}{i:x}", inner=f"eth{i}",
+            bridge=bridge_link, address=address, prefixlen=subnet.prefixlen,
+            gateway=gateway if i == 0 else None, mac=bridge.mac_for(address),
+        )  # fmt: skip
+        plugs.append(plug)
+        record["Networks"][name] = {
+            "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(),
+            "Gateway": str(gateway), "IPAddress": str(address), "IPPrefixLen": subnet.prefixlen,
+            "MacAddress": plug.mac, "HostLink": plug.host_link, "Bridge": bridge_link,
+            "Lease": str(lease), "Default": network["Name"] == DEFAULT,
+        }  # fmt: skip
+        write_json_atomic(cdir / ENDPOINTS, record, durable=False)  # before any link is made
+    rtnl = netns.create(cdir / netns.NETNS_FILE)
+    bridge.plug(str(cdir / netns.NETNS_FILE), rtnl, plugs)
+    _refresh_hosts(root, _user_networks(record))
+    _write_own_hosts(root, cdir, record)
+
+
+# --- the end of a run --------------------------------------------------------------------
+def release(container_dir: Path) -> None:
+    """Undo what `join` built for a run: the host links, the leases, the namespace file.
+    Idempotent, cheap (no pyroute2) and safe after any crash; called wherever a run's
+    leftovers are released (runtime.runc.Runtime.release)."""
+    try:
+        record = read_json(container_dir / ENDPOINTS)
+    except (FileNotFoundError, ValueError):
+        netns.remove(container_dir / netns.NETNS_FILE)
+        return
+    root = Path(record["Root"])
+    with networks.locked(root):
+        _release(root, container_dir)
+
+
+def _release(root: Path, cdir: Path) -> None:
+    try:
+        record = read_json(cdir / ENDPOINTS)
+    except (FileNotFoundError, ValueError):
+        record = {"Networks": {}}
+    for endpoint in record["Networks"].values():
+        delete_link(endpoint["HostLink"])  # its peer in the namespace goes with it
+        drop_lease(root, Path(endpoint["Lease"]))
+    netns.remove(cdir / netns.NETNS_FILE)
+    (cdir / ENDPOINTS).unlink(missing_ok=True)
+    _refresh_hosts(root, _user_networks(record))
+
+
+def drop_lease(root: Path, lease: Path) -> None:
+    """Give an address back; the default bridge goes with its last lease (the next start
+    makes it again), so a store leaves no link on the host while nothing runs."""
+    lease.unlink(missing_ok=True)
+    network = networks.find(root, lease.parent.parent.name)
+    if network["Name"] == DEFAULT and not networks.leases_of(root, network["Id"]):
+        delete_link(network["Options"][networks.BRIDGE_OPTION])
+
+
+# --- names: /etc/hosts on user-defined networks -----------------------------------------
+def _user_networks(record: dict[str, Any]) -> list[str]:
+    return [e["NetworkID"] for e in record["Networks"].values() if not e.get("Default")]
+
+
+def _endpoints_of(folder: str) -> dict[str, Any]:
+    try:
+        found: dict[str, Any] = read_json(Path(folder) / ENDPOINTS)
+        return found
+    except (FileNotFoundError, ValueError):
+        return {"Networks": {}}
+
+
+def _write_own_hosts(root: Path, cdir: Path, record: dict[str, Any]) -> None:
+    hostname = read_json(cdir / "config.json")["Config"]["Hostname"]
+    own = [(e["IPAddress"], hostname) for e in record["Networks"].values()]
+    others = []
+    for network_id in _user_networks(record):
+        for address, holder in networks.leases_of(root, network_id):
+            if holder.get("Folder") != str(cdir):
+                others.append((address, holder["Name"]))
+    with contextlib.suppress(FileNotFoundError):
+        hosts.write_hosts(cdir / "hosts", own, others)
+
+
+def _refresh_hosts(root: Path, network_ids: list[str]) -> None:
+    """Every running member of these networks gets its /etc/hosts written again."""
+    folders = {
+        holder["Folder"]
+        for network_id in network_ids
+        if networks.network_dir(root, network_id).is_dir()
+        for _, holder in networks.leases_of(root, network_id)
+    }
+    for folder in sorted(folders):
+        record = _endpoints_of(folder)
+        if record["Networks"]:
+            with contextlib.suppress(FileNotFoundError, LayerlabError):
+                _write_own_hosts(root, Path(folder), record)
+
+
+# --- inspect ----------------------------------------------------------------------------
+ENDPOINT_FIELDS: dict[str, Any] = {
+    "IPAMConfig": None, "Links": None, "Aliases": None, "NetworkID": "", "EndpointID": "",
+    "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": None,
+}  # fmt: skip
+
+
+def settings(data: dict[str, Any], container_dir: Path) -> dict[str, Any]:
+    """`NetworkSettings` as Docker 20.10's inspect shows it: the networks joined, with the
+    addresses of the current run (blank when not running); the top-level address fields
+    are the default bridge's endpoint's, as Docker's."""
+    asked = data.get("NetworkSettings", {}).get("Networks") or {}
+    running = bool(data["State"].get("Running"))
+    live = _endpoints_of(str(container_dir)) if running else {}
+    nets: dict[str, Any] = {}
+    for name, config in asked.items():
+        endpoint = dict(ENDPOINT_FIELDS, **config)
+        held = live.get("Networks", {}).get(name)
+        if held:
+            endpoint.update({k: held[k] for k in ENDPOINT_FIELDS if k in held})
+        nets[name] = endpoint
+    main = nets.get(DEFAULT, {})
+    return {
+        "Bridge": "", "SandboxID": live.get("SandboxID", ""), "HairpinMode": False,
+        "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        # while it runs only: a killed shim never cleared them
+        "Ports": (data.get("NetworkSettings", {}).get("Ports") or {}) if running else {},
+        "SandboxKey": live.get("SandboxKey", ""),
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        **{k: main.get(k, ENDPOINT_FIELDS[k]) for k in (
+            "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPAddress",
+            "IPPrefixLen", "IPv6Gateway", "MacAddress",
+        )},
+        "Networks": nets,
+    }  # fmt: skip
+
+
+def members(root: Path, network_id: str) -> dict[str, dict[str, Any]]:
+    """`network inspect`'s `Containers`: the running endpoints of a network, by container."""
+    found = {}
+    for address, holder in networks.leases_of(root, network_id):
+        record = _endpoints_of(holder.get("Folder", ""))
+        endpoint = next(
+            (e for e in record["Networks"].values() if e["NetworkID"] == network_id), None
+        )
+        if endpoint is None:
+            continue
+        found[holder["Container"]] = {
+            "Name": holder["Name"], "EndpointID": endpoint["EndpointID"],
+            "MacAddress": endpoint["MacAddress"],
+            "IPv4Address": f"{address}/{endpoint['IPPrefixLen']}", "IPv6Address": "",
+        }  # fmt: skip
+    return found
