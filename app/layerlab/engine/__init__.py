@@ -100,6 +100,7 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
+    from layerlab.network.view import NetworkView
     from layerlab.runtime.namespaces import Namespace
     from layerlab.runtime.pipes import Held
     from layerlab.storage.snapshot import Snapshot, Subject
@@ -348,6 +349,14 @@ class Engine:
         container = self.container(ref)
         pid = int(container.state.get("Pid") or 0)
         return of_process(pid) if container.running and pid else ()
+
+    def network_view(self, ref: str) -> NetworkView | None:
+        """A running container's network as the faces draw it (its links, veth pairs,
+        bridges and the others on them, published ports); None when it does not run."""
+        from layerlab.network.view import read
+
+        container = self.container(ref)
+        return read(self.store.root, container.data, self.store.container_dir(container.id))
 
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:

@@ -5,6 +5,11 @@ data, read by the engine (`Engine.network_view`), so a face never reads the stor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layerlab.network import sandbox
+from layerlab.network.ports import endpoints, published
 
 
 @dataclass(frozen=True)
@@ -29,3 +34,30 @@ class NetworkView:
     mode: str  # HostConfig.NetworkMode: bridge, none, host, container:ID, a network's name
     links: tuple[Link, ...] = ()
     published: tuple[str, ...] = ()  # `0.0.0.0:8080 -> 80/tcp`, as `docker port` says it
+
+
+def read(root: Path, data: dict[str, Any], container_dir: Path) -> NetworkView | None:
+    """A container's network as its run holds it now; None when it does not run."""
+    if not (data.get("State") or {}).get("Running"):
+        return None
+    links = []
+    for i, (name, held) in enumerate(endpoints(container_dir).items()):
+        members = sandbox.members(root, held["NetworkID"])
+        peers = tuple(
+            (m["Name"], m["IPv4Address"].partition("/")[0])
+            for cid, m in sorted(members.items(), key=lambda kv: kv[1]["IPv4Address"])
+            if cid != data["Id"]
+        )
+        links.append(Link(
+            network=name, inner=f"eth{i}", address=held["IPAddress"],
+            prefixlen=int(held["IPPrefixLen"]), mac=held["MacAddress"],
+            host_link=held["HostLink"], bridge=held["Bridge"], gateway=held["Gateway"],
+            peers=peers,
+        ))  # fmt: skip
+    shown = tuple(
+        f"{b['HostIp']}:{b['HostPort']} -> {key}"
+        for key, bindings in published(data).items()
+        for b in bindings or []
+    )
+    mode = str((data.get("HostConfig") or {}).get("NetworkMode") or "none")
+    return NetworkView(mode, tuple(links), shown)

@@ -187,10 +187,11 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         union=(rw.upper, *rw.lowers),
         labels=labels,
         image_config=image.config,
-        inspect=container.data,
+        inspect=engine.inspect(container.id, kind="container"),  # with its NetworkSettings
         bundle=engine.bundle_spec(container.id),
         mounts=mounts_of(container.data),
         namespaces=engine.namespaces(container.id),
+        network=engine.network_view(container.id),
     )
 
 

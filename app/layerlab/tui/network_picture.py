@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from layerlab.storage.reference import short_id
 from layerlab.tui.literal import shown
 from layerlab.tui.model import SubjectView
 
@@ -40,28 +41,40 @@ def network_space(view: SubjectView, s: Styles) -> Table | None:
     table = Table(box=box.ROUNDED, show_header=False, padding=(0, 1), expand=True)
     table.add_column("network", overflow="fold")
     text = Text("network namespace\n", style=s("title"))
-    if net.mode == "host":
-        text.append("none of its own: the host's network (--network host)", s("caption"))
+    shared = _shared(net.mode)
+    if shared:
+        text.append(shared, s("caption"))
         table.add_row(text)
         return table
-    text.append("lo ", s("process"))
+    text.append("lo   ", s("process"))
     text.append("127.0.0.1")
     for link in net.links:
         text.append(f"\n{link.inner} ", s("process"))
-        text.append(f"{link.address}/{link.prefixlen}  {link.mac}")
-        text.append("\n  veth pair ⇅ ", s("caption"))
+        text.append(f"{link.address}/{link.prefixlen}")
+        text.append("\n ⇅ veth ", s("caption"))
         text.append(shown(link.host_link), s("id"))
-        text.append(" on the host")
-        text.append("\n  bridge ", s("caption"))
+        text.append(" (host end)")
+        text.append("\nbridge ", s("caption"))
         text.append(shown(link.bridge), s("id"))
-        text.append(f" {link.gateway} ({shown(link.network)}, the gateway)")
+        text.append(f" ({shown(link.network)})")
+        text.append("\ngateway ", s("caption"))
+        text.append(link.gateway)
         for name, address in link.peers:
-            text.append("\n  also on it: ", s("caption"))
+            text.append("\nalso on it: ", s("caption"))
             text.append(f"{shown(name)} {address}")
-    if not net.links and net.mode == "none":
-        text.append("\nno other link: --network none", s("caption"))
+    if net.mode == "none":
+        text.append("\nno other link (--network none)", s("caption"))
     for line in net.published:
         text.append("\npublished ", s("caption"))
-        text.append(line, s("mount"))
+        text.append(line.replace(" -> ", " → "), s("mount"))
     table.add_row(text)
     return table
+
+
+def _shared(mode: str) -> str:
+    """What a container without a namespace of its own uses instead ('' if it has one)."""
+    if mode == "host":
+        return "none of its own: the host's (--network host)"
+    if mode.startswith("container:"):
+        return f"container {short_id(mode.partition(':')[2])}'s (--network container:)"
+    return ""
