@@ -145,6 +145,10 @@ def test_a_published_port_answers_on_loopback_until_rm(cli: CLI, engine: Engine)
     assert ps == f"web {LOOPBACK}:{port}->80/tcp\n"
     ports = _inspect(cli, "web", ".NetworkSettings.Ports")
     assert ports == {"80/tcp": [{"HostIp": LOOPBACK, "HostPort": str(port)}]}
+    # ps -f publish= names a host port, -f expose= a container port (moby's list.go)
+    for flt, shown in ((f"publish={port}", "web\n"), ("publish=80", ""), ("expose=80", "web\n"),
+                       ("expose=79-81/tcp", "web\n"), ("expose=80/udp", "")):  # fmt: skip
+        assert cli("ps", "-f", flt, "--format", "{{.Names}}").out == shown, flt
     assert cli("rm", "-f", "web").code == 0
     assert _port_free(port)  # its proxy ended with it
 

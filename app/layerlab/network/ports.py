@@ -97,3 +97,28 @@ def endpoints(container_dir: Path) -> dict[str, Any]:
 def address(container_dir: Path) -> str | None:
     """The address a container's published ports forward to: its first network's."""
     return next((e["IPAddress"] for e in endpoints(container_dir).values()), None)
+
+
+def matches(publish: list[str], expose: list[str], data: dict[str, Any]) -> bool:
+    """`ps -f publish=8080 -f expose=80/tcp` as moby's list.go: one of the container's
+    published ports is a host port named by `publish`, or a container port named by
+    `expose` (a value: `80`, `80/udp`, `8000-8080/tcp`)."""
+    public = _wanted(publish)
+    private = _wanted(expose)
+    for key, bindings in published(data).items():
+        number, _, proto = key.partition("/")
+        if (int(number), proto) in private:
+            return True
+        if any((int(b["HostPort"]), proto) in public for b in bindings or []):
+            return True
+    return False
+
+
+def _wanted(values: list[str]) -> set[tuple[int, str]]:
+    found = set()
+    for value in values:
+        ports, _, proto = value.partition("/")
+        first, _, last = ports.partition("-")
+        if first.isdigit() and (last.isdigit() or not last):
+            found |= {(n, proto or "tcp") for n in range(int(first), int(last or first) + 1)}
+    return found

@@ -108,10 +108,18 @@ def container_filter(
             return False
         if "volume" in filters and not set(filters["volume"]) & _mount_keys(c):
             return False
-        unsupported = {"network", "publish", "expose", "health", "isolation"}
+        if ("publish" in filters or "expose" in filters) and not _ports_match(filters, c):
+            return False
+        unsupported = {"network", "health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
+
+
+def _ports_match(filters: Filters, c: Container) -> bool:
+    from layerlab.network.ports import matches  # the network package: only for these filters
+
+    return matches(filters.get("publish", []), filters.get("expose", []), c.data)
 
 
 def _mount_keys(c: Container) -> set[str]:
