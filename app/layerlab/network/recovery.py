@@ -43,7 +43,7 @@ def _stale_leases(root: Path, live: set[str]) -> list[Leftover]:
             holder = read_json(lease).get("Container") if lease.stat().st_size else None
             if holder not in live and not (root / "containers" / str(holder)).is_dir():
                 found.append((str(lease), "address lease of a container that no longer exists",
-                              partial(sandbox.drop_lease, root, lease)))  # fmt: skip
+                              partial(sandbox.drop_lease, root, lease, at_once=True)))  # fmt: skip
     return found
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import layerlab.network.hosts as hosts
+import layerlab.network.idle as idle
 import layerlab.network.netns as netns
 import layerlab.network.networks as networks
 from layerlab.errors import Conflict, LayerlabError, NotFound
@@ -108,15 +109,15 @@ def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
         network = networks.find(root, data["NetworkSettings"]["Networks"][name]["NetworkID"])
         subnet, gateway = networks.subnet_of(network)
         bridge_link = network["Options"][networks.BRIDGE_OPTION]
-        bridge.ensure_bridge(bridge_link, gateway, subnet.prefixlen)
         lease = networks.lease(root, network, holder)
         address = ipaddress.IPv4Address(lease.name)
-        plug = bridge.Plug(
-            host_link=f"{networks.link_prefix(root)}v{cid[:6]}{i:x}", inner=f"eth{i}",
-            bridge=bridge_link, address=address, prefixlen=subnet.prefixlen,
+        plug = bridge.Plug(  # a new host name each run: the last run's veth may be ending
+            host_link=f"{networks.link_prefix(root)}v{os.urandom(4).hex()[:7]}",
+            inner=f"eth{i}", index=2 + i,
+            address=address, prefixlen=subnet.prefixlen,
             gateway=gateway if i == 0 else None, mac=bridge.mac_for(address),
         )  # fmt: skip
-        plugs.append(plug)
+        plugs.append((bridge.Bridge(bridge_link, gateway, subnet.prefixlen), plug))
         record["Networks"][name] = {
             "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(),
             "Gateway": str(gateway), "IPAddress": str(address), "IPPrefixLen": subnet.prefixlen,
@@ -150,21 +151,27 @@ def _release(root: Path, cdir: Path) -> None:
         record = read_json(cdir / ENDPOINTS)
     except (FileNotFoundError, ValueError):
         record = {"Networks": {}}
-    for endpoint in record["Networks"].values():
-        delete_link(endpoint["HostLink"])  # its peer in the namespace goes with it
-        drop_lease(root, Path(endpoint["Lease"]))
+    # The namespace ends with its file (its processes are gone), and the kernel then deletes
+    # its veth pairs: deleting them here would cost the run ~25 ms each.
     netns.remove(cdir / netns.NETNS_FILE)
+    for endpoint in record["Networks"].values():
+        drop_lease(root, Path(endpoint["Lease"]))
     (cdir / ENDPOINTS).unlink(missing_ok=True)
     _refresh_hosts(root, _user_networks(record))
 
 
-def drop_lease(root: Path, lease: Path) -> None:
-    """Give an address back; the default bridge goes with its last lease (the next start
-    makes it again), so a store leaves no link on the host while nothing runs."""
+def drop_lease(root: Path, lease: Path, at_once: bool = False) -> None:
+    """Give an address back. The default bridge goes when idle (the next start makes it
+    again), so a store leaves no link on the host while nothing runs: `IDLE_SECONDS` later,
+    off the path of the run that ended (deleting a bridge costs ~25 ms), unless `at_once`."""
     lease.unlink(missing_ok=True)
     network = networks.find(root, lease.parent.parent.name)
     if network["Name"] == DEFAULT and not networks.leases_of(root, network["Id"]):
-        delete_link(network["Options"][networks.BRIDGE_OPTION])
+        name = network["Options"][networks.BRIDGE_OPTION]
+        if at_once:
+            delete_link(name)
+        else:
+            idle.remove_later(networks.networks_dir(root), network["Id"], name)
 
 
 # --- names: /etc/hosts on user-defined networks -----------------------------------------
