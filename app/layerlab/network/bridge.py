@@ -110,8 +110,13 @@ def _pair(host: IPRoute, inside: IPRoute, ns: int, bridge: int, p: Plug) -> None
         inside.route("add", dst="default", gateway=str(p.gateway))
 
 
-def links_named(prefix: str) -> list[str]:
-    """The host's links whose names start with `prefix` (a store's, see networks.link_prefix)."""
+def links_named(prefix: str) -> dict[str, str | None]:
+    """The host's links whose names start with `prefix` (a store's, see networks.link_prefix),
+    each with the name of the bridge it is attached to (None: none)."""
     with IPRoute() as ipr:
-        names = [link.get_attr("IFLA_IFNAME") for link in ipr.get_links()]
-    return sorted(n for n in names if n.startswith(prefix))
+        links = ipr.get_links()
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
+    return {
+        names[link["index"]]: names.get(link.get_attr("IFLA_MASTER"))
+        for link in links if names[link["index"]].startswith(prefix)
+    }  # fmt: skip
