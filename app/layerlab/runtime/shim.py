@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
+from layerlab.network import wait_ready as wait_network
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.runtime import cgroups, libc, limits
 from layerlab.runtime.detachkeys import DetachKeys, Scanner
@@ -176,6 +177,7 @@ class Shim:
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
+            wait_network(self.dir)  # its links, made by the start meanwhile
             pid = self.create(stdio, console)
             for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
