@@ -8,6 +8,7 @@ own bridge); nothing routes outside, no NAT or forwarding is set up.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -198,3 +199,11 @@ def test_check_repair_removes_what_a_killed_start_left(
     eventually(lambda: host_links(root), before)
     assert netns_mounts(root) == [] and leases(root) == []
     assert cli("system", "check").code == 0
+
+
+def test_a_store_deleted_at_once_leaves_no_bridge(cli: CLI, root: Path) -> None:
+    """A lesson's or a test's store goes right after its last container: the default
+    bridge, removed a moment after its last lease, goes all the same."""
+    assert cli("run", "--rm", "busybox", "true").code == 0
+    shutil.rmtree(root)
+    eventually(lambda: host_links(root), set())
