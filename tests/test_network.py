@@ -108,8 +108,9 @@ def test_inspect_shows_docker_network_settings(cli: CLI, root: Path, before: set
     assert stopped["IPAddress"] == "" and stopped["Networks"]["bridge"]["NetworkID"]
 
 
-def test_names_resolve_on_a_user_defined_network(cli: CLI, before: set[str]) -> None:
+def test_names_resolve_on_a_user_defined_network(cli: CLI, root: Path, before: set[str]) -> None:
     assert cli("network", "create", "talk").code == 0
+    assert host_links(root) == set()  # its bridge is made by the first start on it
     for name in ("web", "client"):
         r = cli("run", "-d", "--name", name, "--network", "talk", "busybox", "sleep", "60")
         assert r.code == 0, r.err
@@ -121,6 +122,9 @@ def test_names_resolve_on_a_user_defined_network(cli: CLI, before: set[str]) -> 
     assert members == "2"
     cli("rm", "-f", "client")  # the one that left is no longer a name there
     eventually(lambda: "client" in cli("exec", "web", "cat", "/etc/hosts").out, False)
+    cli("rm", "-f", "web")  # the idle bridge goes, the network stays
+    eventually(lambda: host_links(root), set())
+    assert cli("network", "inspect", "-f", "{{.Name}}", "talk").out == "talk\n"
 
 
 def test_network_verbs_speak_docker(cli: CLI, before: set[str]) -> None:

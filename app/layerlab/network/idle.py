@@ -1,4 +1,4 @@
-"""Removing a store's idle default bridge a moment after its last container ended, in a
+"""Removing a store's idle bridge a moment after its last container left it, in a
 detached process of its own: the run that ended does not wait for the kernel (~25 ms).
 
 The process is forked, so it holds nothing of its parent's: every descriptor is closed

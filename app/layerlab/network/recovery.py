@@ -50,8 +50,8 @@ def _stale_leases(root: Path, live: set[str]) -> list[Leftover]:
 
 
 def _stray_links(root: Path, live: set[str]) -> list[Leftover]:
-    """Host links with this store's prefix: a user network's bridge, the default bridge
-    while it has leases (or just lost its last: its remover is on the way), a running
+    """Host links with this store's prefix: a network's bridge while it has leases (or
+    just lost its last: its remover is on the way), a running
     container's veth, a veth on a bridge of those (its namespace is ending: the kernel
     deletes it); any other is a leftover."""
     from layerlab.network.bridge import links_named  # pyroute2, for `system check` only
@@ -59,7 +59,7 @@ def _stray_links(root: Path, live: set[str]) -> list[Leftover]:
     bridges = set()
     for network in networks.all_networks(root):
         bridge = network["Options"].get(networks.BRIDGE_OPTION)
-        if bridge and (network["Name"] != "bridge" or _recently_used(root, network["Id"])):
+        if bridge and _recently_used(root, network["Id"]):
             bridges.add(bridge)
     veths = set()
     for cid in live:

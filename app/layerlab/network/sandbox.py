@@ -215,12 +215,13 @@ def _release(root: Path, cdir: Path) -> None:
 
 
 def drop_lease(root: Path, lease: Path, at_once: bool = False) -> None:
-    """Give an address back. The default bridge goes when idle (the next start makes it
-    again), so a store leaves no link on the host while nothing runs: `IDLE_SECONDS` later,
-    off the path of the run that ended (deleting a bridge costs ~25 ms), unless `at_once`."""
+    """Give an address back. A network's bridge goes when idle (the next start makes it
+    again), so a store leaves no link on the host while nothing runs, also if it is deleted
+    with its networks: `IDLE_SECONDS` later, off the path of the run that ended (deleting a
+    bridge costs ~25 ms), unless `at_once`."""
     lease.unlink(missing_ok=True)
     network = networks.by_id(root, lease.parent.parent.name)
-    if network["Name"] == DEFAULT and not networks.leases_of(root, network["Id"]):
+    if not networks.leases_of(root, network["Id"]):
         name = network["Options"][networks.BRIDGE_OPTION]
         if at_once:
             delete_link(name)
