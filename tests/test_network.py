@@ -211,3 +211,18 @@ def test_a_store_deleted_at_once_leaves_no_bridge(cli: CLI, root: Path) -> None:
     assert cli("run", "--rm", "busybox", "true").code == 0
     shutil.rmtree(root)
     eventually(lambda: host_links(root), set())
+
+
+def test_ps_filters_and_formats_networks(cli: CLI, before: set[str]) -> None:
+    assert cli("network", "create", "side").code == 0
+    assert cli("create", "--name", "on-side", "--network", "side", "busybox").code == 0
+    assert cli("create", "--name", "on-bridge", "busybox").code == 0
+    assert cli("create", "--name", "on-none", "--network", "none", "busybox").code == 0
+    r = cli("ps", "-a", "--filter", "network=side", "--format", "{{.Names}} {{.Networks}}")
+    assert r.out == "on-side side\n"
+    side_id = cli("network", "inspect", "-f", "{{.Id}}", "side").out.strip()
+    assert cli("ps", "-aq", "--filter", f"network={side_id[:12]}").out.count("\n") == 1
+    r = cli("ps", "-a", "--filter", "network=bridge", "--format", "{{.Networks}}")
+    assert r.out == "bridge\n"
+    fmt = "{{.HostConfig.NetworkMode}}"
+    assert cli("inspect", "-f", fmt, "on-none", "on-side").out == "none\nside\n"

@@ -108,10 +108,21 @@ def container_filter(
             return False
         if "volume" in filters and not set(filters["volume"]) & _mount_keys(c):
             return False
-        unsupported = {"network", "publish", "expose", "health", "isolation"}
+        if "network" in filters and not any(_on_network(c, v) for v in filters["network"]):
+            return False
+        unsupported = {"publish", "expose", "health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
+
+
+def _on_network(c: Container, ref: str) -> bool:
+    """`ps -f network=`: a network the container joined, by name or id (or its start)."""
+    joined = (c.data.get("NetworkSettings") or {}).get("Networks") or {}
+    return any(
+        name == ref or (len(ref) >= 12 and (e.get("NetworkID") or "").startswith(ref))
+        for name, e in joined.items()
+    )
 
 
 def _mount_keys(c: Container) -> set[str]:
