@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +228,35 @@ def test_ps_filters_and_formats_networks(cli: CLI, before: set[str]) -> None:
     assert r.out == "bridge\n"
     fmt = "{{.HostConfig.NetworkMode}}"
     assert cli("inspect", "-f", fmt, "on-none", "on-side").out == "none\nside\n"
+
+
+def test_concurrent_runs_never_share_an_address(cli: CLI, root: Path, before: set[str]) -> None:
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    argv = [sys.executable, "-m", "layerlab", "run", "-d", "busybox", "sleep", "60"]
+    runs = [
+        subprocess.Popen(
+            argv[:4] + ["--name", f"c{i}"] + argv[4:],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(6)
+    ]
+    for run in runs:
+        assert run.wait(60) == 0, run.stderr.read() if run.stderr else ""
+    addresses = [ip_of(cli, f"c{i}") for i in range(6)]
+    assert len(set(addresses)) == 6 and all(addresses)
+    assert len(leases(root)) == 6
+    assert cli("exec", "c0", "ping", "-c1", "-W2", addresses[5]).code == 0
+
+
+def test_network_container_shares_the_namespace_of_another(cli: CLI, before: set[str]) -> None:
+    assert cli("run", "-d", "--name", "first", "busybox", "sleep", "60").code == 0
+    r = cli("run", "--rm", "--network", "container:first", "busybox", "ip", "-4", "addr")
+    assert r.code == 0, r.err
+    assert ip_of(cli, "first") in r.out
+    assert cli("create", "--name", "idle", "busybox").code == 0
+    r = cli("run", "--rm", "--network", "container:idle", "busybox", "true")
+    assert r.code != 0 and "cannot join network of a non running container" in r.err
+    r = cli("run", "--rm", "--network", "container:nobody", "busybox", "true")
+    assert (r.code, r.err.strip()) == (125, "Error: No such container: nobody")
