@@ -235,7 +235,7 @@ def test_concurrent_runs_never_share_an_address(cli: CLI, root: Path, before: se
     argv = [sys.executable, "-m", "layerlab", "run", "-d", "busybox", "sleep", "60"]
     runs = [
         subprocess.Popen(
-            argv[:4] + ["--name", f"c{i}"] + argv[4:],
+            [*argv[:4], "--name", f"c{i}", *argv[4:]],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
