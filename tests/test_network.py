@@ -8,7 +8,10 @@ own bridge); nothing routes outside, no NAT or forwarding is set up.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,8 +110,9 @@ def test_inspect_shows_docker_network_settings(cli: CLI, root: Path, before: set
     assert stopped["IPAddress"] == "" and stopped["Networks"]["bridge"]["NetworkID"]
 
 
-def test_names_resolve_on_a_user_defined_network(cli: CLI, before: set[str]) -> None:
+def test_names_resolve_on_a_user_defined_network(cli: CLI, root: Path, before: set[str]) -> None:
     assert cli("network", "create", "talk").code == 0
+    assert host_links(root) == set()  # its bridge is made by the first start on it
     for name in ("web", "client"):
         r = cli("run", "-d", "--name", name, "--network", "talk", "busybox", "sleep", "60")
         assert r.code == 0, r.err
@@ -120,6 +124,9 @@ def test_names_resolve_on_a_user_defined_network(cli: CLI, before: set[str]) -> 
     assert members == "2"
     cli("rm", "-f", "client")  # the one that left is no longer a name there
     eventually(lambda: "client" in cli("exec", "web", "cat", "/etc/hosts").out, False)
+    cli("rm", "-f", "web")  # the idle bridge goes, the network stays
+    eventually(lambda: host_links(root), set())
+    assert cli("network", "inspect", "-f", "{{.Name}}", "talk").out == "talk\n"
 
 
 def test_network_verbs_speak_docker(cli: CLI, before: set[str]) -> None:
@@ -198,3 +205,58 @@ def test_check_repair_removes_what_a_killed_start_left(
     eventually(lambda: host_links(root), before)
     assert netns_mounts(root) == [] and leases(root) == []
     assert cli("system", "check").code == 0
+
+
+def test_a_store_deleted_at_once_leaves_no_bridge(cli: CLI, root: Path) -> None:
+    """A lesson's or a test's store goes right after its last container: the default
+    bridge, removed a moment after its last lease, goes all the same."""
+    assert cli("run", "--rm", "busybox", "true").code == 0
+    shutil.rmtree(root)
+    eventually(lambda: host_links(root), set())
+
+
+def test_ps_filters_and_formats_networks(cli: CLI, before: set[str]) -> None:
+    assert cli("network", "create", "side").code == 0
+    assert cli("create", "--name", "on-side", "--network", "side", "busybox").code == 0
+    assert cli("create", "--name", "on-bridge", "busybox").code == 0
+    assert cli("create", "--name", "on-none", "--network", "none", "busybox").code == 0
+    r = cli("ps", "-a", "--filter", "network=side", "--format", "{{.Names}} {{.Networks}}")
+    assert r.out == "on-side side\n"
+    side_id = cli("network", "inspect", "-f", "{{.Id}}", "side").out.strip()
+    assert cli("ps", "-aq", "--filter", f"network={side_id[:12]}").out.count("\n") == 1
+    r = cli("ps", "-a", "--filter", "network=bridge", "--format", "{{.Networks}}")
+    assert r.out == "bridge\n"
+    fmt = "{{.HostConfig.NetworkMode}}"
+    assert cli("inspect", "-f", fmt, "on-none", "on-side").out == "none\nside\n"
+
+
+def test_concurrent_runs_never_share_an_address(cli: CLI, root: Path, before: set[str]) -> None:
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    argv = [sys.executable, "-m", "layerlab", "run", "-d", "busybox", "sleep", "60"]
+    runs = [
+        subprocess.Popen(
+            [*argv[:4], "--name", f"c{i}", *argv[4:]],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(6)
+    ]
+    for run in runs:
+        assert run.wait(60) == 0, run.stderr.read() if run.stderr else ""
+    addresses = [ip_of(cli, f"c{i}") for i in range(6)]
+    assert len(set(addresses)) == 6 and all(addresses)
+    assert len(leases(root)) == 6
+    assert cli("exec", "c0", "ping", "-c1", "-W2", addresses[5]).code == 0
+
+
+def test_network_container_shares_the_namespace_of_another(cli: CLI, before: set[str]) -> None:
+    assert cli("run", "-d", "--name", "first", "busybox", "sleep", "60").code == 0
+    r = cli("run", "--rm", "--network", "container:first", "busybox", "ip", "-4", "addr")
+    assert r.code == 0, r.err
+    assert ip_of(cli, "first") in r.out
+    assert cli("create", "--name", "idle", "busybox").code == 0
+    r = cli("run", "--rm", "--network", "container:idle", "busybox", "true")
+    assert r.code != 0 and "cannot join network of a non running container" in r.err
+    r = cli("run", "--rm", "--network", "container:nobody", "busybox", "true")
+    assert (r.code, r.err.strip()) == (125, "Error: No such container: nobody")

@@ -7,6 +7,8 @@ The API the engine calls (one hook each; see sandbox.py):
 - `join(root, data, container_dir, spec)` at `start`, before the spec is written: the
   namespace file `containers/<id>/netns`, leases, links, /etc/hosts; names the namespace
   in the spec's `linux.namespaces` (`host`: none; `container:X`: X's).
+- `wait_ready(container_dir)` in the shim before runc runs: the links are made in a
+  thread of the start while it goes on (the union, the shim's start-up); this waits.
 - `release(container_dir)` wherever a run's leftovers go (`Runtime.release`: the shim's
   exit, `stop`, `kill`, `rm`, a lost shim, `system check --repair`): host links, leases,
   the namespace file. Idempotent; imports no pyroute2.
@@ -16,6 +18,6 @@ Store layout: `networks/<id>/network.json`, `networks/<id>/leases/<ip>`, `networ
 No NAT and no forwarding are set up: containers reach each other and their gateway.
 """
 
-from layerlab.network.sandbox import configure, join, release, settings
+from layerlab.network.sandbox import configure, join, release, settings, wait_ready
 
-__all__ = ["configure", "join", "release", "settings"]
+__all__ = ["configure", "join", "release", "settings", "wait_ready"]

@@ -103,6 +103,15 @@ def find(root: Path, ref: str) -> dict[str, Any]:
     raise NotFound(f"network {ref} not found")
 
 
+def by_id(root: Path, network_id: str) -> dict[str, Any]:
+    """A network by its full id, read at once (a start's and a release's way)."""
+    try:
+        found: dict[str, Any] = read_json(network_dir(root, network_id) / "network.json")
+    except FileNotFoundError:
+        raise NotFound(f"network {network_id} not found") from None
+    return found
+
+
 def network_dir(root: Path, network_id: str) -> Path:
     return networks_dir(root) / network_id
 
@@ -157,6 +166,7 @@ def remove(root: Path, network: dict[str, Any]) -> None:
         lease.unlink()
     with contextlib.suppress(FileNotFoundError):
         (folder / "leases").rmdir()
+    (folder / "last").unlink(missing_ok=True)
     (folder / "network.json").unlink()
     folder.rmdir()
 
@@ -270,12 +280,19 @@ def _host_routes() -> list[ipaddress.IPv4Network]:
 
 
 def lease(root: Path, network: dict[str, Any], holder: dict[str, Any]) -> Path:
-    """A free address of `network` for `holder` (its facts are the lease's content)."""
+    """A free address of `network` for `holder` (its facts are the lease's content).
+
+    Handed out in turn after the last one, as Docker's IPAM does: an address given back
+    is not given again at once (the namespace that had it may still be ending)."""
     net, gateway = subnet_of(network)
-    leases = network_dir(root, network["Id"]) / "leases"
-    for address in net.hosts():
-        if address == gateway:
-            continue
+    folder = network_dir(root, network["Id"])
+    leases = folder / "leases"
+    hosts = [a for a in net.hosts() if a != gateway]
+    try:
+        last = hosts.index(ipaddress.IPv4Address((folder / "last").read_text().strip()))
+    except (FileNotFoundError, ValueError):
+        last = -1
+    for address in hosts[last + 1 :] + hosts[: last + 1]:
         path = leases / str(address)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -283,6 +300,7 @@ def lease(root: Path, network: dict[str, Any], holder: dict[str, Any]) -> Path:
             continue
         with os.fdopen(fd, "w") as out:
             json.dump(holder, out)
+        (folder / "last").write_text(f"{address}\n")
         return path
     raise LayerlabError(f"no available IPv4 addresses on network {network['Name']}")
 

@@ -6,10 +6,12 @@ container is gone, and a host link named for this store that nothing explains.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import layerlab.network.idle as idle
 import layerlab.network.netns as netns
 import layerlab.network.networks as networks
 import layerlab.network.sandbox as sandbox
@@ -43,26 +45,40 @@ def _stale_leases(root: Path, live: set[str]) -> list[Leftover]:
             holder = read_json(lease).get("Container") if lease.stat().st_size else None
             if holder not in live and not (root / "containers" / str(holder)).is_dir():
                 found.append((str(lease), "address lease of a container that no longer exists",
-                              partial(sandbox.drop_lease, root, lease)))  # fmt: skip
+                              partial(sandbox.drop_lease, root, lease, at_once=True)))  # fmt: skip
     return found
 
 
 def _stray_links(root: Path, live: set[str]) -> list[Leftover]:
-    """Host links with this store's prefix: a live container's veth, a user network's
-    bridge, the default bridge while it has leases; any other is a leftover."""
+    """Host links with this store's prefix: a network's bridge while it has leases (or
+    just lost its last: its remover is on the way), a running
+    container's veth, a veth on a bridge of those (its namespace is ending: the kernel
+    deletes it); any other is a leftover."""
     from layerlab.network.bridge import links_named  # pyroute2, for `system check` only
 
-    wanted = set()
+    bridges = set()
+    for network in networks.all_networks(root):
+        bridge = network["Options"].get(networks.BRIDGE_OPTION)
+        if bridge and _recently_used(root, network["Id"]):
+            bridges.add(bridge)
+    veths = set()
     for cid in live:
         with contextlib.suppress(FileNotFoundError, ValueError):
             record = read_json(root / "containers" / cid / sandbox.ENDPOINTS)
-            wanted |= {e["HostLink"] for e in record["Networks"].values()}
-    for network in networks.all_networks(root):
-        bridge = network["Options"].get(networks.BRIDGE_OPTION)
-        if bridge and (network["Name"] != "bridge" or networks.leases_of(root, network["Id"])):
-            wanted.add(bridge)
+            veths |= {e["HostLink"] for e in record["Networks"].values()}
     return [
         (name, "host link of this store that no network or running container uses",
          partial(delete_link, name))
-        for name in links_named(networks.link_prefix(root)) if name not in wanted
+        for name, master in sorted(links_named(networks.link_prefix(root)).items())
+        if name not in bridges | veths and master not in bridges
     ]  # fmt: skip
+
+
+def _recently_used(root: Path, network_id: str) -> bool:
+    """Leases now, or the last one given back within the idle remover's time (and some)."""
+    leases = networks.network_dir(root, network_id) / "leases"
+    if networks.leases_of(root, network_id):
+        return True
+    with contextlib.suppress(FileNotFoundError):
+        return time.time() - leases.stat().st_mtime < idle.IDLE_SECONDS + 10
+    return False

@@ -10,12 +10,15 @@ from the first lease to the release, so a release after any crash knows what to 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
 import layerlab.network.hosts as hosts
+import layerlab.network.idle as idle
 import layerlab.network.netns as netns
 import layerlab.network.networks as networks
 from layerlab.errors import Conflict, LayerlabError, NotFound
@@ -23,6 +26,8 @@ from layerlab.network.unlink import delete_link
 from layerlab.storage.store import read_json, write_json_atomic
 
 ENDPOINTS = "endpoints.json"
+LOCK, READY, FAILED = "network.lock", "network.ready", "network.error"
+_configuring: dict[str, threading.Thread] = {}  # container folder -> its links being made
 DEFAULT = "bridge"
 
 
@@ -105,18 +110,18 @@ def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
                               "Networks": {}}  # fmt: skip
     plugs = []
     for i, name in enumerate(data["NetworkSettings"]["Networks"]):
-        network = networks.find(root, data["NetworkSettings"]["Networks"][name]["NetworkID"])
+        network = networks.by_id(root, data["NetworkSettings"]["Networks"][name]["NetworkID"])
         subnet, gateway = networks.subnet_of(network)
         bridge_link = network["Options"][networks.BRIDGE_OPTION]
-        bridge.ensure_bridge(bridge_link, gateway, subnet.prefixlen)
         lease = networks.lease(root, network, holder)
         address = ipaddress.IPv4Address(lease.name)
-        plug = bridge.Plug(
-            host_link=f"{networks.link_prefix(root)}v{cid[:6]}{i:x}", inner=f"eth{i}",
-            bridge=bridge_link, address=address, prefixlen=subnet.prefixlen,
+        plug = bridge.Plug(  # a new host name each run: the last run's veth may be ending
+            host_link=f"{networks.link_prefix(root)}v{os.urandom(4).hex()[:7]}",
+            inner=f"eth{i}", index=2 + i,
+            address=address, prefixlen=subnet.prefixlen,
             gateway=gateway if i == 0 else None, mac=bridge.mac_for(address),
         )  # fmt: skip
-        plugs.append(plug)
+        plugs.append((bridge.Bridge(bridge_link, gateway, subnet.prefixlen), plug))
         record["Networks"][name] = {
             "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(),
             "Gateway": str(gateway), "IPAddress": str(address), "IPPrefixLen": subnet.prefixlen,
@@ -125,9 +130,55 @@ def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
         }  # fmt: skip
         write_json_atomic(cdir / ENDPOINTS, record, durable=False)  # before any link is made
     rtnl = netns.create(cdir / netns.NETNS_FILE)
-    bridge.plug(str(cdir / netns.NETNS_FILE), rtnl, plugs)
-    _refresh_hosts(root, _user_networks(record))
-    _write_own_hosts(root, cdir, record)
+    # The links are made while the start goes on (the union, the shim's start-up); the
+    # shim waits for them before runc runs (`wait_ready`). The lock says "being made".
+    lock = os.open(cdir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    worker = threading.Thread(
+        target=_configure, args=(root, cdir, record, holder["Hostname"], plugs, rtnl, lock),
+        name="network", daemon=True,
+    )  # fmt: skip
+    _configuring[str(cdir)] = worker
+    worker.start()
+
+
+def _configure(
+    root: Path, cdir: Path, record: dict[str, Any], hostname: str,
+    plugs: list[tuple[Any, Any]], rtnl: int, lock: int,
+) -> None:  # fmt: skip
+    """The links and /etc/hosts; then `network.ready`, or the error in `network.error`."""
+    import layerlab.network.bridge as bridge
+
+    try:
+        bridge.plug(str(cdir / netns.NETNS_FILE), rtnl, plugs)
+        with networks.locked(root):
+            _refresh_hosts(root, _user_networks(record))
+            _write_own_hosts(root, cdir, record, hostname)
+        (cdir / READY).touch()
+    except BaseException as exc:
+        (cdir / FAILED).write_text(f"network setup failed: {exc}")
+    finally:
+        os.close(lock)
+
+
+def wait_ready(container_dir: Path) -> None:
+    """In the shim, before runc: wait until the start that launched us made the container's
+    links; its error (or a start killed meanwhile) fails this start, in one line."""
+    try:
+        lock = os.open(container_dir / LOCK, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return  # no bridged network
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+    finally:
+        os.close(lock)
+    if (container_dir / READY).exists():
+        return
+    try:
+        reason = (container_dir / FAILED).read_text()
+    except FileNotFoundError:
+        reason = "network setup did not finish (the start was killed)"
+    raise LayerlabError(reason)
 
 
 # --- the end of a run --------------------------------------------------------------------
@@ -135,6 +186,9 @@ def release(container_dir: Path) -> None:
     """Undo what `join` built for a run: the host links, the leases, the namespace file.
     Idempotent, cheap (no pyroute2) and safe after any crash; called wherever a run's
     leftovers are released (runtime.runc.Runtime.release)."""
+    worker = _configuring.pop(str(container_dir), None)
+    if worker is not None:  # a start of ours that failed: its links first
+        worker.join()
     try:
         record = read_json(container_dir / ENDPOINTS)
     except (FileNotFoundError, ValueError):
@@ -150,21 +204,29 @@ def _release(root: Path, cdir: Path) -> None:
         record = read_json(cdir / ENDPOINTS)
     except (FileNotFoundError, ValueError):
         record = {"Networks": {}}
-    for endpoint in record["Networks"].values():
-        delete_link(endpoint["HostLink"])  # its peer in the namespace goes with it
-        drop_lease(root, Path(endpoint["Lease"]))
+    # The namespace ends with its file (its processes are gone), and the kernel then deletes
+    # its veth pairs: deleting them here would cost the run ~25 ms each.
     netns.remove(cdir / netns.NETNS_FILE)
-    (cdir / ENDPOINTS).unlink(missing_ok=True)
+    for endpoint in record["Networks"].values():
+        drop_lease(root, Path(endpoint["Lease"]))
+    for name in (ENDPOINTS, LOCK, READY, FAILED):
+        (cdir / name).unlink(missing_ok=True)
     _refresh_hosts(root, _user_networks(record))
 
 
-def drop_lease(root: Path, lease: Path) -> None:
-    """Give an address back; the default bridge goes with its last lease (the next start
-    makes it again), so a store leaves no link on the host while nothing runs."""
+def drop_lease(root: Path, lease: Path, at_once: bool = False) -> None:
+    """Give an address back. A network's bridge goes when idle (the next start makes it
+    again), so a store leaves no link on the host while nothing runs, also if it is deleted
+    with its networks: `IDLE_SECONDS` later, off the path of the run that ended (deleting a
+    bridge costs ~25 ms), unless `at_once`."""
     lease.unlink(missing_ok=True)
-    network = networks.find(root, lease.parent.parent.name)
-    if network["Name"] == DEFAULT and not networks.leases_of(root, network["Id"]):
-        delete_link(network["Options"][networks.BRIDGE_OPTION])
+    network = networks.by_id(root, lease.parent.parent.name)
+    if not networks.leases_of(root, network["Id"]):
+        name = network["Options"][networks.BRIDGE_OPTION]
+        if at_once:
+            delete_link(name)
+        else:
+            idle.remove_later(networks.networks_dir(root), network["Id"], name)
 
 
 # --- names: /etc/hosts on user-defined networks -----------------------------------------
@@ -180,8 +242,7 @@ def _endpoints_of(folder: str) -> dict[str, Any]:
         return {"Networks": {}}
 
 
-def _write_own_hosts(root: Path, cdir: Path, record: dict[str, Any]) -> None:
-    hostname = read_json(cdir / "config.json")["Config"]["Hostname"]
+def _write_own_hosts(root: Path, cdir: Path, record: dict[str, Any], hostname: str) -> None:
     own = [(e["IPAddress"], hostname) for e in record["Networks"].values()]
     others = []
     for network_id in _user_networks(record):
@@ -194,17 +255,17 @@ def _write_own_hosts(root: Path, cdir: Path, record: dict[str, Any]) -> None:
 
 def _refresh_hosts(root: Path, network_ids: list[str]) -> None:
     """Every running member of these networks gets its /etc/hosts written again."""
-    folders = {
-        holder["Folder"]
+    members = {
+        holder["Folder"]: holder["Hostname"]
         for network_id in network_ids
         if networks.network_dir(root, network_id).is_dir()
         for _, holder in networks.leases_of(root, network_id)
     }
-    for folder in sorted(folders):
+    for folder, hostname in sorted(members.items()):
         record = _endpoints_of(folder)
         if record["Networks"]:
             with contextlib.suppress(FileNotFoundError, LayerlabError):
-                _write_own_hosts(root, Path(folder), record)
+                _write_own_hosts(root, Path(folder), record, hostname)
 
 
 # --- inspect ----------------------------------------------------------------------------

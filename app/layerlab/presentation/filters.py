@@ -110,7 +110,9 @@ def container_filter(
             return False
         if ("publish" in filters or "expose" in filters) and not _ports_match(filters, c):
             return False
-        unsupported = {"network", "health", "isolation"}
+        if "network" in filters and not any(_on_network(c, v) for v in filters["network"]):
+            return False
+        unsupported = {"health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
@@ -120,6 +122,15 @@ def _ports_match(filters: Filters, c: Container) -> bool:
     from layerlab.network.ports import matches  # the network package: only for these filters
 
     return matches(filters.get("publish", []), filters.get("expose", []), c.data)
+
+
+def _on_network(c: Container, ref: str) -> bool:
+    """`ps -f network=`: a network the container joined, by name or id (or its start)."""
+    joined = (c.data.get("NetworkSettings") or {}).get("Networks") or {}
+    return any(
+        name == ref or (len(ref) >= 12 and (e.get("NetworkID") or "").startswith(ref))
+        for name, e in joined.items()
+    )
 
 
 def _mount_keys(c: Container) -> set[str]:

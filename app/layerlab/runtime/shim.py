@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
+from layerlab.network import wait_ready as wait_network
 from layerlab.network.ports import address
 from layerlab.network.proxy import Proxies, PublishFailed
 from layerlab.presentation.humanize import rfc3339_nano
@@ -177,10 +178,11 @@ class Shim:
         try:
             # Before the record says running: a commit may ask for its freeze at once.
             self.freezer = Freezer(self.id, self.dir, self.runtime)
-            self.proxies = Proxies.bind(self.config, self.dir)  # a port taken: this start's error
             stdio, ours, console = self.make_stdio(tty, bool(cfg.get("OpenStdin")))
             if cfg.get("OpenStdin"):
                 self.fifo = self.open_fifo()
+            wait_network(self.dir)  # its links, made by the start meanwhile
+            self.proxies = Proxies.bind(self.config, self.dir)  # a port taken: this start's error
             pid = self.create(stdio, console)
             for fd in set(stdio):  # the container holds its ends now
                 if fd > 2:
