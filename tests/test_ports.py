@@ -106,6 +106,19 @@ def test_a_bad_publish_is_one_line_and_creates_nothing(cli: CLI, spec: str, mess
     assert cli("ps", "-aq").out == ""
 
 
+def test_a_joined_namespace_publishes_nothing(cli: CLI) -> None:
+    """`--network container:X` uses X's namespace: its ports are X's to publish."""
+    assert cli("run", "-d", "--name", "owner", "busybox", "sleep", "60").code == 0
+    for flags, what in ((["-p", "80"], "publishing"), (["-P"], "publishing"),
+                        (["--expose", "80"], "exposing")):  # fmt: skip
+        got = cli("create", "--network", "container:owner", *flags, "busybox", "true")
+        assert (got.code, got.err) == (
+            125,
+            f"Error: conflicting options: port {what} and the container type network mode\n",
+        )
+    assert cli("ps", "-aq").out.count("\n") == 1  # nothing created
+
+
 def test_a_taken_port_fails_the_start_in_dockers_words(cli: CLI) -> None:
     with socket.create_server((LOOPBACK, 0)) as taken:
         port = taken.getsockname()[1]

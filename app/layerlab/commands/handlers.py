@@ -90,7 +90,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
         cap_drop=ns.cap_drop,
         privileged=ns.privileged,
         security_opt=ns.security_opt,
-        ports=port_fields(ns.publish, ns.expose),
+        ports=port_fields(ns),
         publish_all=ns.publish_all,
         network=ns.network,
     )

@@ -113,8 +113,19 @@ def parse_publish(spec: str) -> list[tuple[str, dict[str, str]]]:
     return pairs
 
 
-def port_fields(publish: list[str], expose: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`Config.ExposedPorts` additions and `HostConfig.PortBindings` for `-p` and `--expose`."""
+def port_fields(ns: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`Config.ExposedPorts` additions and `HostConfig.PortBindings` for `-p` and `--expose`;
+    refused with `--network container:` (runconfig's words): that namespace is another's."""
+    publish, expose = ns.publish, ns.expose
+    if str(getattr(ns, "network", "") or "").startswith("container:"):
+        if publish or ns.publish_all:
+            raise LayerlabError(
+                "conflicting options: port publishing and the container type network mode"
+            )
+        if expose:
+            raise LayerlabError(
+                "conflicting options: port exposing and the container type network mode"
+            )
     exposed: dict[str, Any] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
     for spec in publish:
