@@ -105,12 +105,18 @@ def bind(publish: Publish) -> socket.socket:
             return _bound(publish.proto, ip, port)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
+                family = "6" if ":" in ip else "4"
                 raise LayerlabError(
-                    f"Error starting userland proxy: listen {publish.proto}4 {ip}:{port}: "
-                    f"bind: {go_strerror(exc)}"
+                    f"Error starting userland proxy: listen {publish.proto}{family} "
+                    f"{_joined(ip, str(port))}: bind: {go_strerror(exc)}"
                 ) from None
     shown = str(first) if first == last else f"{first}-{last}"
-    raise PortAllocated(f"Bind for {ip}:{shown} failed: port is already allocated")
+    raise PortAllocated(f"Bind for {_joined(ip, shown)} failed: port is already allocated")
+
+
+def _joined(ip: str, port: str) -> str:
+    """Go's net.JoinHostPort: an IPv6 address in brackets."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def _bound(proto: str, ip: str, port: int) -> socket.socket:
