@@ -27,7 +27,7 @@ from layerlab.tui.app import LayerlabApp
 from layerlab.tui.diagram import Diagram, picture
 from layerlab.tui.metadata import MetadataPanel
 
-from .test_tui import drive, enter, until
+from .test_tui import drive, enter, explained, until
 
 pytestmark = pytest.mark.system
 
@@ -69,6 +69,8 @@ def test_the_picture_draws_the_network_as_it_is_made_and_removed(engine: Engine)
         # the metadata panel: inspect's NetworkSettings, with the address of this run
         document = app.query_one(MetadataPanel).view("container").data
         assert document["NetworkSettings"]["Networks"]["lab"]["IPAddress"] == web
+        await enter(pilot, "port web")
+        assert "layerlab-proxy" in explained(app)
         await enter(pilot, "rm -f web")
         await until(pilot, lambda: "also on it: web" not in text() and "web" not in text())
         await enter(pilot, "rm -f db")

@@ -47,6 +47,9 @@ READ_ONLY = {
     "diff": "diff read the container's writable layer: A added, C changed, D deleted "
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",
+    "port": "port read the container's published ports: each host port is held by a "
+    "layerlab-proxy process (the container's shim started it) that forwards what arrives "
+    "to the container's address; nothing changed.",
 }
 # Commands whose exit code is their container's: any other non-zero code is their own failure.
 CONTAINER_CODE = {"run", "start", "exec", "attach", "build"}
