@@ -63,10 +63,11 @@ def _networks(engine: Engine) -> list[dict[str, Any]]:
 
 
 def ip_of(cli: CLI, name: str, network: str | None = None) -> str:
-    fmt = (
-        "{{.NetworkSettings.IPAddress}}" if network is None
-        else f"{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"
-    )  # fmt: skip
+    fmt = "{{.NetworkSettings.IPAddress}}"
+    if network is not None:
+        fmt = (
+            f'{{{{with index .NetworkSettings.Networks "{network}"}}}}{{{{.IPAddress}}}}{{{{end}}}}'
+        )
     r = cli("inspect", "-f", fmt, name)
     assert r.code == 0, r.err
     return r.out.strip()
@@ -260,3 +261,25 @@ def test_network_container_shares_the_namespace_of_another(cli: CLI, before: set
     assert r.code != 0 and "cannot join network of a non running container" in r.err
     r = cli("run", "--rm", "--network", "container:nobody", "busybox", "true")
     assert (r.code, r.err.strip()) == (125, "Error: No such container: nobody")
+
+
+def test_connect_and_disconnect_a_running_container(cli: CLI, before: set[str]) -> None:
+    assert cli("network", "create", "backend").code == 0
+    assert (
+        cli("run", "-d", "--name", "db", "--network", "backend", "busybox", "sleep", "60").code == 0
+    )
+    assert cli("run", "-d", "--name", "app", "busybox", "sleep", "60").code == 0
+    assert cli("exec", "app", "ping", "-c1", "-W2", "db").code != 0
+    assert cli("network", "connect", "backend", "app").code == 0
+    assert (
+        ip_of(cli, "app", "backend") in cli("exec", "app", "ip", "-4", "addr", "show", "eth1").out
+    )
+    assert cli("exec", "app", "ping", "-c1", "-W2", "db").code == 0
+    assert cli("exec", "db", "ping", "-c1", "-W2", "app").code == 0
+    r = cli("network", "connect", "backend", "app")
+    assert "endpoint with name app already exists in network backend" in r.err
+    assert cli("network", "disconnect", "backend", "app").code == 0
+    assert cli("exec", "app", "ls", "/sys/class/net").out.split() == ["eth0", "lo"]
+    eventually(lambda: "app" in cli("exec", "db", "cat", "/etc/hosts").out, False)
+    r = cli("network", "connect", "host", "app")
+    assert r.code != 0 and "connected to host network" in r.err

@@ -51,13 +51,22 @@ class Bridge:
     prefixlen: int
 
 
-def plug(ns_file: str, rtnl_fd: int, plugs: Iterable[tuple[Bridge, Plug]]) -> None:
+def plug(
+    ns_file: str, rtnl_fd: int, plugs: Iterable[tuple[Bridge, Plug]],
+    existing: dict[int, str] | None = None,
+) -> None:  # fmt: skip
     """Each plug's bridge (made if missing), then its veth pair between that bridge and the
     namespace at `ns_file`, configured inside through `rtnl_fd` (a netlink socket made
-    there, closed here). As few netlink requests as can do it: each costs a millisecond."""
+    there, closed here). As few netlink requests as can do it: each costs a millisecond.
+
+    A new namespace gets `lo` up; one that runs (`existing`: its links' index -> MAC)
+    must show those links before anything is added."""
     with IPRoute(fileno=rtnl_fd) as inside, IPRoute() as host:
-        _refuse_unless_fresh(inside, "eth0")
-        inside.link("set", index=LO_INDEX, state="up")
+        if existing is None:
+            _refuse_unless_fresh(inside, "eth0")
+            inside.link("set", index=LO_INDEX, state="up")
+        else:
+            _refuse_unless_ours(inside, existing)
         ns = os.open(ns_file, os.O_RDONLY | os.O_CLOEXEC)
         try:
             for bridge, p in plugs:
@@ -99,6 +108,21 @@ def _refuse_unless_fresh(inside: IPRoute, inner: str) -> None:
             return
         raise
     raise LayerlabError(f"refusing to configure {inner}: not a new container's namespace")
+
+
+def _refuse_unless_ours(inside: IPRoute, existing: dict[int, str]) -> None:
+    """A guard for the host: a running container's namespace has its links, with the MACs
+    its record says (02:42 and its addresses), at their indexes; the host's has not."""
+    macs = {link["index"]: link.get_attr("IFLA_ADDRESS") for link in inside.get_links()}
+    if any(macs.get(index) != mac for index, mac in existing.items()):
+        raise LayerlabError("refusing to configure a namespace that is not the container's")
+
+
+def unplug(rtnl_fd: int, index: int, existing: dict[int, str]) -> None:
+    """Delete a running container's link `index` (its host end goes with it)."""
+    with IPRoute(fileno=rtnl_fd) as inside:
+        _refuse_unless_ours(inside, existing)
+        inside.link("del", index=index)
 
 
 def _pair(host: IPRoute, inside: IPRoute, ns: int, bridge: int, p: Plug) -> None:

@@ -68,3 +68,34 @@ def is_bound(path: Path) -> bool:
         return os.stat(path).st_dev != os.stat(path.parent).st_dev
     except FileNotFoundError:
         return False
+
+
+def socket_in(path: Path) -> int:
+    """A netlink (route) socket's descriptor inside the namespace bound at `path`."""
+    import socket
+
+    made: list[int] = []
+    failed: list[BaseException] = []
+
+    def inside() -> None:
+        own = os.open(HOST_NS, os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc.setns(target, libc.CLONE_NEWNET)
+            try:
+                rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+                made.append(rtnl.detach())
+            finally:
+                libc.setns(own, libc.CLONE_NEWNET)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failed.append(exc)
+        finally:
+            os.close(own)
+            os.close(target)
+
+    worker = threading.Thread(target=inside, name="netns")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return made[0]

@@ -101,33 +101,14 @@ def _joined_namespace(root: Path, target: str) -> str:
 
 
 def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
-    import layerlab.network.bridge as bridge  # pyroute2: loaded by what starts a bridged container
-
-    cid = data["Id"]
-    holder = {"Container": cid, "Name": data["Name"].lstrip("/"),
-              "Hostname": data["Config"]["Hostname"], "Folder": str(cdir)}  # fmt: skip
     record: dict[str, Any] = {"Root": str(root), "SandboxKey": str(cdir / netns.NETNS_FILE),
                               "Networks": {}}  # fmt: skip
+    holder = _holder(data, cdir)
     plugs = []
     for i, name in enumerate(data["NetworkSettings"]["Networks"]):
         network = networks.by_id(root, data["NetworkSettings"]["Networks"][name]["NetworkID"])
-        subnet, gateway = networks.subnet_of(network)
-        bridge_link = network["Options"][networks.BRIDGE_OPTION]
-        lease = networks.lease(root, network, holder)
-        address = ipaddress.IPv4Address(lease.name)
-        plug = bridge.Plug(  # a new host name each run: the last run's veth may be ending
-            host_link=f"{networks.link_prefix(root)}v{os.urandom(4).hex()[:7]}",
-            inner=f"eth{i}", index=2 + i,
-            address=address, prefixlen=subnet.prefixlen,
-            gateway=gateway if i == 0 else None, mac=bridge.mac_for(address),
-        )  # fmt: skip
-        plugs.append((bridge.Bridge(bridge_link, gateway, subnet.prefixlen), plug))
-        record["Networks"][name] = {
-            "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(),
-            "Gateway": str(gateway), "IPAddress": str(address), "IPPrefixLen": subnet.prefixlen,
-            "MacAddress": plug.mac, "HostLink": plug.host_link, "Bridge": bridge_link,
-            "Lease": str(lease), "Default": network["Name"] == DEFAULT,
-        }  # fmt: skip
+        pair, record["Networks"][name] = _endpoint(root, network, holder, 2 + i)
+        plugs.append(pair)
         write_json_atomic(cdir / ENDPOINTS, record, durable=False)  # before any link is made
     rtnl = netns.create(cdir / netns.NETNS_FILE)
     # The links are made while the start goes on (the union, the shim's start-up); the
@@ -140,6 +121,80 @@ def _build(root: Path, data: dict[str, Any], cdir: Path) -> None:
     )  # fmt: skip
     _configuring[str(cdir)] = worker
     worker.start()
+
+
+def _holder(data: dict[str, Any], cdir: Path) -> dict[str, Any]:
+    """What a lease says of its container (its names for /etc/hosts, its folder)."""
+    return {"Container": data["Id"], "Name": data["Name"].lstrip("/"),
+            "Hostname": data["Config"]["Hostname"], "Folder": str(cdir)}  # fmt: skip
+
+
+def _endpoint(
+    root: Path, network: dict[str, Any], holder: dict[str, Any], index: int
+) -> tuple[tuple[Any, Any], dict[str, Any]]:
+    """Lease an address of `network`: the (bridge, plug) to make, and the endpoint's facts.
+    Its link is `eth{index - 2}` inside; the first one's gateway is the default route."""
+    import layerlab.network.bridge as bridge  # pyroute2: loaded by what starts a bridged container
+
+    subnet, gateway = networks.subnet_of(network)
+    bridge_link = network["Options"][networks.BRIDGE_OPTION]
+    lease = networks.lease(root, network, holder)
+    address = ipaddress.IPv4Address(lease.name)
+    plug = bridge.Plug(  # a new host name each run: the last run's veth may be ending
+        host_link=f"{networks.link_prefix(root)}v{os.urandom(4).hex()[:7]}",
+        inner=f"eth{index - 2}", index=index, address=address, prefixlen=subnet.prefixlen,
+        gateway=gateway if index == 2 else None, mac=bridge.mac_for(address),
+    )  # fmt: skip
+    facts = {
+        "NetworkID": network["Id"], "EndpointID": os.urandom(32).hex(),
+        "Gateway": str(gateway), "IPAddress": str(address), "IPPrefixLen": subnet.prefixlen,
+        "MacAddress": plug.mac, "HostLink": plug.host_link, "Bridge": bridge_link,
+        "Lease": str(lease), "Default": network["Name"] == DEFAULT, "Index": index,
+    }  # fmt: skip
+    return (bridge.Bridge(bridge_link, gateway, subnet.prefixlen), plug), facts
+
+
+def connect_running(root: Path, data: dict[str, Any], cdir: Path, network: dict[str, Any]) -> None:
+    """`network connect` of a running container: a new endpoint in its namespace now."""
+    import layerlab.network.bridge as bridge
+
+    with networks.locked(root):
+        record = read_json(cdir / ENDPOINTS)
+        index = max((e.get("Index", 2) for e in record["Networks"].values()), default=1) + 1
+        existing = _ours(record)
+        pair, facts = _endpoint(root, network, _holder(data, cdir), index)
+        record["Networks"][network["Name"]] = facts
+        write_json_atomic(cdir / ENDPOINTS, record, durable=False)
+        try:
+            rtnl = netns.socket_in(cdir / netns.NETNS_FILE)
+            bridge.plug(str(cdir / netns.NETNS_FILE), rtnl, [pair], existing)
+        except BaseException:
+            del record["Networks"][network["Name"]]
+            write_json_atomic(cdir / ENDPOINTS, record, durable=False)
+            drop_lease(root, Path(facts["Lease"]), at_once=True)
+            raise
+        _refresh_hosts(root, _user_networks(record))
+
+
+def disconnect_running(root: Path, cdir: Path, name: str) -> None:
+    """`network disconnect` of a running container: that endpoint's link goes now."""
+    import layerlab.network.bridge as bridge
+
+    with networks.locked(root):
+        record = read_json(cdir / ENDPOINTS)
+        endpoint = record["Networks"].pop(name, None)
+        if endpoint is None:  # joined while stopped, not started since
+            return
+        bridge.unplug(netns.socket_in(cdir / netns.NETNS_FILE), endpoint["Index"],
+                      _ours(record) | {endpoint["Index"]: endpoint["MacAddress"]})  # fmt: skip
+        drop_lease(root, Path(endpoint["Lease"]))
+        write_json_atomic(cdir / ENDPOINTS, record, durable=False)
+        _refresh_hosts(root, [endpoint["NetworkID"], *_user_networks(record)])
+
+
+def _ours(record: dict[str, Any]) -> dict[int, str]:
+    """The links a running container's namespace must have: index -> MAC (a guard's)."""
+    return {e.get("Index", 2): e["MacAddress"] for e in record["Networks"].values()}
 
 
 def _configure(

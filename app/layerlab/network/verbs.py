@@ -66,10 +66,14 @@ def prune(store: Store) -> list[str]:
 
 
 def connect(store: Store, ref: str, container: str, aliases: list[str]) -> None:
-    """Join a user-defined network; a running container gets its endpoint at its next
-    start (Docker plugs it in at once: not yet here, said in one line)."""
+    """Join a network (a running container gets its endpoint at once)."""
     found = _network(store, ref)
     cid = store.resolve_container(container)
+    if found["Name"] in ("host", "none"):
+        raise Conflict(
+            f"container cannot be disconnected from {found['Name']} network or connected to "
+            f"{found['Name']} network"
+        )
 
     def change(data: dict[str, Any]) -> None:
         mode = data["HostConfig"].get("NetworkMode") or ""
@@ -85,9 +89,7 @@ def connect(store: Store, ref: str, container: str, aliases: list[str]) -> None:
                 f"{found['Name']}"
             )
         if data["State"].get("Running"):
-            raise Conflict(
-                f"cannot connect running container {container} yet: stop it, connect, start"
-            )
+            sandbox.connect_running(store.root, data, store.container_dir(cid), found)
         joined[found["Name"]] = sandbox.endpoint_config(found, aliases)
 
     store.update_container(cid, change)
@@ -104,7 +106,7 @@ def disconnect(store: Store, ref: str, container: str) -> None:
                 f"container {cid} is not connected to network {found['Name']}", exit_code=1
             )
         if data["State"].get("Running"):
-            raise Conflict(f"cannot disconnect running container {container} yet: stop it first")
+            sandbox.disconnect_running(store.root, store.container_dir(cid), found["Name"])
         del joined[found["Name"]]
         if data["HostConfig"].get("NetworkMode") == found["Name"]:
             data["HostConfig"]["NetworkMode"] = next(iter(joined), "none")
