@@ -49,7 +49,8 @@ def read(root: Path, data: dict[str, Any], container_dir: Path) -> NetworkView |
             if cid != data["Id"]
         )
         links.append(Link(
-            network=name, inner=f"eth{i}", address=held["IPAddress"],
+            network=name, inner=f"eth{int(held.get('Index', i + 2)) - 2}",
+            address=held["IPAddress"],
             prefixlen=int(held["IPPrefixLen"]), mac=held["MacAddress"],
             host_link=held["HostLink"], bridge=held["Bridge"], gateway=held["Gateway"],
             peers=peers,
