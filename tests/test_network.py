@@ -283,3 +283,17 @@ def test_connect_and_disconnect_a_running_container(cli: CLI, before: set[str]) 
     eventually(lambda: "app" in cli("exec", "db", "cat", "/etc/hosts").out, False)
     r = cli("network", "connect", "host", "app")
     assert r.code != 0 and "connected to host network" in r.err
+
+
+def test_a_start_after_a_killed_start_reuses_nothing_stale(
+    cli: CLI, root: Path, engine: Engine, before: set[str]
+) -> None:
+    """The network a killed start left (see above) is released by the next start."""
+    from layerlab import network
+
+    c = engine.create("busybox", CreateOptions(command=["sleep", "60"]))
+    spec: dict[str, Any] = {"linux": {"namespaces": [{"type": "network"}]}}
+    network.join(root, c.data, root / "containers" / c.id, spec)  # what the killed start did
+    assert cli("start", c.id).code == 0
+    assert len(leases(root)) == 1 and len(netns_mounts(root)) == 1
+    assert cli("exec", c.id, "ping", "-c1", "-W2", ip_of(cli, c.id)).code == 0

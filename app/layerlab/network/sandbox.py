@@ -73,6 +73,8 @@ def join(root: Path, data: dict[str, Any], container_dir: Path, spec: dict[str, 
     if not bridged(data):
         return  # `none`: runc makes a namespace with only `lo`
     with networks.locked(root):
+        if (container_dir / ENDPOINTS).exists():  # what a killed start left: not running now
+            _release(root, container_dir)
         try:
             _build(root, data, container_dir)
         except BaseException:
