@@ -13,7 +13,10 @@ The API the engine calls (one hook each; see sandbox.py):
   exit, `stop`, `kill`, `rm`, a lost shim, `system check --repair`): host links, leases,
   the namespace file. Idempotent; imports no pyroute2.
 - `settings(data, container_dir)` for `inspect`: Docker 20.10's `NetworkSettings`.
-Networks themselves (records, leases, subnets): networks.py; the verbs: verbs.py.
+Networks themselves (records, leases, subnets): networks.py; the `network` verbs (connect
+and disconnect reach running containers): verbs.py; `system check`'s part: recovery.py.
+A bridge is made by the first start on its network and removed a second after its last
+container left (idle.py), so a store leaves no link on the host while nothing runs.
 Store layout: `networks/<id>/network.json`, `networks/<id>/leases/<ip>`, `networks/lock`.
 No NAT and no forwarding are set up: containers reach each other and their gateway.
 """
