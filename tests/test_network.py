@@ -7,6 +7,7 @@ own bridge); nothing routes outside, no NAT or forwarding is set up.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -88,8 +89,6 @@ def test_two_containers_ping_each_other_and_the_gateway(cli: CLI, before: set[st
 
 def test_inspect_shows_docker_network_settings(cli: CLI, root: Path, before: set[str]) -> None:
     assert cli("run", "-d", "--name", "c1", "busybox", "sleep", "60").code == 0
-    import json
-
     settings = json.loads(cli("inspect", "c1").out)[0]["NetworkSettings"]
     endpoint = settings["Networks"]["bridge"]
     assert settings["IPAddress"] == endpoint["IPAddress"] != ""
@@ -283,3 +282,49 @@ def test_connect_and_disconnect_a_running_container(cli: CLI, before: set[str]) 
     eventually(lambda: "app" in cli("exec", "db", "cat", "/etc/hosts").out, False)
     r = cli("network", "connect", "host", "app")
     assert r.code != 0 and "connected to host network" in r.err
+
+
+def test_a_start_after_a_killed_start_reuses_nothing_stale(
+    cli: CLI, root: Path, engine: Engine, before: set[str]
+) -> None:
+    """The network a killed start left (see above) is released by the next start."""
+    from layerlab import network
+
+    c = engine.create("busybox", CreateOptions(command=["sleep", "60"]))
+    spec: dict[str, Any] = {"linux": {"namespaces": [{"type": "network"}]}}
+    network.join(root, c.data, root / "containers" / c.id, spec)  # what the killed start did
+    assert cli("start", c.id).code == 0
+    assert len(leases(root)) == 1 and len(netns_mounts(root)) == 1
+    assert cli("exec", c.id, "ping", "-c1", "-W2", ip_of(cli, c.id)).code == 0
+
+
+def test_daemon_json_chooses_the_subnets(cli: CLI, root: Path, before: set[str]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    pools = [{"base": "10.214.0.0/16", "size": 24}]
+    (root / "daemon.json").write_text(
+        json.dumps({"bip": "10.213.250.1/24", "default-address-pools": pools})
+    )
+    assert cli("run", "-d", "--name", "c1", "busybox", "sleep", "60").code == 0
+    assert ip_of(cli, "c1") == "10.213.250.2"
+    assert cli("network", "create", "pooled").code == 0
+    subnet = cli("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "pooled")
+    assert subnet.out.startswith("10.214.") and subnet.out.strip().endswith("/24")
+
+
+def test_network_inspect_has_dockers_shape(cli: CLI, before: set[str]) -> None:
+    assert cli("network", "create", "--label", "team=a", "shaped").code == 0
+    assert (
+        cli("run", "-d", "--name", "c1", "--network", "shaped", "busybox", "sleep", "60").code == 0
+    )
+    found = json.loads(cli("network", "inspect", "shaped").out)[0]
+    assert list(found) == [
+        "Name", "Id", "Created", "Scope", "Driver", "EnableIPv6", "IPAM", "Internal",
+        "Attachable", "Ingress", "ConfigFrom", "ConfigOnly", "Containers", "Options", "Labels",
+    ]  # fmt: skip
+    assert found["IPAM"]["Driver"] == "default" and found["Labels"] == {"team": "a"}
+    (member,) = found["Containers"].values()
+    assert member["Name"] == "c1" and member["IPv4Address"].endswith("/24")
+    assert set(member) == {"Name", "EndpointID", "MacAddress", "IPv4Address", "IPv6Address"}
+    assert cli("network", "prune", "-f").out == ""  # in use: kept
+    cli("rm", "-f", "c1")
+    assert cli("network", "prune", "-f").out == "Deleted Networks:\nshaped\n\n"

@@ -10,10 +10,13 @@ The API the engine calls (one hook each; see sandbox.py):
 - `wait_ready(container_dir)` in the shim before runc runs: the links are made in a
   thread of the start while it goes on (the union, the shim's start-up); this waits.
 - `release(container_dir)` wherever a run's leftovers go (`Runtime.release`: the shim's
-  exit, `stop`, `kill`, `rm`, a lost shim, `system check --repair`): host links, leases,
-  the namespace file. Idempotent; imports no pyroute2.
+  exit, `stop`, `kill`, `rm`, a lost shim, `system check --repair`): the namespace file
+  (its veths end with it), leases, an idle bridge. Idempotent; imports no pyroute2.
 - `settings(data, container_dir)` for `inspect`: Docker 20.10's `NetworkSettings`.
-Networks themselves (records, leases, subnets): networks.py; the verbs: verbs.py.
+Networks themselves (records, leases, subnets): networks.py; the `network` verbs (connect
+and disconnect reach running containers): verbs.py; `system check`'s part: recovery.py.
+A bridge is made by the first start on its network and removed a second after its last
+container left (idle.py), so a store leaves no link on the host while nothing runs.
 Store layout: `networks/<id>/network.json`, `networks/<id>/leases/<ip>`, `networks/lock`.
 No NAT and no forwarding are set up: containers reach each other and their gateway.
 """

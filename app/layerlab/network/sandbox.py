@@ -73,6 +73,8 @@ def join(root: Path, data: dict[str, Any], container_dir: Path, spec: dict[str, 
     if not bridged(data):
         return  # `none`: runc makes a namespace with only `lo`
     with networks.locked(root):
+        if (container_dir / ENDPOINTS).exists():  # what a killed start left: not running now
+            _release(root, container_dir)
         try:
             _build(root, data, container_dir)
         except BaseException:
@@ -238,9 +240,9 @@ def wait_ready(container_dir: Path) -> None:
 
 # --- the end of a run --------------------------------------------------------------------
 def release(container_dir: Path) -> None:
-    """Undo what `join` built for a run: the host links, the leases, the namespace file.
-    Idempotent, cheap (no pyroute2) and safe after any crash; called wherever a run's
-    leftovers are released (runtime.runc.Runtime.release)."""
+    """Undo what `join` built for a run: the namespace file (its veths end with it), the
+    leases, an idle bridge a second later. Idempotent, cheap (no pyroute2) and safe after
+    any crash; called wherever a run's leftovers are released (Runtime.release)."""
     worker = _configuring.pop(str(container_dir), None)
     if worker is not None:  # a start of ours that failed: its links first
         worker.join()
