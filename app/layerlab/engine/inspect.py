@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerlab import network
 from layerlab.engine.context import Context
 from layerlab.errors import InvalidReference, NotFound
 from layerlab.storage import images as imagelib
@@ -26,6 +27,7 @@ def inspect(ctx: Context, ref: str, size: bool = False, kind: str | None = None)
     else:
         if size:
             data["SizeRw"], data["SizeRootFs"] = ctx.container_sizes(Container(data))
+        data["NetworkSettings"] = network.settings(data, ctx.store.container_dir(data["Id"]))
         return data
     try:
         image = ctx.image(ref)
