@@ -166,6 +166,32 @@ def test_a_published_port_answers_on_loopback_until_rm(cli: CLI, engine: Engine)
     assert _port_free(port)  # its proxy ended with it
 
 
+def test_ports_stay_published_across_restarts_after_an_attached_run(
+    cli: CLI, root: Path, engine: Engine
+) -> None:
+    """An attached run ends with the first exit and a new shim supervises the restarts:
+    a proxy dies with the process that forked it, so the new shim forwards the ports with
+    proxies of its own."""
+    serve_second_time = "[ -e /served ] && exec httpd -f -p 80; touch /served; exit 3"
+    got = cli("run", "--name", "again", "-p", f"{LOOPBACK}::80", "--restart", "on-failure",
+              "busybox", "sh", "-c", serve_second_time)  # fmt: skip
+    assert got.code == 3, got.err
+    eventually(lambda: _inspect(cli, "again", ".RestartCount"), 1, timeout=60)
+    port = _host_port(cli, "again", "80")
+    eventually(lambda: _answers(port), True, timeout=60)
+    shim = int((root / "containers" / engine.container("again").id / "shim.pid").read_text())
+    assert len(_proxies_of(shim)) == 1
+    assert cli("rm", "-f", "again").code == 0
+    eventually(lambda: _port_free(port), True, timeout=60)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return _answer(port).startswith(b"HTTP/1.")
+    except OSError:  # the container's server is not listening yet
+        return False
+
+
 def test_publish_all_publishes_every_exposed_port(cli: CLI) -> None:
     got = cli("run", "-d", "--name", "all", "-P", "--expose", "80", "--expose", "81", *HTTPD)
     assert got.code == 0, got.err
