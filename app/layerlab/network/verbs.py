@@ -1,5 +1,6 @@
 """`network create|ls|inspect|rm|prune|connect|disconnect` on a store: what each does,
-in Docker's words; the command line (commands/network.py) only prints.
+in Docker's words. The engine's `network_*` verbs hand them over; the command line
+(commands/handlers/networks.py) only prints.
 """
 
 from __future__ import annotations
