@@ -51,3 +51,12 @@ def become_subreaper() -> None:
 def set_name(name: str) -> None:
     """This process's name (`comm`, 15 bytes: what `ps -e`, `top` and `pstree` show)."""
     _check(_libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0), "prctl")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(signum: int) -> None:
+    """The kernel sends `signum` to this process when the thread that forked it ends:
+    a helper the shim forks (a port's proxy) never outlives the shim, however it dies."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0), "prctl")

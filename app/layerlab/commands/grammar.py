@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from layerlab import __version__
+from layerlab.commands.network import NETWORK_COMMANDS, SubAdd, network_parsers
+from layerlab.commands.ports import PORT_HELP, port_parser, publish_flags
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
@@ -153,6 +155,7 @@ COMMANDS: dict[str, str] = {
     "logs": "Fetch the logs of a container",
     "top": "Display the running processes of a container",
     "stats": "Display a live stream of container(s) resource usage statistics",
+    "port": PORT_HELP,
     "rename": "Rename a container",
     "diff": "Inspect changes to files or directories on a container's filesystem",
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
@@ -173,6 +176,7 @@ COMMANDS: dict[str, str] = {
     "build": "Build an image from a Dockerfile",
     "cp": "Copy files/folders between a container and the local filesystem",
     "volume": "Manage volumes",
+    "network": "Manage networks",
     "restart": "Restart one or more containers",
     "update": "Update configuration of one or more containers",
     "events": "Get real time events from the server",
@@ -304,6 +308,7 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", action="store_true", help="run an init inside (tini, pid 1)")
     p.add_argument("--cidfile", help="write the container ID to the file")
     _limit_flags(p)
+    publish_flags(p)
     p.add_argument("--ulimit", action="append", default=[], help="ulimit options: nofile=S[:H]")
     p.add_argument("--log-opt", action="append", default=[], dest="log_opts",
                    help="log options: max-size=10m, max-file=3 (default 10m x 3)")  # fmt: skip
@@ -315,6 +320,8 @@ def _container_flags(p: argparse.ArgumentParser) -> None:
                    help="seccomp=unconfined|PROFILE.json, no-new-privileges[=false]")  # fmt: skip
     p.add_argument("-a", "--attach", action="append", default=[], dest="attach_streams",
                    help="attach to STDIN, STDOUT or STDERR")  # fmt: skip
+    p.add_argument("--network", "--net", default="bridge",
+                   help="bridge|none|host|container:NAME|NETWORK")  # fmt: skip
     p.add_argument("image")
     p.add_argument("command", nargs=argparse.REMAINDER, metavar="[COMMAND] [ARG...]")
 
@@ -348,17 +355,24 @@ def _mount_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tmpfs", action="append", default=[], help="mount a tmpfs directory")
 
 
-def _volume_parsers(p: argparse.ArgumentParser) -> None:
-    """`volume create|inspect|ls|prune|rm` (and `list`, `remove`, as Docker aliases them)."""
-    sub = p.add_subparsers(dest="volume_cmd", parser_class=Parser, metavar="COMMAND")
+def _subcommands(p: argparse.ArgumentParser, dest: str, lines: dict[str, str]) -> SubAdd:
+    """A group's commands (`volume`, `network`): each added with Docker's help line and
+    its aliases (`ls` and `list`)."""
+    sub = p.add_subparsers(dest=dest, parser_class=Parser, metavar="COMMAND")
 
     def add(name: str, aliases: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-        v = sub.add_parser(name, help=VOLUME_COMMANDS[name], description=VOLUME_COMMANDS[name],
+        s = sub.add_parser(name, help=lines[name], description=lines[name],
                            aliases=list(aliases), names=[name, *aliases] if aliases else [],
                            **_HELP_FLAGS)  # fmt: skip
-        v.add_argument("-h", "--help", action="help", help="show this help")
-        return v
+        s.add_argument("-h", "--help", action="help", help="show this help")
+        return s
 
+    return add
+
+
+def _volume_parsers(p: argparse.ArgumentParser) -> None:
+    """`volume create|inspect|ls|prune|rm` (and `list`, `remove`, as Docker aliases them)."""
+    add = _subcommands(p, "volume_cmd", VOLUME_COMMANDS)
     v = add("create")
     v.add_argument("-d", "--driver", default="local", help="specify volume driver name")
     v.add_argument("--label", action="append", default=[], help="set metadata for a volume")
@@ -433,6 +447,7 @@ def build_parser(only: str | None = None) -> Parser:
     _face_commands(add)
     _file_commands(add)
     _volume_parsers(add("volume"))
+    network_parsers(_subcommands(add("network"), "network_cmd", NETWORK_COMMANDS))
     _more_commands(add, sub, only)
     return parser
 
@@ -664,6 +679,7 @@ def _more_commands(add: Callable[..., argparse.ArgumentParser], sub: Any, only: 
     _limit_flags(p)
     p.add_argument("--restart", help=RESTART_HELP)
     p.add_argument("containers", nargs="+")
+    port_parser(add("port"))
     p = add("events")
     p.add_argument("-f", "--filter", action="append", default=[],
                    help="filter output based on conditions provided")  # fmt: skip

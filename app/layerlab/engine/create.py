@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from layerlab import network
 from layerlab.errors import Conflict, LayerlabError
 from layerlab.layerfs import unionfs
 from layerlab.runtime.spec import DEFAULT_CAPS, INIT_PATH
@@ -133,6 +134,7 @@ def _make(
             plan.env, hostname, opts, ctx.runtime.name,
         )  # fmt: skip
         _set_mounts(data, mounts)
+        network.configure(store.root, data, opts.network, store.resolve_container)
         data["HostConfig"].update(plan.limits)
         data["GraphDriver"] = _graph_driver(final, plan.image)
         write_json_atomic(staged / "config.json", data, durable=record_durable(data))

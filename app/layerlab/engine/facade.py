@@ -12,8 +12,9 @@ Where a verb's code is (this package's modules, each given the engine as a `Cont
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
-inspect.py `inspect`; storage/volumes.py the `volume` verbs; sysinfo.py `info`
-`version` `system df`; prune.py the `prune` verbs; fsck.py `system check`.
+inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
+`network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
+fsck.py `system check`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from layerlab.engine.context import Context
 from layerlab.errors import LayerlabError
 from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
+from layerlab.network import verbs as network_verbs
 from layerlab.report import ImageRemoval
 from layerlab.runtime.launch import Stdio
 from layerlab.storage import events as journal
@@ -42,7 +44,9 @@ if TYPE_CHECKING:
     from layerlab.build.builder import BuildOptions
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
+    from layerlab.network.view import NetworkView
     from layerlab.runtime import usage
+    from layerlab.runtime.namespaces import Namespace
     from layerlab.runtime.procs import Proc
     from layerlab.storage.snapshot import Snapshot, Subject
     from layerlab.storage.watch import StoreWatch
@@ -146,6 +150,23 @@ class Engine(Context):
         See `Store.watch_dirs`; `Store.indexes(path)` says which events there matter.
         """
         return self.store.watch_dirs()
+
+    def namespaces(self, ref: str) -> tuple[Namespace, ...]:
+        """A running container's namespaces beside the host's (its pid 1's `/proc/PID/ns/*`
+        inodes); () when it does not run."""
+        from layerlab.runtime.namespaces import of_process
+
+        container = self.container(ref)
+        pid = int(container.state.get("Pid") or 0)
+        return of_process(pid) if container.running and pid else ()
+
+    def network_view(self, ref: str) -> NetworkView | None:
+        """A running container's network as the faces draw it (its links, veth pairs,
+        bridges and the others on them, published ports); None when it does not run."""
+        from layerlab.network.view import read
+
+        container = self.container(ref)
+        return read(self.store.root, container.data, self.store.container_dir(container.id))
 
     def processes(self, pid: int) -> list[Proc]:
         """The process forest of the container whose process `pid` is (the TUI's tree)."""
@@ -370,6 +391,32 @@ class Engine(Context):
         from layerlab.engine import prune
 
         return prune.prune_volumes(self, self._records(), may_go)
+
+    # --- networks (network/verbs.py) -----------------------------------------------------
+    def network_create(self, name: str, driver: str = "bridge", **options: Any) -> dict[str, Any]:
+        """A user-defined network (`subnet`, `gateway`, `internal`, `labels`); its bridge
+        is made by the first container that starts on it."""
+        return network_verbs.create(self.store, name, driver, **options)
+
+    def networks(self) -> list[dict[str, Any]]:
+        """Every network (`network ls`), the predefined bridge, host and none included."""
+        return network_verbs.ls(self.store)
+
+    def network_inspect(self, ref: str) -> dict[str, Any]:
+        return network_verbs.inspect(self.store, ref)
+
+    def network_rm(self, ref: str) -> dict[str, Any]:
+        return network_verbs.rm(self.store, ref)
+
+    def network_prune(self) -> list[str]:
+        """Remove every user-defined network no container uses: their names."""
+        return network_verbs.prune(self.store)
+
+    def network_connect(self, ref: str, container: str, aliases: list[str]) -> None:
+        network_verbs.connect(self.store, ref, container, aliases)
+
+    def network_disconnect(self, ref: str, container: str) -> None:
+        network_verbs.disconnect(self.store, ref, container)
 
     # --- system ---------------------------------------------------------------------------
     def remove_store(self) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from layerlab import libc
 from layerlab.engine import lifecycle, recovery
 from layerlab.errors import Corrupted, LayerlabError, NotFound
+from layerlab.network import recovery as network_recovery
 from layerlab.runtime import cgroups
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import BUILD_OWNER
@@ -242,6 +243,8 @@ def check(ctx: Context, repair: bool = False) -> list[Problem]:
             _check_container(ctx, cid, found, live)
         _check_mounts(ctx, set(ids), live, found)
         _check_runtime(ctx, set(ids), live, found)
+        for what, why, cure in network_recovery.leftovers(store.root, live):  # links, leases, netns
+            found(what, why, cure)
         _check_images(ctx, found)
         _check_layers(ctx, found)
         _check_tags(ctx, found)

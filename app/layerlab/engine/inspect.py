@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from layerlab import network
 from layerlab.engine.context import Context
 from layerlab.errors import InvalidReference, NotFound
 from layerlab.runtime.spec import MASKED_PATHS, READONLY_PATHS
@@ -28,6 +29,7 @@ def inspect(ctx: Context, ref: str, size: bool = False, kind: str | None = None)
         if size:
             data["SizeRw"], data["SizeRootFs"] = ctx.container_sizes(Container(data))
         _hidden_paths(data["HostConfig"])
+        data["NetworkSettings"] = network.settings(data, ctx.store.container_dir(data["Id"]))
         return data
     try:
         image = ctx.image(ref)

@@ -15,6 +15,7 @@ import signal
 import threading
 from typing import Any
 
+from layerlab import network
 from layerlab.engine import recovery
 from layerlab.engine.context import Context
 from layerlab.engine.lifecycle import rm
@@ -166,16 +167,21 @@ def _prepare(ctx: Context, container: Container, rw: WritableLayer) -> None:
     apply_host_options(spec, read_only=bool(host.get("ReadonlyRootfs")), init=_init_path(host))
     apply_limits(spec, host)
     apply_security(spec, host)
+    network.join(ctx.store.root, container.data, cdir, spec)  # undone by runtime.release
     # Compact, as containerd writes it: json's C encoder (indent= falls back to the
     # Python one, milliseconds for the seccomp profile), on every start: so not synced
     # either, a crash takes the process it describes with it.
     payload = json.dumps(spec).encode()
     write_bytes_atomic(cdir / "bundle" / "config.json", payload, durable=False)
-    rw.mount()
     try:
-        _populate_volumes(ctx, container, rw)
+        rw.mount()
+        try:
+            _populate_volumes(ctx, container, rw)
+        except BaseException:
+            rw.unmount()
+            raise
     except BaseException:
-        rw.unmount()
+        network.release(cdir)
         raise
 
 

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from layerlab.errors import LayerlabError
+from layerlab.lessons import net_checks  # noqa: F401 - registers the network's checks
 from layerlab.lessons.checks import CHECKS, Kind
 from layerlab.lessons.model import (
     Check,

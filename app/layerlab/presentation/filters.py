@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from layerlab.errors import NOT_STARTED, LayerlabError
 from layerlab.presentation.humanize import parse_rfc3339
+from layerlab.presentation.ports import matches as ports_match
 
 if TYPE_CHECKING:
     from layerlab.presentation.records import ContainerFacts, ImageT, VolumeT
@@ -106,10 +107,27 @@ def container_filter(
             return False
         if "volume" in filters and not set(filters["volume"]) & _mount_keys(c):
             return False
-        unsupported = {"network", "publish", "expose", "health", "isolation"}
+        if ("publish" in filters or "expose" in filters) and not _ports_match(filters, c):
+            return False
+        if "network" in filters and not any(_on_network(c, v) for v in filters["network"]):
+            return False
+        unsupported = {"health", "isolation"}
         return not any(key in filters for key in unsupported)  # nothing has those here
 
     return keep
+
+
+def _ports_match(filters: Filters, c: ContainerFacts) -> bool:
+    return ports_match(filters.get("publish", []), filters.get("expose", []), c.data)
+
+
+def _on_network(c: ContainerFacts, ref: str) -> bool:
+    """`ps -f network=`: a network the container joined, by name or id (or its start)."""
+    joined = (c.data.get("NetworkSettings") or {}).get("Networks") or {}
+    return any(
+        name == ref or (len(ref) >= 12 and (e.get("NetworkID") or "").startswith(ref))
+        for name, e in joined.items()
+    )
 
 
 def _mount_keys(c: ContainerFacts) -> set[str]:

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from layerlab.errors import LayerlabError
 from layerlab.layerfs import unionfs
+from layerlab.network import release as release_network
 
 RUNTIMES = ("runc", "crun")
 # In a running container's folder, while its stdin is open (`-i`): the FIFO its shim reads
@@ -177,7 +178,7 @@ class Runtime:
     def release(
         self, container_id: str, container_dir: Path, meanwhile: Callable[[], None] | None = None
     ) -> None:
-        """Everything a run leaves behind: runc's record and the union.
+        """Everything a run leaves behind: runc's record, the union, its network.
 
         Called by the shim when the process ends, and by `rm` for a container
         whose shim died without cleaning up. Idempotent. The mounts come down while
@@ -189,6 +190,7 @@ class Runtime:
         deleting = self._start_delete(container_id)
         try:
             unionfs.unmount(container_dir / "merged")
+            release_network(container_dir)  # its links, leases and namespace file
             if meanwhile is not None:
                 meanwhile()
         finally:

@@ -19,11 +19,15 @@ import stat
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from layerlab import libc
 from layerlab.errors import IllegalTransition, LayerlabError, NotFound, no_space
+from layerlab.network import wait_ready as wait_network
+from layerlab.network.ports import address
+from layerlab.network.proxy import Proxies, PublishFailed
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.runtime import cgroups, restart
 from layerlab.runtime.detachkeys import DetachKeys, Scanner
@@ -142,6 +146,7 @@ class Shim:
         self.master = -1  # the pty's master end, for a container with a terminal
         self.fifo = -1  # our end of STDIN_FIFO (`attach` writes there), for a `-i` container
         self.freezer: Freezer | None = None
+        self.proxies = Proxies([])
 
     # --- state ------------------------------------------------------------
     def record(self, event: str, **facts: Any) -> dict[str, Any] | None:
@@ -174,12 +179,18 @@ class Shim:
         if self.config["Config"].get("OpenStdin"):
             self.fifo = self.open_fifo()
         try:
+            wait_network(self.dir)  # its links, made by the start meanwhile
+            self.proxies = Proxies.bind(self.config, self.dir)  # a port taken: this start's error
             pid, ours = self.launch(tty, restart_count=0)
+            self.publish()
         except Exception as exc:  # the start failed: tell the CLI, undo the mount
             message = str(exc) if not isinstance(exc, OSError) else f"{exc.strerror}"
             code = exec_failure_code(message)
             full = no_space(exc, self.dir)  # ours, not the runtime's: said as the daemon says it
             message = str(full) if full else start_failure(message)
+            if isinstance(exc, PublishFailed):  # the network's refusal, not the runtime's
+                code, message = exc.exit_code, str(exc)
+            self.proxies.stop()
             self.cleanup()
             with contextlib.suppress(IllegalTransition):
                 self.record("start_failed", error=message, exit_code=code)
@@ -187,6 +198,7 @@ class Shim:
             return 1
         self.report(f"ok {pid}", more=self.detach_keys is not None)
         code, oom = self.supervise(pid, ours, tty)
+        self.proxies.stop()
         if self.config.get("HostConfig", {}).get("AutoRemove"):  # `run --rm`: gone as runc deletes
             self.runtime.release(self.id, self.dir, meanwhile=lambda: self.finish(code, oom))
         else:  # recorded as exited only once runc forgot it: a `start` may follow at once
@@ -293,6 +305,7 @@ class Shim:
         if self.ready_fd >= 0:
             os.close(self.ready_fd)
             self.ready_fd = -1
+        self.proxies.respawn()  # those of the starter's end with it
 
     def back_off(self, delay: float) -> bool:
         """Wait `delay` seconds before a restart; False when the user stopped it meanwhile."""
@@ -303,11 +316,21 @@ class Shim:
             time.sleep(min(left, 0.05))
         return not restart.stopped_by_user(self.dir)
 
+    def publish(self) -> None:
+        """The published ports forwarded to the container, and recorded as Docker's
+        `NetworkSettings.Ports` (cleared again by `finish`)."""
+        ports = self.proxies.start(self.config, address(self.dir))
+        if ports:
+            self.store.update_container(self.id, _set_ports(ports))
+
     def finish(self, code: int, oom: bool) -> None:
         """Record the exit; a `--rm` container is then removed, with its anonymous volumes."""
         data = None
         with contextlib.suppress(IllegalTransition):  # the record was changed under us
             data = self.record("exit", exit_code=code, at=rfc3339_nano(time.time()), oom_killed=oom)
+        if data is not None and (data.get("NetworkSettings") or {}).get("Ports"):
+            with contextlib.suppress(NotFound):  # removed meanwhile (`rm -f`)
+                data = self.store.update_container(self.id, _set_ports({}))
         if data is not None and data.get("HostConfig", {}).get("AutoRemove"):
             with self.store.lock():
                 self.store.discard(self.dir)
@@ -651,6 +674,13 @@ class Freezer:
         for conn in self.holders:
             conn.close()
         self.server.close()
+
+
+def _set_ports(ports: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    def update(data: dict[str, Any]) -> None:
+        data.setdefault("NetworkSettings", {})["Ports"] = ports
+
+    return update
 
 
 def _listen(name: str) -> socket.socket:

@@ -125,6 +125,10 @@ class CreateOptions:
     privileged: bool = False
     security_opt: list[str] = field(default_factory=list)  # checked: runtime.seccomp
     restart: dict[str, Any] = field(default_factory=lambda: {"Name": "no", "MaximumRetryCount": 0})
+    # --expose and -p's container ports (Config.ExposedPorts), -p (HostConfig.PortBindings)
+    ports: tuple[dict[str, Any], dict[str, Any]] = field(default_factory=lambda: ({}, {}))
+    publish_all: bool = False  # -P
+    network: str = "bridge"  # --network: bridge, none, host, container:NAME, a network's name
     # A build step's container: the build's pid, so one a killed build left is removed.
     owner_pid: int | None = None
 
@@ -290,6 +294,13 @@ def new_state() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _exposed_ports(cfg: dict[str, Any], opts: CreateOptions) -> dict[str, Any]:
+    """The image's EXPOSE, as Docker copies it (`ps` shows them while it runs), with
+    `--expose` and `-p`'s ports; no field at all when there are none, as Docker's."""
+    exposed = dict(cfg.get("ExposedPorts") or {}) | opts.ports[0]
+    return {"ExposedPorts": exposed} if exposed else {}
+
+
 def new_record(
     cid: str,
     container_dir: Path,
@@ -336,6 +347,8 @@ def new_record(
             "Privileged": opts.privileged,
             "SecurityOpt": list(opts.security_opt) or None,
             "RestartPolicy": dict(opts.restart),
+            "PortBindings": opts.ports[1],
+            "PublishAllPorts": opts.publish_all,
         },
         "Config": {
             "Hostname": hostname,
@@ -346,8 +359,7 @@ def new_record(
             "AttachStdin": not opts.detach and (opts.interactive or "stdin" in streams),
             "AttachStdout": not opts.detach and (not streams or "stdout" in streams),
             "AttachStderr": not opts.detach and (not streams or "stderr" in streams),
-            # The image's EXPOSE, as Docker copies it (and `ps` shows it while running).
-            **({"ExposedPorts": dict(cfg["ExposedPorts"])} if cfg.get("ExposedPorts") else {}),
+            **_exposed_ports(cfg, opts),
             "Tty": opts.tty,
             "OpenStdin": opts.interactive,
             "StdinOnce": not opts.detach and opts.interactive,

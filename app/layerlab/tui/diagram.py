@@ -24,6 +24,7 @@ from layerlab.storage.reference import short_id
 from layerlab.tui.literal import literal, shown
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 from layerlab.tui.model import SubjectView
+from layerlab.tui.network_picture import namespaces, network_space
 from layerlab.tui.outside import NOTE, describe
 
 CAPTION = (
@@ -106,7 +107,15 @@ def process_space(view: SubjectView, s: Styles) -> Table:
             ("frozen (paused)", s("frozen")) if frozen else ("running", s("process")),
         )
     )
+    if view.namespaces:
+        table.add_row(namespaces(view, s))
     return table
+
+
+def running_side(view: SubjectView, s: Styles) -> RenderableType:
+    """The process space, and the container's network namespace under it."""
+    net = network_space(view, s)
+    return process_space(view, s) if net is None else Group(process_space(view, s), net)
 
 
 def outside(view: SubjectView, s: Styles) -> Table:
@@ -139,11 +148,11 @@ class Picture:
             beside = Table.grid(expand=True, padding=(0, 1))
             beside.add_column(ratio=3)
             beside.add_column(ratio=2)
-            beside.add_row(layers, process_space(view, s))
+            beside.add_row(layers, running_side(view, s))
             yield beside
         else:
             yield layers
-            yield process_space(view, s)
+            yield running_side(view, s)
         yield Text(CAPTION, style=s("caption"))
 
 

@@ -50,6 +50,9 @@ READ_ONLY = {
     "(a whiteout hides the file below).",
     "wait": "wait blocked until the container stopped.",
     "events": "events read the store's journal of what the engine did; nothing changed.",
+    "port": "port read the container's published ports: each host port is held by a "
+    "layerlab-proxy process (the container's shim started it) that forwards what arrives "
+    "to the container's address; nothing changed.",
 }
 # Commands whose exit code is their container's: any other non-zero code is their own failure.
 CONTAINER_CODE = {"run", "start", "exec", "attach", "build"}

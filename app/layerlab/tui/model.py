@@ -21,6 +21,8 @@ from layerlab.storage.snapshot import Snapshot, Subject
 
 if TYPE_CHECKING:  # the panels' first frame imports this module; the engine comes after it
     from layerlab.engine import Engine, Mounted, WritableLayer
+    from layerlab.network.view import NetworkView
+    from layerlab.runtime.namespaces import Namespace
     from layerlab.storage.images import Image
 
 # Attributes of a parsed command that name a container or an image, most specific first.
@@ -69,6 +71,8 @@ class SubjectView:
     inspect: dict[str, Any]
     bundle: dict[str, Any] | None  # the OCI runtime config.json, once started
     mounts: tuple[Mounted, ...] = ()  # volumes, binds, tmpfs: over the union, outside the layers
+    namespaces: tuple[Namespace, ...] = ()  # a running container's, beside the host's
+    network: NetworkView | None = None  # a running container's network, as drawn
 
     @property
     def running(self) -> bool:
@@ -183,9 +187,11 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         union=(rw.upper, *rw.lowers),
         labels=labels,
         image_config=image.config,
-        inspect=container.data,
+        inspect=engine.inspect(container.id, kind="container"),  # with its NetworkSettings
         bundle=engine.bundle_spec(container.id),
         mounts=mounts_of(container.data),
+        namespaces=engine.namespaces(container.id),
+        network=engine.network_view(container.id),
     )
 
 

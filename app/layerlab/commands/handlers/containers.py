@@ -8,6 +8,7 @@ import sys
 
 from layerlab.commands.grammar import UsageError
 from layerlab.commands.handlers.common import command, container_ids, each, touched
+from layerlab.commands.ports import port_fields
 from layerlab.commands.stdio import IO, _attached, _require_terminal, _stdio
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled, Detached, LayerlabError, NotFound
@@ -53,6 +54,9 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
         privileged=ns.privileged,
         security_opt=ns.security_opt,
         restart=policy,
+        ports=port_fields(ns),
+        publish_all=ns.publish_all,
+        network=ns.network,
     )
 
 

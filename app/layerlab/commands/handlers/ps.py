@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from layerlab.commands.handlers.common import command, write_listing
+from layerlab.commands.ports import ps_ports
 from layerlab.commands.stdio import IO
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -115,35 +116,6 @@ def ps_image(
     if not no_trunc and display_id(image_id) == display_id(ref):
         return display_id(ref)
     return ref
-
-
-def ps_ports(c: Container) -> str:
-    """A running container's exposed ports as Docker groups them: "80/tcp, 53/udp"."""
-    if not c.running:
-        return ""
-    ports = []
-    for spec in c.data["Config"].get("ExposedPorts") or {}:
-        number, _, proto = spec.partition("/")
-        if number.isdigit():
-            ports.append((int(number), proto or "tcp"))
-    groups: dict[str, list[int]] = {}  # per protocol, in the order first seen: [first, last]
-    shown = []
-    for number, proto in sorted(ports):
-        group = groups.get(proto)
-        if group is None:
-            groups[proto] = [number, number]
-        elif number == group[1] + 1:
-            group[1] = number
-        else:
-            shown.append(_port_group(proto, group))
-            groups[proto] = [number, number]
-    shown += [_port_group(proto, group) for proto, group in groups.items()]
-    return ", ".join(shown)
-
-
-def _port_group(proto: str, group: list[int]) -> str:
-    first, last = group
-    return f"{first}/{proto}" if first == last else f"{first}-{last}/{proto}"
 
 
 def ps_contexts(
