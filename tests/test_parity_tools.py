@@ -109,7 +109,20 @@ def test_stats_no_stream_reads_the_cgroup(cli: CLI, root: Path) -> None:
     memory cgroup less its inactive cache over the limit (-m, else the machine's), CPU %
     over a second; a stopped container reads as zeros (`-a`, or named)."""
     script = "sleep 300 & dd if=/dev/zero of=/dev/shm/f bs=1M count=8; while :; do :; done"
-    busy = cli("run", "-d", "--name", "st-busy", "-m", "64m", "busybox", "sh", "-c", script)
+    busy = cli(
+        "run",
+        "-d",
+        "--name",
+        "st-busy",
+        "--network",
+        "none",
+        "-m",
+        "64m",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    )
     assert busy.code == 0, busy.err
     assert cli("create", "--name", "st-made", "busybox", "true").code == 0
 
