@@ -65,6 +65,11 @@ def layerlab_spec_bundle(engine: Engine, rootfs: Path, workdir: Path) -> Path:
     spec["root"] = {"path": str(rootfs), "readonly": False}
     spec["linux"]["cgroupsPath"] = f"/layerlab/bench-{workdir.name}"
     spec["mounts"] = [m for m in spec["mounts"] if not m["source"].startswith(str(workdir))]
+    # The container's network namespace went with it: runc makes a fresh, empty one instead.
+    spec["linux"]["namespaces"] = [
+        {"type": ns["type"]} if ns["type"] == "network" else ns
+        for ns in spec["linux"]["namespaces"]
+    ]
     bundle = workdir / "bundle-layerlab-spec"
     bundle.mkdir()
     (bundle / "config.json").write_text(json.dumps(spec))
