@@ -135,7 +135,10 @@ def _while_restarting(cli: CLI, name: str, *words: str) -> Result:
     template = "{{.State.Restarting}} {{.RestartCount}}"
     while True:
         before = _inspect(cli, name, template)
-        result = cli(*words)
+        try:
+            result = cli(*words, timeout=20)
+        except subprocess.TimeoutExpired:  # `attach` met it running: it follows the restarts
+            continue
         if before.startswith("true ") and _inspect(cli, name, template) == before:
             return result
         if words[0] == "pause" and result.code == 0:  # it was running: let it go on

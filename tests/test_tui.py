@@ -509,8 +509,8 @@ def test_a_writable_layer_that_churns_while_the_subject_loads(engine: Engine) ->
             await asyncio.to_thread(writer.join)
         (upper / "kept.txt").write_text("still here")
         # The watcher catches up on the churn's backlog of events: slow on a loaded machine.
-        await until(pilot, lambda: "A /kept.txt" in changes(app), timeout=60)
-        await until(pilot, lambda: not any(c.startswith("A /tmp") for c in changes(app)), 60)
+        await until(pilot, lambda: "A /kept.txt" in changes(app), timeout=120)
+        await until(pilot, lambda: not any(c.startswith("A /tmp") for c in changes(app)), 120)
         assert app.is_running and app.view is not None and app.view.name == "churn"
         assert sorted(changes(app)) == sorted(str(c) for c in engine.diff("churn"))
 
