@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux tini chromium
+APT_PACKAGES := python3 python3-venv runc busybox-static skopeo umoci iproute2 procps tmux tini chromium docker-registry docker.io
 STAMP := $(VENV)/.installed
 
 .PHONY: run demo test deps venv constraints lint pytest bench screenshots clean-venv

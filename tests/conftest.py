@@ -169,6 +169,20 @@ def fork_server(
     end_servers(folder)
 
 
+@pytest.fixture(scope="session")
+def real_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Docker 20.10's daemon, started for this session (one per pytest-xdist worker) in its own
+    folder, with busybox imported; the test is skipped where dockerd is not installed."""
+    from . import docker_side  # it imports this module
+
+    started = docker_side.start_daemon(tmp_path_factory.mktemp("dockerd"))
+    if started is None:
+        pytest.skip("no dockerd on this machine (Debian's docker.io)")
+    daemon, proc = started
+    yield daemon
+    docker_side.stop_daemon(proc)
+
+
 def end_servers(folder: Path) -> None:
     """End the fork servers answering in `folder`, and wait until they are gone."""
     for lock in folder.glob("*.lock"):
