@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -135,10 +137,7 @@ def _while_restarting(cli: CLI, name: str, *words: str) -> Result:
     template = "{{.State.Restarting}} {{.RestartCount}}"
     while True:
         before = _inspect(cli, name, template)
-        try:
-            result = cli(*words, timeout=20)
-        except subprocess.TimeoutExpired:  # `attach` met it running: it follows the restarts
-            continue
+        result = cli(*words, timeout=60)  # `attach` meeting it running ends with that run
         if before.startswith("true ") and _inspect(cli, name, template) == before:
             return result
         if words[0] == "pause" and result.code == 0:  # it was running: let it go on
@@ -155,6 +154,33 @@ def test_an_attached_run_ends_with_the_first_exit(cli: CLI) -> None:
     eventually(lambda: _inspect(cli, "once", "{{.State.Status}} {{.RestartCount}}"),
                "exited 1", timeout=60)  # fmt: skip
     assert cli("logs", "once").out == "ran\nran\n"
+
+
+@pytest.mark.system
+def test_wait_and_attach_end_at_the_runs_exit_as_dockers_do(cli: CLI, tmp_path: Path) -> None:
+    """Docker's `wait` and `attach` end when the process exits, with its code, though the
+    restart policy runs it again (checked side by side with Docker 20.10). Each run waits
+    for the file `go`, then says so and exits 3: once `go` is there, every run does."""
+    script = "until [ -e /v/go ]; do sleep 0.05; done; echo bye; exit 3"
+    made = cli("run", "-d", "--name", "loop", "--restart", "always", "-v", f"{tmp_path}:/v",
+               "busybox", "sh", "-c", script)  # fmt: skip
+    assert made.code == 0, made.err
+    began = _inspect(cli, "loop", "{{.State.StartedAt}}")
+    with ThreadPoolExecutor(2) as pool:
+        attached = pool.submit(cli, "attach", "loop", timeout=60)
+        waited = pool.submit(cli, "wait", "loop", timeout=60)
+        # Both are following the run once `attach` is journaled and `wait` sleeps (no
+        # output yet): then the run may end.
+        eventually(lambda: "attach" in cli("events", "--since", "0", "--until",
+                   str(int(time.time())), "--format", "{{.Action}}").out.split(),
+                   True, timeout=60)  # fmt: skip
+        (tmp_path / "go").touch()
+        assert (attached.result().code, attached.result().out) == (3, "bye\n")
+        assert (waited.result().code, waited.result().out) == (0, "3\n")
+    assert _inspect(cli, "loop", "{{.State.StartedAt}}") != began or (
+        _inspect(cli, "loop", "{{.State.Restarting}}") == "true"
+    )
+    assert cli("rm", "-f", "loop").code == 0
 
 
 @pytest.mark.system

@@ -216,9 +216,10 @@ class Engine(Context):
     def unpause(self, ref: str) -> Container:
         return lifecycle.unpause(self, ref)
 
-    def wait(self, ref: str, cancel: threading.Event | None = None) -> int:
-        """Block until the container stops, then its exit code - `docker wait`."""
-        return lifecycle.wait(self, ref, cancel)
+    def wait(self, ref: str, cancel: threading.Event | None = None, run: str | None = None) -> int:
+        """Block until the container's run (`run`: its `StartedAt`) ends, restarted or not,
+        then its exit code - `docker wait`."""
+        return lifecycle.wait(self, ref, cancel, run)
 
     def wait_exit(
         self, cid: str, timeout: float | None = None, cancel: threading.Event | None = None
@@ -262,6 +263,10 @@ class Engine(Context):
         opts = inside.ExecOptions(detach, interactive, tty, env, workdir, user)
         return inside.exec_command(self, ref, command, opts, stdio)
 
+    def attach(self, ref: str) -> Container:
+        """Refuse an attach Docker refuses; journal the attach; the container."""
+        return inside.attach(self, ref)
+
     def attach_output(self, ref: str) -> socket.socket | None:
         """A running `-t` container's output as it comes; None when there is none."""
         return inside.attach_output(self, ref)
@@ -271,10 +276,15 @@ class Engine(Context):
         return inside.attach_input(self, ref)
 
     def logs(
-        self, ref: str, follow: bool = False, cancel: threading.Event | None = None
+        self,
+        ref: str,
+        follow: bool = False,
+        cancel: threading.Event | None = None,
+        run: str | None = None,
     ) -> Iterator[LogEntry]:
-        """The json-file log as entries; with `follow`, until the container stops."""
-        return inside.logs(self, ref, follow, cancel)
+        """The json-file log as entries; with `follow`, until the container stops (or the run
+        `run` names ends)."""
+        return inside.logs(self, ref, follow, cancel, run)
 
     def stats(self, ref: str) -> usage.Sample:
         """What the container uses now, from its cgroup (`docker stats`); zeros when stopped."""

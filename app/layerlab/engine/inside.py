@@ -23,12 +23,13 @@ from layerlab.engine.context import Context
 from layerlab.engine.start import user_ids
 from layerlab.errors import Conflict, ExecFailed, LayerlabError, NotFound
 from layerlab.layerfs import unionfs
+from layerlab.presentation.humanize import parse_rfc3339
 from layerlab.runtime import restart, usage
 from layerlab.runtime.launch import POLL_SECONDS, Stdio, Stream
 from layerlab.runtime.runc import ATTACH_SOCKET, STDIN_FIFO, pid_file, process_file, runtime_message
 from layerlab.runtime.spec import spec_user
 from layerlab.storage import events as journal
-from layerlab.storage.containers import Container, merge_env
+from layerlab.storage.containers import Container, merge_env, run_over
 
 if TYPE_CHECKING:
     import socket
@@ -204,6 +205,21 @@ def _runc_errors_held(err: Any, log: Path) -> Iterator[Held | None]:
 
 
 # --- attach ------------------------------------------------------------------------------
+def attach(ctx: Context, ref: str) -> Container:
+    """`docker attach`'s checks, in its words, and its `attach` event; the container."""
+    container = ctx.container(ref)
+    if not container.running:
+        raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
+    if container.paused:
+        raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
+    if container.state.get("Restarting"):
+        raise LayerlabError(
+            "You cannot attach to a restarting container, wait until it is running", 1
+        )
+    journal.container(ctx.store.root, container.data, "attach")
+    return container
+
+
 def attach_output(ctx: Context, ref: str) -> socket.socket | None:
     """A running `-t` container's output as it comes (from its shim), to read; None
     when there is none to connect to (no terminal, or its shim is gone)."""
@@ -244,9 +260,14 @@ def shim_socket(ctx: Context, cid: str, name: str) -> socket.socket | None:
 
 # --- logs, stats, top, diff --------------------------------------------------------------
 def logs(
-    ctx: Context, ref: str, follow: bool = False, cancel: threading.Event | None = None
+    ctx: Context,
+    ref: str,
+    follow: bool = False,
+    cancel: threading.Event | None = None,
+    run: str | None = None,
 ) -> Iterator[LogEntry]:
-    """The json-file log as entries; with `follow`, until the container stops.
+    """The json-file log as entries; with `follow`, until the container stops, or with `run`
+    (a `StartedAt`: `attach`) until that run ends, restarted or not.
 
     Following also ends - quietly, the iteration just stops - when the
     container is removed meanwhile (`rm -f`) or once `cancel` is set.
@@ -262,11 +283,14 @@ def logs(
             return True
         return not cancel.wait(POLL_SECONDS)
 
+    began = None if run is None else parse_rfc3339(run)
+
     def still_running() -> bool:
         try:
-            return ctx.settled(cid).running
+            container = ctx.settled(cid)
         except (NotFound, FileNotFoundError):  # removed while followed
             return False
+        return container.running and (began is None or not run_over(container.state, began))
 
     with contextlib.suppress(FileNotFoundError):  # the container went with its folder
         for record in logread.records(path, follow, still_running, wait):

@@ -27,7 +27,16 @@ from layerlab.runtime.runc import FROZEN_MARKER
 from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import limits as limitlib
-from layerlab.storage.containers import BUILD_OWNER, Container, apply, can, parse_signal, transition
+from layerlab.storage.containers import (
+    BUILD_OWNER,
+    Container,
+    apply,
+    can,
+    parse_signal,
+    run_began,
+    run_over,
+    transition,
+)
 from layerlab.storage.store import Corrupted
 
 DEFAULT_STOP_TIMEOUT = 10
@@ -74,15 +83,40 @@ def _doze(ctx: Context, cid: str, seconds: float) -> None:
         os.close(fd)
 
 
-def wait(ctx: Context, ref: str, cancel: threading.Event | None = None) -> int:
-    """Block until the container stops, then its exit code - `docker wait`.
+def wait(
+    ctx: Context, ref: str, cancel: threading.Event | None = None, run: str | None = None
+) -> int:
+    """Block until the container's run ends, then its exit code - `docker wait`.
 
-    Once `cancel` is set the wait ends with `Cancelled` (exit code 130); the
-    container is left as it is.
+    A run ends at its process's exit even when the restart policy runs it again, as Docker's
+    `wait` and `attach` end there: the shim journals each run's `die` before it records the
+    restart, so the first `die` after the run began holds its code. `run`: the `StartedAt`
+    of the run to wait for (`attach` names the one it followed); else the one under way.
+    Once `cancel` is set the wait ends with `Cancelled` (exit code 130); the container is
+    left as it is.
     """
     cid = ctx.store.resolve_container(ref)
-    wait_exit(ctx, cid, cancel=cancel)
-    return int(ctx.settled(cid).state.get("ExitCode", 0))
+    began = run_began(ctx.settled(cid).state, run)
+    while not wait_exit(ctx, cid, POLL_SECONDS, cancel):
+        with contextlib.suppress(NotFound):
+            if run_over(ctx.settled(cid).state, began):
+                break
+    code = _first_exit(ctx, cid, began)
+    return code if code is not None else int(ctx.settled(cid).state.get("ExitCode", 0))
+
+
+def _first_exit(ctx: Context, cid: str, began: float) -> int | None:
+    """The exit code the journal's first `die` of `cid` since `began` holds; None if none."""
+    kept, _, _ = journal.past(ctx.store.root)
+    for event in kept:
+        if (
+            event.get("Action") == "die"
+            and (event.get("Actor") or {}).get("ID") == cid
+            and int(event.get("timeNano") or 0) / 1e9 >= began
+        ):
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                return int(event["Actor"]["Attributes"]["exitCode"])
+    return None
 
 
 # --- signals and the freezer -------------------------------------------------------------

@@ -285,6 +285,25 @@ def apply(event: str, **facts: Any) -> Callable[[dict[str, Any]], None]:
     return update
 
 
+def run_began(state: dict[str, Any], run: str | None = None) -> float:
+    """When the run a waiter follows began (epoch seconds): `run` (a `StartedAt` it saw),
+    else the one under way; a container not running now has its next run ahead (now)."""
+    if run is not None:
+        return parse_rfc3339(run)
+    if state.get("Running") and not state.get("Restarting"):
+        return parse_rfc3339(state["StartedAt"])
+    return time.time()
+
+
+def run_over(state: dict[str, Any], began: float) -> bool:
+    """Whether the run that began at `began` has ended: stopped, waiting to restart, or
+    restarted already (a later `StartedAt`) - Docker's `wait` and `attach` end there, even
+    when the restart policy runs the container again."""
+    if not state.get("Running") or state.get("Restarting"):
+        return True
+    return parse_rfc3339(state["StartedAt"]) > began
+
+
 def new_state() -> dict[str, Any]:
     """A just-created container's `State`: the table's starting point."""
     return {

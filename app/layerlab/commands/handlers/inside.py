@@ -187,18 +187,13 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
 
     As Docker: the end of our input leaves the container's stdin open; with a terminal
     (`-t`) the detach keys (Ctrl-P Ctrl-Q) end the attach and leave it running (exit 1)."""
-    container = engine.container(ns.container)
-    if not container.running:
-        raise LayerlabError("You cannot attach to a stopped container, start it first", 1)
-    if container.paused:
-        raise LayerlabError("You cannot attach to a paused container, unpause it first", 1)
-    if container.state.get("Restarting"):
-        raise LayerlabError(
-            "You cannot attach to a restarting container, wait until it is running", 1
-        )
+    cid = engine.container(ns.container).id
+    already = sum(1 for _ in engine.logs(cid))  # the output so far: ours is what comes next
+    container = engine.attach(cid)  # refused as Docker refuses, else attached from here on
     from layerlab.commands.attach import copy_input
 
     tty = bool(container.data["Config"].get("Tty"))
+    run = str(container.state["StartedAt"])  # the run followed: it ends at its process's exit
     keys = DetachKeys.parse(ns.detach_keys) if tty else None
     wants_input = not ns.no_stdin and io.stdin is not None
     if wants_input and tty and container.data["Config"].get("OpenStdin"):
@@ -214,7 +209,6 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     # A terminal's output as it comes (a prompt, the echo of each key), from the shim; else
     # the log's lines from now on (the TUI's output pane takes lines).
     watch = engine.attach_output(container.id) if tty and io.interactive else None
-    already = 0 if watch is not None else sum(1 for _ in engine.logs(container.id))
     raw = target is not None and tty
     with _attached(engine, container.id, io, raw=raw, sig_proxy=ns.sig_proxy):
         if target is not None and io.stdin is not None:
@@ -222,7 +216,7 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         if watch is not None:
             _watch(watch, io, stop)
         else:
-            for i, entry in enumerate(engine.logs(container.id, follow=True, cancel=stop)):
+            for i, entry in enumerate(engine.logs(container.id, True, stop, run)):
                 if i < already:
                     continue
                 stream = io.err if entry.stream == "stderr" else io.out
@@ -231,4 +225,5 @@ def cmd_attach(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if detached.is_set():
         print("read escape sequence", file=io.err)
         return Report(code=1, containers=[container.id])
-    return Report(code=engine.wait(container.id, cancel=io.cancel), containers=[container.id])
+    code = engine.wait(container.id, cancel=io.cancel, run=run)
+    return Report(code=code, containers=[container.id])
