@@ -170,17 +170,27 @@ def fork_server(
 
 
 @pytest.fixture(scope="session")
-def real_docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def referee(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Docker 20.10's daemon, started for this session (one per pytest-xdist worker) in its own
-    folder, with busybox imported; the test is skipped where dockerd is not installed."""
+    folder, with busybox imported: the referee side-by-side tests compare with; None where
+    dockerd is not installed (Debian's docker.io)."""
     from . import docker_side  # it imports this module
 
     started = docker_side.start_daemon(tmp_path_factory.mktemp("dockerd"))
     if started is None:
-        pytest.skip("no dockerd on this machine (Debian's docker.io)")
+        yield None
+        return
     daemon, proc = started
     yield daemon
     docker_side.stop_daemon(proc)
+
+
+@pytest.fixture
+def real_docker(referee: Any) -> Any:
+    """The referee daemon, for a test that is about Docker itself: skipped without one."""
+    if referee is None:
+        pytest.skip("no dockerd on this machine (Debian's docker.io)")
+    return referee
 
 
 def end_servers(folder: Path) -> None:

@@ -1,5 +1,5 @@
-"""Docker's own client, for side-by-side tests: a daemon answering at an explicit DOCKER_HOST
-(never the host's default), with a busybox made as layerlab makes its own."""
+"""Docker's own daemon and client, for side-by-side tests: a daemon the tests start in their
+own folder (never the host's), with a busybox made as layerlab makes its own."""
 
 from __future__ import annotations
 
@@ -16,8 +16,18 @@ from layerlab.layerfs.base_image import busybox_applets
 from .conftest import Result
 
 
+def words(err: str) -> str:
+    """An error's own words, without each program's framing: Docker's `Error response from
+    daemon: ` or `docker: ... .` and its `See 'docker run --help'.`, layerlab's `Error: `."""
+    lines = [line for line in err.splitlines() if not line.startswith("See '")]
+    text = " ".join(lines)
+    for frame in ("docker: ", "Error response from daemon: ", "Error: "):
+        text = text.removeprefix(frame)
+    return text.removesuffix(".")
+
+
 class Docker:
-    """`docker ARGS...` on the daemon at DOCKER_HOST, answering as the CLI fixture does."""
+    """`docker ARGS...` (the client), answering as the CLI fixture does."""
 
     def __init__(self, docker: str) -> None:
         self.docker = docker
@@ -28,33 +38,6 @@ class Docker:
             stdin=None if input is not None else subprocess.DEVNULL,
         )  # fmt: skip
         return Result(done.returncode, done.stdout, done.stderr)
-
-
-def docker(tmp_path: Path) -> Docker | None:
-    """Docker 20.10 (client and daemon: the client formats the listings), with busybox
-    imported from the host's /bin/busybox; None when none answers."""
-    if not os.environ.get("DOCKER_HOST"):
-        return None
-    binaries = {shutil.which("docker"), "/usr/bin/docker"} - {None}
-    versions = "{{.Client.Version}} {{.Server.Version}}"
-    found = next(
-        (
-            Docker(str(b))
-            for b in sorted(binaries)
-            if Path(str(b)).exists()
-            and Docker(str(b))("version", "-f", versions).out.count("20.10.") == 2
-        ),
-        None,
-    )
-    if found is None:
-        return None
-    if found("image", "inspect", "busybox").code != 0:
-        archive = tmp_path / "busybox.tar"
-        with tarfile.open(archive, "w") as tar:
-            tar.add("/bin/busybox", "bin/busybox")
-        made = found("import", "-c", 'CMD ["sh"]', str(archive), "busybox:latest")
-        assert made.code == 0, made.err
-    return found
 
 
 @dataclass
@@ -68,6 +51,11 @@ class Daemon:
 
     def __call__(self, *args: str, input: str | None = None, timeout: float = 120) -> Result:
         return self.cli("--host", self.host, *args, input=input, timeout=timeout)
+
+    @property
+    def argv(self) -> list[str]:
+        """The command line that starts `docker` on this daemon (for a Popen of one's own)."""
+        return [self.cli.docker, "--host", self.host]
 
 
 def start_daemon(folder: Path) -> tuple[Daemon, subprocess.Popen[bytes]] | None:

@@ -129,9 +129,9 @@ DIGEST = "@sha256:" + "0" * 64
     ("args", "code", "said"),
     [
         (["commit", "happy", "Happy-Image"], 1, LOWERCASE),
-        (["create", "UPPER/case"], 125, LOWERCASE),
+        (["create", "UPPER/case"], 1, LOWERCASE),  # create's errors past its flags: 1
         (["run", "--rm", "Busybox", "true"], 125, LOWERCASE),
-        (["create", "busybox::x"], 125, "invalid reference format"),
+        (["create", "busybox::x"], 1, "invalid reference format"),
         (["tag", "busybox", "x" + DIGEST], 1, "refusing to create a tag with a digest reference"),
         (["commit", "happy", "x" + DIGEST], 1, "refusing to create a tag with a digest reference"),
     ],

@@ -10,9 +10,10 @@ if TYPE_CHECKING:
 
 # Docker's exit codes for its own failures (the container's code is reported otherwise).
 FAILED = 1  # any command's error: no such container, a conflict, a missing argument
-NOT_STARTED = 125  # `run`/`create` failing before the container starts; an unknown flag
-# The commands whose errors mean "the container did not start" (Docker's 125).
-CREATING_COMMANDS = frozenset({"run", "create"})
+NOT_STARTED = 125  # `run` failing before the container starts; a flag the CLI refuses
+# The commands whose errors mean "the container did not start" (Docker's 125). `create`'s
+# daemon errors are 1 (docker/cli's runCreate); only its flags' are 125 (its handler says).
+CREATING_COMMANDS = frozenset({"run"})
 
 
 class LayerlabError(Exception):
@@ -20,7 +21,7 @@ class LayerlabError(Exception):
 
     Its exit code is Docker's: the one given (a container's 126/127, a usage
     error's 125, ...), else what the command says an error means (`for_command`):
-    125 for `run`/`create`, whose container did not start, and 1 for all others.
+    125 for `run`, whose container did not start, and 1 for all others.
     """
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab import network
 from layerlab.errors import Conflict, LayerlabError
 from layerlab.layerfs import unionfs
+from layerlab.runtime import restart
 from layerlab.runtime.spec import DEFAULT_CAPS, INIT_PATH
 from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
@@ -83,6 +84,7 @@ def create(ctx: Context, image_ref: str, opts: CreateOptions) -> Container:
 
 
 def _plan(ctx: Context, image_ref: str, opts: CreateOptions) -> _Plan:
+    restart.check_policy(opts.restart)
     if opts.workdir and not opts.workdir.startswith("/"):
         raise LayerlabError(
             f"the working directory '{opts.workdir}' is invalid, it needs to be an absolute path"

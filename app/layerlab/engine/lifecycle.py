@@ -323,6 +323,8 @@ def update(
     cid = ctx.store.resolve_container(ref)
     container = ctx.settled(cid)
     host = container.data["HostConfig"]
+    if policy is not None:
+        restart.check_policy(policy)
     if policy is not None and host.get("AutoRemove") and policy["Name"] != "no":
         raise LayerlabError(
             f"Cannot update container {cid}: Restart policy cannot be updated because "

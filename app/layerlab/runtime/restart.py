@@ -26,8 +26,8 @@ FIRST_DELAY, MAX_DELAY, STEADY_SECONDS = 0.1, 60.0, 10.0
 
 
 def parse_policy(text: str) -> dict[str, Any]:
-    """`on-failure:3` -> Docker's `HostConfig.RestartPolicy`, with its errors: the CLI's for
-    the format, the daemon's for the name and the count."""
+    """`on-failure:3` -> Docker's `HostConfig.RestartPolicy`, with the CLI's errors (its
+    format); the daemon's own checks are `check_policy`'s."""
     name, sep, count = text.partition(":")
     if ":" in count:
         raise LayerlabError("invalid restart policy format")
@@ -37,21 +37,24 @@ def parse_policy(text: str) -> dict[str, Any]:
             retries = int(count)
         except ValueError:
             raise LayerlabError("maximum retry count must be an integer") from None
-    if name not in NAMES and name != "":
+    return {"Name": name or "no", "MaximumRetryCount": retries}
+
+
+def check_policy(policy: dict[str, Any]) -> None:
+    """The daemon's checks of a policy (moby daemon/container.go), at `create` and `update`."""
+    name, retries = policy["Name"], policy["MaximumRetryCount"]
+    if name not in NAMES:
         raise LayerlabError(f"invalid restart policy '{name}'")
     if retries and name != "on-failure":
         raise LayerlabError(f"maximum retry count cannot be used with restart policy '{name}'")
     if retries < 0:
         raise LayerlabError("maximum retry count cannot be negative")
-    return {"Name": name or "no", "MaximumRetryCount": retries}
 
 
-def check_auto_remove(policy: dict[str, Any], auto_remove: bool, command: str) -> None:
-    """`--rm` with a policy: `run` refuses it in the CLI, `create` in the daemon's words."""
+def check_auto_remove(policy: dict[str, Any], auto_remove: bool) -> None:
+    """`--rm` with a policy: the CLI refuses it, for `run` and `create` alike."""
     if auto_remove and policy["Name"] != "no":
-        if command == "run":
-            raise LayerlabError("Conflicting options: --restart and --rm")
-        raise LayerlabError("can't create 'AutoRemove' container with restart policy")
+        raise LayerlabError("Conflicting options: --restart and --rm")
 
 
 def policy_of(record: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from layerlab.commands.handlers.common import command, container_ids, each, touc
 from layerlab.commands.ports import port_fields
 from layerlab.commands.stdio import IO, _attached, _require_terminal, _stdio
 from layerlab.engine import Engine
-from layerlab.errors import Cancelled, Detached, LayerlabError, NotFound
+from layerlab.errors import NOT_STARTED, Cancelled, Detached, LayerlabError, NotFound
 from layerlab.report import Report
 from layerlab.runtime.detachkeys import DetachKeys
 from layerlab.storage.containers import Container, CreateOptions
@@ -26,7 +26,7 @@ def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> 
     from layerlab.runtime import restart
 
     policy = restart.parse_policy(ns.restart)
-    restart.check_auto_remove(policy, ns.rm, ns.cmd)
+    restart.check_auto_remove(policy, ns.rm)
     return CreateOptions(
         command=command,
         name=ns.name,
@@ -76,9 +76,15 @@ def _limit_options(ns: argparse.Namespace) -> LimitOptions:
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab.commands.runflags import attach_streams, check_cidfile, write_cidfile
 
-    streams = attach_streams(ns.attach_streams, detach=False)
+    try:  # the CLI's own checks of its flags: 125 (Docker's StatusError), the daemon's are 1
+        streams = attach_streams(ns.attach_streams, detach=False)
+        opts = _create_options(ns, attach=False, streams=streams)
+    except LayerlabError as refused:
+        if refused.given_code is None:
+            refused.given_code = refused.exit_code = NOT_STARTED
+        raise
     check_cidfile(ns.cidfile)
-    container = engine.create(ns.image, _create_options(ns, attach=False, streams=streams))
+    container = engine.create(ns.image, opts)
     write_cidfile(ns.cidfile, container.id)
     print(container.id, file=io.out)
     return Report(containers=[container.id], created_containers=[container.id])
