@@ -1,0 +1,110 @@
+"""`tui --docker`: the TUI on a real Docker daemon (the tests' own, started in its own folder),
+its images' layers, a container's writable layer written live, its events followed and the bar
+running the real docker CLI on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from layerlab.engine.daemon import DaemonSource
+from layerlab.storage.snapshot import Subject
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.lesson_desk import LESSONS_OFF
+from layerlab.tui.process_tree import ProcessPanel
+from layerlab.tui.settle import settled
+
+from .conftest import CLI
+from .docker_side import Daemon
+from .tui_helpers import changes, enter, output, screen_text, until
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture
+def source(real_docker: Daemon) -> Iterator[DaemonSource]:
+    daemon = DaemonSource(real_docker.host)
+    yield daemon
+    daemon.close()
+
+
+def drive_docker(source: DaemonSource, root: Path, scenario: object) -> None:
+    async def main() -> None:
+        app = LayerlabApp(root, daemon=source)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settled(pilot)
+            await scenario(app, pilot)  # type: ignore[operator]
+
+    asyncio.run(main())
+
+
+def listed(app: LayerlabApp, cid: str) -> bool:
+    return app.snapshot is not None and app.snapshot.container(cid) is not None
+
+
+def shows(app: LayerlabApp, subject: Subject) -> bool:
+    return app.view is not None and app.view.subject == subject
+
+
+def commands_of(app: LayerlabApp) -> list[str]:
+    """The process panel's commands, depth first."""
+    found: list[str] = []
+    stack = list(app.query_one(ProcessPanel).procs or [])
+    while stack:
+        proc = stack.pop()
+        found.append(proc.command)
+        stack += proc.children
+    return found
+
+
+def test_a_real_daemons_image_and_a_container_writing_live(
+    source: DaemonSource, real_docker: Daemon, root: Path
+) -> None:
+    image_id = real_docker("image", "inspect", "-f", "{{.Id}}", "busybox").out.strip()
+    started: list[str] = []
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        assert "Docker daemon at " + real_docker.host in screen_text(app)
+        assert LESSONS_OFF in str(app.explainer.render())
+        await pilot.press("f7")
+        await until(pilot, lambda: any(n.message == LESSONS_OFF for n in app._notifications))
+        app.subject = Subject("image", image_id)
+        await until(pilot, lambda: shows(app, Subject("image", image_id)))
+        view = app.view
+        assert view is not None and len(view.layers) == 1
+        assert view.layers[0].path.is_relative_to(real_docker.data_root)  # the daemon's folder
+        await until(pilot, lambda: "A /bin/busybox" in changes(app))
+
+        run = ("run", "-d", "--network", "none", "busybox", "sh", "-c", "sleep 1000")
+        made = await asyncio.to_thread(real_docker, *run)
+        assert made.code == 0, made.err
+        cid = made.out.strip()
+        started.append(cid)
+        await until(pilot, lambda: listed(app, cid))  # nothing typed: the events said so
+        app.subject = Subject("container", cid)
+        await until(pilot, lambda: shows(app, Subject("container", cid)))
+        await until(pilot, lambda: "sleep 1000" in " ".join(commands_of(app)))
+        touched = await asyncio.to_thread(real_docker, "exec", cid, "touch", "/happiness.txt")
+        assert touched.code == 0, touched.err
+        await until(pilot, lambda: "A /happiness.txt" in changes(app))
+
+        await enter(pilot, "docker ps")
+        await until(pilot, lambda: any(cid[:12] in line for line in output(app)))
+
+    try:
+        drive_docker(source, root, scenario)
+    finally:
+        for cid in started:
+            real_docker("rm", "-f", cid)
+
+
+def test_a_daemon_that_does_not_answer_is_one_line(cli: CLI, tmp_path: Path) -> None:
+    host = f"unix://{tmp_path}/nobody.sock"
+    done = cli("tui", "--docker", "--host", host)
+    assert done.code == 1
+    assert done.err == f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n"
+    assert done.out == ""
