@@ -19,7 +19,7 @@ from layerlab.tui.process_tree import ProcessPanel
 from layerlab.tui.settle import settled
 
 from .conftest import CLI
-from .docker_side import Daemon
+from .docker_side import Daemon, start_daemon, stop_daemon
 from .tui_helpers import changes, enter, output, screen_text, until
 
 pytestmark = pytest.mark.system
@@ -102,9 +102,40 @@ def test_a_real_daemons_image_and_a_container_writing_live(
             real_docker("rm", "-f", cid)
 
 
+def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
+    real_docker: Daemon, tmp_path: Path, root: Path
+) -> None:
+    """A daemon on the vfs driver: no overlay2 folders to read, so busybox's layer is the one
+    `docker save` gives, unpacked into a folder of ours, and the header says why."""
+    (tmp_path / "vfs").mkdir()
+    started = start_daemon(tmp_path / "vfs", driver="vfs")
+    assert started is not None  # real_docker skipped the test where there is no dockerd
+    daemon, proc = started
+    source = DaemonSource(daemon.host)
+    try:
+        assert source.why_saved == "the daemon's storage driver is vfs, not overlay2"
+
+        async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+            assert "from docker save: " + str(source.why_saved) in str(app.layer_stack.border_title)
+            image = app.snapshot.images[0][1] if app.snapshot else None
+            assert image is not None
+            app.subject = Subject("image", image.id)
+            await until(pilot, lambda: shows(app, Subject("image", image.id)))
+            await until(pilot, lambda: "A /bin/busybox" in changes(app))
+            layer = app.view.layers[0] if app.view else None
+            assert layer is not None and not layer.path.is_relative_to(daemon.data_root)
+            assert "docker save" in layer.meta["note"]
+
+        drive_docker(source, root, scenario)
+    finally:
+        source.close()
+        stop_daemon(proc)
+
+
 def test_a_daemon_that_does_not_answer_is_one_line(cli: CLI, tmp_path: Path) -> None:
     host = f"unix://{tmp_path}/nobody.sock"
     done = cli("tui", "--docker", "--host", host)
     assert done.code == 1
-    assert done.err == f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n"
+    said = f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?\n"
+    assert done.err == said  # the docker CLI's line, bare
     assert done.out == ""

@@ -57,11 +57,11 @@ class DaemonReader:
         self._metas: dict[str, dict[str, Any]] = {}  # chain id -> the layer's json, as read
         self._lock = threading.Lock()
 
-    @property
-    def label(self) -> str:
-        """How the faces name what they show: the daemon, and where its layers come from."""
-        how = f"; layers from docker save: {self.why_saved}" if self.why_saved else ""
-        return f"Docker daemon at {self.host} (read-only{how})"
+    def names(self) -> tuple[str, str]:
+        """How the faces name what they show: the daemon, and where the layers' files come
+        from when not from the daemon's own folders ("" when they do)."""
+        saved = f" · from docker save: {self.why_saved}" if self.why_saved else ""
+        return f"Docker daemon at {self.host} (read-only)", saved
 
     def close(self) -> None:
         """Remove the layers unpacked from `docker save`, and let the connection go."""
@@ -132,7 +132,7 @@ class DaemonReader:
         if not self.why_saved and graph.get("Name") == "overlay2":
             return WritableLayer.from_graph_driver(graph["Data"])
         image = self.image(container.data["Image"])
-        upper = self._scratch / "no-writable-layer"
+        upper = self._scratch / "writable-layer-not-readable-here"
         upper.mkdir(exist_ok=True)
         lowers = tuple(layer.diff_path for layer in reversed(image.layers))
         return WritableLayer(upper, upper, upper, upper, lowers)

@@ -238,12 +238,13 @@ class LayerlabApp(App[None]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
         self.subject_bar = SubjectBar(id="subject")
-        self.subject_bar.shown_from = self.daemon.label if self.daemon else ""
         self.panels = panels = SubjectPanels(lambda: self.source, id="main")
         self.subject_list, self.layer_stack = panels.subject_list, panels.layer_stack
         self.files_tree, self.provenance_view = panels.files_tree, panels.provenance_view
         self.metadata_panel, self.diagram = panels.metadata_panel, panels.diagram
         self.process_panel = panels.process_panel
+        if self.daemon is not None:  # named above the panels, with where its layers come from
+            self.subject_bar.shown_from, self.layer_stack.note = self.daemon.names()
         self.explainer = Explainer(id="explainer")
         self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
@@ -261,8 +262,7 @@ class LayerlabApp(App[None]):
         self.subject_list.border_title = "subjects"
         self._apply_present()
         self.command_bar.focus()
-        if self.daemon is not None:
-            self.explainer.text = daemon_welcome(self.daemon)
+        self.explainer.text = daemon_welcome(self.daemon) if self.daemon else ""  # "": WELCOME
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
