@@ -14,13 +14,14 @@ from textual.pilot import Pilot
 from layerlab.engine.daemon import DaemonSource
 from layerlab.storage.snapshot import Subject
 from layerlab.tui.app import LayerlabApp
+from layerlab.tui.command_runner import READ_ONLY
 from layerlab.tui.lesson_desk import LESSONS_OFF
 from layerlab.tui.process_tree import ProcessPanel
 from layerlab.tui.settle import settled
 
 from .conftest import CLI
 from .docker_side import Daemon, start_daemon, stop_daemon
-from .tui_helpers import changes, enter, output, screen_text, until
+from .tui_helpers import changes, enter, key_event, output, screen_text, until
 
 pytestmark = pytest.mark.system
 
@@ -100,6 +101,7 @@ def test_a_real_daemons_image_and_a_container_writing_live(
     finally:
         for cid in started:
             real_docker("rm", "-f", cid)
+    assert not root.exists()  # layerlab's own store was never made, let alone written
 
 
 def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
@@ -125,7 +127,11 @@ def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
             layer = app.view.layers[0] if app.view else None
             assert layer is not None and not layer.path.is_relative_to(daemon.data_root)
             assert "docker save" in layer.meta["note"]
+            for char in [*"docker ps", "\r"]:
+                app.post_message(key_event(char))
+            await until(pilot, lambda: READ_ONLY in output(app))
 
+        source.cli = None  # no docker CLI on this machine: the bar is read-only
         drive_docker(source, root, scenario)
     finally:
         source.close()

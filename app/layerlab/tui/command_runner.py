@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from layerlab.tui.output_log import OutputLog
 
 
+READ_ONLY = "read-only: there is no docker CLI here to run commands on the daemon"
+
+
 class RunnerHost(Protocol):
     """What the runner needs of the app (`LayerlabApp`, which imports this module)."""
 
@@ -230,7 +233,7 @@ class CommandRunner:
     def _on_daemon(self, line: str, words: list[str], cli: list[str] | None) -> bool:
         """The line goes to the real docker CLI on the daemon shown; without one, nothing runs."""
         if cli is None:
-            self.host.output_log.say("read-only: no docker CLI here to run commands on the daemon")
+            self.host.output_log.say(READ_ONLY)
             return False
         argv = [*cli, *(words[1:] if words[:1] == ["docker"] else words)]
         if _reads_the_keyboard(words):
