@@ -28,7 +28,7 @@ from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.storage.containers import Container
 from layerlab.storage.images import Image, Layer, layer_meta
 from layerlab.storage.reference import chain_id
-from layerlab.storage.snapshot import NONE_REF, Snapshot, Subject
+from layerlab.storage.snapshot import NONE_REF, Snapshot
 
 if TYPE_CHECKING:
     import docker
@@ -107,14 +107,6 @@ class DaemonReader:
         except NotFound:
             return None
 
-    def resolve(self, ref: str) -> Subject | None:
-        """A container first, then an image, as `docker inspect` looks; None if neither."""
-        container = self._maybe(self.container, ref)
-        if container is not None:
-            return Subject("container", container.id)
-        image = self._maybe(self.image_inspect_ref, ref)
-        return Subject("image", image["Id"]) if image is not None else None
-
     def watch_store(self, on_change: Callable[[], None]) -> EventsWatch:
         """A watch (not started) on `docker events`, calling `on_change` on each event."""
         return EventsWatch(self.host, on_change)
@@ -139,11 +131,10 @@ class DaemonReader:
 
     def inspect(self, ref: str, size: bool = False, kind: str | None = None) -> dict[str, Any]:
         """The daemon's own `inspect` JSON: container first, as Docker looks."""
-        if kind != "image":
-            found = self._maybe(self.container, ref)
-            if found is not None or kind == "container":
-                return found.data if found else self.container(ref).data
-        return self.image_inspect_ref(ref)
+        if kind == "container":
+            return self.container(ref).data
+        found = self._maybe(self.container, ref) if kind is None else None
+        return found.data if found is not None else self.image_inspect_ref(ref)
 
     def bundle_spec(self, ref: str) -> dict[str, Any] | None:
         """The runtime's config.json is the daemon's, in its own folders: not read."""
@@ -182,7 +173,9 @@ class DaemonReader:
         diff_ids: list[str] = list((attrs.get("RootFS") or {}).get("Layers") or [])
         steps = self._history(attrs["Id"], len(diff_ids)) if full else []
         folders = None if self.why_saved else overlay_folders(attrs, len(diff_ids))
+        saved = ""  # why its layers are the saved ones, if they are
         if folders is None:
+            saved = self.why_saved or "its overlay2 folders do not match its layers"
             folders = self.saved.folders(attrs["Id"], diff_ids, unpack=full)
         layers: list[Layer] = []
         parent: str | None = None
@@ -193,7 +186,7 @@ class DaemonReader:
             layers.append(Layer(chain, diff_id, parent, *made, folder))
             parent = chain
         if full:
-            self._remember(layers)
+            self._remember(layers, saved)
         return Image(attrs["Id"], image_config(attrs, steps), layers)
 
     def _history(self, image_id: str, count: int) -> list[dict[str, Any]]:
@@ -213,14 +206,15 @@ class DaemonReader:
             steps = [s for s in steps if s["size"] or "#(nop)" not in s["created_by"]]
         return steps if len(steps) == count else []
 
-    def _remember(self, layers: list[Layer]) -> None:
+    def _remember(self, layers: list[Layer], saved: str) -> None:
+        """Each layer's json, for `layer_meta`; `saved`: why its files are docker save's."""
         with self._lock:
             for layer in layers:
                 meta = layer_meta(layer.chain_id, layer.parent, layer.diff_id, layer.created,
                                   layer.created_by, layer.size)  # fmt: skip
                 meta["folder"] = str(layer.diff_path)
-                if self.why_saved:
-                    meta["note"] = f"unpacked from docker save: {self.why_saved}"
+                if saved:
+                    meta["note"] = f"unpacked from docker save: {saved}"
                 self._metas[layer.chain_id] = meta
 
 
