@@ -33,6 +33,12 @@ def source(real_docker: Daemon) -> Iterator[DaemonSource]:
     daemon.close()
 
 
+@pytest.fixture
+def short_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for a daemon of the test's own: its containerd's socket path must stay short."""
+    return tmp_path_factory.mktemp("dd")
+
+
 def drive_docker(source: DaemonSource, root: Path, scenario: object) -> None:
     async def main() -> None:
         app = LayerlabApp(root, daemon=source)
@@ -105,12 +111,11 @@ def test_a_real_daemons_image_and_a_container_writing_live(
 
 
 def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
-    real_docker: Daemon, tmp_path: Path, root: Path
+    real_docker: Daemon, short_folder: Path, root: Path
 ) -> None:
     """A daemon on the vfs driver: no overlay2 folders to read, so busybox's layer is the one
     `docker save` gives, unpacked into a folder of ours, and the header says why."""
-    (tmp_path / "vfs").mkdir()
-    started = start_daemon(tmp_path / "vfs", driver="vfs")
+    started = start_daemon(short_folder, driver="vfs")
     assert started is not None  # real_docker skipped the test where there is no dockerd
     daemon, proc = started
     source = DaemonSource(daemon.host)
@@ -132,6 +137,32 @@ def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
             await until(pilot, lambda: READ_ONLY in output(app))
 
         source.cli = None  # no docker CLI on this machine: the bar is read-only
+        drive_docker(source, root, scenario)
+    finally:
+        source.close()
+        stop_daemon(proc)
+
+
+def test_a_daemon_that_goes_away_is_one_line_and_the_app_stays_up(
+    real_docker: Daemon, short_folder: Path, root: Path
+) -> None:
+    """Its events stream ends: the read that follows fails, and says why."""
+    started = start_daemon(short_folder)
+    assert started is not None  # real_docker skipped the test where there is no dockerd
+    daemon, proc = started
+    source = DaemonSource(daemon.host)
+    gone = f"Cannot connect to the Docker daemon at {daemon.host}"
+
+    def said(app: LayerlabApp) -> bool:  # "reading the store failed: Cannot connect ..."
+        return any(gone in str(n.message) for n in app._notifications)
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await until(pilot, lambda: app.snapshot is not None and bool(app.snapshot.images))
+        await asyncio.to_thread(stop_daemon, proc)
+        await until(pilot, lambda: said(app))
+        assert app.is_running
+
+    try:
         drive_docker(source, root, scenario)
     finally:
         source.close()
