@@ -21,7 +21,7 @@ from layerlab.tui.settle import settled
 
 from .conftest import CLI
 from .docker_side import Daemon, start_daemon, stop_daemon
-from .tui_helpers import changes, enter, key_event, output, screen_text, until
+from .tui_helpers import changes, enter, key_event, output, running, screen_text, until
 
 pytestmark = pytest.mark.system
 
@@ -108,6 +108,27 @@ def test_a_real_daemons_image_and_a_container_writing_live(
         for cid in started:
             real_docker("rm", "-f", cid)
     assert not root.exists()  # layerlab's own store was never made, let alone written
+
+
+def test_the_bar_runs_the_docker_cli_in_turn_and_ctrl_c_ends_its_wait(
+    source: DaemonSource, root: Path
+) -> None:
+    """`docker events` waits until Ctrl+C (the CLI's own: SIGINT); `run -it` cannot have a
+    headless terminal and says so; the next line runs on the daemon."""
+    lines = ["docker events", "docker run -it busybox sh", "version -f '{{.Server.Version}}'"]
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        done = app.commands_done
+        await pilot.press(*[key for line in lines for key in [*line, "enter"]])
+        await running(pilot, lambda: app.runner.cli is not None and app.queue.waiting != ())
+        await pilot.press("ctrl+c")
+        await settled(pilot, commands=done + 2)
+        shown = output(app)
+        assert shown.index("^C") > shown.index("$ docker events")
+        assert any("cannot be handed to the docker CLI" in line for line in shown)
+        assert "20.10" in " ".join(shown[shown.index("$ " + lines[2]) :])
+
+    drive_docker(source, root, scenario)
 
 
 def test_where_the_layer_folders_cannot_be_read_they_come_from_docker_save(
