@@ -252,22 +252,16 @@ class CommandRunner:
         from layerlab.tui.output_log import LogStream
 
         out = LogStream(self.host.output_log)
-        with subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        ) as proc:
-            self.cli = proc
-            if not self.host.app.is_running:
-                proc.terminate()
-            assert proc.stdout is not None
-            for text in proc.stdout:
-                out.write(text)
-            code = proc.wait()
-        self.cli = None
+        try:
+            with _spawn(argv) as proc:
+                self.cli = proc
+                if not self.host.app.is_running:  # the app quit before the CLI started
+                    proc.terminate()
+                for text in proc.stdout or ():
+                    out.write(text)
+                code = proc.wait()
+        finally:
+            self.cli = None
         out.flush()
         self.host.app.post_message(CliDone(line=line, code=code))
 
@@ -428,3 +422,15 @@ def _reads_the_keyboard(words: list[str]) -> bool:
             return needs_terminal(grammar.parse(words))
     except (LayerlabError, SystemExit):  # not ours to judge: the docker CLI will say
         return False
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[str]:
+    """The docker CLI, its two streams on one pipe (in the order a terminal shows them)."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
