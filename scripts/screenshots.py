@@ -6,6 +6,7 @@ Run as root (it starts real containers): `.venv/bin/python scripts/screenshots.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -117,10 +118,13 @@ async def docker(root: Path, size: tuple[int, int] = (100, 32)) -> bool:
     if started is None:
         return False
     daemon, proc = started
-    try:
+    with contextlib.ExitStack() as stack:  # undone last first: the container, then the daemon
+        stack.callback(stop_daemon, proc)
+        stack.callback(daemon, "rm", "-f", "web")
         run = daemon("run", "-d", "--network", "none", "--name", "web", "busybox", "sleep", "600")
         daemon("exec", "web", "touch", "/happiness.txt")
         source = DaemonSource(daemon.host)
+        stack.callback(source.close)
         app = LayerlabApp(root / "store", history_path=root / "history", daemon=source)
         async with app.run_test(size=size) as pilot:
             await settled(pilot)
@@ -134,10 +138,6 @@ async def docker(root: Path, size: tuple[int, int] = (100, 32)) -> bool:
             await type_line(pilot, "docker ps --format '{{.Names}} {{.Status}}'")
             await pilot.pause(1.6)
             app.save_screenshot(f"docker-{size[0]}x{size[1]}.svg", str(OUT))
-        source.close()
-    finally:
-        daemon("rm", "-f", "web")
-        stop_daemon(proc)
     return True
 
 
