@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from layerlab.docker_daemon.events import changes_records
 from layerlab.docker_daemon.reader import overlay_folders, saved_reason
 
 pytestmark = pytest.mark.unit
@@ -37,3 +38,11 @@ def test_why_the_layers_come_from_docker_save() -> None:
     assert saved_reason("vfs", []) == "the daemon's storage driver is vfs, not overlay2"
     containerd = [["driver-type", "io.containerd.snapshotter.v1"]]
     assert "containerd image store" in str(saved_reason("overlayfs", containerd))
+
+
+def test_a_process_run_in_a_container_changes_no_record() -> None:
+    """A health check every few seconds is an exec: no read of the daemon follows it."""
+    assert not changes_records({"Type": "container", "Action": "exec_start: sh -c true"})
+    assert not changes_records({"Type": "container", "Action": "exec_die"})
+    assert changes_records({"Type": "container", "Action": "start"})
+    assert changes_records({"Type": "image", "Action": "tag"})

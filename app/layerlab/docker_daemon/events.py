@@ -56,10 +56,11 @@ class EventsWatch:
         while not self._stopped.is_set():
             # Whatever ends the read: the stream closed under it (stop), or the daemon gone.
             with contextlib.suppress(Exception):
-                for _ in self._stream:
+                for event in self._stream:
                     if self._stopped.is_set():
                         return
-                    self.on_change()
+                    if changes_records(event):
+                        self.on_change()
             self._reconnect()
 
     def _reconnect(self) -> None:
@@ -87,3 +88,9 @@ class EventsWatch:
             self._thread.join(STOP_SECONDS)
         if self._api is not None:
             self._api.close()
+
+
+def changes_records(event: dict[str, Any]) -> bool:
+    """Whether an event may change what the faces read: not a process run in a container
+    (`exec_create`, `exec_start`, `exec_die`: every health check is one), which changes none."""
+    return not str(event.get("Action") or event.get("status") or "").startswith("exec_")
