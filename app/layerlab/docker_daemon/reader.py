@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from layerlab.docker_daemon.connect import api_client, cannot_connect, daemon_host, docker_cli
 from layerlab.docker_daemon.events import EventsWatch
 from layerlab.docker_daemon.saved import SavedLayers
-from layerlab.errors import LayerlabError, NotFound
+from layerlab.errors import ClientError, NotFound
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.storage.containers import Container
 from layerlab.storage.images import Image, Layer, layer_meta
@@ -41,7 +41,7 @@ RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 class DaemonReader:
     """The daemon at `host` (None: DOCKER_HOST, else Docker's socket), read through the SDK.
 
-    Raises LayerlabError with the docker CLI's line when the daemon does not answer.
+    Raises ClientError with the docker CLI's line when the daemon does not answer.
     """
 
     def __init__(self, host: str | None = None) -> None:
@@ -79,7 +79,7 @@ class DaemonReader:
         except docker.errors.NotFound as exc:
             raise NotFound(missing or str(exc.explanation or exc)) from exc
         except docker.errors.APIError as exc:
-            raise LayerlabError(f"Error response from daemon: {exc.explanation or exc}") from exc
+            raise ClientError(f"Error response from daemon: {exc.explanation or exc}") from exc
         except (requests.RequestException, OSError) as exc:
             raise cannot_connect(self.host) from exc
 
