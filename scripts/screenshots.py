@@ -6,6 +6,7 @@ Run as root (it starts real containers): `.venv/bin/python scripts/screenshots.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -15,7 +16,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from layerlab.engine import Engine
+from layerlab.engine.daemon import DaemonSource
 from layerlab.lessons.loader import find_lesson, load_course
+from layerlab.storage.snapshot import Subject
 from layerlab.tui import themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.command_bar import CommandBar
@@ -104,8 +107,48 @@ async def render(size: tuple[int, int], root: Path) -> None:
             engine.rm(container.id, force=True)
 
 
+async def docker(root: Path, size: tuple[int, int] = (100, 32)) -> bool:
+    """`tui --docker` on a Docker daemon of its own (the tests'), a container writing a file in
+    it; False when dockerd is not installed."""
+    sys.path.insert(0, str(OUT.parent))
+    from tests.docker_side import start_daemon, stop_daemon
+
+    (root / "dockerd").mkdir()
+    started = start_daemon(root / "dockerd")
+    if started is None:
+        return False
+    daemon, proc = started
+    with contextlib.ExitStack() as stack:  # undone last first: the container, then the daemon
+        stack.callback(stop_daemon, proc)
+        stack.callback(daemon, "rm", "-f", "web")
+        run = daemon("run", "-d", "--network", "none", "--name", "web", "busybox", "sleep", "600")
+        daemon("exec", "web", "touch", "/happiness.txt")
+        source = DaemonSource(daemon.host)
+        stack.callback(source.close)
+        app = LayerlabApp(root / "store", history_path=root / "history", daemon=source)
+        async with app.run_test(size=size) as pilot:
+            await settled(pilot)
+            app.subject = Subject("container", run.out.strip())
+            tree = app.files_tree
+
+            def written() -> bool:
+                return any("happiness" in str(node.data) for node in tree.root.children)
+
+            await settled(pilot, until=written)
+            await type_line(pilot, "docker ps --format '{{.Names}} {{.Status}}'")
+            await pilot.pause(1.6)
+            app.save_screenshot(f"docker-{size[0]}x{size[1]}.svg", str(OUT))
+    return True
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="layerlab-shots-"))
+    try:
+        if asyncio.run(docker(root)):
+            print(f"wrote docker-100x32.svg to {OUT}")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
     for size in SIZES:
         root = Path(tempfile.mkdtemp(prefix="layerlab-shots-"))
         os.environ["XDG_STATE_HOME"] = str(root / "state")  # the lesson's progress: not the user's

@@ -58,10 +58,12 @@ class Daemon:
         return [self.cli.docker, "--host", self.host]
 
 
-def start_daemon(folder: Path) -> tuple[Daemon, subprocess.Popen[bytes]] | None:
-    """Docker 20.10's daemon (Debian's docker.io) started in `folder`, with `busybox:latest`
-    imported from the same static busybox and applets layerlab's own busybox has; None when
-    dockerd is not installed. The caller ends the process (`stop_daemon`)."""
+def start_daemon(
+    folder: Path, driver: str = "overlay2"
+) -> tuple[Daemon, subprocess.Popen[bytes]] | None:
+    """Docker 20.10's daemon (Debian's docker.io) started in `folder` on the storage `driver`,
+    with `busybox:latest` imported from the same static busybox and applets layerlab's own
+    busybox has; None when dockerd is not installed. The caller ends it (`stop_daemon`)."""
     dockerd, client = shutil.which("dockerd"), "/usr/bin/docker"
     if dockerd is None or not Path(client).exists():
         return None
@@ -69,7 +71,7 @@ def start_daemon(folder: Path) -> tuple[Daemon, subprocess.Popen[bytes]] | None:
     proc = subprocess.Popen(
         [dockerd, "--data-root", str(folder / "data"), "--exec-root", str(folder / "exec"),
          "--host", f"unix://{sock}", "--pidfile", str(folder / "dockerd.pid"),
-         "--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=overlay2"],
+         "--bridge=none", "--iptables=false", "--ip6tables=false", f"--storage-driver={driver}"],
         stdin=subprocess.DEVNULL, stdout=(folder / "dockerd.log").open("wb"),
         stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip

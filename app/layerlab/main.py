@@ -9,6 +9,7 @@ exit without the interpreter's teardown when nothing needs it.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import os
 import sys
@@ -56,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lesson = ns.lesson if ns.cmd != "lesson" else ns.names[0]
             demo = ns.delay if ns.cmd == "demo" else None
             present, leave = getattr(ns, "present", False), getattr(ns, "exit", False)
-            return run_tui(root, lesson, demo, present=present, demo_exit=leave)
+            docker = _docker_host(ns)
+            return run_tui(root, lesson, demo, present=present, demo_exit=leave, docker=docker)
         from layerlab.commands.handlers import dispatch
         from layerlab.commands.stdio import IO
 
@@ -109,6 +111,20 @@ def entry() -> NoReturn:
         except (OSError, ValueError):  # a reader gone (`| head`), or closed: nothing to deliver
             pass
     os._exit(code)
+
+
+def _docker_host(ns: argparse.Namespace) -> str | None:
+    """`tui --docker [--host URL]`: the daemon to show ("": DOCKER_HOST or Docker's default);
+    None for layerlab's own store."""
+    if not getattr(ns, "docker", False):
+        if getattr(ns, "host", None):
+            raise LayerlabError('"--host" requires "--docker"')
+        return None
+    if ns.lesson:
+        raise LayerlabError(
+            '"--lesson" and "--docker" cannot be used together: lessons run in layerlab\'s stores'
+        )
+    return ns.host or ""
 
 
 def _check_root(root: Path) -> None:

@@ -579,6 +579,13 @@ def _face_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--present", action="store_true", help="presentation mode for projectors (F8 toggles)"
     )
+    p.add_argument(
+        "--docker",
+        action="store_true",
+        help="show a real Docker daemon (read-only; commands run its docker CLI)",
+    )
+    p.add_argument("--host", metavar="URL", help="the Docker daemon for --docker "
+                   "(default: DOCKER_HOST, else unix:///var/run/docker.sock)")  # fmt: skip
     _lesson_grammar(add("lesson", aliases=["lessons"]))
     p = add("demo", description=f"{COMMANDS['demo']}. Space pauses and resumes, → goes on to "
             f"the next step at once. {ROOT_NOTE}")  # fmt: skip

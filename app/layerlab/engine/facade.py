@@ -154,11 +154,9 @@ class Engine(Context):
     def namespaces(self, ref: str) -> tuple[Namespace, ...]:
         """A running container's namespaces beside the host's (its pid 1's `/proc/PID/ns/*`
         inodes); () when it does not run."""
-        from layerlab.runtime.namespaces import of_process
+        from layerlab.runtime.namespaces import of_container
 
-        container = self.container(ref)
-        pid = int(container.state.get("Pid") or 0)
-        return of_process(pid) if container.running and pid else ()
+        return of_container(self.container(ref).state)
 
     def network_view(self, ref: str) -> NetworkView | None:
         """A running container's network as the faces draw it (its links, veth pairs,

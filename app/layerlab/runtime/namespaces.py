@@ -4,7 +4,9 @@ against the host's (ours), compared by inode, as `lsns` and `readlink` tell them
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # Docker's five (`--pid`, `--network`, `--ipc`, `--uts` and the mounts), then the two it
 # shares with the host by default.
@@ -38,3 +40,9 @@ def of_process(pid: int) -> tuple[Namespace, ...]:
             continue
         found.append(Namespace(kind, theirs, ours))
     return tuple(found)
+
+
+def of_container(state: Mapping[str, Any]) -> tuple[Namespace, ...]:
+    """A container's (by its inspect `State`) namespaces while it runs; () when it does not."""
+    pid = int(state.get("Pid") or 0)
+    return of_process(pid) if state.get("Running") and pid else ()

@@ -47,10 +47,11 @@ from layerlab.tui.command_runner import CommandRunner
 from layerlab.tui.explain import explain
 from layerlab.tui.explainer import Explainer
 from layerlab.tui.first_screen import FirstScreen
-from layerlab.tui.lesson_desk import LessonDesk
+from layerlab.tui.lesson_desk import LESSONS_OFF, LessonDesk
 from layerlab.tui.literal import shown
 from layerlab.tui.logs_panel import LogsPanel
 from layerlab.tui.messages import (
+    CliDone,
     CommandDone,
     StoreChanged,
     StoreLoaded,
@@ -66,10 +67,12 @@ from layerlab.tui.subject_panels import SubjectPanels
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
+    from layerlab.engine.daemon import DaemonSource
     from layerlab.lessons.model import Lesson
     from layerlab.tui.event_log import EventLog
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.tui.output_log import OutputLog
+    from layerlab.tui.source import Source
 
 PROC_POLL_SECONDS = 0.4
 EVENTS_PER_BATCH = 5  # a burst of new files is logged as its first few and a count
@@ -85,6 +88,19 @@ DOING = {
     "watch": "watching the store",
     "signal": "sending the signal",
 }
+
+
+def daemon_welcome(daemon: DaemonSource) -> str:
+    """What the explainer says first in `tui --docker`."""
+    runs = (
+        "Commands typed below run the docker CLI on it"
+        if daemon.cli
+        else "There is no docker CLI here: the bar is read-only"
+    )
+    return (
+        f"This is the Docker daemon at {daemon.host}, read through its API: the panels follow "
+        f"its events, and a running container's writable layer as it writes. {runs}. " + LESSONS_OFF
+    )
 
 
 def error_line(error: BaseException | None) -> str:
@@ -144,8 +160,10 @@ class LayerlabApp(App[None]):
         history_path: Path | None = None,
         *,
         present: bool = False,
+        daemon: DaemonSource | None = None,
     ) -> None:
         super().__init__()
+        self.daemon = daemon  # `tui --docker`: a real Docker daemon shown, not layerlab's store
         self.root = root  # the learner's own store (None: LAYERLAB_ROOT or the default)
         self._home_engine: Engine | None = None  # made at its first use: after the first frame
         self._engine_lock = threading.Lock()
@@ -160,7 +178,7 @@ class LayerlabApp(App[None]):
         self.snapshot: Snapshot | None = None  # the store as the panels show it (the watcher's)
         # The store's watcher: made and started in a worker (watchdog waits for the first frame).
         self._watching = True  # the engine's store is watched (until the app unmounts)
-        self.store = StoreReader(self, lambda: self.engine, lambda: self._watching)
+        self.store = StoreReader(self, lambda: self.source, lambda: self._watching)
         self._after_command: str | None = None  # the command whose effect is being shown
         self._to_top = False  # the next subject shown opens its writable (or top) layer
         self.commands_done = 0  # how many commands have finished: what a script driving us waits on
@@ -207,6 +225,11 @@ class LayerlabApp(App[None]):
         """What commands and reads go through: a lesson's sandbox, else the learner's store."""
         return self._lesson_engine or self.home_engine
 
+    @property
+    def source(self) -> Source:
+        """What the panels read: the Docker daemon shown (`--docker`), else the engine in use."""
+        return self.daemon or self.engine
+
     def get_default_screen(self) -> Screen[None]:
         """The first screen, born with the classes its size and mode give it."""
         horizontal, vertical = self.HORIZONTAL_BREAKPOINTS, self.VERTICAL_BREAKPOINTS
@@ -215,11 +238,13 @@ class LayerlabApp(App[None]):
     def compose(self) -> ComposeResult:
         # Kept as attributes: workers and late messages reach them without querying the DOM.
         self.subject_bar = SubjectBar(id="subject")
-        self.panels = panels = SubjectPanels(lambda: self.engine, id="main")
+        self.panels = panels = SubjectPanels(lambda: self.source, id="main")
         self.subject_list, self.layer_stack = panels.subject_list, panels.layer_stack
         self.files_tree, self.provenance_view = panels.files_tree, panels.provenance_view
         self.metadata_panel, self.diagram = panels.metadata_panel, panels.diagram
         self.process_panel = panels.process_panel
+        if self.daemon is not None:  # named above the panels, with where its layers come from
+            self.subject_bar.shown_from, self.layer_stack.note = self.daemon.names()
         self.explainer = Explainer(id="explainer")
         self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
@@ -237,6 +262,7 @@ class LayerlabApp(App[None]):
         self.subject_list.border_title = "subjects"
         self._apply_present()
         self.command_bar.focus()
+        self.explainer.text = daemon_welcome(self.daemon) if self.daemon else ""  # "": WELCOME
         self.call_after_refresh(self._after_first_frame)
 
     def _after_first_frame(self) -> None:
@@ -450,6 +476,12 @@ class LayerlabApp(App[None]):
         self.runner.offer(outcome)
         self.runner.over()
 
+    def on_cli_done(self, message: CliDone) -> None:
+        """A line the docker CLI ran on the daemon shown: the panels follow its events."""
+        self.commands_done += 1
+        self.event_log.add(f"$ docker {message.line}  → exit {message.code}", "command")
+        self.runner.over()
+
     # --- the store ----------------------------------------------------------------------
     def start_store_watch(self) -> None:
         self.store.watch()
@@ -508,7 +540,7 @@ class LayerlabApp(App[None]):
     @work(thread=True, exclusive=True, group="subject", exit_on_error=False)
     def load_subject(self, subject: Subject) -> None:
         try:
-            view: SubjectView | None = model.load(self.engine, subject)
+            view: SubjectView | None = model.load(self.source, subject)
         except (NotFound, *analysis.GONE):  # removed, by us or another terminal, mid-read
             view = None
         if not get_current_worker().is_cancelled:
@@ -586,18 +618,29 @@ def run_tui(
     demo: float | None = None,
     present: bool = False,
     demo_exit: bool = False,
+    docker: str | None = None,
 ) -> int:
     """Open the TUI on the store at `root` (on a lesson, played by itself with `demo`, and
-    left when it is over with `demo_exit`; `present`: presentation mode); the CLI's exit code:
-    non-zero when the app crashed or a demonstrated step's checks did not pass."""
+    left when it is over with `demo_exit`; `present`: presentation mode), or on the Docker
+    daemon at `docker` (`tui --docker [--host URL]`); the CLI's exit code: non-zero when the
+    app crashed or a demonstrated step's checks did not pass."""
     chosen = None
     if lesson is not None:
         from layerlab.lessons.loader import find_lesson, load_course
 
         chosen = find_lesson(load_course(), lesson)
-    app = LayerlabApp(root, chosen, demo, present=present)
+    daemon = None
+    if docker is not None:  # `--docker`: the daemon at `docker` ("": DOCKER_HOST or the default)
+        from layerlab.engine.daemon import DaemonSource
+
+        daemon = DaemonSource(docker or None)  # the docker CLI's line when it does not answer
+    app = LayerlabApp(root, chosen, demo, present=present, daemon=daemon)
     app.demo_exit = demo_exit
-    return run_app(app)
+    try:
+        return run_app(app)
+    finally:
+        if daemon is not None:
+            daemon.close()
 
 
 def run_app(app: LayerlabApp, *, headless: bool = False) -> int:

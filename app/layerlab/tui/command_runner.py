@@ -17,6 +17,7 @@ import contextlib
 import io
 import shlex
 import signal
+import subprocess
 import sys
 import threading
 from functools import partial
@@ -30,7 +31,7 @@ from layerlab.errors import LayerlabError, printed
 from layerlab.tui import bar_words
 from layerlab.tui.command_queue import CommandQueue
 from layerlab.tui.explain import Outcome, build_notes
-from layerlab.tui.messages import CommandDone
+from layerlab.tui.messages import CliDone, CommandDone
 from layerlab.tui.outcome import execute, needs_terminal
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
     from layerlab.commands.stdio import IO
     from layerlab.engine import Engine
+    from layerlab.engine.daemon import DaemonSource
     from layerlab.storage.snapshot import Snapshot
     from layerlab.tui.bar_status import BarStatus
     from layerlab.tui.command_bar import CommandBar
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from layerlab.tui.logs_panel import LogsPanel
     from layerlab.tui.metadata import MetadataPanel
     from layerlab.tui.output_log import OutputLog
+
+
+READ_ONLY = "read-only: there is no docker CLI here to run commands on the daemon"
 
 
 class RunnerHost(Protocol):
@@ -57,6 +62,8 @@ class RunnerHost(Protocol):
     def engine(self) -> Engine: ...
     @property
     def snapshot(self) -> Snapshot | None: ...
+    @property
+    def daemon(self) -> DaemonSource | None: ...
     @property
     def lesson_pane(self) -> LessonPane | None: ...
     @property
@@ -85,6 +92,7 @@ class CommandRunner:
         self._cancels: dict[Worker[None], threading.Event] = {}
         self._cancels_lock = threading.Lock()
         self.completed: str | None = None  # the bar's value the hint above it speaks of
+        self.cli: subprocess.Popen[str] | None = None  # the docker CLI running a line (--docker)
 
     # --- the queue ------------------------------------------------------------------------
     def add(self, line: str) -> None:
@@ -119,6 +127,9 @@ class CommandRunner:
             log.say(f"Error: {exc}")
             self._refused(line, f"Error: {exc}")
             return False
+        daemon = host.daemon
+        if daemon is not None and bar_words.bar_word(words) is None:
+            return self._on_daemon(line, words, daemon.cli)
         if words and self._bar_word(words):
             return False
         from layerlab.commands import grammar  # the command line's grammar: at the first line typed
@@ -218,6 +229,56 @@ class CommandRunner:
             pane.ran(line, outcome.code, out, err)
         host.app.post_message(CommandDone(outcome=outcome))
 
+    # --- a real Docker daemon's CLI (`tui --docker`) ----------------------------------------
+    def _on_daemon(self, line: str, words: list[str], cli: list[str] | None) -> bool:
+        """The line goes to the real docker CLI on the daemon shown; without one, nothing runs."""
+        if cli is None:
+            self.host.output_log.say(READ_ONLY)
+            return False
+        argv = [*cli, *(words[1:] if words[:1] == ["docker"] else words)]
+        if _reads_the_keyboard(words):
+            return self._cli_in_terminal(line, argv)
+        self.host.app.run_worker(
+            partial(self._run_cli, line, argv),
+            name="run_command",
+            group="command",
+            thread=True,
+            exit_on_error=False,
+        )
+        return True
+
+    def _run_cli(self, line: str, argv: list[str]) -> None:
+        """On the command's worker: the CLI's output (both streams) into the output pane."""
+        from layerlab.tui.output_log import LogStream
+
+        out = LogStream(self.host.output_log)
+        try:
+            with _spawn(argv) as proc:
+                self.cli = proc
+                if not self.host.app.is_running:  # the app quit before the CLI started
+                    proc.terminate()
+                for text in proc.stdout or ():
+                    out.write(text)
+                code = proc.wait()
+        finally:
+            self.cli = None
+        out.flush()
+        self.host.app.post_message(CliDone(line=line, code=code))
+
+    def _cli_in_terminal(self, line: str, argv: list[str]) -> bool:
+        """`run -it`, `exec -it`: the CLI gets the real terminal until it exits (the app is
+        suspended meanwhile, as for layerlab's own `-it`)."""
+        log = self.host.output_log
+        try:
+            with self.host.app.suspend():
+                code = subprocess.call(argv)
+        except SuspendNotSupported:
+            log.say("Error: this terminal cannot be handed to the docker CLI (-it needs a tty)")
+            return False
+        log.note(f"the terminal is back from the docker CLI (exit code {code})")
+        self.host.app.post_message(CliDone(line=line, code=code))
+        return True
+
     def _run_in_terminal(self, line: str, ns: argparse.Namespace) -> bool:
         """Hand the real terminal to the container (`-it`), then come back and catch up.
 
@@ -253,7 +314,11 @@ class CommandRunner:
         sig-proxy); a process that ignores it runs on, and a second Ctrl+C stops
         waiting. `logs -f` and `wait` stop waiting at once.
         """
-        cio = self.running_io
+        cio, cli = self.running_io, self.cli
+        if cli is not None:  # the docker CLI: Ctrl+C is its own
+            self.host.output_log.note("^C")
+            cli.send_signal(signal.SIGINT)
+            return
         if cio is None or cio.cancel is None:  # between commands, or an -it one
             return
         self.queue.interrupts += 1
@@ -285,6 +350,9 @@ class CommandRunner:
 
     def cancel_all(self) -> None:
         """End every command's long wait: the app quits."""
+        cli = self.cli
+        if cli is not None:
+            cli.terminate()
         with self._cancels_lock:
             for cancel in self._cancels.values():
                 cancel.set()
@@ -343,3 +411,26 @@ class CommandRunner:
             self.completed = line
         else:
             status.set_hint(f"try: {line}")
+
+
+def _reads_the_keyboard(words: list[str]) -> bool:
+    """`run -it`, `exec -it`, `start -ai` as Docker's grammar reads them (ours is its copy)."""
+    from layerlab.commands import grammar
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            return needs_terminal(grammar.parse(words))
+    except (LayerlabError, SystemExit):  # not ours to judge: the docker CLI will say
+        return False
+
+
+def _spawn(argv: list[str]) -> subprocess.Popen[str]:
+    """The docker CLI, its two streams on one pipe (in the order a terminal shows them)."""
+    return subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )

@@ -81,9 +81,10 @@ class LayerStack(DataTable[Text | str]):
         self.mounts: tuple[Mounted, ...] = ()  # the rows under the layers: not layers
         self._picked: LayerRow | None = None
         self._live_files: int | None = None  # the writable layer's count, kept live
+        self.note = ""  # where the layers come from, when not their own folders (`--docker`)
 
     def on_mount(self) -> None:
-        self.border_title = TITLE
+        self.border_title = TITLE + self.note
         self.add_column("", key="mode")
         self.add_column("layer", key="id")
         self.add_column("size", key="size")
@@ -114,7 +115,8 @@ class LayerStack(DataTable[Text | str]):
             return  # a re-read that found nothing new: leave the table (and cursor) alone
         keep = None if top or self._picked is None else self._picked.key
         self.stack, self.mounts = layers, mounts
-        self.border_title = TITLE + (" · under them, mounts: outside the layers" if mounts else "")
+        under = " · under them, mounts: outside the layers" if mounts else ""
+        self.border_title = TITLE + self.note + under
         self._live_files = None
         self.clear()
         writable = component_style(self, "layer-stack--writable")

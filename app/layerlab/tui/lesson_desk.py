@@ -18,11 +18,15 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from layerlab.engine import Engine
+    from layerlab.engine.daemon import DaemonSource
     from layerlab.lessons.model import Lesson
     from layerlab.tui.command_bar import CommandBar
     from layerlab.tui.explainer import Explainer
     from layerlab.tui.lesson_pane import LessonPane
     from layerlab.tui.output_log import OutputLog
+
+
+LESSONS_OFF = "Lessons are off on a real Docker daemon: they run in layerlab's own sandboxes."
 
 
 class DeskHost(Protocol):
@@ -35,6 +39,8 @@ class DeskHost(Protocol):
     def app(self) -> App[Any]: ...
     @property
     def home_engine(self) -> Engine: ...
+    @property
+    def daemon(self) -> DaemonSource | None: ...
     @property
     def output_log(self) -> OutputLog: ...
     @property
@@ -59,6 +65,9 @@ class LessonDesk:
         from layerlab.tui.lesson_picker import LessonPicker
 
         app = self.host.app
+        if self.host.daemon is not None:  # `tui --docker`
+            app.notify(LESSONS_OFF, title="layerlab", timeout=4, markup=False)
+            return
         try:
             course = load_course()
         except LessonError as exc:

@@ -138,6 +138,14 @@ class CommandDone(WorkerResult):
 
 
 @dataclass
+class CliDone(WorkerResult):
+    """A line run by the docker CLI on the daemon shown (`tui --docker`) ended with `code`."""
+
+    line: str = field(kw_only=True)
+    code: int = field(kw_only=True)
+
+
+@dataclass
 class SizeRead(WorkerResult):
     """The writable layer at `upper` measured again after writes: (bytes, entries)."""
 

@@ -1,9 +1,10 @@
-"""What the panels show about one subject, read through the engine in worker threads.
+"""What the panels show about one subject, read through their source in worker threads.
 
 The store's listing is the engine's `Snapshot` and a subject its `Subject`
 (`layerlab.storage.snapshot`); this module reads one subject's view (its layers, their
-metadata, the writable layer, the OCI config) through the engine's read API,
-never the disk. The layer analysis itself lives in `layerlab.layerfs.analysis`.
+metadata, the writable layer, the OCI config) through the source's read API (the engine's,
+or a Docker daemon's: `tui/source.py`), never the store's disk. The layer analysis itself
+lives in `layerlab.layerfs.analysis`.
 Everything is a frozen dataclass so a worker can build it and post it to the
 UI thread, which only renders. Reads only: the TUI never writes the store.
 """
@@ -20,10 +21,11 @@ from layerlab.storage.reference import short_id
 from layerlab.storage.snapshot import Snapshot, Subject
 
 if TYPE_CHECKING:  # the panels' first frame imports this module; the engine comes after it
-    from layerlab.engine import Engine, Mounted, WritableLayer
+    from layerlab.engine import Mounted, WritableLayer
     from layerlab.network.view import NetworkView
     from layerlab.runtime.namespaces import Namespace
     from layerlab.storage.images import Image
+    from layerlab.tui.source import Source
 
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (
@@ -112,7 +114,7 @@ def image_name(tags: list[str], image_id: str) -> str:
     return sorted(tags)[0] if tags else short_id(image_id)
 
 
-def _image_rows(engine: Engine, image: Image) -> list[LayerRow]:
+def _image_rows(source: Source, image: Image) -> list[LayerRow]:
     """The image's read-only layers, top first."""
     rows: list[LayerRow] = []
     for i, layer in enumerate(image.layers):
@@ -128,22 +130,22 @@ def _image_rows(engine: Engine, image: Image) -> list[LayerRow]:
                 files=files,
                 path=layer.diff_path,
                 beneath=beneath,
-                meta=engine.layer_meta(layer.chain_id),
+                meta=source.layer_meta(layer.chain_id),
                 hidden=hidden,
             ),
         )
     return rows
 
 
-def load(engine: Engine, subject: Subject) -> SubjectView:
-    """Read the subject through the engine; raises NotFound once it is gone."""
-    from layerlab.engine import mounts_of  # loaded: the engine reading this is its module
+def load(source: Source, subject: Subject) -> SubjectView:
+    """Read the subject through its source; raises NotFound once it is gone."""
+    from layerlab.engine import mounts_of  # loaded: the engine (or its daemon source) reads this
 
     if subject.kind == "image":
-        image = engine.image(subject.id)
-        inspect = engine.image_inspect(image)
+        image = source.image(subject.id)
+        inspect = source.image_inspect(image)
         name = image_name(inspect["RepoTags"], image.id)
-        rows = _image_rows(engine, image)
+        rows = _image_rows(source, image)
         return SubjectView(
             subject=subject,
             name=name,
@@ -157,10 +159,10 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
             inspect=inspect,
             bundle=None,
         )
-    container = engine.container(subject.id)
-    image = engine.image(container.data["Image"])
-    rw = engine.writable_layer(container.id)
-    rows = _image_rows(engine, image)
+    container = source.container(subject.id)
+    image = source.image(container.data["Image"])
+    rw = source.writable_layer(container.id)
+    rows = _image_rows(source, image)
     size, files = reread(rw.size, (0, 0))  # a running container may delete files meanwhile
     writable = LayerRow(
         key="rw",
@@ -187,11 +189,11 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         union=(rw.upper, *rw.lowers),
         labels=labels,
         image_config=image.config,
-        inspect=engine.inspect(container.id, kind="container"),  # with its NetworkSettings
-        bundle=engine.bundle_spec(container.id),
+        inspect=source.inspect(container.id, kind="container"),  # with its NetworkSettings
+        bundle=source.bundle_spec(container.id),
         mounts=mounts_of(container.data),
-        namespaces=engine.namespaces(container.id),
-        network=engine.network_view(container.id),
+        namespaces=source.namespaces(container.id),
+        network=source.network_view(container.id),
     )
 
 

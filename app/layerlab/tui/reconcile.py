@@ -23,8 +23,8 @@ from layerlab.presentation.humanize import plural
 from layerlab.storage.snapshot import Snapshot, Subject
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
-    from layerlab.storage.watch import StoreWatch, UpperWatch
+    from layerlab.storage.watch import UpperWatch
+    from layerlab.tui.source import Source, Watch
 
 
 class UpperFollower:
@@ -70,23 +70,23 @@ class UpperFollower:
 
 
 class StoreFollower:
-    """The watch on the store of the engine `wanted()` names (None: no watch); `changed` is
-    called (on watchdog's thread) when the store's index changes."""
+    """The watch on the store of the source `wanted()` names (None: no watch); `changed` is
+    called (on the watch's thread) when the store's index changes (a daemon's: an event)."""
 
-    def __init__(self, wanted: Callable[[], Engine | None], changed: Callable[[], None]) -> None:
+    def __init__(self, wanted: Callable[[], Source | None], changed: Callable[[], None]) -> None:
         self.wanted = wanted
         self.changed = changed
-        self._watch: tuple[Engine, StoreWatch] | None = None
+        self._watch: tuple[Source, Watch] | None = None
         self._lock = threading.Lock()
 
     @property
-    def watching(self) -> Engine | None:
-        """The engine whose store is watched now."""
+    def watching(self) -> Source | None:
+        """The source whose store is watched now."""
         watch = self._watch
         return watch[0] if watch is not None else None
 
     def reconcile(self) -> None:
-        """Watch the wanted engine's store; a new watch reports once at its start."""
+        """Watch the wanted source's store; a new watch reports once at its start."""
         with self._lock:
             wanted, current = self.wanted(), self._watch
             if current is not None and current[0] is wanted:

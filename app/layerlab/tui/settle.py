@@ -56,7 +56,7 @@ async def settled(
     (`app.commands_done`), no line is queued or running (unless `queue` is
     False), no worker of `groups` is pending or running, no store read is
     waiting to start (unless `store` is False), with `current` the app's
-    snapshot lists what the engine's does (a store read per poll: for tests
+    snapshot lists what the source's does (a store read per poll: for tests
     and screenshots, not benchmarks), and `until()` (if given) is true - on
     `quiet` polls in a row. Raises AssertionError
     saying what was still outstanding after `timeout` seconds.
@@ -86,7 +86,7 @@ def _listing(snapshot: Snapshot) -> tuple[object, ...]:
 def shows_the_store(app: LayerlabApp) -> bool:
     """The containers (with their states) and images the app lists are the store's now."""
     shown = app.snapshot
-    return shown is not None and _listing(shown) == _listing(app.engine.snapshot())
+    return shown is not None and _listing(shown) == _listing(app.source.snapshot())
 
 
 def _outstanding(

@@ -22,27 +22,27 @@ from layerlab.tui.reconcile import StoreFollower
 if TYPE_CHECKING:
     from textual.app import App
 
-    from layerlab.engine import Engine
+    from layerlab.tui.source import Source
 
 STORE_SETTLE_SECONDS = 0.1
 STORE_RETRIES = 3  # a store read that failed is tried again this often before waiting for news
 
 
 class StoreReader:
-    """The watch on the store of `engine()` (while `watching()`), and the reads it brings."""
+    """The watch on the store of `source()` (while `watching()`), and the reads it brings."""
 
     def __init__(
-        self, app: App[Any], engine: Callable[[], Engine], watching: Callable[[], bool]
+        self, app: App[Any], source: Callable[[], Source], watching: Callable[[], bool]
     ) -> None:
         self.app = app
-        self.engine = engine
-        self.follower = StoreFollower(lambda: engine() if watching() else None, self._changed)
+        self.source = source
+        self.follower = StoreFollower(lambda: source() if watching() else None, self._changed)
         self._timer: Timer | None = None
         self.first_read_due = True  # the store is read once the first frame is painted
         self.failures = 0  # reads failed in a row
 
     def watch(self) -> None:
-        """Watch the store of the engine in use (in a worker: watchdog starts threads)."""
+        """Watch the store of the source in use (in a worker: watchdog starts threads)."""
         self.app.run_worker(
             self.follower.reconcile,
             name="start_store_watch",
@@ -80,7 +80,7 @@ class StoreReader:
         )
 
     def _read(self) -> None:
-        snapshot = self.engine().snapshot()
+        snapshot = self.source().snapshot()
         if not get_current_worker().is_cancelled:
             self.app.post_message(StoreLoaded(snapshot=snapshot))
 

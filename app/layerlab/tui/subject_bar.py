@@ -59,6 +59,7 @@ class SubjectBar(Static):
     )
 
     view: reactive[SubjectView | None] = reactive(None)
+    shown_from = ""  # `tui --docker`: the daemon shown, named before the subject
 
     def on_mount(self) -> None:
         on_theme_change(self, lambda: self.watch_view(self.view))
@@ -71,6 +72,10 @@ class SubjectBar(Static):
             ("layerlab ", self._component("subject-bar--app")),
             ("│ ", self._component("subject-bar--rule")),
         )
+        if self.shown_from:
+            text.append_text(
+                Text.assemble(self.shown_from, (" │ ", self._component("subject-bar--rule")))
+            )
         name = self._component("subject-bar--name")
         if view is None:
             text.append(

@@ -36,18 +36,18 @@ from layerlab.tui.provenance_view import ProvenanceView
 from layerlab.tui.subject_list import SubjectList
 
 if TYPE_CHECKING:
-    from layerlab.engine import Engine
+    from layerlab.tui.source import Source
 
 SIZE_EVERY_SECONDS = 0.3  # writes in the writable layer re-measure it at most this often
 
 
 class SubjectPanels(Horizontal):
     """The subjects list, then the layer stack, files and provenance, then the picture, the
-    metadata and the processes; `engine()` is the engine the app reads through now."""
+    metadata and the processes; `source()` is what the app reads through now."""
 
-    def __init__(self, engine: Callable[[], Engine], *, id: str | None = None) -> None:
+    def __init__(self, source: Callable[[], Source], *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._engine = engine
+        self._source = source
         self.view: SubjectView | None = None  # what the panels show
         self._size_timer: Timer | None = None  # a throttled re-read of the writable layer's size
         # Kept as attributes: workers and late messages reach them without querying the DOM.
@@ -57,7 +57,7 @@ class SubjectPanels(Horizontal):
         self.provenance_view = ProvenanceView(id="provenance")
         self.metadata_panel = MetadataPanel(id="metadata")
         self.diagram = Diagram(id="diagram")
-        self.process_panel = ProcessPanel(lambda pid: engine().processes(pid), id="procs")
+        self.process_panel = ProcessPanel(lambda pid: source().processes(pid), id="procs")
 
     def compose(self) -> ComposeResult:
         yield self.subject_list
@@ -143,7 +143,7 @@ class SubjectPanels(Horizontal):
 
     def _measure(self, upper: Path, cid: str) -> None:
         try:
-            size, _ = analysis.reread(self._engine().writable_layer(cid).size, (0, 0))
+            size, _ = analysis.reread(self._source().writable_layer(cid).size, (0, 0))
         except LayerlabError:  # the container went meanwhile
             return
         if not get_current_worker().is_cancelled:
