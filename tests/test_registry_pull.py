@@ -277,6 +277,40 @@ def test_a_registry_killed_mid_pull_leaves_the_store_as_it_was(
     assert again.returncode == 0, again.stderr
 
 
+def test_a_pull_killed_mid_download_is_healed_by_the_next_command(
+    cli: CLI, registry: Registry, tmp_path: Path, root: Path
+) -> None:
+    """SIGKILL to the pulling process: its scratch and its transfer's record stay behind
+    until the next command that changes the store cures them (its pid is gone)."""
+    small = oci_layout(tmp_path / "small", [{"etc/a.txt": b"a\n"}])
+    push_layout(registry, small, "small:1")
+    assert cli("pull", f"{registry.host}/small:1").code == 0
+    big = oci_layout(tmp_path / "big", [{"big.bin": os.urandom(96 << 20)}], ["gzip"])
+    push_layout(registry, big, "big:1")
+    before = listing(root)
+    env = dict(os.environ, LAYERLAB_ROOT=str(root), LAYERLAB_NO_SERVER="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "pull", f"{registry.host}/big:1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + GUARD
+        while not _downloading(root, big.layer_digests[-1]):
+            assert proc.poll() is None and time.monotonic() < deadline, "no download seen"
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait(GUARD)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [t.id.split("-")[0] for t in read_transfers(root)] == [str(proc.pid)]
+    assert listing(root) != before  # the killed pull's scratch and record
+    assert cli("pull", "-q", f"{registry.host}/small:1").code == 0  # takes the store lock
+    assert listing(root) == before
+    assert read_transfers(root) == []
+
+
 def _downloading(root: Path, digest: str) -> bool:
     return any(
         b.digest == digest and b.status == "Downloading" and 0 < b.done < b.size
