@@ -92,6 +92,12 @@ def test_a_pushed_image_is_pulled_and_runs(cli: CLI, registry: Registry, tmp_pat
     inspect = json.loads(cli("inspect", f"{name}:v1").out)[0]
     assert inspect["RepoDigests"] == [f"{name}@{digest}"]
     assert inspect["RootFS"]["Layers"] == layout.diff_ids
+    saved = tmp_path / "saved.tar"  # the blobs it pulled give the very tars its config names
+    assert cli("save", "-o", str(saved), f"{name}:v1").code == 0
+    other = CLI(tmp_path / "other-store")
+    assert other("load", "-i", str(saved)).code == 0
+    ran = other("run", "--rm", "--network", "none", f"{name}:v1", "cat", "/etc/two.txt")
+    assert ran.out == "two\n" * 1000, ran.err
     table = cli("images", "--digests").out.splitlines()
     assert table[0].split() == ["REPOSITORY", "TAG", "DIGEST", "IMAGE", "ID", "CREATED", "SIZE"]
     assert table[1].split()[:3] == [name, "v1", digest]
