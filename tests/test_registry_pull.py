@@ -8,13 +8,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from layerlab import libc
-from layerlab.registry.transfers import read_transfers
+from layerlab.engine import Engine
+from layerlab.errors import Cancelled
+from layerlab.registry.transfers import Transfer, read_transfers
 
 from . import registry_side
 from .conftest import CLI
@@ -380,3 +383,27 @@ def test_a_full_disk_says_so_and_leaves_nothing(registry: Registry, tmp_path: Pa
         assert listing(disk / "store") == before
     finally:
         libc.umount(str(disk), libc.MNT_DETACH)
+
+
+def test_a_cancelled_pull_stops_and_leaves_nothing(
+    engine: Engine, registry: Registry, tmp_path: Path, root: Path
+) -> None:
+    """The TUI's Ctrl+C sets the command's cancel event: the downloads stop, and the store
+    keeps nothing of the pull."""
+    small = oci_layout(tmp_path / "small", [{"etc/a.txt": b"a\n"}])
+    push_layout(registry, small, "small:1")
+    engine.pull(f"{registry.host}/small:1")
+    layout = oci_layout(tmp_path / "img", [{"etc/b.bin": os.urandom(4 << 20)}])
+    push_layout(registry, layout, "img:1")
+    before = listing(root)
+    cancel = threading.Event()
+
+    def observe(transfer: Transfer) -> None:
+        if any(b.status == "Downloading" for b in transfer.blobs):
+            cancel.set()  # as Ctrl+C would, mid-download
+
+    with pytest.raises(Cancelled):
+        engine.pull(f"{registry.host}/img:1", observe=observe, cancel=cancel)
+    assert cancel.is_set()
+    assert listing(root) == before
+    assert read_transfers(root) == []

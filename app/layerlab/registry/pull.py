@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from layerlab.errors import ClientError, LayerlabError, no_space, os_error
+from layerlab.errors import Cancelled, ClientError, LayerlabError, no_space, os_error
 from layerlab.layerfs import archive, layer_store
 from layerlab.registry import manifest as mf
 from layerlab.registry.client import RegistryClient, RegistryError, RemoteRef, parse_reference
@@ -70,9 +70,12 @@ class _Cancelled(Exception):
 class _Progress:
     """The transfer's record (the one source of truth) and whoever is shown it."""
 
-    def __init__(self, log: TransferLog, observe: Observer | None) -> None:
+    def __init__(
+        self, log: TransferLog, observe: Observer | None, cancel: threading.Event | None
+    ) -> None:
         self.log = log
         self._observe = observe
+        self.asked = cancel or threading.Event()  # the user's: stop the pull
         self._lock = threading.Lock()
         self.cancel = threading.Event()
         self._open: set[requests.Response] = set()
@@ -112,8 +115,10 @@ def pull(
     platform: mf.Platform | None = None,
     say: Say = lambda line: None,
     observe: Observer | None = None,
+    cancel: threading.Event | None = None,
 ) -> Pulled:
-    """Docker's `pull NAME[:TAG|@DIGEST]`: `say` gets its plain lines as they come."""
+    """Docker's `pull NAME[:TAG|@DIGEST]`: `say` gets its plain lines as they come; `cancel`
+    set (the TUI's Ctrl+C) stops it, leaving the store as it was."""
     ref = parse_reference(text, default_tag="" if all_tags else "latest")
     if all_tags and (ref.tag or ref.digest):
         raise LayerlabError("tag can't be used with --all-tags/-a")
@@ -124,7 +129,7 @@ def pull(
         with RegistryClient(ref.host, store.root) as client:
             refs = [ref] if not all_tags else [ref.with_tag(t) for t in _tags(client, ref)]
             for one in refs:
-                image_id, changed = _pull_one(store, client, one, platform, say, observe)
+                image_id, changed = _pull_one(store, client, one, platform, say, observe, cancel)
                 updated = updated or changed
                 image_ids.append(image_id)
     except (LayerlabError, OSError) as exc:
@@ -150,6 +155,7 @@ def _pull_one(
     platform: mf.Platform | None,
     say: Say,
     observe: Observer | None,
+    cancel: threading.Event | None,
 ) -> tuple[str, bool]:
     """One reference: (image id, whether the store changed: a new tag or layers)."""
     top_digest, manifest = _manifest(client, ref, platform)
@@ -163,7 +169,7 @@ def _pull_one(
     transfer = Transfer(f"{os.getpid()}-{next(_ids)}", "pull", ref.familiar_string, top_digest,
                         manifest.media_type, blobs)  # fmt: skip
     log = TransferLog(store.root, transfer)
-    progress = _Progress(log, observe)
+    progress = _Progress(log, observe, cancel)
     scratch = store.make_tmp_dir("pull-")
     try:
         config_bytes = _config(client, ref, manifest, platform, progress)
@@ -322,8 +328,15 @@ def _download(
             for digest in plan.fetch
         ]
         try:
-            for future in concurrent.futures.as_completed(futures):
-                staged.update(future.result())
+            pending = set(futures)
+            while pending:
+                done, pending = concurrent.futures.wait(
+                    pending, timeout=0.1, return_when=concurrent.futures.FIRST_EXCEPTION
+                )
+                for future in done:
+                    staged.update(future.result())
+                if progress.asked.is_set():
+                    raise Cancelled()
         except BaseException:
             progress.stop()
             for future in futures:
@@ -431,4 +444,4 @@ def _daemon_error(exc: LayerlabError | OSError, where: Path) -> LayerlabError:
         seen = seen.__cause__ or seen.__context__
     if isinstance(exc, OSError):
         return RegistryError(str(os_error(exc, "write")))
-    return exc if isinstance(exc, ClientError) else RegistryError(str(exc))
+    return exc if isinstance(exc, (ClientError, Cancelled)) else RegistryError(str(exc))

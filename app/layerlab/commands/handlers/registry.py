@@ -42,6 +42,7 @@ def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     pulled = engine.pull(
         ns.name, all_tags=ns.all_tags, platform=ns.platform,
         say=printer.say if printer else None, observe=printer.observe if printer else None,
+        cancel=io.cancel,
     )  # fmt: skip
     if printer is not None:
         printer.say(pulled.status)
