@@ -17,6 +17,7 @@ import pytest
 from layerlab import libc
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled
+from layerlab.registry import hosts
 from layerlab.registry.transfers import Transfer, read_transfers
 
 from . import registry_side
@@ -231,6 +232,11 @@ def test_login_over_tls_then_pull(cli: CLI, tls_registry: Registry, tmp_path: Pa
         " with status: 401 Unauthorized",
     ]
     assert not (registry_config / "config.json").exists()  # nothing stored
+    hosts.store_credentials(tls_registry.host, USER, "stale")  # a password changed since
+    stale = cli("pull", name)
+    assert (stale.code, stale.err) == (
+        1, "Error response from daemon: unauthorized: authentication required\n"
+    )  # fmt: skip
     ok = cli("login", "-u", USER, "--password-stdin", tls_registry.host, input=PASSWORD + "\n")
     assert (ok.code, ok.out) == (0, "Login Succeeded\n"), ok.err
     stored = registry_config / "config.json"

@@ -269,8 +269,8 @@ class RegistryClient:
             headers.update({"Authorization": f"Bearer {self._token(wanted, url)}"})
             response.close()
             response = self._send(method, url, auth=True, headers=headers, stream=stream, **kwargs)
-        if response.status_code == 401:
-            raise RegistryError(f'{_verb(method)} "{url}": {_error_body(response)}', "UNAUTHORIZED")
+        if response.status_code == 401:  # distribution's HandleErrorResponse: no URL
+            raise RegistryError(_error_body(response), "UNAUTHORIZED")
         return response
 
     def _send(self, method: str, url: str, auth: bool, **kwargs: Any) -> requests.Response:

@@ -169,22 +169,33 @@ def _pull_one(
     transfer = Transfer(f"{os.getpid()}-{next(_ids)}", "pull", ref.familiar_string, top_digest,
                         manifest.media_type, blobs)  # fmt: skip
     log = TransferLog(store.root, transfer)
-    progress = _Progress(log, observe, cancel)
+    try:
+        progress = _Progress(log, observe, cancel)
+        image_id, changed = _transfer(store, client, ref, platform, manifest, progress)
+    finally:
+        log.close()
+    say(f"Digest: {top_digest}")
+    return image_id, changed
+
+
+def _transfer(
+    store: Store, client: RegistryClient, ref: RemoteRef, platform: mf.Platform | None,
+    manifest: mf.Manifest, progress: _Progress,
+) -> tuple[str, bool]:  # fmt: skip
+    """The config, the layers the store lacks (in a scratch folder), then the commit."""
     scratch = store.make_tmp_dir("pull-")
     try:
         config_bytes = _config(client, ref, manifest, platform, progress)
         plan = _plan(store, manifest, config_bytes, progress)
         staged = _download(client, ref, plan, scratch, progress)
-        changed = _commit(store, ref, top_digest, plan, staged, progress)
-        say(f"Digest: {top_digest}")
-        progress.update(status=f"Digest: {top_digest}", force=True)
+        changed = _commit(store, ref, progress.log.transfer.manifest_digest, plan, staged, progress)
+        progress.update(status=f"Digest: {progress.log.transfer.manifest_digest}", force=True)
         return plan.image_id, changed
     except BaseException:
         progress.stop()
         raise
     finally:
         store.discard(scratch)
-        log.close()
 
 
 # --- manifest and config -------------------------------------------------------------------
