@@ -38,6 +38,7 @@ from .registry_side import (
 # The registry fixtures, for this module's tests.
 registry = registry_side.registry
 tls_registry = registry_side.tls_registry
+token_registry = registry_side.token_registry
 registry_config = registry_side.registry_config
 
 pytestmark = pytest.mark.system
@@ -413,3 +414,27 @@ def test_a_cancelled_pull_stops_and_leaves_nothing(
     assert cancel.is_set()
     assert listing(root) == before
     assert read_transfers(root) == []
+
+
+def test_bearer_tokens_as_docker_hub_asks_for_them(
+    cli: CLI, token_registry: Registry, tmp_path: Path
+) -> None:
+    layout = three_layers(tmp_path)
+    push_layout(token_registry, layout, "team/app:v1", f"--dest-creds={USER}:{PASSWORD}")
+    name = f"{token_registry.host}/team/app"
+    anonymous = cli("pull", f"{name}:v1")
+    assert (anonymous.code, anonymous.err) == (1, (
+        f"Error response from daemon: pull access denied for {name}, repository does not exist"
+        " or may require 'docker login': denied: requested access to the resource is denied\n"
+    ))  # fmt: skip
+    wrong = cli("login", "-u", USER, "--password-stdin", token_registry.host, input="nope\n")
+    assert (wrong.code, wrong.err) == (1, (
+        f'Error response from daemon: Get "http://{token_registry.host}/v2/": unauthorized:'
+        " incorrect username or password\n"
+    ))  # fmt: skip
+    ok = cli("login", "-u", USER, "--password-stdin", token_registry.host, input=PASSWORD)
+    assert ok.out == "Login Succeeded\n", ok.err
+    pulled = cli("pull", f"{name}:v1")
+    assert pulled.code == 0, pulled.err
+    ran = cli("run", "--rm", "--network", "none", f"{name}:v1", "cat", "/etc/one.txt")
+    assert ran.out == "one\n", ran.err
