@@ -138,6 +138,9 @@ def test_pull_by_digest_all_tags_and_the_default_tag(
     assert by_digest.out.splitlines()[-1] == f"{name}@{digest}"
     ran = cli("run", "--rm", "--network", "none", f"{name}@{digest}", "cat", "/etc/one.txt")
     assert ran.out == "one\n", ran.err
+    assert cli("images").out.splitlines()[1].split()[:2] == [name, "<none>"]  # as Docker lists
+    assert cli("image", "prune", "-f").code == 0  # a digest names it: not dangling, kept
+    assert cli("images", "--digests").out.splitlines()[1].split()[:3] == [name, "<none>", digest]
     every = cli("pull", "-a", name)
     assert every.code == 0, every.err
     assert [line for line in every.out.splitlines() if "Pulling from" in line] == [
