@@ -141,6 +141,9 @@ def test_pull_by_digest_all_tags_and_the_default_tag(
     assert cli("images").out.splitlines()[1].split()[:2] == [name, "<none>"]  # as Docker lists
     assert cli("image", "prune", "-f").code == 0  # a digest names it: not dangling, kept
     assert cli("images", "--digests").out.splitlines()[1].split()[:3] == [name, "<none>", digest]
+    removed = cli("rmi", f"{name}@{digest}").out.splitlines()
+    assert removed[0] == f"Untagged: {name}@{digest}" and removed[1].startswith("Deleted: ")
+    assert cli("pull", "-q", f"{name}@{digest}").code == 0
     every = cli("pull", "-a", name)
     assert every.code == 0, every.err
     assert [line for line in every.out.splitlines() if "Pulling from" in line] == [
