@@ -159,7 +159,7 @@ def _pull_one(
 ) -> tuple[str, bool]:
     """One reference: (image id, whether the store changed: a new tag or layers)."""
     top_digest, manifest = _manifest(client, ref, platform)
-    say(f"{ref.reference}: Pulling from {ref.path}")
+    say(f"{ref.familiar_string if ref.digest else ref.tag}: Pulling from {ref.path}")
     blobs = [Blob("config", manifest.config.digest, manifest.config.size, status="",
                   media_type=manifest.config.media_type)]  # fmt: skip
     for layer in manifest.layers:
@@ -185,8 +185,9 @@ def _transfer(
     """The config, the layers the store lacks (in a scratch folder), then the commit."""
     scratch = store.make_tmp_dir("pull-")
     try:
-        config_bytes = _config(client, ref, manifest, platform, progress)
-        plan = _plan(store, manifest, config_bytes, progress)
+        local = _local_config(store, manifest.config.digest)
+        config_bytes = local or _config(client, ref, manifest, platform, progress)
+        plan = _plan(store, manifest, config_bytes, progress, here=local is not None)
         staged = _download(client, ref, plan, scratch, progress)
         changed = _commit(store, ref, progress.log.transfer.manifest_digest, plan, staged, progress)
         progress.update(status=f"Digest: {progress.log.transfer.manifest_digest}", force=True)
@@ -298,9 +299,22 @@ class _Plan:
     fetch: dict[str, list[int]]  # blob digest -> the positions it fills (the store lacks)
 
 
-def _plan(store: Store, manifest: mf.Manifest, config: bytes, progress: _Progress) -> _Plan:
+def _local_config(store: Store, digest: str) -> bytes | None:
+    """The config if the image is in the store already (then so are its layers): Docker
+    fetches nothing, and says nothing of the layers."""
+    try:
+        payload = store.image_path(digest).read_bytes()
+    except FileNotFoundError:
+        return None
+    return payload if mf.digest_of(payload) == digest else None
+
+
+def _plan(
+    store: Store, manifest: mf.Manifest, config: bytes, progress: _Progress, here: bool
+) -> _Plan:
     """Which layers to fetch: those whose chain id the store lacks; the rest `Already
-    exists`. Docker's lines: `Pulling fs layer` for each fetched, `Waiting` beyond three."""
+    exists` (no word at all when the whole image is `here`). Docker's lines: `Pulling fs
+    layer` for each fetched, `Waiting` beyond three."""
     data = json.loads(config)
     diff_ids = ((data.get("rootfs") or {}).get("diff_ids")) if isinstance(data, dict) else None
     if not isinstance(diff_ids, list) or len(diff_ids) != len(manifest.layers):
@@ -317,7 +331,7 @@ def _plan(store: Store, manifest: mf.Manifest, config: bytes, progress: _Progres
         if not store.layer_dir(chains[pos]).exists():
             fetch.setdefault(digest, []).append(pos)
     for pos, digest in enumerate(digests):
-        status = "Pulling fs layer" if digest in fetch else "Already exists"
+        status = "Pulling fs layer" if digest in fetch else "" if here else "Already exists"
         progress.update(digest, diff_id=diff_ids[pos], chain_id=chains[pos], status=status)
     for digest in list(fetch)[MAX_CONCURRENT_DOWNLOADS:]:
         progress.update(digest, status="Waiting")
