@@ -56,6 +56,7 @@ _DIGEST_IN_NAME = re.compile(
 )
 _T = TypeVar("_T")
 ORIGINAL_TAR = "layer.tar"
+ORIGINAL_BLOB = "layer.blob"  # a pulled layer's blob as the registry sent it (gzip, zstd, plain)
 
 
 # --- save ------------------------------------------------------------------
@@ -123,16 +124,25 @@ def _select(store: Store, refs: list[str]) -> list[_Saved]:
 def _layer_blob(work: Path, layer: images.Layer) -> Path:
     """The layer's tar in a temp file, checked against the diff_id its images record.
 
-    A layer loaded from someone else's tar keeps that tar (`ORIGINAL_TAR`): our
-    canonical writer would not reproduce its bytes, and so not its diff_id.
+    A layer loaded from someone else's tar keeps that tar (`ORIGINAL_TAR`), a pulled one
+    the blob the registry sent (`ORIGINAL_BLOB`, its tar compressed): our canonical writer
+    would not reproduce their bytes, and so not their diff_id.
     """
     path = work / strip_digest(layer.diff_id)
     original = layer.path / ORIGINAL_TAR
     if original.exists():
         os.link(original, path)  # the store's copy may go with an rmi while we stream
         return path
+    blob = layer.path / ORIGINAL_BLOB
     with open(path, "wb") as f:
-        digest = layers.write_layer_tar(layer.diff_path, f)
+        if blob.exists():
+            with open(blob, "rb") as src:
+                tar = _Hashing(layers.decompressed(src))
+                while chunk := tar.read(_CHUNK):
+                    f.write(chunk)
+                digest = tar.digest()
+        else:
+            digest = layers.write_layer_tar(layer.diff_path, f)
     if digest != layer.diff_id:
         raise LayerlabError(
             f"cannot save layer {layer.chain_id}: its files no longer give diff_id"
@@ -537,24 +547,27 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
         )
     if len(diff_ids) > layer_store.MAX_DEPTH:  # before anything is unpacked: all or nothing
         raise LayerlabError("max depth exceeded")
-    created = str(data.get("created") or "")
-    listed = data.get("history")
-    steps = [
-        h
-        for h in (listed if isinstance(listed, list) else [])
-        if isinstance(h, dict) and not h.get("empty_layer")
-    ]
-    if len(steps) > len(diff_ids):  # moby refuses such a config at load, as we do
-        raise LayerlabError(
-            f"invalid archive: {what} lists {len(steps)} non-empty history entries"
-            f" for {plural(len(diff_ids), 'layer')}"
-        )
-    history = [(str(h.get("created") or ""), str(h.get("created_by") or "")) for h in steps]
-    if len(history) != len(diff_ids):
-        history = [(created, "")] * len(diff_ids)
+    history = layer_history(data, len(diff_ids), f"invalid archive: {what}")
     return _Found(
         _digest(config), config, diff_ids, history, sources, [familiar_name(t) for t in tags]
     )
+
+
+def layer_history(config: dict[str, Any], layers: int, what: str) -> list[tuple[str, str]]:
+    """(created, created_by) of each layer from a config's non-empty history entries (the
+    config's own `created` for each without them); more entries than layers is refused, as
+    moby refuses it (`what` names the config in the error)."""
+    listed = config.get("history")
+    steps = [
+        (str(h.get("created") or ""), str(h.get("created_by") or ""))
+        for h in (listed if isinstance(listed, list) else [])
+        if isinstance(h, dict) and not h.get("empty_layer")
+    ]
+    if len(steps) > layers:
+        raise LayerlabError(
+            f"{what} lists {len(steps)} non-empty history entries for {plural(layers, 'layer')}"
+        )
+    return steps if len(steps) == layers else [(str(config.get("created") or ""), "")] * layers
 
 
 class _Hashing:
