@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from layerlab import __version__
+from layerlab.commands.image_tools import IMAGE_TOOL_COMMANDS, image_tool_parsers
 from layerlab.commands.network import NETWORK_COMMANDS, SubAdd, network_parsers
 from layerlab.commands.ports import PORT_HELP, port_parser, publish_flags
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
@@ -187,6 +188,7 @@ COMMANDS: dict[str, str] = {
     "container": "Manage containers",
     "image": "Manage images",
     "system": "Manage layerlab",
+    **IMAGE_TOOL_COMMANDS,
 }
 
 # Commands the entry point runs itself, with no handler: the faces of their own (the TUI,
@@ -446,6 +448,7 @@ def build_parser(only: str | None = None) -> Parser:
     _image_commands(add)
     _face_commands(add)
     _file_commands(add)
+    image_tool_parsers(add)
     _volume_parsers(add("volume"))
     network_parsers(_subcommands(add("network"), "network_cmd", NETWORK_COMMANDS))
     _more_commands(add, sub, only)

@@ -11,7 +11,7 @@ keeps running either way.
 Where a verb's code is (this package's modules, each given the engine as a `Context`):
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
-images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
+images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export` `pull`;
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
 fsck.py `system check`.
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
+    from layerlab.docker_daemon.transfer import DaemonImage
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
     from layerlab.network.view import NetworkView
@@ -361,6 +362,11 @@ class Engine(Context):
     def load(self, src: BinaryIO | Path) -> list[str]:
         """Images from a `docker save` tarball or an OCI layout; every digest verified."""
         return images.load(self, src)
+
+    def pull_from_daemon(self, name: str, host: str | None = None) -> tuple[DaemonImage, bool]:
+        """`pull docker-daemon:NAME[:TAG]`: the image copied from the Docker daemon at `host`
+        (else DOCKER_HOST), with its id and diff_ids; and whether the store had it already."""
+        return images.pull_from_daemon(self, name, host)
 
     def import_image(
         self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,
