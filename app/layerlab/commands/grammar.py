@@ -61,6 +61,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         self.aliases: list[str] = kwargs.pop("names", [])
         self.commands: dict[str, str] | None = None
+        self.usage_code: int | None = kwargs.pop("usage_code", None)  # its own, for all errors
         super().__init__(*args, **kwargs)
 
     def format_help(self) -> str:
@@ -85,7 +86,7 @@ class Parser(argparse.ArgumentParser):
 
         if message.startswith(_ARGUMENT_ERRORS[1]):
             if self.prog != "layerlab":  # `container frob`: the group's usage
-                raise UsageError(usage.arity_error(self, ""), FAILED)
+                raise UsageError(usage.arity_error(self, ""), self.usage_code or FAILED)
             word = message.split("invalid choice: ")[1].split("'")[1]
             raise UsageError(
                 f"layerlab: '{word}' is not a layerlab command.\nSee 'layerlab --help'", FAILED
@@ -94,7 +95,7 @@ class Parser(argparse.ArgumentParser):
             w.startswith("-") and w != "-" for w in message.split()[2:]
         )
         if too_many or (message.startswith(_ARGUMENT_ERRORS[0]) and self._arguments()):
-            raise UsageError(usage.arity_error(self, self._arity()), FAILED)
+            raise UsageError(usage.arity_error(self, self._arity()), self.usage_code or FAILED)
         if message.startswith("unrecognized arguments: "):
             words = message.removeprefix("unrecognized arguments: ").split()
             flag = next(w for w in words if w.startswith("-") and w != "-")
@@ -105,7 +106,7 @@ class Parser(argparse.ArgumentParser):
         elif message.endswith(": expected one argument"):  # pflag: "flag needs an argument"
             flag = message.removeprefix("argument ").split(":")[0].split("/")[-1]
             message = f"flag needs an argument: {flag}"
-        raise UsageError(f"{message}\nSee '{self.prog} --help'.", NOT_STARTED)
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.", self.usage_code or NOT_STARTED)
 
     def _arguments(self) -> list[argparse.Action]:
         from layerlab.commands.usage import arguments

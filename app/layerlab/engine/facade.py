@@ -14,7 +14,7 @@ create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpaus
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export` `pull`;
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
-fsck.py `system check`.
+fsck.py `system check`; layer_report.py `analyze` `compare`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from layerlab.docker_daemon.transfer import DaemonImage
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
+    from layerlab.engine.layer_report import Analysis
     from layerlab.network.view import NetworkView
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
@@ -367,6 +368,12 @@ class Engine(Context):
         """`pull docker-daemon:NAME[:TAG]`: the image copied from the Docker daemon at `host`
         (else DOCKER_HOST), with its id and diff_ids; and whether the store had it already."""
         return images.pull_from_daemon(self, name, host)
+
+    def analyze(self, ref: str) -> Analysis:
+        """dive's analysis of an image: its wasted bytes, efficiency, inefficient files."""
+        from layerlab.engine import layer_report
+
+        return layer_report.analyze(self, ref)
 
     def import_image(
         self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,
