@@ -12,6 +12,7 @@ GATE_PASSED, GATE_FAILED, BAD_USAGE = 0, 1, 2
 
 IMAGE_TOOL_COMMANDS: dict[str, str] = {
     "pull": "Pull an image: docker-daemon:NAME[:TAG] copies it from a Docker daemon",
+    "compare": "Compare two images or two containers, layer by layer",
     "analyze": "Show an image's wasted space and efficiency, as dive does; a CI gate",
 }
 
@@ -26,10 +27,14 @@ Exit status: 0 the rules pass (or none given), 1 a rule failed (each is printed)
 
 
 def image_tool_parsers(add: SubAdd) -> None:
-    """`pull [--host URL] docker-daemon:NAME[:TAG]`, `analyze IMAGE`."""
+    """`pull [--host URL] docker-daemon:NAME[:TAG]`, `compare A B`, `analyze IMAGE`."""
     p = add("pull")
     p.add_argument("-H", "--host", help="the Docker daemon to copy from (default $DOCKER_HOST)")
     p.add_argument("name", metavar="NAME[:TAG]")
+    p = add("compare")
+    p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("first", metavar="A", help="an image or a container")
+    p.add_argument("second", metavar="B", help="an image or a container")
     p = add("analyze", description=ANALYZE_HELP, usage_code=BAD_USAGE)
     p.add_argument("--json", action="store_true", help="print the analysis as JSON")
     p.add_argument("--highest-wasted-bytes", metavar="SIZE",

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from layerlab.docker_daemon.transfer import DaemonImage
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
-    from layerlab.engine.layer_report import Analysis
+    from layerlab.engine.layer_report import Analysis, Comparison
     from layerlab.network.view import NetworkView
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
@@ -374,6 +374,13 @@ class Engine(Context):
         from layerlab.engine import layer_report
 
         return layer_report.analyze(self, ref)
+
+    def compare(self, first: str, second: str) -> Comparison:
+        """Two images or containers: the layers they share and, layer by layer, what differs
+        between their merged views."""
+        from layerlab.engine import layer_report
+
+        return layer_report.compare(self, first, second)
 
     def import_image(
         self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,

@@ -51,6 +51,21 @@ def cmd_analyze(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(code=GATE_FAILED if failed else GATE_PASSED, images=[analysis.image.id])
 
 
+@command("compare")
+def cmd_compare(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands import compare_report
+
+    compared = engine.compare(ns.first, ns.second)
+    if ns.json:
+        print(json.dumps(compare_report.comparison_json(compared), indent=2), file=io.out)
+    else:
+        print_rich(io, compare_report.comparison_report(compared))
+    kinds: dict[str, list[str]] = {"image": [], "container": []}
+    for stack in (compared.a, compared.b):
+        kinds[stack.kind].append(stack.id)
+    return Report(images=kinds["image"], containers=kinds["container"])
+
+
 def print_rich(io: IO, renderable: RenderableType) -> None:
     """A Rich renderable on the command's output: as wide as the terminal, or unwrapped lines
     (no trailing blanks) for a file or a pipe, as a CI log reads them."""
