@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ TRANSPORT = "docker-daemon:"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_VERSION = "1.41"  # Docker 20.10's: named, so no round trip asks the daemon for it
 _CHUNK = 1 << 20
+AHEAD = 32  # chunks fetched ahead of the unpacking: at most 32 MB in memory
 
 
 @dataclass(frozen=True)
@@ -87,24 +90,48 @@ def saved(api: docker.APIClient, host: str, image: DaemonImage) -> io.BufferedRe
 
 
 class _ChunkReader(io.RawIOBase):
-    """The SDK's chunk generator as a file `load` reads from, a chunk at a time."""
+    """The SDK's chunks as a file `load` reads from. A thread of its own fetches them, up to
+    AHEAD chunks ahead: the daemon writes its tar while `load` unpacks what has come."""
 
     def __init__(self, chunks: Iterator[bytes], host: str) -> None:
-        self._chunks = chunks
-        self._host = host
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(AHEAD)
+        self._stop = threading.Event()
         self._left = b""
+        self._ended = False
+        threading.Thread(target=self._fetch, args=(chunks, host), daemon=True).start()
+
+    def _fetch(self, chunks: Iterator[bytes], host: str) -> None:
+        try:
+            with _talking(host):
+                for chunk in chunks:
+                    if self._stop.is_set():
+                        return
+                    self._queue.put(chunk)
+            self._queue.put(b"")
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._queue.put(exc)
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        if not self._left:
-            with _talking(self._host):
-                self._left = next(self._chunks, b"")
+        if not self._left and not self._ended:
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            self._left, self._ended = item, not item
         n = min(len(buffer), len(self._left))
         buffer[:n] = self._left[:n]
         self._left = self._left[n:]
         return n
+
+    def close(self) -> None:
+        """Stop the fetching (a load that failed half-way): a fetch waiting for room ends."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        super().close()
 
 
 @contextlib.contextmanager
