@@ -208,7 +208,10 @@ def test_faces_do_not_know_the_store_layout(face: str) -> None:
 
 # Plain modules, tested without Pilot: layer analysis (dive's filetree), and what runs a
 # command and follows the store for the TUI.
-NO_UI = ("layerfs/analysis.py", "tui/outcome.py", "tui/reconcile.py")
+NO_UI = (
+    "layerfs/analysis.py", "layerfs/layer_tree.py", "layerfs/efficiency.py", "layerfs/compare.py",
+    "tui/outcome.py", "tui/reconcile.py",
+)  # fmt: skip
 
 
 @pytest.mark.parametrize("path", NO_UI)

@@ -553,6 +553,30 @@ def test_well_formed_crafted_archive_loads(store: Store, tmp_path: Path) -> None
     ).read_bytes() == b"hi"
 
 
+def test_a_stream_unpacks_its_layers_as_they_come(store: Store, tmp_path: Path) -> None:
+    """A layer's tar is unpacked as the stream brings it; a member that looks like a tar but
+    does not unpack (an extra one, escaping its folder) is only kept, and the rest loads;
+    nothing of the work stays behind."""
+    layer, junk = io.BytesIO(), io.BytesIO()
+    for buffer, name in ((layer, "hello"), (junk, "../evil")):
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"hi"))
+    crafted = _docker_archive(tmp_path, layer.getvalue())
+    with tarfile.open(crafted, "a") as tar:
+        info = tarfile.TarInfo("junk/layer.tar")
+        info.size = len(junk.getvalue())
+        tar.addfile(info, io.BytesIO(junk.getvalue()))
+    with open(crafted, "rb") as stream:
+        assert archive.load(store, stream) == ["Loaded image: evil:1"]
+    loaded = images.resolve_image(store, "evil:1").layers[0]
+    assert (loaded.diff_path / "hello").read_bytes() == b"hi"
+    assert (loaded.path / archive.ORIGINAL_TAR).read_bytes() == layer.getvalue()  # for save
+    assert not any(p.name == "evil" for p in tmp_path.rglob("evil"))
+    assert list((store.root / "tmp").iterdir()) == []
+
+
 def test_more_history_than_layers_is_refused(store: Store, tmp_path: Path) -> None:
     """moby refuses a config whose non-empty history outnumbers its layers; so do we."""
     base_image.ensure_base_image(store)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, cast
 
 from layerlab import __version__
+from layerlab.commands.image_tools import IMAGE_TOOL_COMMANDS, image_tool_parsers
 from layerlab.commands.network import NETWORK_COMMANDS, SubAdd, network_parsers
 from layerlab.commands.ports import PORT_HELP, port_parser, publish_flags
 from layerlab.commands.registry import REGISTRY_COMMANDS, registry_parsers
@@ -61,6 +62,7 @@ class Parser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", _Formatter)
         self.aliases: list[str] = kwargs.pop("names", [])
         self.commands: dict[str, str] | None = None
+        self.usage_code: int | None = kwargs.pop("usage_code", None)  # its own, for all errors
         super().__init__(*args, **kwargs)
 
     def format_help(self) -> str:
@@ -85,7 +87,7 @@ class Parser(argparse.ArgumentParser):
 
         if message.startswith(_ARGUMENT_ERRORS[1]):
             if self.prog != "layerlab":  # `container frob`: the group's usage
-                raise UsageError(usage.arity_error(self, ""), FAILED)
+                raise UsageError(usage.arity_error(self, ""), self.usage_code or FAILED)
             word = message.split("invalid choice: ")[1].split("'")[1]
             raise UsageError(
                 f"layerlab: '{word}' is not a layerlab command.\nSee 'layerlab --help'", FAILED
@@ -94,7 +96,7 @@ class Parser(argparse.ArgumentParser):
             w.startswith("-") and w != "-" for w in message.split()[2:]
         )
         if too_many or (message.startswith(_ARGUMENT_ERRORS[0]) and self._arguments()):
-            raise UsageError(usage.arity_error(self, self._arity()), FAILED)
+            raise UsageError(usage.arity_error(self, self._arity()), self.usage_code or FAILED)
         if message.startswith("unrecognized arguments: "):
             words = message.removeprefix("unrecognized arguments: ").split()
             flag = next(w for w in words if w.startswith("-") and w != "-")
@@ -105,7 +107,7 @@ class Parser(argparse.ArgumentParser):
         elif message.endswith(": expected one argument"):  # pflag: "flag needs an argument"
             flag = message.removeprefix("argument ").split(":")[0].split("/")[-1]
             message = f"flag needs an argument: {flag}"
-        raise UsageError(f"{message}\nSee '{self.prog} --help'.", NOT_STARTED)
+        raise UsageError(f"{message}\nSee '{self.prog} --help'.", self.usage_code or NOT_STARTED)
 
     def _arguments(self) -> list[argparse.Action]:
         from layerlab.commands.usage import arguments
@@ -189,6 +191,7 @@ COMMANDS: dict[str, str] = {
     "image": "Manage images",
     "system": "Manage layerlab",
     **REGISTRY_COMMANDS,
+    **IMAGE_TOOL_COMMANDS,
 }
 
 # Commands the entry point runs itself, with no handler: the faces of their own (the TUI,
@@ -448,6 +451,7 @@ def build_parser(only: str | None = None) -> Parser:
     _image_commands(add)
     _face_commands(add)
     _file_commands(add)
+    image_tool_parsers(add)
     _volume_parsers(add("volume"))
     network_parsers(_subcommands(add("network"), "network_cmd", NETWORK_COMMANDS))
     registry_parsers(add)

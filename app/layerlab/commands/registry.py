@@ -23,6 +23,9 @@ def registry_parsers(add: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--platform", metavar="string",
                    help="set platform if server is multi-platform capable")  # fmt: skip
     p.add_argument("-q", "--quiet", action="store_true", help="suppress verbose output")
+    p.add_argument("-H", "--host", metavar="string",
+                   help="with docker-daemon:NAME[:TAG], the Docker daemon to copy from "
+                   "(default $DOCKER_HOST)")  # fmt: skip
     p.add_argument("name", metavar="NAME[:TAG|@DIGEST]")
     p = add("login", description="Log in to a Docker registry.\nIf no server is specified, "
             "the default is defined by the daemon.")  # fmt: skip

@@ -12,10 +12,10 @@ Where a verb's code is (this package's modules, each given the engine as a `Cont
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
-distribution.py `pull` `login` `logout`;
+distribution.py `pull` `login` `logout` (docker_daemon/transfer.py `pull docker-daemon:`);
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
-fsck.py `system check`.
+fsck.py `system check`; layer_report.py `analyze` `compare`.
 """
 
 from __future__ import annotations
@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildOptions
+    from layerlab.docker_daemon.transfer import DaemonImage
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
+    from layerlab.engine.layer_report import Analysis, Comparison
     from layerlab.network.view import NetworkView
     from layerlab.registry.pull import Observer, Pulled, Say
     from layerlab.runtime import usage
@@ -362,6 +364,24 @@ class Engine(Context):
     def load(self, src: BinaryIO | Path) -> list[str]:
         """Images from a `docker save` tarball or an OCI layout; every digest verified."""
         return images.load(self, src)
+
+    def pull_from_daemon(self, name: str, host: str | None = None) -> tuple[DaemonImage, bool]:
+        """`pull docker-daemon:NAME[:TAG]`: the image copied from the Docker daemon at `host`
+        (else DOCKER_HOST), with its id and diff_ids; and whether the store had it already."""
+        return images.pull_from_daemon(self, name, host)
+
+    def analyze(self, ref: str) -> Analysis:
+        """dive's analysis of an image: its wasted bytes, efficiency, inefficient files."""
+        from layerlab.engine import layer_report
+
+        return layer_report.analyze(self, ref)
+
+    def compare(self, first: str, second: str) -> Comparison:
+        """Two images or containers: the layers they share and, layer by layer, what differs
+        between their merged views."""
+        from layerlab.engine import layer_report
+
+        return layer_report.compare(self, first, second)
 
     def import_image(
         self, src: BinaryIO, *, message: str = "", changes: list[str] | None = None,

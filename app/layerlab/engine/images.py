@@ -1,4 +1,4 @@
-"""Images: `commit`, `build`, `history`, `tag`, `rmi`, `save`/`load`, `import`/`export`.
+"""Images: `commit`, `build`, `history`, `tag`, `rmi`, `save`/`load`, `import`/`export`, `pull`.
 
 `commit` turns a container's writable layer into a read-only layer of a new image
 (storage/images.py keeps layers and configs); `build` is commits in a row
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import socket
 
     from layerlab.build.builder import BuildHost, BuildOptions
+    from layerlab.docker_daemon.transfer import DaemonImage
     from layerlab.storage.containers import Container
 
 
@@ -372,6 +373,15 @@ def load(ctx: Context, src: BinaryIO | Path) -> list[str]:
     for image_id in dict.fromkeys(ctx.find_image_id(line.split(": ")[-1]) for line in lines):
         journal.image(ctx.store.root, image_id or "", "load")
     return lines
+
+
+def pull_from_daemon(ctx: Context, name: str, host: str | None) -> tuple[DaemonImage, bool]:
+    """An image copied from a Docker daemon (`pull docker-daemon:NAME`), ids unchanged."""
+    from layerlab.docker_daemon import transfer  # the Docker SDK: only for this command
+
+    image, had = transfer.pull(ctx.store, name, host)
+    journal.image(ctx.store.root, image.id, "pull", image.reference)
+    return image, had
 
 
 def import_image(

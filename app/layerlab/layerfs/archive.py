@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
 from layerlab.errors import LayerlabError
-from layerlab.layerfs import base_image, layer_store, layer_writer, layers
+from layerlab.layerfs import base_image, early_layers, layer_store, layer_writer, layers
 from layerlab.presentation.humanize import plural, rfc3339_nano
 from layerlab.storage import images
 from layerlab.storage.reference import (
@@ -300,6 +300,7 @@ class _Archive:
 
     root: Path
     aliases: dict[str, str]
+    unpacked: dict[Path, early_layers.Unpacked] = field(default_factory=dict)  # as they came
 
     def path(self, name: str) -> Path:
         name = _clean(name)
@@ -355,8 +356,9 @@ def _spool(src: BinaryIO, archive: _Archive) -> None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     data = tar.extractfile(m)
                     assert data is not None  # a regular member always has a data stream
-                    with open(path, "wb") as f:
-                        shutil.copyfileobj(data, f, _CHUNK)
+                    early = early_layers.spool_member(data, path, archive.root.parent)
+                    if early is not None:
+                        archive.unpacked[path] = early
                 elif m.issym() and not m.linkname.startswith("/"):
                     name = _clean(m.name)
                     link = posixpath.normpath(posixpath.join(posixpath.dirname(name), m.linkname))
@@ -653,17 +655,33 @@ def _stage_layers(
         ):
             if chain in staged:
                 continue
+            early = _unpacked_early(archive, source, diff_id)
             if store.layer_dir(chain).exists():
-                if source.digest:
+                if source.digest and early is None:
                     _unpack_layer(archive, source, diff_id, None)
                 continue
-            folder = work / f"layer-{len(staged)}"
-            (folder / "diff").mkdir(parents=True)
-            _unpack_layer(archive, source, diff_id, folder / "diff")
+            folder = early or work / f"layer-{len(staged)}"
+            if early is None:
+                (folder / "diff").mkdir(parents=True)
+                _unpack_layer(archive, source, diff_id, folder / "diff")
             if layer_writer.diff_id(folder / "diff") != diff_id:
-                _keep_original(archive, source, folder / ORIGINAL_TAR)
+                if early is None:
+                    _keep_original(archive, source, folder / ORIGINAL_TAR)
+                else:  # the member is that very tar, uncompressed
+                    os.link(archive.path(source.name), folder / ORIGINAL_TAR)
             staged[chain] = folder
     return staged
+
+
+def _unpacked_early(archive: _Archive, source: _Source, diff_id: str) -> Path | None:
+    """The folder the member was unpacked into as it arrived, if it is this layer (its digest
+    the diff_id, and the blob's the format names); each folder serves one layer."""
+    early = archive.unpacked.pop(archive.path(source.name), None)
+    if early is None or early.digest != diff_id:
+        return None
+    if source.digest not in (None, early.digest) or source.size not in (None, early.size):
+        raise LayerlabError(f"invalid archive: {source.name!r} does not match its digest")
+    return early.folder
 
 
 def _commit(store: Store, found: list[_Found], staged: dict[str, Path]) -> list[str]:

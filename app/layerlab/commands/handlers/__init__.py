@@ -16,6 +16,7 @@ from __future__ import annotations
 from layerlab.commands.handlers import (  # noqa: F401
     build,
     containers,
+    image_tools,
     images,
     inside,
     inspection,

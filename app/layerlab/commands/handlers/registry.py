@@ -1,8 +1,7 @@
 """`pull`, `login`, `logout`: printed as Docker's client prints them.
 
 `pull` draws its progress from the transfer's record (`commands/progress.py`); a name with
-a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
-(`TRANSPORTS`), not from a registry.
+skopeo's `docker-daemon:` transport is copied from a Docker daemon instead (image_tools.py).
 """
 
 from __future__ import annotations
@@ -11,15 +10,11 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 
-from layerlab.commands.handlers.common import Handler, command
+from layerlab.commands.handlers.common import command
 from layerlab.commands.stdio import IO, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.report import Report
-
-# Sources other than a registry, by the prefix of the name: the handler that pulls from it.
-TRANSPORTS: dict[str, Handler] = {}
-TRANSPORT_PREFIXES = ("docker-daemon:",)
 
 UNENCRYPTED = (
     "WARNING! Your password will be stored unencrypted in {path}.\n"
@@ -30,12 +25,12 @@ UNENCRYPTED = (
 
 @command("pull")
 def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    for prefix in TRANSPORT_PREFIXES:
-        if ns.name.startswith(prefix):
-            transport = TRANSPORTS.get(prefix)
-            if transport is None:
-                raise LayerlabError(f"unsupported transport {prefix!r} in this layerlab")
-            return transport(engine, ns, io)
+    from layerlab.docker_daemon.transfer import TRANSPORT
+
+    if ns.name.startswith(TRANSPORT):
+        from layerlab.commands.handlers.image_tools import pull_from_daemon
+
+        return pull_from_daemon(engine, ns, io)
     from layerlab.commands.progress import PullPrinter
 
     printer = None if ns.quiet else PullPrinter(io.out, _terminal(io))
