@@ -117,7 +117,8 @@ def test_top_level_help_lists_commands_as_docker(capsys: pytest.CaptureFixture[s
     text = _help(capsys, "--help")
     assert text.startswith("\nUsage:  layerlab [OPTIONS] COMMAND\n\n")
     assert "\n\nManagement Commands:\n  container   Manage containers\n  image " in text
-    assert "\n\nCommands:\n  attach      Attach local standard input" in text
+    assert "\n\nCommands:\n  analyze     Show an image's wasted space" in text
+    assert "\n  attach      Attach local standard input" in text
     assert "\n  ps          List containers\n" in text
     assert "container prune" not in text and "\n  help " not in text
     assert text.endswith("\n\nRun 'layerlab COMMAND --help' for more information on a command.\n")
