@@ -208,7 +208,7 @@ def test_faces_do_not_know_the_store_layout(face: str) -> None:
 
 # Plain modules, tested without Pilot: layer analysis (dive's filetree), and what runs a
 # command and follows the store for the TUI.
-NO_UI = ("layerfs/analysis.py", "tui/outcome.py", "tui/reconcile.py")
+NO_UI = ("layerfs/analysis.py", "layerfs/contents.py", "tui/outcome.py", "tui/reconcile.py")
 
 
 @pytest.mark.parametrize("path", NO_UI)

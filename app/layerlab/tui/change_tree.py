@@ -53,6 +53,8 @@ class ChangeTree(Tree[Change]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "view_file", "View file"),
+        Binding("enter", "open_entry", "View file", show=False),
         Binding("u", "toggle_union", "Union view"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -102,6 +104,13 @@ class ChangeTree(Tree[Change]):
         def __init__(self, news: list[Change]) -> None:
             super().__init__()
             self.news = news
+
+    class ViewFile(Message):
+        """Open `change`'s contents (`v`, or Enter on a file)."""
+
+        def __init__(self, change: Change) -> None:
+            super().__init__()
+            self.change = change
 
     class Counted(Message):
         """How many entries the layer has now (every name in it is one)."""
@@ -242,6 +251,20 @@ class ChangeTree(Tree[Change]):
             self.set_timer(FLASH_SECONDS, lambda: self._flash(paths, False))
         self._settle()
         return news
+
+    def action_view_file(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.data is not None:
+            self.post_message(self.ViewFile(node.data))
+
+    def action_open_entry(self) -> None:
+        """Enter opens a file's contents; on a directory it folds or unfolds, as ever (a
+        click still only selects: the provenance below says what a file is)."""
+        node = self.cursor_node
+        if node is not None and node.data is not None and not node.allow_expand:
+            self.action_view_file()
+        else:
+            self.action_select_cursor()
 
     def action_toggle_union(self) -> None:
         self.union = not self.union

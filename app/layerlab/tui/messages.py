@@ -20,6 +20,7 @@ from textual.message_pump import MessagePump
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from layerlab.layerfs.analysis import Provenance
+from layerlab.layerfs.contents import Contents
 from layerlab.layerfs.unionfs import Change
 from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
@@ -128,6 +129,13 @@ class ProvenanceLoaded(WorkerResult):
     """Where the selected path of the merged view comes from."""
 
     provenance: Provenance = field(kw_only=True)
+
+
+@dataclass
+class FileRead(WorkerResult):
+    """A file's contents as the layer shown holds it, and the copy below it."""
+
+    contents: Contents = field(kw_only=True)
 
 
 @dataclass

@@ -117,6 +117,15 @@ class SubjectPanels(Horizontal):
         if change is not None and self.view is not None:
             self.provenance_view.trace(self.view, change.path)
 
+    def on_change_tree_view_file(self, message: ChangeTree.ViewFile) -> None:
+        """A file's contents, from the layer the files panel shows down, over the panels."""
+        from layerlab.tui.file_view import FileView  # only once a file is opened
+
+        row, view = self.files_tree.row, self.view
+        if row is not None and view is not None:
+            labels = view.labels
+            self.app.push_screen(FileView((row.path, *row.beneath), labels, message.change.path))
+
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
             self.layer_stack.set_writable_files(message.count)

@@ -1,0 +1,123 @@
+"""The files panel on real layers: a file's contents opened (text, binary, a changed file beside
+its lower copy, a symlink, a whiteout), and the tree sorted and filtered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets.tree import TreeNode
+
+from layerlab.engine import Engine
+from layerlab.layerfs.unionfs import Change
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.file_view import FileView
+
+from .conftest import CLI
+from .tui_helpers import changes, drive, screen_text, until
+
+pytestmark = pytest.mark.system
+
+# One run writes what each case needs into its writable layer: text, binary, a symlink, a
+# text file changed (/etc/passwd), a file deleted (/etc/group: a whiteout), a control
+# character, and files of sizes chosen here.
+SCRIPT = (
+    "mkdir -p /d/big /d/small && echo hello > /d/text.txt"
+    " && printf '\\177ELF\\002\\001\\001' > /d/prog && head -c 3000 /dev/zero >> /d/prog"
+    " && ln -s /etc/passwd /d/link && printf 'a\\033[31mred\\n' > /d/ctrl.txt"
+    " && echo learner:x:1000:1000::/home:/bin/sh >> /etc/passwd && rm /etc/group"
+    " && head -c 5000 /dev/zero > /d/big/a && head -c 4000 /dev/zero > /d/big/b"
+    " && head -c 7000 /dev/zero > /d/small/c && head -c 100 /dev/zero > /d/zz"
+)
+
+
+@pytest.fixture
+def written(cli: CLI) -> None:
+    result = cli("run", "--name", "files", "busybox", "sh", "-c", SCRIPT)
+    assert result.code == 0, result.err
+
+
+def node(tree: ChangeTree, path: str) -> TreeNode[Change]:
+    """The tree's node for `path`, its folders unfolded on the way."""
+    parts = path.strip("/").split("/")
+    at = tree.root
+    for depth in range(1, len(parts) + 1):
+        at.expand()
+        want = "/" + "/".join(parts[:depth])
+        at = next(n for n in at.children if n.data is not None and n.data.path == want)
+    return at
+
+
+async def open_file(app: LayerlabApp, pilot: Pilot[None], path: str, key: str = "v") -> FileView:
+    """Put the cursor on `path` in the files panel and open it; the view once it has read."""
+    tree = app.files_tree
+    await until(pilot, lambda: any(c.endswith(" " + path) for c in changes(app)))
+    tree.focus()
+    target = node(tree, path)
+    await until(pilot, lambda: target.line >= 0)
+    tree.move_cursor(target)
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, FileView) and app.screen.contents is not None)
+    assert isinstance(app.screen, FileView)
+    return app.screen
+
+
+async def close(app: LayerlabApp, pilot: Pilot[None]) -> None:
+    await pilot.press("escape")
+    await until(pilot, lambda: not isinstance(app.screen, FileView))
+
+
+def pane(view: FileView, which: str) -> str:
+    return str(view.query_one(f"#{which}").render())
+
+
+def test_a_text_file_is_shown_with_its_controls_visible(engine: Engine, written: None) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        view = await open_file(app, pilot, "/d/text.txt")
+        assert "hello" in pane(view, "top") and "UTF-8 text" in pane(view, "top")
+        assert not view.query_one("#below-pane").display  # added here: nothing below
+        await close(app, pilot)
+        view = await open_file(app, pilot, "/d/ctrl.txt", key="enter")
+        assert "a␛[31mred" in pane(view, "top")  # the escape drawn, never sent
+
+    drive(engine, scenario)
+
+
+def test_a_binary_file_is_a_hex_summary(engine: Engine, written: None) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        view = await open_file(app, pilot, "/d/prog")
+        shown = pane(view, "top")
+        assert "ELF executable" in shown and "3007 bytes" in shown
+        assert "00000000  7f 45 4c 46 02 01 01 00" in shown and "|.ELF" in shown
+        assert "the first 256 bytes of 3007" in shown
+
+    drive(engine, scenario)
+
+
+def test_a_changed_file_beside_its_lower_copy(engine: Engine, written: None) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        view = await open_file(app, pilot, "/etc/passwd")
+        assert view.query_one("#below-pane").display
+        diff = pane(view, "below")
+        assert "+learner:x:1000:1000::/home:/bin/sh" in diff and "root:x:0:0" in diff
+        assert "diff -u layer" in screen_text(app)  # the lower copy's layer named
+
+    drive(engine, scenario)
+
+
+def test_a_symlink_and_a_whiteout(engine: Engine, written: None) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        view = await open_file(app, pilot, "/d/link")
+        assert "symlink → /etc/passwd" in pane(view, "top")
+        await close(app, pilot)
+        view = await open_file(app, pilot, "/etc/group")
+        assert "deleted in this layer" in pane(view, "top")
+        assert "root:x:0:" in pane(view, "below")  # what the whiteout hides, from below
+
+    drive(engine, scenario)
+
+
+def order(app: LayerlabApp, folder: Any) -> list[str]:
+    return [n.data.path for n in folder.children if n.data is not None]
