@@ -34,8 +34,11 @@ def test_binary_is_guessed_from_its_magic_and_summarised_in_hex(tmp_path: Path) 
     copy = contents.contents_of((top, below), "/etc/z").top
     assert copy is not None and copy.text is None and copy.guess == "gzip compressed data"
     lines = contents.hex_lines(copy.head)
-    assert lines[0] == "00000000  1f 8b 08 00 00 01 02 03 04 05 06 07 08 09 0a 0b  |................|"
-    assert lines[1].startswith("00000010  0c 0d 0e 0f 10 11 12 13") and lines[1].endswith("|........|")
+    assert lines[0] == (
+        "00000000  1f 8b 08 00 00 01 02 03 04 05 06 07 08 09 0a 0b  |................|"
+    )
+    assert lines[1].startswith("00000010  0c 0d 0e 0f 10 11 12 13")
+    assert lines[1].endswith("|........|")
 
 
 def test_a_long_file_is_cut_even_inside_a_character(tmp_path: Path) -> None:

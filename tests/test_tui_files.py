@@ -121,3 +121,65 @@ def test_a_symlink_and_a_whiteout(engine: Engine, written: None) -> None:
 
 def order(app: LayerlabApp, folder: Any) -> list[str]:
     return [n.data.path for n in folder.children if n.data is not None]
+
+
+def under(tree: ChangeTree, path: str) -> list[str]:
+    """The names shown right under folder `path`, top to bottom."""
+    return [str(n.label) for n in node(tree, path).children]
+
+
+def leaves(tree: ChangeTree) -> list[str]:
+    """Every entry shown that is no folder on the way to others, as `A /path`."""
+    found: list[str] = []
+    stack = list(tree.root.children)
+    while stack:
+        at = stack.pop()
+        if at.children:
+            stack += at.children
+        else:
+            found.append(str(at.data))
+    return found
+
+
+def test_sort_by_size_puts_the_largest_first_folders_by_their_total(
+    engine: Engine, written: None
+) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        tree = app.files_tree
+        await until(pilot, lambda: "A /d/zz" in changes(app))
+        assert under(tree, "/d") == ["big", "ctrl.txt", "link", "prog", "small", "text.txt", "zz"]
+        tree.focus()
+        await pilot.press("s")
+        # big/: 5000 + 4000 bytes, small/: 7000, prog 3007, zz 100, ctrl.txt 9, text.txt 6
+        want = ["big", "small", "prog", "zz", "ctrl.txt", "text.txt", "link"]
+        await until(pilot, lambda: under(tree, "/d") == want)
+        assert under(tree, "/d/big") == ["a", "b"]
+        assert "by size · all │ writable layer" in screen_text(app)  # at 80x24 too
+        await pilot.press("s")
+        await until(pilot, lambda: under(tree, "/d")[:2] == ["big", "ctrl.txt"])
+
+    drive(engine, scenario, size=(80, 24))
+
+
+def test_filter_by_change_type(engine: Engine, written: None) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        tree = app.files_tree
+        await until(pilot, lambda: "D /etc/group" in changes(app))
+        tree.focus()
+        await pilot.press("f")  # added
+        await until(pilot, lambda: "C /etc/passwd" not in changes(app))
+        assert "A /d/zz" in leaves(tree) and {e[0] for e in leaves(tree)} == {"A"}
+        await until(pilot, lambda: "by name · added only (11) │ writable" in screen_text(app))
+        await pilot.press("f")  # modified
+        await until(pilot, lambda: leaves(tree) == ["C /etc/passwd"])
+        await pilot.press("f")  # removed
+        await until(pilot, lambda: leaves(tree) == ["D /etc/group"])
+        await pilot.press("f")  # unchanged: only the union view has them
+        await until(pilot, lambda: "nothing unchanged here" in screen_text(app))
+        await pilot.press("u")
+        await until(pilot, lambda: "  /bin/sh" in leaves(tree))
+        assert {e[0] for e in leaves(tree)} == {" "} and "A /d/zz" not in changes(app)
+        await pilot.press("f")  # all again
+        await until(pilot, lambda: "A /d/zz" in changes(app) and "  /bin/sh" in changes(app))
+
+    drive(engine, scenario)

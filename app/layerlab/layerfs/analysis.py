@@ -167,7 +167,8 @@ def _change(upper: Path, lowers: tuple[Path, ...], rel: str) -> Change | None:
     opaque = stat.S_ISDIR(st.st_mode) and unionfs.is_opaque(upper / rel)
     below = unionfs.provenance(lowers[0], lowers[1:], rel) if lowers else []
     kind = "C" if below and below[0][1] != "whiteout" else "A"
-    return Change(kind, "/" + rel, opaque)
+    size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return Change(kind, "/" + rel, opaque, size=size)
 
 
 def _masked(upper: Path, lowers: tuple[Path, ...], rel: str) -> list[Change]:

@@ -67,6 +67,7 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `Ctrl+O` or `F11` | maximize the focused panel, or put it back |
 | `u` (in files) | the layer's own entries / the union view |
 | `v` or `Enter` (in files) | a file's contents, beside the copy below it |
+| `s` / `f` (in files) | sort by name or size (largest first) / keep one kind of change |
 | `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
 | `F9` / `F10` / `Shift+F10` | in a lesson: paste the next command / the next hint / the solution |
 | `Ctrl+N` or `Shift+F9` / `Ctrl+B` / `Ctrl+R` | in a lesson: next step / back / restart clean |

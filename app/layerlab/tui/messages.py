@@ -24,6 +24,7 @@ from layerlab.layerfs.contents import Contents
 from layerlab.layerfs.unionfs import Change
 from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
+from layerlab.tui.listing import Listing
 from layerlab.tui.model import LayerRow, SubjectView
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class FilesLoaded(WorkerResult):
 
     row: LayerRow = field(kw_only=True)
     union: bool = field(kw_only=True)
-    changes: list[Change] = field(kw_only=True)
+    listing: Listing = field(kw_only=True)
     started: float = field(kw_only=True, default=0.0)  # time.monotonic() when the read began
 
 
