@@ -6,11 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from bench import big_images
 from textual.pilot import Pilot
 from textual.widgets.tree import TreeNode
 
 from layerlab.engine import Engine
 from layerlab.layerfs.unionfs import Change
+from layerlab.storage.snapshot import Subject
+from layerlab.tui import change_tree, model
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.file_view import FileView
@@ -44,7 +47,7 @@ def node(tree: ChangeTree, path: str) -> TreeNode[Change]:
     parts = path.strip("/").split("/")
     at = tree.root
     for depth in range(1, len(parts) + 1):
-        at.expand()
+        tree.unfold(at)
         want = "/" + "/".join(parts[:depth])
         at = next(n for n in at.children if n.data is not None and n.data.path == want)
     return at
@@ -125,7 +128,9 @@ def order(app: LayerlabApp, folder: Any) -> list[str]:
 
 def under(tree: ChangeTree, path: str) -> list[str]:
     """The names shown right under folder `path`, top to bottom."""
-    return [str(n.label) for n in node(tree, path).children]
+    folder = node(tree, path)
+    tree.unfold(folder)
+    return [str(n.label) for n in folder.children]
 
 
 def leaves(tree: ChangeTree) -> list[str]:
@@ -181,5 +186,51 @@ def test_filter_by_change_type(engine: Engine, written: None) -> None:
         assert {e[0] for e in leaves(tree)} == {" "} and "A /d/zz" not in changes(app)
         await pilot.press("f")  # all again
         await until(pilot, lambda: "A /d/zz" in changes(app) and "  /bin/sh" in changes(app))
+
+    drive(engine, scenario)
+
+
+def test_a_big_image_opens_and_each_layer_shows_its_own_files(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small image made as the benchmark's big one is, with the big image's ways on: its
+    layers counted after it is shown, its folders made into nodes only once unfolded."""
+    monkeypatch.setattr(model, "STATS_BUDGET", 0.0)
+    monkeypatch.setattr(change_tree, "FILL_ALL_UP_TO", 10)
+    image = big_images.big(engine, "big:latest", files=400, layers=6, big_files=1, big_size=5000)
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        tree, stack = app.files_tree, app.layer_stack
+        app.subject = Subject("image", image)
+
+        def shows(layer: int) -> bool:
+            view = app.view
+            return (
+                view is not None and view.subject.id == image and not tree.reading
+                and tree.row is not None and tree.row.key == view.layers[layer].key
+            )  # fmt: skip
+
+        await until(pilot, lambda: shows(0))
+        assert len(stack.stack) == 6  # busybox's, four COPYs, the RUN on top
+        await until(pilot, lambda: all(row.files is not None for row in stack.stack))
+        assert stack.stack[0].files == len(tree.listing)  # counted after the image was shown
+        # The RUN: a folder of the second COPY deleted, a file changed.
+        assert tree.listing.entries["/srv/l001/d000"].kind == "D"
+        assert tree.listing.entries["/etc/passwd"].kind == "C"
+        stack.focus()
+        await pilot.press("down")  # the last COPY: rewrites what the first one wrote
+        await until(pilot, lambda: shows(1))
+        rewritten = [c for p, c in tree.listing.entries.items() if p.startswith("/srv/l000/d000/")]
+        assert len(rewritten) == 100 and {c.kind for c in rewritten} == {"C"}
+        assert stack.stack[1].hidden  # the first COPY's copies, still stored
+        await pilot.press("down")  # the third COPY: only its own new files
+        await until(pilot, lambda: shows(2))
+        assert {p.split("/")[2] for p in tree.listing.entries if p.count("/") >= 2} == {"l002"}
+        assert {c.kind for p, c in tree.listing.entries.items() if p != "/srv"} == {"A"}
+        assert "A /srv/l002/d000/f000.txt" not in changes(app)  # a folder's nodes: made...
+        d000 = node(tree, "/srv/l002/d000")
+        tree.unfold(d000)
+        assert "f000.txt" in [str(n.label) for n in d000.children]
+        assert "A /srv/l002/d000/f000.txt" in changes(app)  # ...once it is unfolded
 
     drive(engine, scenario)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -43,6 +44,7 @@ FLASH_SECONDS = 1.5
 FLASH_UP_TO = 50  # a burst bigger than this is news as a count, not as blinking lines
 EXPAND_ALL_UP_TO = 200
 FILL_ALL_UP_TO = 2000  # a bigger layer's folders get their entries only once unfolded
+KEPT_ENTRIES = 150_000  # read-only layers' listings kept (they never change), in entries
 
 
 class ChangeTree(Tree[Change]):
@@ -138,6 +140,8 @@ class ChangeTree(Tree[Change]):
         self.sort = SORTS[0]
         self.only: str | None = None  # the kind of change shown, or every kind
         self._title = "files"  # the layer shown (after the order and filter, in the title)
+        # Read-only layers' listings, the last used last: going back to a layer is instant.
+        self._kept: OrderedDict[tuple[Path, tuple[Path, ...], bool], Listing] = OrderedDict()
         self._queued: list[dict[str, Change | None]] = []
         self._loading = False
         self._flashing: set[str] = set()
@@ -147,7 +151,7 @@ class ChangeTree(Tree[Change]):
         self._changed_at = 0.0  # when the watcher last changed the live tree
 
     @property
-    def loading(self) -> bool:
+    def reading(self) -> bool:
         """A layer is being read: the tree shows the one before it until it comes."""
         return self._loading
 
@@ -168,7 +172,22 @@ class ChangeTree(Tree[Change]):
         )
         self.row = row
         self.follower.wanted = (row.path, row.beneath) if row.writable else None
-        self._read(row, self.union)
+        kept = None if row.writable else self._kept.get((row.path, row.beneath, self.union))
+        if kept is None:
+            self._read(row, self.union)
+            return
+        self._kept.move_to_end((row.path, row.beneath, self.union))
+        self.app.workers.cancel_group(self.app, "files")  # a read of the layer before this one
+        self.stop_following()
+        self.load(kept)
+
+    def _keep(self, row: LayerRow, union: bool, listing: Listing) -> None:
+        """Keep a read-only layer's listing, forgetting the least recently shown past the cap."""
+        if row.writable:
+            return
+        self._kept[(row.path, row.beneath, union)] = listing
+        while sum(len(kept) for kept in self._kept.values()) > KEPT_ENTRIES and self._kept:
+            self._kept.popitem(last=False)
 
     def _read(self, row: LayerRow, union: bool) -> None:
         self.app.run_worker(
@@ -204,6 +223,7 @@ class ChangeTree(Tree[Change]):
         if message.stale:  # every new layer or view starts a new read, cancelling this one
             return
         self.load(message.listing)
+        self._keep(message.row, message.union, message.listing)
         if self.live is not None and self._changed_at > message.started:
             # The watcher applied a change while this read ran: the read may predate it
             # (a file it listed is gone now). Read again; once writes stop, this converges.

@@ -133,6 +133,15 @@ class ProvenanceLoaded(WorkerResult):
 
 
 @dataclass
+class LayerCounted(WorkerResult):
+    """A layer's entries and hidden bytes, counted after its subject was shown."""
+
+    key: str = field(kw_only=True)
+    path: Path = field(kw_only=True)
+    counts: tuple[int, int] = field(kw_only=True)
+
+
+@dataclass
 class FileRead(WorkerResult):
     """A file's contents as the layer shown holds it, and the copy below it."""
 

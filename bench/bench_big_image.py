@@ -1,0 +1,221 @@
+"""The TUI on images as big as real ones: a 60,000-file, ~1 GB, 20-layer image and a 125-layer one.
+
+Both are built by layerlab itself (`big_images.py`: a `build` of a COPY per layer) in a
+scratch store (or `--root DIR`, kept, to measure again without building). Then, headless
+(Textual's `run_test`, one process, as a user's TUI), each figure is the time from the
+action until the widget's state shows its result, polled every 2 ms:
+- open: the subject switched to the image until its layer stack and its top layer's
+  files are shown; the first time in the process (nothing of the image read yet) and again;
+- layer switch: Down in the layer stack until the files panel shows that layer's entries;
+- key: Down in the files tree until the cursor moved; a folder of 100 files unfolded;
+  `s` (sort by size) and `f` (filter) on the biggest layer;
+- memory: the process's RSS after all of it.
+Beside it, when a Docker daemon answers, the same image loaded from `layerlab save` and
+timed in `docker image inspect` and `docker history` (Docker has no view of the files).
+Not a test: nothing passes or fails. Goals (issue 25): open < 0.5 s, switch < 150 ms,
+key < 50 ms, RSS < 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import big_images
+import psutil
+from docker_peer import docker_reachable
+from textual import events
+from textual.widgets.tree import TreeNode
+
+from layerlab.engine import Engine
+from layerlab.layerfs.unionfs import Change
+from layerlab.storage.snapshot import Subject
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.change_tree import ChangeTree
+from layerlab.tui.settle import settled
+
+SIZE = (120, 40)
+SWITCHES = 19  # Down presses in the layer stack: every layer of the 20
+KEYS = 30
+ROWS: list[tuple[str, str, str]] = []  # (measure, figure, goal)
+
+
+def row(measure: str, figure: str, goal: str) -> None:
+    """A row of the table, also printed as it is measured."""
+    ROWS.append((measure, figure, goal))
+    print(f"  {measure}: {figure}", flush=True)
+
+
+async def timed(app: LayerlabApp, act: Callable[[], object], done: Callable[[], bool]) -> float:
+    """Seconds from `act()` until `done()` holds and the panels' readers are idle."""
+    start = time.perf_counter()
+    act()
+    await settled(
+        app, until=done, groups=("subject", "files"), store=False, poll=0.002, quiet=1, timeout=120
+    )
+    return time.perf_counter() - start
+
+
+def key(app: LayerlabApp, name: str) -> Callable[[], object]:
+    return lambda: app.post_message(events.Key(name, None))
+
+
+def shows(app: LayerlabApp, image_id: str, row: int = 0) -> bool:
+    """The image's layer stack is shown, and its `row`th layer's files are in the tree."""
+    view, tree = app.view, app.files_tree
+    return (
+        view is not None
+        and view.subject.id == image_id
+        and tree.row is not None
+        and tree.row.key == view.layers[row].key
+        and not tree.reading
+    )
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+async def open_image(app: LayerlabApp, name: str, image_id: str) -> None:
+    for when in ("first", "again"):
+        app.subject = Subject("image", app.engine.image("busybox").id)  # away, then back
+        await settled(app, store=False, timeout=120)
+        took = await timed(
+            app,
+            lambda: setattr(app, "subject", Subject("image", image_id)),
+            lambda: shows(app, image_id),
+        )
+        row(f"{name}: open ({when} in the process)", ms(took), "< 500 ms")
+
+
+async def switch_layers(app: LayerlabApp, name: str, image_id: str) -> None:
+    view = app.view
+    assert view is not None
+    app.layer_stack.focus()
+    times = []
+    for at in range(1, min(SWITCHES, len(view.layers) - 1) + 1):
+        times.append(await timed(app, key(app, "down"), lambda at=at: shows(app, image_id, at)))
+    spread = f"{ms(statistics.median(times))}; {ms(max(times))}"
+    row(f"{name}: layer switch (median of {len(times)}; max)", spread, "< 150 ms")
+
+
+def folder_of_files(tree: ChangeTree) -> TreeNode[Change] | None:
+    """A folder of a hundred small files (`/srv/lNNN/dNNN`), the folders on the way unfolded."""
+    folders = sorted(
+        p for p in tree.listing.entries if p.startswith("/srv/l") and p.count("/") == 3
+    )
+    if not folders:
+        return None
+    node = tree.root
+    for depth in (1, 2, 3):
+        want = "/".join(folders[0].split("/")[: depth + 1])
+        node = next(n for n in node.children if n.data is not None and n.data.path == want)
+        if depth < 3:
+            tree.unfold(node)
+    return node
+
+
+async def keys(app: LayerlabApp, name: str, image_id: str) -> None:
+    """On the layer with the most entries: Down, a folder unfolded, sort, filter."""
+    view = app.view
+    assert view is not None
+    biggest = max(range(len(view.layers)), key=lambda i: view.layers[i].files)
+    app.layer_stack.move_cursor(row=biggest)
+    await settled(app, until=lambda: shows(app, image_id, biggest), store=False, timeout=120)
+    tree = app.files_tree
+    tree.focus()
+    folder = folder_of_files(tree)
+    assert folder is not None, "no folder of files in the biggest layer"
+    await settled(app, store=False)
+    tree.move_cursor(folder)
+    took = await timed(app, key(app, "space"), lambda: folder.is_expanded and bool(folder.children))
+    row(f"{name}: a folder unfolded ({len(folder.children)} entries)", ms(took), "< 50 ms")
+    tree.move_cursor(folder.children[0])
+    await settled(app, store=False)
+    downs = []
+    for _ in range(min(KEYS, len(folder.children) - 1)):
+        line = tree.cursor_line
+        downs.append(await timed(app, key(app, "down"), lambda line=line: tree.cursor_line > line))
+    spread = f"{ms(statistics.median(downs))}; {ms(max(downs))}"
+    row(f"{name}: Down in the files tree (median; max)", spread, "< 50 ms")
+    took = await timed(app, key(app, "s"), lambda: tree.sort == "size")
+    row(f"{name}: sort by size, {view.layers[biggest].files} entries", ms(took), "< 50 ms")
+    took = await timed(app, key(app, "f"), lambda: tree.only == "A")
+    row(f"{name}: filter (added only)", ms(took), "< 50 ms")
+    for k in ("f", "f", "f", "f", "s"):  # back to all, by name
+        await timed(app, key(app, k), lambda: True)
+
+
+def docker_side(engine: Engine, tag: str, name: str) -> None:
+    """`docker image inspect` and `docker history` of the same image, loaded from `save`."""
+    with tempfile.TemporaryDirectory() as folder:
+        tar = Path(folder) / "image.tar"
+        with tar.open("wb") as out:
+            engine.save([tag], out)
+        subprocess.run(["docker", "load", "-i", str(tar)], check=True, capture_output=True)
+    for what in (["image", "inspect", tag], ["history", tag]):
+        start = time.perf_counter()
+        subprocess.run(["docker", *what], check=True, capture_output=True)
+        row(f"{name}: docker {' '.join(what[:-1])}", ms(time.perf_counter() - start), "-")
+    subprocess.run(["docker", "rmi", tag], capture_output=True)
+
+
+async def measure(root: Path, images: dict[str, str]) -> None:
+    app = LayerlabApp(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await settled(pilot, timeout=120)
+        for name, image_id in images.items():
+            await open_image(app, name, image_id)
+            await switch_layers(app, name, image_id)
+            if name == "big":
+                await keys(app, name, image_id)
+        rss = psutil.Process().memory_info().rss
+        row("RSS after both images, every layer opened", f"{rss / 2**20:.0f} MB", "< 250 MB")
+
+
+def build(engine: Engine) -> dict[str, str]:
+    """The two images, built unless the store has them (`--root` kept from a run before)."""
+    found = {}
+    for name, make in (("big", big_images.big), ("deep", big_images.deep)):
+        try:
+            found[name] = engine.image(f"{name}:latest").id
+        except Exception:  # not built yet
+            start = time.perf_counter()
+            found[name] = make(engine, f"{name}:latest")
+            print(f"built {name}:latest in {time.perf_counter() - start:.0f} s")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, help="a store kept between runs (built once)")
+    args = parser.parse_args()
+    root = args.root or Path(tempfile.mkdtemp(prefix="layerlab-bigbench-")) / "store"
+    engine = Engine(root)
+    try:
+        images = build(engine)
+        asyncio.run(measure(root, images))
+        if docker_reachable():
+            for name in images:
+                docker_side(engine, f"{name}:latest", name)
+        else:
+            row("docker image inspect / history", "no daemon answered", "-")
+    finally:
+        if args.root is None:
+            shutil.rmtree(root.parent, ignore_errors=True)
+    width = max(len(r[0]) for r in ROWS)
+    print(f"{'measure':<{width}}  {'layerlab':>18}  goal")
+    for measure_, figure, goal in ROWS:
+        print(f"{measure_:<{width}}  {figure:>18}  {goal}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
