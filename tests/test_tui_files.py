@@ -19,7 +19,7 @@ from layerlab.tui.change_tree import ChangeTree
 from layerlab.tui.file_view import FileView
 
 from .conftest import CLI
-from .tui_helpers import changes, drive, screen_text, until
+from .tui_helpers import changes, drawn, drive, screen_text, until
 
 pytestmark = pytest.mark.system
 
@@ -234,3 +234,15 @@ def test_a_big_image_opens_and_each_layer_shows_its_own_files(
         assert "A /srv/l002/d000/f000.txt" in changes(app)  # ...once it is unfolded
 
     drive(engine, scenario)
+
+
+def test_a_deep_images_picture_draws_its_top_layers_a_count_and_its_bottom(
+    engine: Engine,
+) -> None:
+    image = big_images.deep(engine, "deep:latest", layers=20)
+    view = model.load(engine, Subject("image", image))
+    assert len(view.layers) == 20
+    picture = drawn(view)
+    assert "… 8 more read-only layers …" in picture
+    assert picture.count("  RO") == 12 and "bottom layer: no parent" in picture
+    assert "COPY" in picture.split("more read-only")[0]  # the newest layers are drawn
