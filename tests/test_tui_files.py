@@ -197,7 +197,7 @@ def test_a_big_image_opens_and_each_layer_shows_its_own_files(
     layers counted after it is shown, its folders made into nodes only once unfolded."""
     monkeypatch.setattr(model, "STATS_BUDGET", 0.0)
     monkeypatch.setattr(change_tree, "FILL_ALL_UP_TO", 10)
-    image = big_images.big(engine, "big:latest", files=400, layers=6, big_files=1, big_size=5000)
+    image = big_images.big(engine, "big:latest", files=800, layers=6, big_files=1, big_size=5000)
 
     async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
         tree, stack = app.files_tree, app.layer_stack
@@ -232,6 +232,17 @@ def test_a_big_image_opens_and_each_layer_shows_its_own_files(
         tree.unfold(d000)
         assert "f000.txt" in [str(n.label) for n in d000.children]
         assert "A /srv/l002/d000/f000.txt" in changes(app)  # ...once it is unfolded
+        d001 = node(tree, "/srv/l002/d001")  # by a key: Space on the folder
+        await until(pilot, lambda: d001.line >= 0)
+        tree.focus()
+        tree.move_cursor(d001)
+        await pilot.press("space")
+        await until(pilot, lambda: "A /srv/l002/d001/f099.txt" in changes(app))
+        stack.focus()
+        await pilot.press("up")  # back to a layer seen before: its listing was kept
+        await until(pilot, lambda: shows(1))
+        assert tree.listing.entries["/srv/l000/d000/f000.txt"].kind == "C"
+        assert "/srv/l002" not in tree.listing.entries
 
     drive(engine, scenario)
 

@@ -181,6 +181,28 @@ class ChangeTree(Tree[Change]):
         self.stop_following()
         self.load(kept)
 
+    def prefetch(self, rows: list[LayerRow]) -> None:
+        """Read the layers next to the one shown (in a worker), so moving to one is instant."""
+        union = self.union
+        wanted = [
+            r for r in rows if not r.writable and (r.path, r.beneath, union) not in self._kept
+        ]
+        if not wanted:
+            return
+
+        def read() -> None:
+            for row in wanted:
+                read = analysis.union_changes if union else analysis.layer_changes
+                listing = Listing(read(row.path, row.beneath))
+                if get_current_worker().is_cancelled:
+                    return
+                self.app.call_from_thread(self._keep, row, union, listing)
+
+        self.app.run_worker(
+            read, name="prefetch_files", group="prefetch", thread=True, exclusive=True,
+            exit_on_error=False,
+        )  # fmt: skip
+
     def _keep(self, row: LayerRow, union: bool, listing: Listing) -> None:
         """Keep a read-only layer's listing, forgetting the least recently shown past the cap."""
         if row.writable:
@@ -360,8 +382,15 @@ class ChangeTree(Tree[Change]):
             self._fill(node, node.data.path, deep=False)
         node.expand()
 
+    def _toggle_node(self, node: TreeNode[Change]) -> None:
+        """A key or a click unfolds a folder: its entries are made first, so the frame that
+        draws it unfolded draws them too."""
+        if not node.is_expanded and node.data is not None and node.data.path not in self._filled:
+            self._fill(node, node.data.path, deep=False)
+        super()._toggle_node(node)
+
     def on_tree_node_expanded(self, message: Tree.NodeExpanded[Change]) -> None:
-        """A folder unfolded by a key or a click: its entries are made now."""
+        """A folder unfolded another way (`expand_all`): its entries are made now."""
         node = message.node
         if node.tree is self and node.data is not None and node.data.path not in self._filled:
             self._fill(node, node.data.path, deep=False)

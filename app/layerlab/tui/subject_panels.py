@@ -107,6 +107,10 @@ class SubjectPanels(Horizontal):
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
         self.metadata_panel.show("layer", message.row.key + str(message.row.path), message.row.meta)
         self.files_tree.open_layer(message.row)
+        stack = self.layer_stack.stack
+        if message.row in stack:  # the layers above and below it: where the cursor goes next
+            at = stack.index(message.row)
+            self.files_tree.prefetch([*stack[at + 1 : at + 2], *stack[max(at - 1, 0) : at]])
 
     @on(Tree.NodeHighlighted, "#files")
     @on(Tree.NodeSelected, "#files")
