@@ -172,6 +172,18 @@ async def keys(app: LayerlabApp, name: str, image_id: str) -> None:
     row(f"{name}: f, each filter and back to all (median; max)", spread(filters), "< 50 ms")
 
 
+async def union_view(app: LayerlabApp, name: str, image_id: str) -> None:
+    """`u` on the top layer: the merged view of every layer (the image's whole tree)."""
+    app.layer_stack.move_cursor(row=0)
+    await settled(app, until=lambda: shows(app, image_id, 0), store=False, timeout=120)
+    tree = app.files_tree
+    tree.focus()
+    took = await timed(app, key(app, "u"), lambda: tree.union and not tree.reading)
+    row(f"{name}: u, the union view ({len(tree.listing)} entries)", ms(took), "-")
+    took = await timed(app, key(app, "u"), lambda: not tree.union and not tree.reading)
+    row(f"{name}: u, back to the layer's own entries", ms(took), "< 50 ms")
+
+
 def docker_side(engine: Engine, tag: str, name: str) -> None:
     """`docker image inspect` and `docker history` of the same image, loaded from `save`."""
     with tempfile.TemporaryDirectory() as folder:
@@ -195,6 +207,7 @@ async def measure(root: Path, images: dict[str, str]) -> None:
             await switch_layers(app, name, image_id)
             if name == "big":
                 await keys(app, name, image_id)
+                await union_view(app, name, image_id)
         rss = psutil.Process().memory_info().rss
         row("RSS after both images, every layer opened", f"{rss / 2**20:.0f} MB", "< 250 MB")
 

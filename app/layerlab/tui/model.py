@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # the panels' first frame imports this module; the engine com
 # Seconds a subject's read spends counting its layers' files; the layers left are shown as
 # being counted, and counted after the subject is shown (`LayerStack`): a 60,000-file image
 # opens at once. A layer counted once is known from then on (its content never changes).
-STATS_BUDGET = 0.1
+STATS_BUDGET = 0.05
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (
     "container",
