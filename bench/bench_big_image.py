@@ -10,8 +10,9 @@ action until the widget's state shows its result, polled every 2 ms:
 - key: Down in the files tree until the cursor moved; a folder of 100 files unfolded;
   `s` (sort by size) and `f` (filter) on the biggest layer;
 - memory: the process's RSS after all of it.
-Beside it, when a Docker daemon answers, the same image loaded from `layerlab save` and
-timed in `docker image inspect` and `docker history` (Docker has no view of the files).
+Beside it, Docker (the default daemon when one answers, else a dockerd the bench starts in a
+folder of its own, as the tests do): the same image loaded from `layerlab save`, and timed in
+`docker image inspect` and `docker history` (Docker has no view of the files).
 Not a test: nothing passes or fails. Goals (issue 25): open < 0.5 s, switch < 150 ms,
 key < 50 ms, RSS < 250 MB.
 """
@@ -20,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import big_images
@@ -35,6 +38,7 @@ from textual import events
 from textual.widgets.tree import TreeNode
 
 from layerlab.engine import Engine
+from layerlab.errors import NotFound
 from layerlab.layerfs.unionfs import Change
 from layerlab.storage.snapshot import Subject
 from layerlab.tui.app import LayerlabApp
@@ -184,18 +188,42 @@ async def union_view(app: LayerlabApp, name: str, image_id: str) -> None:
     row(f"{name}: u, back to the layer's own entries", ms(took), "< 50 ms")
 
 
-def docker_side(engine: Engine, tag: str, name: str) -> None:
-    """`docker image inspect` and `docker history` of the same image, loaded from `save`."""
+@contextlib.contextmanager
+def docker_peer(folder: Path) -> Iterator[list[str] | None]:
+    """The `docker` command to time: the default daemon's when one answers, else a daemon of
+    the bench's own in `folder` (the tests' way: no bridge, its own data root), else None."""
+    if docker_reachable():
+        yield ["docker"]
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.docker_side import start_daemon, stop_daemon
+
+    started = start_daemon(folder)
+    if started is None:
+        yield None
+        return
+    daemon, proc = started
+    try:
+        yield [daemon.cli.docker, "--host", daemon.host]
+    finally:
+        stop_daemon(proc)
+
+
+def docker_side(engine: Engine, docker: list[str], tag: str, name: str) -> None:
+    """The same image in Docker, loaded from `layerlab save`: `docker load`, and Docker's
+    views of it (`image inspect`, `history`; Docker has none of its files)."""
     with tempfile.TemporaryDirectory() as folder:
         tar = Path(folder) / "image.tar"
         with tar.open("wb") as out:
             engine.save([tag], out)
-        subprocess.run(["docker", "load", "-i", str(tar)], check=True, capture_output=True)
+        start = time.perf_counter()
+        subprocess.run([*docker, "load", "-i", str(tar)], check=True, capture_output=True)
+        row(f"{name}: docker load of layerlab's save", ms(time.perf_counter() - start), "-")
     for what in (["image", "inspect", tag], ["history", tag]):
         start = time.perf_counter()
-        subprocess.run(["docker", *what], check=True, capture_output=True)
+        subprocess.run([*docker, *what], check=True, capture_output=True)
         row(f"{name}: docker {' '.join(what[:-1])}", ms(time.perf_counter() - start), "-")
-    subprocess.run(["docker", "rmi", tag], capture_output=True)
+    subprocess.run([*docker, "rmi", tag], capture_output=True)
 
 
 async def measure(root: Path, images: dict[str, str]) -> None:
@@ -218,7 +246,7 @@ def build(engine: Engine) -> dict[str, str]:
     for name, make in (("big", big_images.big), ("deep", big_images.deep)):
         try:
             found[name] = engine.image(f"{name}:latest").id
-        except Exception:  # not built yet
+        except NotFound:  # not built yet
             start = time.perf_counter()
             found[name] = make(engine, f"{name}:latest")
             print(f"built {name}:latest in {time.perf_counter() - start:.0f} s")
@@ -234,11 +262,14 @@ def main() -> int:
     try:
         images = build(engine)
         asyncio.run(measure(root, images))
-        if docker_reachable():
-            for name in images:
-                docker_side(engine, f"{name}:latest", name)
-        else:
-            row("docker image inspect / history", "no daemon answered", "-")
+        with (
+            tempfile.TemporaryDirectory(prefix="layerlab-bigbench-docker-") as folder,
+            docker_peer(Path(folder)) as docker,
+        ):
+            if docker is None:
+                row("docker", "no daemon answered, no dockerd to start", "-")
+            for name in images if docker else ():
+                docker_side(engine, docker, f"{name}:latest", name)
     finally:
         if args.root is None:
             shutil.rmtree(root.parent, ignore_errors=True)

@@ -122,6 +122,13 @@ class ChangeTree(Tree[Change]):
             super().__init__()
             self.change = change
 
+    class ReadAhead(Message):
+        """A layer next to the one shown, read ahead (`prefetch`): its listing, to keep."""
+
+        def __init__(self, row: LayerRow, listing: Listing) -> None:
+            super().__init__()
+            self.row, self.listing = row, listing
+
     class Counted(Message):
         """How many entries the layer has now (every name in it is one)."""
 
@@ -182,26 +189,30 @@ class ChangeTree(Tree[Change]):
         self.load(kept)
 
     def prefetch(self, rows: list[LayerRow]) -> None:
-        """Read the layers next to the one shown (in a worker), so moving to one is instant."""
-        union = self.union
+        """Read the layers next to the one shown (in a worker), so moving to one is instant;
+        not in the union view, where each read is the whole image's."""
         wanted = [
-            r for r in rows if not r.writable and (r.path, r.beneath, union) not in self._kept
+            r for r in rows if not r.writable and (r.path, r.beneath, False) not in self._kept
         ]
-        if not wanted:
+        if self.union or not wanted:
             return
 
         def read() -> None:
             for row in wanted:
-                read = analysis.union_changes if union else analysis.layer_changes
-                listing = Listing(read(row.path, row.beneath))
+                listing = Listing(analysis.layer_changes(row.path, row.beneath))
                 if get_current_worker().is_cancelled:
                     return
-                self.app.call_from_thread(self._keep, row, union, listing)
+                self.post_message(self.ReadAhead(row, listing))
 
         self.app.run_worker(
             read, name="prefetch_files", group="prefetch", thread=True, exclusive=True,
             exit_on_error=False,
         )  # fmt: skip
+
+    @while_running
+    def on_change_tree_read_ahead(self, message: ReadAhead) -> None:
+        message.stop()
+        self._keep(message.row, False, message.listing)
 
     def _keep(self, row: LayerRow, union: bool, listing: Listing) -> None:
         """Keep a read-only layer's listing, forgetting the least recently shown past the cap."""
