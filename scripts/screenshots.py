@@ -22,6 +22,7 @@ from layerlab.storage.snapshot import Subject
 from layerlab.tui import themes
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.command_bar import CommandBar
+from layerlab.tui.file_view import FileView
 from layerlab.tui.settle import settled
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -69,6 +70,29 @@ async def variants(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
     await pilot.pause(0.3)
 
 
+async def file_view(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
+    """A file the container changed, opened from the files panel beside the copy below it."""
+    await type_line(
+        pilot, "docker exec vol sh -c 'echo learner:x:1000:1000::/home:/bin/sh >> /etc/passwd'"
+    )
+    tree = app.files_tree
+    await settled(pilot, until=lambda: "/etc/passwd" in tree.listing.entries)
+    etc = next(n for n in tree.root.children if n.data is not None and n.data.path == "/etc")
+    tree.unfold(etc)
+    passwd = next(n for n in etc.children if n.data is not None and n.data.path == "/etc/passwd")
+    await settled(pilot, until=lambda: passwd.line >= 0)
+    tree.focus()
+    tree.move_cursor(passwd)
+    await pilot.press("v")
+    await settled(
+        pilot, until=lambda: isinstance(app.screen, FileView) and app.screen.contents is not None
+    )
+    await pilot.pause(0.3)
+    app.save_screenshot(f"file-view-{size}.svg", str(OUT))
+    await pilot.press("escape")
+    await settled(pilot, until=lambda: not isinstance(app.screen, FileView))
+
+
 async def lesson(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
     """A lesson's first step done: the lesson folded into a strip above the panels."""
     app.lessons.open(find_lesson(load_course(), "layers-vs-volumes"))
@@ -97,6 +121,7 @@ async def render(size: tuple[int, int], root: Path) -> None:
                 app.save_screenshot(f"{name}-{size[0]}x{size[1]}.svg", str(OUT))
                 if name == "running":  # the same screen for projectors: light, high contrast
                     await variants(app, pilot, f"{size[0]}x{size[1]}")
+            await file_view(app, pilot, f"{size[0]}x{size[1]}")
             app.action_help()
             await pilot.pause(0.3)
             app.save_screenshot(f"help-{size[0]}x{size[1]}.svg", str(OUT))
@@ -156,7 +181,7 @@ def main() -> int:
             asyncio.run(render(size, root))
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    print(f"wrote {len(SIZES) * (len(SCENES) + 6)} screenshots to {OUT}")
+    print(f"wrote {len(SIZES) * (len(SCENES) + 7)} screenshots to {OUT}")
     return 0
 
 

@@ -210,7 +210,7 @@ def test_faces_do_not_know_the_store_layout(face: str) -> None:
 # command and follows the store for the TUI.
 NO_UI = (
     "layerfs/analysis.py", "layerfs/layer_tree.py", "layerfs/efficiency.py", "layerfs/compare.py",
-    "tui/outcome.py", "tui/reconcile.py",
+    "layerfs/contents.py", "tui/outcome.py", "tui/reconcile.py",
 )  # fmt: skip
 
 

@@ -81,11 +81,11 @@ def hidden_bytes(layer: Path, beneath: tuple[Path, ...]) -> int:
     """
     if not beneath:
         return 0
-    return reread(lambda: sum(_hidden(layer, beneath)), 0)
+    return reread(lambda: sum(_hidden(unionfs.iter_changes(layer, beneath), beneath)), 0)
 
 
-def _hidden(layer: Path, beneath: tuple[Path, ...]) -> Iterator[int]:
-    for change in unionfs.iter_changes(layer, beneath):
+def _hidden(changes: Iterable[Change], beneath: tuple[Path, ...]) -> Iterator[int]:
+    for change in changes:
         if change.kind == "A" or change.masked:  # the opaque directory counts its whole tree
             continue
         rel = change.path.lstrip("/")
@@ -107,22 +107,30 @@ _stats_lock = threading.Lock()
 STATS_KEPT = 512
 
 
+def known_stats(diff: Path, beneath: tuple[Path, ...]) -> tuple[int, int] | None:
+    """`layer_stats` if they were counted already, else None (counting waits for a worker)."""
+    with _stats_lock:
+        return _stats.get((diff, beneath))
+
+
 def layer_stats(diff: Path, beneath: tuple[Path, ...]) -> tuple[int, int]:
     """(entries, hidden bytes) of a read-only layer; remembered, as its content never changes.
 
-    A layer that vanished while being read (rmi in another terminal) is not
-    remembered: the same folder may come back with the same content later.
+    One walk of the layer gives both. A layer that vanished while being read (rmi in
+    another terminal) is not remembered: the same folder may come back with the same
+    content later.
     """
-    key = (diff, beneath)
-    with _stats_lock:
-        if key in _stats:
-            return _stats[key]
-    found = tree_size(diff)[1], hidden_bytes(diff, beneath)
+    known = known_stats(diff, beneath)
+    if known is not None:
+        return known
+    changes = layer_changes(diff, beneath)
+    hidden = reread(lambda: sum(_hidden(changes, beneath)), 0) if beneath else 0
+    found = sum(1 for change in changes if not change.masked), hidden
     if diff.is_dir() and all(lower.is_dir() for lower in beneath):
         with _stats_lock:
             if len(_stats) >= STATS_KEPT:
                 _stats.pop(next(iter(_stats)))
-            _stats[key] = found
+            _stats[(diff, beneath)] = found
     return found
 
 
@@ -167,7 +175,8 @@ def _change(upper: Path, lowers: tuple[Path, ...], rel: str) -> Change | None:
     opaque = stat.S_ISDIR(st.st_mode) and unionfs.is_opaque(upper / rel)
     below = unionfs.provenance(lowers[0], lowers[1:], rel) if lowers else []
     kind = "C" if below and below[0][1] != "whiteout" else "A"
-    return Change(kind, "/" + rel, opaque)
+    size = st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return Change(kind, "/" + rel, opaque, size=size)
 
 
 def _masked(upper: Path, lowers: tuple[Path, ...], rel: str) -> list[Change]:

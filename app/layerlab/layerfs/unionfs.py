@@ -13,7 +13,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class Change:
     path: str  # absolute path inside the container
     opaque: bool = False  # a directory whose lower contents are hidden
     masked: bool = False  # deleted by the opaque directory above it: no whiteout of its own
+    size: int = field(default=0, compare=False)  # a regular file's bytes (for sorting by size)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.path}"
@@ -173,7 +174,8 @@ def iter_changes(upper: Path, lowers: Sequence[Path]) -> Iterator[Change]:
             opaque = is_dir and entry.fd >= 0 and layers.is_opaque_fd(entry.fd)
             if is_dir and kind == "A":
                 new_dirs.add(rel)
-            yield Change(kind, "/" + rel, opaque)
+            size = entry.st.st_size if stat.S_ISREG(entry.st.st_mode) else 0
+            yield Change(kind, "/" + rel, opaque, size=size)
             if opaque:
                 yield from masked(rel, set(os.listdir(entry.fd)), lowers)
     except (FileNotFoundError, NotADirectoryError):  # the layer went meanwhile

@@ -82,6 +82,7 @@ DOING = {
     "store": "reading the store",
     "subject": "reading the subject",
     "files": "reading the layer's files",
+    "stats": "counting the layers' files",
     "provenance": "tracing the file's layers",
     "procs": "reading the processes",
     "size": "measuring the writable layer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -19,6 +20,7 @@ from textual.worker import get_current_worker
 from layerlab.layerfs import analysis
 from layerlab.layerfs.unionfs import Change
 from layerlab.presentation.humanize import human_size
+from layerlab.tui.listing import FILTER_NAMES, FILTERS, SORTS, Listing
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, panel_css
 from layerlab.tui.messages import FilesLoaded, UpperChanged, while_running
@@ -41,10 +43,16 @@ TOGGLE_STYLE = Style.from_meta({"toggle": True})  # as Tree marks its expand ico
 FLASH_SECONDS = 1.5
 FLASH_UP_TO = 50  # a burst bigger than this is news as a count, not as blinking lines
 EXPAND_ALL_UP_TO = 200
+FILL_ALL_UP_TO = 2000  # a bigger layer's folders get their entries only once unfolded
+KEPT_ENTRIES = 150_000  # read-only layers' listings kept (they never change), in entries
 
 
 class ChangeTree(Tree[Change]):
     """Entries of one layer against the layers beneath it: A added, C changed, D deleted.
+
+    The entries are kept in a `Listing`; a folder's nodes are made when it is first
+    unfolded (a layer of 60,000 files makes a few dozen nodes, not 60,000). `s` sorts by
+    name or by size (largest first, a folder by its total), `f` keeps one kind of change.
 
     `open_layer()` reads a layer in a worker (the app's, so a failure lands where every
     worker's does). For the writable layer it follows the watch on the upperdir first:
@@ -53,7 +61,11 @@ class ChangeTree(Tree[Change]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "view_file", "View file"),
+        Binding("enter", "open_entry", "View file", show=False),
         Binding("u", "toggle_union", "Union view"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("f", "cycle_filter", "Filter"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "change-tree--added",
@@ -103,6 +115,20 @@ class ChangeTree(Tree[Change]):
             super().__init__()
             self.news = news
 
+    class ViewFile(Message):
+        """Open `change`'s contents (`v`, or Enter on a file)."""
+
+        def __init__(self, change: Change) -> None:
+            super().__init__()
+            self.change = change
+
+    class ReadAhead(Message):
+        """A layer next to the one shown, read ahead (`prefetch`): its listing, to keep."""
+
+        def __init__(self, row: LayerRow, listing: Listing) -> None:
+            super().__init__()
+            self.row, self.listing = row, listing
+
     class Counted(Message):
         """How many entries the layer has now (every name in it is one)."""
 
@@ -115,7 +141,14 @@ class ChangeTree(Tree[Change]):
         self.show_root = False
         self.live: Path | None = None  # the upperdir being followed, if any
         self.union = False  # the merged view from this layer down, or just its own entries
-        self._by_path: dict[str, TreeNode[Change]] = {}
+        self._by_path: dict[str, TreeNode[Change]] = {}  # the nodes made so far
+        self._filled: set[str] = set()  # folders whose children are nodes now ("" the top)
+        self.listing = Listing()  # every entry of the layer (or union) shown
+        self.sort = SORTS[0]
+        self.only: str | None = None  # the kind of change shown, or every kind
+        self._title = "files"  # the layer shown (after the order and filter, in the title)
+        # Read-only layers' listings, the last used last: going back to a layer is instant.
+        self._kept: OrderedDict[tuple[Path, tuple[Path, ...], bool], Listing] = OrderedDict()
         self._queued: list[dict[str, Change | None]] = []
         self._loading = False
         self._flashing: set[str] = set()
@@ -123,6 +156,11 @@ class ChangeTree(Tree[Change]):
         self.row: LayerRow | None = None  # the layer shown
         self.follower = UpperFollower(self._upper_changed)  # the writable layer's watch
         self._changed_at = 0.0  # when the watcher last changed the live tree
+
+    @property
+    def reading(self) -> bool:
+        """A layer is being read: the tree shows the one before it until it comes."""
+        return self._loading
 
     def open_layer(self, row: LayerRow) -> None:
         """Show a layer's files: its own entries, or with `u` the merged view from it down."""
@@ -141,7 +179,48 @@ class ChangeTree(Tree[Change]):
         )
         self.row = row
         self.follower.wanted = (row.path, row.beneath) if row.writable else None
-        self._read(row, self.union)
+        kept = None if row.writable else self._kept.get((row.path, row.beneath, self.union))
+        if kept is None:
+            self._read(row, self.union)
+            return
+        self._kept.move_to_end((row.path, row.beneath, self.union))
+        self.app.workers.cancel_group(self.app, "files")  # a read of the layer before this one
+        self.stop_following()
+        self.load(kept)
+
+    def prefetch(self, rows: list[LayerRow]) -> None:
+        """Read the layers next to the one shown (in a worker), so moving to one is instant;
+        not in the union view, where each read is the whole image's."""
+        wanted = [
+            r for r in rows if not r.writable and (r.path, r.beneath, False) not in self._kept
+        ]
+        if self.union or not wanted:
+            return
+
+        def read() -> None:
+            for row in wanted:
+                listing = Listing(analysis.layer_changes(row.path, row.beneath))
+                if get_current_worker().is_cancelled:
+                    return
+                self.post_message(self.ReadAhead(row, listing))
+
+        self.app.run_worker(
+            read, name="prefetch_files", group="prefetch", thread=True, exclusive=True,
+            exit_on_error=False,
+        )  # fmt: skip
+
+    @while_running
+    def on_change_tree_read_ahead(self, message: ReadAhead) -> None:
+        message.stop()
+        self._keep(message.row, False, message.listing)
+
+    def _keep(self, row: LayerRow, union: bool, listing: Listing) -> None:
+        """Keep a read-only layer's listing, forgetting the least recently shown past the cap."""
+        if row.writable:
+            return
+        self._kept[(row.path, row.beneath, union)] = listing
+        while sum(len(kept) for kept in self._kept.values()) > KEPT_ENTRIES and self._kept:
+            self._kept.popitem(last=False)
 
     def _read(self, row: LayerRow, union: bool) -> None:
         self.app.run_worker(
@@ -158,9 +237,9 @@ class ChangeTree(Tree[Change]):
         self.follower.reconcile()
         started = time.monotonic()
         read = analysis.union_changes if union else analysis.layer_changes
-        changes = read(row.path, row.beneath)
+        listing = Listing(read(row.path, row.beneath))
         if not get_current_worker().is_cancelled:
-            self.post_message(FilesLoaded(row=row, union=union, changes=changes, started=started))
+            self.post_message(FilesLoaded(row=row, union=union, listing=listing, started=started))
 
     def stop_following(self) -> None:
         """No layer is live now: its watch stops (in a worker: stopping joins threads)."""
@@ -176,7 +255,8 @@ class ChangeTree(Tree[Change]):
     def on_files_loaded(self, message: FilesLoaded) -> None:
         if message.stale:  # every new layer or view starts a new read, cancelling this one
             return
-        self.load(message.changes)
+        self.load(message.listing)
+        self._keep(message.row, message.union, message.listing)
         if self.live is not None and self._changed_at > message.started:
             # The watcher applied a change while this read ran: the read may predate it
             # (a file it listed is gone now). Read again; once writes stop, this converges.
@@ -198,21 +278,17 @@ class ChangeTree(Tree[Change]):
 
     def begin(self, title: str, live: Path | None) -> None:
         """A new layer is being read; updates until `load()` are queued, not lost."""
-        self.border_title = literal(Text(title))
+        self._title = title
+        self._retitle()
         self.live = live
         self._loading = True
         self._queued = []
 
-    def load(self, changes: list[Change]) -> None:
-        self.clear()
-        self._by_path = {}
+    def load(self, changes: Listing | list[Change]) -> None:
+        """Show a layer's entries (a new layer: folded as it comes, the cursor on top)."""
+        self.listing = changes if isinstance(changes, Listing) else Listing(changes)
         self._flashing = set()
-        for change in sorted(changes, key=lambda c: c.path):
-            self._add(change, live=False)
-        if len(self._by_path) <= EXPAND_ALL_UP_TO:
-            self.root.expand_all()
-        else:
-            self.root.expand()
+        self._rebuild(keep=False)
         self._loading = False
         queued, self._queued = self._queued, []
         for updates in queued:
@@ -225,17 +301,24 @@ class ChangeTree(Tree[Change]):
             self._queued.append(updates)
             return []
         news: list[Change] = []
+        placed = self.sort == "name" and self.only is None  # else the order is redone below
         for path, change in sorted(updates.items()):
+            before = self.listing.entries.get(path)
+            self.listing.update(path, change)
             node = self._by_path.get(path)
+            if change is not None and before != change:
+                news.append(change)
+            if not placed:
+                continue
             if change is None:
                 if node is not None:
-                    self._remove(path, node)
+                    self._remove(node)
             elif node is None:
-                self._add(change, live=True)
-                news.append(change)
-            elif node.data != change:
+                self._add(change)
+            else:
                 node.data = change
-                news.append(change)
+        if not placed and updates:
+            self._rebuild(keep=True)
         if len(news) <= FLASH_UP_TO:
             paths = [change.path for change in news]
             self._flash(paths, True)
@@ -243,16 +326,98 @@ class ChangeTree(Tree[Change]):
         self._settle()
         return news
 
+    def action_view_file(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.data is not None:
+            self.post_message(self.ViewFile(node.data))
+
+    def action_open_entry(self) -> None:
+        """Enter opens a file's contents; on a directory it folds or unfolds, as ever (a
+        click still only selects: the provenance below says what a file is)."""
+        node = self.cursor_node
+        if node is not None and node.data is not None and not node.allow_expand:
+            self.action_view_file()
+        else:
+            self.action_select_cursor()
+
+    def action_cycle_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._rebuild(keep=True)
+
+    def action_cycle_filter(self) -> None:
+        self.only = FILTERS[(FILTERS.index(self.only) + 1) % len(FILTERS)]
+        self._rebuild(keep=True)
+        self._settle()
+
+    def _retitle(self) -> None:
+        """The title says the order and the filter first (seen at 80 columns), then the layer."""
+        only = self.only
+        shown = "all" if only is None else f"{FILTER_NAMES[only]} only ({self.listing.count(only)})"
+        self.border_title = literal(Text(f"by {self.sort} · {shown} │ {self._title}"))
+
+    def _rebuild(self, keep: bool) -> None:
+        """Make the nodes again from the listing, in the order and filter chosen; with `keep`,
+        the folders unfolded stay unfolded and the cursor stays on its entry."""
+        unfolded = sorted(p for p, n in self._by_path.items() if n.is_expanded) if keep else []
+        cursor = self.cursor_node.data if keep and self.cursor_node is not None else None
+        self.clear()
+        self._by_path, self._filled = {}, set()
+        count = len(self.listing)
+        self._fill(self.root, "", deep=count <= FILL_ALL_UP_TO)
+        if count <= EXPAND_ALL_UP_TO:
+            self.root.expand_all()
+        else:
+            self.root.expand()
+        for path in unfolded:
+            if path in self._by_path:
+                self.unfold(self._by_path[path])
+        if cursor is not None and cursor.path in self._by_path:
+            self.move_cursor(self._by_path[cursor.path])
+        self._retitle()
+
+    def _fill(self, node: TreeNode[Change], folder: str, deep: bool) -> None:
+        """Make the nodes of `folder`'s entries under `node` (and, `deep`, of their own)."""
+        self._filled.add(folder)
+        for change in self.listing.children(folder, self.sort, self.only):
+            has = self.listing.has_children(change.path, self.only)
+            child = node.add(Text(change.path.rpartition("/")[2]), change, allow_expand=has)
+            self._by_path[change.path] = child
+            if not has:
+                self._filled.add(change.path)  # nothing to fill: a live entry lands in it
+            elif deep:
+                self._fill(child, change.path, deep)
+
+    def unfold(self, node: TreeNode[Change]) -> None:
+        """Unfold a folder, its entries made now if they were not yet."""
+        if node.data is not None and node.data.path not in self._filled:
+            self._fill(node, node.data.path, deep=False)
+        node.expand()
+
+    def _toggle_node(self, node: TreeNode[Change]) -> None:
+        """A key or a click unfolds a folder: its entries are made first, so the frame that
+        draws it unfolded draws them too."""
+        if not node.is_expanded and node.data is not None and node.data.path not in self._filled:
+            self._fill(node, node.data.path, deep=False)
+        super()._toggle_node(node)
+
+    def on_tree_node_expanded(self, message: Tree.NodeExpanded[Change]) -> None:
+        """A folder unfolded another way (`expand_all`): its entries are made now."""
+        node = message.node
+        if node.tree is self and node.data is not None and node.data.path not in self._filled:
+            self._fill(node, node.data.path, deep=False)
+
     def action_toggle_union(self) -> None:
         self.union = not self.union
         if self.row is not None:
             self.open_layer(self.row)
 
     def _settle(self) -> None:
-        self.show_root = not self._by_path
-        if not self._by_path:
-            self.root.set_label(EMPTY)
-        self.post_message(self.Counted(len(self._by_path)))
+        self.show_root = not self.root.children
+        if not self.root.children:
+            empty = EMPTY if not self.listing else f"nothing {FILTER_NAMES[self.only]} here"
+            self.root.set_label(empty)
+        self._retitle()
+        self.post_message(self.Counted(len(self.listing)))
 
     def render_label(self, node: TreeNode[Change], base_style: Style, style: Style) -> Text:
         """An entry's kind and name in its kind's style, from the theme at render time."""
@@ -294,24 +459,33 @@ class ChangeTree(Tree[Change]):
     def _style(self, component: str) -> Style:
         return component_style(self, component)
 
-    def _add(self, change: Change, live: bool) -> TreeNode[Change]:
-        """Add under its parent in name order; a full load comes sorted, a live one is placed."""
+    def _add(self, change: Change) -> None:
+        """A live entry, placed in name order under its folder if the folder's nodes are made
+        (else it is made with them, from the listing, once the folder is unfolded)."""
         parent_path, _, name = change.path.rpartition("/")
-        parent = self._by_path.get(parent_path, self.root)
+        parent = self._by_path.get(parent_path, self.root) if parent_path else self.root
+        if parent_path and parent_path not in self._by_path:
+            return
         if parent is not self.root and not parent.allow_expand:
             parent.allow_expand = True
-            if live:
-                parent.expand()
+            parent.expand()
+        if parent_path not in self._filled:
+            return
         siblings = parent.children
-        at = bisect.bisect_right(siblings, name, key=_name) if live else len(siblings)
+        at = bisect.bisect_right(siblings, name, key=_name)
         node = parent.add_leaf(Text(name), change, before=at if at < len(siblings) else None)
         self._by_path[change.path] = node
-        return node
+        self._filled.add(change.path)
 
-    def _remove(self, path: str, node: TreeNode[Change]) -> None:
+    def _remove(self, node: TreeNode[Change]) -> None:
+        stack = [node]
+        while stack:
+            gone = stack.pop()
+            if gone.data is not None:
+                self._by_path.pop(gone.data.path, None)
+                self._filled.discard(gone.data.path)
+            stack += gone.children
         node.remove()
-        for key in [k for k in self._by_path if k == path or k.startswith(path + "/")]:
-            del self._by_path[key]
 
     def _flash(self, paths: list[str], on: bool) -> None:
         for path in paths:

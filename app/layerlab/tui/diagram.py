@@ -23,7 +23,7 @@ from layerlab.presentation.humanize import human_size, plural
 from layerlab.storage.reference import short_id
 from layerlab.tui.literal import literal, shown
 from layerlab.tui.look import component_style, on_theme_change, panel_css
-from layerlab.tui.model import SubjectView
+from layerlab.tui.model import LayerRow, SubjectView
 from layerlab.tui.network_picture import namespaces, network_space
 from layerlab.tui.outside import NOTE, describe
 
@@ -31,6 +31,7 @@ CAPTION = (
     "A layer id names one read-only layer (bottom: no parent); an image id (sha256:…) "
     "names an image. rmi takes an image id or name, never a layer id."
 )
+DRAWN_UP_TO = 12  # layers drawn one box each; a deeper image's middle is a count
 EMPTY = "no subject yet: an image is a stack of read-only layers; create puts a writable one on top"
 BESIDE_FROM = 56  # columns from which the process space is drawn beside the stack
 PARTS = (
@@ -75,7 +76,10 @@ def stack(view: SubjectView, s: Styles) -> Table:
     table = Table(box=box.SQUARE, show_header=False, show_lines=True, expand=True, padding=(0, 1))
     table.add_column("layer", overflow="ellipsis", no_wrap=True)
     read_only = [row for row in view.layers if not row.writable]
-    for row in view.layers:
+    for row in _drawn(view.layers):
+        if isinstance(row, int):
+            table.add_row(Text(f"… {plural(row, 'more read-only layer')} …", s("read-only")))
+            continue
         if row.writable:
             table.add_row(
                 Text.assemble(
@@ -91,6 +95,15 @@ def stack(view: SubjectView, s: Styles) -> Table:
             line.append("\nbottom layer: no parent", s("bottom"))
         table.add_row(literal(line))
     return table
+
+
+def _drawn(layers: tuple[LayerRow, ...]) -> list[LayerRow | int]:
+    """The layers drawn, top first: past `DRAWN_UP_TO`, the top ones, how many are left out,
+    and the bottom one (a 125-layer image is a picture, not 375 lines to render)."""
+    if len(layers) <= DRAWN_UP_TO:
+        return list(layers)
+    top = list(layers[: DRAWN_UP_TO - 1])
+    return [*top, len(layers) - len(top) - 1, layers[-1]]
 
 
 def process_space(view: SubjectView, s: Styles) -> Table:

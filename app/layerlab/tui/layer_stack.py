@@ -6,21 +6,27 @@ tmpfs): beside the layers, never in them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.worker import get_current_worker
 
+from layerlab.layerfs import analysis
 from layerlab.presentation.humanize import human_size
 from layerlab.tui.literal import literal
 from layerlab.tui.look import component_style, on_theme_change, panel_css
+from layerlab.tui.messages import LayerCounted, while_running
 from layerlab.tui.model import LayerRow
 from layerlab.tui.outside import NOTE, target
 
 if TYPE_CHECKING:
     from layerlab.engine import Mounted
 
+COUNTING = "…"  # a layer whose files are being counted
 CREATED_BY_WIDTH = 42
 MOUNT_WIDTH = 16
 TITLE = "layers · top first"
@@ -128,8 +134,7 @@ class LayerStack(DataTable[Text | str]):
                 mode,
                 Text(row.short_id),
                 Text(human_size(row.size), justify="right"),
-                Text(str(row.files), justify="right"),
-                Text(human_size(row.hidden), justify="right", style="" if row.hidden else nothing),
+                *self._counts(row, nothing),
                 literal(Text(_created_by(row))),
                 key=row.key,
             )
@@ -150,6 +155,49 @@ class LayerStack(DataTable[Text | str]):
         if layers:
             self.move_cursor(row=index)
             self._pick(layers[index])
+        self._count([row for row in layers if row.files is None or row.hidden is None])
+
+    @staticmethod
+    def _counts(row: LayerRow, nothing: Style) -> tuple[Text, Text]:
+        """The files and hides cells: `…` while the layer is being counted."""
+        if row.files is None or row.hidden is None:
+            return Text(COUNTING, justify="right"), Text(COUNTING, justify="right")
+        hidden_style = "" if row.hidden else nothing
+        return (
+            Text(str(row.files), justify="right"),
+            Text(human_size(row.hidden), justify="right", style=hidden_style),
+        )
+
+    def _count(self, rows: list[LayerRow]) -> None:
+        """Count the layers the subject's read left uncounted (a big image's), top first."""
+        if not rows:
+            return
+
+        def count() -> None:
+            for row in rows:
+                files, hidden = analysis.layer_stats(row.path, row.beneath)
+                if get_current_worker().is_cancelled:
+                    return
+                self.post_message(LayerCounted(key=row.key, path=row.path, counts=(files, hidden)))
+
+        self.app.run_worker(
+            count, name="count_layers", group="stats", thread=True, exclusive=True,
+            exit_on_error=False,
+        )  # fmt: skip
+
+    @while_running
+    def on_layer_counted(self, message: LayerCounted) -> None:
+        if message.stale:
+            return
+        for i, row in enumerate(self.stack):
+            if (row.key, row.path) == (message.key, message.path):
+                files, hidden = message.counts
+                counted = replace(row, files=files, hidden=hidden)
+                self.stack = (*self.stack[:i], counted, *self.stack[i + 1 :])
+                nothing = component_style(self, "layer-stack--nothing")
+                files_cell, hidden_cell = self._counts(counted, nothing)
+                self.update_cell(row.key, "files", files_cell)
+                self.update_cell(row.key, "hidden", hidden_cell)
 
     def _fit_columns(self) -> None:
         """Each column as wide as its widest cell, now, in the refresh that shows the rows.

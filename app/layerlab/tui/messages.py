@@ -20,9 +20,11 @@ from textual.message_pump import MessagePump
 from textual.worker import NoActiveWorker, Worker, get_current_worker
 
 from layerlab.layerfs.analysis import Provenance
+from layerlab.layerfs.contents import Contents
 from layerlab.layerfs.unionfs import Change
 from layerlab.storage.snapshot import Snapshot, Subject
 from layerlab.tui.explain import Outcome
+from layerlab.tui.listing import Listing
 from layerlab.tui.model import LayerRow, SubjectView
 
 if TYPE_CHECKING:
@@ -91,7 +93,7 @@ class FilesLoaded(WorkerResult):
 
     row: LayerRow = field(kw_only=True)
     union: bool = field(kw_only=True)
-    changes: list[Change] = field(kw_only=True)
+    listing: Listing = field(kw_only=True)
     started: float = field(kw_only=True, default=0.0)  # time.monotonic() when the read began
 
 
@@ -128,6 +130,22 @@ class ProvenanceLoaded(WorkerResult):
     """Where the selected path of the merged view comes from."""
 
     provenance: Provenance = field(kw_only=True)
+
+
+@dataclass
+class LayerCounted(WorkerResult):
+    """A layer's entries and hidden bytes, counted after its subject was shown."""
+
+    key: str = field(kw_only=True)
+    path: Path = field(kw_only=True)
+    counts: tuple[int, int] = field(kw_only=True)
+
+
+@dataclass
+class FileRead(WorkerResult):
+    """A file's contents as the layer shown holds it, and the copy below it."""
+
+    contents: Contents = field(kw_only=True)
 
 
 @dataclass

@@ -12,11 +12,12 @@ UI thread, which only renders. Reads only: the TUI never writes the store.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from layerlab.layerfs.analysis import hidden_bytes, layer_stats, reread
+from layerlab.layerfs.analysis import hidden_bytes, known_stats, layer_stats, reread
 from layerlab.storage.reference import short_id
 from layerlab.storage.snapshot import Snapshot, Subject
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:  # the panels' first frame imports this module; the engine com
     from layerlab.storage.images import Image
     from layerlab.tui.source import Source
 
+# Seconds a subject's read spends counting its layers' files; the layers left are shown as
+# being counted, and counted after the subject is shown (`LayerStack`): a 60,000-file image
+# opens at once. A layer counted once is known from then on (its content never changes).
+STATS_BUDGET = 0.05
 # Attributes of a parsed command that name a container or an image, most specific first.
 REF_ATTRS = (
     "container",
@@ -49,11 +54,12 @@ class LayerRow:
     short_id: str
     created_by: str
     size: int
-    files: int
+    files: int | None  # None: not counted yet
     path: Path  # the layer's files on the host (`diff/`)
     beneath: tuple[Path, ...]  # the layers under it, top first: what its A/C/D is relative to
     meta: dict[str, Any]  # the layer's `json`
-    hidden: int  # bytes of the layers beneath that this one hides: wasted, yet still shipped
+    hidden: int | None  # bytes of the layers beneath that this one hides: wasted, yet still
+    # shipped (None: not counted yet)
     writable: bool = False
 
 
@@ -117,9 +123,13 @@ def image_name(tags: list[str], image_id: str) -> str:
 def _image_rows(source: Source, image: Image) -> list[LayerRow]:
     """The image's read-only layers, top first."""
     rows: list[LayerRow] = []
+    counting_until = time.monotonic() + STATS_BUDGET
     for i, layer in enumerate(image.layers):
         beneath = tuple(lower.diff_path for lower in reversed(image.layers[:i]))
-        files, hidden = layer_stats(layer.diff_path, beneath)
+        stats = known_stats(layer.diff_path, beneath)
+        if stats is None and time.monotonic() < counting_until:
+            stats = layer_stats(layer.diff_path, beneath)
+        files, hidden = stats or (None, None)
         rows.insert(
             0,
             LayerRow(

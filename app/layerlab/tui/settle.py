@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from layerlab.tui.app import LayerlabApp
 
 # Worker groups whose results change the panels; "procs" polls forever, so it is left out.
-BUSY_GROUPS = ("command", "store", "subject", "files", "provenance", "watch", "size")
+BUSY_GROUPS = ("command", "store", "subject", "files", "provenance", "watch", "size", "stats")
 ACTIVE = (WorkerState.PENDING, WorkerState.RUNNING)
 
 

@@ -107,6 +107,10 @@ class SubjectPanels(Horizontal):
     def on_layer_stack_picked(self, message: LayerStack.Picked) -> None:
         self.metadata_panel.show("layer", message.row.key + str(message.row.path), message.row.meta)
         self.files_tree.open_layer(message.row)
+        stack = self.layer_stack.stack
+        if message.row in stack:  # the layers above and below it: where the cursor goes next
+            at = stack.index(message.row)
+            self.files_tree.prefetch([*stack[at + 1 : at + 2], *stack[max(at - 1, 0) : at]])
 
     @on(Tree.NodeHighlighted, "#files")
     @on(Tree.NodeSelected, "#files")
@@ -116,6 +120,15 @@ class SubjectPanels(Horizontal):
         change = message.node.data
         if change is not None and self.view is not None:
             self.provenance_view.trace(self.view, change.path)
+
+    def on_change_tree_view_file(self, message: ChangeTree.ViewFile) -> None:
+        """A file's contents, from the layer the files panel shows down, over the panels."""
+        from layerlab.tui.file_view import FileView  # only once a file is opened
+
+        row, view = self.files_tree.row, self.view
+        if row is not None and view is not None:
+            labels = view.labels
+            self.app.push_screen(FileView((row.path, *row.beneath), labels, message.change.path))
 
     def on_change_tree_counted(self, message: ChangeTree.Counted) -> None:
         if self.files_tree.live is not None:
