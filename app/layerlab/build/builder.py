@@ -73,7 +73,7 @@ if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at 
         @property
         def store(self) -> Store: ...
 
-        def image(self, ref: str) -> imagelib.Image: ...
+        def image_or_pull(self, ref: str) -> imagelib.Image: ...
 
         def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
 
@@ -295,7 +295,7 @@ class Builder:
             image = imagelib.read_image(self.store, self._scratch())
         else:
             try:
-                image = self.host.image(base)
+                image = self.host.image_or_pull(base)
             except LayerlabError as exc:
                 raise BuildError(str(exc)) from None
         config = copy.deepcopy(image.run_config)
@@ -588,7 +588,7 @@ class Builder:
             image_id = self.stage_names.get(ref.lower())
         if image_id is None:
             try:
-                image = self.host.image(ref)
+                image = self.host.image_or_pull(ref)
             except LayerlabError as exc:
                 raise BuildError(f"invalid from flag value {clip(ref)}: {exc}") from None
         else:
