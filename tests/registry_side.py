@@ -110,6 +110,22 @@ class Registry:
         pattern = re.compile(rf'"GET /v2/\S+/blobs/{re.escape(digest) or "sha256:"}')
         return len(pattern.findall(self.log.read_text(errors="replace")))
 
+    def manifest_digest(self, name: str, tag: str) -> str:
+        """The digest the registry names `name:tag`'s manifest by (skopeo may rewrite one)."""
+        accept = ", ".join([
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+        ])  # fmt: skip
+        auth = (USER, PASSWORD) if self.tls else None
+        response = requests.get(
+            f"{self.url}/v2/{name}/manifests/{tag}", headers={"Accept": accept}, auth=auth,
+            verify=str(self.ca) if self.ca else True, timeout=30,
+        )  # fmt: skip
+        response.raise_for_status()
+        return "sha256:" + hashlib.sha256(response.content).hexdigest()
+
     def blob_file(self, digest: str) -> Path:
         """Where the registry keeps a blob's bytes (to corrupt it)."""
         hexa = digest.removeprefix("sha256:")
@@ -175,7 +191,8 @@ def _tar(files: dict[str, bytes]) -> bytes:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 1_700_000_000
+            info.size, info.mtime = len(data), 1_700_000_000
+            info.mode = 0o755 if name.startswith("bin/") else 0o644
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
 
