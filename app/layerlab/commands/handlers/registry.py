@@ -1,7 +1,7 @@
-"""`pull`, `login`, `logout`: printed as Docker's client prints them.
+"""`pull`, `push`, `login`, `logout`: printed as Docker's client prints them.
 
-`pull` draws its progress from the transfer's record (`commands/progress.py`); a name with
-a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
+`pull` and `push` draw their progress from the transfer's record (`commands/progress.py`);
+a name with a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
 (`TRANSPORTS`), not from a registry.
 """
 
@@ -48,6 +48,20 @@ def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         printer.say(pulled.status)
     print(pulled.reference, file=io.out)
     return Report(images=list(dict.fromkeys(pulled.image_ids)))
+
+
+@command("push")
+def cmd_push(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.progress import PullPrinter
+
+    printer = None if ns.quiet else PullPrinter(io.out, _terminal(io))
+    pushed = engine.push(
+        ns.name, all_tags=ns.all_tags,
+        say=printer.say if printer else None, observe=printer.observe if printer else None,
+    )  # fmt: skip
+    if printer is None:
+        print(pushed.reference, file=io.out)
+    return Report(images=list(dict.fromkeys(tag.image_id for tag in pushed.tags)))
 
 
 def _terminal(io: IO) -> bool:
