@@ -242,3 +242,34 @@ def test_docker_pulls_and_runs_what_layerlab_pushed(
     ran = real_docker("run", "--rm", "--network", "none", name, "cat", "/greeting")
     assert (ran.code, ran.out) == (0, "from-layerlab\n"), ran
     real_docker("rmi", name)
+
+
+def test_search_lists_the_catalog_as_docker_lists_search_results(
+    cli: CLI, registry: Registry
+) -> None:
+    for repo in ("demo", "other"):
+        _image(cli, f"{registry.host}/{repo}:v1", text=repo)
+        assert cli("push", f"{registry.host}/{repo}:v1").code == 0
+    r = cli("search", f"{registry.host}/dem")
+    assert r.code == 0, r
+    name = f"{registry.host}/demo"
+    width = len(name) + 3
+    assert r.out == (
+        f"{'NAME':<{width}}DESCRIPTION   STARS     OFFICIAL   AUTOMATED\n"
+        f"{name:<{width}}              0                    \n"
+    )
+    r = cli("search", "--format", "{{.Name}} {{.StarCount}}", "--limit", "1", f"{registry.host}/")
+    assert r.out == f"{registry.host}/demo 0\n", r
+    r = cli("search", "-f", "is-official=true", "--format", "{{.Name}}", f"{registry.host}/o")
+    assert (r.code, r.out) == (0, ""), r
+    r = cli("search", "--limit", "0", f"{registry.host}/o")
+    assert (r.code, r.err) == (
+        1,
+        "Error response from daemon: Limit 0 is outside the range of [1, 100]\n",
+    ), r
+
+
+def test_search_refused_is_one_line(cli: CLI, tls_registry: Registry) -> None:
+    r = cli("search", f"{tls_registry.host}/x")
+    assert r.code == 1 and len(r.err.splitlines()) == 1, r
+    assert "no basic auth credentials" in r.err, r

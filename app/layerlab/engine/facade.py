@@ -12,7 +12,7 @@ Where a verb's code is (this package's modules, each given the engine as a `Cont
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
-distribution.py `pull` `login` `logout`; push.py `push`;
+distribution.py `pull` `login` `logout`; push.py `push` `search`;
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
 fsck.py `system check`.
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
     from layerlab.network.view import NetworkView
+    from layerlab.registry.catalog import Found
     from layerlab.registry.pull import Observer, Pulled, Say
     from layerlab.registry.push import PushResult
     from layerlab.runtime import usage
@@ -383,6 +384,10 @@ class Engine(Context):
         """An image's blobs and manifest into a registry, each blob only if it lacks it; `say`
         gets Docker's plain lines, `observe` each tag's transfer record as it changes."""
         return push.push(self, name, all_tags, say, observe)
+
+    def search(self, term: str, limit: int = 25, filters: list[str] | None = None) -> list[Found]:
+        """The repositories of a registry's catalog whose name contains `term`."""
+        return push.search(self, term, limit, filters or [])
 
     def login(self, server: str | None, user: str, password: str) -> Path:
         """Credentials checked against the registry, then stored: the file they are in."""

@@ -14,6 +14,7 @@ from layerlab.storage import events as journal
 
 if TYPE_CHECKING:
     from layerlab.engine.context import Context
+    from layerlab.registry.catalog import Found
     from layerlab.registry.client import RegistryError
     from layerlab.registry.pull import Observer, Say
     from layerlab.registry.push import PushResult
@@ -34,6 +35,14 @@ def push(
     for pushed in result.tags:
         journal.image(ctx.store.root, f"{repository}:{pushed.tag}", "push", name=repository)
     return result
+
+
+def search(ctx: Context, term: str, limit: int, filters: list[str]) -> list[Found]:
+    """`docker search [HOST[:PORT]/]TERM` in the registry's catalog; a registry that refuses
+    it, or is not there, in one line (Docker's daemon's words)."""
+    from layerlab.registry.catalog import search as search_catalog
+
+    return search_catalog(ctx.store.root, term, limit, filters)
 
 
 def _words(exc: RegistryError) -> str:

@@ -12,7 +12,7 @@ import contextlib
 import termios
 from collections.abc import Iterator
 
-from layerlab.commands.handlers.common import Handler, command
+from layerlab.commands.handlers.common import Handler, command, write_listing
 from layerlab.commands.stdio import IO, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -62,6 +62,32 @@ def cmd_push(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if printer is None:
         print(pushed.reference, file=io.out)
     return Report(images=list(dict.fromkeys(tag.image_id for tag in pushed.tags)))
+
+
+@command("search")
+def cmd_search(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.presentation import listing
+
+    found = engine.search(ns.term, ns.limit, ns.filter)
+    rows = [
+        {
+            "Name": f.name,
+            "Description": _described(f.description, not ns.no_trunc),
+            "StarCount": str(f.star_count),
+            "IsOfficial": "[OK]" if f.is_official else "",
+            "IsAutomated": "[OK]" if f.is_automated else "",
+        }
+        for f in found
+    ]
+    return write_listing(io, lambda: listing.render_rows(
+        ns.format, listing.SEARCH_DEFAULT, rows, listing.SEARCH_TITLES, listing.SEARCH_CONTEXT
+    ))  # fmt: skip
+
+
+def _described(text: str, trunc: bool) -> str:
+    """docker/cli's searchContext.Description: one line, cut to 45 characters with `…`."""
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text[:44] + "…" if trunc and len(text) > 45 else text
 
 
 def _terminal(io: IO) -> bool:
