@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
 from layerlab.commands.handlers.common import Handler, command, write_listing
 from layerlab.commands.stdio import IO, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.report import Report
+from layerlab.storage.reference import normalize_ref
 
 # Sources other than a registry, by the prefix of the name: the handler that pulls from it.
 TRANSPORTS: dict[str, Handler] = {}
@@ -90,9 +92,24 @@ def _described(text: str, trunc: bool) -> str:
     return text[:44] + "…" if trunc and len(text) > 45 else text
 
 
-def _terminal(io: IO) -> bool:
+def puller(engine: Engine, io: IO) -> Callable[[str, TextIO], None]:
+    """How `run`, `create` and `build`'s FROM pull an image the store lacks: the pull's lines
+    on the stream given (`run`'s stderr, the build's output), as Docker's client prints them."""
+
+    def pull(ref: str, out: TextIO) -> None:
+        from layerlab.commands.progress import PullPrinter
+
+        printer = PullPrinter(out, _terminal(io, out))
+        tagged = ref if "@" in ref else normalize_ref(ref)  # no `Using default tag` line
+        pulled = engine.pull(tagged, say=printer.say, observe=printer.observe)
+        printer.say(pulled.status)
+
+    return pull
+
+
+def _terminal(io: IO, out: TextIO | None = None) -> bool:
     try:
-        return io.interactive and io.out.isatty()
+        return io.interactive and (out or io.out).isatty()
     except (AttributeError, ValueError):
         return False
 
