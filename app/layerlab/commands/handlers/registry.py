@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import termios
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
@@ -155,6 +154,8 @@ def _prompt(io: IO, user: str, password: str) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def _no_echo(fd: int) -> Iterator[None]:
+    import termios  # a terminal's: not loaded for any other command
+
     saved = termios.tcgetattr(fd)
     quiet = list(saved)
     quiet[3] &= ~termios.ECHO
