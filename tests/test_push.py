@@ -6,16 +6,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from layerlab.registry import hosts
+from layerlab.registry.transfers import read_transfers
 
 from . import registry_side
-from .conftest import CLI
+from .conftest import CLI, eventually
 from .docker_side import Daemon
 from .registry_side import PASSWORD, USER, Registry
 
@@ -56,6 +60,10 @@ def _digest_line(out: str, tag: str) -> tuple[str, int]:
 def _blobs(registry: Registry) -> set[str]:
     root = registry.storage / "docker/registry/v2/blobs/sha256"
     return {p.parent.name for p in root.glob("*/*/data")}
+
+
+def _store_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if "tmp" not in p.parts)
 
 
 def _diff_ids(cli: CLI, ref: str) -> list[str]:
@@ -273,3 +281,64 @@ def test_search_refused_is_one_line(cli: CLI, tls_registry: Registry) -> None:
     r = cli("search", f"{tls_registry.host}/x")
     assert r.code == 1 and len(r.err.splitlines()) == 1, r
     assert "no basic auth credentials" in r.err, r
+
+
+def _big_image(cli: CLI, name: str) -> None:
+    """An image whose top layer is 48 MB of random bytes: its compression takes a while."""
+    made = cli("run", "--name", "maker", "busybox", "sh", "-c",
+               "head -c 48000000 /dev/urandom > /big")  # fmt: skip
+    assert made.code == 0, made
+    assert cli("commit", "maker", name).code == 0
+    assert cli("rm", "maker").code == 0
+
+
+def _compressing(root: Path) -> bool:
+    """The push's record shows the big layer being compressed (Preparing, bytes read)."""
+    return any(
+        blob.status == "Preparing" and blob.done > 0 and blob.size > 40_000_000
+        for transfer in read_transfers(root)
+        for blob in transfer.blobs
+    )
+
+
+def _push_until_compressing(root: Path, name: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, LAYERLAB_ROOT=str(root))
+    push = subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "push", name], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60  # a hang guard
+    while not _compressing(root):
+        assert push.poll() is None, push.communicate()
+        assert time.monotonic() < deadline, "the push never compressed its big layer"
+        time.sleep(0.02)
+    return push
+
+
+def test_a_registry_killed_mid_push_leaves_the_store_as_it_was(
+    cli: CLI, registry: Registry, root: Path
+) -> None:
+    name = f"{registry.host}/big:v1"
+    _big_image(cli, name)
+    before = _store_files(root)
+    push = _push_until_compressing(root, name)
+    registry.stop()
+    out, err = push.communicate(timeout=120)
+    assert push.returncode == 1, (out, err)
+    assert len(err.splitlines()) == 1 and "connection refused" in err, err
+    assert _store_files(root) == before
+    assert not list((root / "tmp").glob("*push-*"))
+
+
+def test_a_killed_push_leaves_the_store_as_it_was(cli: CLI, registry: Registry, root: Path) -> None:
+    name = f"{registry.host}/big:v1"
+    _big_image(cli, name)
+    before = _store_files(root)
+    push = _push_until_compressing(root, name)
+    push.kill()
+    push.communicate(timeout=60)
+    eventually(lambda: cli("system", "check", "--repair").code, 0, timeout=60)
+    assert _store_files(root) == before
+    assert not list((root / "tmp").glob("*push-*"))
+    r = cli("push", name)  # and a push again goes through
+    assert r.code == 0, r
