@@ -123,6 +123,8 @@ def test_create_and_build_pull_from_the_default_registry(
     assert "Step 1/2 : FROM debian\nlatest: Pulling from library/debian\n" in built.out, built
     assert "Status: Downloaded newer image for debian:latest\n" in built.out, built
     assert "Unable to find image" not in built.out + built.err
+    found = cli("search", "--format", "{{.Name}}", "a")  # the stand-in's catalog
+    assert found.out.split() == ["alice/app", "debian"], found
 
 
 def test_a_registry_named_in_the_image_is_pulled_from_without_configuration(

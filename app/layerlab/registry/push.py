@@ -100,7 +100,10 @@ class _Upload:
             if repository == self.ref.path and (size := self.has(digest)) is not None:
                 return self._done(key, digest, size, "Layer already exists")
         for digest, repository in known:
-            if repository != self.ref.path and (size := self._mount(digest, repository)):
+            if (
+                repository != self.ref.path
+                and (size := self._mount(digest, repository)) is not None
+            ):
                 return self._done(key, digest, size, f"Mounted from {repository}")
         self.update(key, status="Preparing", size=layer.size, done=0)
         blob = compress.compress_layer(
