@@ -3,6 +3,7 @@ the registry then holds, and independent referees reading it back (skopeo, Docke
 
 from __future__ import annotations
 
+import copy
 import gzip
 import hashlib
 import json
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from layerlab.engine import Engine
 from layerlab.registry import hosts
-from layerlab.registry.transfers import read_transfers
+from layerlab.registry.transfers import Transfer, read_transfers
 
 from . import registry_side
 from .conftest import CLI, eventually
@@ -342,3 +344,35 @@ def test_a_killed_push_leaves_the_store_as_it_was(cli: CLI, registry: Registry, 
     assert not list((root / "tmp").glob("*push-*"))
     r = cli("push", name)  # and a push again goes through
     assert r.code == 0, r
+
+
+def test_the_push_record_names_each_blob_as_the_faces_draw_it(
+    cli: CLI, engine: Engine, registry: Registry
+) -> None:
+    """What the TUI draws: each layer's compressed digest, diff_id and chain id side by side,
+    its state in Docker's words, then the manifest's digest; the record gone at the end."""
+    name = f"{registry.host}/demo:v1"
+    _image(cli, name)
+    seen: list[Transfer] = []
+    result = engine.push(name, observe=lambda t: seen.append(copy.deepcopy(t)))
+    last = seen[-1]
+    assert (last.verb, last.reference, last.manifest_digest) == (
+        "push",
+        name,
+        result.tags[0].digest,
+    )
+    image = engine.image(name)
+    layers = [b for b in last.blobs if b.kind == "layer"]
+    assert [b.diff_id for b in layers] == [layer.diff_id for layer in reversed(image.layers)]
+    assert [b.chain_id for b in layers] == [layer.chain_id for layer in reversed(image.layers)]
+    assert {b.status for b in last.blobs} == {"Pushed"}
+    assert all(b.done == b.size for b in last.blobs)
+    manifest = json.loads(
+        _skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{name}").stdout
+    )
+    assert [b.digest for b in reversed(layers)] == [d["digest"] for d in manifest["layers"]]
+    [config] = [b for b in last.blobs if b.kind == "config"]
+    assert config.digest == image.id
+    states = {(b.diff_id[:19], b.status) for t in seen for b in t.blobs if b.kind == "layer"}
+    assert {status for _, status in states} >= {"Preparing", "Pushing", "Pushed"}
+    assert read_transfers(engine.store.root) == []
