@@ -18,6 +18,7 @@ the ones it uses: `registry = registry_side.registry`.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -132,8 +133,9 @@ class Registry:
         return self.storage / "docker/registry/v2/blobs/sha256" / hexa[:2] / hexa / "data"
 
 
-def start_registry(folder: Path, tls: bool = False) -> Registry:
-    """A registry serving from `folder`: plain HTTP, or HTTPS with Basic auth (`tls`)."""
+def start_registry(folder: Path, tls: bool = False, token: TokenServer | None = None) -> Registry:
+    """A registry serving from `folder`: plain HTTP, HTTPS with Basic auth (`tls`), or plain
+    HTTP asking for tokens from `token` (Docker Hub's scheme)."""
     if not REGISTRY_BIN.exists():
         pytest.skip("no docker-registry on this machine (Debian's docker-registry)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,6 +153,10 @@ def start_registry(folder: Path, tls: bool = False) -> Registry:
         http["tls"] = {"certificate": str(folder / "cert.pem"), "key": str(folder / "key.pem")}
         _write_htpasswd(folder / "htpasswd", USER, PASSWORD)
         config["auth"] = {"htpasswd": {"realm": "layerlab-tests", "path": str(folder / "htpasswd")}}
+    if token is not None:
+        bundle = str(token.cert)
+        config["auth"] = {"token": {"realm": token.realm, "service": TOKEN_SERVICE,
+                                    "issuer": TOKEN_ISSUER, "rootcertbundle": bundle}}  # fmt: skip
     (folder / "config.yml").write_text(json.dumps(config))  # JSON is YAML
     registry.start()
     return registry
@@ -173,6 +179,102 @@ def _write_htpasswd(path: Path, user: str, password: str) -> None:
 
     hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()
     path.write_text(f"{user}:{hashed}\n")
+
+
+# --- a token server (the Bearer scheme) ------------------------------------------------
+
+TOKEN_SERVICE, TOKEN_ISSUER = "layerlab-tests-registry", "layerlab-tests-tokens"
+
+
+class TokenServer:
+    """Docker's token auth on loopback: `GET /token?service=&scope=` answers a JWT (RS256,
+    its certificate in the `x5c` header, trusted by the registry's `rootcertbundle`) that
+    grants the scopes asked to `USER`:`PASSWORD`, nothing to anyone else; a wrong password
+    is a 401 with Docker Hub's `details`."""
+
+    def __init__(self, folder: Path) -> None:
+        import datetime
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, TOKEN_ISSUER)])
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .sign(self.key, hashes.SHA256())
+        )  # fmt: skip
+        self.cert = folder / "token-cert.pem"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _token_handler(self))
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, scopes: list[str], account: str) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        access = []
+        for scope in scopes if account == USER else []:
+            kind, rest = scope.split(":", 1)
+            name, actions = rest.rsplit(":", 1)
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        claims = {"iss": TOKEN_ISSUER, "sub": account, "aud": TOKEN_SERVICE, "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": str(now), "access": access}  # fmt: skip
+        signing = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        signature = self.key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return f"{signing}.{_b64url(signature)}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _token_handler(tokens: TokenServer) -> type:
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import parse_qs, urlparse
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            query = parse_qs(urlparse(self.path).query)
+            account = ""
+            given = self.headers.get("Authorization", "")
+            if given.startswith("Basic "):
+                user, _, password = base64.b64decode(given[6:]).decode().partition(":")
+                if (user, password) != (USER, PASSWORD):
+                    return self._answer(401, {"details": "incorrect username or password"})
+                account = user
+            token = tokens.token(query.get("scope", []), account)
+            self._answer(200, {"token": token, "access_token": token, "expires_in": 300})
+
+        def _answer(self, status: int, body: dict[str, object]) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 def trust_ca(registry: Registry, config: Path) -> None:
@@ -347,6 +449,16 @@ def registry(tmp_path: Path, registry_config: Path) -> Iterator[Registry]:
     started = start_registry(tmp_path / "registry")
     yield started
     started.stop()
+
+
+@pytest.fixture
+def token_registry(tmp_path: Path, registry_config: Path) -> Iterator[Registry]:
+    """A plain-HTTP registry asking for Bearer tokens from a token server of its own."""
+    tokens = TokenServer(tmp_path / "tokens")
+    started = start_registry(tmp_path / "token-registry", token=tokens)
+    yield started
+    started.stop()
+    tokens.stop()
 
 
 @pytest.fixture

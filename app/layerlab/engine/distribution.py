@@ -7,6 +7,7 @@ Docker's daemon emits (`image pull NAME:TAG`).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,13 +26,15 @@ def pull(
     platform: str | None = None,
     say: Say | None = None,
     observe: Observer | None = None,
+    cancel: threading.Event | None = None,
 ) -> Pulled:
     """`docker pull NAME[:TAG|@DIGEST]`: the image whole, or nothing in the store."""
     from layerlab.registry import manifest
     from layerlab.registry.pull import pull as pull_image
 
     wanted = manifest.parse_platform(platform) if platform else None
-    pulled = pull_image(ctx.store, name, all_tags, wanted, say or (lambda line: None), observe)
+    said = say or (lambda line: None)
+    pulled = pull_image(ctx.store, name, all_tags, wanted, said, observe, cancel)
     for reference, repository in pulled.references:
         journal.image(ctx.store.root, reference, "pull", name=repository)
     return pulled

@@ -372,10 +372,11 @@ class Engine(Context):
     def pull(
         self, name: str, *, all_tags: bool = False, platform: str | None = None,
         say: Say | None = None, observe: Observer | None = None,
+        cancel: threading.Event | None = None,
     ) -> Pulled:  # fmt: skip
         """An image from a registry, whole or not at all; `say` gets Docker's plain lines,
-        `observe` the transfer's record each time it changes."""
-        return distribution.pull(self, name, all_tags, platform, say, observe)
+        `observe` the transfer's record each time it changes; `cancel` stops it."""
+        return distribution.pull(self, name, all_tags, platform, say, observe, cancel)
 
     def push(
         self, name: str, *, all_tags: bool = False, say: Say | None = None,

@@ -24,6 +24,7 @@ from layerlab.errors import Conflict, LayerlabError, no_space
 from layerlab.presentation.humanize import rfc3339_nano
 from layerlab.report import ImageRemoval
 from layerlab.runtime.runc import FREEZE_SOCKET
+from layerlab.storage import distribution
 from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage.reference import normalize_ref, short_id, validate_reference
@@ -302,6 +303,7 @@ def rmi(ctx: Context, ref: str, force: bool = False) -> ImageRemoval:
         for t in tags:
             _untag(ctx, t)
             removal.untagged.append(t)
+        removal.untagged += distribution.forget_repo_digests(ctx.store, image.id)  # Docker's too
         # Forced with stopped users, Docker deletes the image too; its containers keep
         # their layers (`_delete_with_parents` leaves what a container stacks).
         _delete_with_parents(ctx, image.id, removal)

@@ -56,6 +56,7 @@ _DIGEST_IN_NAME = re.compile(
 )
 _T = TypeVar("_T")
 ORIGINAL_TAR = "layer.tar"
+ORIGINAL_BLOB = "layer.blob"  # a pulled layer's blob as the registry sent it (gzip, zstd, plain)
 
 
 # --- save ------------------------------------------------------------------
@@ -123,16 +124,25 @@ def _select(store: Store, refs: list[str]) -> list[_Saved]:
 def _layer_blob(work: Path, layer: images.Layer) -> Path:
     """The layer's tar in a temp file, checked against the diff_id its images record.
 
-    A layer loaded from someone else's tar keeps that tar (`ORIGINAL_TAR`): our
-    canonical writer would not reproduce its bytes, and so not its diff_id.
+    A layer loaded from someone else's tar keeps that tar (`ORIGINAL_TAR`), a pulled one
+    the blob the registry sent (`ORIGINAL_BLOB`, its tar compressed): our canonical writer
+    would not reproduce their bytes, and so not their diff_id.
     """
     path = work / strip_digest(layer.diff_id)
     original = layer.path / ORIGINAL_TAR
     if original.exists():
         os.link(original, path)  # the store's copy may go with an rmi while we stream
         return path
+    blob = layer.path / ORIGINAL_BLOB
     with open(path, "wb") as f:
-        digest = layers.write_layer_tar(layer.diff_path, f)
+        if blob.exists():
+            with open(blob, "rb") as src:
+                tar = _Hashing(layers.decompressed(src))
+                while chunk := tar.read(_CHUNK):
+                    f.write(chunk)
+                digest = tar.digest()
+        else:
+            digest = layers.write_layer_tar(layer.diff_path, f)
     if digest != layer.diff_id:
         raise LayerlabError(
             f"cannot save layer {layer.chain_id}: its files no longer give diff_id"

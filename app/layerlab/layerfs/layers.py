@@ -606,6 +606,7 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
 # configurable: LAYERLAB_MAX_EXPANSION_RATIO (0: no limit), LAYERLAB_MAX_EXPANDED_BYTES.
 MAX_EXPANSION_RATIO = 100
 EXPANSION_FREE = 64 << 20
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DECOMPRESS_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
 
 
@@ -666,8 +667,24 @@ def limit_expansion(inner: Any, consumed: Callable[[], int]) -> IO[bytes]:
     return _Limited(inner, consumed)  # type: ignore[return-value]
 
 
+class _Zstd:
+    """A zstd stream decompressed as read; a corrupt one is an EOFError, as gzip's is."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        import zstandard  # pulled layers only
+
+        self._error = zstandard.ZstdError
+        self._reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+
+    def read(self, n: int = -1) -> bytes:
+        try:
+            return bytes(self._reader.read(n))
+        except self._error as exc:
+            raise EOFError(f"zstd: {exc}") from None
+
+
 def decompressed(src: IO[bytes]) -> IO[bytes]:
-    """`src` as a plain stream: gzip, bzip2 and xz are told by magic and decompressed
+    """`src` as a plain stream: gzip, bzip2, xz and zstd are told by magic and decompressed
     (within the expansion limit); anything else is passed as it is."""
     head = b""
     while len(head) < 6 and (more := src.read(6 - len(head))):
@@ -681,6 +698,8 @@ def decompressed(src: IO[bytes]) -> IO[bytes]:
         inner = bz2.BZ2File(raw)
     elif head.startswith(b"\xfd7zXZ\x00"):
         inner = lzma.LZMAFile(raw)  # noqa: SIM115
+    elif head.startswith(ZSTD_MAGIC):  # pulled layers (OCI's +zstd)
+        inner = _Zstd(raw)
     else:
         return raw
     return limit_expansion(inner, lambda: counted.count)

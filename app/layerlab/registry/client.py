@@ -269,8 +269,8 @@ class RegistryClient:
             headers.update({"Authorization": f"Bearer {self._token(wanted, url)}"})
             response.close()
             response = self._send(method, url, auth=True, headers=headers, stream=stream, **kwargs)
-        if response.status_code == 401:
-            raise RegistryError(f'{_verb(method)} "{url}": {_error_body(response)}', "UNAUTHORIZED")
+        if response.status_code == 401:  # distribution's HandleErrorResponse: no URL
+            raise _unauthorized(response)
         return response
 
     def _send(self, method: str, url: str, auth: bool, **kwargs: Any) -> requests.Response:
@@ -355,9 +355,22 @@ def _error_body(response: requests.Response) -> str:
     if found:
         code, message = found[0]
         return f"{code.lower().replace('_', ' ')}: {message}"
-    if response.status_code == 401:
-        return "unauthorized: authentication required"
+    if response.status_code == 401:  # a token server's `details` (Docker Hub's), else none
+        details = _json_body(response).get("details")
+        return f"unauthorized: {details or 'authentication required'}"
     return ""
+
+
+def _unauthorized(response: requests.Response) -> RegistryError:
+    """A 401 as distribution's client reads it: a Bearer challenge's `error` first (a token
+    without the access asked: denied), else the body's."""
+    challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+    why = challenge.params.get("error", "") if challenge else ""
+    if why == "insufficient_scope":
+        told = challenge.params.get("error_description") if challenge else None
+        return RegistryError(f"denied: {told or 'requested access to the resource is denied'}",
+                             "DENIED")  # fmt: skip
+    return RegistryError(_error_body(response), "UNAUTHORIZED")
 
 
 def _status_error(method: str, url: str, response: requests.Response) -> str:

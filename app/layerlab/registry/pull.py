@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from layerlab.errors import ClientError, LayerlabError, no_space, os_error
+from layerlab.errors import Cancelled, ClientError, LayerlabError, no_space, os_error
 from layerlab.layerfs import archive, layer_store
 from layerlab.registry import manifest as mf
 from layerlab.registry.client import RegistryClient, RegistryError, RemoteRef, parse_reference
@@ -70,9 +70,12 @@ class _Cancelled(Exception):
 class _Progress:
     """The transfer's record (the one source of truth) and whoever is shown it."""
 
-    def __init__(self, log: TransferLog, observe: Observer | None) -> None:
+    def __init__(
+        self, log: TransferLog, observe: Observer | None, cancel: threading.Event | None
+    ) -> None:
         self.log = log
         self._observe = observe
+        self.asked = cancel or threading.Event()  # the user's: stop the pull
         self._lock = threading.Lock()
         self.cancel = threading.Event()
         self._open: set[requests.Response] = set()
@@ -112,8 +115,10 @@ def pull(
     platform: mf.Platform | None = None,
     say: Say = lambda line: None,
     observe: Observer | None = None,
+    cancel: threading.Event | None = None,
 ) -> Pulled:
-    """Docker's `pull NAME[:TAG|@DIGEST]`: `say` gets its plain lines as they come."""
+    """Docker's `pull NAME[:TAG|@DIGEST]`: `say` gets its plain lines as they come; `cancel`
+    set (the TUI's Ctrl+C) stops it, leaving the store as it was."""
     ref = parse_reference(text, default_tag="" if all_tags else "latest")
     if all_tags and (ref.tag or ref.digest):
         raise LayerlabError("tag can't be used with --all-tags/-a")
@@ -124,7 +129,7 @@ def pull(
         with RegistryClient(ref.host, store.root) as client:
             refs = [ref] if not all_tags else [ref.with_tag(t) for t in _tags(client, ref)]
             for one in refs:
-                image_id, changed = _pull_one(store, client, one, platform, say, observe)
+                image_id, changed = _pull_one(store, client, one, platform, say, observe, cancel)
                 updated = updated or changed
                 image_ids.append(image_id)
     except (LayerlabError, OSError) as exc:
@@ -150,10 +155,11 @@ def _pull_one(
     platform: mf.Platform | None,
     say: Say,
     observe: Observer | None,
+    cancel: threading.Event | None,
 ) -> tuple[str, bool]:
     """One reference: (image id, whether the store changed: a new tag or layers)."""
     top_digest, manifest = _manifest(client, ref, platform)
-    say(f"{ref.reference}: Pulling from {ref.path}")
+    say(f"{ref.familiar_string if ref.digest else ref.tag}: Pulling from {ref.path}")
     blobs = [Blob("config", manifest.config.digest, manifest.config.size, status="",
                   media_type=manifest.config.media_type)]  # fmt: skip
     for layer in manifest.layers:
@@ -163,22 +169,34 @@ def _pull_one(
     transfer = Transfer(f"{os.getpid()}-{next(_ids)}", "pull", ref.familiar_string, top_digest,
                         manifest.media_type, blobs)  # fmt: skip
     log = TransferLog(store.root, transfer)
-    progress = _Progress(log, observe)
+    try:
+        progress = _Progress(log, observe, cancel)
+        image_id, changed = _transfer(store, client, ref, platform, manifest, progress)
+    finally:
+        log.close()
+    say(f"Digest: {top_digest}")
+    return image_id, changed
+
+
+def _transfer(
+    store: Store, client: RegistryClient, ref: RemoteRef, platform: mf.Platform | None,
+    manifest: mf.Manifest, progress: _Progress,
+) -> tuple[str, bool]:  # fmt: skip
+    """The config, the layers the store lacks (in a scratch folder), then the commit."""
     scratch = store.make_tmp_dir("pull-")
     try:
-        config_bytes = _config(client, ref, manifest, platform, progress)
-        plan = _plan(store, manifest, config_bytes, progress)
+        local = _local_config(store, manifest.config.digest)
+        config_bytes = local or _config(client, ref, manifest, platform, progress)
+        plan = _plan(store, manifest, config_bytes, progress, here=local is not None)
         staged = _download(client, ref, plan, scratch, progress)
-        changed = _commit(store, ref, top_digest, plan, staged, progress)
-        say(f"Digest: {top_digest}")
-        progress.update(status=f"Digest: {top_digest}", force=True)
+        changed = _commit(store, ref, progress.log.transfer.manifest_digest, plan, staged, progress)
+        progress.update(status=f"Digest: {progress.log.transfer.manifest_digest}", force=True)
         return plan.image_id, changed
     except BaseException:
         progress.stop()
         raise
     finally:
         store.discard(scratch)
-        log.close()
 
 
 # --- manifest and config -------------------------------------------------------------------
@@ -281,9 +299,22 @@ class _Plan:
     fetch: dict[str, list[int]]  # blob digest -> the positions it fills (the store lacks)
 
 
-def _plan(store: Store, manifest: mf.Manifest, config: bytes, progress: _Progress) -> _Plan:
+def _local_config(store: Store, digest: str) -> bytes | None:
+    """The config if the image is in the store already (then so are its layers): Docker
+    fetches nothing, and says nothing of the layers."""
+    try:
+        payload = store.image_path(digest).read_bytes()
+    except FileNotFoundError:
+        return None
+    return payload if mf.digest_of(payload) == digest else None
+
+
+def _plan(
+    store: Store, manifest: mf.Manifest, config: bytes, progress: _Progress, here: bool
+) -> _Plan:
     """Which layers to fetch: those whose chain id the store lacks; the rest `Already
-    exists`. Docker's lines: `Pulling fs layer` for each fetched, `Waiting` beyond three."""
+    exists` (no word at all when the whole image is `here`). Docker's lines: `Pulling fs
+    layer` for each fetched, `Waiting` beyond three."""
     data = json.loads(config)
     diff_ids = ((data.get("rootfs") or {}).get("diff_ids")) if isinstance(data, dict) else None
     if not isinstance(diff_ids, list) or len(diff_ids) != len(manifest.layers):
@@ -300,7 +331,7 @@ def _plan(store: Store, manifest: mf.Manifest, config: bytes, progress: _Progres
         if not store.layer_dir(chains[pos]).exists():
             fetch.setdefault(digest, []).append(pos)
     for pos, digest in enumerate(digests):
-        status = "Pulling fs layer" if digest in fetch else "Already exists"
+        status = "Pulling fs layer" if digest in fetch else "" if here else "Already exists"
         progress.update(digest, diff_id=diff_ids[pos], chain_id=chains[pos], status=status)
     for digest in list(fetch)[MAX_CONCURRENT_DOWNLOADS:]:
         progress.update(digest, status="Waiting")
@@ -322,8 +353,15 @@ def _download(
             for digest in plan.fetch
         ]
         try:
-            for future in concurrent.futures.as_completed(futures):
-                staged.update(future.result())
+            pending = set(futures)
+            while pending:
+                done, pending = concurrent.futures.wait(
+                    pending, timeout=0.1, return_when=concurrent.futures.FIRST_EXCEPTION
+                )
+                for future in done:
+                    staged.update(future.result())
+                if progress.asked.is_set():
+                    raise Cancelled()
         except BaseException:
             progress.stop()
             for future in futures:
@@ -431,4 +469,4 @@ def _daemon_error(exc: LayerlabError | OSError, where: Path) -> LayerlabError:
         seen = seen.__cause__ or seen.__context__
     if isinstance(exc, OSError):
         return RegistryError(str(os_error(exc, "write")))
-    return exc if isinstance(exc, ClientError) else RegistryError(str(exc))
+    return exc if isinstance(exc, (ClientError, Cancelled)) else RegistryError(str(exc))

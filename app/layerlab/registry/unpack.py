@@ -1,10 +1,10 @@
 """A downloaded layer blob becomes a staged layer folder, checked against its diff_id.
 
-The blob (gzip, zstd or a plain tar) is decompressed in one streaming pass that hashes the
-tar (its diff_id), keeps a copy of it, and extracts it safely (`layers.extract_layer_tar`)
-into `staged/diff`. The copy is kept as `layer.tar` only when the store's canonical writer
-would not give the same diff_id from the files (a tar made by another tool): `save` and
-`push` must send the very bytes the config names, as `load` keeps them.
+The blob (gzip, zstd or a plain tar, told by its magic) is decompressed in one streaming
+pass that hashes the tar (its diff_id) and extracts it safely (`layers.extract_layer_tar`)
+into `staged/diff`. The blob itself is kept beside it (`layer.blob`, a hard link: no
+copy): the store's canonical writer would not reproduce a tar another tool made, so `save`
+and `push` take the very bytes the config's diff_id names from it, as `load` keeps a tar.
 """
 
 from __future__ import annotations
@@ -17,15 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO, cast
 
-import zstandard
-
 from layerlab.errors import LayerlabError
-from layerlab.layerfs import layer_writer, layers
-from layerlab.layerfs.archive import ORIGINAL_TAR
+from layerlab.layerfs import layers
+from layerlab.layerfs.archive import ORIGINAL_BLOB
 
 CHUNK = 1 << 20
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class _Counting:
@@ -42,17 +38,16 @@ class _Counting:
         return data
 
 
-class _Tee:
-    """The tar stream: hashed (the diff_id) and copied to `out` as it is read."""
+class _Hashing:
+    """The tar stream, hashed as it is read: the diff_id."""
 
-    def __init__(self, src: Any, out: IO[bytes]) -> None:
-        self._src, self._out = src, out
+    def __init__(self, src: Any) -> None:
+        self._src = src
         self._sha = hashlib.sha256()
 
     def read(self, n: int = -1) -> bytes:
         data: bytes = self._src.read(n)
         self._sha.update(data)
-        self._out.write(data)
         return data
 
     def drain(self) -> None:
@@ -63,37 +58,18 @@ class _Tee:
         return "sha256:" + self._sha.hexdigest()
 
 
-def _tar_stream(blob: _Counting, head: bytes) -> Any:
-    """The blob decompressed (by its magic), within the store's expansion limit."""
-    if head.startswith(GZIP_MAGIC):
-        inflate = gzip.GzipFile(fileobj=cast(BinaryIO, blob), mode="rb")
-        return layers.limit_expansion(inflate, lambda: blob.count)
-    if head.startswith(ZSTD_MAGIC):
-        source = cast(IO[bytes], blob)
-        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-        return layers.limit_expansion(reader, lambda: blob.count)
-    return blob
-
-
 def unpack_blob(blob_path: Path, staged: Path, seen: Callable[[int], None]) -> str:
-    """Extract the layer blob into `staged/diff`; its diff_id. `seen(n)`: n compressed bytes
-    read so far. A corrupt or unsafe blob raises LayerlabError (the folder is the caller's
-    to discard)."""
+    """Extract the layer blob into `staged/diff` and keep the blob beside it; its diff_id.
+    `seen(n)`: n compressed bytes read so far. A corrupt or unsafe blob raises
+    LayerlabError (the folder is the caller's to discard)."""
     diff = staged / "diff"
     diff.mkdir(parents=True)
-    original = staged / ORIGINAL_TAR
-    with open(blob_path, "rb") as f, open(original, "wb") as out:
-        head = f.read(4)
-        f.seek(0)
-        tar = _Tee(_tar_stream(_Counting(f, seen), head), out)
+    with open(blob_path, "rb") as f:
+        tar = _Hashing(layers.decompressed(cast(IO[bytes], _Counting(f, seen))))
         try:
             layers.extract_layer_tar(cast(BinaryIO, tar), diff)
             tar.drain()  # the end-of-archive padding is part of the diff_id
-        except (EOFError, gzip.BadGzipFile, zlib.error, zstandard.ZstdError) as exc:
-            raise LayerlabError(f"failed to register layer: {exc}") from exc
-        except layers.UnsafeTarError as exc:  # its cause may be a full disk: kept
-            raise LayerlabError(f"failed to register layer: {exc}") from exc
-    diff_id = tar.digest()
-    if layer_writer.diff_id(diff) == diff_id:
-        os.unlink(original)
-    return diff_id
+        except (EOFError, zlib.error, gzip.BadGzipFile, layers.UnsafeTarError) as exc:
+            raise LayerlabError(f"failed to register layer: {exc}") from exc  # keeps a cause
+    os.link(blob_path, staged / ORIGINAL_BLOB)
+    return tar.digest()

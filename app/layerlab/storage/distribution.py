@@ -92,6 +92,16 @@ def record_repo_digest(store: Store, repo_digest: str, image_id: str) -> None:
     write_json_atomic(_repo_digests_path(store), dict(sorted(known.items())))
 
 
+def forget_repo_digests(store: Store, image_id: str) -> list[str]:
+    """Under the store lock, as the image goes (`rmi`): its RepoDigests, now forgotten."""
+    known = _read_repo_digests(store)
+    gone = sorted(k for k, v in known.items() if v == image_id)
+    if gone:
+        kept = {k: v for k, v in known.items() if v != image_id}
+        write_json_atomic(_repo_digests_path(store), kept)
+    return gone
+
+
 def repo_digests(store: Store, image_id: str) -> list[str]:
     """The image's `RepoDigests`, sorted as Docker lists them."""
     return sorted(k for k, v in _read_repo_digests(store).items() if v == image_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from layerlab.errors import Corrupted, InvalidReference, NotFound
 from layerlab.presentation.humanize import parse_rfc3339
-from layerlab.storage.distribution import image_by_repo_digest
+from layerlab.storage.distribution import image_by_repo_digest, repo_digests
 from layerlab.storage.reference import (
     DIGEST_RE,
     chain_id,
@@ -237,7 +237,8 @@ def delete_image(store: Store, image_id: str, keep: Collection[str] = ()) -> lis
 
 
 def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
-    """(`name:tag` or `<none>:<none>`, image) newest first; intermediates only with `all`.
+    """(`name:tag`, `name:<none>` (pulled by digest) or `<none>:<none>`, image) newest first;
+    intermediates only with `all`.
 
     Another process may remove an image (or its layers) while this lists: what
     vanished mid-read is skipped, never an error.
@@ -255,6 +256,9 @@ def list_images(store: Store, all: bool = False) -> list[tuple[str, Image]]:
             warn(str(exc))
             continue
         names = sorted(t for t, i in tags.items() if i == image_id)
+        if not names:  # pulled by digest only: Docker lists its repository, tag <none>
+            repos = [d.partition("@")[0] for d in repo_digests(store, image_id)]
+            names = [f"{repo}:<none>" for repo in dict.fromkeys(repos)]
         if names:
             rows.extend((name, image) for name in names)
         elif all or image_id not in parents:  # dangling images show; intermediates hide

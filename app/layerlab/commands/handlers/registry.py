@@ -44,6 +44,7 @@ def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     pulled = engine.pull(
         ns.name, all_tags=ns.all_tags, platform=ns.platform,
         say=printer.say if printer else None, observe=printer.observe if printer else None,
+        cancel=io.cancel,
     )  # fmt: skip
     if printer is not None:
         printer.say(pulled.status)
@@ -130,7 +131,7 @@ def cmd_login(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     if not user or not password:
         user, password = _prompt(io, user, password)
     path = engine.login(ns.server, user.strip(), password)
-    io.err.write(UNENCRYPTED.format(path=path))
+    print(UNENCRYPTED.format(path=path), file=io.err)  # Docker's Fprintln: a blank line after
     print("Login Succeeded", file=io.out)
     return Report()
 
@@ -168,9 +169,6 @@ def _no_echo(fd: int) -> Iterator[None]:
 
 @command("logout")
 def cmd_logout(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
-    name, removed = engine.logout(ns.server)
-    if not removed:
-        print(f"Not logged in to {name}", file=io.out)
-        return Report()
-    print(f"Removing login credentials for {name}", file=io.out)
+    name, _ = engine.logout(ns.server)
+    print(f"Removing login credentials for {name}", file=io.out)  # logged in or not, as Docker
     return Report()
