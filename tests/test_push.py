@@ -21,7 +21,7 @@ from layerlab.registry import hosts
 from layerlab.registry.transfers import Transfer, read_transfers
 
 from . import registry_side
-from .conftest import CLI, eventually
+from .conftest import CLI, Result, eventually
 from .docker_side import Daemon
 from .registry_side import PASSWORD, USER, Registry
 
@@ -183,7 +183,7 @@ def test_push_quiet_and_tags(cli: CLI, registry: Registry) -> None:
     [
         (["nosuch"], "An image does not exist locally with the tag: {host}/nosuch"),
         (["demo:v9"], "tag does not exist: {host}/demo:v9"),
-        (["-a", "demo:v1"], "Error: tag can't be used with --all-tags/-a"),
+        (["-a", "demo:v1"], "tag can't be used with --all-tags/-a"),
     ],
 )
 def test_push_refusals_are_dockers_one_line(
@@ -376,3 +376,46 @@ def test_the_push_record_names_each_blob_as_the_faces_draw_it(
     states = {(b.diff_id[:19], b.status) for t in seen for b in t.blobs if b.kind == "layer"}
     assert {status for _, status in states} >= {"Preparing", "Pushing", "Pushed"}
     assert read_transfers(engine.store.root) == []
+
+
+def _masked(result: Result, *names: str) -> tuple[int, list[str], list[str], str]:
+    """A push's output with its repository names, manifest digests and sizes (the gzip is
+    another's) masked: (code, plain lines in order, layer lines sorted - their order is the
+    uploads' - stderr)."""
+    out, err = result.out, result.err
+    for i, name in enumerate(names):
+        out, err = out.replace(name, f"REPO{i}"), err.replace(name, f"REPO{i}")
+    out = re.sub(r"digest: sha256:[0-9a-f]{64} size: \d+", "digest: DIGEST size: SIZE", out)
+    out = re.sub(r"Mounted from \S+", "Mounted from REPO", out)
+    lines = out.splitlines()
+    layers = sorted(line for line in lines if LINE.match(line))
+    return result.code, [line for line in lines if not LINE.match(line)], layers, err
+
+
+def test_push_prints_what_dockers_push_prints(
+    cli: CLI, registry: Registry, real_docker: Daemon, tmp_path: Path
+) -> None:
+    """The same image pushed by Docker 20.10 and by layerlab, side by side: the same lines
+    (the layers named by their diff_ids, so the very same ids), the same refusals."""
+    _image(cli, "img:v1")
+    assert cli("save", "-o", str(tmp_path / "img.tar"), "img:v1").code == 0
+    assert real_docker("load", "-i", str(tmp_path / "img.tar")).code == 0
+    host = registry.host
+    for args in (
+        ["dk:v1"], ["dk:v1"], ["dk2:v1"], ["nosuch"], ["dk:v9"], ["-a", "dk:v1"], ["-q", "dk:v1"],
+    ):  # fmt: skip
+        *flags, name = args
+        repo = name.split(":")[0]
+        ours, theirs = f"{host}/ll{repo[2:]}", f"{host}/{repo}"
+        tag = name[len(repo) :]
+        if repo != "nosuch":
+            assert cli("tag", "img:v1", ours + tag).code == 0
+            assert real_docker("tag", "img:v1", theirs + tag).code == 0
+        else:
+            ours = f"{host}/nosuch-ll"
+            theirs = f"{host}/nosuch-dk"
+        mine = cli("push", *flags, ours + tag)
+        docker = real_docker("push", *flags, theirs + tag)
+        assert _masked(mine, f"{host}/ll", f"{host}/nosuch-ll") == _masked(
+            docker, f"{host}/dk", f"{host}/nosuch-dk"
+        ), (args, mine, docker)

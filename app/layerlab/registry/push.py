@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from layerlab.errors import Cancelled, ClientError, LayerlabError
+from layerlab.errors import Cancelled, ClientError
 from layerlab.registry import compress
 from layerlab.registry import manifest as mf
 from layerlab.registry.client import RegistryClient, RemoteRef, _registry_error, parse_reference
@@ -226,15 +226,16 @@ def push(
     ref = parse_reference(text)
     tagged = ":" in text.rpartition("/")[2]
     if ref.digest:
-        raise LayerlabError("cannot push a digest reference")
+        raise ClientError("cannot push a digest reference")
     if all_tags and tagged:
-        raise LayerlabError("tag can't be used with --all-tags/-a")
+        raise ClientError("tag can't be used with --all-tags/-a")
     if not all_tags and not tagged:
         say("Using default tag: latest")
     say(f"The push refers to repository [{ref.repository}]")
     tags = _local_tags(store, ref, all_tags)
     pushed: list[Pushed] = []
     with RegistryClient(ref.host, store.root) as client:
+        client.ping()  # a registry that is not there fails before any layer is listed
         for tag, image_id in tags:
             image = imagelib.read_image(store, image_id)
             pushed.append(_push_tag(store, client, ref.with_tag(tag), image, observe))
