@@ -19,7 +19,7 @@ from layerlab import libc
 from layerlab.engine import Engine
 from layerlab.errors import Cancelled
 from layerlab.registry import hosts
-from layerlab.registry.transfers import Transfer, read_transfers
+from layerlab.registry.transfers import Transfer, read_transfers, transfers_dir
 
 from . import registry_side
 from .conftest import CLI
@@ -331,6 +331,8 @@ def test_a_pull_killed_mid_download_is_healed_by_the_next_command(
             proc.kill()
             proc.wait()
     assert [t.id.split("-")[0] for t in read_transfers(root)] == [str(proc.pid)]
+    # killed as it rewrote its record, it would leave the temp file of that write too
+    (transfers_dir(root) / f".tmp-{proc.pid}.0123456789ab").write_text('{"id": ')
     assert listing(root) != before  # the killed pull's scratch and record
     assert cli("pull", "-q", f"{registry.host}/small:1").code == 0  # takes the store lock
     assert listing(root) == before

@@ -30,6 +30,7 @@ from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.network import recovery as network_recovery
 from layerlab.registry.transfers import transfers_dir
 from layerlab.runtime import cgroups
+from layerlab.storage import distribution
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import BUILD_OWNER
 from layerlab.storage.reference import chain_id, strip_digest
@@ -114,7 +115,8 @@ def stale_tmp(ctx: Context, *, unowned: bool) -> list[Path]:
 def stale_temp_files(ctx: Context) -> list[Path]:
     """`.tmp-*` files of atomic writes a killed process never renamed into place."""
     store = ctx.store
-    dirs = [store.root, store.images_dir, store.links_dir]
+    dirs = [store.root, store.images_dir, store.links_dir, transfers_dir(store.root)]
+    dirs += distribution.folders(store)
     with contextlib.suppress(FileNotFoundError):
         dirs += [Path(e.path) for e in os.scandir(store.containers_dir) if e.is_dir()]
     found = []

@@ -43,6 +43,12 @@ def _repo_digests_path(store: Store) -> Path:
     return store.root / DISTRIBUTION / "repodigests.json"
 
 
+def folders(store: Store) -> list[Path]:
+    """Where these records are written (where a killed write may leave a temp file)."""
+    kinds = ("diffid-by-digest", "v2metadata-by-diffid")
+    return [store.root / DISTRIBUTION, *(_folder(store, kind) for kind in kinds)]
+
+
 def diff_id_for(store: Store, blob_digest: str) -> str | None:
     """The diff_id a registry blob unpacked to, if a pull learned it."""
     try:
