@@ -373,6 +373,8 @@ def test_the_push_record_names_each_blob_as_the_faces_draw_it(
     assert [b.digest for b in reversed(layers)] == [d["digest"] for d in manifest["layers"]]
     [config] = [b for b in last.blobs if b.kind == "config"]
     assert config.digest == image.id
+    # a layer's blob digest is told once known: none is made up before it is compressed
+    assert [b.digest for b in seen[0].blobs if b.kind == "layer"] == ["", ""]
     states = {(b.diff_id[:19], b.status) for t in seen for b in t.blobs if b.kind == "layer"}
     assert {status for _, status in states} >= {"Preparing", "Pushing", "Pushed"}
     assert read_transfers(engine.store.root) == []

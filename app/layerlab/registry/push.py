@@ -86,37 +86,41 @@ class _Upload:
         self._lock = threading.Lock()
         self.scratch = store.make_tmp_dir("push-")
 
-    def update(self, digest: str | None = None, force: bool = False, **changes: Any) -> None:
+    def update(self, blob: Blob | None = None, **changes: Any) -> None:
+        """Change a blob of the record (or the transfer, `blob` None): written at once when a
+        state word or a digest changes, else at most ten times a second (`TransferLog`)."""
         with self._lock:
-            self._log.update(digest, force=force, **changes)
+            for key, value in changes.items():
+                setattr(self._log.transfer if blob is None else blob, key, value)
+            self._log.update(force=bool(set(changes) - {"done"}))
             if self._observe is not None:
                 self._observe(self._log.transfer)
 
-    def layer(self, layer: imagelib.Layer, key: str) -> _Sent:
-        """Send one layer unless the registry has it, or can mount it; `key` names its blob
-        in the record until its compressed digest is known."""
+    def layer(self, layer: imagelib.Layer, blob: Blob) -> _Sent:
+        """Send one layer unless the registry has it, or can mount it; `blob` is its line
+        in the record, whose digest is known once the layer is compressed."""
         known = self._known_blobs(layer.diff_id)
         for digest, repository in known:
             if repository == self.ref.path and (size := self.has(digest)) is not None:
-                return self._done(key, digest, size, "Layer already exists")
+                return self._done(blob, digest, size, "Layer already exists")
         for digest, repository in known:
             if (
                 repository != self.ref.path
                 and (size := self._mount(digest, repository)) is not None
             ):
-                return self._done(key, digest, size, f"Mounted from {repository}")
-        self.update(key, status="Preparing", size=layer.size, done=0)
-        blob = compress.compress_layer(
-            layer, self.scratch / strip_digest(layer.diff_id), self._counter(key, layer.size)
+                return self._done(blob, digest, size, f"Mounted from {repository}")
+        self.update(blob, status="Preparing", size=layer.size, done=0)
+        gz = compress.compress_layer(
+            layer, self.scratch / strip_digest(layer.diff_id), self._counter(blob, layer.size)
         )
-        key = self._named(key, blob.digest)
-        if self.has(blob.digest) is not None:
-            return self._done(key, blob.digest, blob.size, "Layer already exists")
-        self.update(key, status="Pushing", size=blob.size, done=0)
-        with open(blob.path, "rb") as data:
-            self.upload(data, blob.digest, blob.size, self._counter(key, blob.size))
-        os.unlink(blob.path)
-        return self._done(key, blob.digest, blob.size, "Pushed")
+        self.update(blob, digest=gz.digest)
+        if self.has(gz.digest) is not None:
+            return self._done(blob, gz.digest, gz.size, "Layer already exists")
+        self.update(blob, status="Pushing", size=gz.size, done=0)
+        with open(gz.path, "rb") as data:
+            self.upload(data, gz.digest, gz.size, self._counter(blob, gz.size))
+        os.unlink(gz.path)
+        return self._done(blob, gz.digest, gz.size, "Pushed")
 
     def _known_blobs(self, diff_id: str) -> list[tuple[str, str]]:
         """(digest, repository path) of the blobs the store knows in this registry."""
@@ -128,22 +132,16 @@ class _Upload:
             and str(entry.get("Digest", "")).startswith("sha256:")
         ]
 
-    def _counter(self, key: str, size: int) -> Callable[[int], None]:
+    def _counter(self, blob: Blob, size: int) -> Callable[[int], None]:
         def moved(done: int) -> None:
             if self.stop.is_set():
                 raise Cancelled()
-            self.update(key, done=min(done, size))
+            self.update(blob, done=min(done, size))
 
         return moved
 
-    def _named(self, key: str, digest: str) -> str:
-        """The layer's blob is `digest` from now on, in the record too (its key there)."""
-        with self._lock:
-            self._log.blob(key).digest = digest
-        return digest
-
-    def _done(self, key: str, digest: str, size: int, status: str) -> _Sent:
-        self.update(self._named(key, digest), size=size, done=size, status=status)
+    def _done(self, blob: Blob, digest: str, size: int, status: str) -> _Sent:
+        self.update(blob, digest=digest, size=size, done=size, status=status)
         return _Sent(digest, size)
 
     def has(self, digest: str) -> int | None:
@@ -269,37 +267,52 @@ def _push_tag(
 ) -> Pushed:
     """Push `image` as `ref` (a tag): its layers, its config, its manifest."""
     layers = list(reversed({layer.diff_id: layer for layer in image.layers}.values()))
-    blobs = [  # top first, as Docker lists them; the first five start at once
-        Blob("layer", layer.diff_id, layer.size, diff_id=layer.diff_id, chain_id=layer.chain_id,
-             media_type=mf.DOCKER_LAYER,
-             status="Preparing" if i < MAX_CONCURRENT_UPLOADS else "Waiting")
+    # Top first, as Docker lists them, the first five started at once; a layer's digest is
+    # its compressed blob's, known once the layer is compressed (or found in the registry).
+    blobs = {
+        layer.diff_id: Blob(
+            "layer",
+            "",
+            layer.size,
+            diff_id=layer.diff_id,
+            chain_id=layer.chain_id,
+            media_type=mf.DOCKER_LAYER,
+            status="Preparing" if i < MAX_CONCURRENT_UPLOADS else "Waiting",
+        )
         for i, layer in enumerate(layers)
-    ]  # fmt: skip
+    }
     config = store.image_path(image.id).read_bytes()
-    blobs.append(Blob("config", image.id, len(config), media_type=mf.DOCKER_CONFIG))
-    transfer = Transfer(f"{os.getpid()}-push-{os.urandom(4).hex()}", "push", ref.familiar_string,
-                        media_type=mf.DOCKER_MANIFEST, blobs=blobs)  # fmt: skip
+    config_blob = Blob("config", image.id, len(config), media_type=mf.DOCKER_CONFIG)
+    transfer = Transfer(
+        f"{os.getpid()}-push-{os.urandom(4).hex()}", "push", ref.familiar_string,
+        media_type=mf.DOCKER_MANIFEST, blobs=[*blobs.values(), config_blob],
+    )  # fmt: skip
     upload = _Upload(store, client, ref, TransferLog(store.root, transfer), observe)
     try:
-        upload.update(force=True)
-        sent = _send_layers(upload, layers)
+        upload.update()  # the record as it starts, shown
+        sent = _send_layers(upload, layers, blobs)
         status = "Layer already exists"
         if upload.has(image.id) is None:
             upload.upload(config, image.id, len(config))
             status = "Pushed"
-        upload.update(image.id, status=status, done=len(config))
+        upload.update(config_blob, status=status, done=len(config))
         pushed = _put_manifest(upload, image, len(config), sent)
-        upload.update(status=str(pushed), manifest_digest=pushed.digest, force=True)
+        upload.update(status=str(pushed), manifest_digest=pushed.digest)
     finally:
         upload.close()
     _record(store, ref, image, sent, pushed)
     return pushed
 
 
-def _send_layers(upload: _Upload, layers: list[imagelib.Layer]) -> dict[str, _Sent]:
+def _send_layers(
+    upload: _Upload, layers: list[imagelib.Layer], blobs: dict[str, Blob]
+) -> dict[str, _Sent]:
     """Every layer (each once), five at a time: where each went, by diff_id."""
     with ThreadPoolExecutor(MAX_CONCURRENT_UPLOADS, thread_name_prefix="push") as pool:
-        jobs = {layer.diff_id: pool.submit(upload.layer, layer, layer.diff_id) for layer in layers}
+        jobs = {
+            layer.diff_id: pool.submit(upload.layer, layer, blobs[layer.diff_id])
+            for layer in layers
+        }
         try:
             return {diff_id: job.result() for diff_id, job in jobs.items()}
         except BaseException:
