@@ -45,7 +45,7 @@ def search(
     """The catalog's repositories whose name contains the term, at most `limit`."""
     if not 1 <= limit <= MAX_LIMIT:
         raise RegistryError(f"Limit {limit} is outside the range of [1, {MAX_LIMIT}]")
-    keep = _filter(filters)
+    keep = result_filter(filters)
     host, term = split_term(text, default_host)
     with RegistryClient(host, root) as client:
         names = _catalog(client)
@@ -80,7 +80,7 @@ def _catalog(client: RegistryClient) -> list[str]:
     return names
 
 
-def _filter(filters: list[str]) -> Callable[[Found], bool]:
+def result_filter(filters: list[str]) -> Callable[[Found], bool]:
     """Docker's search filters: `stars=N` (at least), `is-official=BOOL`, `is-automated=BOOL`;
     its words for one it does not know or cannot read."""
     stars, official, automated = 0, None, None
