@@ -23,7 +23,7 @@ from layerlab.registry.transfers import Transfer, read_transfers
 from . import registry_side
 from .conftest import CLI, Result, eventually
 from .docker_side import Daemon
-from .registry_side import PASSWORD, USER, Registry
+from .registry_side import PASSWORD, USER, Registry, oci_layout, push_layout, start_registry
 
 # the fixtures: a registry on loopback (plain, or TLS with Basic auth), config in the test's tmp
 registry, registry_config = registry_side.registry, registry_side.registry_config
@@ -421,3 +421,33 @@ def test_push_prints_what_dockers_push_prints(
         assert _masked(mine, f"{host}/ll", f"{host}/nosuch-ll") == _masked(
             docker, f"{host}/dk", f"{host}/nosuch-dk"
         ), (args, mine, docker)
+
+
+def test_a_pulled_image_pushed_to_another_registry(
+    cli: CLI, registry: Registry, tmp_path: Path
+) -> None:
+    """A pulled layer goes on as the blob it came as when that is gzip (the same digest in
+    the next registry); a zstd one is gzipped; pulled back, it is the same image."""
+    second = start_registry(tmp_path / "second")
+    try:
+        layout = oci_layout(
+            tmp_path / "layout", [{"hello": b"x\n"}, {"more": b"y\n"}], ["gzip", "zstd"]
+        )
+        push_layout(registry, layout, "src:1")
+        source, target = f"{registry.host}/src:1", f"{second.host}/dst:1"
+        assert cli("pull", source).code == 0
+        image_id = cli("inspect", "-f", "{{.Id}}", source).out.strip()
+        assert cli("tag", source, target).code == 0
+        r = cli("push", target)
+        assert r.code == 0, r
+        raw = _skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{target}")
+        digests = [layer["digest"] for layer in json.loads(raw.stdout)["layers"]]
+        assert digests[:2] == layout.layer_digests[:2]
+        assert digests[2] != layout.layer_digests[2]
+        assert cli("rmi", source, target).code == 0
+        assert cli("pull", target).code == 0
+        assert cli("inspect", "-f", "{{.Id}}", target).out.strip() == image_id
+        ran = cli("run", "--rm", target, "cat", "/more")
+        assert ran.out == "y\n", ran
+    finally:
+        second.stop()

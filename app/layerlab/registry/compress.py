@@ -1,4 +1,5 @@
-"""A layer as a registry blob: its tar gzipped the same way every time.
+"""A layer as a registry blob: its tar gzipped the same way every time (or the gzip blob it
+was pulled as, sent as it came).
 
 The same layer always gives the same bytes, so the same compressed digest: a second push
 finds its blobs already there, and two stores pushing one layer make one blob. So the gzip
@@ -10,6 +11,7 @@ three times faster for blobs about an eighth bigger, and a push is limited by co
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import zlib
 from collections.abc import Callable
@@ -18,12 +20,12 @@ from pathlib import Path
 
 from layerlab.errors import LayerlabError
 from layerlab.layerfs import layers
-from layerlab.layerfs.archive import ORIGINAL_TAR
+from layerlab.layerfs.archive import ORIGINAL_BLOB, ORIGINAL_TAR
 from layerlab.storage.images import Layer
 
 LEVEL = 1
+_CHUNK = 1 << 20
 _GZIP_WBITS = 31  # a gzip stream, header and trailer written by zlib
-GZIP_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,21 @@ class _GzipSink:
 
 
 def compress_layer(layer: Layer, dest: Path, progress: Callable[[int], None]) -> Blob:
-    """The layer's tar, gzipped into `dest`: its canonical tar, or the very tar it was loaded
-    from when the canonical one would not give its diff_id (`ORIGINAL_TAR`)."""
+    """The layer as a gzip blob in `dest`: the very blob it was pulled as, when that is
+    gzip; else its tar gzipped - the tar it was loaded as (`ORIGINAL_TAR`) or pulled as
+    (`ORIGINAL_BLOB`, zstd or plain), where the canonical one would not give its diff_id,
+    or its canonical tar."""
+    pulled = layer.path / ORIGINAL_BLOB
+    if _is_gzip(pulled):
+        return _as_pulled(pulled, dest, progress)
     sink = _GzipSink(dest, progress)
     try:
-        original = layer.path / ORIGINAL_TAR
-        if original.exists():
-            with open(original, "rb") as tar:
-                shutil.copyfileobj(tar, sink, 1 << 20)
+        if (layer.path / ORIGINAL_TAR).exists():
+            with open(layer.path / ORIGINAL_TAR, "rb") as tar:
+                shutil.copyfileobj(tar, sink, _CHUNK)
+        elif pulled.exists():
+            with open(pulled, "rb") as blob:
+                shutil.copyfileobj(layers.decompressed(blob), sink, _CHUNK)
         else:
             layers.write_layer_tar(layer.diff_path, sink)  # type: ignore[arg-type]
     finally:
@@ -85,3 +94,24 @@ def compress_layer(layer: Layer, dest: Path, progress: Callable[[int], None]) ->
             f" {layer.diff_id} (store corrupt; run `layerlab system check`)"
         )
     return Blob(dest, digest, sink.size)
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except FileNotFoundError:
+        return False
+
+
+def _as_pulled(pulled: Path, dest: Path, progress: Callable[[int], None]) -> Blob:
+    """The gzip blob the layer was pulled as (checked then), linked into `dest` (an `rmi`
+    meanwhile cannot take it) and hashed: sent as it came, as the registry knows it."""
+    os.link(pulled, dest)
+    sha, size = hashlib.sha256(), 0
+    with open(dest, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+            size += len(chunk)
+            progress(size)
+    return Blob(dest, "sha256:" + sha.hexdigest(), size)

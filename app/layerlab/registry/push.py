@@ -8,7 +8,8 @@ registry lacks it:
 2. one that another repository of the same registry has: mounted from there, nothing sent
    (`POST /v2/NAME/blobs/uploads/?mount=DIGEST&from=REPO`, `Mounted from REPO`);
 3. else the layer is compressed (`compress.py`: the same bytes every time, so its digest may
-   be there already, pushed from elsewhere) and uploaded: `POST`, then one `PUT` of the blob.
+   be there already, pushed from elsewhere; a layer pulled as gzip is the blob it came as)
+   and uploaded: `POST`, then one `PUT` of the blob.
 
 Then the config blob, then the manifest (Docker's v2 schema 2) under the tag. Each step is
 written in the transfer record (`transfers.py`) for the faces to draw. Only a push that ends
