@@ -37,7 +37,7 @@ pytestmark = pytest.mark.system
         # docker bogus -> "docker: 'bogus' is not a docker command.", 1
         (["bogus"], 1, "is not a layerlab command"),
         # docker run nosuchimage: 125 (the container never started)
-        (["run", "nosuchimage"], 125, "No such image"),
+        (["run", "nosuchimage"], 125, "Unable to find image"),
         # docker create --name 'bad name' busybox: the daemon's error, 1 (run's would be 125)
         (["create", "--name", "bad name", "busybox"], 1, "Invalid container name"),
         # docker inspect -f '{{.Nope' busybox -> "template parsing error: ...unclosed action", 64
