@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
     from layerlab.network.view import NetworkView
+    from layerlab.registry.transfers import Transfer
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
     from layerlab.runtime.procs import Proc
@@ -91,6 +92,12 @@ class Engine(Context):
         from layerlab.storage.snapshot import Snapshot  # the TUI's: not loaded for a CLI command
 
         return Snapshot(tuple(self.containers(all=True)), tuple(self.images(all=True)))
+
+    def transfers(self) -> list[Transfer]:
+        """The pulls and pushes under way, oldest first (each gone the moment it ends)."""
+        from layerlab.registry.transfers import read_transfers
+
+        return read_transfers(self.store.root)
 
     def resolve(self, ref: str) -> Subject | None:
         """A container first, then an image, as `inspect` resolves; None when nothing matches.

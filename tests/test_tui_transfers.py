@@ -1,0 +1,126 @@
+"""The TUI draws a pull or a push while it happens, from the record a real `TransferLog`
+writes in the app's store (the writer `pull` and `push` use): the manifest, the config and
+each layer blob with its three digests side by side, which blobs did not travel, a bar for
+the others; the record's changes drawn as they come, its end drawn as ended until the next
+command. The app driven with Pilot, every wait on state."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+from textual.pilot import Pilot
+
+from layerlab.engine import Engine
+from layerlab.registry.transfers import Blob, Transfer, TransferLog
+from layerlab.tui.app import LayerlabApp
+from layerlab.tui.transfer_panel import TransferPanel, picture
+
+from .test_tui_snapshots import steady
+from .tui_helpers import drive, enter, until
+
+pytestmark = pytest.mark.system
+
+SnapCompare = Callable[..., bool]
+MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+def digest(word: str) -> str:
+    return "sha256:" + hashlib.sha256(word.encode()).hexdigest()
+
+
+def a_pull(root: Path, layers: int = 5) -> TransferLog:
+    """A pull's record as `pull` writes it: the manifest read, the blobs waiting."""
+    blobs = [Blob(kind="config", digest=digest("config"), size=1500)]
+    for n in range(1, layers + 1):
+        blobs.append(
+            Blob(
+                kind="layer",
+                digest=digest(f"gz{n}"),
+                size=20_000_000,
+                media_type="application/vnd.docker.image.rootfs.diff.tar.gzip",
+                diff_id=digest(f"tar{n}"),
+                chain_id=digest(f"chain{n}"),
+            )
+        )
+    transfer = Transfer(id="1-pull", verb="pull", reference="localhost:5000/lab/app:1")
+    log = TransferLog(root, transfer)
+    log.update(manifest_digest=digest("manifest"), media_type=MANIFEST, blobs=blobs, force=True)
+    return log
+
+
+def under_way(log: TransferLog) -> None:
+    """Two layers already here, one downloading, one extracted: a pull half done."""
+    blobs = log.transfer.blobs
+    log.update(blobs[1].digest, status="Already exists")
+    log.update(blobs[2].digest, status="Already exists")
+    log.update(blobs[3].digest, status="Downloading", done=5_000_000)
+    log.update(blobs[4].digest, status="Pull complete", done=20_000_000, force=True)
+
+
+def text_of(renderable: Any, width: int) -> str:
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_the_digests_fit_80_columns_and_grow_at_100(tmp_path: Path) -> None:
+    log = a_pull(tmp_path)
+    under_way(log)
+    narrow, wide = (text_of(picture([log.transfer], w), w) for w in (78, 98))
+    gz3 = digest("gz3").removeprefix("sha256:")
+    tar3, chain3 = (digest(w).removeprefix("sha256:") for w in ("tar3", "chain3"))
+    row = next(line for line in narrow.splitlines() if line.startswith("layer 3"))
+    assert [gz3[:12], tar3[:12], chain3[:12]] == row.split()[2:5]
+    assert "Downloading" in row and "█" in row and "░" in row
+    assert gz3[:13] not in narrow
+    row = next(line for line in wide.splitlines() if line.startswith("layer 3"))
+    assert [gz3[:16], tar3[:16], chain3[:16]] == row.split()[2:5]
+    assert "5MB/20MB" in row  # the sizes, where there is room
+    assert all(len(line) <= 78 for line in narrow.splitlines())
+    assert narrow.count("Already exists") == 2
+    assert f"manifest {digest('manifest')[7:19]}  {MANIFEST}" in narrow
+
+
+def test_a_pull_from_another_terminal_is_drawn_live_then_ended(engine: Engine) -> None:
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        panel = app.query_one(TransferPanel)
+
+        def drawn() -> str:
+            return text_of(picture(panel.transfers, 98, panel.ended), 98)
+
+        log = a_pull(engine.store.root)
+        await until(pilot, lambda: "layer 5" in drawn())
+        assert panel.display and not app.panels.display  # in the panels' place
+        assert panel.border_title == "pull · live"
+        assert drawn().count("Waiting") == 6
+        under_way(log)
+        await until(pilot, lambda: drawn().count("Already exists") == 2)
+        assert "Downloading" in drawn() and "Pull complete" in drawn()
+        log.update(log.transfer.blobs[3].digest, status="Pull complete", done=20_000_000)
+        await until(pilot, lambda: "Downloading" not in drawn())
+        log.close()  # the pull ended: its record goes, its picture stays, ended
+        await until(pilot, lambda: panel.ended)
+        assert panel.border_title == "pull · ended" and panel.display
+        await enter(pilot, "images")  # the next command gives the panels back
+        await until(pilot, lambda: not panel.display and app.panels.display)
+
+    drive(engine, scenario, size=(100, 30))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+def test_a_pull_under_way(snap_compare: SnapCompare, engine: Engine, size: tuple[int, int]) -> None:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, LayerlabApp)
+        await steady(pilot)
+        under_way(a_pull(engine.store.root))
+        await until(pilot, lambda: "Pull complete" in str(app.transfer_panel.transfers))
+        await steady(pilot)
+
+    assert snap_compare(LayerlabApp(engine.store.root), terminal_size=size, run_before=run_before)
