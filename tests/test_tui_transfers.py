@@ -124,3 +124,28 @@ def test_a_pull_under_way(snap_compare: SnapCompare, engine: Engine, size: tuple
         await steady(pilot)
 
     assert snap_compare(LayerlabApp(engine.store.root), terminal_size=size, run_before=run_before)
+
+
+def test_the_manifest_tab_names_each_layer_three_ways(engine: Engine) -> None:
+    """An image never pulled nor pushed: its manifest as a push would send it, the config
+    blob being the image id, each layer's compressed blob not made yet."""
+    image = engine.image("busybox")
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        await enter(pilot, "tag busybox lab/box:1")
+        document = app.metadata_panel.view("manifest")
+        await until(pilot, lambda: document.data is not None)
+        manifest = document.data
+        assert manifest["mediaType"] == MANIFEST and manifest["schemaVersion"] == 2
+        config = manifest["config"]
+        assert config["digest"] == image.id
+        assert config["size"] == len(engine.store.image_path(image.id).read_bytes())
+        [layer] = manifest["layers"]
+        assert layer["digest"] == layer["size"] == "not yet compressed"
+        assert layer["diff_id"] == image.config["rootfs"]["diff_ids"][0]
+        assert layer["chain_id"] == image.layers[0].chain_id
+        assert manifest["RepoDigests"] == []
+        app.metadata_panel.bring_up("manifest")
+        await until(pilot, lambda: "not yet compressed" in str(document.render()))
+
+    drive(engine, scenario, size=(100, 30))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from layerlab.engine import create, images, inside, inspect, lifecycle, start
 from layerlab.engine.context import Context
-from layerlab.errors import LayerlabError
+from layerlab.errors import LayerlabError, NotFound
 from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.network import verbs as network_verbs
@@ -143,6 +143,17 @@ class Engine(Context):
 
     def image_inspect(self, image: imagelib.Image) -> dict[str, Any]:
         return inspect.image_inspect(self, image)
+
+    def image_manifest(self, image: imagelib.Image) -> dict[str, Any]:
+        """The manifest a registry would have for `image` (schema 2), each layer named three
+        ways, and its `RepoDigests`; raises NotFound once the image is gone."""
+        from layerlab.registry.as_registry import as_registry
+
+        try:
+            config_size = self.store.image_path(image.id).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"No such image: {image.id}") from None
+        return as_registry(image, config_size, lambda _diff_id: [], [])
 
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:

@@ -73,6 +73,7 @@ class SubjectView:
     mounts: tuple[Mounted, ...] = ()  # volumes, binds, tmpfs: over the union, outside the layers
     namespaces: tuple[Namespace, ...] = ()  # a running container's, beside the host's
     network: NetworkView | None = None  # a running container's network, as drawn
+    manifest: dict[str, Any] | None = None  # its image's, as a registry would have it
 
     @property
     def running(self) -> bool:
@@ -156,6 +157,7 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
             image_config=image.config,
             inspect=inspect,
             bundle=None,
+            manifest=engine.image_manifest(image),
         )
     container = engine.container(subject.id)
     image = engine.image(container.data["Image"])
@@ -192,6 +194,7 @@ def load(engine: Engine, subject: Subject) -> SubjectView:
         mounts=mounts_of(container.data),
         namespaces=engine.namespaces(container.id),
         network=engine.network_view(container.id),
+        manifest=engine.image_manifest(image),
     )
 
 
