@@ -15,6 +15,7 @@ from typing import Any, NoReturn, cast
 from layerlab import __version__
 from layerlab.commands.network import NETWORK_COMMANDS, SubAdd, network_parsers
 from layerlab.commands.ports import PORT_HELP, port_parser, publish_flags
+from layerlab.commands.registry import REGISTRY_COMMANDS, registry_parsers
 from layerlab.errors import FAILED, NOT_STARTED, ClientError
 
 DETACH_KEYS_HELP = "key sequence to detach a terminal (ctrl-p,ctrl-q)"
@@ -187,6 +188,7 @@ COMMANDS: dict[str, str] = {
     "container": "Manage containers",
     "image": "Manage images",
     "system": "Manage layerlab",
+    **REGISTRY_COMMANDS,
 }
 
 # Commands the entry point runs itself, with no handler: the faces of their own (the TUI,
@@ -230,7 +232,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "prune": ["container prune"],
     },
     "image": {
-        **{name: [name] for name in ("build", "history", "import", "load", "save", "tag")},
+        **{name: [name] for name in ("build", "history", "import", "load", "pull", "save", "tag")},
         "ls": ["images"], "list": ["images"], "rm": ["rmi"], "remove": ["rmi"],
         "inspect": ["inspect", "--type", "image"],
         "prune": ["image prune"],
@@ -448,6 +450,7 @@ def build_parser(only: str | None = None) -> Parser:
     _file_commands(add)
     _volume_parsers(add("volume"))
     network_parsers(_subcommands(add("network"), "network_cmd", NETWORK_COMMANDS))
+    registry_parsers(add)
     _more_commands(add, sub, only)
     return parser
 

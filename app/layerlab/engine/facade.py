@@ -12,6 +12,7 @@ Where a verb's code is (this package's modules, each given the engine as a `Cont
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
+distribution.py `pull` `login` `logout`;
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
 fsck.py `system check`.
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from layerlab.engine import create, images, inside, inspect, lifecycle, start
+from layerlab.engine import create, distribution, images, inside, inspect, lifecycle, start
 from layerlab.engine.context import Context
 from layerlab.errors import LayerlabError, NotFound
 from layerlab.layerfs import unionfs
@@ -36,6 +37,7 @@ from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, CreateOptions
+from layerlab.storage.distribution import repo_digests
 from layerlab.storage.limits import LimitOptions
 
 if TYPE_CHECKING:
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
     from layerlab.network.view import NetworkView
+    from layerlab.registry.pull import Observer, Pulled, Say
     from layerlab.registry.transfers import Transfer
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
@@ -380,6 +383,27 @@ class Engine(Context):
     def export(self, ref: str, out: BinaryIO) -> None:
         """The merged view as one tar, no metadata: what the container sees as `/`."""
         images.export(self, ref, out)
+
+    # --- registries (distribution.py) ------------------------------------------------------
+    def pull(
+        self, name: str, *, all_tags: bool = False, platform: str | None = None,
+        say: Say | None = None, observe: Observer | None = None,
+    ) -> Pulled:  # fmt: skip
+        """An image from a registry, whole or not at all; `say` gets Docker's plain lines,
+        `observe` the transfer's record each time it changes."""
+        return distribution.pull(self, name, all_tags, platform, say, observe)
+
+    def login(self, server: str | None, user: str, password: str) -> Path:
+        """Credentials checked against the registry, then stored: the file they are in."""
+        return distribution.login(self, server, user, password)
+
+    def logout(self, server: str | None) -> tuple[str, bool]:
+        """(Docker's name for the registry, whether credentials were stored and are gone)."""
+        return distribution.logout(self, server)
+
+    def repo_digests(self, image_id: str) -> list[str]:
+        """`NAME@sha256:...` for each manifest digest a registry served the image under."""
+        return repo_digests(self.store, image_id)
 
     # --- volumes: what bypasses the union (storage/volumes.py) ---------------------------
     def volume_create(

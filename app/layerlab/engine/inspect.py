@@ -10,6 +10,7 @@ from layerlab.errors import InvalidReference, NotFound
 from layerlab.runtime.spec import MASKED_PATHS, READONLY_PATHS
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import Container
+from layerlab.storage.distribution import repo_digests
 
 
 def inspect(ctx: Context, ref: str, size: bool = False, kind: str | None = None) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def image_inspect(ctx: Context, image: imagelib.Image) -> dict[str, Any]:
     return {
         "Id": image.id,
         "RepoTags": tags,
-        "RepoDigests": [],
+        "RepoDigests": repo_digests(ctx.store, image.id),
         "Parent": imagelib.image_parent(ctx.store, image.id) or "",
         "Comment": (cfg.get("history") or [{}])[-1].get("comment", ""),
         "Created": cfg.get("created", ""),

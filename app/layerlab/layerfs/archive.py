@@ -537,24 +537,27 @@ def _found(config: bytes, sources: list[_Source], tags: list[str]) -> _Found:
         )
     if len(diff_ids) > layer_store.MAX_DEPTH:  # before anything is unpacked: all or nothing
         raise LayerlabError("max depth exceeded")
-    created = str(data.get("created") or "")
-    listed = data.get("history")
-    steps = [
-        h
-        for h in (listed if isinstance(listed, list) else [])
-        if isinstance(h, dict) and not h.get("empty_layer")
-    ]
-    if len(steps) > len(diff_ids):  # moby refuses such a config at load, as we do
-        raise LayerlabError(
-            f"invalid archive: {what} lists {len(steps)} non-empty history entries"
-            f" for {plural(len(diff_ids), 'layer')}"
-        )
-    history = [(str(h.get("created") or ""), str(h.get("created_by") or "")) for h in steps]
-    if len(history) != len(diff_ids):
-        history = [(created, "")] * len(diff_ids)
+    history = layer_history(data, len(diff_ids), f"invalid archive: {what}")
     return _Found(
         _digest(config), config, diff_ids, history, sources, [familiar_name(t) for t in tags]
     )
+
+
+def layer_history(config: dict[str, Any], layers: int, what: str) -> list[tuple[str, str]]:
+    """(created, created_by) of each layer from a config's non-empty history entries (the
+    config's own `created` for each without them); more entries than layers is refused, as
+    moby refuses it (`what` names the config in the error)."""
+    listed = config.get("history")
+    steps = [
+        (str(h.get("created") or ""), str(h.get("created_by") or ""))
+        for h in (listed if isinstance(listed, list) else [])
+        if isinstance(h, dict) and not h.get("empty_layer")
+    ]
+    if len(steps) > layers:
+        raise LayerlabError(
+            f"{what} lists {len(steps)} non-empty history entries for {plural(layers, 'layer')}"
+        )
+    return steps if len(steps) == layers else [(str(config.get("created") or ""), "")] * layers
 
 
 class _Hashing:

@@ -19,7 +19,14 @@ from typing import Any
 
 from layerlab.errors import Corrupted, InvalidReference, NotFound
 from layerlab.presentation.humanize import parse_rfc3339
-from layerlab.storage.reference import chain_id, normalize_ref, reference_error, strip_digest
+from layerlab.storage.distribution import image_by_repo_digest
+from layerlab.storage.reference import (
+    DIGEST_RE,
+    chain_id,
+    normalize_ref,
+    reference_error,
+    strip_digest,
+)
 from layerlab.storage.store import Store, read_json, warn, write_bytes_atomic
 
 
@@ -146,6 +153,8 @@ def read_image(store: Store, image_id: str) -> Image:
 def resolve_image(store: Store, ref: str) -> Image:
     """Find an image by tag or id (`layerfs.base_image.resolve` makes busybox on first use)."""
     image_id = store.find_image(ref)
+    if image_id is None and DIGEST_RE.search(ref):  # `NAME@sha256:...`: as a pull recorded it
+        image_id = image_by_repo_digest(store, ref.removeprefix("docker.io/library/"))
     if image_id is None:
         error = None if ref.startswith("sha256:") else reference_error(ref)
         if error is not None:  # Docker parses the name before it looks for it

@@ -4,7 +4,7 @@ export)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
         if ns.quiet:  # Docker: -q wins over --format
             ns.format = "{{.ID}}"
         default = listing.IMAGES_DIGESTS if ns.digests else listing.IMAGES_DEFAULT
-        contexts = image_contexts(rows, ns.no_trunc)
+        contexts = image_contexts(rows, ns.no_trunc, engine.repo_digests)
         return write_listing(io, lambda: listing.render_rows(
             ns.format, default, contexts, listing.IMAGES_TITLES, listing.IMAGE_CONTEXT
         ))  # fmt: skip
@@ -137,16 +137,22 @@ def cmd_images(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report()
 
 
-def image_contexts(rows: Sequence[tuple[str, Any]], no_trunc: bool) -> list[dict[str, object]]:
-    """Docker's ImageContext fields for `images --format`."""
+def image_contexts(
+    rows: Sequence[tuple[str, Any]], no_trunc: bool,
+    repo_digests: Callable[[str], list[str]] = lambda image_id: [],
+) -> list[dict[str, object]]:  # fmt: skip
+    """Docker's ImageContext fields for `images --format`; `Digest` is the manifest digest
+    the row's repository served the image under (`repo_digests`: the image's RepoDigests)."""
     from layerlab.presentation.listing import go_time
 
     contexts: list[dict[str, object]] = []
     for ref, image in rows:
         repo, _, tag = ref.rpartition(":")
+        digests = [d.partition("@") for d in repo_digests(image.id)]
+        digest = next((d for name, _, d in digests if name == repo), "<none>")
         contexts.append({
             "ID": display_id(image.id, no_trunc), "Repository": repo, "Tag": tag,
-            "Digest": "<none>", "CreatedSince": ago(image.created),
+            "Digest": digest, "CreatedSince": ago(image.created),
             "CreatedAt": go_time(image.created), "Size": human_size(image.size, precision=3),
             "Containers": "N/A", "VirtualSize": human_size(image.size), "SharedSize": "N/A",
             "UniqueSize": "N/A",

@@ -1,0 +1,118 @@
+"""`pull`, `login`, `logout`: printed as Docker's client prints them.
+
+`pull` draws its progress from the transfer's record (`commands/progress.py`); a name with
+a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
+(`TRANSPORTS`), not from a registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import termios
+from collections.abc import Iterator
+
+from layerlab.commands.handlers.common import Handler, command
+from layerlab.commands.stdio import IO, no_stdin
+from layerlab.engine import Engine
+from layerlab.errors import LayerlabError
+from layerlab.report import Report
+
+# Sources other than a registry, by the prefix of the name: the handler that pulls from it.
+TRANSPORTS: dict[str, Handler] = {}
+TRANSPORT_PREFIXES = ("docker-daemon:",)
+
+UNENCRYPTED = (
+    "WARNING! Your password will be stored unencrypted in {path}.\n"
+    "Configure a credential helper to remove this warning. See\n"
+    "https://docs.docker.com/engine/reference/commandline/login/#credentials-store\n"
+)
+
+
+@command("pull")
+def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    for prefix in TRANSPORT_PREFIXES:
+        if ns.name.startswith(prefix):
+            transport = TRANSPORTS.get(prefix)
+            if transport is None:
+                raise LayerlabError(f"unsupported transport {prefix!r} in this layerlab")
+            return transport(engine, ns, io)
+    from layerlab.commands.progress import PullPrinter
+
+    printer = None if ns.quiet else PullPrinter(io.out, _terminal(io))
+    pulled = engine.pull(
+        ns.name, all_tags=ns.all_tags, platform=ns.platform,
+        say=printer.say if printer else None, observe=printer.observe if printer else None,
+    )  # fmt: skip
+    if printer is not None:
+        printer.say(pulled.status)
+    print(pulled.reference, file=io.out)
+    return Report(images=list(dict.fromkeys(pulled.image_ids)))
+
+
+def _terminal(io: IO) -> bool:
+    try:
+        return io.interactive and io.out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@command("login")
+def cmd_login(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    user, password = ns.username or "", ns.password or ""
+    if ns.password and ns.password_stdin:
+        raise LayerlabError("--password and --password-stdin are mutually exclusive")
+    if ns.password_stdin:
+        if not user:
+            raise LayerlabError("Must provide --username with --password-stdin")
+        if io.stdin is None:
+            raise no_stdin("login", "a password", "give it with -p")
+        password = io.stdin.read().decode(errors="replace").rstrip("\r\n")
+    if ns.password:
+        print("WARNING! Using --password via the CLI is insecure. Use --password-stdin.",
+              file=io.err)  # fmt: skip
+    if not user or not password:
+        user, password = _prompt(io, user, password)
+    path = engine.login(ns.server, user.strip(), password)
+    io.err.write(UNENCRYPTED.format(path=path))
+    print("Login Succeeded", file=io.out)
+    return Report()
+
+
+def _prompt(io: IO, user: str, password: str) -> tuple[str, str]:
+    """Docker's interactive login: `Username: `, then `Password: ` without echo."""
+    if io.stdin is None or not io.interactive or not io.stdin.isatty():
+        raise LayerlabError("Cannot perform an interactive login from a non TTY device")
+    if not user:
+        io.out.write("Username: ")
+        io.out.flush()
+        user = io.stdin.readline().decode(errors="replace").strip()
+    if not password:
+        io.out.write("Password: ")
+        io.out.flush()
+        with _no_echo(io.stdin.fileno()):
+            password = io.stdin.readline().decode(errors="replace").rstrip("\r\n")
+        io.out.write("\n")
+    return user, password
+
+
+@contextlib.contextmanager
+def _no_echo(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    quiet = list(saved)
+    quiet[3] &= ~termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+@command("logout")
+def cmd_logout(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    name, removed = engine.logout(ns.server)
+    if not removed:
+        print(f"Not logged in to {name}", file=io.out)
+        return Report()
+    print(f"Removing login credentials for {name}", file=io.out)
+    return Report()
