@@ -467,6 +467,8 @@ class Store:
             return True
         if path.parent == self.images_dir:
             return path.suffix in (".json", ".parent") and not path.name.startswith(".")
+        if path == self.transfers_dir:  # made with a record in it, before its watch began
+            return True
         if path.parent == self.transfers_dir:
             return path.suffix == ".json" and not path.name.startswith(".")
         if path == self.repositories_path:
