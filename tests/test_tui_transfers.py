@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Callable
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,9 @@ from layerlab.registry.transfers import Blob, Transfer, TransferLog
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.transfer_panel import TransferPanel, picture
 
+from .registry_side import Registry, oci_layout, push_layout, registry, registry_config  # noqa: F401 - fixtures
 from .test_tui_snapshots import steady
-from .tui_helpers import drive, enter, until
+from .tui_helpers import drive, enter, key_event, running, until
 
 pytestmark = pytest.mark.system
 
@@ -147,5 +151,102 @@ def test_the_manifest_tab_names_each_layer_three_ways(engine: Engine) -> None:
         assert manifest["RepoDigests"] == []
         app.metadata_panel.bring_up("manifest")
         await until(pilot, lambda: "not yet compressed" in str(document.render()))
+
+    drive(engine, scenario, size=(100, 30))
+
+
+class Gate:
+    """A relay on loopback in front of a registry that holds every layer blob's request
+    until `open()` (the manifest and the config pass): a pull stopped half-way, for as long
+    as the test looks at it (no timing)."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.passes = b"-"  # the config blob's digest
+        self.opened = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def open(self) -> None:
+        self.opened.set()
+
+    def close(self) -> None:
+        self.opened.set()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:  # closed
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            for a, b, held in ((client, server, True), (server, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, held), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, held: bool) -> None:
+        with source, sink:
+            while data := _recv(source):
+                if held and b"/blobs/" in data and self.passes not in data:
+                    self.opened.wait(120)  # a hang guard: the test opens it
+                sink.sendall(data)
+
+
+def _recv(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except OSError:
+        return b""
+
+
+@pytest.fixture
+def gate(registry: Registry) -> Iterator[Gate]:  # noqa: F811 - the fixture above
+    relay = Gate(registry.port)
+    yield relay
+    relay.close()
+
+
+def test_a_real_pull_typed_in_the_bar_is_drawn_live(
+    engine: Engine,
+    registry: Registry,  # noqa: F811 - the fixture imported above
+    gate: Gate,
+    tmp_path: Path,
+) -> None:
+    layout = oci_layout(tmp_path / "layout", [{"a.txt": os.urandom(3000)}, {"b.txt": b"b"}])
+    # busybox's layer, then these two: three layers
+    push_layout(registry, layout, "lab/app:1")
+    reference = f"{gate.host}/lab/app:1"
+    gate.passes = layout.config_digest.encode()
+
+    async def scenario(app: LayerlabApp, pilot: Pilot[None]) -> None:
+        panel = app.transfer_panel
+
+        def drawn() -> str:
+            return text_of(picture(panel.transfers, 98, panel.ended), 98)
+
+        for char in [*f"pull {reference}", "\r"]:  # typed, and not waited for: it waits
+            app.post_message(key_event(char))
+        try:
+            await running(pilot, lambda: "layer 3 " in drawn() and not panel.ended)
+            assert panel.display and not app.panels.display
+        finally:
+            held = drawn()
+            gate.open()
+        assert f"pull {reference}" in held and "Pull complete" not in held  # under way
+        for blob, diff_id in zip(layout.layer_digests, layout.diff_ids, strict=True):
+            row = next(line for line in held.splitlines() if blob[7:23] in line)
+            assert diff_id[7:23] in row  # the compressed digest beside its diff_id
+        await until(pilot, lambda: panel.ended and app.commands_done == 1)
+        image = engine.image(reference)
+        chains = [layer.chain_id[7:23] for layer in image.layers]
+        assert [c for c in chains if c in drawn()] == chains  # the record's: the store's
+        manifest = app.metadata_panel.view("manifest")
+        await until(pilot, lambda: (manifest.data or {}).get("layers") is not None)
+        assert manifest.data["config"]["digest"] == image.id
+        assert [layer["digest"] for layer in manifest.data["layers"]] == layout.layer_digests
+        [repo_digest] = manifest.data["RepoDigests"]
+        assert repo_digest.startswith(f"{gate.host}/lab/app@sha256:")
 
     drive(engine, scenario, size=(100, 30))

@@ -37,7 +37,7 @@ from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, CreateOptions
-from layerlab.storage.distribution import repo_digests
+from layerlab.storage.distribution import blobs_for, repo_digests
 from layerlab.storage.limits import LimitOptions
 
 if TYPE_CHECKING:
@@ -156,7 +156,8 @@ class Engine(Context):
             config_size = self.store.image_path(image.id).stat().st_size
         except FileNotFoundError:
             raise NotFound(f"No such image: {image.id}") from None
-        return as_registry(image, config_size, lambda _diff_id: [], [])
+        known = self.repo_digests(image.id)
+        return as_registry(image, config_size, lambda d: blobs_for(self.store, d), known)
 
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:

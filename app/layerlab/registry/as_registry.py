@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from layerlab.registry.manifest import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST
 from layerlab.storage.images import Image
 
-SCHEMA2 = "application/vnd.docker.distribution.manifest.v2+json"
-CONFIG = "application/vnd.docker.container.image.v1+json"
-LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 NOT_YET = "not yet compressed"  # no pull or push has met this layer's blob
+NOT_RECORDED = "not recorded: the registry knows it"  # a blob's size is not kept in the store
 
 
 def as_registry(
@@ -33,17 +32,17 @@ def as_registry(
     layers: list[dict[str, Any]] = []
     for layer in image.layers:
         blob = next(iter(known_blobs(layer.diff_id)), None)
-        entry: dict[str, Any] = {"mediaType": LAYER}
+        entry: dict[str, Any] = {"mediaType": DOCKER_LAYER}
         if blob is None:
             entry |= {"size": NOT_YET, "digest": NOT_YET}
         else:
-            entry |= {"size": blob.get("Size", "known to the registry"), "digest": blob["Digest"]}
+            entry |= {"size": blob.get("Size", NOT_RECORDED), "digest": blob["Digest"]}
         entry |= {"diff_id": layer.diff_id, "chain_id": layer.chain_id}
         layers.append(entry)
     return {
         "RepoDigests": repo_digests,
         "schemaVersion": 2,
-        "mediaType": SCHEMA2,
-        "config": {"mediaType": CONFIG, "size": config_size, "digest": image.id},
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "size": config_size, "digest": image.id},
         "layers": layers,
     }
