@@ -12,8 +12,8 @@ or plain, so a test knows every byte it pulls.
 
 Fixtures: `registry_config` (layerlab's and Docker's config folders in the test's tmp, so
 no credentials or CA of the user's are read or written), `registry` (plain HTTP) and
-`tls_registry` (HTTPS + Basic auth, its CA in layerlab's `certs.d`). Import them into a test
-module: `from .registry_side import registry, registry_config, tls_registry  # noqa: F401`.
+`tls_registry` (HTTPS + Basic auth, its CA in layerlab's `certs.d`). A test module names
+the ones it uses: `registry = registry_side.registry`.
 """
 
 from __future__ import annotations
@@ -294,6 +294,39 @@ def push_layout(registry: Registry, layout: Layout, name: str, *extra: str) -> N
 def push_archive(registry: Registry, archive: Path, name: str, *extra: str) -> None:
     """Push a `save` tar (a docker-archive) as `HOST/NAME`."""
     skopeo_copy(registry, f"docker-archive:{archive}", name, *extra)
+
+
+def upload(registry: Registry, name: str, blobs: list[bytes], reference: str, manifest: bytes,
+           media_type: str) -> str:  # fmt: skip
+    """Put blobs and a manifest (or index) into the registry as they are, through its HTTP
+    API (no tool recompresses them: a plain-tar layer stays one); the manifest's digest."""
+    session = requests.Session()
+    session.verify = str(registry.ca) if registry.ca else True
+    session.auth = (USER, PASSWORD) if registry.tls else None
+    for blob in blobs:
+        started = session.post(f"{registry.url}/v2/{name}/blobs/uploads/", timeout=30)
+        assert started.status_code == 202, started.text
+        location = started.headers["Location"]
+        location = location if location.startswith("http") else registry.url + location
+        sep = "&" if "?" in location else "?"
+        done = session.put(f"{location}{sep}digest={_sha(blob)}", data=blob, timeout=120,
+                           headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        assert done.status_code == 201, done.text
+    put = session.put(f"{registry.url}/v2/{name}/manifests/{reference}", data=manifest,
+                      headers={"Content-Type": media_type}, timeout=30)  # fmt: skip
+    assert put.status_code == 201, put.text
+    return _sha(manifest)
+
+
+def upload_layout(registry: Registry, layout: Layout, name: str, tag: str) -> str:
+    """An OCI layout's image put as it is (`upload`); its manifest digest."""
+    blobs_dir = layout.path / "blobs" / "sha256"
+    digests = [layout.config_digest, *layout.layer_digests]
+    blobs = [(blobs_dir / d.removeprefix("sha256:")).read_bytes() for d in digests]
+    manifest = (blobs_dir / layout.manifest_digest.removeprefix("sha256:")).read_bytes()
+    return upload(
+        registry, name, blobs, tag, manifest, "application/vnd.oci.image.manifest.v1+json"
+    )
 
 
 # --- fixtures ---------------------------------------------------------------------

@@ -546,8 +546,8 @@ def test_unknown_instruction_names_the_dockerfile_line(
          "ADD failed: adding a remote URL is not supported by layerlab's builder: "
          "https://example.com/f.tgz (download it into the context and COPY it)"),
         ({"Dockerfile": "FROM nosuchimage\n"}, [], 1,
-         "No such image: nosuchimage:latest (layerlab pulls nothing: use busybox, made "
-         "locally, or load/import/build an image)"),
+         "Unable to find image 'nosuchimage:latest' locally: no registry is configured; use "
+         "busybox, or make the image with load, import or build"),
         ({"Dockerfile": "FROM busybox\nCOPY . /x/\n", "d/.wh.x": ""}, [], 1,
          "COPY failed: d/.wh.x: names starting with .wh. are reserved for layer whiteouts"),
         ({"Dockerfile": "FROM busybox\nCOPY --chown=nobody:staff x /\n", "x": ""}, [], 1,

@@ -221,7 +221,7 @@ def test_logs_follow_and_wait(engine: Engine, cli: CLI) -> None:
     ("args", "code", "message"),
     [  # Docker's codes: 1 for a command's error, 125 when `run` cannot start one
         (["stop", "nosuch"], 1, "No such container: nosuch"),
-        (["run", "nosuchimage"], 125, "No such image: nosuchimage:latest"),
+        (["run", "nosuchimage"], 125, "Unable to find image 'nosuchimage:latest' locally"),
         (["run", "--bogus", "busybox"], 125, "unknown flag: --bogus"),
         (["kill", "-s", "NOPE", "x"], 1, "No such container: x"),
         (["run", "busybox", "/no/such/binary"], 127, "no such file"),

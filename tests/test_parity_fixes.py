@@ -37,7 +37,7 @@ pytestmark = pytest.mark.system
         # docker bogus -> "docker: 'bogus' is not a docker command.", 1
         (["bogus"], 1, "is not a layerlab command"),
         # docker run nosuchimage: 125 (the container never started)
-        (["run", "nosuchimage"], 125, "No such image"),
+        (["run", "nosuchimage"], 125, "Unable to find image"),
         (["create", "--name", "bad name", "busybox"], 125, "Invalid container name"),
         # docker inspect -f '{{.Nope' busybox -> "template parsing error: ...unclosed action", 64
         (["inspect", "-f", "{{.Nope", "busybox"], 64, "template parsing error"),

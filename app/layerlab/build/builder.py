@@ -73,7 +73,9 @@ if TYPE_CHECKING:  # a protocol for the type checker only: no class to build at 
         @property
         def store(self) -> Store: ...
 
-        def image(self, ref: str) -> imagelib.Image: ...
+        def image_or_pull(
+            self, ref: str, pull: Callable[[str], None] | None = None
+        ) -> imagelib.Image: ...
 
         def create(self, image_ref: str, opts: CreateOptions) -> Container: ...
 
@@ -116,6 +118,7 @@ class BuildOptions:
     err: TextIO | None = None  # default sys.stderr: where -q dumps the output of a failed build
     run_output: int | IO[Any] | None = None  # a RUN's stdout+stderr; None = our stdout
     steps: list[BuildStep] | None = None  # given: each step is recorded here, as it finishes
+    pull: Callable[[str, TextIO], None] | None = None  # a missing FROM image, its lines to out
 
 
 class Vanished(Exception):
@@ -295,7 +298,7 @@ class Builder:
             image = imagelib.read_image(self.store, self._scratch())
         else:
             try:
-                image = self.host.image(base)
+                image = self.host.image_or_pull(base, self._puller())
             except LayerlabError as exc:
                 raise BuildError(str(exc)) from None
         config = copy.deepcopy(image.run_config)
@@ -368,6 +371,12 @@ class Builder:
         state.image_id, state.config = hit, config
         state.history_len += 1
         return True
+
+    def _puller(self) -> Callable[[str], None] | None:
+        """How a base image the store lacks is pulled: its lines in the build's output (None:
+        the engine pulls it quietly)."""
+        pull, out = self.opts.pull, self.output.out
+        return None if pull is None else lambda ref: pull(ref, out)
 
     def _own_image(self, image_id: str) -> imagelib.Image:
         """An image this build made or found: Vanished if it was removed meanwhile."""
@@ -588,7 +597,7 @@ class Builder:
             image_id = self.stage_names.get(ref.lower())
         if image_id is None:
             try:
-                image = self.host.image(ref)
+                image = self.host.image_or_pull(ref, self._puller())
             except LayerlabError as exc:
                 raise BuildError(f"invalid from flag value {clip(ref)}: {exc}") from None
         else:

@@ -232,7 +232,9 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "prune": ["container prune"],
     },
     "image": {
-        **{name: [name] for name in ("build", "history", "import", "load", "pull", "save", "tag")},
+        **{name: [name] for name in (
+            "build", "history", "import", "load", "pull", "push", "save", "tag",
+        )},
         "ls": ["images"], "list": ["images"], "rm": ["rmi"], "remove": ["rmi"],
         "inspect": ["inspect", "--type", "image"],
         "prune": ["image prune"],

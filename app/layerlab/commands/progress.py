@@ -1,5 +1,5 @@
-"""A pull's progress as Docker's client prints it (docker/cli's jsonmessage), read from the
-transfer's record (`registry/transfers.py`) each time it changes.
+"""A pull's or a push's progress as Docker's client prints it (docker/cli's jsonmessage), read
+from the transfer's record (`registry/transfers.py`) each time it changes.
 
 On a terminal each layer has a line, `<12-hex>: Downloading [==>   ] 1.2MB/5MB`, redrawn
 in place with cursor movement (up to its line, clear it, write, back down). Elsewhere
@@ -74,11 +74,12 @@ class PullPrinter:
         with self._lock:
             for blob in transfer.blobs:
                 if blob.kind == "layer" and blob.status:
-                    self._blob(blob)
+                    # Docker names a layer by its blob when pulling, by its diff_id when pushing
+                    self._blob(blob, blob.diff_id if transfer.verb == "push" else blob.digest)
             self.out.flush()
 
-    def _blob(self, blob: Blob) -> None:
-        key = short_id(blob.digest)
+    def _blob(self, blob: Blob, name: str) -> None:
+        key = short_id(name)
         state = (blob.status, blob.done if blob.status in WITH_BAR else 0)
         if self._shown.get(key) == state:
             return

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from layerlab.engine import recovery
-from layerlab.errors import Conflict, LayerlabError, NotFound
+from layerlab.errors import ClientError, Conflict, LayerlabError, NotFound
 from layerlab.layerfs import base_image
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.runtime.runc import Runtime
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import Container, broken_record
+from layerlab.storage.reference import normalize_ref
 from layerlab.storage.store import Corrupted, Store, read_json
 
 
@@ -105,6 +106,37 @@ class Context:
     def image(self, ref: str) -> imagelib.Image:
         """The image `ref` names (busybox is made on its first use)."""
         return base_image.resolve(self.store, ref)
+
+    def image_or_pull(self, ref: str, pull: Callable[[str], None] | None = None) -> imagelib.Image:
+        """The image a container or a build stage is made from (`run`, `create`, `FROM`):
+        the local one, busybox made on first use; else, as Docker does, pulled from the
+        registry its name names or the store's daemon.json puts in Docker Hub's place
+        (`pull`: the face's, printing Docker's lines; else quietly); else, with no registry
+        to pull from, one line saying how to get an image."""
+        try:
+            return self.image(ref)
+        except NotFound:
+            if ref.startswith("sha256:") or self.find_image_id(ref) is not None:
+                raise  # an id Docker would not pull either; or removed while being read
+        from layerlab.registry import hosts
+        from layerlab.registry.client import parse_reference
+
+        if parse_reference(ref).host == hosts.DOCKER_HUB and not hosts.hub_stand_in(
+            self.store.root
+        ):
+            raise ClientError(
+                f"Unable to find image '{normalize_ref(ref)}' locally: no registry is configured;"
+                " use busybox, or make the image with load, import or build"
+            )
+        (pull or self._pull_quietly)(ref)
+        return self.image(ref)
+
+    def _pull_quietly(self, ref: str) -> None:
+        from layerlab.registry.pull import pull
+        from layerlab.storage import events as journal
+
+        for reference, repository in pull(self.store, ref).references:
+            journal.image(self.store.root, reference, "pull", name=repository)
 
     def find_image_id(self, ref: str) -> str | None:
         """The id of the image `ref` names now, or None; never makes busybox (for listings)."""

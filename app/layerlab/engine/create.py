@@ -92,7 +92,7 @@ def _plan(ctx: Context, image_ref: str, opts: CreateOptions) -> _Plan:
     parse_error = None if image_ref.startswith("sha256:") else reference_error(image_ref)
     if parse_error is not None:  # `run` and `create` parse the name before looking for it
         raise LayerlabError(parse_error)
-    image = ctx.image(image_ref)
+    image = ctx.image_or_pull(image_ref)
     cfg = image.run_config
     if opts.entrypoint is not None:
         entrypoint = [opts.entrypoint] if opts.entrypoint else []

@@ -12,7 +12,7 @@ Where a verb's code is (this package's modules, each given the engine as a `Cont
 create.py `create`; start.py `start`; lifecycle.py `stop` `kill` `pause` `unpause`
 `wait` `rm` `rename` `update`; inside.py `exec` `attach` `logs` `top` `diff` `cp`;
 images.py `commit` `build` `history` `tag` `rmi` `save` `load` `import` `export`;
-distribution.py `pull` `login` `logout`;
+distribution.py `pull` `login` `logout`; push.py `push` `search`;
 inspect.py `inspect`; storage/volumes.py the `volume` verbs; network/verbs.py the
 `network` verbs; sysinfo.py `info` `version` `system df`; prune.py the `prune` verbs;
 fsck.py `system check`.
@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from layerlab.engine import create, distribution, images, inside, inspect, lifecycle, start
+from layerlab.engine import create, distribution, images, inside, inspect, lifecycle, push, start
 from layerlab.engine.context import Context
 from layerlab.errors import LayerlabError, NotFound
 from layerlab.layerfs import unionfs
@@ -47,7 +47,9 @@ if TYPE_CHECKING:
     from layerlab.engine.images import HistoryRow
     from layerlab.engine.inside import LogEntry
     from layerlab.network.view import NetworkView
+    from layerlab.registry.catalog import Found
     from layerlab.registry.pull import Observer, Pulled, Say
+    from layerlab.registry.push import PushResult
     from layerlab.registry.transfers import Transfer
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
@@ -393,6 +395,18 @@ class Engine(Context):
         """An image from a registry, whole or not at all; `say` gets Docker's plain lines,
         `observe` the transfer's record each time it changes."""
         return distribution.pull(self, name, all_tags, platform, say, observe)
+
+    def push(
+        self, name: str, *, all_tags: bool = False, say: Say | None = None,
+        observe: Observer | None = None,
+    ) -> PushResult:  # fmt: skip
+        """An image's blobs and manifest into a registry, each blob only if it lacks it; `say`
+        gets Docker's plain lines, `observe` each tag's transfer record as it changes."""
+        return push.push(self, name, all_tags, say, observe)
+
+    def search(self, term: str, limit: int = 25, filters: list[str] | None = None) -> list[Found]:
+        """The repositories of a registry's catalog whose name contains `term`."""
+        return push.search(self, term, limit, filters or [])
 
     def login(self, server: str | None, user: str, password: str) -> Path:
         """Credentials checked against the registry, then stored: the file they are in."""

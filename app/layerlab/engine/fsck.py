@@ -2,7 +2,8 @@
 
 Each finding is one `Problem` (the file, the reason, and whether it was repaired).
 What is found: scratch work under `tmp/` whose owner process is gone, temp files of
-interrupted atomic writes, overlay mounts no running container owns,
+interrupted atomic writes, the transfer records of killed pulls, overlay mounts no running
+container owns,
 runtime state and cgroups of containers that are gone or stopped, containers a
 killed commit left frozen or whose shim died, layers no image or container uses (a commit,
 load or import killed between the layer and its image), and store JSON that cannot be read
@@ -27,6 +28,7 @@ from layerlab import libc
 from layerlab.engine import lifecycle, recovery
 from layerlab.errors import Corrupted, LayerlabError, NotFound
 from layerlab.network import recovery as network_recovery
+from layerlab.registry.transfers import transfers_dir
 from layerlab.runtime import cgroups
 from layerlab.storage import images as imagelib
 from layerlab.storage.containers import BUILD_OWNER
@@ -181,6 +183,9 @@ def heal(ctx: Context) -> list[Problem]:
     for path in stale_temp_files(ctx):
         path.unlink(missing_ok=True)
         problems.append(Problem(str(path), "temp file of an interrupted write", True))
+    for path in stale_transfers(ctx):
+        path.unlink(missing_ok=True)
+        problems.append(Problem(str(path), "the record of a killed pull or push", True))
     for cid in ctx.store.container_ids():
         cdir = ctx.store.container_dir(cid)
         if os.path.ismount(cdir / "merged"):
@@ -194,6 +199,19 @@ def heal(ctx: Context) -> list[Problem]:
                 lifecycle.rm(ctx, cid, force=True, volumes=True)
                 problems.append(Problem(str(cdir), "container of a killed build", True))
     return problems
+
+
+def stale_transfers(ctx: Context) -> list[Path]:
+    """`transfers/<pid>-<n>.json` whose pid is gone: a killed pull's or push's record."""
+    found: list[Path] = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(transfers_dir(ctx.store.root)):
+            pid = entry.name.split("-", 1)[0]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            if not owner_alive(int(pid), _made(Path(entry.path))):
+                found.append(Path(entry.path))
+    return found
 
 
 def _build_owner_gone(cdir: Path) -> bool:
@@ -237,6 +255,8 @@ def check(ctx: Context, repair: bool = False) -> list[Problem]:
                   lambda e=entry: _discard_scratch(e))  # fmt: skip
         for path in stale_temp_files(ctx):
             found(path, "temp file of an interrupted write", lambda p=path: p.unlink())
+        for path in stale_transfers(ctx):
+            found(path, "the record of a killed pull or push", lambda p=path: p.unlink())
         live: set[str] = set()
         ids = store.container_ids()
         for cid in ids:

@@ -48,11 +48,19 @@ VOLUMES_TITLES = {
     "Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
     "Labels": "LABELS", "Links": "LINKS", "Size": "SIZE",
 }  # fmt: skip
+SEARCH_DEFAULT = (
+    "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}"
+)
+SEARCH_TITLES = {
+    "Name": "NAME", "Description": "DESCRIPTION", "StarCount": "STARS",
+    "IsOfficial": "OFFICIAL", "IsAutomated": "AUTOMATED",
+}  # fmt: skip
 
 CONTAINER_CONTEXT = "*formatter.ContainerContext"
 IMAGE_CONTEXT = "*formatter.imageContext"
 HISTORY_CONTEXT = "*image.historyContext"
 VOLUME_CONTEXT = "*formatter.volumeContext"
+SEARCH_CONTEXT = "*registry.searchContext"
 
 # Docker's words before a --format that fails to parse, and one that fails to run (exit 1
 # both, unlike `inspect`'s 64): `ps` has its own, the other listings share the formatter's.

@@ -144,7 +144,7 @@ class RegistryClient:
     ) -> None:
         """`credentials`: (user, password), None for anonymous, True for the stored ones."""
         self.host = host
-        self.api_host = hosts.HUB_API if host == hosts.DOCKER_HUB else host
+        self.api_host = hosts.api_host(host, root)
         self.insecure = hosts.is_insecure(self.api_host, root)
         self.trust = hosts.trust(self.api_host, self.insecure)
         self.creds = hosts.credentials(host) if credentials is True else credentials or None

@@ -76,6 +76,25 @@ def _hostname(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def hub_stand_in(root: Path) -> str | None:
+    """The registry the store's daemon.json puts in Docker Hub's place, `HOST[:PORT]`:
+    layerlab's `default-registry`, else the first of Docker's `registry-mirrors` (URLs);
+    None without (then a Hub name is Docker Hub's, which a machine offline cannot reach)."""
+    defaults = store_defaults(root)
+    mirrors = defaults.get("registry-mirrors")
+    named = defaults.get("default-registry") or (
+        mirrors[0] if isinstance(mirrors, list) and mirrors else None
+    )
+    if not isinstance(named, str) or not named.strip():
+        return None
+    return named.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+
+
+def api_host(host: str, root: Path) -> str:
+    """Where a registry's requests go: Docker Hub's API host (or its stand-in), else itself."""
+    return (hub_stand_in(root) or HUB_API) if host == DOCKER_HUB else host
+
+
 def is_insecure(host: str, root: Path) -> bool:
     """Plain HTTP allowed: loopback, or `insecure-registries` in the store's daemon.json
     (`HOST[:PORT]` or a CIDR the host's address is in)."""

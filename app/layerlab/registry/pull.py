@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from layerlab.errors import LayerlabError, no_space
+from layerlab.errors import ClientError, LayerlabError, no_space, os_error
 from layerlab.layerfs import archive, layer_store
 from layerlab.registry import manifest as mf
 from layerlab.registry.client import RegistryClient, RegistryError, RemoteRef, parse_reference
@@ -119,13 +119,16 @@ def pull(
         raise LayerlabError("tag can't be used with --all-tags/-a")
     if not all_tags and not ref.digest and ":" not in text.rsplit("/", 1)[-1]:
         say("Using default tag: latest")
-    with RegistryClient(ref.host, store.root) as client:
-        refs = [ref] if not all_tags else [ref.with_tag(t) for t in _tags(client, ref)]
-        updated, image_ids = False, []
-        for one in refs:
-            image_id, changed = _pull_one(store, client, one, platform, say, observe)
-            updated = updated or changed
-            image_ids.append(image_id)
+    updated, image_ids = False, []
+    try:
+        with RegistryClient(ref.host, store.root) as client:
+            refs = [ref] if not all_tags else [ref.with_tag(t) for t in _tags(client, ref)]
+            for one in refs:
+                image_id, changed = _pull_one(store, client, one, platform, say, observe)
+                updated = updated or changed
+                image_ids.append(image_id)
+    except (LayerlabError, OSError) as exc:
+        raise _daemon_error(exc, store.tmp_dir) from None
     shown = ref.familiar if all_tags else ref.familiar_string
     status = "Downloaded newer image for" if updated else "Image is up to date for"
     full = ref.repository if all_tags else ref.full_string
@@ -170,11 +173,8 @@ def _pull_one(
         say(f"Digest: {top_digest}")
         progress.update(status=f"Digest: {top_digest}", force=True)
         return plan.image_id, changed
-    except BaseException as exc:
+    except BaseException:
         progress.stop()
-        full = _disk_full(exc, scratch)
-        if full is not None:
-            raise full from None
         raise
     finally:
         store.discard(scratch)
@@ -420,12 +420,15 @@ def _commit(
     return changed or bool(staged)
 
 
-def _disk_full(exc: BaseException, where: Path) -> LayerlabError | None:
-    """A full disk anywhere in the chain of causes, in Docker's words."""
+def _daemon_error(exc: LayerlabError | OSError, where: Path) -> LayerlabError:
+    """A failure as Docker's daemon reports it (`Error response from daemon: ...`), a full
+    disk anywhere in the chain of causes in Docker's words."""
     seen: BaseException | None = exc
     while seen is not None:
-        found = no_space(seen, where)
-        if found is not None:
-            return found
+        full = no_space(seen, where)
+        if full is not None:
+            return RegistryError(str(full))
         seen = seen.__cause__ or seen.__context__
-    return None
+    if isinstance(exc, OSError):
+        return RegistryError(str(os_error(exc, "write")))
+    return exc if isinstance(exc, ClientError) else RegistryError(str(exc))

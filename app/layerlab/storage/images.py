@@ -160,11 +160,7 @@ def resolve_image(store: Store, ref: str) -> Image:
         if error is not None:  # Docker parses the name before it looks for it
             raise InvalidReference(error)
         name = ref if ref.startswith("sha256:") else normalize_ref(ref)
-        # There is no registry to pull from: say what to do instead (the article uses ubuntu).
-        raise NotFound(
-            f"No such image: {name} (layerlab pulls nothing: use busybox, made locally,"
-            " or load/import/build an image)"
-        )
+        raise NotFound(f"No such image: {name}")
     try:
         return read_image(store, image_id)
     except NotFound:

@@ -316,7 +316,9 @@ class CommandRunner:
         """
         ns = outcome.ns
         image = getattr(ns, "image", None)
-        if ns.cmd not in ("run", "create") or not image or "No such image" not in outcome.error:
+        if ns.cmd not in ("run", "create") or not image:
+            return
+        if not any(word in outcome.error for word in ("No such image", "Unable to find image")):
             return
         snapshot = self.host.snapshot
         refs = [ref for ref, _ in snapshot.images] if snapshot else []

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from layerlab.commands.handlers.common import command
+from layerlab.commands.handlers.registry import puller
 from layerlab.commands.stdio import IO, _stdio, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
@@ -47,6 +48,7 @@ def cmd_build(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
             err=io.err,
             run_output=stdio[1],
             steps=steps,
+            pull=puller(engine, io),
         )
         try:
             if stdin_context is not None:

@@ -16,6 +16,7 @@ from layerlab.report import Report
 from layerlab.runtime.detachkeys import DetachKeys
 from layerlab.storage.containers import Container, CreateOptions
 from layerlab.storage.limits import LimitOptions
+from layerlab.storage.reference import normalize_ref
 
 
 def _create_options(ns: argparse.Namespace, attach: bool, streams: set[str]) -> CreateOptions:
@@ -72,13 +73,29 @@ def _limit_options(ns: argparse.Namespace) -> LimitOptions:
     )
 
 
+def _create(engine: Engine, image: str, opts: CreateOptions, io: IO) -> Container:
+    """Docker's client: an image the store lacks is pulled first (`Unable to find image
+    'x:latest' locally`, then the pull's lines, on stderr), then the container is made."""
+    if engine.find_image_id(image) is None:
+        from layerlab.commands.handlers.registry import puller
+
+        pull = puller(engine, io)
+
+        def missing(ref: str) -> None:
+            print(f"Unable to find image '{normalize_ref(ref)}' locally", file=io.err)
+            pull(ref, io.err)
+
+        engine.image_or_pull(image, missing)
+    return engine.create(image, opts)
+
+
 @command("create")
 def cmd_create(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     from layerlab.commands.runflags import attach_streams, check_cidfile, write_cidfile
 
     streams = attach_streams(ns.attach_streams, detach=False)
     check_cidfile(ns.cidfile)
-    container = engine.create(ns.image, _create_options(ns, attach=False, streams=streams))
+    container = _create(engine, ns.image, _create_options(ns, attach=False, streams=streams), io)
     write_cidfile(ns.cidfile, container.id)
     print(container.id, file=io.out)
     return Report(containers=[container.id], created_containers=[container.id])
@@ -96,12 +113,12 @@ def cmd_run(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     opts = _create_options(ns, attach=attach, streams=streams)
     check_cidfile(ns.cidfile)
     if not attach:
-        container = engine.create(ns.image, opts)
+        container = _create(engine, ns.image, opts, io)
         write_cidfile(ns.cidfile, container.id)
         engine.start(container.id)
         print(container.id, file=io.out)
         return Report(containers=[container.id], created_containers=[container.id])
-    container = engine.create(ns.image, opts)
+    container = _create(engine, ns.image, opts, io)
     write_cidfile(ns.cidfile, container.id)
     raw = ns.tty and ns.interactive
     report = _start_attached(engine, container, io, raw, streams, keys)

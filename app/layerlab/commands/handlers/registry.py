@@ -1,7 +1,7 @@
-"""`pull`, `login`, `logout`: printed as Docker's client prints them.
+"""`pull`, `push`, `login`, `logout`: printed as Docker's client prints them.
 
-`pull` draws its progress from the transfer's record (`commands/progress.py`); a name with
-a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
+`pull` and `push` draw their progress from the transfer's record (`commands/progress.py`);
+a name with a transport prefix (`docker-daemon:NAME`) is pulled by that transport's handler
 (`TRANSPORTS`), not from a registry.
 """
 
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
-from layerlab.commands.handlers.common import Handler, command
+from layerlab.commands.handlers.common import Handler, command, write_listing
 from layerlab.commands.stdio import IO, no_stdin
 from layerlab.engine import Engine
 from layerlab.errors import LayerlabError
 from layerlab.report import Report
+from layerlab.storage.reference import normalize_ref
 
 # Sources other than a registry, by the prefix of the name: the handler that pulls from it.
 TRANSPORTS: dict[str, Handler] = {}
@@ -50,9 +51,64 @@ def cmd_pull(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
     return Report(images=list(dict.fromkeys(pulled.image_ids)))
 
 
-def _terminal(io: IO) -> bool:
+@command("push")
+def cmd_push(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.commands.progress import PullPrinter
+
+    printer = None if ns.quiet else PullPrinter(io.out, _terminal(io))
+    pushed = engine.push(
+        ns.name, all_tags=ns.all_tags,
+        say=printer.say if printer else None, observe=printer.observe if printer else None,
+    )  # fmt: skip
+    if printer is None:
+        print(pushed.reference, file=io.out)
+    return Report(images=list(dict.fromkeys(tag.image_id for tag in pushed.tags)))
+
+
+@command("search")
+def cmd_search(engine: Engine, ns: argparse.Namespace, io: IO) -> Report:
+    from layerlab.presentation import listing
+
+    found = engine.search(ns.term, ns.limit, ns.filter)
+    rows = [
+        {
+            "Name": f.name,
+            "Description": _described(f.description, not ns.no_trunc),
+            "StarCount": str(f.star_count),
+            "IsOfficial": "[OK]" if f.is_official else "",
+            "IsAutomated": "[OK]" if f.is_automated else "",
+        }
+        for f in found
+    ]
+    return write_listing(io, lambda: listing.render_rows(
+        ns.format, listing.SEARCH_DEFAULT, rows, listing.SEARCH_TITLES, listing.SEARCH_CONTEXT
+    ))  # fmt: skip
+
+
+def _described(text: str, trunc: bool) -> str:
+    """docker/cli's searchContext.Description: one line, cut to 45 characters with `…`."""
+    text = text.replace("\n", " ").replace("\r", " ")
+    return text[:44] + "…" if trunc and len(text) > 45 else text
+
+
+def puller(engine: Engine, io: IO) -> Callable[[str, TextIO], None]:
+    """How `run`, `create` and `build`'s FROM pull an image the store lacks: the pull's lines
+    on the stream given (`run`'s stderr, the build's output), as Docker's client prints them."""
+
+    def pull(ref: str, out: TextIO) -> None:
+        from layerlab.commands.progress import PullPrinter
+
+        printer = PullPrinter(out, _terminal(io, out))
+        tagged = ref if "@" in ref else normalize_ref(ref)  # no `Using default tag` line
+        pulled = engine.pull(tagged, say=printer.say, observe=printer.observe)
+        printer.say(pulled.status)
+
+    return pull
+
+
+def _terminal(io: IO, out: TextIO | None = None) -> bool:
     try:
-        return io.interactive and io.out.isatty()
+        return io.interactive and (out or io.out).isatty()
     except (AttributeError, ValueError):
         return False
 
@@ -98,6 +154,8 @@ def _prompt(io: IO, user: str, password: str) -> tuple[str, str]:
 
 @contextlib.contextmanager
 def _no_echo(fd: int) -> Iterator[None]:
+    import termios  # a terminal's: not loaded for any other command
+
     saved = termios.tcgetattr(fd)
     quiet = list(saved)
     quiet[3] &= ~termios.ECHO
