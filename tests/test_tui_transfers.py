@@ -21,6 +21,7 @@ from textual.pilot import Pilot
 
 from layerlab.engine import Engine
 from layerlab.registry.transfers import Blob, Transfer, TransferLog
+from layerlab.storage.reference import chain_id
 from layerlab.tui.app import LayerlabApp
 from layerlab.tui.transfer_panel import TransferPanel, picture
 
@@ -89,6 +90,26 @@ def test_the_digests_fit_80_columns_and_grow_at_100(tmp_path: Path) -> None:
     assert all(len(line) <= 78 for line in narrow.splitlines())
     assert narrow.count("Already exists") == 2
     assert f"manifest {digest('manifest')[7:19]}  {MANIFEST}" in narrow
+
+
+def test_a_push_recorded_top_first_is_drawn_bottom_first_and_its_end_as_last_seen() -> None:
+    """Layers in the manifest's order (bottom first), found by their chain ids; once the
+    record is gone, a blob not seen finishing says it was last seen so."""
+    diff_ids = [digest(f"tar{n}") for n in range(3)]
+    chains = [diff_ids[0]]
+    for diff_id in diff_ids[1:]:
+        chains.append(chain_id(chains[-1], diff_id))
+    layers = [
+        Blob(kind="layer", digest=digest(f"gz{n}"), size=10, diff_id=diff_ids[n],
+             chain_id=chains[n], status="Pushed", done=10)
+        for n in range(3)
+    ]  # fmt: skip
+    config = Blob(kind="config", digest=digest("config"), size=10, status="Waiting")
+    push = Transfer(id="2-push", verb="push", reference="r/a:1", blobs=[*layers[::-1], config])
+    lines = text_of(picture([push], 78, ended=True), 78).splitlines()
+    rows = [line.split()[2] for line in lines if line.startswith("layer ")]
+    assert rows == [d[7:19] for d in (digest("gz0"), digest("gz1"), digest("gz2"))]
+    assert "last seen: Waiting" in next(line for line in lines if line.startswith("config"))
 
 
 def test_a_pull_from_another_terminal_is_drawn_live_then_ended(engine: Engine) -> None:

@@ -24,6 +24,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from layerlab.presentation.humanize import human_size
+from layerlab.storage.reference import chain_id
 from layerlab.tui.literal import shown
 from layerlab.tui.look import component_style, on_theme_change, panel_css
 
@@ -53,6 +54,25 @@ def short(digest: str, digits: int) -> str:
     return digest.partition(":")[2][:digits] or "—"
 
 
+def in_order(blobs: Sequence[Blob]) -> list[Blob]:
+    """The config, then the layers bottom first, as a manifest lists them: followed by
+    their chain ids (a push may record them top first, as Docker prints them); in the
+    record's order while a chain id is still unknown."""
+    config = [b for b in blobs if b.kind == "config"]
+    layers = [b for b in blobs if b.kind != "config"]
+    ordered: list[Blob] = []
+    below: str | None = None
+    while rest := [b for b in layers if b not in ordered]:
+        nxt = next(
+            (b for b in rest if b.chain_id and b.chain_id == chain_id(below, b.diff_id)), None
+        )
+        if nxt is None:
+            return config + layers
+        ordered.append(nxt)
+        below = nxt.chain_id
+    return config + ordered
+
+
 def exists(blob: Blob) -> bool:
     """The blob did not travel: the other side had it (or mounted it from another repo)."""
     return blob.status.startswith(EXISTS)
@@ -65,12 +85,15 @@ def bar(blob: Blob, cells: int) -> str:
     return "█" * filled + "░" * (cells - filled)
 
 
-def progress(blob: Blob, width: int, s: Styles) -> Text:
-    """The blob's bar and Docker's word for its state (sizes too, when there is room)."""
+def progress(blob: Blob, width: int, ended: bool, s: Styles) -> Text:
+    """The blob's bar and Docker's word for its state (sizes too, when there is room); once
+    the transfer ended, a state it was last seen in before it finished says so."""
     if exists(blob):
         return Text(shown(blob.status), style=s("exists"))
-    cells = 8 if width < 96 else 12
     done = blob.status in DONE
+    if ended and not done:
+        return Text(f"last seen: {shown(blob.status)}", style=s("caption"))
+    cells = 8 if width < 96 else 12
     text = Text(bar(blob, cells), style=s("done" if done else "bar"))
     text.append(" " + shown(blob.status), style=s("done" if done else "moving"))
     if width >= 96 and blob.size and not done:
@@ -78,7 +101,7 @@ def progress(blob: Blob, width: int, s: Styles) -> Text:
     return text
 
 
-def blob_table(transfer: Transfer, width: int, s: Styles) -> Table:
+def blob_table(transfer: Transfer, width: int, ended: bool, s: Styles) -> Table:
     """One row per blob: the config, then the layers bottom first, as the manifest lists them."""
     digits = digest_width(width)
     table = Table(box=None, padding=(0, 1, 0, 0), pad_edge=False, expand=True)
@@ -86,7 +109,7 @@ def blob_table(transfer: Transfer, width: int, s: Styles) -> Table:
         table.add_column(name, no_wrap=True, overflow="ellipsis", header_style=s("caption"))
     table.add_column("", ratio=1, no_wrap=True, overflow="ellipsis")
     layer = 0
-    for blob in transfer.blobs:
+    for blob in in_order(transfer.blobs):
         if blob.kind == "config":
             kind, diff_id, chain = "config", Text("= image id", style=s("caption")), Text("")
         else:
@@ -95,7 +118,7 @@ def blob_table(transfer: Transfer, width: int, s: Styles) -> Table:
             diff_id = Text(short(blob.diff_id, digits), style=s("id"))
             chain = Text(short(blob.chain_id, digits), style=s("id"))
         digest = Text(short(blob.digest, digits), style=s("id"))
-        table.add_row(kind, digest, diff_id, chain, progress(blob, width, s))
+        table.add_row(kind, digest, diff_id, chain, progress(blob, width, ended, s))
     return table
 
 
@@ -126,7 +149,7 @@ def picture(
 
     parts: list[RenderableType] = []
     for transfer in transfers:
-        parts += [heading(transfer, ended, width, s), blob_table(transfer, width, s)]
+        parts += [heading(transfer, ended, width, s), blob_table(transfer, width, ended, s)]
     parts.append(Text(CAPTION, style=s("caption")))
     return Group(*parts)
 
