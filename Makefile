@@ -60,6 +60,7 @@ bench: deps $(STAMP)
 	$(PY) bench/bench_run.py
 	$(PY) bench/bench_layers.py
 	$(PY) bench/bench_build.py
+	$(PY) bench/bench_registry.py
 
 screenshots: deps $(STAMP)
 	$(PY) scripts/screenshots.py
