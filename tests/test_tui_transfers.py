@@ -6,6 +6,7 @@ command. The app driven with Pilot, every wait on state."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -20,9 +21,11 @@ from rich.console import Console
 from textual.pilot import Pilot
 
 from layerlab.engine import Engine
+from layerlab.lessons.loader import find_lesson, load_course
 from layerlab.registry.transfers import Blob, Transfer, TransferLog
 from layerlab.storage.reference import chain_id
 from layerlab.tui.app import LayerlabApp
+from layerlab.tui.settle import settled
 from layerlab.tui.transfer_panel import TransferPanel, picture
 
 from .registry_side import Registry, oci_layout, push_layout, registry, registry_config  # noqa: F401 - fixtures
@@ -271,3 +274,31 @@ def test_a_real_pull_typed_in_the_bar_is_drawn_live(
         assert repo_digest.startswith(f"{gate.host}/lab/app@sha256:")
 
     drive(engine, scenario, size=(100, 30))
+
+
+def test_the_content_addressing_lesson_plays_in_the_tui_at_80x24(
+    engine: Engine, lesson_env: Path
+) -> None:
+    """The demo types `$REGISTRY` commands into the bar, the sandbox's registry takes them
+    and every step's checks pass (what travelled, what was mounted); the registry ends with
+    the lesson. (How fast a push ends decides what of it the panel saw: the gated pull
+    above is the proof of the drawing.)"""
+
+    async def main() -> None:
+        lesson = find_lesson(load_course(), "content-addressing")
+        app = LayerlabApp(engine.store.root, lesson, demo=0.0)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settled(pilot, until=lambda: app.lesson_pane is not None)
+            pane = app.lesson_pane
+            assert pane is not None
+            await settled(pilot, until=lambda: pane.demo_done, timeout=180)
+            assert pane.passed and app.demo_failed == []
+            sandbox = pane.sandbox
+            assert sandbox is not None and sandbox.registry is not None
+            registry = sandbox.registry._proc
+            assert registry is not None
+            app.leave_lesson()
+            await settled(pilot, until=lambda: not app.lesson_closing, timeout=60)
+            assert registry.poll() is not None  # ended, by its pid, with the lesson
+
+    asyncio.run(main())
