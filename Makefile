@@ -61,6 +61,7 @@ bench: deps $(STAMP)
 	$(PY) bench/bench_layers.py
 	$(PY) bench/bench_build.py
 	$(PY) bench/bench_docker_pull.py
+	$(PY) bench/bench_registry.py
 
 screenshots: deps $(STAMP)
 	$(PY) scripts/screenshots.py

@@ -108,6 +108,22 @@ async def lesson(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
     await settled(pilot, until=lambda: not app.lesson_closing, timeout=60)
 
 
+async def pushed(app: LayerlabApp, pilot: Pilot[None], size: str) -> None:
+    """The content-addressing lesson's first push, drawn: each blob's three names, its fate."""
+    app.lessons.open(find_lesson(load_course(), "content-addressing"))
+    await settled(pilot, until=lambda: app.lesson_pane is not None and app.lesson_pane.ready)
+    pane = app.lesson_pane
+    assert pane is not None
+    await settled(pilot, until=lambda: pane.run is not None and bool(pane.results), timeout=60)
+    for command in pane.run.step.commands if pane.run else ():
+        await type_line(pilot, command.text)
+    await settled(pilot, until=lambda: pane.passed and app.transfer_panel.ended, timeout=60)
+    await pilot.pause(1.6)
+    app.save_screenshot(f"push-{size}.svg", str(OUT))
+    app.leave_lesson()
+    await settled(pilot, until=lambda: not app.lesson_closing, timeout=60)
+
+
 async def render(size: tuple[int, int], root: Path) -> None:
     engine = Engine(root / "store")
     app = LayerlabApp(engine.store.root, history_path=root / "history")  # not the user's history
@@ -127,6 +143,7 @@ async def render(size: tuple[int, int], root: Path) -> None:
             app.save_screenshot(f"help-{size[0]}x{size[1]}.svg", str(OUT))
             app.action_help()
             await lesson(app, pilot, f"{size[0]}x{size[1]}")
+            await pushed(app, pilot, f"{size[0]}x{size[1]}")
     finally:
         for container in engine.containers(all=True):
             engine.rm(container.id, force=True)

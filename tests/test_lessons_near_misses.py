@@ -15,7 +15,7 @@ import pytest
 
 from layerlab.commands.handlers import dispatch
 from layerlab.lessons.attempt import Attempt, attempt
-from layerlab.lessons.loader import load_course
+from layerlab.lessons.loader import load_course, missing_requirements
 from layerlab.lessons.model import Command, Lesson
 
 pytestmark = pytest.mark.system
@@ -27,14 +27,16 @@ def cases() -> list[pytest.ParameterSet]:
     """One case per step's solution and per near miss: (lesson, step, commands, skip, done)."""
     found = []
     for lesson in COURSE:
+        missing = missing_requirements(lesson.requires)  # `--auto` skips such a lesson too
+        marks = [pytest.mark.skip(reason=f"needs {', '.join(missing)}")] if missing else []
         for index, step in enumerate(lesson.steps):
             name = f"{lesson.order}-step{index + 1}"
-            found.append(
-                pytest.param(lesson, index, step.commands, (), True, id=f"{name}-solution")
-            )
+            found.append(pytest.param(lesson, index, step.commands, (), True, marks=marks,
+                                      id=f"{name}-solution"))  # fmt: skip
             for number, miss in enumerate(step.near_misses, 1):
+                miss_id = f"{name}-near-miss-{number}"
                 found.append(pytest.param(lesson, index, miss.commands, miss.skip, False,
-                                          id=f"{name}-near-miss-{number}"))  # fmt: skip
+                                          marks=marks, id=miss_id))  # fmt: skip
     return found
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from layerlab.engine import create, distribution, images, inside, inspect, lifecycle, push, start
 from layerlab.engine.context import Context
-from layerlab.errors import LayerlabError
+from layerlab.errors import LayerlabError, NotFound
 from layerlab.layerfs import unionfs
 from layerlab.layerfs.unionfs import WritableLayer
 from layerlab.network import verbs as network_verbs
@@ -38,7 +38,7 @@ from layerlab.storage import events as journal
 from layerlab.storage import images as imagelib
 from layerlab.storage import volumes as volumelib
 from layerlab.storage.containers import Container, CreateOptions
-from layerlab.storage.distribution import repo_digests
+from layerlab.storage.distribution import blobs_for, repo_digests
 from layerlab.storage.limits import LimitOptions
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from layerlab.registry.catalog import Found
     from layerlab.registry.pull import Observer, Pulled, Say
     from layerlab.registry.push import PushResult
+    from layerlab.registry.transfers import Transfer
     from layerlab.runtime import usage
     from layerlab.runtime.namespaces import Namespace
     from layerlab.runtime.procs import Proc
@@ -100,6 +101,12 @@ class Engine(Context):
 
         return Snapshot(tuple(self.containers(all=True)), tuple(self.images(all=True)))
 
+    def transfers(self) -> list[Transfer]:
+        """The pulls and pushes under way, oldest first (each gone the moment it ends)."""
+        from layerlab.registry.transfers import read_transfers
+
+        return read_transfers(self.store.root)
+
     def resolve(self, ref: str) -> Subject | None:
         """A container first, then an image, as `inspect` resolves; None when nothing matches.
 
@@ -144,6 +151,18 @@ class Engine(Context):
 
     def image_inspect(self, image: imagelib.Image) -> dict[str, Any]:
         return inspect.image_inspect(self, image)
+
+    def image_manifest(self, image: imagelib.Image) -> dict[str, Any]:
+        """The manifest a registry would have for `image` (schema 2), each layer named three
+        ways, and its `RepoDigests`; raises NotFound once the image is gone."""
+        from layerlab.registry.as_registry import as_registry
+
+        try:
+            config_size = self.store.image_path(image.id).stat().st_size
+        except FileNotFoundError:
+            raise NotFound(f"No such image: {image.id}") from None
+        known = self.repo_digests(image.id)
+        return as_registry(image, config_size, lambda d: blobs_for(self.store, d), known)
 
     def watch_store(self, on_change: Callable[[], None]) -> StoreWatch:
         """A watcher (not started) calling `on_change` when this store's index changes:

@@ -30,6 +30,7 @@ from layerlab.storage.reference import normalize_ref, strip_digest
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
+    from layerlab.lessons.registry import LessonRegistry
     from layerlab.runtime.cgroups import Limits
     from layerlab.storage.containers import Container
     from layerlab.storage.images import Image
@@ -63,6 +64,7 @@ class Baseline:
     """What the store held when a step began: `image_gained` counts from here."""
 
     layers: dict[str, int] = field(default_factory=dict)  # `name:tag` -> number of layers
+    registry_log: int = 0  # how much the lesson's registry had logged: what travelled since
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Context:
     last: Outcome | None = None
     baseline: Baseline = field(default_factory=Baseline)
     workdir: Path | None = None  # the lesson's work folder: what `save -o`, `cp` write to
+    registry: LessonRegistry | None = None  # the lesson's own registry, if it has one
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,10 @@ def describe(check_: Check) -> str:
     return f"{check_.kind}({args})"
 
 
-def take_baseline(engine: Engine) -> Baseline:
+def take_baseline(engine: Engine, registry: LessonRegistry | None = None) -> Baseline:
     snap = engine.snapshot()
-    return Baseline({ref: len(image.layers) for ref, image in snap.images if "<none>" not in ref})
+    layers = {ref: len(image.layers) for ref, image in snap.images if "<none>" not in ref}
+    return Baseline(layers, registry.log_size() if registry is not None else 0)
 
 
 # --- reading ----------------------------------------------------------------------

@@ -19,7 +19,10 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 from layerlab.errors import LayerlabError
-from layerlab.lessons import net_checks  # noqa: F401 - registers the network's checks
+from layerlab.lessons import (
+    net_checks,  # noqa: F401 - registers the network's checks
+    registry_checks,  # noqa: F401 - registers the registry's checks
+)
 from layerlab.lessons.checks import CHECKS, Kind
 from layerlab.lessons.model import (
     Check,
@@ -36,7 +39,7 @@ MAX_STEPS = 50
 MAX_FILE_BYTES = 16 * 1024  # one file a step writes into the work folder
 SUFFIXES = (".yaml", ".yml")
 NAME_RE = re.compile(r"^(?:\d+[-_])?(?P<name>[a-z0-9][a-z0-9_-]*)$")
-LESSON_KEYS = {"title", "summary", "requires", "files", "setup", "steps"}
+LESSON_KEYS = {"title", "summary", "requires", "registry", "files", "setup", "steps"}
 STEP_KEYS = {"prose", "commands", "checks", "hints", "solution", "files", "near_misses"}
 # Commands a lesson may not type: they leave the lesson's store or need a terminal of their own.
 FORBIDDEN_COMMANDS = {"tui", "lesson", "lessons", "demo", "serve"}
@@ -141,6 +144,15 @@ class _Reader:
         if required and not node.value.strip():
             self.problem(node, f"{what} is empty")
         return str(node.value)
+
+    def flag(self, node: yaml.Node | None, what: str) -> bool:
+        """`true` or `false` (absent: false)."""
+        if node is None:
+            return False
+        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
+            self.problem(node, f"{what} must be true or false")
+            return False
+        return node.value.lower() in ("true", "yes", "on")
 
     def texts(self, node: yaml.Node | None, what: str, required: bool = True) -> list[yaml.Node]:
         """A list of text items (a single text counts as a list of one)."""
@@ -510,6 +522,7 @@ def read_lesson(path: Path, data: bytes | None = None) -> tuple[Lesson | None, l
     requires = [str(n.value).strip() for n in reader.texts(fields.get("requires"), "requires")]
     missing = missing_requirements(requires)
     parse = not missing  # a lesson waiting for a command: its commands are checked once it exists
+    registry = reader.flag(fields.get("registry"), "registry")
     files = reader.files(fields.get("files"), "files")
     setup = reader.commands(fields.get("setup"), "setup", parse)
     steps: list[Step] = []
@@ -528,7 +541,7 @@ def read_lesson(path: Path, data: bytes | None = None) -> tuple[Lesson | None, l
     lesson = Lesson(
         name=name or path.stem, title=title.strip(), file=path, steps=tuple(steps),
         summary=summary.strip(), requires=tuple(requires), setup=setup, files=files,
-        line=root.start_mark.line + 1, order=path.stem,
+        registry=registry, line=root.start_mark.line + 1, order=path.stem,
     )  # fmt: skip
     return lesson, []
 

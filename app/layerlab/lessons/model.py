@@ -79,6 +79,7 @@ class Lesson:
     requires: tuple[str, ...] = ()  # commands or flags it needs, e.g. `cp`, `run -v`
     setup: tuple[Command, ...] = ()  # run before step 1, unseen: the lesson's start state
     files: tuple[tuple[str, str], ...] = ()  # written before the setup runs
+    registry: bool = False  # a registry of its own on loopback, `$REGISTRY` in its commands
     line: int = 1
     order: str = field(default="")  # the file's stem, which orders the course
 

@@ -46,6 +46,7 @@ from layerlab.lessons.loader import (
     unsafe_path,
 )
 from layerlab.lessons.model import Command, Lesson, Step
+from layerlab.lessons.registry import PLACEHOLDER, LessonRegistry
 from layerlab.report import Report
 from layerlab.storage.store import remove_tree
 
@@ -66,6 +67,7 @@ class Sandbox:
         self.workdir.mkdir()
         self.engine = Engine(self.root)
         self.dispatch = dispatch
+        self.registry: LessonRegistry | None = None  # a lesson's own, once started
         self.closed = False
         # Set: a long wait (`wait`, an attached `run`) ends, as the CLI's Ctrl-C ends it.
         self.cancel = cancel or threading.Event()
@@ -107,8 +109,16 @@ class Sandbox:
             code = 125
         return Outcome(line, code, out.getvalue(), err.getvalue())
 
+    def start_registry(self) -> None:
+        """The lesson's registry on loopback, ended with the sandbox (LayerlabError: none)."""
+        self.registry = LessonRegistry(self.dir / "registry")
+        self.registry.start()
+
     def anchor(self, ns: argparse.Namespace) -> None:
-        """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder."""
+        """Relative paths (`save -o busybox.tar`, `build .`) mean the lesson's work folder;
+        `$REGISTRY` means the lesson's registry."""
+        if self.registry is not None:
+            _expand(ns, PLACEHOLDER, self.registry.host)
         local = host_paths(ns)
         for attr in PATH_FIELDS.get(ns.cmd, ()):
             value = getattr(ns, attr, None)
@@ -123,8 +133,19 @@ class Sandbox:
         if self.closed:
             return
         self.closed = True
+        if self.registry is not None:
+            self.registry.stop()
         self.engine.remove_store()
         remove_tree(self.dir)
+
+
+def _expand(ns: argparse.Namespace, word: str, value: str) -> None:
+    """`word` replaced by `value` in every argument of a parsed command."""
+    for attr, arg in vars(ns).items():
+        if isinstance(arg, str) and word in arg:
+            setattr(ns, attr, arg.replace(word, value))
+        elif isinstance(arg, list) and any(isinstance(a, str) and word in a for a in arg):
+            setattr(ns, attr, [a.replace(word, value) if isinstance(a, str) else a for a in arg])
 
 
 @dataclass
@@ -148,7 +169,14 @@ class LessonRun:
         return self.lesson.steps[self.index]
 
     def start(self) -> Command | None:
-        """The lesson's start state; returns the setup command that failed, if one did."""
+        """The lesson's start state; returns the setup command that failed, if one did (its
+        registry that did not start: the lesson's first line)."""
+        if self.lesson.registry:
+            try:
+                self.sandbox.start_registry()
+            except LayerlabError as exc:
+                self.last = Outcome("(the lesson's registry)", 1, "", f"{exc}\n")
+                return Command("(the lesson's registry)", self.lesson.line)
         self.sandbox.write_files(self.lesson.files)
         for command in self.lesson.setup:
             outcome = self.sandbox.run(command.text)
@@ -162,14 +190,15 @@ class LessonRun:
         self.index = index
         self.last = None
         self.sandbox.write_files(self.step.files)
-        self.baseline = take_baseline(self.sandbox.engine)
+        self.baseline = take_baseline(self.sandbox.engine, self.sandbox.registry)
 
     def type(self, line: str) -> Outcome:
         self.last = self.sandbox.run(line)
         return self.last
 
     def context(self) -> Context:
-        return Context(self.sandbox.engine, self.last, self.baseline, self.sandbox.workdir)
+        sandbox = self.sandbox
+        return Context(sandbox.engine, self.last, self.baseline, sandbox.workdir, sandbox.registry)
 
     def results(self) -> list[CheckResult]:
         return evaluate_all(self.step.checks, self.context())

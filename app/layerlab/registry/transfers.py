@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from layerlab.storage.store import write_json_atomic
+from layerlab.storage.store import TRANSFERS, write_json_atomic
 
-TRANSFERS = "transfers"
 _MIN_INTERVAL = 0.1
 
 

@@ -190,6 +190,7 @@ def remove_tree(path: Path) -> None:
 
 
 LINKS = "l"  # `<root>/l/<link>` -> `../layers/<chain-id>/diff`: overlay2's short names
+TRANSFERS = "transfers"  # `<root>/transfers/<id>.json`: a pull or push under way
 LINK_LENGTH = 26  # as Docker's: 125 of them fit one page of mount options
 
 
@@ -261,6 +262,11 @@ class Store:
     @property
     def volumes_dir(self) -> Path:
         return self.root / "volumes"
+
+    @property
+    def transfers_dir(self) -> Path:
+        """Where a pull or push keeps its record while it runs (`registry/transfers.py`)."""
+        return self.root / TRANSFERS
 
     @property
     def tmp_dir(self) -> Path:
@@ -434,16 +440,16 @@ class Store:
     # --- what a watcher watches -------------------------------------------
     def watch_dirs(self) -> set[Path]:
         """The folders whose entries index the store: the root, images/, containers/, each
-        container's folder (its `config.json`), volumes/. Non-recursive watches on these see
-        every change of the index without descending into writable layers, mounted roots
-        or a volume's files.
+        container's folder (its `config.json`), volumes/, transfers/. Non-recursive watches
+        on these see every change of the index without descending into writable layers,
+        mounted roots or a volume's files.
 
         A root that does not exist yet is waited for from its parent.
         """
         if not self.root.is_dir():
             return {self.root.parent} if self.root.parent.is_dir() else set()
         wanted = {self.root}
-        for sub in (self.images_dir, self.containers_dir, self.volumes_dir):
+        for sub in (self.images_dir, self.containers_dir, self.volumes_dir, self.transfers_dir):
             if sub.is_dir():
                 wanted.add(sub)
         with contextlib.suppress(FileNotFoundError):
@@ -456,11 +462,15 @@ class Store:
 
     def indexes(self, path: Path) -> bool:
         """Whether a change at `path` changes what the store lists (containers, images, tags,
-        volumes)."""
+        volumes, the transfers under way)."""
         if path == self.root or path.parent in (self.containers_dir, self.volumes_dir):
             return True
         if path.parent == self.images_dir:
             return path.suffix in (".json", ".parent") and not path.name.startswith(".")
+        if path == self.transfers_dir:  # made with a record in it, before its watch began
+            return True
+        if path.parent == self.transfers_dir:
+            return path.suffix == ".json" and not path.name.startswith(".")
         if path == self.repositories_path:
             return True
         return path.name == "config.json" and path.parent.parent == self.containers_dir

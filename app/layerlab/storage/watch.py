@@ -146,25 +146,35 @@ class StoreWatch:
             self._stopped = True
         self._observer.stop()
 
-    def _sync(self) -> None:
-        """Watch exactly the folders there are now: a full scan, so nothing new is missed."""
+    def _sync(self) -> bool:
+        """Watch exactly the folders there are now: a full scan, so nothing new is missed.
+
+        A folder made inside one whose watch was just added (`mkdir -p root/transfers`) made
+        its event before that watch began: the scan runs again until it finds no folder
+        unwatched. True when a watch was added (what its folder holds was never reported).
+        """
         with self._lock:
             if self._stopped:  # the observer unscheduled every watch: none to keep in step
-                return
-            wanted = self.store.watch_dirs()
-            for path in set(self._watches) - wanted:
+                return False
+            for path in set(self._watches) - self.store.watch_dirs():
                 self._observer.unschedule(self._watches.pop(path))
-            for path in wanted - set(self._watches):
-                try:
-                    self._watches[path] = self._observer.schedule(
-                        _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
-                    )
-                except OSError:  # removed between the scan and the watch
-                    continue
+            tried: set[Path] = set()
+            while new := self.store.watch_dirs() - set(self._watches) - tried:
+                tried |= new
+                for path in new:
+                    try:
+                        self._watches[path] = self._observer.schedule(
+                            _Handler(self._event), str(path), event_filter=CONTENT_EVENTS
+                        )
+                    except OSError:  # removed between the scan and the watch
+                        continue
+            return bool(tried)
 
     def _event(self, event: FileSystemEvent) -> None:
         paths = [Path(p) for p in _paths(event)]
+        changed = any(self.store.indexes(p) for p in paths)
         if any(self.store.reshapes_watch(p) for p in paths):
-            self._sync()  # the root, a top folder or a container folder came or went
-        if any(self.store.indexes(p) for p in paths):
+            # the root, a top folder or a container folder came or went
+            changed = self._sync() or changed
+        if changed:
             self.on_change()

@@ -64,6 +64,7 @@ from layerlab.tui.store_reader import StoreReader
 from layerlab.tui.subject_bar import SubjectBar
 from layerlab.tui.subject_list import SubjectList
 from layerlab.tui.subject_panels import SubjectPanels
+from layerlab.tui.transfer_panel import TransferPanel
 
 if TYPE_CHECKING:
     from layerlab.engine import Engine
@@ -246,12 +247,14 @@ class LayerlabApp(App[None]):
         self.process_panel = panels.process_panel
         if self.daemon is not None:  # named above the panels, with where its layers come from
             self.subject_bar.shown_from, self.layer_stack.note = self.daemon.names()
+        self.transfer_panel = TransferPanel(id="transfers")
         self.explainer = Explainer(id="explainer")
         self.logs = LogsPanel(id="logs")
         self.bar_status = BarStatus(self.queue, id="bar-status")
         self.command_bar = CommandBar(id="command", history_path=self.history_path)
         yield self.subject_bar
         yield self.panels
+        yield self.transfer_panel
         yield self.explainer
         yield self.logs
         yield self.bar_status
@@ -426,6 +429,7 @@ class LayerlabApp(App[None]):
             self.screen.minimize()
         elif self.lesson_pane is not None and self.lesson_pane.reading:
             self.lesson_pane.toggle_fold()  # back to the panels, the step a strip above them
+        self._show_transfers(dismiss=True)
         dropped = self.queue.clear()
         if dropped:
             self.output_log.note(f"queue cleared: {plural(dropped, 'command')} will not run")
@@ -451,6 +455,7 @@ class LayerlabApp(App[None]):
 
     # --- the command bar (its lines run in `command_runner`) ------------------------------
     def on_command_bar_entered(self, message: CommandBar.Entered) -> None:
+        self._show_transfers(dismiss=True)
         self.runner.add(message.line)
 
     def on_command_bar_completed(self, message: CommandBar.Completed) -> None:
@@ -507,7 +512,16 @@ class LayerlabApp(App[None]):
         if message.stale:
             return
         self.store.failures = 0
+        self.transfer_panel.show(message.transfers)
+        self._show_transfers()
         self._apply_snapshot(message.snapshot)
+
+    def _show_transfers(self, dismiss: bool = False) -> None:
+        """A pull or push under way (or just ended) takes the subject's panels' place;
+        `dismiss`: an ended one gives it back."""
+        if dismiss:
+            self.transfer_panel.dismiss()
+        self.screen.set_class(self.transfer_panel.showing, "-transferring")
 
     def _apply_snapshot(self, snapshot: Snapshot) -> None:
         previous, self.snapshot = self.snapshot, snapshot

@@ -28,6 +28,7 @@ from layerlab.tui.listing import Listing
 from layerlab.tui.model import LayerRow, SubjectView
 
 if TYPE_CHECKING:
+    from layerlab.registry.transfers import Transfer
     from layerlab.runtime.procs import Proc  # psutil: not before the first frame
 
 P = TypeVar("P", bound=MessagePump)
@@ -74,9 +75,11 @@ class StoreChanged(Message):
 
 @dataclass
 class StoreLoaded(WorkerResult):
-    """The store's containers and images, read once the writes had settled."""
+    """The store's containers and images, and the pulls and pushes under way, read once the
+    writes had settled."""
 
     snapshot: Snapshot = field(kw_only=True)
+    transfers: list[Transfer] = field(kw_only=True, default_factory=list)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The metadata panel: the layer's json, the image config, inspect, and the OCI config.json."""
+"""The metadata panel: the layer's json, the image config, inspect, the OCI config.json, and
+the image's manifest as a registry would have it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ TABS = {
     "image": ("image", "the image config shows here"),
     "container": ("inspect", "what docker inspect prints shows here"),
     "oci": ("oci", "no OCI runtime config.json yet: start writes it for runc"),
+    "manifest": ("manifest", "the image's manifest, as a registry would have it, shows here"),
 }
 # Commands that change a container's record: after them the inspect tab comes forward.
 LIFECYCLE = {"create", "run", "start", "stop", "kill", "pause", "unpause", "rename"}

@@ -81,6 +81,7 @@ class SubjectView:
     mounts: tuple[Mounted, ...] = ()  # volumes, binds, tmpfs: over the union, outside the layers
     namespaces: tuple[Namespace, ...] = ()  # a running container's, beside the host's
     network: NetworkView | None = None  # a running container's network, as drawn
+    manifest: dict[str, Any] | None = None  # its image's, as a registry would have it
 
     @property
     def running(self) -> bool:
@@ -168,6 +169,7 @@ def load(source: Source, subject: Subject) -> SubjectView:
             image_config=image.config,
             inspect=inspect,
             bundle=None,
+            manifest=source.image_manifest(image),
         )
     container = source.container(subject.id)
     image = source.image(container.data["Image"])
@@ -204,6 +206,7 @@ def load(source: Source, subject: Subject) -> SubjectView:
         mounts=mounts_of(container.data),
         namespaces=source.namespaces(container.id),
         network=source.network_view(container.id),
+        manifest=source.image_manifest(image),
     )
 
 

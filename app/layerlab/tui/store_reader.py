@@ -80,9 +80,10 @@ class StoreReader:
         )
 
     def _read(self) -> None:
-        snapshot = self.source().snapshot()
+        source = self.source()
+        snapshot, transfers = source.snapshot(), source.transfers()
         if not get_current_worker().is_cancelled:
-            self.app.post_message(StoreLoaded(snapshot=snapshot))
+            self.app.post_message(StoreLoaded(snapshot=snapshot, transfers=transfers))
 
     def failed(self) -> None:
         """A read failed: read again once the writes settle (they usually have), a few times."""

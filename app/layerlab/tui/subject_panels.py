@@ -83,7 +83,7 @@ class SubjectPanels(Horizontal):
             files.set_mounts(())
             files.begin("files", None)
             files.load([])
-            for key in ("image", "container", "oci", "layer"):
+            for key in ("image", "container", "oci", "layer", "manifest"):
                 metadata.show(key, None, None)
             files.stop_following()
             return
@@ -91,6 +91,7 @@ class SubjectPanels(Horizontal):
         metadata.show("image", view.inspect.get("Image", sid), view.image_config)
         metadata.show("container", sid, view.inspect)
         metadata.show("oci", sid, view.bundle)
+        metadata.show("manifest", view.inspect.get("Image", sid), view.manifest)
         layers.show(view.layers, view.mounts, top=top)
         files.set_mounts(view.mounts)
         if view.subject.kind != "container":
