@@ -43,7 +43,7 @@ def _usage_error(*words: str) -> UsageError:
 
 def test_an_unknown_command_in_docker_20_10s_words() -> None:
     # cmd/docker/docker.go: "docker: '%s' is not a docker command.\nSee 'docker --help'", exit 1
-    for word in ("frob", "plugin", "search"):
+    for word in ("frob", "plugin", "swarm"):
         error = _usage_error(word)
         assert str(error) == f"layerlab: '{word}' is not a layerlab command.\nSee 'layerlab --help'"
         assert error.exit_code == 1

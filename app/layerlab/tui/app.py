@@ -112,6 +112,39 @@ def error_line(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+# Priority bindings run on the app's task as each key arrives, so focus has moved
+# before the next key is delivered (Escape then typing loses nothing).
+KEYS: list[BindingType] = [
+    # Shown in the footer: what fits 100 columns, with Ctrl+C's Stop. F1 lists them all.
+    Binding("f1", "help", "Help", priority=True),
+    Binding("f7", "lessons", "Lessons", priority=True),
+    Binding("f8", "toggle_present", "Present", priority=True),
+    Binding("f2", "toggle_subjects", "List", show=False, priority=True),
+    Binding("f3", "panel('layers')", "Layers", priority=True),
+    Binding("f4", "panel('files')", "Files", priority=True),
+    Binding("f5", "panel('metadata')", "JSON", priority=True),
+    Binding("f6", "panel('procs')", "Procs", priority=True),
+    Binding("f12", "panel('output')", "Output", show=False, priority=True),
+    Binding("shift+f12", "panel('events')", "Events", show=False, priority=True),
+    Binding("f9", "lesson('paste')", "Paste command", show=False),
+    Binding("f10", "lesson('hint')", "Hint", show=False),
+    Binding("shift+f10", "lesson('solution')", "Solution", show=False),
+    Binding("ctrl+n,shift+f9", "lesson('next')", "Next step", show=False),
+    Binding("shift+f7", "lesson('fold')", "Fold lesson", show=False),
+    Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
+    Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
+    Binding("f11,ctrl+o", "maximize", "Max", show=False, priority=True),
+    Binding("ctrl+c", "interrupt", "Stop", priority=True),
+    Binding("escape", "to_bar", "Command", show=False, priority=True),
+    Binding("question_mark", "help", "Help", show=False),
+    Binding("ctrl+t,shift+f8", "cycle_theme", "Theme", priority=True),
+    Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
+    Binding("ctrl+g", "expand_output", "Output", show=False, priority=True),
+    Binding("ctrl+y", "copy_host_path", "Copy path", show=False),  # said beside the path
+    Binding("ctrl+q", "quit", "Quit", priority=True),
+]
+
+
 class LayerlabApp(App[None]):
     """Panels that follow one subject (a container or an image) and a command bar driving them."""
 
@@ -120,37 +153,7 @@ class LayerlabApp(App[None]):
     # Textual types these as instance variables: no ClassVar here, or mypy objects.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012
-    # Priority bindings run on the app's task as each key arrives, so focus has moved
-    # before the next key is delivered (Escape then typing loses nothing).
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # Shown in the footer: what fits 100 columns, with Ctrl+C's Stop. F1 lists them all.
-        Binding("f1", "help", "Help", priority=True),
-        Binding("f7", "lessons", "Lessons", priority=True),
-        Binding("f8", "toggle_present", "Present", priority=True),
-        Binding("f2", "toggle_subjects", "List", show=False, priority=True),
-        Binding("f3", "panel('layers')", "Layers", priority=True),
-        Binding("f4", "panel('files')", "Files", priority=True),
-        Binding("f5", "panel('metadata')", "JSON", priority=True),
-        Binding("f6", "panel('procs')", "Procs", priority=True),
-        Binding("f12", "panel('output')", "Output", show=False, priority=True),
-        Binding("shift+f12", "panel('events')", "Events", show=False, priority=True),
-        Binding("f9", "lesson('paste')", "Paste command", show=False),
-        Binding("f10", "lesson('hint')", "Hint", show=False),
-        Binding("shift+f10", "lesson('solution')", "Solution", show=False),
-        Binding("ctrl+n,shift+f9", "lesson('next')", "Next step", show=False),
-        Binding("shift+f7", "lesson('fold')", "Fold lesson", show=False),
-        Binding("ctrl+b", "lesson('back')", "Previous step", show=False),
-        Binding("ctrl+r", "lesson('restart')", "Restart lesson", show=False),
-        Binding("f11,ctrl+o", "maximize", "Max", show=False, priority=True),
-        Binding("ctrl+c", "interrupt", "Stop", priority=True),
-        Binding("escape", "to_bar", "Command", show=False, priority=True),
-        Binding("question_mark", "help", "Help", show=False),
-        Binding("ctrl+t,shift+f8", "cycle_theme", "Theme", priority=True),
-        Binding("ctrl+l", "clear_output", "Clear", show=False, priority=True),
-        Binding("ctrl+g", "expand_output", "Output", show=False, priority=True),
-        Binding("ctrl+y", "copy_host_path", "Copy path", show=False),  # said beside the path
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = KEYS
 
     subject: reactive[Subject | None] = reactive(None, init=False)
 
