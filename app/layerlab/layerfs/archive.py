@@ -137,7 +137,7 @@ def _layer_blob(work: Path, layer: images.Layer) -> Path:
     with open(path, "wb") as f:
         if blob.exists():
             with open(blob, "rb") as src:
-                tar = _Hashing(layers.decompressed(src))
+                tar = early_layers.Hashing(layers.decompressed(src))
                 while chunk := tar.read(_CHUNK):
                     f.write(chunk)
                 digest = tar.digest()
@@ -572,39 +572,17 @@ def layer_history(config: dict[str, Any], layers: int, what: str) -> list[tuple[
     return steps if len(steps) == layers else [(str(config.get("created") or ""), "")] * layers
 
 
-class _Hashing:
-    """Hash and count the bytes read through it: digests in the same pass as the extraction."""
-
-    def __init__(self, src: Any) -> None:
-        self._src = src
-        self._sha = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._src.read(n)
-        self._sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
-
-    def digest(self) -> str:
-        return "sha256:" + self._sha.hexdigest()
-
-
 def _unpack_layer(archive: _Archive, source: _Source, diff_id: str, dest: Path | None) -> None:
     """Extract one layer blob into `dest` (or only hash it when `dest` is None), checking the
     blob's digest (compressed bytes) and the diff_id (the tar inside) in one streaming pass."""
     with archive.open(source.name) as f:
         magic = f.read(4)
         f.seek(0)
-        blob = _Hashing(f)
+        blob = early_layers.Hashing(f)
         tar_stream = blob
         if magic.startswith(b"\x1f\x8b"):
             inflate = gzip.GzipFile(fileobj=cast(BinaryIO, blob), mode="rb")
-            tar_stream = _Hashing(layers.limit_expansion(inflate, lambda: blob.size))
+            tar_stream = early_layers.Hashing(layers.limit_expansion(inflate, lambda: blob.size))
         elif magic == b"\x28\xb5\x2f\xfd":
             raise LayerlabError(f"cannot load {source.name!r}: zstd-compressed layers unsupported")
         try:

@@ -33,21 +33,18 @@ class Unpacked:
     size: int
 
 
-class _Tee:
-    """The member's bytes, written to its file and hashed as the unpacking reads them."""
+class Hashing:
+    """Hash and count the bytes read through it: digests in the same pass as the extraction."""
 
-    def __init__(self, src: IO[bytes], head: bytes, out: BinaryIO) -> None:
-        self._src, self._head, self._out = src, head, out
+    def __init__(self, src: IO[bytes]) -> None:
+        self._src = src
         self._sha = hashlib.sha256()
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        if self._head:
-            cut = len(self._head) if n < 0 else n
-            data, self._head = self._head[:cut], self._head[cut:]
-        else:
-            data = self._src.read(n)
-        self._out.write(data)
+        return self._seen(self._src.read(n))
+
+    def _seen(self, data: bytes) -> bytes:
         self._sha.update(data)
         self.size += len(data)
         return data
@@ -58,6 +55,23 @@ class _Tee:
 
     def digest(self) -> str:
         return "sha256:" + self._sha.hexdigest()
+
+
+class _Tee(Hashing):
+    """The member's bytes, written to its file and hashed as the unpacking reads them."""
+
+    def __init__(self, src: IO[bytes], head: bytes, out: BinaryIO) -> None:
+        super().__init__(src)
+        self._head, self._out = head, out
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            cut = len(self._head) if n < 0 else n
+            data, self._head = self._head[:cut], self._head[cut:]
+        else:
+            data = self._src.read(n)
+        self._out.write(data)
+        return self._seen(data)
 
 
 def spool_member(data: IO[bytes], path: Path, work: Path) -> Unpacked | None:
