@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from layerlab.docker_daemon.connect import cannot_connect, daemon_host
 from layerlab.errors import ClientError, LayerlabError
 from layerlab.layerfs import archive
 from layerlab.storage import images
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import docker
 
 TRANSPORT = "docker-daemon:"
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 API_VERSION = "1.41"  # Docker 20.10's: named, so no round trip asks the daemon for it
 _CHUNK = 1 << 20
 AHEAD = 32  # chunks fetched ahead of the unpacking: at most 32 MB in memory
@@ -57,11 +56,6 @@ def pull(store: Store, name: str, host: str | None = None) -> tuple[DaemonImage,
         if store.read_repositories().get(image.reference) != image.id:
             images.tag_image(store, image.id, image.reference)
     return image, had
-
-
-def daemon_host(host: str | None) -> str:
-    """`--host`, else DOCKER_HOST, else Docker's default socket: where the docker CLI looks."""
-    return host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
 
 
 def client(host: str) -> docker.APIClient:
@@ -145,9 +139,7 @@ def _talking(host: str) -> Iterator[None]:
     except docker.errors.ImageNotFound as exc:
         raise ClientError(f"Error response from daemon: {_explained(exc)}") from None
     except requests.exceptions.ConnectionError:
-        raise ClientError(
-            f"Cannot connect to the Docker daemon at {host}. Is the docker daemon running?"
-        ) from None
+        raise cannot_connect(host) from None
     except docker.errors.APIError as exc:
         raise ClientError(f"Error response from daemon: {_explained(exc)}") from None
 
