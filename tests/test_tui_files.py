@@ -82,7 +82,7 @@ def test_a_text_file_is_shown_with_its_controls_visible(engine: Engine, written:
         assert "hello" in pane(view, "top") and "UTF-8 text" in pane(view, "top")
         assert not view.query_one("#below-pane").display  # added here: nothing below
         await close(app, pilot)
-        view = await open_file(app, pilot, "/d/ctrl.txt", key="enter")
+        view = await open_file(app, pilot, "/d/ctrl.txt")
         assert "a␛[31mred" in pane(view, "top")  # the escape drawn, never sent
 
     drive(engine, scenario)

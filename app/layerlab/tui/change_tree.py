@@ -62,7 +62,6 @@ class ChangeTree(Tree[Change]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "view_file", "View file"),
-        Binding("enter", "open_entry", "View file", show=False),
         Binding("u", "toggle_union", "Union view"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("f", "cycle_filter", "Filter"),
@@ -116,7 +115,7 @@ class ChangeTree(Tree[Change]):
             self.news = news
 
     class ViewFile(Message):
-        """Open `change`'s contents (`v`, or Enter on a file)."""
+        """Open `change`'s contents (`v`; Enter selects it: its provenance below)."""
 
         def __init__(self, change: Change) -> None:
             super().__init__()
@@ -330,15 +329,6 @@ class ChangeTree(Tree[Change]):
         node = self.cursor_node
         if node is not None and node.data is not None:
             self.post_message(self.ViewFile(node.data))
-
-    def action_open_entry(self) -> None:
-        """Enter opens a file's contents; on a directory it folds or unfolds, as ever (a
-        click still only selects: the provenance below says what a file is)."""
-        node = self.cursor_node
-        if node is not None and node.data is not None and not node.allow_expand:
-            self.action_view_file()
-        else:
-            self.action_select_cursor()
 
     def action_cycle_sort(self) -> None:
         self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]

@@ -38,7 +38,7 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
   layer's list is live; new entries flash. Select a file for its provenance
   (and, for a changed text file, its diff) and its whole path on the host (the
   layer's `diff/`: the article's `find / -name happiness.txt`). `u` shows the
-  union from this layer down. `v` (or `Enter`) opens a file: text as it is,
+  union from this layer down. `v` opens a file: text as it is,
   binary as a hex summary, and the copy below it that this layer changed or
   deleted (for text, the diff).
 - **output**: what each command printed, whole: scroll it, or `Ctrl+G` to give it
@@ -66,7 +66,7 @@ Type Docker's commands in the command bar (a leading `docker` is fine):
 | `F12` `Shift+F12` | output log, event log |
 | `Ctrl+O` or `F11` | maximize the focused panel, or put it back |
 | `u` (in files) | the layer's own entries / the union view |
-| `v` or `Enter` (in files) | a file's contents, beside the copy below it |
+| `v` (in files) | a file's contents, beside the copy below it |
 | `s` / `f` (in files) | sort by name or size (largest first) / keep one kind of change |
 | `F7` | lessons: pick one (it runs in a store of its own), leave it, or restart it |
 | `F9` / `F10` / `Shift+F10` | in a lesson: paste the next command / the next hint / the solution |
