@@ -370,6 +370,32 @@ def test_a_corrupt_blob_is_refused_and_nothing_is_stored(
     assert read_transfers(root) == []
 
 
+def test_a_sound_layer_under_another_digest_is_refused_and_nothing_is_stored(
+    cli: CLI, registry: Registry, tmp_path: Path, root: Path
+) -> None:
+    """The blob unpacks well (a layer is unpacked as it arrives) but is not the one the
+    manifest names: Docker's verification error, and nothing of it stays."""
+    small = oci_layout(tmp_path / "small", [{"etc/a.txt": b"a\n"}])
+    push_layout(registry, small, "small:1")
+    assert cli("pull", f"{registry.host}/small:1").code == 0
+    layout = oci_layout(tmp_path / "img", [{"etc/b.txt": os.urandom(3 << 20)}])
+    other = oci_layout(tmp_path / "other", [{"etc/b.txt": os.urandom(2 << 20)}])
+    push_layout(registry, layout, "bad:1")
+    named = registry.blob_file(layout.layer_digests[-1])
+    sound = other.path / "blobs/sha256" / other.layer_digests[-1].removeprefix("sha256:")
+    size = named.stat().st_size
+    named.write_bytes(sound.read_bytes().ljust(size, b"\0"))  # gzip may end in zeros
+    before = listing(root)
+    pulled = cli("pull", f"{registry.host}/bad:1")
+    assert pulled.code == 1
+    assert pulled.err == (
+        "Error response from daemon: filesystem layer verification failed for digest "
+        f"{layout.layer_digests[-1]}\n"
+    )
+    assert listing(root) == before
+    assert read_transfers(root) == []
+
+
 def test_a_refused_connection_is_one_line(cli: CLI, registry_config: Path) -> None:
     port = free_port()
     pulled = cli("pull", f"127.0.0.1:{port}/x:1")

@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 
@@ -183,6 +184,24 @@ def test_a_corrupt_blob_is_one_error(tmp_path: Path) -> None:
     (tmp_path / "blob").write_bytes(gzip.compress(_layer_tar({"a": b"a" * 5000}))[:-20])
     with pytest.raises(LayerlabError, match=r"^failed to register layer"):
         unpack_blob(tmp_path / "blob", tmp_path / "staged", lambda n: None)
+
+
+def test_a_gzip_blob_of_several_members_unpacks_and_a_bad_ending_is_one_error(
+    tmp_path: Path,
+) -> None:
+    """gzip allows members one after another, zeros between them: all one tar. Cut short,
+    or followed by what is no gzip, it is refused."""
+    plain = _layer_tar({"etc/big": os.urandom(300_000), "etc/small": b"x" * 100_000})
+    half = len(plain) // 2
+    blob = gzip.compress(plain[:half]) + b"\0" * 1000 + gzip.compress(plain[half:])
+    (tmp_path / "blob").write_bytes(blob)
+    diff_id = unpack_blob(tmp_path / "blob", tmp_path / "staged", lambda n: None)
+    assert diff_id == "sha256:" + hashlib.sha256(plain).hexdigest()
+    assert (tmp_path / "staged" / "diff" / "etc" / "small").read_bytes() == b"x" * 100_000
+    for n, bad in enumerate([blob[:-3], blob + b"garbage"]):
+        (tmp_path / f"bad{n}").write_bytes(bad)
+        with pytest.raises(LayerlabError, match=r"^failed to register layer"):
+            unpack_blob(tmp_path / f"bad{n}", tmp_path / f"staged{n}", lambda n: None)
 
 
 def test_the_store_records_blobs_and_repo_digests(tmp_path: Path) -> None:

@@ -607,6 +607,8 @@ def _restore_dir_mtimes(root: int, dir_mtimes: dict[tuple[str, ...], float]) -> 
 MAX_EXPANSION_RATIO = 100
 EXPANSION_FREE = 64 << 20
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_WBITS = 31  # zlib reads the gzip header and checks its trailer
+_GZIP_READ = 128 << 10  # compressed bytes a read: what zlib leaves is copied at each call
 _DECOMPRESS_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
 
 
@@ -667,6 +669,46 @@ def limit_expansion(inner: Any, consumed: Callable[[], int]) -> IO[bytes]:
     return _Limited(inner, consumed)  # type: ignore[return-value]
 
 
+class _Gzip:
+    """A gzip stream (one member or several, zero padding between them as gzip allows)
+    inflated by zlib, which checks each member's CRC and length itself (`gzip.GzipFile`
+    reads 8 KiB at a time and sums the CRC again in its own pass). Truncated: EOFError;
+    corrupt: zlib.error."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw, self._input = raw, b""
+        self._zlib = zlib.decompressobj(_GZIP_WBITS)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(_CHUNK), b""))
+        while n:
+            if self._zlib.eof:  # a member ended: the end, or zeros, or another member
+                self._input = self._input.lstrip(b"\0")
+                if not self._input:
+                    self._input = self._raw.read(_GZIP_READ)
+                    if not self._input:
+                        return b""
+                    continue
+                self._zlib = zlib.decompressobj(_GZIP_WBITS)
+            if not self._input:
+                self._input = self._raw.read(_GZIP_READ)
+                if not self._input:
+                    raise EOFError(
+                        "Compressed file ended before the end-of-stream marker was reached"
+                    )
+            data = self._zlib.decompress(self._input, n)
+            self._input = self._zlib.unused_data if self._zlib.eof else self._zlib.unconsumed_tail
+            if data:
+                return data
+        return b""
+
+    @property
+    def pending(self) -> int:
+        """Compressed bytes read but not yet inflated (not counted against the limit)."""
+        return len(self._input)
+
+
 class _Zstd:
     """A zstd stream decompressed as read; a corrupt one is an EOFError, as gzip's is."""
 
@@ -693,8 +735,9 @@ def decompressed(src: IO[bytes]) -> IO[bytes]:
     raw: IO[bytes] = counted  # type: ignore[assignment]
     inner: Any
     if head.startswith(b"\x1f\x8b"):
-        inner = gzip.GzipFile(fileobj=raw, mode="rb")
-    elif head.startswith(b"BZh"):
+        gz = _Gzip(raw)
+        return limit_expansion(gz, lambda: counted.count - gz.pending)
+    if head.startswith(b"BZh"):
         inner = bz2.BZ2File(raw)
     elif head.startswith(b"\xfd7zXZ\x00"):
         inner = lzma.LZMAFile(raw)  # noqa: SIM115

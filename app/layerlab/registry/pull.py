@@ -5,9 +5,10 @@ For each reference (a tag, a digest, or every tag with `--all-tags`):
 1. the manifest (through an index: the platform Docker picks, `manifest.py`), then the
    config blob, its digest checked: the image id is that digest;
 2. each layer whose chain id the store lacks is downloaded (three at a time, as Docker's
-   max-concurrent-downloads) into a scratch folder, its compressed digest checked while the
-   bytes arrive, then unpacked (`unpack.py`) with its diff_id checked against the config;
-   a layer the store has is never fetched (`Already exists`);
+   max-concurrent-downloads) into a scratch folder in one pass: as the bytes arrive they
+   are hashed (the compressed digest, checked at the end), kept (the blob, for `push`) and
+   unpacked (`unpack.py`) with its diff_id checked against the config; a layer the store
+   has is never fetched (`Already exists`);
 3. under the store lock, at the end only: the layers are registered in order, the config
    written, what was learned recorded (`storage/distribution.py`: blob -> diff_id ->
    repository, the repository digest), and the tag set.
@@ -31,16 +32,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import requests
 
 from layerlab.errors import Cancelled, ClientError, LayerlabError, no_space, os_error
 from layerlab.layerfs import archive, layer_store
+from layerlab.layerfs.archive import ORIGINAL_BLOB
 from layerlab.registry import manifest as mf
 from layerlab.registry.client import RegistryClient, RegistryError, RemoteRef, parse_reference
 from layerlab.registry.transfers import Blob, Transfer, TransferLog
-from layerlab.registry.unpack import unpack_blob
+from layerlab.registry.unpack import CHUNK, unpack_blob, unpack_layer
 from layerlab.storage import distribution
 from layerlab.storage.reference import chain_id
 from layerlab.storage.store import Store
@@ -374,51 +376,107 @@ def _fetch_layer(
     client: RegistryClient, ref: RemoteRef, plan: _Plan, digest: str, scratch: Path,
     progress: _Progress,
 ) -> dict[int, Path]:  # fmt: skip
-    """One blob: downloaded with its digest checked as it arrives, then unpacked into a
-    folder for each position it fills, each checked against the config's diff_id."""
+    """One blob, in one pass as it arrives: kept in the first folder it fills (`layer.blob`)
+    with its digest checked, and unpacked there with its diff_id checked against the
+    config's; then unpacked from that file into any other folder it fills."""
     if progress.cancel.is_set():
         raise _Cancelled
-    blob_path = scratch / f"blob-{digest.removeprefix('sha256:')}"
-    _download_blob(client, ref, digest, progress.log.blob(digest).size, blob_path, progress)
-    progress.update(digest, status="Extracting", done=0)
-    staged: dict[int, Path] = {}
-    for pos in plan.fetch[digest]:
-        folder = scratch / f"layer-{pos}"
+    first, *others = plan.fetch[digest]
+    staged = {first: scratch / f"layer-{first}"}
+    staged[first].mkdir()
+    blob_path = staged[first] / ORIGINAL_BLOB
+    with _BlobStream(client, ref, digest, blob_path, progress) as blob:
+        try:
+            diff_id = unpack_layer(cast(IO[bytes], blob), staged[first])
+        except LayerlabError:
+            blob.verify()  # a blob that is not the one named: that is what went wrong
+            raise
+        blob.verify()
+    _check_diff_id(diff_id, plan.diff_ids[first])
+    for pos in others:
+        progress.update(digest, status="Extracting", done=0)
+        staged[pos] = scratch / f"layer-{pos}"
         seen = lambda n, d=digest: progress.update(d, done=n)  # noqa: E731
-        if unpack_blob(blob_path, folder, seen) != plan.diff_ids[pos]:
-            raise LayerlabError("layers from manifest don't match image configuration")
-        staged[pos] = folder
-    os.unlink(blob_path)
+        _check_diff_id(unpack_blob(blob_path, staged[pos], seen), plan.diff_ids[pos])
     return staged
 
 
-def _download_blob(
-    client: RegistryClient, ref: RemoteRef, digest: str, size: int, dest: Path,
-    progress: _Progress,
-) -> None:  # fmt: skip
-    """The blob's bytes into `dest`, hashed on the way: Docker's verification."""
-    response = client.get_blob(ref.path, digest)
-    progress.opened(response)
-    sha, done = hashlib.sha256(), 0
-    try:
-        with open(dest, "wb") as out:
-            for chunk in client.blob_chunks(response):
-                if progress.cancel.is_set():
-                    raise _Cancelled
-                sha.update(chunk)
-                out.write(chunk)
-                done += len(chunk)
-                progress.update(digest, status="Downloading", done=done)
-    except RegistryError:
-        if progress.cancel.is_set():
-            raise _Cancelled from None
-        raise
-    finally:
-        progress.closed(response)
-    progress.update(digest, status="Verifying Checksum")
-    if done != size or "sha256:" + sha.hexdigest() != digest:
-        raise LayerlabError(f"filesystem layer verification failed for digest {digest}")
-    progress.update(digest, status="Download complete", done=size)
+def _check_diff_id(found: str, named: str) -> None:
+    if found != named:
+        raise LayerlabError("layers from manifest don't match image configuration")
+
+
+class _BlobStream:
+    """A layer blob as the registry sends it, read by the unpacker: hashed on the way
+    (Docker's verification), written to `dest` (the blob the layer keeps), its progress
+    recorded. `verify()` reads what is left, then checks the size and the digest."""
+
+    def __init__(
+        self, client: RegistryClient, ref: RemoteRef, digest: str, dest: Path,
+        progress: _Progress,
+    ) -> None:  # fmt: skip
+        self._digest, self._progress = digest, progress
+        self._size = progress.log.blob(digest).size
+        self._response = client.get_blob(ref.path, digest)
+        progress.opened(self._response)
+        self._chunks = client.blob_chunks(self._response)
+        self._out = open(dest, "wb")  # noqa: SIM115 - closed by __exit__
+        self._sha, self._done = hashlib.sha256(), 0
+        self._chunk, self._at = memoryview(b""), 0
+        self._failed: BaseException | None = None
+
+    def __enter__(self) -> _BlobStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._out.close()
+        self._progress.closed(self._response)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        if self._at == len(self._chunk):
+            self._chunk, self._at = memoryview(self._next()), 0
+        end = min(self._at + n, len(self._chunk))
+        data = bytes(self._chunk[self._at : end])
+        self._at = end
+        return data
+
+    def _next(self) -> bytes:
+        """The next chunk from the registry (b"" at the end), hashed, kept and counted."""
+        try:
+            if self._progress.cancel.is_set():
+                raise _Cancelled
+            chunk = next(self._chunks, b"")
+            self._sha.update(chunk)
+            self._out.write(chunk)
+        except RegistryError as exc:
+            self._failed = _Cancelled() if self._progress.cancel.is_set() else exc
+            raise self._failed from None
+        except BaseException as exc:
+            self._failed = exc
+            raise
+        self._done += len(chunk)
+        if self._done > self._size:
+            self._failed = self._mismatch()
+            raise self._failed
+        self._progress.update(self._digest, status="Downloading", done=self._done)
+        return chunk
+
+    def verify(self) -> None:
+        """The rest read, then the whole checked; the stream's own failure raised again
+        (a lost connection, a full disk: not the blob's contents)."""
+        if self._failed is not None:
+            raise self._failed
+        while self._next():
+            pass
+        self._progress.update(self._digest, status="Verifying Checksum")
+        if self._done != self._size or "sha256:" + self._sha.hexdigest() != self._digest:
+            raise self._mismatch()
+        self._progress.update(self._digest, status="Download complete", done=self._size)
+
+    def _mismatch(self) -> LayerlabError:
+        return LayerlabError(f"filesystem layer verification failed for digest {self._digest}")
 
 
 # --- the end: into the store ------------------------------------------------------------

@@ -75,10 +75,10 @@ class TransferLog:
 
     def update(self, digest: str | None = None, force: bool = False, **changes: Any) -> None:
         """Change the transfer (`digest` None) or one of its blobs; written now if `force` or
-        a state word changed, else at most every 0.1 s."""
+        a state word changed (not merely said again), else at most every 0.1 s."""
         with self._lock:
             target: Any = self.transfer if digest is None else self.blob(digest)
-            moved = set(changes) - {"done"}
+            moved = {k for k, v in changes.items() if k != "done" and getattr(target, k) != v}
             for key, value in changes.items():
                 setattr(target, key, value)
             if force or moved or time.monotonic() - self._written >= _MIN_INTERVAL:

@@ -1,27 +1,30 @@
-"""A downloaded layer blob becomes a staged layer folder, checked against its diff_id.
+"""A layer blob becomes a staged layer folder, checked against its diff_id.
 
 The blob (gzip, zstd or a plain tar, told by its magic) is decompressed in one streaming
 pass that hashes the tar (its diff_id) and extracts it safely (`layers.extract_layer_tar`)
-into `staged/diff`. The blob itself is kept beside it (`layer.blob`, a hard link: no
-copy): the store's canonical writer would not reproduce a tar another tool made, so `save`
-and `push` take the very bytes the config's diff_id names from it, as `load` keeps a tar.
+into `staged/diff`: as it arrives from the registry (`unpack_layer`), or from a file
+(`unpack_blob`). The blob itself is kept beside it (`layer.blob`, no copy): the store's
+canonical writer would not reproduce a tar another tool made, so `save` and `push` take the
+very bytes the config's diff_id names from it, as `load` keeps a tar.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import os
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from layerlab.errors import LayerlabError
 from layerlab.layerfs import layers
 from layerlab.layerfs.archive import ORIGINAL_BLOB
 
 CHUNK = 1 << 20
+_TAR_BUFFER = 128 << 10  # what tarfile's small reads come from: kept in the CPU's cache
 
 
 class _Counting:
@@ -38,38 +41,48 @@ class _Counting:
         return data
 
 
-class _Hashing:
-    """The tar stream, hashed as it is read: the diff_id."""
+class _Hashing(io.RawIOBase):
+    """The tar stream, hashed as it is read: the diff_id. Read through a buffer (tarfile
+    asks for 10 KiB at a time): what is below sees few, big reads."""
 
-    def __init__(self, src: Any) -> None:
+    def __init__(self, src: IO[bytes]) -> None:
         self._src = src
         self._sha = hashlib.sha256()
 
-    def read(self, n: int = -1) -> bytes:
-        data: bytes = self._src.read(n)
-        self._sha.update(data)
-        return data
+    def readable(self) -> bool:
+        return True
 
-    def drain(self) -> None:
-        while self.read(CHUNK):
-            pass
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._src.read(len(buffer))
+        self._sha.update(data)
+        buffer[: len(data)] = data
+        return len(data)
 
     def digest(self) -> str:
         return "sha256:" + self._sha.hexdigest()
 
 
-def unpack_blob(blob_path: Path, staged: Path, seen: Callable[[int], None]) -> str:
-    """Extract the layer blob into `staged/diff` and keep the blob beside it; its diff_id.
-    `seen(n)`: n compressed bytes read so far. A corrupt or unsafe blob raises
-    LayerlabError (the folder is the caller's to discard)."""
+def unpack_layer(blob: IO[bytes], staged: Path) -> str:
+    """Extract the layer blob read from `blob` (to its end) into `staged/diff`; its
+    diff_id. A corrupt or unsafe blob raises LayerlabError (the folder is the caller's to
+    discard)."""
     diff = staged / "diff"
     diff.mkdir(parents=True)
+    hashing = _Hashing(layers.decompressed(blob))
+    tar = io.BufferedReader(hashing, _TAR_BUFFER)
+    try:
+        layers.extract_layer_tar(cast(BinaryIO, tar), diff)
+        while tar.read(CHUNK):  # the end-of-archive padding is part of the diff_id
+            pass
+    except (EOFError, zlib.error, gzip.BadGzipFile, layers.UnsafeTarError) as exc:
+        raise LayerlabError(f"failed to register layer: {exc}") from exc  # keeps a cause
+    return hashing.digest()
+
+
+def unpack_blob(blob_path: Path, staged: Path, seen: Callable[[int], None]) -> str:
+    """`unpack_layer` from a blob file, kept beside the layer; its diff_id. `seen(n)`: n
+    compressed bytes read so far."""
     with open(blob_path, "rb") as f:
-        tar = _Hashing(layers.decompressed(cast(IO[bytes], _Counting(f, seen))))
-        try:
-            layers.extract_layer_tar(cast(BinaryIO, tar), diff)
-            tar.drain()  # the end-of-archive padding is part of the diff_id
-        except (EOFError, zlib.error, gzip.BadGzipFile, layers.UnsafeTarError) as exc:
-            raise LayerlabError(f"failed to register layer: {exc}") from exc  # keeps a cause
+        diff_id = unpack_layer(cast(IO[bytes], _Counting(f, seen)), staged)
     os.link(blob_path, staged / ORIGINAL_BLOB)
-    return tar.digest()
+    return diff_id
