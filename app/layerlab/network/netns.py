@@ -12,46 +12,32 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from layerlab import libc
 
 NETNS_FILE = "netns"
 NETLINK_ROUTE = 0
 HOST_NS = "/proc/thread-self/ns/net"
+T = TypeVar("T")
 
 
 def create(path: Path) -> int:
     """A new namespace bound at `path`; returns a netlink (route) socket's descriptor
     inside it. Nothing is left at `path` if this fails."""
-    import socket  # not on the path of a container without a bridge
-
     path.touch(mode=0o600)
-    made: list[int] = []
-    failed: list[BaseException] = []
 
-    def inside() -> None:
-        own = os.open(HOST_NS, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            libc.unshare(libc.CLONE_NEWNET)
-            try:
-                libc.mount(HOST_NS, str(path), "", libc.MS_BIND)
-                rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-                made.append(rtnl.detach())
-            finally:
-                libc.setns(own, libc.CLONE_NEWNET)
-        except BaseException as exc:  # re-raised in the caller's thread
-            failed.append(exc)
-        finally:
-            os.close(own)
+    def enter() -> None:
+        libc.unshare(libc.CLONE_NEWNET)
+        libc.mount(HOST_NS, str(path), "", libc.MS_BIND)
 
-    worker = threading.Thread(target=inside, name="netns")
-    worker.start()
-    worker.join()
-    if failed:
+    try:
+        return inside(enter, _route_socket)
+    except BaseException:
         remove(path)
-        raise failed[0]
-    return made[0]
+        raise
 
 
 def remove(path: Path) -> None:
@@ -72,30 +58,47 @@ def is_bound(path: Path) -> bool:
 
 def socket_in(path: Path) -> int:
     """A netlink (route) socket's descriptor inside the namespace bound at `path`."""
-    import socket
+    return inside(lambda: enter_file(path), _route_socket)
 
-    made: list[int] = []
+
+def enter_file(path: Path | str) -> None:
+    """Move the calling thread into the network namespace of the nsfs file at `path`."""
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        libc.setns(target, libc.CLONE_NEWNET)
+    finally:
+        os.close(target)
+
+
+def inside(enter: Callable[[], None], work: Callable[[], T]) -> T:
+    """`work()` in the network namespace `enter()` moves into, on a short-lived thread
+    that is back in its own before it ends; what `work` returns, or what either raised."""
+    done: list[T] = []
     failed: list[BaseException] = []
 
-    def inside() -> None:
+    def run() -> None:
         own = os.open(HOST_NS, os.O_RDONLY | os.O_CLOEXEC)
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            libc.setns(target, libc.CLONE_NEWNET)
             try:
-                rtnl = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
-                made.append(rtnl.detach())
+                enter()
+                done.append(work())
             finally:
                 libc.setns(own, libc.CLONE_NEWNET)
         except BaseException as exc:  # re-raised in the caller's thread
             failed.append(exc)
         finally:
             os.close(own)
-            os.close(target)
 
-    worker = threading.Thread(target=inside, name="netns")
+    worker = threading.Thread(target=run, name="netns")
     worker.start()
     worker.join()
     if failed:
         raise failed[0]
-    return made[0]
+    return done[0]
+
+
+def _route_socket() -> int:
+    """A netlink (route) socket in the calling thread's namespace, as a bare descriptor."""
+    import socket  # not on the path of a container without a bridge
+
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE).detach()

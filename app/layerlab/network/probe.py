@@ -13,13 +13,12 @@ import fcntl
 import os
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from layerlab import libc
+from layerlab.network import netns
 
 T = TypeVar("T")
 SIOCGIFADDR = 0x8915
@@ -28,33 +27,7 @@ ICMP_ECHO, ICMP_ECHOREPLY = 8, 0
 
 def inside(pid: int, read: Callable[[], T]) -> T:
     """`read()`'s result, called in `pid`'s network namespace (OSError once `pid` is gone)."""
-    found: list[T] = []
-    failed: list[BaseException] = []
-
-    def visit() -> None:
-        try:
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-                try:
-                    libc.setns(target, libc.CLONE_NEWNET)
-                finally:
-                    os.close(target)
-                try:
-                    found.append(read())
-                finally:
-                    libc.setns(own, libc.CLONE_NEWNET)
-            finally:
-                os.close(own)
-        except BaseException as exc:  # re-raised in the caller's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=visit, name="netns-probe")
-    worker.start()
-    worker.join()
-    if failed:
-        raise failed[0]
-    return found[0]
+    return netns.inside(lambda: netns.enter_file(f"/proc/{pid}/ns/net"), read)
 
 
 def links(pid: int) -> dict[str, str | None]:
